@@ -1,0 +1,406 @@
+//! The Rust server SDK for Parlor.
+//!
+//! An app server uses it to create sessions and mint the client tokens that let its users
+//! join them. It speaks the OpenTok REST wire format, so it works against any Parlor server
+//! (and the calls it makes are the ones the official OpenTok SDKs make).
+//!
+//! ```no_run
+//! use parlor_sdk::{Parlor, Role, SessionOptions, TokenOptions};
+//!
+//! # async fn run() -> Result<(), parlor_sdk::Error> {
+//! let parlor = Parlor::new("47001234", "0123456789abcdef", "http://127.0.0.1:7600")?;
+//! let session = parlor.create_session(SessionOptions::default()).await?;
+//! let token = parlor.generate_token(
+//!     &session.session_id,
+//!     TokenOptions { role: Role::Moderator, data: Some("name=Ann".into()), ..Default::default() },
+//! )?;
+//! println!("join {} with {token}", session.session_id);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Tokens are minted offline from the API key and secret; no request is made.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use parlor_proto::limits::{
+    ARCHIVE_RESOLUTIONS, DEFAULT_TOKEN_TTL_SECS, MAX_ARCHIVE_NAME_CHARS, MAX_CONNECTION_DATA_CHARS,
+    MAX_TOKEN_TTL_SECS,
+};
+use parlor_proto::{project_auth, session_id, token};
+use serde::Deserialize;
+
+pub use parlor_proto::Role;
+pub use parlor_proto::token::TokenFormat;
+
+/// How long a REST authentication token lives (the Node SDK's choice).
+const REST_AUTH_TTL_SECS: i64 = 300;
+
+/// Everything that can go wrong in the SDK.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An argument was refused before any request was made.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The server refused the credentials (HTTP 401 or 403).
+    #[error("authentication failed ({status}): {message}")]
+    Auth { status: u16, message: String },
+    /// The server does not know the thing named (HTTP 404).
+    #[error("not found: {message}")]
+    NotFound { message: String },
+    /// The server refused the request for another reason.
+    #[error("request failed ({status}): {message}")]
+    Request { status: u16, message: String },
+    /// The request did not complete (connection refused, timeout, …).
+    #[error("could not reach the server: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The server answered 2xx with something this SDK does not understand.
+    #[error("unexpected response from the server: {0}")]
+    UnexpectedResponse(String),
+}
+
+/// Whether media goes through the server's router (`Routed`) or, where the server allows
+/// it, directly between clients (`Relayed`). Parlor routes by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MediaMode {
+    #[default]
+    Routed,
+    Relayed,
+}
+
+/// Whether sessions are recorded automatically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ArchiveMode {
+    #[default]
+    Manual,
+    Always,
+}
+
+/// Options for [`Parlor::create_session`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionOptions {
+    pub media_mode: MediaMode,
+    pub archive_mode: ArchiveMode,
+    /// A location hint (the IPv4 address of the expected first client).
+    pub location: Option<Ipv4Addr>,
+    /// End-to-end encryption (routed sessions only; not with `ArchiveMode::Always`).
+    pub e2ee: bool,
+    /// Name of the automatic archives (`ArchiveMode::Always` only; 1–80 characters).
+    pub archive_name: Option<String>,
+    /// Resolution of the automatic archives (`ArchiveMode::Always` only), e.g. `1280x720`.
+    pub archive_resolution: Option<String>,
+}
+
+/// A session the server created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The ID clients join with.
+    pub session_id: String,
+    /// The project (API key) owning it.
+    pub project_id: String,
+    /// Creation time as the server formats it.
+    pub create_dt: String,
+    /// The media server's URL, where the server reports one.
+    pub media_server_url: String,
+    /// The options it was created with.
+    pub options: SessionOptions,
+}
+
+/// Options for [`Parlor::generate_token`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenOptions {
+    pub role: Role,
+    /// Expiry as Unix seconds; default 24 hours from now, at most 30 days.
+    pub expire_time: Option<i64>,
+    /// Connection data shown to other clients (at most 1000 characters).
+    pub data: Option<String>,
+    /// Layout classes for the client's streams in composed recordings.
+    pub initial_layout_class_list: Vec<String>,
+    /// JWT (default) or legacy T1.
+    pub format: TokenFormat,
+}
+
+/// A client for one project on one server.
+#[derive(Debug, Clone)]
+pub struct Parlor {
+    api_key: String,
+    api_secret: String,
+    api_url: String,
+    http: reqwest::Client,
+}
+
+impl Parlor {
+    /// A client for the project `api_key` on the server at `api_url` (e.g.
+    /// `http://127.0.0.1:7600`).
+    pub fn new(
+        api_key: impl Into<String>,
+        api_secret: impl Into<String>,
+        api_url: impl AsRef<str>,
+    ) -> Result<Self, Error> {
+        let api_key = api_key.into();
+        let api_secret = api_secret.into();
+        if api_key.is_empty() || !api_key.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::InvalidArgument(format!(
+                "API key must be digits, got '{api_key}'"
+            )));
+        }
+        if api_secret.is_empty() {
+            return Err(Error::InvalidArgument("API secret is empty".into()));
+        }
+        let api_url = api_url.as_ref().trim_end_matches('/').to_owned();
+        if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
+            return Err(Error::InvalidArgument(format!(
+                "API URL must start with http:// or https://, got '{api_url}'"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .user_agent(concat!("parlor-sdk-rust/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Parlor {
+            api_key,
+            api_secret,
+            api_url,
+            http,
+        })
+    }
+
+    /// The project's API key.
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// Creates a session on the server.
+    pub async fn create_session(&self, options: SessionOptions) -> Result<Session, Error> {
+        let form = session_form(&options)?;
+        let response = self
+            .http
+            .post(format!("{}/session/create", self.api_url))
+            .header(project_auth::HEADER, self.rest_auth())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(&form)
+            .send()
+            .await?;
+        #[derive(Deserialize)]
+        struct Created {
+            session_id: String,
+            project_id: String,
+            #[serde(default)]
+            create_dt: String,
+            #[serde(default)]
+            media_server_url: String,
+        }
+        let created: Vec<Created> = read_json(response).await?;
+        let created = created
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::UnexpectedResponse("empty session list".into()))?;
+        Ok(Session {
+            session_id: created.session_id,
+            project_id: created.project_id,
+            create_dt: created.create_dt,
+            media_server_url: created.media_server_url,
+            options,
+        })
+    }
+
+    /// Mints a client token for `session_id` (offline: no request is made).
+    pub fn generate_token(&self, session_id: &str, options: TokenOptions) -> Result<String, Error> {
+        let parts = session_id::decode(session_id)
+            .map_err(|e| Error::InvalidArgument(format!("session ID: {e}")))?;
+        if parts.api_key != self.api_key {
+            return Err(Error::InvalidArgument(format!(
+                "session {session_id} belongs to project {}, not {}",
+                parts.api_key, self.api_key
+            )));
+        }
+        let now = parlor_proto::unix_now();
+        let expire_time = options.expire_time.unwrap_or(now + DEFAULT_TOKEN_TTL_SECS);
+        if expire_time <= now {
+            return Err(Error::InvalidArgument(format!(
+                "expire_time {expire_time} is in the past"
+            )));
+        }
+        if expire_time > now + MAX_TOKEN_TTL_SECS {
+            return Err(Error::InvalidArgument(format!(
+                "expire_time {expire_time} is more than 30 days ahead"
+            )));
+        }
+        if let Some(data) = &options.data {
+            let chars = data.chars().count();
+            if chars > MAX_CONNECTION_DATA_CHARS {
+                return Err(Error::InvalidArgument(format!(
+                    "data is {chars} characters; the limit is {MAX_CONNECTION_DATA_CHARS}"
+                )));
+            }
+        }
+        if let Some(bad) = options
+            .initial_layout_class_list
+            .iter()
+            .find(|c| c.is_empty() || c.contains(char::is_whitespace))
+        {
+            return Err(Error::InvalidArgument(format!(
+                "layout class '{bad}' must be non-empty and without spaces"
+            )));
+        }
+        Ok(token::mint(&token::MintRequest {
+            api_key: &self.api_key,
+            api_secret: &self.api_secret,
+            session_id,
+            role: options.role,
+            create_time: now,
+            expire_time,
+            data: options.data.as_deref(),
+            initial_layout_class_list: &options.initial_layout_class_list,
+            format: options.format,
+        }))
+    }
+
+    fn rest_auth(&self) -> String {
+        project_auth::mint(
+            &self.api_key,
+            &self.api_secret,
+            parlor_proto::unix_now(),
+            REST_AUTH_TTL_SECS,
+        )
+    }
+}
+
+/// The form the OpenTok SDKs post to `/session/create`, after the same checks.
+fn session_form(o: &SessionOptions) -> Result<Vec<(&'static str, String)>, Error> {
+    let always = o.archive_mode == ArchiveMode::Always;
+    if always && o.media_mode == MediaMode::Relayed {
+        return Err(Error::InvalidArgument(
+            "archive mode 'always' needs the routed media mode".into(),
+        ));
+    }
+    if o.e2ee && (o.media_mode == MediaMode::Relayed || always) {
+        return Err(Error::InvalidArgument(
+            "e2ee needs the routed media mode and manual archiving".into(),
+        ));
+    }
+    let mut form = vec![
+        (
+            "p2p.preference",
+            match o.media_mode {
+                MediaMode::Routed => "disabled",
+                MediaMode::Relayed => "enabled",
+            }
+            .to_owned(),
+        ),
+        (
+            "archiveMode",
+            if always { "always" } else { "manual" }.to_owned(),
+        ),
+        ("e2ee", o.e2ee.to_string()),
+    ];
+    if let Some(location) = o.location {
+        form.push(("location", location.to_string()));
+    }
+    if let Some(name) = &o.archive_name {
+        let n = name.chars().count();
+        if !always || n == 0 || n > MAX_ARCHIVE_NAME_CHARS {
+            return Err(Error::InvalidArgument(
+                "archive_name needs archive mode 'always' and 1–80 characters".into(),
+            ));
+        }
+        form.push(("archiveName", name.clone()));
+    }
+    if let Some(res) = &o.archive_resolution {
+        if !always || !ARCHIVE_RESOLUTIONS.contains(&res.as_str()) {
+            return Err(Error::InvalidArgument(format!(
+                "archive_resolution needs archive mode 'always' and one of {ARCHIVE_RESOLUTIONS:?}"
+            )));
+        }
+        form.push(("archiveResolution", res.clone()));
+    }
+    Ok(form)
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+) -> Result<T, Error> {
+    let status = response.status().as_u16();
+    let body = response.text().await?;
+    if (200..300).contains(&status) {
+        return serde_json::from_str(&body).map_err(|e| Error::UnexpectedResponse(e.to_string()));
+    }
+    #[derive(Deserialize)]
+    struct ErrorBody {
+        message: String,
+    }
+    let message = serde_json::from_str::<ErrorBody>(&body)
+        .map(|b| b.message)
+        .unwrap_or(body);
+    Err(match status {
+        401 | 403 => Error::Auth { status, message },
+        404 => Error::NotFound { message },
+        _ => Error::Request { status, message },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sdk() -> Parlor {
+        Parlor::new("47001234", "abcdef0123", "http://127.0.0.1:1/").unwrap()
+    }
+
+    #[test]
+    fn new_validates() {
+        assert!(Parlor::new("abc", "s", "http://x").is_err());
+        assert!(Parlor::new("1", "", "http://x").is_err());
+        assert!(Parlor::new("1", "s", "ftp://x").is_err());
+        assert_eq!(sdk().api_url, "http://127.0.0.1:1");
+    }
+
+    #[test]
+    fn tokens_are_checked_before_minting() {
+        let p = sdk();
+        let sid = session_id::generate("47001234", None, 0);
+        let other = session_id::generate("99", None, 0);
+        assert!(p.generate_token(&sid, TokenOptions::default()).is_ok());
+        assert!(p.generate_token(&other, TokenOptions::default()).is_err());
+        assert!(
+            p.generate_token("nonsense", TokenOptions::default())
+                .is_err()
+        );
+        let too_long = TokenOptions {
+            data: Some("x".repeat(1001)),
+            ..Default::default()
+        };
+        assert!(p.generate_token(&sid, too_long).is_err());
+        let past = TokenOptions {
+            expire_time: Some(1),
+            ..Default::default()
+        };
+        assert!(p.generate_token(&sid, past).is_err());
+    }
+
+    #[test]
+    fn session_options_are_checked() {
+        let bad = SessionOptions {
+            media_mode: MediaMode::Relayed,
+            archive_mode: ArchiveMode::Always,
+            ..Default::default()
+        };
+        assert!(session_form(&bad).is_err());
+        let name_manual = SessionOptions {
+            archive_name: Some("x".into()),
+            ..Default::default()
+        };
+        assert!(session_form(&name_manual).is_err());
+        let ok = SessionOptions {
+            archive_mode: ArchiveMode::Always,
+            archive_name: Some("daily".into()),
+            archive_resolution: Some("1280x720".into()),
+            location: Some(Ipv4Addr::new(1, 2, 3, 4)),
+            ..Default::default()
+        };
+        let form = session_form(&ok).unwrap();
+        assert!(form.contains(&("p2p.preference", "disabled".into())));
+        assert!(form.contains(&("location", "1.2.3.4".into())));
+    }
+}

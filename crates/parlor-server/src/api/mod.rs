@@ -1,0 +1,55 @@
+//! The REST API, in the OpenTok wire format (`docs/` and the reference describe it).
+//!
+//! Every response is JSON with `Content-Type: application/json` exactly (the SDKs compare
+//! the whole header); every error is `{"code": <status>, "message": "<specific reason>"}`.
+//! Every endpoint but `/health` requires the `X-OPENTOK-AUTH` project JWT.
+
+mod auth;
+mod error;
+mod params;
+mod project;
+mod sessions;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, Uri};
+use axum::routing::{any, get, post};
+
+pub use auth::ProjectAuth;
+pub use error::ApiError;
+
+use crate::AppState;
+
+/// Largest request body accepted by the REST API.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The REST API's routes over `state`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/session/create", post(sessions::create))
+        .route("/v2/project/{api_key}", any(project::unrouted))
+        .route("/v2/project/{api_key}/{*rest}", any(project::unrouted))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            error::panic_response,
+        ))
+        .with_state(state)
+}
+
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no such endpoint: {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}

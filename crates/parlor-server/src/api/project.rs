@@ -1,0 +1,51 @@
+//! `/v2/project/{apiKey}/...`: endpoints of features Parlor has not built yet answer 501
+//! naming the feature, after authentication and the project check, so an SDK call gets a
+//! clear error instead of a 404.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
+use super::{ApiError, ProjectAuth};
+use crate::AppState;
+
+/// The feature behind a path's first segment, for features not built yet.
+fn feature(segment: &str) -> Option<&'static str> {
+    Some(match segment {
+        "archive" => "archiving",
+        "broadcast" => "live streaming broadcasts",
+        "dial" => "SIP interconnect",
+        "captions" => "live captions",
+        "render" => "Experience Composer",
+        "connect" => "Audio Connector",
+        "session" => "server-side session control (signal, force disconnect, mute, streams)",
+        "callback" => "session monitoring callbacks",
+        _ => return None,
+    })
+}
+
+pub async fn unrouted(
+    State(_state): State<AppState>,
+    auth: ProjectAuth,
+    Path(path): Path<Vec<(String, String)>>,
+) -> ApiError {
+    let mut key = "";
+    let mut rest = "";
+    for (name, value) in &path {
+        match name.as_str() {
+            "api_key" => key = value,
+            "rest" => rest = value,
+            _ => {}
+        }
+    }
+    if let Err(e) = auth.check_path_key(key) {
+        return e;
+    }
+    let first = rest.split('/').next().unwrap_or("");
+    match feature(first) {
+        Some(name) => ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!("{name} is not available on this Parlor server yet"),
+        ),
+        None => ApiError::not_found(format!("no such endpoint: /v2/project/{key}/{rest}")),
+    }
+}

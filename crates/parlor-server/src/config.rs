@@ -1,0 +1,216 @@
+//! `parlor serve` configuration: flags, `PARLOR_*` environment variables and an optional
+//! TOML file, in that order of precedence, over embedded defaults.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Default HTTP + WebSocket address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7600";
+/// Default UDP port for WebRTC media.
+pub const DEFAULT_MEDIA_PORT: u16 = 7601;
+/// Default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./parlor-data";
+/// The database file inside the data directory.
+pub const DB_FILE: &str = "parlor.db";
+
+/// Flags of `parlor serve`. Every one can also be set as an environment variable or in the
+/// `--config` file (same name, with `_` for `-`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below.
+    #[arg(long, env = "PARLOR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// HTTP and WebSocket listen address [default: 127.0.0.1:7600].
+    #[arg(long, env = "PARLOR_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// UDP port for WebRTC media [default: 7601].
+    #[arg(long, env = "PARLOR_MEDIA_PORT")]
+    pub media_port: Option<u16>,
+    /// Where the database and recordings live [default: ./parlor-data].
+    #[arg(long, env = "PARLOR_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The project's API key (digits). Created on first start if not given.
+    #[arg(long, env = "PARLOR_API_KEY")]
+    pub api_key: Option<String>,
+    /// The project's API secret. Created on first start if not given.
+    #[arg(long, env = "PARLOR_API_SECRET", hide_env_values = true)]
+    pub api_secret: Option<String>,
+    /// The IP address to advertise to WebRTC clients (default: the listen address's).
+    #[arg(long, env = "PARLOR_PUBLIC_IP")]
+    pub public_ip: Option<IpAddr>,
+    /// Log filter: error, warn, info, debug, trace, or a tracing directive [default: info].
+    #[arg(long, env = "PARLOR_LOG")]
+    pub log: Option<String>,
+}
+
+/// The same settings in a TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    media_port: Option<u16>,
+    data_dir: Option<PathBuf>,
+    api_key: Option<String>,
+    api_secret: Option<String>,
+    public_ip: Option<IpAddr>,
+    log: Option<String>,
+}
+
+/// Resolved settings.
+#[derive(Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub media_port: u16,
+    pub data_dir: PathBuf,
+    /// Credentials given explicitly (both or neither).
+    pub credentials: Option<(String, String)>,
+    pub public_ip: Option<IpAddr>,
+    pub log: String,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("media_port", &self.media_port)
+            .field("data_dir", &self.data_dir)
+            .field("api_key", &self.credentials.as_ref().map(|c| &c.0))
+            .field("public_ip", &self.public_ip)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("config file {0} is invalid: {1}")]
+    Parse(PathBuf, toml::de::Error),
+    #[error("--api-key and --api-secret must be given together")]
+    HalfCredentials,
+    #[error("invalid API key '{0}': it must be 1 to 20 digits")]
+    BadApiKey(String),
+    #[error("invalid API secret: it must be 16 to 256 letters and digits (no '.')")]
+    BadApiSecret,
+}
+
+impl Config {
+    /// Merges flags/env (already merged by clap) over the file over the defaults.
+    pub fn resolve(args: ServeArgs) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let api_key = args.api_key.or(file.api_key);
+        let api_secret = args.api_secret.or(file.api_secret);
+        let credentials = match (api_key, api_secret) {
+            (Some(k), Some(s)) => {
+                validate_credentials(&k, &s)?;
+                Some((k, s))
+            }
+            (None, None) => None,
+            _ => return Err(ConfigError::HalfCredentials),
+        };
+        Ok(Config {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
+            media_port: args
+                .media_port
+                .or(file.media_port)
+                .unwrap_or(DEFAULT_MEDIA_PORT),
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+            credentials,
+            public_ip: args.public_ip.or(file.public_ip),
+            log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+        })
+    }
+
+    /// The database path.
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join(DB_FILE)
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.into(), e))?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse(path.into(), e))
+}
+
+/// Checks credentials given by an operator. Keys are digits (the OpenTok SDKs use them as
+/// project IDs); secrets are alphanumeric, so never contain the `.` that makes the Python
+/// SDK read them as a key file path.
+pub fn validate_credentials(key: &str, secret: &str) -> Result<(), ConfigError> {
+    if key.is_empty() || key.len() > 20 || !key.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ConfigError::BadApiKey(key.to_owned()));
+    }
+    if !(16..=256).contains(&secret.len()) || !secret.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(ConfigError::BadApiSecret);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_file_beat_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("parlor.toml");
+        std::fs::write(
+            &file,
+            "media_port = 9000\nlog = \"debug\"\nlisten = \"0.0.0.0:1\"\n",
+        )
+        .unwrap();
+        let cfg = Config::resolve(ServeArgs {
+            config: Some(file.clone()),
+            listen: Some("127.0.0.1:5".parse().unwrap()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(cfg.listen.port(), 5);
+        assert_eq!(cfg.media_port, 9000);
+        assert_eq!(cfg.log, "debug");
+        assert_eq!(cfg.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+
+        std::fs::write(&file, "media-port = 9000\n").unwrap();
+        let err = Config::resolve(ServeArgs {
+            config: Some(file),
+            ..Default::default()
+        });
+        assert!(matches!(err, Err(ConfigError::Parse(..))));
+    }
+
+    #[test]
+    fn credentials_are_checked() {
+        let half = ServeArgs {
+            api_key: Some("123".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Config::resolve(half),
+            Err(ConfigError::HalfCredentials)
+        ));
+        assert!(validate_credentials("12a", "0123456789abcdef").is_err());
+        assert!(validate_credentials("123", "0123456789abcde.").is_err());
+        assert!(validate_credentials("123", "short").is_err());
+        assert!(validate_credentials("123", "0123456789abcdef").is_ok());
+        let cfg = Config::resolve(ServeArgs {
+            api_key: Some("123".into()),
+            api_secret: Some("0123456789abcdefXYZ".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!format!("{cfg:?}").contains("XYZ"), "secret not in Debug");
+    }
+}

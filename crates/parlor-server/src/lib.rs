@@ -1,0 +1,53 @@
+//! The Parlor server.
+//!
+//! * [`config`] — `parlor serve` settings (flags, `PARLOR_*` env, TOML file, defaults).
+//! * [`store`] — SQLite: projects and sessions, migrated at start.
+//! * [`project`] — the project credentials: created on first start, printed once.
+//! * [`verify`] — client token verification against the store (signature, expiry, role,
+//!   data, session existence and match), for the signaling layer and the CLI.
+//! * [`api`] — the REST API (OpenTok wire format) on axum.
+//! * [`server`] — binding, serving and graceful shutdown.
+//! * [`cli`] — the `parlor` command line.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod project;
+pub mod server;
+pub mod store;
+pub mod verify;
+
+use std::sync::Arc;
+
+pub use config::Config;
+pub use store::Store;
+
+/// State shared by every request handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    /// Runs a store call on tokio's blocking pool, so SQLite never stalls an async worker.
+    pub async fn db<T, F>(&self, f: F) -> Result<T, store::StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, store::StoreError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || f(&store)).await {
+            Ok(result) => result,
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,79 @@
+//! `parlor serve`: open the store, make sure a project exists, bind, serve until SIGINT or
+//! SIGTERM, then drain in-flight requests and exit.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use crate::project::{self, Origin};
+use crate::{AppState, Config, Store, api};
+
+/// Runs the server with `config` until a shutdown signal.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    let db_path = config.db_path();
+    let store = tokio::task::spawn_blocking(move || Store::open(&db_path))
+        .await?
+        .with_context(|| format!("cannot open database in {}", config.data_dir.display()))?;
+    let store = Arc::new(store);
+
+    let (project, origin) = project::ensure(&store, &config)?;
+    match origin {
+        Origin::Created => {
+            // Printed once, on stdout, for the operator: the only time the secret is shown.
+            println!(
+                "\nCreated a project for this server (stored in {}):\n  API key:    {}\n  API secret: {}\nKeep the secret safe; it is not shown again.\n",
+                config.db_path().display(),
+                project.api_key,
+                project.api_secret
+            );
+        }
+        Origin::Configured {
+            secret_changed: true,
+        } => tracing::warn!(api_key = %project.api_key, "API secret changed by configuration"),
+        _ => tracing::info!(api_key = %project.api_key, "using project"),
+    }
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let state = AppState {
+        store,
+        config: Arc::new(config),
+    };
+    let app = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
+
+    println!("parlor listening on http://{addr}");
+    tracing::info!(%addr, "serving");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received; draining");
+}

@@ -1,0 +1,255 @@
+//! Durable state in SQLite: projects and sessions.
+//!
+//! One connection behind a mutex. Calls are short (indexed lookups, single-row inserts)
+//! and never on the media path; async callers go through [`crate::AppState::db`], which
+//! runs them on tokio's blocking pool. The schema is versioned with `PRAGMA user_version`
+//! and migrated forward at open. WAL mode lets the CLI read while a server writes.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+/// A storage failure. These are server faults, never the client's.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database at {path} has schema version {found}, newer than this build's {known}")]
+    TooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+}
+
+/// Schema migrations, applied in order; index + 1 is the schema version.
+const MIGRATIONS: &[&str] = &[r#"
+    CREATE TABLE projects (
+        api_key     TEXT PRIMARY KEY,
+        api_secret  TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE sessions (
+        session_id         TEXT PRIMARY KEY,
+        project_id         TEXT NOT NULL REFERENCES projects(api_key),
+        media_mode         TEXT NOT NULL,
+        archive_mode       TEXT NOT NULL,
+        location           TEXT,
+        e2ee               INTEGER NOT NULL,
+        archive_name       TEXT,
+        archive_resolution TEXT,
+        created_at         INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_by_project ON sessions(project_id, created_at);
+"#];
+
+/// A project: the owner of sessions, identified by its API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    pub api_key: String,
+    pub api_secret: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// A session as stored, with the options it was created with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRecord {
+    pub session_id: String,
+    pub project_id: String,
+    /// `routed` or `relayed`.
+    pub media_mode: String,
+    /// `manual` or `always`.
+    pub archive_mode: String,
+    pub location: Option<String>,
+    pub e2ee: bool,
+    pub archive_name: Option<String>,
+    pub archive_resolution: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// The database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let store = Store {
+            conn: Mutex::new(conn),
+        };
+        store.migrate(&path.display().to_string())?;
+        Ok(store)
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (it has its own
+        // transactions), so a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn migrate(&self, path: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew {
+                path: path.to_owned(),
+                found: version,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+            tx.commit()?;
+            tracing::info!(version = i + 1, "applied database migration");
+        }
+        Ok(())
+    }
+
+    /// The project with this API key.
+    pub fn project(&self, api_key: &str) -> Result<Option<Project>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT api_key, api_secret, created_at FROM projects WHERE api_key = ?1",
+                [api_key],
+                project_from_row,
+            )
+            .optional()?)
+    }
+
+    /// All projects, oldest first.
+    pub fn projects(&self) -> Result<Vec<Project>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT api_key, api_secret, created_at FROM projects ORDER BY created_at")?;
+        let rows = stmt.query_map([], project_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Inserts a project, or sets the secret of an existing one. Returns whether the
+    /// secret changed.
+    pub fn upsert_project(&self, project: &Project) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        let changed = conn.execute(
+            "INSERT INTO projects (api_key, api_secret, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(api_key) DO UPDATE SET api_secret = excluded.api_secret
+             WHERE api_secret != excluded.api_secret",
+            params![project.api_key, project.api_secret, project.created_at],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// Stores a new session.
+    pub fn insert_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO sessions (session_id, project_id, media_mode, archive_mode, location,
+                                   e2ee, archive_name, archive_resolution, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                s.session_id,
+                s.project_id,
+                s.media_mode,
+                s.archive_mode,
+                s.location,
+                s.e2ee,
+                s.archive_name,
+                s.archive_resolution,
+                s.created_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The session with this ID.
+    pub fn session(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT session_id, project_id, media_mode, archive_mode, location, e2ee,
+                        archive_name, archive_resolution, created_at
+                 FROM sessions WHERE session_id = ?1",
+                [session_id],
+                |r| {
+                    Ok(SessionRecord {
+                        session_id: r.get(0)?,
+                        project_id: r.get(1)?,
+                        media_mode: r.get(2)?,
+                        archive_mode: r.get(3)?,
+                        location: r.get(4)?,
+                        e2ee: r.get(5)?,
+                        archive_name: r.get(6)?,
+                        archive_resolution: r.get(7)?,
+                        created_at: r.get(8)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+}
+
+fn project_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Project> {
+    Ok(Project {
+        api_key: r.get(0)?,
+        api_secret: r.get(1)?,
+        created_at: r.get(2)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("parlor.db");
+        let store = Store::open(&path).unwrap();
+        let p = Project {
+            api_key: "123".into(),
+            api_secret: "abc".into(),
+            created_at: 5,
+        };
+        assert!(store.upsert_project(&p).unwrap());
+        assert!(!store.upsert_project(&p).unwrap(), "same secret: no change");
+        let s = SessionRecord {
+            session_id: "1_x".into(),
+            project_id: "123".into(),
+            media_mode: "routed".into(),
+            archive_mode: "manual".into(),
+            location: None,
+            e2ee: true,
+            archive_name: None,
+            archive_resolution: Some("640x480".into()),
+            created_at: 9,
+        };
+        store.insert_session(&s).unwrap();
+        drop(store);
+        // Reopening applies no migration twice and keeps the data.
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.session("1_x").unwrap(), Some(s));
+        assert_eq!(store.project("123").unwrap(), Some(p));
+        assert_eq!(store.session("1_y").unwrap(), None);
+        // A session of an unknown project violates the foreign key.
+        let orphan = SessionRecord {
+            session_id: "1_z".into(),
+            project_id: "999".into(),
+            ..store.session("1_x").unwrap().unwrap()
+        };
+        assert!(store.insert_session(&orphan).is_err());
+    }
+}
