@@ -44,7 +44,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         store,
         config: Arc::new(config),
     };
-    let app = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
+    // Status codes are the API's answers, not failures of the server: a 501 for an unbuilt
+    // feature is expected. Real faults are logged where they happen.
+    let trace = tower_http::trace::TraceLayer::new_for_http().on_failure(
+        tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG),
+    );
+    let app = api::router(state).layer(trace);
 
     println!("parlor listening on http://{addr}");
     tracing::info!(%addr, "serving");

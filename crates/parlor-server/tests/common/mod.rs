@@ -1,0 +1,96 @@
+//! A real `parlor serve` process for integration tests: fresh data dir, free port, known
+//! credentials; stopped with SIGTERM (and checked to exit cleanly) when dropped.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const API_KEY: &str = "47001234";
+pub const API_SECRET: &str = "00112233445566778899aabbccddeeff00112233";
+
+pub struct Server {
+    pub url: String,
+    pub data_dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Self::start_with(&["--api-key", API_KEY, "--api-secret", API_SECRET])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Server {
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_parlor"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--log", "warn", "--data-dir"])
+            .arg(data_dir.path())
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn parlor serve");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut seen = Vec::new();
+        let url = loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("server did not start; printed {seen:?}"));
+            if let Some(url) = line.strip_prefix("parlor listening on ") {
+                break url.to_owned();
+            }
+            seen.push(line);
+        };
+        Server {
+            url,
+            data_dir,
+            child: Some(child),
+        }
+    }
+
+    pub fn sdk(&self) -> parlor_sdk::Parlor {
+        parlor_sdk::Parlor::new(API_KEY, API_SECRET, &self.url).unwrap()
+    }
+
+    pub fn parlor_cmd(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_parlor"));
+        cmd.env("PARLOR_DATA_DIR", self.data_dir.path());
+        cmd
+    }
+
+    pub fn data_path(&self) -> PathBuf {
+        self.data_dir.path().to_owned()
+    }
+
+    /// Sends SIGTERM and waits; returns whether the server exited with status 0.
+    pub fn stop(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return true;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        false
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Installs everything the tests need (Debian, npm and PyPI packages, cargo-fuzz) and runs
+# every test: formatting, clippy, the Rust suites, the live compatibility suites of the
+# official OpenTok SDKs, and a short fuzz smoke run. Prints a one-line summary at the end.
+#
+#   ./scripts/test.sh            everything
+#   PARLOR_SKIP_FUZZ=1 ./scripts/test.sh   without the fuzz smoke run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+step() { printf '\n==> %s\n' "$*"; }
+
+step "system packages"
+apt_pkgs=(build-essential pkg-config libssl-dev nodejs npm python3 python3-pip)
+missing=()
+for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+# Node and Python may come from elsewhere than Debian (e.g. pyenv): only the commands count.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+if command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1; then
+  missing=("${missing[@]/python3-pip}"); missing=("${missing[@]/python3}")
+fi
+read -r -a missing <<<"${missing[*]:-}"
+if ((${#missing[@]})); then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+
+step "formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "Rust tests"
+cargo test --workspace --locked 2>&1 | tee "$logs/cargo.log"
+
+step "OpenTok SDK compatibility (npm opentok, PyPI opentok)"
+export PARLOR_BIN="$root/target/debug/parlor"
+(cd tests/compat && npm ci --no-audit --no-fund --loglevel=error)
+node --test tests/compat/node/ 2>&1 | tee "$logs/node.log"
+python3 -m pip install --quiet --disable-pip-version-check -r tests/compat/requirements.txt
+python3 -m pytest tests/compat/python -q -p no:cacheprovider 2>&1 | tee "$logs/pytest.log"
+
+if [ -z "${PARLOR_SKIP_FUZZ:-}" ]; then
+  step "fuzz smoke run (cargo fuzz, ${PARLOR_FUZZ_SECS:-20}s per target)"
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    cargo install cargo-fuzz --locked --quiet
+  fi
+  # cargo-fuzz needs nightly features; the stable toolchain allows them with RUSTC_BOOTSTRAP.
+  for target in client_token rest_auth; do
+    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- \
+      -max_total_time="${PARLOR_FUZZ_SECS:-20}" -print_final_stats=0 2>&1 | tail -n 3)
+  done
+fi
+
+# One closing line over every runner.
+passed=0 failed=0
+while read -r p f; do passed=$((passed + p)); failed=$((failed + f)); done < <(
+  grep -hoE 'test result: [a-z]+\. [0-9]+ passed; [0-9]+ failed' "$logs/cargo.log" |
+    awk '{print $4, $6}'
+  awk '/^# pass /{p=$3} /^# fail /{f=$3} END{print p+0, f+0}' "$logs/node.log"
+  tail -n 5 "$logs/pytest.log" | grep -oE '[0-9]+ (passed|failed)' |
+    awk '/passed/{p=$1} /failed/{f=$1} END{print p+0, f+0}'
+)
+echo
+echo "summary: $passed passed, $failed failed"
+[ "$failed" = 0 ]
