@@ -46,39 +46,43 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     // Status codes are the API's answers, not failures of the server: a 501 for an unbuilt
     // feature is expected. Real faults are logged where they happen.
-    let trace = tower_http::trace::TraceLayer::new_for_http().on_failure(
-        tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG),
-    );
+    let trace = tower_http::trace::TraceLayer::new_for_http()
+        .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG));
     let app = api::router(state).layer(trace);
 
+    // Install the signal handlers before announcing readiness: a signal that arrives right
+    // after the "listening" line must still be a graceful shutdown.
+    let shutdown = shutdown_signal()?;
     println!("parlor listening on http://{addr}");
     tracing::info!(%addr, "serving");
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .context("server failed")?;
     tracing::info!("shut down cleanly");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Registers SIGINT and SIGTERM now and returns a future that completes on either.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+            tracing::info!("shutdown signal received; draining");
+        })
     }
-    tracing::info!("shutdown signal received; draining");
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutdown signal received; draining");
+        })
+    }
 }

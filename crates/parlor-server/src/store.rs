@@ -141,17 +141,22 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Inserts a project, or sets the secret of an existing one. Returns whether the
-    /// secret changed.
+    /// Inserts a project, or sets the secret of an existing one. Returns whether an
+    /// existing project's secret changed.
     pub fn upsert_project(&self, project: &Project) -> Result<bool, StoreError> {
         let conn = self.conn();
+        let existed: bool = conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM projects WHERE api_key = ?1)",
+            [&project.api_key],
+            |r| r.get(0),
+        )?;
         let changed = conn.execute(
             "INSERT INTO projects (api_key, api_secret, created_at) VALUES (?1, ?2, ?3)
              ON CONFLICT(api_key) DO UPDATE SET api_secret = excluded.api_secret
              WHERE api_secret != excluded.api_secret",
             params![project.api_key, project.api_secret, project.created_at],
         )?;
-        Ok(changed > 0)
+        Ok(existed && changed > 0)
     }
 
     /// Stores a new session.
@@ -224,8 +229,17 @@ mod tests {
             api_secret: "abc".into(),
             created_at: 5,
         };
-        assert!(store.upsert_project(&p).unwrap());
+        assert!(
+            !store.upsert_project(&p).unwrap(),
+            "new project: no secret changed"
+        );
         assert!(!store.upsert_project(&p).unwrap(), "same secret: no change");
+        let rotated = Project {
+            api_secret: "def".into(),
+            ..p.clone()
+        };
+        assert!(store.upsert_project(&rotated).unwrap(), "secret rotated");
+        store.upsert_project(&p).unwrap();
         let s = SessionRecord {
             session_id: "1_x".into(),
             project_id: "123".into(),

@@ -131,9 +131,16 @@ async fn sessions_are_created_with_every_option_and_bad_values_refused() {
     assert_eq!(created["partner_id"], API_KEY);
     assert!(created["create_dt"].as_str().unwrap().contains("UTC"));
     let sid = created["session_id"].as_str().unwrap();
-    assert_eq!(parlor_proto::session_id::decode(sid).unwrap().api_key, API_KEY);
+    assert_eq!(
+        parlor_proto::session_id::decode(sid).unwrap().api_key,
+        API_KEY
+    );
 
-    let out = server.parlor_cmd().args(["session", "show", sid]).output().unwrap();
+    let out = server
+        .parlor_cmd()
+        .args(["session", "show", sid])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let stored: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(stored["mediaMode"], "routed");
@@ -153,9 +160,16 @@ async fn sessions_are_created_with_every_option_and_bad_values_refused() {
     .await;
     assert_eq!(status, StatusCode::OK);
     let sid = body[0]["session_id"].as_str().unwrap().to_owned();
-    let out = server.parlor_cmd().args(["session", "show", &sid]).output().unwrap();
+    let out = server
+        .parlor_cmd()
+        .args(["session", "show", &sid])
+        .output()
+        .unwrap();
     let stored: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(stored["mediaMode"], "relayed", "OpenTok's default p2p.preference");
+    assert_eq!(
+        stored["mediaMode"], "relayed",
+        "OpenTok's default p2p.preference"
+    );
     assert_eq!(stored["e2ee"], false);
 
     let bad = [
@@ -165,11 +179,23 @@ async fn sessions_are_created_with_every_option_and_bad_values_refused() {
         ("location=::1", "IPv4"),
         ("e2ee=yes", "e2ee"),
         ("archiveMode=always", "routed"),
-        ("p2p.preference=disabled&archiveName=x", "archiveMode 'always'"),
-        ("p2p.preference=disabled&archiveMode=always&archiveResolution=1x1", "1280x720"),
-        ("p2p.preference=disabled&archiveMode=always&archiveName=", "1 to 80"),
+        (
+            "p2p.preference=disabled&archiveName=x",
+            "archiveMode 'always'",
+        ),
+        (
+            "p2p.preference=disabled&archiveMode=always&archiveResolution=1x1",
+            "1280x720",
+        ),
+        (
+            "p2p.preference=disabled&archiveMode=always&archiveName=",
+            "1 to 80",
+        ),
         ("e2ee=true", "routed"),
-        ("p2p.preference=disabled&archiveMode=always&e2ee=true", "e2ee"),
+        (
+            "p2p.preference=disabled&archiveMode=always&e2ee=true",
+            "e2ee",
+        ),
         ("archiveMode=manual&archiveMode=always", "twice"),
     ];
     for (form, needle) in bad {
@@ -177,7 +203,10 @@ async fn sessions_are_created_with_every_option_and_bad_values_refused() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{form}: {body}");
         assert_eq!(ct, "application/json");
         let message = body["message"].as_str().unwrap();
-        assert!(message.contains(needle), "{form}: {message:?} lacks {needle:?}");
+        assert!(
+            message.contains(needle),
+            "{form}: {message:?} lacks {needle:?}"
+        );
     }
 
     let (status, _, body) = call(
@@ -216,7 +245,8 @@ async fn unknown_paths_methods_other_projects_and_unbuilt_features() {
     let (status, _, body) = get(&format!("/v2/project/{API_KEY}/archive"), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
 
-    let (status, ct, body) = get(&format!("/v2/project/{API_KEY}/broadcast"), Some(a.clone())).await;
+    let (status, ct, body) =
+        get(&format!("/v2/project/{API_KEY}/broadcast"), Some(a.clone())).await;
     assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{body}");
     assert_eq!(ct, "application/json");
     assert!(body["message"].as_str().unwrap().contains("broadcast"));
@@ -225,7 +255,10 @@ async fn unknown_paths_methods_other_projects_and_unbuilt_features() {
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 
     let (status, _, body) = get("/health", None).await;
-    assert_eq!((status, &body["status"]), (StatusCode::OK, &Value::from("ok")));
+    assert_eq!(
+        (status, &body["status"]),
+        (StatusCode::OK, &Value::from("ok"))
+    );
 }
 
 #[tokio::test]
@@ -262,7 +295,11 @@ async fn rust_sdk_creates_sessions_and_its_tokens_verify() {
                 .args(["token", "verify", &token, "--session", &session.session_id])
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let grant: Value = serde_json::from_slice(&out.stdout).unwrap();
             assert_eq!(grant["valid"], true);
             assert_eq!(grant["role"], role.as_str());
@@ -274,7 +311,10 @@ async fn rust_sdk_creates_sessions_and_its_tokens_verify() {
 
     let wrong = parlor_sdk::Parlor::new(API_KEY, "ffffffffffffffffffff", &server.url).unwrap();
     match wrong.create_session(SessionOptions::default()).await {
-        Err(parlor_sdk::Error::Auth { status: 403, message }) => {
+        Err(parlor_sdk::Error::Auth {
+            status: 403,
+            message,
+        }) => {
             assert!(message.contains("signature"), "{message}")
         }
         other => panic!("expected an auth error, got {other:?}"),
@@ -291,17 +331,34 @@ async fn cli_creates_sessions_and_mints_tokens_from_stored_credentials() {
         .args(["session", "create", "--url", &server.url, "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let created: Value = serde_json::from_slice(&out.stdout).unwrap();
     let sid = created["sessionId"].as_str().unwrap();
 
     let out = server
         .parlor_cmd()
-        .args(["token", sid, "--role", "moderator", "--ttl", "60", "--data", "x y"])
+        .args([
+            "token",
+            sid,
+            "--role",
+            "moderator",
+            "--ttl",
+            "60",
+            "--data",
+            "x y",
+        ])
         .args(["--format", "t1"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let token = String::from_utf8(out.stdout).unwrap();
     assert!(token.starts_with("T1=="));
     let out = server
@@ -310,7 +367,10 @@ async fn cli_creates_sessions_and_mints_tokens_from_stored_credentials() {
         .output()
         .unwrap();
     let grant: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!((grant["role"].as_str(), grant["data"].as_str()), (Some("moderator"), Some("x y")));
+    assert_eq!(
+        (grant["role"].as_str(), grant["data"].as_str()),
+        (Some("moderator"), Some("x y"))
+    );
     let ttl = grant["expireTime"].as_i64().unwrap() - now();
     assert!((55..=60).contains(&ttl), "{ttl}");
 
@@ -326,7 +386,11 @@ async fn cli_creates_sessions_and_mints_tokens_from_stored_credentials() {
     assert_eq!(refusal["reason"], "wrong_session");
     assert!(String::from_utf8_lossy(&out.stderr).contains("wrong_session"));
 
-    let out = server.parlor_cmd().args(["token", "1_garbage"]).output().unwrap();
+    let out = server
+        .parlor_cmd()
+        .args(["token", "1_garbage"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("session ID"));
 }

@@ -86,12 +86,18 @@ const CASES = [
   { name: 'e2ee true + routed', opts: { mediaMode: 'routed', e2ee: true }, expect: { mediaMode: 'routed', archiveMode: 'manual', ...NONE, e2ee: true } },
   { name: 'e2ee false explicit', opts: { e2ee: false }, expect: { mediaMode: 'relayed', archiveMode: 'manual', ...NONE } },
   {
-    name: 'everything at once',
+    name: 'routed + e2ee + location',
+    opts: { mediaMode: 'routed', e2ee: true, location: '203.0.113.9' },
+    expect: { mediaMode: 'routed', archiveMode: 'manual', ...NONE, e2ee: true, location: '203.0.113.9' },
+  },
+  {
+    // e2ee is left out: end-to-end encrypted sessions cannot be archived (see the e2ee + always test).
+    name: 'every archive option at once',
     opts: {
-      mediaMode: 'routed', archiveMode: 'always', location: '192.0.2.7', e2ee: true, archiveName: 'All options', archiveResolution: '640x480',
+      mediaMode: 'routed', archiveMode: 'always', location: '192.0.2.7', e2ee: false, archiveName: 'All options', archiveResolution: '640x480',
     },
     expect: {
-      mediaMode: 'routed', archiveMode: 'always', location: '192.0.2.7', e2ee: true, archiveName: 'All options', archiveResolution: '640x480',
+      mediaMode: 'routed', archiveMode: 'always', location: '192.0.2.7', e2ee: false, archiveName: 'All options', archiveResolution: '640x480',
     },
   },
 ];
@@ -189,8 +195,9 @@ test('invalid option values are refused with 400 JSON {code, message}', async ()
   assert.deepEqual(failures, []);
 });
 
-test('documented combination rules are refused with 400 (e2ee needs routed; archiveName/Resolution need always; name <= 80)', async () => {
+test('documented combination rules are refused with 400 (e2ee needs routed and no auto-archive; archiveName/Resolution need always; name <= 80)', async () => {
   const bad = [
+    { archiveMode: 'always', 'p2p.preference': 'disabled', e2ee: 'true' },
     { archiveMode: 'manual', 'p2p.preference': 'enabled', e2ee: 'true' },
     { archiveMode: 'manual', 'p2p.preference': 'disabled', archiveName: 'x' },
     { archiveMode: 'manual', 'p2p.preference': 'disabled', archiveResolution: '1280x720' },
@@ -212,6 +219,17 @@ test('invalid value passed through the SDK surfaces the server message in the SD
     (err) => {
       assert.match(err.message, /^Failed to createSession\. Error: Unexpected response from OpenTok: /);
       assert.match(err.message, /"message":"[^"]+"/, `server message missing: ${err.message}`);
+      return true;
+    },
+  );
+});
+
+test('e2ee with archiveMode always (the SDK lets it through) is refused with the server message', async () => {
+  // End-to-end encrypted media cannot be archived, so the platform refuses the combination.
+  await assert.rejects(
+    createSession(ot, { mediaMode: 'routed', archiveMode: 'always', e2ee: true }),
+    (err) => {
+      assert.match(err.message, /^Failed to createSession\. Error: Unexpected response from OpenTok: "\{"message":".+"\}"$/);
       return true;
     },
   );

@@ -172,6 +172,14 @@ for (const format of FORMATS) {
     });
   });
 
+  test(`${format.name}: 1000 non-ASCII characters of data are accepted (the limit counts characters, not bytes)`, () => {
+    const data = 'ü'.repeat(1000);
+    const token = mint(sessionB, { data }, format);
+    expectValid(token, sessionB, {
+      format: format.name, sessionId: sessionB, role: 'publisher', data, initialLayoutClassList: [], expireTime: [nowSec() + 86390, nowSec() + 86410],
+    });
+  });
+
   test(`${format.name}: connection data over 1000 characters -> data_too_long`, () => {
     // The Node SDK allows up to 1024 characters; the product limit is 1000.
     expectRejected(mint(sessionA, { data: 'x'.repeat(1001) }, format), sessionA, 'data_too_long');

@@ -33,14 +33,16 @@ STOP_TIMEOUT = 10.0
 class ParlorServer:
     """A `parlor serve` child process on a free port with a fresh data dir."""
 
-    def __init__(self, api_key=API_KEY, api_secret=API_SECRET):
+    def __init__(self, api_key=API_KEY, api_secret=API_SECRET, data_dir=None):
+        """api_key=None starts without --api-key/--api-secret; data_dir reuses an existing dir."""
         if not os.path.exists(PARLOR_BIN):
             raise RuntimeError(
                 f"parlor binary not found at {PARLOR_BIN} (set PARLOR_BIN or build parlor-server)"
             )
         self.api_key = api_key
         self.api_secret = api_secret
-        self.data_dir = tempfile.mkdtemp(prefix="parlor-compat-py-")
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="parlor-compat-py-")
+        cred_args = [] if api_key is None else ["--api-key", api_key, "--api-secret", api_secret]
         self._stderr_path = os.path.join(tempfile.gettempdir(), os.path.basename(self.data_dir) + ".stderr")
         self._stderr_file = open(self._stderr_path, "wb")
         self.proc = subprocess.Popen(
@@ -48,8 +50,7 @@ class ParlorServer:
                 PARLOR_BIN, "serve",
                 "--listen", "127.0.0.1:0",
                 "--data-dir", self.data_dir,
-                "--api-key", api_key,
-                "--api-secret", api_secret,
+                *cred_args,
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -99,9 +100,9 @@ class ParlorServer:
             if m:
                 return m.group(1)
 
-    def stop(self):
-        """SIGTERM; returns the exit code (None if it had to be killed)."""
-        self.proc.send_signal(signal.SIGTERM)
+    def stop(self, sig=signal.SIGTERM, keep_data=False):
+        """Sends `sig` (SIGTERM); returns the exit code (None if it had to be killed)."""
+        self.proc.send_signal(sig)
         try:
             code = self.proc.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -110,7 +111,8 @@ class ParlorServer:
             code = None
         self._final_stderr = self.stderr_text()
         self._stderr_file.close()
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        if not keep_data:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
         try:
             os.unlink(self._stderr_path)
         except OSError:

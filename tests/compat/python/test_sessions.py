@@ -4,7 +4,7 @@ import time
 import pytest
 import requests
 from opentok import ArchiveModes, Client, MediaModes
-from opentok.exceptions import AuthError, RequestError
+from opentok.exceptions import AuthError, OpenTokException, RequestError
 
 from parlor_helpers import (
     API_KEY,
@@ -46,9 +46,15 @@ CASES = [
     ("e2ee+routed", dict(media_mode=ROUTED, e2ee=True), dict(NONE, mediaMode="routed", archiveMode="manual", e2ee=True)),
     ("e2ee false explicit", dict(e2ee=False), dict(mediaMode="relayed", archiveMode="manual", **NONE)),
     (
-        "everything",
-        dict(media_mode=ROUTED, archive_mode=ALWAYS, location="192.0.2.7", e2ee=True, archive_name="All options", archive_resolution="480x640"),
-        dict(mediaMode="routed", archiveMode="always", location="192.0.2.7", e2ee=True, archiveName="All options", archiveResolution="480x640"),
+        "routed+e2ee+location",
+        dict(media_mode=ROUTED, e2ee=True, location="203.0.113.9"),
+        dict(NONE, mediaMode="routed", archiveMode="manual", e2ee=True, location="203.0.113.9"),
+    ),
+    (
+        # e2ee is left out: end-to-end encrypted sessions cannot be archived (see test_e2ee_with_always_refused).
+        "every archive option",
+        dict(media_mode=ROUTED, archive_mode=ALWAYS, location="192.0.2.7", e2ee=False, archive_name="All options", archive_resolution="480x640"),
+        dict(mediaMode="routed", archiveMode="always", location="192.0.2.7", e2ee=False, archiveName="All options", archiveResolution="480x640"),
     ),
 ]
 
@@ -136,6 +142,8 @@ def test_invalid_values_get_400_json(server, form):
 
 
 COMBINATION_RULES = [
+    # end-to-end encrypted media cannot be archived
+    {"archiveMode": "always", "p2p.preference": "disabled", "e2ee": "true"},
     # e2ee is only for routed sessions
     {"archiveMode": "manual", "p2p.preference": "enabled", "e2ee": "true"},
     # archiveName / archiveResolution only with archiveMode=always (documented by the Python SDK)
@@ -146,12 +154,20 @@ COMBINATION_RULES = [
 ]
 
 
-@pytest.mark.parametrize("form", COMBINATION_RULES, ids=["e2ee-relayed", "name-manual", "resolution-manual", "name-81"])
+@pytest.mark.parametrize("form", COMBINATION_RULES, ids=["e2ee-always", "e2ee-relayed", "name-manual", "resolution-manual", "name-81"])
 def test_documented_combination_rules_get_400(server, form):
     r = raw_create(server, form)
     assert r.status_code == 400, f"{form} -> {r.status_code} {r.text}"
     assert r.json()["code"] == 400
     assert r.json()["message"]
+
+
+def test_e2ee_with_always_refused(server, client):
+    """The SDK lets e2ee + always through; the server must refuse it (400), which the SDK reports as an error."""
+    with pytest.raises(OpenTokException):
+        client.create_session(media_mode=ROUTED, archive_mode=ALWAYS, e2ee=True)
+    r = raw_create(server, {"p2p.preference": "disabled", "archiveMode": "always", "e2ee": "true"})
+    assert r.status_code == 400, r.text
 
 
 def test_wrong_secret_gives_sdk_auth_error(server):

@@ -130,6 +130,15 @@ def test_data_of_exactly_1000_chars(server, client, sessions, fmt, use_jwt):
 
 
 @pytest.mark.parametrize("fmt,use_jwt", FORMATS, ids=FORMAT_IDS)
+def test_data_of_1000_non_ascii_chars(server, client, sessions, fmt, use_jwt):
+    """The limit counts characters, not bytes."""
+    _, b = sessions
+    data = "ü" * 1000
+    token = mint(client, b, use_jwt, data=data)
+    expect_valid(server, token, b, fmt=fmt, session_id=b, role="publisher", data=data, expire=day_window())
+
+
+@pytest.mark.parametrize("fmt,use_jwt", FORMATS, ids=FORMAT_IDS)
 def test_wrong_session(server, client, sessions, fmt, use_jwt):
     a, b = sessions
     expect_rejected(server, mint(client, a, use_jwt), b, "wrong_session")

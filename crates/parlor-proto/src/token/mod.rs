@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 
 use crate::Role;
 use crate::jwt::{self, JwtError};
-use crate::limits::MAX_CONNECTION_DATA_CHARS;
+use crate::limits::{MAX_CONNECTION_DATA_CHARS, MAX_TOKEN_TTL_SECS, REST_AUTH_SKEW_SECS};
 
 /// The scope every client token carries.
 pub const SCOPE: &str = "session.connect";
@@ -56,6 +56,8 @@ pub enum TokenError {
     BadSignature,
     #[error("token expired at {expired_at} (server time {now})")]
     Expired { expired_at: i64, now: i64 },
+    #[error("token expires at {expire_time}, more than 30 days after server time {now}")]
+    LifetimeTooLong { expire_time: i64, now: i64 },
     #[error("token role '{0}' is not publisher, subscriber, moderator or publisheronly")]
     InvalidRole(String),
     #[error("token connection data is {0} characters; the limit is {MAX_CONNECTION_DATA_CHARS}")]
@@ -79,6 +81,7 @@ impl TokenError {
             TokenError::Malformed(_) => "malformed",
             TokenError::BadSignature => "bad_signature",
             TokenError::Expired { .. } => "expired",
+            TokenError::LifetimeTooLong { .. } => "lifetime_too_long",
             TokenError::InvalidRole(_) => "invalid_role",
             TokenError::DataTooLong(_) => "data_too_long",
             TokenError::InvalidScope(_) => "invalid_scope",
@@ -373,6 +376,10 @@ impl Fields {
                 expired_at: expire_time,
                 now,
             });
+        }
+        // The documented maximum lifetime, with the REST clock skew as slack.
+        if expire_time > now + MAX_TOKEN_TTL_SECS + REST_AUTH_SKEW_SECS {
+            return Err(TokenError::LifetimeTooLong { expire_time, now });
         }
         let role = match self.role.as_deref() {
             None | Some("") => Role::default(),

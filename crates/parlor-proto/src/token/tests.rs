@@ -95,9 +95,12 @@ fn each_refusal_has_its_reason() {
     let t1 = mint(&request(sid, TokenFormat::T1, &[]));
 
     // Tampering: a changed signature character, a changed payload, another secret.
-    let mut bad_sig = jwt.clone();
-    let last = bad_sig.pop().unwrap();
-    bad_sig.push(if last == 'A' { 'B' } else { 'A' });
+    // (A middle character: the last one may carry only unused base64 bits.)
+    let sig_start = jwt.rfind('.').unwrap() + 1;
+    let mut bad_sig = jwt.clone().into_bytes();
+    let i = sig_start + 10;
+    bad_sig[i] = if bad_sig[i] == b'A' { b'B' } else { b'A' };
+    let bad_sig = String::from_utf8(bad_sig).unwrap();
     assert_eq!(verify(&bad_sig).unwrap_err().reason(), "bad_signature");
     assert_eq!(
         ParsedToken::parse(&t1).unwrap().verify("wrong", NOW),
@@ -111,6 +114,13 @@ fn each_refusal_has_its_reason() {
         let mut req = request(sid, format, &[]);
         req.expire_time = NOW - 1;
         assert_eq!(verify(&mint(&req)).unwrap_err().reason(), "expired");
+        req.expire_time = NOW + 31 * 24 * 3600;
+        assert_eq!(
+            verify(&mint(&req)).unwrap_err().reason(),
+            "lifetime_too_long"
+        );
+        req.expire_time = NOW + 30 * 24 * 3600;
+        assert!(verify(&mint(&req)).is_ok(), "30 days are allowed");
         req.expire_time = NOW + 10;
         req.data = Some(&"x".repeat(1001).leak()[..]);
         assert_eq!(verify(&mint(&req)), Err(TokenError::DataTooLong(1001)));

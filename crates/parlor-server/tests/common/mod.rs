@@ -25,7 +25,14 @@ impl Server {
     pub fn start_with(extra: &[&str]) -> Server {
         let data_dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_parlor"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--log", "warn", "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--log",
+                "warn",
+                "--data-dir",
+            ])
             .arg(data_dir.path())
             .args(extra)
             .stdout(Stdio::piped())
