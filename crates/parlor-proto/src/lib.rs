@@ -9,6 +9,7 @@
 //! * [`token`] — client tokens in both formats the official OpenTok SDKs mint (JWT and the
 //!   legacy `T1==` form): minting for server SDKs, parsing and verification for the server.
 //! * [`project_auth`] — the `X-OPENTOK-AUTH` JWT a server SDK sends with every REST call.
+//! * [`signaling`] — the WebSocket signaling protocol (v1) between clients and the server.
 //! * [`limits`] — the documented product limits, in one place.
 //!
 //! The crate is deliberately sans-IO: the current time is always passed in, so every rule
@@ -19,6 +20,7 @@ pub mod limits;
 pub mod project_auth;
 mod role;
 pub mod session_id;
+pub mod signaling;
 pub mod token;
 
 pub use role::{Role, RoleParseError};

@@ -1,0 +1,509 @@
+//! The signaling protocol, version 1: JSON text frames over a WebSocket (`/v1/rtc`).
+//!
+//! `docs/protocol.md` is the prose specification; these types are its single source of
+//! truth in code, shared by the server and the native client. Every message is an object
+//! with a `type`. Client requests may carry an `id` (any string the client picks), echoed
+//! in the reply (`ok`, `published`, `subscribed` or `error`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::Role;
+use crate::limits::{MAX_SIGNAL_DATA_BYTES, MAX_SIGNAL_TYPE_CHARS};
+
+/// The protocol version this crate speaks.
+pub const VERSION: u32 = 1;
+/// Largest client message accepted, in bytes (a signal's data plus an SDP offer fit).
+pub const MAX_CLIENT_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// A message from a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// First message: authenticate with a client token. Nothing else is accepted before.
+    #[serde(rename_all = "camelCase")]
+    Connect {
+        #[serde(default = "default_version")]
+        version: u32,
+        session_id: String,
+        token: String,
+    },
+    /// Publish a stream: an SDP offer with send-only audio and/or video.
+    #[serde(rename_all = "camelCase")]
+    Publish {
+        id: Option<String>,
+        #[serde(default)]
+        name: String,
+        #[serde(default = "yes")]
+        has_audio: bool,
+        #[serde(default = "yes")]
+        has_video: bool,
+        #[serde(default)]
+        video_type: VideoType,
+        video_dimensions: Option<VideoDimensions>,
+        sdp: String,
+    },
+    /// Stop publishing a stream of one's own.
+    #[serde(rename_all = "camelCase")]
+    Unpublish { id: Option<String>, stream_id: String },
+    /// Subscribe to a stream: an SDP offer with receive-only audio and/or video.
+    #[serde(rename_all = "camelCase")]
+    Subscribe {
+        id: Option<String>,
+        stream_id: String,
+        #[serde(default = "yes")]
+        audio: bool,
+        #[serde(default = "yes")]
+        video: bool,
+        sdp: String,
+    },
+    /// Change what a subscription receives (subscribeToAudio / subscribeToVideo).
+    #[serde(rename_all = "camelCase")]
+    SetSubscription {
+        id: Option<String>,
+        subscription_id: String,
+        audio: Option<bool>,
+        video: Option<bool>,
+    },
+    /// End a subscription.
+    #[serde(rename_all = "camelCase")]
+    Unsubscribe {
+        id: Option<String>,
+        subscription_id: String,
+    },
+    /// Change a property of one's own stream (publishAudio / publishVideo / dimensions).
+    #[serde(rename_all = "camelCase")]
+    SetStreamProperty {
+        id: Option<String>,
+        stream_id: String,
+        has_audio: Option<bool>,
+        has_video: Option<bool>,
+        video_dimensions: Option<VideoDimensions>,
+    },
+    /// Send a signal to the session, or to one connection with `to`.
+    #[serde(rename_all = "camelCase")]
+    Signal {
+        id: Option<String>,
+        to: Option<String>,
+        #[serde(default)]
+        signal_type: String,
+        #[serde(default)]
+        data: String,
+    },
+    /// Moderator: end another connection.
+    #[serde(rename_all = "camelCase")]
+    ForceDisconnect {
+        id: Option<String>,
+        connection_id: String,
+    },
+    /// Moderator: stop another client's stream.
+    #[serde(rename_all = "camelCase")]
+    ForceUnpublish { id: Option<String>, stream_id: String },
+    /// Moderator: mute one stream's audio.
+    #[serde(rename_all = "camelCase")]
+    ForceMuteStream { id: Option<String>, stream_id: String },
+    /// Moderator: mute every stream's audio but the excluded ones.
+    #[serde(rename_all = "camelCase")]
+    ForceMuteAll {
+        id: Option<String>,
+        #[serde(default)]
+        excluded_stream_ids: Vec<String>,
+    },
+    /// Keep-alive; answered with `pong`.
+    Ping { id: Option<String> },
+}
+
+fn default_version() -> u32 {
+    VERSION
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl ClientMessage {
+    /// Parses one text frame. Oversize frames and unknown messages are errors.
+    pub fn parse(text: &str) -> Result<Self, ProtocolError> {
+        if text.len() > MAX_CLIENT_MESSAGE_BYTES {
+            return Err(ProtocolError::new(
+                ErrorCode::LimitExceeded,
+                format!("message is larger than {MAX_CLIENT_MESSAGE_BYTES} bytes"),
+            ));
+        }
+        serde_json::from_str(text)
+            .map_err(|e| ProtocolError::new(ErrorCode::BadRequest, format!("invalid message: {e}")))
+    }
+
+    /// The request id, for the reply.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            ClientMessage::Connect { .. } => None,
+            ClientMessage::Publish { id, .. }
+            | ClientMessage::Unpublish { id, .. }
+            | ClientMessage::Subscribe { id, .. }
+            | ClientMessage::SetSubscription { id, .. }
+            | ClientMessage::Unsubscribe { id, .. }
+            | ClientMessage::SetStreamProperty { id, .. }
+            | ClientMessage::Signal { id, .. }
+            | ClientMessage::ForceDisconnect { id, .. }
+            | ClientMessage::ForceUnpublish { id, .. }
+            | ClientMessage::ForceMuteStream { id, .. }
+            | ClientMessage::ForceMuteAll { id, .. }
+            | ClientMessage::Ping { id } => id.as_deref(),
+        }
+    }
+}
+
+/// Checks a signal's type and data against the documented limits.
+pub fn validate_signal(signal_type: &str, data: &str) -> Result<(), ProtocolError> {
+    let chars = signal_type.chars().count();
+    if chars > MAX_SIGNAL_TYPE_CHARS {
+        return Err(ProtocolError::new(
+            ErrorCode::LimitExceeded,
+            format!("signal type is {chars} characters; the limit is {MAX_SIGNAL_TYPE_CHARS}"),
+        ));
+    }
+    if let Some(bad) = signal_type
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '~')))
+    {
+        return Err(ProtocolError::new(
+            ErrorCode::BadRequest,
+            format!("signal type may contain only A-Z a-z 0-9 - _ ~, not {bad:?}"),
+        ));
+    }
+    if data.len() > MAX_SIGNAL_DATA_BYTES {
+        return Err(ProtocolError::new(
+            ErrorCode::LimitExceeded,
+            format!(
+                "signal data is {} bytes; the limit is {MAX_SIGNAL_DATA_BYTES}",
+                data.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// camera, screen or custom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VideoType {
+    #[default]
+    Camera,
+    Screen,
+    Custom,
+}
+
+/// Width and height in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VideoDimensions {
+    pub width: u32,
+    pub height: u32,
+}
+
+/// A client's presence in a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    pub connection_id: String,
+    /// Milliseconds since the Unix epoch.
+    pub creation_time: i64,
+    /// The connection data from the client's token ("" if none).
+    pub data: String,
+}
+
+/// A published stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stream {
+    pub stream_id: String,
+    pub connection: Connection,
+    pub name: String,
+    pub has_audio: bool,
+    pub has_video: bool,
+    pub video_type: VideoType,
+    pub video_dimensions: Option<VideoDimensions>,
+    /// Milliseconds since the Unix epoch.
+    pub creation_time: i64,
+}
+
+/// What the holder of a role may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Capabilities {
+    pub publish: bool,
+    pub subscribe: bool,
+    pub signal: bool,
+    pub force_disconnect: bool,
+    pub force_unpublish: bool,
+    pub force_mute: bool,
+}
+
+impl From<Role> for Capabilities {
+    fn from(role: Role) -> Self {
+        Capabilities {
+            publish: role.can_publish(),
+            subscribe: role.can_subscribe(),
+            signal: role.can_signal(),
+            force_disconnect: role.can_moderate(),
+            force_unpublish: role.can_moderate(),
+            force_mute: role.can_moderate(),
+        }
+    }
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ConnectionReason {
+    ClientDisconnected,
+    ForceDisconnected,
+    NetworkDisconnected,
+}
+
+/// Why a stream ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StreamReason {
+    ClientDisconnected,
+    ForceDisconnected,
+    ForceUnpublished,
+    MediaStopped,
+    NetworkDisconnected,
+    Unpublished,
+}
+
+impl From<ConnectionReason> for StreamReason {
+    fn from(r: ConnectionReason) -> Self {
+        match r {
+            ConnectionReason::ClientDisconnected => StreamReason::ClientDisconnected,
+            ConnectionReason::ForceDisconnected => StreamReason::ForceDisconnected,
+            ConnectionReason::NetworkDisconnected => StreamReason::NetworkDisconnected,
+        }
+    }
+}
+
+/// A message from the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ServerMessage {
+    /// The answer to `connect`: who you are and who is here.
+    #[serde(rename_all = "camelCase")]
+    Connected {
+        version: u32,
+        session_id: String,
+        connection: Connection,
+        role: Role,
+        capabilities: Capabilities,
+        /// The other connections, oldest first.
+        connections: Vec<Connection>,
+        /// The streams being published, oldest first.
+        streams: Vec<Stream>,
+    },
+    #[serde(rename_all = "camelCase")]
+    ConnectionCreated { connection: Connection },
+    #[serde(rename_all = "camelCase")]
+    ConnectionDestroyed {
+        connection: Connection,
+        reason: ConnectionReason,
+    },
+    #[serde(rename_all = "camelCase")]
+    StreamCreated { stream: Stream },
+    #[serde(rename_all = "camelCase")]
+    StreamDestroyed { stream: Stream, reason: StreamReason },
+    #[serde(rename_all = "camelCase")]
+    StreamPropertyChanged {
+        stream: Stream,
+        changed_property: String,
+        old_value: serde_json::Value,
+        new_value: serde_json::Value,
+    },
+    /// A signal; `from` is absent when the app server sent it through the REST API.
+    #[serde(rename_all = "camelCase")]
+    Signal {
+        signal_type: String,
+        data: String,
+        from: Option<Connection>,
+    },
+    /// A moderator muted this client's stream: the client should stop sending audio.
+    #[serde(rename_all = "camelCase")]
+    MuteForced { stream_id: String },
+    /// Reply to `publish`: the SDP answer. `streamCreated` follows once media flows.
+    #[serde(rename_all = "camelCase")]
+    Published {
+        id: Option<String>,
+        stream_id: String,
+        sdp: String,
+    },
+    /// Reply to `subscribe`: the SDP answer.
+    #[serde(rename_all = "camelCase")]
+    Subscribed {
+        id: Option<String>,
+        subscription_id: String,
+        sdp: String,
+    },
+    /// The subscription's media connection is up.
+    #[serde(rename_all = "camelCase")]
+    SubscriptionConnected { subscription_id: String },
+    /// A subscription ended without the client asking (its stream went away).
+    #[serde(rename_all = "camelCase")]
+    SubscriptionEnded { subscription_id: String, stream_id: String },
+    /// Reply to any other request that succeeded.
+    Ok { id: Option<String> },
+    /// A request failed, or (without `id`) the connection is refused or ending.
+    #[serde(rename_all = "camelCase")]
+    Error {
+        id: Option<String>,
+        code: ErrorCode,
+        /// For `authFailed`: the token refusal reason (`expired`, `bad_signature`, …).
+        reason: Option<String>,
+        message: String,
+    },
+    /// This client's session ended (it is about to be closed).
+    #[serde(rename_all = "camelCase")]
+    Disconnected { reason: ConnectionReason },
+    Pong { id: Option<String> },
+}
+
+/// Error codes of the `error` message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ErrorCode {
+    /// The message is not valid JSON or not a known message.
+    BadRequest,
+    /// The token was refused; `reason` says why.
+    AuthFailed,
+    /// A request came before `connect`, or `connect` came twice.
+    NotConnected,
+    /// The role does not allow it.
+    PermissionDenied,
+    /// No such stream, connection or subscription.
+    NotFound,
+    /// A size or count limit.
+    LimitExceeded,
+    /// The SDP could not be negotiated.
+    MediaError,
+    /// The server failed.
+    Internal,
+}
+
+/// An error to report to a client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ProtocolError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ProtocolError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ProtocolError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The `error` message for this error, replying to `id`.
+    pub fn to_message(&self, id: Option<&str>) -> ServerMessage {
+        ServerMessage::Error {
+            id: id.map(str::to_owned),
+            code: self.code,
+            reason: None,
+            message: self.message.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_requests_with_defaults() {
+        let m = ClientMessage::parse(r#"{"type":"connect","sessionId":"s","token":"t"}"#).unwrap();
+        assert_eq!(
+            m,
+            ClientMessage::Connect {
+                version: 1,
+                session_id: "s".into(),
+                token: "t".into()
+            }
+        );
+        let m = ClientMessage::parse(r#"{"type":"publish","id":"1","sdp":"v=0"}"#).unwrap();
+        let ClientMessage::Publish {
+            has_audio,
+            has_video,
+            video_type,
+            ..
+        } = m
+        else {
+            panic!()
+        };
+        assert!(has_audio && has_video && video_type == VideoType::Camera);
+        assert_eq!(
+            ClientMessage::parse(r#"{"type":"ping","id":"x"}"#).unwrap().id(),
+            Some("x")
+        );
+        for bad in [
+            "",
+            "[]",
+            r#"{"type":"nope"}"#,
+            r#"{"type":"connect"}"#,
+            r#"{"type":"ping","extra":1}"#,
+        ] {
+            assert_eq!(
+                ClientMessage::parse(bad).unwrap_err().code,
+                ErrorCode::BadRequest,
+                "{bad}"
+            );
+        }
+        let huge = format!(r#"{{"type":"ping","id":"{}"}}"#, "x".repeat(70_000));
+        assert_eq!(
+            ClientMessage::parse(&huge).unwrap_err().code,
+            ErrorCode::LimitExceeded
+        );
+    }
+
+    #[test]
+    fn server_messages_are_camel_case() {
+        let m = ServerMessage::ConnectionDestroyed {
+            connection: Connection {
+                connection_id: "c".into(),
+                creation_time: 1,
+                data: String::new(),
+            },
+            reason: ConnectionReason::NetworkDisconnected,
+        };
+        let json = serde_json::to_string(&m).unwrap();
+        assert!(json.contains(r#""type":"connectionDestroyed""#), "{json}");
+        assert!(json.contains(r#""reason":"networkDisconnected""#), "{json}");
+        assert!(json.contains(r#""connectionId":"c""#), "{json}");
+    }
+
+    #[test]
+    fn signal_limits() {
+        validate_signal("chat-1_~", &"x".repeat(MAX_SIGNAL_DATA_BYTES)).unwrap();
+        validate_signal("", "").unwrap();
+        assert_eq!(
+            validate_signal(&"a".repeat(129), "").unwrap_err().code,
+            ErrorCode::LimitExceeded
+        );
+        assert_eq!(
+            validate_signal("a b", "").unwrap_err().code,
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            validate_signal("a", &"x".repeat(MAX_SIGNAL_DATA_BYTES + 1))
+                .unwrap_err()
+                .code,
+            ErrorCode::LimitExceeded
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(s in "\\PC{0,400}") {
+            let _ = ClientMessage::parse(&s);
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Per-consumer rewriting of a producer's RTP: the sequence numbers each subscriber sees.
+//!
+//! A consumer starts (and restarts, after a pause) on a packet of the producer's choosing
+//! — for video, the first packet of a keyframe — and numbers its output from there. Output
+//! numbers start below 65,536 so the SRTP rollover counter both ends derive starts at zero
+//! (str0m uses the extended sequence number as the SRTP index), however long the producer
+//! has been sending; a restart continues from the last number sent, so the subscriber sees
+//! no gap. Packets older than the start point are not forwarded.
+
+/// Maps a producer's extended sequence numbers to one consumer's.
+#[derive(Debug, Clone, Default)]
+pub struct SeqRewriter {
+    /// `(first input forwarded, its output number)` since the last (re)start.
+    base: Option<(u64, u64)>,
+    /// The highest output number sent.
+    last_out: Option<u64>,
+}
+
+impl SeqRewriter {
+    /// Whether forwarding has started.
+    pub fn started(&self) -> bool {
+        self.base.is_some()
+    }
+
+    /// Starts (or restarts) forwarding at producer packet `input`; `first_out` is used if
+    /// nothing was sent before.
+    pub fn start(&mut self, input: u64, first_out: u64) {
+        let out = self.last_out.map_or(first_out, |last| last + 1);
+        self.base = Some((input, out));
+    }
+
+    /// Stops forwarding until the next [`SeqRewriter::start`].
+    pub fn pause(&mut self) {
+        self.base = None;
+    }
+
+    /// The output number for producer packet `input`, or `None` if it precedes the start
+    /// (or forwarding is paused).
+    pub fn map(&mut self, input: u64) -> Option<u64> {
+        let (base_in, base_out) = self.base?;
+        let out = input.checked_sub(base_in)? + base_out;
+        if self.last_out.is_none_or(|last| out > last) {
+            self.last_out = Some(out);
+        }
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starts_low_and_stays_contiguous_across_producer_wrap() {
+        let mut r = SeqRewriter::default();
+        assert_eq!(r.map(70_000), None, "not started");
+        r.start(70_000, 100);
+        assert_eq!(r.map(69_999), None, "before the start point");
+        assert_eq!(r.map(70_000), Some(100));
+        assert_eq!(r.map(70_002), Some(102), "gaps are kept for NACK");
+        assert_eq!(r.map(70_001), Some(101), "reordering is kept");
+    }
+
+    #[test]
+    fn restart_continues_without_a_gap() {
+        let mut r = SeqRewriter::default();
+        r.start(10, 500);
+        assert_eq!(r.map(12), Some(502));
+        r.pause();
+        assert_eq!(r.map(13), None);
+        r.start(400, 1);
+        assert_eq!(r.map(400), Some(503));
+        assert_eq!(r.map(401), Some(504));
+    }
+}

@@ -1,0 +1,243 @@
+//! Parlor's media router: a selective forwarding unit on [str0m].
+//!
+//! Vocabulary (mediasoup's): a **worker** is a thread that owns a UDP socket and every
+//! WebRTC **transport** (one `str0m::Rtc`, one browser `RTCPeerConnection`) on it. A
+//! transport is either a **producer** (a client publishing one stream: audio and/or video)
+//! or a **consumer** (a client subscribing to one producer). RTP packets received on a
+//! producer are forwarded, as packets, to its consumers: each consumer rewrites payload
+//! type and sequence numbers (see [`forward`]); str0m stamps the consumer's own SSRC and
+//! protects the packet with the consumer's SRTP keys.
+//!
+//! The worker is sans-lock: the signaling layer talks to it through [`RouterHandle`]
+//! (a command channel plus a `mio` waker), and hears back through [`RouterEvent`]s. No
+//! packet crosses a thread; a producer and all its consumers live on the same worker.
+//!
+//! [str0m]: https://docs.rs/str0m
+
+pub mod forward;
+mod stun;
+mod worker;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+
+use tokio::sync::{mpsc, oneshot};
+
+/// Identifies a transport: the stream ID for a producer, the subscription ID for a consumer.
+pub type TransportId = Arc<str>;
+
+/// Where the worker listens and what it tells clients.
+#[derive(Debug, Clone)]
+pub struct RouterConfig {
+    /// The UDP address to bind.
+    pub bind: SocketAddr,
+    /// The address advertised in ICE candidates (the bind address, or the public IP with
+    /// the bound port). Must not be unspecified.
+    pub advertise_ip: Option<std::net::IpAddr>,
+}
+
+/// A failure reported to the caller of a [`RouterHandle`] method.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouterError {
+    #[error("the SDP offer could not be used: {0}")]
+    Sdp(String),
+    #[error("no producer {0}")]
+    UnknownProducer(String),
+    #[error("a transport with ID {0} already exists")]
+    Duplicate(String),
+    #[error("the media router has stopped")]
+    Stopped,
+    #[error("cannot start the media router: {0}")]
+    Start(String),
+}
+
+/// Why a transport ended without being asked to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// ICE never connected within the connect timeout.
+    ConnectTimeout,
+    /// The peer stopped answering (ICE consent lost) or closed DTLS.
+    Disconnected,
+    /// The consumer's producer went away.
+    ProducerClosed,
+    /// The transport failed (a protocol error or a caught panic): it was isolated and dropped.
+    Failed,
+}
+
+/// What the worker tells the signaling layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouterEvent {
+    /// ICE and DTLS are up: media can flow.
+    Connected { id: TransportId },
+    /// The transport is gone (and all its state with it).
+    Closed {
+        id: TransportId,
+        reason: CloseReason,
+    },
+}
+
+/// Counters of the worker, for tests, the Inspector and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RouterStats {
+    pub transports: usize,
+    pub producers: usize,
+    pub consumers: usize,
+    /// Entries in the address and ufrag routing tables.
+    pub routes: usize,
+    pub datagrams_received: u64,
+    pub datagrams_dropped: u64,
+    pub rtp_received: u64,
+    pub rtp_forwarded: u64,
+    pub keyframe_requests: u64,
+    pub transports_failed: u64,
+}
+
+/// What a consumer receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsumerMedia {
+    pub audio: bool,
+    pub video: bool,
+}
+
+enum Command {
+    CreateProducer {
+        id: TransportId,
+        offer: String,
+        reply: oneshot::Sender<Result<String, RouterError>>,
+    },
+    CreateConsumer {
+        id: TransportId,
+        producer: TransportId,
+        offer: String,
+        media: ConsumerMedia,
+        reply: oneshot::Sender<Result<String, RouterError>>,
+    },
+    SetConsumerMedia {
+        id: TransportId,
+        audio: Option<bool>,
+        video: Option<bool>,
+    },
+    SetProducerAudio {
+        id: TransportId,
+        enabled: bool,
+    },
+    Close {
+        id: TransportId,
+    },
+    Stats {
+        reply: oneshot::Sender<RouterStats>,
+    },
+    Shutdown,
+}
+
+/// The signaling layer's handle on the worker. Cheap to clone.
+#[derive(Clone)]
+pub struct RouterHandle {
+    tx: std_mpsc::Sender<Command>,
+    waker: Arc<mio::Waker>,
+    local_addr: SocketAddr,
+    advertised: SocketAddr,
+}
+
+impl std::fmt::Debug for RouterHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouterHandle")
+            .field("local_addr", &self.local_addr)
+            .field("advertised", &self.advertised)
+            .finish()
+    }
+}
+
+impl RouterHandle {
+    /// Binds the socket and starts the worker thread. Events arrive on the returned
+    /// receiver.
+    pub fn start(
+        config: RouterConfig,
+    ) -> Result<(RouterHandle, mpsc::UnboundedReceiver<RouterEvent>), RouterError> {
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (tx, rx) = std_mpsc::channel();
+        let started = worker::Worker::bind(&config, rx, events_tx)?;
+        let handle = RouterHandle {
+            tx,
+            waker: started.waker.clone(),
+            local_addr: started.local_addr,
+            advertised: started.advertised,
+        };
+        std::thread::Builder::new()
+            .name("parlor-media".into())
+            .spawn(move || started.worker.run())
+            .map_err(|e| RouterError::Start(e.to_string()))?;
+        Ok((handle, events_rx))
+    }
+
+    /// The bound UDP address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The address in the ICE candidates.
+    pub fn advertised_addr(&self) -> SocketAddr {
+        self.advertised
+    }
+
+    fn send(&self, cmd: Command) -> Result<(), RouterError> {
+        self.tx.send(cmd).map_err(|_| RouterError::Stopped)?;
+        self.waker.wake().map_err(|_| RouterError::Stopped)
+    }
+
+    /// Creates a producer transport from a client's SDP offer; returns the SDP answer.
+    pub async fn create_producer(&self, id: TransportId, offer: String) -> Result<String, RouterError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::CreateProducer { id, offer, reply })?;
+        rx.await.map_err(|_| RouterError::Stopped)?
+    }
+
+    /// Creates a consumer transport of `producer` from a client's SDP offer; returns the
+    /// SDP answer.
+    pub async fn create_consumer(
+        &self,
+        id: TransportId,
+        producer: TransportId,
+        offer: String,
+        media: ConsumerMedia,
+    ) -> Result<String, RouterError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::CreateConsumer {
+            id,
+            producer,
+            offer,
+            media,
+            reply,
+        })?;
+        rx.await.map_err(|_| RouterError::Stopped)?
+    }
+
+    /// Changes what a consumer receives.
+    pub fn set_consumer_media(&self, id: TransportId, audio: Option<bool>, video: Option<bool>) {
+        let _ = self.send(Command::SetConsumerMedia { id, audio, video });
+    }
+
+    /// Stops (or resumes) forwarding a producer's audio: force mute is enforced here, not
+    /// only asked of the client.
+    pub fn set_producer_audio(&self, id: TransportId, enabled: bool) {
+        let _ = self.send(Command::SetProducerAudio { id, enabled });
+    }
+
+    /// Closes a transport (a producer's consumers close with it). Unknown IDs are ignored.
+    pub fn close(&self, id: TransportId) {
+        let _ = self.send(Command::Close { id });
+    }
+
+    /// The worker's counters.
+    pub async fn stats(&self) -> Result<RouterStats, RouterError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Stats { reply })?;
+        rx.await.map_err(|_| RouterError::Stopped)
+    }
+
+    /// Stops the worker thread.
+    pub fn shutdown(&self) {
+        let _ = self.send(Command::Shutdown);
+    }
+}
