@@ -44,7 +44,10 @@ pub enum ClientMessage {
     },
     /// Stop publishing a stream of one's own.
     #[serde(rename_all = "camelCase")]
-    Unpublish { id: Option<String>, stream_id: String },
+    Unpublish {
+        id: Option<String>,
+        stream_id: String,
+    },
     /// Subscribe to a stream: an SDP offer with receive-only audio and/or video.
     #[serde(rename_all = "camelCase")]
     Subscribe {
@@ -97,10 +100,16 @@ pub enum ClientMessage {
     },
     /// Moderator: stop another client's stream.
     #[serde(rename_all = "camelCase")]
-    ForceUnpublish { id: Option<String>, stream_id: String },
+    ForceUnpublish {
+        id: Option<String>,
+        stream_id: String,
+    },
     /// Moderator: mute one stream's audio.
     #[serde(rename_all = "camelCase")]
-    ForceMuteStream { id: Option<String>, stream_id: String },
+    ForceMuteStream {
+        id: Option<String>,
+        stream_id: String,
+    },
     /// Moderator: mute every stream's audio but the excluded ones.
     #[serde(rename_all = "camelCase")]
     ForceMuteAll {
@@ -269,7 +278,6 @@ pub enum StreamReason {
     ForceUnpublished,
     MediaStopped,
     NetworkDisconnected,
-    Unpublished,
 }
 
 impl From<ConnectionReason> for StreamReason {
@@ -300,16 +308,23 @@ pub enum ServerMessage {
         streams: Vec<Stream>,
     },
     #[serde(rename_all = "camelCase")]
-    ConnectionCreated { connection: Connection },
+    ConnectionCreated {
+        connection: Connection,
+    },
     #[serde(rename_all = "camelCase")]
     ConnectionDestroyed {
         connection: Connection,
         reason: ConnectionReason,
     },
     #[serde(rename_all = "camelCase")]
-    StreamCreated { stream: Stream },
+    StreamCreated {
+        stream: Stream,
+    },
     #[serde(rename_all = "camelCase")]
-    StreamDestroyed { stream: Stream, reason: StreamReason },
+    StreamDestroyed {
+        stream: Stream,
+        reason: StreamReason,
+    },
     #[serde(rename_all = "camelCase")]
     StreamPropertyChanged {
         stream: Stream,
@@ -326,7 +341,9 @@ pub enum ServerMessage {
     },
     /// A moderator muted this client's stream: the client should stop sending audio.
     #[serde(rename_all = "camelCase")]
-    MuteForced { stream_id: String },
+    MuteForced {
+        stream_id: String,
+    },
     /// Reply to `publish`: the SDP answer. `streamCreated` follows once media flows.
     #[serde(rename_all = "camelCase")]
     Published {
@@ -343,12 +360,19 @@ pub enum ServerMessage {
     },
     /// The subscription's media connection is up.
     #[serde(rename_all = "camelCase")]
-    SubscriptionConnected { subscription_id: String },
+    SubscriptionConnected {
+        subscription_id: String,
+    },
     /// A subscription ended without the client asking (its stream went away).
     #[serde(rename_all = "camelCase")]
-    SubscriptionEnded { subscription_id: String, stream_id: String },
+    SubscriptionEnded {
+        subscription_id: String,
+        stream_id: String,
+    },
     /// Reply to any other request that succeeded.
-    Ok { id: Option<String> },
+    Ok {
+        id: Option<String>,
+    },
     /// A request failed, or (without `id`) the connection is refused or ending.
     #[serde(rename_all = "camelCase")]
     Error {
@@ -360,8 +384,12 @@ pub enum ServerMessage {
     },
     /// This client's session ended (it is about to be closed).
     #[serde(rename_all = "camelCase")]
-    Disconnected { reason: ConnectionReason },
-    Pong { id: Option<String> },
+    Disconnected {
+        reason: ConnectionReason,
+    },
+    Pong {
+        id: Option<String>,
+    },
 }
 
 /// Error codes of the `error` message.
@@ -441,7 +469,9 @@ mod tests {
         };
         assert!(has_audio && has_video && video_type == VideoType::Camera);
         assert_eq!(
-            ClientMessage::parse(r#"{"type":"ping","id":"x"}"#).unwrap().id(),
+            ClientMessage::parse(r#"{"type":"ping","id":"x"}"#)
+                .unwrap()
+                .id(),
             Some("x")
         );
         for bad in [

@@ -187,7 +187,11 @@ impl RouterHandle {
     }
 
     /// Creates a producer transport from a client's SDP offer; returns the SDP answer.
-    pub async fn create_producer(&self, id: TransportId, offer: String) -> Result<String, RouterError> {
+    pub async fn create_producer(
+        &self,
+        id: TransportId,
+        offer: String,
+    ) -> Result<String, RouterError> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::CreateProducer { id, offer, reply })?;
         rx.await.map_err(|_| RouterError::Stopped)?

@@ -344,25 +344,36 @@ impl Worker {
         if self.by_id.contains_key(&id) {
             return Err(RouterError::Duplicate(id.to_string()));
         }
-        let offer = SdpOffer::from_sdp_string(&offer).map_err(|e| RouterError::Sdp(e.to_string()))?;
+        let offer =
+            SdpOffer::from_sdp_string(&offer).map_err(|e| RouterError::Sdp(e.to_string()))?;
         let ufrag = random_string(16);
         let now = Instant::now();
         let advertised = self.advertised;
-        let config = self.base_config.clone().set_local_ice_credentials(IceCreds {
-            ufrag: ufrag.clone(),
-            pass: random_string(32),
-        });
+        let config = self
+            .base_config
+            .clone()
+            .set_local_ice_credentials(IceCreds {
+                ufrag: ufrag.clone(),
+                pass: random_string(32),
+            });
         let built = catch_unwind(AssertUnwindSafe(|| {
             let mut rtc = config.build(now);
             let candidate = Candidate::host(advertised, "udp").map_err(|e| e.to_string())?;
             rtc.add_local_candidate(candidate);
-            let answer = rtc.sdp_api().accept_offer(offer).map_err(|e| e.to_string())?;
+            let answer = rtc
+                .sdp_api()
+                .accept_offer(offer)
+                .map_err(|e| e.to_string())?;
             Ok::<_, String>((rtc, answer.to_sdp_string()))
         }));
         let (rtc, answer) = match built {
             Ok(Ok(ok)) => ok,
             Ok(Err(e)) => return Err(RouterError::Sdp(e)),
-            Err(_) => return Err(RouterError::Sdp("the offer made the SDP parser fail".into())),
+            Err(_) => {
+                return Err(RouterError::Sdp(
+                    "the offer made the SDP parser fail".into(),
+                ));
+            }
         };
         let role = match consumer_of {
             None => Role::Producer(Producer {
@@ -607,7 +618,9 @@ impl Worker {
             Event::Connected => {
                 t.connected = true;
                 tracing::debug!(id = %t.id, "transport connected");
-                let _ = self.events.send(RouterEvent::Connected { id: t.id.clone() });
+                let _ = self
+                    .events
+                    .send(RouterEvent::Connected { id: t.id.clone() });
                 if let Role::Consumer(c) = &t.role
                     && c.video.wanted
                 {

@@ -6,6 +6,8 @@
 //! * [`verify`] — client token verification against the store (signature, expiry, role,
 //!   data, session existence and match), for the signaling layer and the CLI.
 //! * [`api`] — the REST API (OpenTok wire format) on axum.
+//! * [`signaling`] — the WebSocket signaling endpoint and live session state (rooms),
+//!   bridged to the media router (`parlor-router`).
 //! * [`server`] — binding, serving and graceful shutdown.
 //! * [`cli`] — the `parlor` command line.
 
@@ -14,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod project;
 pub mod server;
+pub mod signaling;
 pub mod store;
 pub mod verify;
 
@@ -27,6 +30,7 @@ pub use store::Store;
 pub struct AppState {
     pub store: Arc<Store>,
     pub config: Arc<Config>,
+    pub signaling: Arc<signaling::Signaling>,
 }
 
 impl AppState {

@@ -40,9 +40,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let media_bind = std::net::SocketAddr::new(config.listen.ip(), config.media_port);
+    let (router, router_events) = parlor_router::RouterHandle::start(parlor_router::RouterConfig {
+        bind: media_bind,
+        advertise_ip: config.public_ip,
+    })
+    .with_context(|| format!("cannot start the media router on UDP {media_bind}"))?;
+    let signaling = crate::signaling::Signaling::new(router.clone());
+    tokio::spawn(signaling.clone().run_router_events(router_events));
     let state = AppState {
         store,
         config: Arc::new(config),
+        signaling,
     };
     // Status codes are the API's answers, not failures of the server: a 501 for an unbuilt
     // feature is expected. Real faults are logged where they happen.
@@ -53,12 +62,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Install the signal handlers before announcing readiness: a signal that arrives right
     // after the "listening" line must still be a graceful shutdown.
     let shutdown = shutdown_signal()?;
+    println!("parlor media on udp://{}", router.advertised_addr());
     println!("parlor listening on http://{addr}");
-    tracing::info!(%addr, "serving");
+    tracing::info!(%addr, media = %router.local_addr(), "serving");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
         .context("server failed")?;
+    router.shutdown();
     tracing::info!("shut down cleanly");
     Ok(())
 }

@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/session/create", post(sessions::create))
+        .route("/v1/rtc", get(crate::signaling::connection::upgrade))
         .route("/v2/project/{api_key}", any(project::unrouted))
         .route("/v2/project/{api_key}/{*rest}", any(project::unrouted))
         .fallback(not_found)

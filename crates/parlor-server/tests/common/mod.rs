@@ -73,6 +73,31 @@ impl Server {
         cmd
     }
 
+    /// Creates a session and mints a token per role (JWT).
+    pub async fn session_with_tokens(&self, roles: &[parlor_sdk::Role]) -> (String, Vec<String>) {
+        let sdk = self.sdk();
+        let session = sdk
+            .create_session(parlor_sdk::SessionOptions::default())
+            .await
+            .unwrap();
+        let tokens = roles
+            .iter()
+            .enumerate()
+            .map(|(i, role)| {
+                sdk.generate_token(
+                    &session.session_id,
+                    parlor_sdk::TokenOptions {
+                        role: *role,
+                        data: Some(format!("client-{i}")),
+                        ..Default::default()
+                    },
+                )
+                .unwrap()
+            })
+            .collect();
+        (session.session_id, tokens)
+    }
+
     pub fn data_path(&self) -> PathBuf {
         self.data_dir.path().to_owned()
     }

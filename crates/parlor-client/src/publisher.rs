@@ -1,0 +1,233 @@
+//! Publishing a stream.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use parlor_media::vp8::Vp8Packetizer;
+use parlor_proto::signaling::{ClientMessage, ServerMessage, VideoDimensions, VideoType};
+use rand::Rng as _;
+use str0m::media::{Direction, MediaKind, Mid, Pt};
+use tokio::sync::mpsc;
+
+use crate::peer::{NewPeer, PeerCommand, PeerEvent, random_seq};
+use crate::{ClientError, Session};
+
+/// Largest RTP payload the client produces.
+const MAX_PAYLOAD: usize = 1100;
+
+/// What to publish.
+#[derive(Debug, Clone)]
+pub struct PublishOptions {
+    pub name: String,
+    pub has_audio: bool,
+    pub has_video: bool,
+    pub video_type: VideoType,
+    pub video_dimensions: Option<VideoDimensions>,
+    /// First RTP sequence number of the video (random below 2^15 by default). Tests use
+    /// values near 65,535 to exercise the wrap.
+    pub initial_video_seq: Option<u64>,
+}
+
+impl Default for PublishOptions {
+    fn default() -> Self {
+        PublishOptions {
+            name: String::new(),
+            has_audio: true,
+            has_video: true,
+            video_type: VideoType::Camera,
+            video_dimensions: None,
+            initial_video_seq: None,
+        }
+    }
+}
+
+struct Track {
+    mid: Mid,
+    pt: Pt,
+    seq: u64,
+}
+
+/// A published stream. Feed it encoded media with [`Publisher::send_video`] and
+/// [`Publisher::send_audio`] at the media's own pace.
+pub struct Publisher {
+    session: Session,
+    stream_id: String,
+    cmd: mpsc::UnboundedSender<PeerCommand>,
+    events: mpsc::UnboundedReceiver<PeerEvent>,
+    video: Option<Track>,
+    audio: Option<Track>,
+    packetizer: Vp8Packetizer,
+    keyframe_requests: Arc<AtomicU64>,
+    connected: bool,
+}
+
+impl Publisher {
+    pub(crate) async fn start(
+        session: Session,
+        o: PublishOptions,
+    ) -> Result<Publisher, ClientError> {
+        let mut kinds = Vec::new();
+        if o.has_audio {
+            kinds.push(MediaKind::Audio);
+        }
+        if o.has_video {
+            kinds.push(MediaKind::Video);
+        }
+        let peer = NewPeer::offer(session.media_ip(), true, &kinds, Direction::SendOnly).await?;
+        let offer = peer.offer.clone();
+        let reply = session
+            .request(|id| ClientMessage::Publish {
+                id,
+                name: o.name.clone(),
+                has_audio: o.has_audio,
+                has_video: o.has_video,
+                video_type: o.video_type,
+                video_dimensions: o.video_dimensions,
+                sdp: offer,
+            })
+            .await?;
+        let ServerMessage::Published { stream_id, sdp, .. } = reply else {
+            return Err(ClientError::Protocol(format!(
+                "unexpected reply to publish: {reply:?}"
+            )));
+        };
+        let (handle, events) = peer.start(&sdp, 0.0)?;
+        let track = |kind: MediaKind, seq: u64| {
+            handle
+                .pts
+                .iter()
+                .find(|(_, k, _)| *k == kind)
+                .and_then(|(mid, _, pt)| pt.map(|pt| Track { mid: *mid, pt, seq }))
+        };
+        let video = track(
+            MediaKind::Video,
+            o.initial_video_seq.unwrap_or_else(random_seq),
+        );
+        let audio = track(MediaKind::Audio, random_seq());
+        if (o.has_video && video.is_none()) || (o.has_audio && audio.is_none()) {
+            return Err(ClientError::Media(
+                "the server did not accept VP8/Opus".into(),
+            ));
+        }
+        Ok(Publisher {
+            session,
+            stream_id,
+            cmd: handle.cmd,
+            events,
+            video,
+            audio,
+            packetizer: Vp8Packetizer::new(rand::rng().random()),
+            keyframe_requests: Arc::new(AtomicU64::new(0)),
+            connected: false,
+        })
+    }
+
+    /// The stream's ID.
+    pub fn stream_id(&self) -> &str {
+        &self.stream_id
+    }
+
+    /// Waits until the media connection is up (the others then see `streamCreated`).
+    pub async fn wait_connected(&mut self) -> Result<(), ClientError> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while !self.connected {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Err(_) => return Err(ClientError::Timeout("the publisher's media connection")),
+                Ok(None) => return Err(ClientError::Closed),
+                Ok(Some(ev)) => self.on_event(ev)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn on_event(&mut self, ev: PeerEvent) -> Result<(), ClientError> {
+        match ev {
+            PeerEvent::Connected => self.connected = true,
+            PeerEvent::KeyframeRequest => {
+                self.keyframe_requests.fetch_add(1, Ordering::Relaxed);
+            }
+            PeerEvent::Closed(reason) => return Err(ClientError::Media(reason)),
+            PeerEvent::Frame(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Handles pending peer events; returns how many keyframe requests arrived so far.
+    pub fn poll_keyframe_requests(&mut self) -> Result<u64, ClientError> {
+        while let Ok(ev) = self.events.try_recv() {
+            self.on_event(ev)?;
+        }
+        Ok(self.keyframe_requests.load(Ordering::Relaxed))
+    }
+
+    /// Sends one VP8 frame with RTP time `rtp_time` (90 kHz).
+    pub fn send_video(&mut self, frame: &[u8], rtp_time: u32) -> Result<(), ClientError> {
+        let track = self
+            .video
+            .as_mut()
+            .ok_or_else(|| ClientError::Media("this stream has no video".into()))?;
+        let packets = self
+            .packetizer
+            .packetize(frame, MAX_PAYLOAD)
+            .map_err(|e| ClientError::Media(e.to_string()))?;
+        for p in packets {
+            let mut payload = Vec::with_capacity(p.payload_len());
+            p.append_to(&mut payload);
+            self.cmd
+                .send(PeerCommand::Rtp {
+                    mid: track.mid,
+                    pt: track.pt,
+                    seq: track.seq,
+                    time: rtp_time,
+                    marker: p.last,
+                    nackable: true,
+                    payload: payload.into(),
+                })
+                .map_err(|_| ClientError::Closed)?;
+            track.seq += 1;
+        }
+        Ok(())
+    }
+
+    /// Sends one Opus packet with RTP time `rtp_time` (48 kHz).
+    pub fn send_audio(&mut self, packet: &[u8], rtp_time: u32) -> Result<(), ClientError> {
+        let track = self
+            .audio
+            .as_mut()
+            .ok_or_else(|| ClientError::Media("this stream has no audio".into()))?;
+        self.cmd
+            .send(PeerCommand::Rtp {
+                mid: track.mid,
+                pt: track.pt,
+                seq: track.seq,
+                time: rtp_time,
+                marker: false,
+                nackable: false,
+                payload: packet.into(),
+            })
+            .map_err(|_| ClientError::Closed)?;
+        track.seq += 1;
+        Ok(())
+    }
+
+    /// Tells the others that audio or video is on or off (publishAudio / publishVideo).
+    pub async fn set_publishing(
+        &self,
+        audio: Option<bool>,
+        video: Option<bool>,
+    ) -> Result<(), ClientError> {
+        self.session
+            .set_stream_property(&self.stream_id, audio, video)
+            .await
+    }
+
+    /// Stops publishing.
+    pub async fn unpublish(self) -> Result<(), ClientError> {
+        let stream_id = self.stream_id.clone();
+        self.session
+            .request(|id| ClientMessage::Unpublish { id, stream_id })
+            .await
+            .map(|_| ())
+    }
+}

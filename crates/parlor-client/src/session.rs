@@ -1,0 +1,405 @@
+//! The signaling connection.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use parlor_proto::Role;
+use parlor_proto::signaling::{
+    Capabilities, ClientMessage, Connection, ErrorCode, ServerMessage, Stream, VERSION,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::ClientError;
+use crate::publisher::{PublishOptions, Publisher};
+use crate::subscriber::{SubscribeOptions, Subscriber};
+
+/// How long a request may wait for its reply.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What the server said on connecting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connected {
+    pub session_id: String,
+    pub connection: Connection,
+    pub role: Role,
+    pub capabilities: Capabilities,
+    /// The other connections at the time of joining.
+    pub connections: Vec<Connection>,
+    /// The streams at the time of joining.
+    pub streams: Vec<Stream>,
+}
+
+struct Inner {
+    out: mpsc::UnboundedSender<Message>,
+    pending: Mutex<HashMap<String, oneshot::Sender<ServerMessage>>>,
+    next_id: AtomicU64,
+    info: Connected,
+    media_ip: IpAddr,
+}
+
+/// A connection to one session. Cheap to clone; the connection closes when
+/// [`Session::disconnect`] is called or every clone is dropped.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("info", &self.inner.info)
+            .finish()
+    }
+}
+
+/// `http://host:port` → `ws://host:port/v1/rtc` (and https → wss).
+fn signaling_url(url: &str) -> Result<(String, String), ClientError> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| ClientError::Url(url.to_owned()))?;
+    let ws = match scheme {
+        "http" | "ws" => "ws",
+        "https" | "wss" => "wss",
+        _ => return Err(ClientError::Url(url.to_owned())),
+    };
+    let (authority, path) = match rest.split_once('/') {
+        Some((a, p)) => (a, p.trim_end_matches('/')),
+        None => (rest, ""),
+    };
+    if authority.is_empty() {
+        return Err(ClientError::Url(url.to_owned()));
+    }
+    let path = if path.is_empty() { "v1/rtc" } else { path };
+    Ok((format!("{ws}://{authority}/{path}"), authority.to_owned()))
+}
+
+/// The local IP address that routes to `authority` (host:port), for host candidates.
+async fn local_ip_towards(authority: &str) -> Result<IpAddr, ClientError> {
+    let with_port = if authority.contains(':') && !authority.ends_with(']') {
+        authority.to_owned()
+    } else {
+        format!("{authority}:80")
+    };
+    let remote = tokio::net::lookup_host(&with_port)
+        .await?
+        .next()
+        .ok_or_else(|| ClientError::Url(format!("cannot resolve {authority}")))?;
+    let bind = if remote.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let probe = std::net::UdpSocket::bind(bind)?;
+    probe.connect(remote)?;
+    Ok(probe.local_addr()?.ip())
+}
+
+impl Session {
+    /// Connects to the server at `url` (e.g. `http://127.0.0.1:7600`) and joins
+    /// `session_id` with `token`. Returns the session and its events (every server message
+    /// that is not a reply: `connectionCreated`, `streamCreated`, `signal`, …).
+    pub async fn connect(
+        url: &str,
+        session_id: &str,
+        token: &str,
+    ) -> Result<(Session, mpsc::UnboundedReceiver<ServerMessage>), ClientError> {
+        let (ws_url, authority) = signaling_url(url)?;
+        let media_ip = local_ip_towards(&authority).await?;
+        let (mut ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
+            .await
+            .map_err(|e| ClientError::Connection(format!("{ws_url}: {e}")))?;
+        let hello = ClientMessage::Connect {
+            version: VERSION,
+            session_id: session_id.to_owned(),
+            token: token.to_owned(),
+        };
+        ws.send(Message::text(
+            serde_json::to_string(&hello).expect("serializes"),
+        ))
+        .await
+        .map_err(|e| ClientError::Connection(e.to_string()))?;
+        let first = loop {
+            match tokio::time::timeout(REQUEST_TIMEOUT, ws.next()).await {
+                Err(_) => return Err(ClientError::Timeout("the connect reply")),
+                Ok(None) => return Err(ClientError::Connection("closed before connecting".into())),
+                Ok(Some(Err(e))) => return Err(ClientError::Connection(e.to_string())),
+                Ok(Some(Ok(Message::Text(t)))) => break t,
+                Ok(Some(Ok(_))) => continue,
+            }
+        };
+        let info = match serde_json::from_str::<ServerMessage>(&first) {
+            Ok(ServerMessage::Connected {
+                session_id,
+                connection,
+                role,
+                capabilities,
+                connections,
+                streams,
+                ..
+            }) => Connected {
+                session_id,
+                connection,
+                role,
+                capabilities,
+                connections,
+                streams,
+            },
+            Ok(ServerMessage::Error {
+                code: ErrorCode::AuthFailed,
+                reason,
+                message,
+                ..
+            }) => {
+                return Err(ClientError::Auth {
+                    reason: reason.unwrap_or_default(),
+                    message,
+                });
+            }
+            Ok(ServerMessage::Error { code, message, .. }) => {
+                return Err(ClientError::Server { code, message });
+            }
+            _ => {
+                return Err(ClientError::Protocol(format!(
+                    "unexpected first message: {first}"
+                )));
+            }
+        };
+
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Message>();
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            out: out_tx,
+            pending: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            info,
+            media_ip,
+        });
+        let (mut sink, mut stream) = ws.split();
+        tokio::spawn(async move {
+            while let Some(msg) = out_rx.recv().await {
+                let close = matches!(msg, Message::Close(_));
+                if sink.send(msg).await.is_err() || close {
+                    break;
+                }
+            }
+            let _ = sink.close().await;
+        });
+        let weak = Arc::downgrade(&inner);
+        tokio::spawn(async move {
+            while let Some(Ok(msg)) = stream.next().await {
+                let Message::Text(t) = msg else { continue };
+                let Ok(msg) = serde_json::from_str::<ServerMessage>(&t) else {
+                    tracing::warn!(message = %t, "unparsable server message");
+                    continue;
+                };
+                let reply_id = match &msg {
+                    ServerMessage::Ok { id }
+                    | ServerMessage::Pong { id }
+                    | ServerMessage::Published { id, .. }
+                    | ServerMessage::Subscribed { id, .. }
+                    | ServerMessage::Error { id, .. } => id.clone(),
+                    _ => None,
+                };
+                let waiter = reply_id.and_then(|id| {
+                    weak.upgrade()
+                        .and_then(|inner| inner.pending.lock().ok()?.remove(&id))
+                });
+                match waiter {
+                    Some(w) => {
+                        let _ = w.send(msg);
+                    }
+                    None => {
+                        let _ = events_tx.send(msg);
+                    }
+                }
+            }
+            // Closed: pending requests fail as their senders drop.
+            if let Some(inner) = weak.upgrade()
+                && let Ok(mut p) = inner.pending.lock()
+            {
+                p.clear();
+            }
+        });
+        Ok((Session { inner }, events_rx))
+    }
+
+    /// Who this client is in the session, and who was there when it joined.
+    pub fn info(&self) -> &Connected {
+        &self.inner.info
+    }
+
+    /// This client's connection ID.
+    pub fn connection_id(&self) -> &str {
+        &self.inner.info.connection.connection_id
+    }
+
+    pub(crate) fn media_ip(&self) -> IpAddr {
+        self.inner.media_ip
+    }
+
+    fn next_id(&self) -> String {
+        self.inner
+            .next_id
+            .fetch_add(1, Ordering::Relaxed)
+            .to_string()
+    }
+
+    /// Sends a request built around a fresh id and waits for its reply.
+    pub(crate) async fn request(
+        &self,
+        build: impl FnOnce(Option<String>) -> ClientMessage,
+    ) -> Result<ServerMessage, ClientError> {
+        let id = self.next_id();
+        let (tx, rx) = oneshot::channel();
+        self.inner
+            .pending
+            .lock()
+            .map_err(|_| ClientError::Closed)?
+            .insert(id.clone(), tx);
+        let msg = build(Some(id));
+        self.inner
+            .out
+            .send(Message::text(
+                serde_json::to_string(&msg).expect("serializes"),
+            ))
+            .map_err(|_| ClientError::Closed)?;
+        match tokio::time::timeout(REQUEST_TIMEOUT, rx).await {
+            Err(_) => Err(ClientError::Timeout("a reply")),
+            Ok(Err(_)) => Err(ClientError::Closed),
+            Ok(Ok(ServerMessage::Error { code, message, .. })) => {
+                Err(ClientError::Server { code, message })
+            }
+            Ok(Ok(reply)) => Ok(reply),
+        }
+    }
+
+    async fn simple(
+        &self,
+        build: impl FnOnce(Option<String>) -> ClientMessage,
+    ) -> Result<(), ClientError> {
+        self.request(build).await.map(|_| ())
+    }
+
+    /// Publishes a stream.
+    pub async fn publish(&self, options: PublishOptions) -> Result<Publisher, ClientError> {
+        Publisher::start(self.clone(), options).await
+    }
+
+    /// Subscribes to a stream.
+    pub async fn subscribe(
+        &self,
+        stream_id: &str,
+        options: SubscribeOptions,
+    ) -> Result<Subscriber, ClientError> {
+        Subscriber::start(self.clone(), stream_id, options).await
+    }
+
+    /// Sends a signal to the session, or to one connection.
+    pub async fn signal(
+        &self,
+        to: Option<&str>,
+        signal_type: &str,
+        data: &str,
+    ) -> Result<(), ClientError> {
+        self.simple(|id| ClientMessage::Signal {
+            id,
+            to: to.map(str::to_owned),
+            signal_type: signal_type.to_owned(),
+            data: data.to_owned(),
+        })
+        .await
+    }
+
+    /// Changes properties of one's own stream (publishAudio / publishVideo).
+    pub async fn set_stream_property(
+        &self,
+        stream_id: &str,
+        has_audio: Option<bool>,
+        has_video: Option<bool>,
+    ) -> Result<(), ClientError> {
+        self.simple(|id| ClientMessage::SetStreamProperty {
+            id,
+            stream_id: stream_id.to_owned(),
+            has_audio,
+            has_video,
+            video_dimensions: None,
+        })
+        .await
+    }
+
+    /// Moderator: ends another connection.
+    pub async fn force_disconnect(&self, connection_id: &str) -> Result<(), ClientError> {
+        self.simple(|id| ClientMessage::ForceDisconnect {
+            id,
+            connection_id: connection_id.to_owned(),
+        })
+        .await
+    }
+
+    /// Moderator: stops another client's stream.
+    pub async fn force_unpublish(&self, stream_id: &str) -> Result<(), ClientError> {
+        self.simple(|id| ClientMessage::ForceUnpublish {
+            id,
+            stream_id: stream_id.to_owned(),
+        })
+        .await
+    }
+
+    /// Moderator: mutes one stream.
+    pub async fn force_mute_stream(&self, stream_id: &str) -> Result<(), ClientError> {
+        self.simple(|id| ClientMessage::ForceMuteStream {
+            id,
+            stream_id: stream_id.to_owned(),
+        })
+        .await
+    }
+
+    /// Moderator: mutes every stream but the excluded ones.
+    pub async fn force_mute_all(&self, excluded_stream_ids: &[String]) -> Result<(), ClientError> {
+        self.simple(|id| ClientMessage::ForceMuteAll {
+            id,
+            excluded_stream_ids: excluded_stream_ids.to_vec(),
+        })
+        .await
+    }
+
+    /// A round trip to the server.
+    pub async fn ping(&self) -> Result<(), ClientError> {
+        self.simple(|id| ClientMessage::Ping { id }).await
+    }
+
+    /// Leaves the session (the others see `connectionDestroyed` clientDisconnected).
+    pub async fn disconnect(&self) {
+        let _ = self.inner.out.send(Message::Close(None));
+        // Give the writer a moment to flush the close frame.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            signaling_url("http://127.0.0.1:7600").unwrap().0,
+            "ws://127.0.0.1:7600/v1/rtc"
+        );
+        assert_eq!(
+            signaling_url("https://v.example.com/").unwrap().0,
+            "wss://v.example.com/v1/rtc"
+        );
+        assert_eq!(
+            signaling_url("ws://h:1/custom/path").unwrap().0,
+            "ws://h:1/custom/path"
+        );
+        assert!(signaling_url("ftp://x").is_err());
+        assert!(signaling_url("http://").is_err());
+    }
+}

@@ -1,0 +1,153 @@
+//! Subscribing to a stream.
+
+use std::time::Duration;
+
+use parlor_proto::signaling::{ClientMessage, ServerMessage};
+use str0m::media::{Direction, MediaKind};
+use tokio::sync::mpsc;
+
+use crate::peer::{MediaFrame, NewPeer, PeerEvent};
+use crate::{ClientError, Session};
+
+/// What to receive.
+#[derive(Debug, Clone, Copy)]
+pub struct SubscribeOptions {
+    pub audio: bool,
+    pub video: bool,
+    /// Share (0–1) of incoming RTP datagrams to drop, to exercise loss repair.
+    pub drop_rate: f64,
+}
+
+impl Default for SubscribeOptions {
+    fn default() -> Self {
+        SubscribeOptions {
+            audio: true,
+            video: true,
+            drop_rate: 0.0,
+        }
+    }
+}
+
+/// What a subscription reports.
+#[derive(Debug, Clone)]
+pub enum SubscriberEvent {
+    /// The media connection is up.
+    Connected,
+    /// A frame arrived.
+    Frame(MediaFrame),
+    /// The media connection ended.
+    Closed(String),
+}
+
+/// A subscription to one stream.
+pub struct Subscriber {
+    session: Session,
+    subscription_id: String,
+    stream_id: String,
+    _cmd: mpsc::UnboundedSender<crate::peer::PeerCommand>,
+    events: mpsc::UnboundedReceiver<PeerEvent>,
+}
+
+impl Subscriber {
+    pub(crate) async fn start(
+        session: Session,
+        stream_id: &str,
+        o: SubscribeOptions,
+    ) -> Result<Subscriber, ClientError> {
+        // Both m-lines are always offered, so audio or video can be turned on later.
+        let kinds = [MediaKind::Audio, MediaKind::Video];
+        let peer = NewPeer::offer(session.media_ip(), false, &kinds, Direction::RecvOnly).await?;
+        let offer = peer.offer.clone();
+        let reply = session
+            .request(|id| ClientMessage::Subscribe {
+                id,
+                stream_id: stream_id.to_owned(),
+                audio: o.audio,
+                video: o.video,
+                sdp: offer,
+            })
+            .await?;
+        let ServerMessage::Subscribed {
+            subscription_id,
+            sdp,
+            ..
+        } = reply
+        else {
+            return Err(ClientError::Protocol(format!(
+                "unexpected reply to subscribe: {reply:?}"
+            )));
+        };
+        let (handle, events) = peer.start(&sdp, o.drop_rate)?;
+        Ok(Subscriber {
+            session,
+            subscription_id,
+            stream_id: stream_id.to_owned(),
+            _cmd: handle.cmd,
+            events,
+        })
+    }
+
+    pub fn subscription_id(&self) -> &str {
+        &self.subscription_id
+    }
+
+    pub fn stream_id(&self) -> &str {
+        &self.stream_id
+    }
+
+    /// The next event, or `None` once the peer is gone.
+    pub async fn next_event(&mut self) -> Option<SubscriberEvent> {
+        loop {
+            return match self.events.recv().await? {
+                PeerEvent::Connected => Some(SubscriberEvent::Connected),
+                PeerEvent::Frame(f) => Some(SubscriberEvent::Frame(f)),
+                PeerEvent::Closed(r) => Some(SubscriberEvent::Closed(r)),
+                PeerEvent::KeyframeRequest => continue,
+            };
+        }
+    }
+
+    /// The next frame within `timeout`.
+    pub async fn next_frame(&mut self, timeout: Duration) -> Result<MediaFrame, ClientError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.next_event()).await {
+                Err(_) => return Err(ClientError::Timeout("a frame")),
+                Ok(None) => return Err(ClientError::Closed),
+                Ok(Some(SubscriberEvent::Frame(f))) => return Ok(f),
+                Ok(Some(SubscriberEvent::Closed(r))) => return Err(ClientError::Media(r)),
+                Ok(Some(SubscriberEvent::Connected)) => {}
+            }
+        }
+    }
+
+    /// Turns audio and/or video on or off (subscribeToAudio / subscribeToVideo).
+    pub async fn set_media(
+        &self,
+        audio: Option<bool>,
+        video: Option<bool>,
+    ) -> Result<(), ClientError> {
+        let subscription_id = self.subscription_id.clone();
+        self.session
+            .request(|id| ClientMessage::SetSubscription {
+                id,
+                subscription_id,
+                audio,
+                video,
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// Ends the subscription.
+    pub async fn unsubscribe(self) -> Result<(), ClientError> {
+        let subscription_id = self.subscription_id.clone();
+        self.session
+            .request(|id| ClientMessage::Unsubscribe {
+                id,
+                subscription_id,
+            })
+            .await
+            .map(|_| ())
+    }
+}

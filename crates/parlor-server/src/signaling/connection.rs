@@ -1,0 +1,379 @@
+//! One client's WebSocket: authenticate with the first message, then serve requests and
+//! relay room events until the client leaves, is forced out, or goes silent.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use parlor_proto::signaling::{
+    ClientMessage, ConnectionReason, ErrorCode, MAX_CLIENT_MESSAGE_BYTES, ProtocolError,
+    ServerMessage, StreamReason,
+};
+use parlor_router::ConsumerMedia;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, interval};
+
+use super::room::{Outbound, Room};
+use crate::AppState;
+use crate::verify::{VerifyError, verify_client_token};
+
+/// The first message must arrive within this time.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The server pings this often.
+const PING_INTERVAL: Duration = Duration::from_secs(2);
+/// A client silent this long (no message, no pong) is gone: networkDisconnected.
+const SILENCE_LIMIT: Duration = Duration::from_secs(8);
+
+/// WebSocket close codes.
+const CLOSE_PROTOCOL: u16 = 4000;
+const CLOSE_AUTH: u16 = 4001;
+const CLOSE_FORCED: u16 = 4003;
+const CLOSE_TIMEOUT: u16 = 4008;
+
+/// `GET /v1/rtc`: upgrade to the signaling protocol.
+pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(MAX_CLIENT_MESSAGE_BYTES)
+        .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
+        .on_upgrade(move |socket| serve(socket, state))
+}
+
+fn text(msg: &ServerMessage) -> Message {
+    Message::Text(Utf8Bytes::from(
+        serde_json::to_string(msg).expect("server messages always serialize"),
+    ))
+}
+
+async fn close(socket: &mut WebSocket, msg: &ServerMessage, code: u16, reason: &str) {
+    let _ = socket.send(text(msg)).await;
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from(reason.to_owned()),
+        })))
+        .await;
+}
+
+fn error(
+    id: Option<&str>,
+    code: ErrorCode,
+    reason: Option<&str>,
+    message: String,
+) -> ServerMessage {
+    ServerMessage::Error {
+        id: id.map(str::to_owned),
+        code,
+        reason: reason.map(str::to_owned),
+        message,
+    }
+}
+
+async fn serve(mut socket: WebSocket, state: AppState) {
+    // 1. Authenticate: nothing else is read, and nothing is joined, before the token passes.
+    let first = match tokio::time::timeout(CONNECT_TIMEOUT, socket.recv()).await {
+        Ok(Some(Ok(Message::Text(t)))) => t,
+        Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => return,
+        Ok(Some(Ok(_))) => {
+            let msg = error(
+                None,
+                ErrorCode::BadRequest,
+                None,
+                "expected a text frame".into(),
+            );
+            return close(&mut socket, &msg, CLOSE_PROTOCOL, "protocol error").await;
+        }
+        Err(_) => {
+            let msg = error(
+                None,
+                ErrorCode::NotConnected,
+                None,
+                "no connect message within 10 s".into(),
+            );
+            return close(&mut socket, &msg, CLOSE_TIMEOUT, "connect timeout").await;
+        }
+    };
+    let (session_id, token) = match ClientMessage::parse(&first) {
+        Ok(ClientMessage::Connect {
+            version,
+            session_id,
+            token,
+        }) if version == parlor_proto::signaling::VERSION => (session_id, token),
+        Ok(ClientMessage::Connect { version, .. }) => {
+            let msg = error(
+                None,
+                ErrorCode::BadRequest,
+                None,
+                format!("protocol version {version} is not supported; this server speaks 1"),
+            );
+            return close(&mut socket, &msg, CLOSE_PROTOCOL, "unsupported version").await;
+        }
+        Ok(other) => {
+            let msg = error(
+                other.id(),
+                ErrorCode::NotConnected,
+                None,
+                "the first message must be 'connect'".into(),
+            );
+            return close(&mut socket, &msg, CLOSE_PROTOCOL, "not connected").await;
+        }
+        Err(e) => {
+            return close(
+                &mut socket,
+                &e.to_message(None),
+                CLOSE_PROTOCOL,
+                "protocol error",
+            )
+            .await;
+        }
+    };
+    let store = state.store.clone();
+    let sid = session_id.clone();
+    let verified = tokio::task::spawn_blocking(move || {
+        verify_client_token(&store, &token, Some(&sid), parlor_proto::unix_now())
+    })
+    .await;
+    let grant = match verified {
+        Ok(Ok(grant)) => grant,
+        Ok(Err(VerifyError::Token(e))) => {
+            tracing::info!(session = %session_id, reason = e.reason(), "client token refused");
+            let msg = error(
+                None,
+                ErrorCode::AuthFailed,
+                Some(e.reason()),
+                format!("token refused: {e}"),
+            );
+            return close(&mut socket, &msg, CLOSE_AUTH, e.reason()).await;
+        }
+        Ok(Err(VerifyError::Store(e))) => {
+            tracing::error!(error = %e, "storage failure while verifying a token");
+            let msg = error(None, ErrorCode::Internal, None, "internal error".into());
+            return close(&mut socket, &msg, 1011, "internal error").await;
+        }
+        Err(_) => return,
+    };
+
+    // 2. Join the room.
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (room, me) = state.signaling.join(
+        &grant.session_id,
+        &grant.project_id,
+        grant.data.clone().unwrap_or_default(),
+        grant.role,
+        tx,
+    );
+    let me = me.connection_id;
+    tracing::info!(session = %grant.session_id, connection = %me, role = %grant.role, "connection joined");
+
+    // 3. Serve until the client leaves, is forced out, or goes silent.
+    let (mut sink, mut stream) = socket.split();
+    let (requests_tx, requests_rx) = mpsc::unbounded_channel::<ClientMessage>();
+    // Requests run one at a time, in order, on their own task, so a slow negotiation never
+    // stalls the delivery of events to this client (nor its heartbeats).
+    let worker = tokio::spawn(run_requests(
+        state.clone(),
+        room.clone(),
+        me.clone(),
+        requests_rx,
+    ));
+    let mut ping = interval(PING_INTERVAL);
+    let mut last_heard = Instant::now();
+    let reason = loop {
+        tokio::select! {
+            incoming = stream.next() => {
+                last_heard = Instant::now();
+                match incoming {
+                    Some(Ok(Message::Text(t))) => match ClientMessage::parse(&t) {
+                        Ok(ClientMessage::Connect { .. }) => {
+                            let msg = error(None, ErrorCode::BadRequest, None, "already connected".into());
+                            room.send_to(&me, &msg);
+                        }
+                        Ok(msg) => { let _ = requests_tx.send(msg); }
+                        Err(e) => room.send_to(&me, &e.to_message(None)),
+                    },
+                    Some(Ok(Message::Binary(_))) => {
+                        let msg = error(None, ErrorCode::BadRequest, None, "binary frames are not part of the protocol".into());
+                        room.send_to(&me, &msg);
+                    }
+                    Some(Ok(Message::Close(_))) | None => break ConnectionReason::ClientDisconnected,
+                    Some(Ok(_)) => {} // ping/pong
+                    Some(Err(_)) => break ConnectionReason::NetworkDisconnected,
+                }
+            }
+            out = rx.recv() => match out {
+                Some(Outbound::Text(t)) => {
+                    if sink.send(Message::Text(t)).await.is_err() {
+                        break ConnectionReason::NetworkDisconnected;
+                    }
+                }
+                Some(Outbound::Close(reason)) => {
+                    let _ = sink.send(text(&ServerMessage::Disconnected { reason })).await;
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code: CLOSE_FORCED, reason: "force disconnected".into() }))).await;
+                    break reason;
+                }
+                None => break ConnectionReason::ClientDisconnected,
+            },
+            _ = ping.tick() => {
+                if last_heard.elapsed() > SILENCE_LIMIT {
+                    break ConnectionReason::NetworkDisconnected;
+                }
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    break ConnectionReason::NetworkDisconnected;
+                }
+            }
+        }
+    };
+    drop(requests_tx);
+    worker.abort();
+    room.leave(&me, reason);
+    let _ = sink.close().await;
+}
+
+async fn run_requests(
+    state: AppState,
+    room: Arc<Room>,
+    me: String,
+    mut requests: mpsc::UnboundedReceiver<ClientMessage>,
+) {
+    while let Some(msg) = requests.recv().await {
+        let id = msg.id().map(str::to_owned);
+        let reply = match handle(&state, &room, &me, msg).await {
+            Ok(reply) => reply,
+            Err(e) => e.to_message(id.as_deref()),
+        };
+        room.send_to(&me, &reply);
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    room: &Arc<Room>,
+    me: &str,
+    msg: ClientMessage,
+) -> Result<ServerMessage, ProtocolError> {
+    let router = &state.signaling.router;
+    let ok = |id: Option<String>| Ok(ServerMessage::Ok { id });
+    match msg {
+        ClientMessage::Connect { .. } => unreachable!("handled by the connection loop"),
+        ClientMessage::Ping { id } => Ok(ServerMessage::Pong { id }),
+        ClientMessage::Publish {
+            id,
+            name,
+            has_audio,
+            has_video,
+            video_type,
+            video_dimensions,
+            sdp,
+        } => {
+            let stream =
+                room.add_stream(me, name, has_audio, has_video, video_type, video_dimensions)?;
+            match router.create_producer(stream.clone(), sdp).await {
+                Ok(answer) => Ok(ServerMessage::Published {
+                    id,
+                    stream_id: stream.to_string(),
+                    sdp: answer,
+                }),
+                Err(e) => {
+                    room.destroy_stream_quietly(&stream);
+                    Err(ProtocolError::new(ErrorCode::MediaError, e.to_string()))
+                }
+            }
+        }
+        ClientMessage::Unpublish { id, stream_id } => {
+            room.unpublish(Some(me), &stream_id, false)?;
+            ok(id)
+        }
+        ClientMessage::Subscribe {
+            id,
+            stream_id,
+            audio,
+            video,
+            sdp,
+        } => {
+            let sub = room.add_subscription(me, &stream_id)?;
+            let media = ConsumerMedia { audio, video };
+            match router
+                .create_consumer(sub.clone(), stream_id.as_str().into(), sdp, media)
+                .await
+            {
+                Ok(answer) => Ok(ServerMessage::Subscribed {
+                    id,
+                    subscription_id: sub.to_string(),
+                    sdp: answer,
+                }),
+                Err(e) => {
+                    room.end_subscription(&sub, false);
+                    let code = match e {
+                        parlor_router::RouterError::UnknownProducer(_) => ErrorCode::NotFound,
+                        _ => ErrorCode::MediaError,
+                    };
+                    Err(ProtocolError::new(code, e.to_string()))
+                }
+            }
+        }
+        ClientMessage::SetSubscription {
+            id,
+            subscription_id,
+            audio,
+            video,
+        } => {
+            room.own_subscription(me, &subscription_id)?;
+            router.set_consumer_media(subscription_id.as_str().into(), audio, video);
+            ok(id)
+        }
+        ClientMessage::Unsubscribe {
+            id,
+            subscription_id,
+        } => {
+            room.own_subscription(me, &subscription_id)?;
+            room.end_subscription(&subscription_id, false);
+            ok(id)
+        }
+        ClientMessage::SetStreamProperty {
+            id,
+            stream_id,
+            has_audio,
+            has_video,
+            video_dimensions,
+        } => {
+            room.set_stream_property(me, &stream_id, has_audio, has_video, video_dimensions)?;
+            ok(id)
+        }
+        ClientMessage::Signal {
+            id,
+            to,
+            signal_type,
+            data,
+        } => {
+            room.signal(Some(me), to.as_deref(), signal_type, data)?;
+            ok(id)
+        }
+        ClientMessage::ForceDisconnect { id, connection_id } => {
+            room.force_disconnect(Some(me), &connection_id)?;
+            ok(id)
+        }
+        ClientMessage::ForceUnpublish { id, stream_id } => {
+            room.unpublish(Some(me), &stream_id, true)?;
+            ok(id)
+        }
+        ClientMessage::ForceMuteStream { id, stream_id } => {
+            room.force_mute(Some(me), Some(&stream_id), &[])?;
+            ok(id)
+        }
+        ClientMessage::ForceMuteAll {
+            id,
+            excluded_stream_ids,
+        } => {
+            room.force_mute(Some(me), None, &excluded_stream_ids)?;
+            ok(id)
+        }
+    }
+}
+
+impl Room {
+    /// Removes a stream whose negotiation failed (never announced).
+    fn destroy_stream_quietly(&self, stream: &str) {
+        self.destroy_stream(stream, StreamReason::MediaStopped);
+    }
+}

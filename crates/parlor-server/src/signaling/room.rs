@@ -1,0 +1,650 @@
+//! One active session: who is connected, what is published, who subscribes to what.
+//!
+//! Every mutation happens under the room's lock and broadcasts its event before releasing
+//! it, so all members see one order of events. Messages are serialized once and handed to
+//! each member's outbound queue (an unbounded channel drained by its WebSocket task).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use axum::extract::ws::Utf8Bytes;
+use indexmap::IndexMap;
+use parlor_proto::Role;
+use parlor_proto::signaling::{
+    Capabilities, Connection, ConnectionReason, ErrorCode, ProtocolError, ServerMessage, Stream,
+    StreamReason, VERSION, VideoDimensions,
+};
+use parlor_router::TransportId;
+use serde_json::Value;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::{Signaling, lock};
+
+/// What a member's WebSocket task is asked to do.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// Send this text frame.
+    Text(Utf8Bytes),
+    /// Tell the client its session ended for `reason`, then close.
+    Close(ConnectionReason),
+}
+
+struct Member {
+    connection: Connection,
+    role: Role,
+    tx: UnboundedSender<Outbound>,
+}
+
+struct StreamEntry {
+    stream: Stream,
+    id: TransportId,
+    /// Announced (`streamCreated`) once the publisher's media connected.
+    announced: bool,
+}
+
+struct SubscriptionEntry {
+    connection_id: String,
+    stream_id: String,
+}
+
+#[derive(Default)]
+struct State {
+    members: IndexMap<String, Member>,
+    streams: IndexMap<String, StreamEntry>,
+    subscriptions: HashMap<String, SubscriptionEntry>,
+}
+
+/// A session with at least one connection.
+pub struct Room {
+    session_id: String,
+    project_id: String,
+    hub: Weak<Signaling>,
+    state: Mutex<State>,
+}
+
+fn encode(msg: &ServerMessage) -> Utf8Bytes {
+    Utf8Bytes::from(serde_json::to_string(msg).expect("server messages always serialize"))
+}
+
+impl State {
+    fn send(&self, connection_id: &str, msg: &ServerMessage) {
+        if let Some(m) = self.members.get(connection_id) {
+            let _ = m.tx.send(Outbound::Text(encode(msg)));
+        }
+    }
+
+    fn broadcast(&self, msg: &ServerMessage) {
+        let text = encode(msg);
+        for m in self.members.values() {
+            let _ = m.tx.send(Outbound::Text(text.clone()));
+        }
+    }
+
+    fn stream_owned_by(
+        &self,
+        stream_id: &str,
+        connection_id: &str,
+    ) -> Result<&StreamEntry, ProtocolError> {
+        match self.streams.get(stream_id) {
+            Some(s) if s.stream.connection.connection_id == connection_id => Ok(s),
+            Some(_) => Err(ProtocolError::new(
+                ErrorCode::PermissionDenied,
+                format!("stream {stream_id} is not yours"),
+            )),
+            None => Err(not_found("stream", stream_id)),
+        }
+    }
+}
+
+fn not_found(what: &str, id: &str) -> ProtocolError {
+    ProtocolError::new(
+        ErrorCode::NotFound,
+        format!("no {what} {id} in this session"),
+    )
+}
+
+fn denied(what: &str, role: Role) -> ProtocolError {
+    ProtocolError::new(
+        ErrorCode::PermissionDenied,
+        format!("a {role} token does not allow {what}"),
+    )
+}
+
+impl Room {
+    pub(super) fn new(session_id: &str, project_id: &str, hub: Weak<Signaling>) -> Arc<Room> {
+        Arc::new(Room {
+            session_id: session_id.to_owned(),
+            project_id: project_id.to_owned(),
+            hub,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
+    pub fn project_id(&self) -> &str {
+        &self.project_id
+    }
+
+    /// Sends one message to one member.
+    pub fn send_to(&self, connection_id: &str, msg: &ServerMessage) {
+        lock(&self.state).send(connection_id, msg);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        lock(&self.state).members.is_empty()
+    }
+
+    /// Adds a connection: it receives `connected` (with everyone else and every announced
+    /// stream), the others receive `connectionCreated`.
+    pub fn join(&self, data: String, role: Role, tx: UnboundedSender<Outbound>) -> Connection {
+        let connection = Connection {
+            connection_id: uuid::Uuid::new_v4().to_string(),
+            creation_time: crate::unix_millis(),
+            data,
+        };
+        let mut state = lock(&self.state);
+        let connected = ServerMessage::Connected {
+            version: VERSION,
+            session_id: self.session_id.clone(),
+            connection: connection.clone(),
+            role,
+            capabilities: Capabilities::from(role),
+            connections: state
+                .members
+                .values()
+                .map(|m| m.connection.clone())
+                .collect(),
+            streams: state
+                .streams
+                .values()
+                .filter(|s| s.announced)
+                .map(|s| s.stream.clone())
+                .collect(),
+        };
+        let _ = tx.send(Outbound::Text(encode(&connected)));
+        state.broadcast(&ServerMessage::ConnectionCreated {
+            connection: connection.clone(),
+        });
+        state.members.insert(
+            connection.connection_id.clone(),
+            Member {
+                connection: connection.clone(),
+                role,
+                tx,
+            },
+        );
+        connection
+    }
+
+    /// Removes a connection with its streams and subscriptions. Idempotent.
+    pub fn leave(&self, connection_id: &str, reason: ConnectionReason) {
+        let mut released = Vec::new();
+        {
+            let mut state = lock(&self.state);
+            let Some(member) = state.members.shift_remove(connection_id) else {
+                return;
+            };
+            let own_streams: Vec<String> = state
+                .streams
+                .values()
+                .filter(|s| s.stream.connection.connection_id == connection_id)
+                .map(|s| s.stream.stream_id.clone())
+                .collect();
+            for stream_id in own_streams {
+                self.destroy_stream_locked(&mut state, &stream_id, reason.into(), &mut released);
+            }
+            let own_subs: Vec<String> = state
+                .subscriptions
+                .iter()
+                .filter(|(_, s)| s.connection_id == connection_id)
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in own_subs {
+                state.subscriptions.remove(&id);
+                released.push(TransportId::from(id));
+            }
+            state.broadcast(&ServerMessage::ConnectionDestroyed {
+                connection: member.connection,
+                reason,
+            });
+        }
+        tracing::info!(session = %self.session_id, connection = connection_id, ?reason, "connection left");
+        if let Some(hub) = self.hub.upgrade() {
+            for id in &released {
+                hub.release_transport(id);
+            }
+            hub.drop_room_if_empty(self);
+        }
+    }
+
+    /// A moderator (or the REST API, with `by` = None) ends another connection.
+    pub fn force_disconnect(&self, by: Option<&str>, target: &str) -> Result<(), ProtocolError> {
+        let tx = {
+            let state = lock(&self.state);
+            self.check_moderator(&state, by, "forceDisconnect")?;
+            state
+                .members
+                .get(target)
+                .map(|m| m.tx.clone())
+                .ok_or_else(|| not_found("connection", target))?
+        };
+        self.leave(target, ConnectionReason::ForceDisconnected);
+        let _ = tx.send(Outbound::Close(ConnectionReason::ForceDisconnected));
+        Ok(())
+    }
+
+    fn check_moderator(
+        &self,
+        state: &State,
+        by: Option<&str>,
+        what: &str,
+    ) -> Result<(), ProtocolError> {
+        match by {
+            None => Ok(()),
+            Some(id) => match state.members.get(id) {
+                Some(m) if m.role.can_moderate() => Ok(()),
+                Some(m) => Err(denied(what, m.role)),
+                None => Err(ProtocolError::new(ErrorCode::NotConnected, "not connected")),
+            },
+        }
+    }
+
+    fn role_of(&self, state: &State, connection_id: &str) -> Result<Role, ProtocolError> {
+        state
+            .members
+            .get(connection_id)
+            .map(|m| m.role)
+            .ok_or_else(|| ProtocolError::new(ErrorCode::NotConnected, "not connected"))
+    }
+
+    /// Registers a stream about to be negotiated; returns its transport ID.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_stream(
+        self: &Arc<Self>,
+        connection_id: &str,
+        name: String,
+        has_audio: bool,
+        has_video: bool,
+        video_type: parlor_proto::signaling::VideoType,
+        video_dimensions: Option<VideoDimensions>,
+    ) -> Result<TransportId, ProtocolError> {
+        let mut state = lock(&self.state);
+        let role = self.role_of(&state, connection_id)?;
+        if !role.can_publish() {
+            return Err(denied("publishing", role));
+        }
+        if name.chars().count() > 256 {
+            return Err(ProtocolError::new(
+                ErrorCode::LimitExceeded,
+                "stream name is longer than 256 characters",
+            ));
+        }
+        if !has_audio && !has_video {
+            return Err(ProtocolError::new(
+                ErrorCode::BadRequest,
+                "a stream needs audio, video or both",
+            ));
+        }
+        let connection = state.members[connection_id].connection.clone();
+        let stream_id = uuid::Uuid::new_v4().to_string();
+        let id = TransportId::from(stream_id.as_str());
+        state.streams.insert(
+            stream_id.clone(),
+            StreamEntry {
+                stream: Stream {
+                    stream_id,
+                    connection,
+                    name,
+                    has_audio,
+                    has_video,
+                    video_type,
+                    video_dimensions,
+                    creation_time: crate::unix_millis(),
+                },
+                id: id.clone(),
+                announced: false,
+            },
+        );
+        if let Some(hub) = self.hub.upgrade() {
+            hub.register_stream(&id, self);
+        }
+        Ok(id)
+    }
+
+    /// The publisher's media connected: announce the stream to everyone.
+    pub(super) fn stream_media_connected(&self, id: &TransportId) {
+        let mut state = lock(&self.state);
+        let Some(entry) = state.streams.get_mut(&**id) else {
+            return;
+        };
+        if entry.announced {
+            return;
+        }
+        entry.announced = true;
+        let msg = ServerMessage::StreamCreated {
+            stream: entry.stream.clone(),
+        };
+        state.broadcast(&msg);
+    }
+
+    /// Removes a stream (and its subscriptions) for `reason`.
+    pub fn destroy_stream(&self, stream_id: &str, reason: StreamReason) {
+        let mut released = Vec::new();
+        {
+            let mut state = lock(&self.state);
+            self.destroy_stream_locked(&mut state, stream_id, reason, &mut released);
+        }
+        if let Some(hub) = self.hub.upgrade() {
+            for id in &released {
+                hub.release_transport(id);
+            }
+        }
+    }
+
+    fn destroy_stream_locked(
+        &self,
+        state: &mut State,
+        stream_id: &str,
+        reason: StreamReason,
+        released: &mut Vec<TransportId>,
+    ) {
+        let Some(entry) = state.streams.shift_remove(stream_id) else {
+            return;
+        };
+        released.push(entry.id.clone());
+        let subs: Vec<(String, String)> = state
+            .subscriptions
+            .iter()
+            .filter(|(_, s)| s.stream_id == stream_id)
+            .map(|(id, s)| (id.clone(), s.connection_id.clone()))
+            .collect();
+        for (sub_id, owner) in subs {
+            state.subscriptions.remove(&sub_id);
+            released.push(TransportId::from(sub_id.as_str()));
+            state.send(
+                &owner,
+                &ServerMessage::SubscriptionEnded {
+                    subscription_id: sub_id,
+                    stream_id: stream_id.to_owned(),
+                },
+            );
+        }
+        let msg = ServerMessage::StreamDestroyed {
+            stream: entry.stream.clone(),
+            reason,
+        };
+        if entry.announced {
+            state.broadcast(&msg);
+        } else {
+            state.send(&entry.stream.connection.connection_id, &msg);
+        }
+        tracing::info!(session = %self.session_id, stream = stream_id, ?reason, "stream destroyed");
+    }
+
+    /// Unpublish (own stream) or force unpublish (moderator, or the REST API with `by` = None).
+    pub fn unpublish(
+        &self,
+        by: Option<&str>,
+        stream_id: &str,
+        force: bool,
+    ) -> Result<(), ProtocolError> {
+        {
+            let state = lock(&self.state);
+            if force {
+                self.check_moderator(&state, by, "forceUnpublish")?;
+                if !state.streams.contains_key(stream_id) {
+                    return Err(not_found("stream", stream_id));
+                }
+            } else if let Some(by) = by {
+                state.stream_owned_by(stream_id, by)?;
+            }
+        }
+        let reason = if force {
+            StreamReason::ForceUnpublished
+        } else {
+            StreamReason::ClientDisconnected
+        };
+        self.destroy_stream(stream_id, reason);
+        Ok(())
+    }
+
+    /// Registers a subscription about to be negotiated.
+    pub fn add_subscription(
+        self: &Arc<Self>,
+        connection_id: &str,
+        stream_id: &str,
+    ) -> Result<TransportId, ProtocolError> {
+        let mut state = lock(&self.state);
+        let role = self.role_of(&state, connection_id)?;
+        if !role.can_subscribe() {
+            return Err(denied("subscribing", role));
+        }
+        match state.streams.get(stream_id) {
+            Some(s) if s.announced => {}
+            _ => return Err(not_found("stream", stream_id)),
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        state.subscriptions.insert(
+            id.clone(),
+            SubscriptionEntry {
+                connection_id: connection_id.to_owned(),
+                stream_id: stream_id.to_owned(),
+            },
+        );
+        let id = TransportId::from(id.as_str());
+        if let Some(hub) = self.hub.upgrade() {
+            hub.register_subscription(&id, self);
+        }
+        Ok(id)
+    }
+
+    /// Checks that a subscription is the connection's own.
+    pub fn own_subscription(
+        &self,
+        connection_id: &str,
+        subscription_id: &str,
+    ) -> Result<(), ProtocolError> {
+        match lock(&self.state).subscriptions.get(subscription_id) {
+            Some(s) if s.connection_id == connection_id => Ok(()),
+            _ => Err(not_found("subscription", subscription_id)),
+        }
+    }
+
+    pub(super) fn subscription_connected(&self, id: &TransportId) {
+        let state = lock(&self.state);
+        if let Some(sub) = state.subscriptions.get(&**id) {
+            state.send(
+                &sub.connection_id,
+                &ServerMessage::SubscriptionConnected {
+                    subscription_id: id.to_string(),
+                },
+            );
+        }
+    }
+
+    /// Ends a subscription; `notify` tells its owner (when the client did not ask).
+    pub fn end_subscription(&self, subscription_id: &str, notify: bool) {
+        let removed = {
+            let mut state = lock(&self.state);
+            let removed = state.subscriptions.remove(subscription_id);
+            if let (Some(sub), true) = (&removed, notify) {
+                state.send(
+                    &sub.connection_id,
+                    &ServerMessage::SubscriptionEnded {
+                        subscription_id: subscription_id.to_owned(),
+                        stream_id: sub.stream_id.clone(),
+                    },
+                );
+            }
+            removed
+        };
+        if removed.is_some()
+            && let Some(hub) = self.hub.upgrade()
+        {
+            hub.release_transport(&TransportId::from(subscription_id));
+        }
+    }
+
+    /// Changes properties of one's own stream; each change is broadcast.
+    pub fn set_stream_property(
+        &self,
+        connection_id: &str,
+        stream_id: &str,
+        has_audio: Option<bool>,
+        has_video: Option<bool>,
+        dims: Option<VideoDimensions>,
+    ) -> Result<(), ProtocolError> {
+        let mut state = lock(&self.state);
+        state.stream_owned_by(stream_id, connection_id)?;
+        let mut changes: Vec<(&str, Value, Value)> = Vec::new();
+        let entry = state.streams.get_mut(stream_id).expect("checked above");
+        let s = &mut entry.stream;
+        if let Some(a) = has_audio.filter(|a| *a != s.has_audio) {
+            changes.push(("hasAudio", s.has_audio.into(), a.into()));
+            s.has_audio = a;
+        }
+        if let Some(v) = has_video.filter(|v| *v != s.has_video) {
+            changes.push(("hasVideo", s.has_video.into(), v.into()));
+            s.has_video = v;
+        }
+        if let Some(d) = dims.filter(|d| Some(*d) != s.video_dimensions) {
+            let old = serde_json::to_value(s.video_dimensions).unwrap_or(Value::Null);
+            changes.push((
+                "videoDimensions",
+                old,
+                serde_json::to_value(d).unwrap_or(Value::Null),
+            ));
+            s.video_dimensions = Some(d);
+        }
+        let (id, audio, announced) = (entry.id.clone(), s.has_audio, entry.announced);
+        let stream = s.clone();
+        if has_audio.is_some()
+            && let Some(hub) = self.hub.upgrade()
+        {
+            hub.router.set_producer_audio(id, audio);
+        }
+        for (prop, old, new) in changes {
+            let msg = ServerMessage::StreamPropertyChanged {
+                stream: stream.clone(),
+                changed_property: prop.to_owned(),
+                old_value: old,
+                new_value: new,
+            };
+            if announced {
+                state.broadcast(&msg);
+            } else {
+                state.send(connection_id, &msg);
+            }
+        }
+        Ok(())
+    }
+
+    /// Mutes streams' audio: their publishers get `muteForced`, everyone
+    /// `streamPropertyChanged` hasAudio=false; the router stops forwarding their audio.
+    /// `only` = one stream; otherwise every stream but `excluded`.
+    pub fn force_mute(
+        &self,
+        by: Option<&str>,
+        only: Option<&str>,
+        excluded: &[String],
+    ) -> Result<(), ProtocolError> {
+        let mut state = lock(&self.state);
+        self.check_moderator(&state, by, "forceMute")?;
+        if let Some(id) = only
+            && !state.streams.contains_key(id)
+        {
+            return Err(not_found("stream", id));
+        }
+        let targets: Vec<String> = state
+            .streams
+            .keys()
+            .filter(|id| only.is_none_or(|o| o == id.as_str()) && !excluded.contains(id))
+            .cloned()
+            .collect();
+        let hub = self.hub.upgrade();
+        for stream_id in targets {
+            let entry = state.streams.get_mut(&stream_id).expect("listed above");
+            if let Some(hub) = &hub {
+                hub.router.set_producer_audio(entry.id.clone(), false);
+            }
+            let owner = entry.stream.connection.connection_id.clone();
+            let was = entry.stream.has_audio;
+            entry.stream.has_audio = false;
+            let stream = entry.stream.clone();
+            let announced = entry.announced;
+            state.send(
+                &owner,
+                &ServerMessage::MuteForced {
+                    stream_id: stream_id.clone(),
+                },
+            );
+            if was && announced {
+                state.broadcast(&ServerMessage::StreamPropertyChanged {
+                    stream,
+                    changed_property: "hasAudio".into(),
+                    old_value: true.into(),
+                    new_value: false.into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a signal to one connection or all; `from` is None for the REST API.
+    pub fn signal(
+        &self,
+        from: Option<&str>,
+        to: Option<&str>,
+        signal_type: String,
+        data: String,
+    ) -> Result<(), ProtocolError> {
+        parlor_proto::signaling::validate_signal(&signal_type, &data)?;
+        let state = lock(&self.state);
+        let sender = match from {
+            Some(id) => {
+                let m = state
+                    .members
+                    .get(id)
+                    .ok_or_else(|| ProtocolError::new(ErrorCode::NotConnected, "not connected"))?;
+                if !m.role.can_signal() {
+                    return Err(denied("signaling", m.role));
+                }
+                Some(m.connection.clone())
+            }
+            None => None,
+        };
+        let msg = ServerMessage::Signal {
+            signal_type,
+            data,
+            from: sender,
+        };
+        match to {
+            Some(target) => {
+                if !state.members.contains_key(target) {
+                    return Err(not_found("connection", target));
+                }
+                state.send(target, &msg);
+            }
+            None => state.broadcast(&msg),
+        }
+        Ok(())
+    }
+
+    /// Announced streams, oldest first (for the REST API).
+    pub fn streams(&self) -> Vec<Stream> {
+        lock(&self.state)
+            .streams
+            .values()
+            .filter(|s| s.announced)
+            .map(|s| s.stream.clone())
+            .collect()
+    }
+
+    /// Whether a connection is in the room.
+    pub fn has_connection(&self, connection_id: &str) -> bool {
+        lock(&self.state).members.contains_key(connection_id)
+    }
+}
