@@ -225,6 +225,22 @@ impl ParsedToken {
         &self.project_id
     }
 
+    /// The session the token claims to admit to (untrusted until verified): lets a client
+    /// join without being told the session ID separately.
+    pub fn claimed_session_id(&self) -> Option<String> {
+        match &self.body {
+            Body::Jwt(token) => match jwt::peek_claims(token).ok()?.get("session_id")? {
+                Value::String(s) => Some(s.clone()),
+                _ => None,
+            },
+            Body::T1(t) => t
+                .fields
+                .iter()
+                .find(|(k, _)| k == "session_id")
+                .map(|(_, v)| v.clone()),
+        }
+    }
+
     /// The token format.
     pub fn format(&self) -> TokenFormat {
         match self.body {

@@ -47,6 +47,7 @@ fn both_formats_round_trip() {
         let token = mint(&request(&sid, format, &classes));
         let parsed = ParsedToken::parse(&token).unwrap();
         assert_eq!(parsed.project_id(), KEY);
+        assert_eq!(parsed.claimed_session_id().as_deref(), Some(sid.as_str()));
         assert_eq!(parsed.format(), format);
         let grant = parsed.verify(SECRET, NOW).unwrap();
         assert_eq!(grant.session_id, sid);

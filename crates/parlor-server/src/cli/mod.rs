@@ -1,4 +1,7 @@
-//! The `parlor` command line: `serve`, `session create|show`, `token [verify]`.
+//! The `parlor` command line: `serve`, `session create|show`, `token [verify]`,
+//! `client publish|subscribe`.
+
+mod client;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -33,6 +36,9 @@ enum Command {
     Session(SessionCommand),
     /// Mint a client token offline (`parlor token SESSION_ID`), or verify one.
     Token(TokenArgs),
+    /// Join a session as a native client: publish files or subscribe and record.
+    #[command(subcommand)]
+    Client(client::ClientCommand),
 }
 
 /// The project credentials a CLI command acts with: flags or env, else the data dir's.
@@ -149,6 +155,7 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Client(command) => Ok(client::run(command)),
         Command::Serve(args) => {
             let config = config::Config::resolve(args)?;
             init_logging(&config.log)?;
