@@ -62,6 +62,14 @@ pub struct Publisher {
     connected: bool,
 }
 
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("stream_id", &self.stream_id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Publisher {
     pub(crate) async fn start(
         session: Session,

@@ -48,6 +48,14 @@ pub struct Subscriber {
     events: mpsc::UnboundedReceiver<PeerEvent>,
 }
 
+impl std::fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscriber")
+            .field("subscription_id", &self.subscription_id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Subscriber {
     pub(crate) async fn start(
         session: Session,

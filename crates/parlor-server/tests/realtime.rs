@@ -131,3 +131,431 @@ async fn one_publisher_two_subscribers_receive_identical_frames() {
         assert_eq!(got[..], frames[start..start + got.len()]);
     }
 }
+
+async fn connect(
+    server: &Server,
+    sid: &str,
+    token: &str,
+) -> (Session, UnboundedReceiver<ServerMessage>) {
+    Session::connect(&server.url, sid, token).await.unwrap()
+}
+
+/// Asserts that no event matching `pred` arrives within `ms`.
+async fn expect_none(
+    events: &mut UnboundedReceiver<ServerMessage>,
+    ms: u64,
+    pred: impl Fn(&ServerMessage) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
+    while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, events.recv()).await {
+        assert!(!pred(&ev), "unexpected event {ev:?}");
+    }
+}
+
+fn kind(ev: &ServerMessage) -> &'static str {
+    match ev {
+        ServerMessage::ConnectionCreated { .. } => "connectionCreated",
+        ServerMessage::ConnectionDestroyed { .. } => "connectionDestroyed",
+        ServerMessage::StreamCreated { .. } => "streamCreated",
+        ServerMessage::StreamDestroyed { .. } => "streamDestroyed",
+        ServerMessage::StreamPropertyChanged { .. } => "streamPropertyChanged",
+        ServerMessage::Signal { .. } => "signal",
+        ServerMessage::MuteForced { .. } => "muteForced",
+        ServerMessage::SubscriptionConnected { .. } => "subscriptionConnected",
+        ServerMessage::SubscriptionEnded { .. } => "subscriptionEnded",
+        ServerMessage::Disconnected { .. } => "disconnected",
+        _ => "other",
+    }
+}
+
+fn audio_packets() -> Vec<Vec<u8>> {
+    let file = std::fs::File::open(fixtures().audio_ogg).unwrap();
+    let mut reader =
+        parlor_media::ogg_opus::OggOpusReader::new(std::io::BufReader::new(file)).unwrap();
+    let mut packets = Vec::new();
+    while let Some(p) = reader.next_packet().unwrap() {
+        packets.push(p.data);
+    }
+    packets
+}
+
+/// Sends `n` video frames (and the matching audio) at their pace. If `answer_pli`, a
+/// keyframe request makes it jump to the next keyframe of the file, as an encoder would
+/// produce one. Returns the indices of the frames sent.
+async fn send_media(
+    publisher: &mut parlor_client::Publisher,
+    n: usize,
+    audio: bool,
+    answer_pli: bool,
+) -> Vec<usize> {
+    let frames = video_frames();
+    let packets = audio_packets();
+    let mut sent = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(33));
+    let mut requests = 0;
+    let mut i = 0;
+    let mut k = 0;
+    while sent.len() < n {
+        tick.tick().await;
+        let now = publisher.poll_keyframe_requests().unwrap();
+        if answer_pli && now > requests {
+            while !parlor_media::vp8::is_keyframe(&frames[i % frames.len()]) {
+                i += 1;
+            }
+        }
+        requests = now;
+        publisher
+            .send_video(&frames[i % frames.len()], (sent.len() as u32) * 3000)
+            .unwrap();
+        sent.push(i % frames.len());
+        i += 1;
+        // 20 ms audio packets: about 1.65 per frame.
+        while audio && (k * 20) < sent.len() * 33 {
+            publisher
+                .send_audio(&packets[k % packets.len()], (k as u32) * 960)
+                .unwrap();
+            k += 1;
+        }
+    }
+    sent
+}
+
+async fn wait_subscribed(s: &mut parlor_client::Subscriber) {
+    match tokio::time::timeout(Duration::from_secs(10), s.next_event()).await {
+        Ok(Some(SubscriberEvent::Connected)) => {}
+        other => panic!("subscriber did not connect: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_events_arrive_in_order_and_everything_is_released() {
+    let server = Server::start();
+    let (sid, tokens) = server
+        .session_with_tokens(&[Role::Publisher, Role::Subscriber])
+        .await;
+    let (a, mut a_events) = connect(&server, &sid, &tokens[0]).await;
+    let (b, mut b_events) = connect(&server, &sid, &tokens[1]).await;
+    assert_eq!(b.info().connections.len(), 1);
+    assert_eq!(b.info().connections[0].connection_id, a.connection_id());
+    assert_eq!(b.info().connections[0].data, "client-0");
+    assert!(!b.info().capabilities.publish && b.info().capabilities.subscribe);
+    let ev = expect_event(&mut a_events, 5, "connectionCreated", |e| {
+        kind(e) == "connectionCreated"
+    })
+    .await;
+    let ServerMessage::ConnectionCreated { connection } = ev else {
+        unreachable!()
+    };
+    assert_eq!(
+        (connection.connection_id.as_str(), connection.data.as_str()),
+        (b.connection_id(), "client-1")
+    );
+
+    let mut publisher = a
+        .publish(PublishOptions {
+            name: "cam".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    publisher.wait_connected().await.unwrap();
+    let stream_id = publisher.stream_id().to_owned();
+    expect_event(&mut a_events, 5, "own streamCreated", |e| {
+        kind(e) == "streamCreated"
+    })
+    .await;
+    let mut sub = b
+        .subscribe(&stream_id, SubscribeOptions::default())
+        .await
+        .unwrap();
+    wait_subscribed(&mut sub).await;
+    publisher.set_publishing(None, Some(false)).await.unwrap();
+    publisher.unpublish().await.unwrap();
+    a.disconnect().await;
+
+    let mut order = Vec::new();
+    while order.last() != Some(&"connectionDestroyed") {
+        let ev = expect_event(&mut b_events, 5, "the rest of the events", |_| true).await;
+        match &ev {
+            ServerMessage::StreamPropertyChanged {
+                changed_property,
+                old_value,
+                new_value,
+                ..
+            } => {
+                assert_eq!(
+                    (changed_property.as_str(), old_value, new_value),
+                    ("hasVideo", &true.into(), &false.into())
+                );
+            }
+            ServerMessage::StreamDestroyed { stream, reason } => {
+                assert_eq!(stream.stream_id, stream_id);
+                assert_eq!(
+                    *reason,
+                    parlor_proto::signaling::StreamReason::ClientDisconnected
+                );
+            }
+            ServerMessage::ConnectionDestroyed { connection, reason } => {
+                assert_eq!(connection.connection_id, a.connection_id());
+                assert_eq!(
+                    *reason,
+                    parlor_proto::signaling::ConnectionReason::ClientDisconnected
+                );
+            }
+            _ => {}
+        }
+        order.push(kind(&ev));
+    }
+    assert_eq!(
+        order,
+        [
+            "streamCreated",
+            "subscriptionConnected",
+            "streamPropertyChanged",
+            "subscriptionEnded",
+            "streamDestroyed",
+            "connectionDestroyed"
+        ]
+    );
+    b.disconnect().await;
+    server.assert_released().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_and_video_arrive_byte_identical_and_unsubscribe_releases() {
+    let server = Server::start();
+    let (sid, tokens) = server
+        .session_with_tokens(&[Role::Publisher, Role::Subscriber])
+        .await;
+    let (a, _a_events) = connect(&server, &sid, &tokens[0]).await;
+    let (b, _b_events) = connect(&server, &sid, &tokens[1]).await;
+    let mut publisher = a.publish(PublishOptions::default()).await.unwrap();
+    publisher.wait_connected().await.unwrap();
+    let mut sub = b
+        .subscribe(publisher.stream_id(), SubscribeOptions::default())
+        .await
+        .unwrap();
+    wait_subscribed(&mut sub).await;
+    let sender = tokio::spawn(async move {
+        let sent = send_media(&mut publisher, 60, true, false).await;
+        (publisher, sent)
+    });
+    let (mut video, mut audio) = (Vec::new(), Vec::new());
+    while let Ok(f) = sub.next_frame(Duration::from_secs(1)).await {
+        match f.kind {
+            MediaKind::Video => video.push(f.data.to_vec()),
+            MediaKind::Audio => audio.push(f.data.to_vec()),
+        }
+    }
+    let (publisher, sent) = sender.await.unwrap();
+    let frames = video_frames();
+    let packets = audio_packets();
+    assert!(
+        video.len() >= 50 && audio.len() >= 80,
+        "video {} audio {}",
+        video.len(),
+        audio.len()
+    );
+    let start = sent.iter().position(|&i| frames[i] == video[0]).unwrap();
+    for (got, &i) in video.iter().zip(&sent[start..]) {
+        assert!(got == &frames[i], "video frame differs");
+    }
+    let a0 = packets.iter().position(|p| p == &audio[0]).unwrap();
+    assert_eq!(
+        audio[..],
+        packets[a0..a0 + audio.len()],
+        "audio packets differ"
+    );
+
+    let stats = server.stats().await;
+    assert_eq!(stats["router"]["consumers"], 1);
+    sub.unsubscribe().await.unwrap();
+    publisher.unpublish().await.unwrap();
+    let stats = server.stats().await;
+    assert_eq!(stats["router"]["transports"], 0, "{stats}");
+    a.disconnect().await;
+    b.disconnect().await;
+    server.assert_released().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signals_round_trip_in_order_with_limits_enforced() {
+    let server = Server::start();
+    let (sid, tokens) = server
+        .session_with_tokens(&[Role::Publisher, Role::Subscriber, Role::PublisherOnly])
+        .await;
+    let (a, mut a_events) = connect(&server, &sid, &tokens[0]).await;
+    let (b, mut b_events) = connect(&server, &sid, &tokens[1]).await;
+    let (c, mut c_events) = connect(&server, &sid, &tokens[2]).await;
+    for i in 0..50 {
+        a.signal(None, "chat", &format!("message {i}"))
+            .await
+            .unwrap();
+    }
+    for events in [&mut a_events, &mut b_events, &mut c_events] {
+        for i in 0..50 {
+            let ev = expect_event(events, 5, "signal", |e| kind(e) == "signal").await;
+            let ServerMessage::Signal {
+                signal_type,
+                data,
+                from,
+            } = ev
+            else {
+                unreachable!()
+            };
+            assert_eq!(
+                (signal_type.as_str(), data),
+                ("chat", format!("message {i}"))
+            );
+            assert_eq!(from.unwrap().connection_id, a.connection_id());
+        }
+    }
+    // To one connection only.
+    b.signal(Some(a.connection_id()), "private", "for a")
+        .await
+        .unwrap();
+    let ev = expect_event(&mut a_events, 5, "private signal", |e| kind(e) == "signal").await;
+    assert!(matches!(ev, ServerMessage::Signal { ref data, .. } if data == "for a"));
+    expect_none(&mut c_events, 300, |e| kind(e) == "signal").await;
+
+    // Over the limits: an error to the sender, nothing delivered.
+    let over = [
+        ("t".repeat(129), "x".to_owned()),
+        ("bad type!".to_owned(), "x".to_owned()),
+        ("ok".to_owned(), "x".repeat(8 * 1024 + 1)),
+    ];
+    for (t, d) in &over {
+        let err = a.signal(None, t, d).await.unwrap_err();
+        assert!(
+            matches!(err, parlor_client::ClientError::Server { .. }),
+            "{err}"
+        );
+    }
+    a.signal(None, "ok", &"y".repeat(8 * 1024)).await.unwrap();
+    let ev = expect_event(&mut b_events, 5, "the valid signal", |e| {
+        kind(e) == "signal"
+    })
+    .await;
+    assert!(
+        matches!(ev, ServerMessage::Signal { ref signal_type, .. } if signal_type == "ok"),
+        "{ev:?}"
+    );
+    let err = b
+        .signal(Some("no-such-connection"), "x", "")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no connection"), "{err}");
+    // publisheronly cannot signal.
+    let err = c.signal(None, "x", "").await.unwrap_err();
+    assert!(err.to_string().contains("publisheronly"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_are_enforced_and_moderators_moderate() {
+    let server = Server::start();
+    let (sid, tokens) = server
+        .session_with_tokens(&[
+            Role::Publisher,
+            Role::Subscriber,
+            Role::PublisherOnly,
+            Role::Moderator,
+        ])
+        .await;
+    let (publisher_s, mut p_events) = connect(&server, &sid, &tokens[0]).await;
+    let (subscriber_s, mut s_events) = connect(&server, &sid, &tokens[1]).await;
+    let (only, _o_events) = connect(&server, &sid, &tokens[2]).await;
+    let (moderator, mut m_events) = connect(&server, &sid, &tokens[3]).await;
+
+    let err = subscriber_s
+        .publish(PublishOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("subscriber token does not allow publishing"),
+        "{err}"
+    );
+    let mut publisher = publisher_s
+        .publish(PublishOptions::default())
+        .await
+        .unwrap();
+    publisher.wait_connected().await.unwrap();
+    let stream_id = publisher.stream_id().to_owned();
+    expect_event(&mut s_events, 5, "streamCreated", |e| {
+        kind(e) == "streamCreated"
+    })
+    .await;
+    let err = only
+        .subscribe(&stream_id, SubscribeOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("publisheronly token does not allow subscribing"),
+        "{err}"
+    );
+    let err = publisher_s
+        .force_disconnect(subscriber_s.connection_id())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("forceDisconnect"), "{err}");
+    let err = publisher_s.force_mute_all(&[]).await.unwrap_err();
+    assert!(err.to_string().contains("forceMute"), "{err}");
+    let err = subscriber_s
+        .subscribe("no-such-stream", SubscribeOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no stream"), "{err}");
+
+    // forceMuteStream: the publisher is told, the others see hasAudio=false.
+    moderator.force_mute_stream(&stream_id).await.unwrap();
+    expect_event(&mut p_events, 5, "muteForced", |e| kind(e) == "muteForced").await;
+    let ev = expect_event(&mut s_events, 5, "hasAudio false", |e| {
+        kind(e) == "streamPropertyChanged"
+    })
+    .await;
+    assert!(
+        matches!(ev, ServerMessage::StreamPropertyChanged { ref changed_property, ref new_value, .. }
+        if changed_property == "hasAudio" && *new_value == false)
+    );
+
+    // forceUnpublish, then forceDisconnect.
+    moderator.force_unpublish(&stream_id).await.unwrap();
+    let ev = expect_event(&mut s_events, 5, "streamDestroyed", |e| {
+        kind(e) == "streamDestroyed"
+    })
+    .await;
+    assert!(matches!(
+        ev,
+        ServerMessage::StreamDestroyed {
+            reason: parlor_proto::signaling::StreamReason::ForceUnpublished,
+            ..
+        }
+    ));
+    moderator
+        .force_disconnect(subscriber_s.connection_id())
+        .await
+        .unwrap();
+    let ev = expect_event(&mut s_events, 5, "disconnected", |e| {
+        kind(e) == "disconnected"
+    })
+    .await;
+    assert!(matches!(
+        ev,
+        ServerMessage::Disconnected {
+            reason: parlor_proto::signaling::ConnectionReason::ForceDisconnected
+        }
+    ));
+    let ev = expect_event(&mut m_events, 5, "connectionDestroyed", |e| {
+        kind(e) == "connectionDestroyed"
+    })
+    .await;
+    assert!(
+        matches!(ev, ServerMessage::ConnectionDestroyed { reason: parlor_proto::signaling::ConnectionReason::ForceDisconnected, ref connection }
+        if connection.connection_id == subscriber_s.connection_id())
+    );
+    assert!(
+        subscriber_s.ping().await.is_err(),
+        "the forced-out client is closed"
+    );
+}

@@ -9,6 +9,7 @@ mod error;
 mod params;
 mod project;
 mod sessions;
+mod stats;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/session/create", post(sessions::create))
         .route("/v1/rtc", get(crate::signaling::connection::upgrade))
+        .route("/v1/stats", get(stats::get))
         .route("/v2/project/{api_key}", any(project::unrouted))
         .route("/v2/project/{api_key}/{*rest}", any(project::unrouted))
         .fallback(not_found)

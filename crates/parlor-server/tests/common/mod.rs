@@ -29,6 +29,8 @@ impl Server {
                 "serve",
                 "--listen",
                 "127.0.0.1:0",
+                "--media-port",
+                "0",
                 "--log",
                 "warn",
                 "--data-dir",
@@ -96,6 +98,39 @@ impl Server {
             })
             .collect();
         (session.session_id, tokens)
+    }
+
+    /// `GET /v1/stats`.
+    pub async fn stats(&self) -> serde_json::Value {
+        let auth =
+            parlor_proto::project_auth::mint(API_KEY, API_SECRET, parlor_proto::unix_now(), 60);
+        reqwest::Client::new()
+            .get(format!("{}/v1/stats", self.url))
+            .header("X-OPENTOK-AUTH", auth)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until the server holds no room, transport or route (everything released).
+    pub async fn assert_released(&self) {
+        let mut last = serde_json::Value::Null;
+        for _ in 0..100 {
+            last = self.stats().await;
+            let zero = |p: &str| last.pointer(p).and_then(|v| v.as_u64()) == Some(0);
+            if zero("/signaling/rooms")
+                && zero("/signaling/transports")
+                && zero("/router/transports")
+                && zero("/router/routes")
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("server still holds state: {last}");
     }
 
     pub fn data_path(&self) -> PathBuf {

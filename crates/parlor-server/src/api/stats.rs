@@ -1,0 +1,35 @@
+//! `GET /v1/stats`: live counters of the signaling layer and the media router, for
+//! operators, the Inspector and leak checks. Authenticated like every project endpoint.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use super::{ApiError, ProjectAuth};
+use crate::AppState;
+
+pub async fn get(
+    State(state): State<AppState>,
+    _auth: ProjectAuth,
+) -> Result<Json<Value>, ApiError> {
+    let (rooms, transports) = state.signaling.counts();
+    let r =
+        state.signaling.router.stats().await.map_err(|e| {
+            ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        })?;
+    Ok(Json(json!({
+        "signaling": { "rooms": rooms, "transports": transports },
+        "router": {
+            "transports": r.transports,
+            "producers": r.producers,
+            "consumers": r.consumers,
+            "routes": r.routes,
+            "datagramsReceived": r.datagrams_received,
+            "datagramsDropped": r.datagrams_dropped,
+            "rtpReceived": r.rtp_received,
+            "rtpForwarded": r.rtp_forwarded,
+            "keyframeRequests": r.keyframe_requests,
+            "transportsFailed": r.transports_failed,
+        }
+    })))
+}
