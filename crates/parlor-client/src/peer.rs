@@ -129,6 +129,19 @@ impl NewPeer {
                 (*mid, *kind, pt)
             })
             .collect();
+        // Loss is induced on first transmissions only: retransmissions (RTX payload types)
+        // get through, so a test sees the repair path rather than repeated loss.
+        let rtx_pts: Vec<u8> = self
+            .rtc
+            .codec_config()
+            .iter()
+            .filter_map(|p| p.resend())
+            .map(|pt| *pt)
+            .collect();
+        let loss = Loss {
+            rate: drop_rate,
+            rtx_pts,
+        };
         tokio::spawn(run(
             self.rtc,
             self.socket,
@@ -136,7 +149,7 @@ impl NewPeer {
             self.mids,
             cmd_rx,
             ev_tx,
-            drop_rate,
+            loss,
         ));
         Ok((PeerHandle { cmd: cmd_tx, pts }, ev_rx))
     }
@@ -156,7 +169,7 @@ async fn run(
     mids: Vec<(Mid, MediaKind)>,
     mut commands: mpsc::UnboundedReceiver<PeerCommand>,
     events: mpsc::UnboundedSender<PeerEvent>,
-    drop_rate: f64,
+    loss: Loss,
 ) {
     let mut buf = vec![0u8; 2048];
     let kind_of = |mid: Mid| mids.iter().find(|(m, _)| *m == mid).map(|(_, k)| *k);
@@ -215,9 +228,7 @@ async fn run(
             received = socket.recv_from(&mut buf) => {
                 let Ok((n, source)) = received else { continue };
                 let data = &buf[..n];
-                // RTP (not RTCP: payload types 64-95 after the marker bit) per RFC 7983/5761.
-                let is_rtp = n > 12 && (128..192).contains(&data[0]) && !(192..224).contains(&data[1]);
-                if is_rtp && drop_rate > 0.0 && rand::rng().random_bool(drop_rate) {
+                if loss.drops(data) {
                     continue;
                 }
                 let Ok(receive) = Receive::new(Protocol::Udp, source, local, data) else { continue };
@@ -233,6 +244,26 @@ async fn run(
         }
     };
     let _ = events.send(PeerEvent::Closed(reason));
+}
+
+/// Induced loss of incoming RTP, for tests of the repair path.
+struct Loss {
+    rate: f64,
+    rtx_pts: Vec<u8>,
+}
+
+impl Loss {
+    fn drops(&self, data: &[u8]) -> bool {
+        if self.rate <= 0.0 || data.len() <= 12 || !(128..192).contains(&data[0]) {
+            return false;
+        }
+        // RTCP shares the RTP version bits; its packet types are 192-223 (RFC 5761).
+        if (192..224).contains(&data[1]) {
+            return false;
+        }
+        let pt = data[1] & 0x7f;
+        !self.rtx_pts.contains(&pt) && rand::rng().random_bool(self.rate)
+    }
 }
 
 /// A random starting sequence number below 2^15, as browsers pick.

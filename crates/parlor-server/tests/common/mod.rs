@@ -13,6 +13,7 @@ pub const API_SECRET: &str = "00112233445566778899aabbccddeeff00112233";
 
 pub struct Server {
     pub url: String,
+    media: std::net::SocketAddr,
     pub data_dir: tempfile::TempDir,
     child: Option<Child>,
 }
@@ -49,10 +50,14 @@ impl Server {
             }
         });
         let mut seen = Vec::new();
+        let mut media = None;
         let url = loop {
             let line = rx
                 .recv_timeout(Duration::from_secs(30))
                 .unwrap_or_else(|_| panic!("server did not start; printed {seen:?}"));
+            if let Some(addr) = line.strip_prefix("parlor media on udp://") {
+                media = addr.parse().ok();
+            }
             if let Some(url) = line.strip_prefix("parlor listening on ") {
                 break url.to_owned();
             }
@@ -60,9 +65,15 @@ impl Server {
         };
         Server {
             url,
+            media: media.expect("the server printed its media address"),
             data_dir,
             child: Some(child),
         }
+    }
+
+    /// The UDP media address.
+    pub fn media_addr(&self) -> std::net::SocketAddr {
+        self.media
     }
 
     pub fn sdk(&self) -> parlor_sdk::Parlor {
