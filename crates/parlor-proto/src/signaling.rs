@@ -3,7 +3,7 @@
 //! `docs/protocol.md` is the prose specification; these types are its single source of
 //! truth in code, shared by the server and the native client. Every message is an object
 //! with a `type`. Client requests may carry an `id` (any string the client picks), echoed
-//! in the reply (`ok`, `published`, `subscribed` or `error`).
+//! in the reply (`ok`, `published`, `subscribed`, `pong` or `error`).
 
 use serde::{Deserialize, Serialize};
 
@@ -400,7 +400,7 @@ pub enum ErrorCode {
     BadRequest,
     /// The token was refused; `reason` says why.
     AuthFailed,
-    /// A request came before `connect`, or `connect` came twice.
+    /// A request came before `connect` (a second `connect` is a `badRequest`).
     NotConnected,
     /// The role does not allow it.
     PermissionDenied,

@@ -712,10 +712,13 @@ impl Worker {
                     None => continue, // the consumer did not negotiate this codec
                 },
             };
-            let mut ext = ExtensionValues::default();
-            ext.audio_level = packet.header.ext_vals.audio_level;
-            ext.voice_activity = packet.header.ext_vals.voice_activity;
-            ext.video_orientation = packet.header.ext_vals.video_orientation;
+            // Only what describes the media; never the publisher's mid/rid or transport ids.
+            let ext = ExtensionValues {
+                audio_level: packet.header.ext_vals.audio_level,
+                voice_activity: packet.header.ext_vals.voice_activity,
+                video_orientation: packet.header.ext_vals.video_orientation,
+                ..Default::default()
+            };
             let write = RtpWrite::new(
                 out_pt,
                 SeqNo::from(out_seq),

@@ -877,3 +877,89 @@ async fn garbage_on_the_websocket_and_the_media_port_leaves_sessions_untouched()
     let (c, _) = connect(&server, &sid, &tokens[1]).await;
     c.ping().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_errors_are_answered_precisely() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let server = Server::start();
+    let (sid, tokens) = server
+        .session_with_tokens(&[Role::Publisher, Role::Subscriber])
+        .await;
+    let (_b, mut b_events) = connect(&server, &sid, &tokens[1]).await;
+    let url = server.url.replace("http://", "ws://") + "/v1/rtc";
+    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .unwrap();
+    // A ping before connect is fine; connect still works.
+    ws.send(Message::Ping(vec![1].into())).await.unwrap();
+    let hello = serde_json::json!({"type": "connect", "sessionId": sid, "token": tokens[0]});
+    ws.send(Message::text(hello.to_string())).await.unwrap();
+    type Ws = tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >;
+    async fn next(ws: &mut Ws) -> serde_json::Value {
+        loop {
+            if let Message::Text(t) = ws.next().await.unwrap().unwrap() {
+                return serde_json::from_str(&t).unwrap();
+            }
+        }
+    }
+    assert_eq!(next(&mut ws).await["type"], "connected");
+    let cases = [
+        (
+            r#"{"type":"subscribe","id":"r1","streamId":"x"}"#.to_owned(),
+            "r1",
+            "badRequest",
+        ),
+        (
+            r#"{"type":"nope","id":"r2"}"#.to_owned(),
+            "r2",
+            "badRequest",
+        ),
+        (
+            format!(
+                r#"{{"type":"signal","id":"r3","data":"{}"}}"#,
+                "x".repeat(70_000)
+            ),
+            "r3",
+            "limitExceeded",
+        ),
+        (
+            r#"{"type":"publish","id":"r4","sdp":"v=0\r\nnot sdp"}"#.to_owned(),
+            "r4",
+            "mediaError",
+        ),
+        (
+            r#"{"type":"connect","sessionId":"s","token":"t"}"#.to_owned(),
+            "",
+            "badRequest",
+        ),
+    ];
+    for (request, ..) in &cases {
+        ws.send(Message::text(request.clone())).await.unwrap();
+    }
+    for (_, id, code) in &cases {
+        let reply = next(&mut ws).await;
+        assert_eq!(reply["type"], "error", "{reply}");
+        assert_eq!(reply["code"], *code, "{reply}");
+        if !id.is_empty() {
+            assert_eq!(
+                reply["id"], *id,
+                "replies keep their order and ids: {reply}"
+            );
+        }
+    }
+    // The failed publish told nobody anything.
+    expect_none(&mut b_events, 300, |e| {
+        matches!(
+            e,
+            ServerMessage::StreamDestroyed { .. } | ServerMessage::StreamCreated { .. }
+        )
+    })
+    .await;
+    ws.send(Message::text(r#"{"type":"ping","id":"p"}"#))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut ws).await["type"], "pong");
+}

@@ -23,26 +23,30 @@
 //! `connectionCreated` and `streamCreated`, as the web SDK does), plus `subscribed` when a
 //! subscription's media connects, and a final `summary` with per-stream counts. Without
 //! `--json`, events are described on stderr and only the summary goes to stdout.
-//! `--duration` counts seconds from joining the session.
+//! `--duration` counts seconds from joining the session. Events without a web SDK
+//! counterpart keep their protocol name (`muteForced`, `subscriptionEnded`).
 //!
 //! With `--record-dir DIR`, each stream's video goes to `DIR/<streamId>.ivf` and its
 //! audio to `DIR/<streamId>.ogg`, each file created on the first frame of its kind:
 //!
 //! * IVF: VP8, the frames exactly as received, time base 1/90000 and timestamps the
 //!   frames' RTP times relative to the first recorded frame (so gaps and the sender's
-//!   clock are preserved); the dimensions come from the first keyframe.
+//!   clock are preserved); the dimensions come from the first keyframe. The header's
+//!   "frame count" field holds the duration in time-base units, as ffmpeg writes it and
+//!   reads it back (see [`ivf_duration`]).
 //! * Ogg Opus: the packets exactly as received, one per page, granule positions counting
 //!   their durations (lost packets are not filled in), pre-skip 0, the channel count from
 //!   the first packet's stereo flag.
 //!
-//! Files are finished (IVF frame count patched, Ogg end-of-stream page written) when the
+//! Files are finished (IVF header patched, Ogg end-of-stream page written) when the
 //! stream is destroyed, and when the command ends by `--duration`, SIGINT or SIGTERM.
 //!
 //! # Exit codes
 //!
-//! 0 on an orderly end (also when the server ends the stream or the session), 1 when the
-//! server refuses the token or the role, or the connection fails, 2 for bad arguments
-//! and unreadable files.
+//! 0 on an orderly end (also when the server ends the stream or the session on purpose:
+//! forceUnpublish, forceDisconnect), 1 when the server refuses the token or the role, or
+//! the connection fails or breaks (after the same orderly end: files finished, summary
+//! printed), 2 for bad arguments and unreadable files.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write as _};
@@ -291,6 +295,21 @@ async fn connect(
         }
         name = stop_requested(stop) => Err(Failure::failed(format!("{name} while connecting"))),
     }
+}
+
+/// An event object as one line of JSON with `"event"` first (serde_json sorts keys).
+fn event_line(value: &Value) -> String {
+    let Value::Object(map) = value else {
+        return value.to_string();
+    };
+    let mut fields = Vec::with_capacity(map.len());
+    if let Some(name) = map.get("event") {
+        fields.push(format!("\"event\":{name}"));
+    }
+    for (key, v) in map.iter().filter(|(k, _)| *k != "event") {
+        fields.push(format!("{}:{v}", Value::String(key.clone())));
+    }
+    format!("{{{}}}", fields.join(","))
 }
 
 /// A serde enum's wire name (`clientDisconnected`, …).
@@ -614,6 +633,15 @@ enum SendEnd {
     Failed(String),
 }
 
+/// The line `publish` prints on stdout at the end.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PublishSummary<'a> {
+    stream_id: &'a str,
+    frames_sent: u64,
+    packets_sent: u64,
+}
+
 #[derive(Default)]
 struct SendCounts {
     frames: u64,
@@ -693,12 +721,12 @@ async fn publish(args: PublishArgs) -> Result<(), Failure> {
     };
     session.disconnect().await;
     print_line(
-        &json!({
-            "streamId": stream_id,
-            "framesSent": counts.frames,
-            "packetsSent": counts.packets,
+        &serde_json::to_string(&PublishSummary {
+            stream_id: &stream_id,
+            frames_sent: counts.frames,
+            packets_sent: counts.packets,
         })
-        .to_string(),
+        .expect("serializes"),
     );
     result
 }
@@ -798,7 +826,8 @@ async fn send_media(
                     let target = elapsed.max(last_video_clock.map_or(0, |c| c + 1));
                     video_shift = frame.t as i64 - target as i64;
                     eprintln!(
-                        "keyframe requested: skipped {skipped} frames to the keyframe at frame {} of {}",
+                        "keyframe requested at {:.3} s: skipped {skipped} frames to the keyframe at frame {} of {}",
+                        start.elapsed().as_secs_f64(),
                         frame.index,
                         video.path.display()
                     );
@@ -830,23 +859,27 @@ async fn send_media(
                 }
             }
         };
-        let wake = deadline.map_or(due, |d| d.min(due));
-        tokio::select! {
-            biased;
-            name = stop_requested(stop) => {
-                eprintln!("stopping on {name}");
-                return SendEnd::Done;
-            }
-            ev = events.recv() => {
-                if let Some(end) = publisher_event(ev, &stream_id, &mut audio_muted) {
-                    return end;
-                }
-                continue;
-            }
-            _ = tokio::time::sleep_until(wake) => {}
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d && due >= d) {
+        if deadline.is_some_and(|d| due >= d && Instant::now() >= d) {
             return SendEnd::Done;
+        }
+        if due > Instant::now() {
+            let wake = deadline.map_or(due, |d| d.min(due));
+            tokio::select! {
+                biased;
+                name = stop_requested(stop) => {
+                    eprintln!("stopping on {name}");
+                    return SendEnd::Done;
+                }
+                ev = events.recv() => {
+                    if let Some(end) = publisher_event(ev, &stream_id, &mut audio_muted) {
+                        return end;
+                    }
+                }
+                _ = tokio::time::sleep_until(wake) => {}
+            }
+            // Look at keyframe requests again before sending: one that arrived meanwhile
+            // replaces the frame that was due.
+            continue;
         }
 
         let sent = if is_video {
@@ -928,7 +961,7 @@ struct Output {
 impl Output {
     fn event(&self, value: Value, human: impl FnOnce() -> String) {
         if self.json {
-            print_line(&value.to_string());
+            print_line(&event_line(&value));
         } else {
             eprintln!("{}", human());
         }
@@ -973,6 +1006,8 @@ enum SubscribeEnd {
     ByClient,
     /// The server ended the session (already reported as `sessionDisconnected`).
     ByServer,
+    /// The signaling connection broke (reported as `sessionDisconnected`).
+    Lost,
     /// A subscription was refused for the role.
     Refused(String),
 }
@@ -1094,7 +1129,7 @@ async fn subscribe(args: SubscribeArgs) -> Result<(), Failure> {
                         json!({"event": "sessionDisconnected", "reason": "networkDisconnected"}),
                         || "disconnected: the signaling connection closed (networkDisconnected)".into(),
                     );
-                    break SubscribeEnd::ByServer;
+                    break SubscribeEnd::Lost;
                 };
                 match ev {
                     ServerMessage::ConnectionCreated { connection } => out.connection_created(&connection),
@@ -1169,7 +1204,7 @@ async fn subscribe(args: SubscribeArgs) -> Result<(), Failure> {
 
     // Orderly end: stop every subscription (unsubscribing if the session is still up),
     // let them finish their files, then leave.
-    let session_up = !matches!(end, SubscribeEnd::ByServer);
+    let session_up = !matches!(end, SubscribeEnd::ByServer | SubscribeEnd::Lost);
     for sub in subscriptions.values_mut() {
         sub.stop(session_up);
     }
@@ -1194,9 +1229,14 @@ async fn subscribe(args: SubscribeArgs) -> Result<(), Failure> {
             || "disconnected (clientDisconnected)".into(),
         );
     }
-    print_line(&json!({"event": "summary", "streams": summary}).to_string());
+    print_line(&event_line(
+        &json!({"event": "summary", "streams": summary}),
+    ));
     match end {
         SubscribeEnd::Refused(why) => Err(Failure::failed(why)),
+        SubscribeEnd::Lost => Err(Failure::failed(
+            "the signaling connection to the server was lost",
+        )),
         _ if record_failed => Err(Failure::failed("recording failed (see above)")),
         _ => Ok(()),
     }
@@ -1264,7 +1304,6 @@ async fn run_subscription(
             }
         }
     };
-    drop(on_frame);
     if unsubscribe {
         match tokio::time::timeout(Duration::from_secs(3), sub.unsubscribe()).await {
             Ok(Ok(())) | Ok(Err(ClientError::Closed)) => {}
@@ -1305,6 +1344,8 @@ struct Recorder {
     dimensions: Option<VideoDimensions>,
     video: Option<IvfWriter<BufWriter<File>>>,
     first_video_rtp: u64,
+    video_frames: u64,
+    last_video_pts: u64,
     audio: Option<OggOpusWriter<BufWriter<File>>>,
     /// After a write error the file is abandoned.
     video_failed: bool,
@@ -1332,6 +1373,8 @@ impl Recorder {
             dimensions: stream.video_dimensions,
             video: None,
             first_video_rtp: 0,
+            video_frames: 0,
+            last_video_pts: 0,
             audio: None,
             video_failed: false,
             audio_failed: false,
@@ -1376,9 +1419,13 @@ impl Recorder {
             self.first_video_rtp = f.rtp_time;
         }
         let writer = self.video.as_mut().expect("created above");
+        let pts = f.rtp_time.saturating_sub(self.first_video_rtp);
         writer
-            .write_frame(f.rtp_time.saturating_sub(self.first_video_rtp), &f.data)
-            .map_err(|e| e.to_string())
+            .write_frame(pts, &f.data)
+            .map_err(|e| e.to_string())?;
+        self.video_frames += 1;
+        self.last_video_pts = pts;
+        Ok(())
     }
 
     fn write_audio(&mut self, f: &MediaFrame) -> Result<(), String> {
@@ -1410,10 +1457,11 @@ impl Recorder {
                 self.invalid_audio
             );
         }
-        if let Some(w) = self.video
-            && let Err(e) = w.finish()
-        {
-            errors.push(format!("{}: {e}", self.video_path.display()));
+        if let Some(w) = self.video {
+            let duration = ivf_duration(self.video_frames, self.last_video_pts);
+            if let Err(e) = finish_ivf(w, duration) {
+                errors.push(format!("{}: {e}", self.video_path.display()));
+            }
         }
         if let Some(w) = self.audio
             && let Err(e) = w.finish()
@@ -1426,6 +1474,30 @@ impl Recorder {
             Err(errors.join("; "))
         }
     }
+}
+
+/// The value of the IVF header's 32-bit field at offset 24 for a recording: like
+/// ffmpeg's IVF muxer, the stream's duration in time-base units estimated as frames ×
+/// mean frame interval, which ffmpeg's demuxer reads back as the duration. (libvpx puts
+/// the frame count there, which is the same number only for a 1/fps time base; the
+/// recordings' time base is 1/90000.)
+fn ivf_duration(frames: u64, last_pts: u64) -> u32 {
+    if frames < 2 {
+        return 0;
+    }
+    (u128::from(last_pts) * u128::from(frames) / u128::from(frames - 1)).min(u32::MAX.into()) as u32
+}
+
+/// Writes the header's duration field and flushes.
+fn finish_ivf(writer: IvfWriter<BufWriter<File>>, duration: u32) -> std::io::Result<()> {
+    use std::io::{Seek as _, SeekFrom};
+    let mut w = writer.into_inner();
+    let end = w.stream_position()?;
+    w.seek(SeekFrom::Start(24))?;
+    w.write_all(&duration.to_le_bytes())?;
+    w.seek(SeekFrom::Start(end))?;
+    w.flush()?;
+    w.into_inner().map_err(|e| e.into_error())?.sync_all()
 }
 
 /// Width and height of a VP8 keyframe (14 bits each after the start code).

@@ -9,8 +9,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use parlor_proto::signaling::{
-    ClientMessage, ConnectionReason, ErrorCode, MAX_CLIENT_MESSAGE_BYTES, ProtocolError,
-    ServerMessage, StreamReason,
+    ClientMessage, ConnectionReason, ErrorCode, ProtocolError, ServerMessage,
 };
 use parlor_router::ConsumerMedia;
 use tokio::sync::mpsc;
@@ -27,6 +26,10 @@ const PING_INTERVAL: Duration = Duration::from_secs(2);
 /// A client silent this long (no message, no pong) is gone: networkDisconnected.
 const SILENCE_LIMIT: Duration = Duration::from_secs(8);
 
+/// Frames up to this size are read (and answered `limitExceeded` past the protocol's own
+/// limit); larger ones end the connection.
+const MAX_FRAME_BYTES: usize = 1 << 20;
+
 /// WebSocket close codes.
 const CLOSE_PROTOCOL: u16 = 4000;
 const CLOSE_AUTH: u16 = 4001;
@@ -35,8 +38,8 @@ const CLOSE_TIMEOUT: u16 = 4008;
 
 /// `GET /v1/rtc`: upgrade to the signaling protocol.
 pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(MAX_CLIENT_MESSAGE_BYTES)
-        .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
+    ws.max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| serve(socket, state))
 }
 
@@ -72,26 +75,30 @@ fn error(
 
 async fn serve(mut socket: WebSocket, state: AppState) {
     // 1. Authenticate: nothing else is read, and nothing is joined, before the token passes.
-    let first = match tokio::time::timeout(CONNECT_TIMEOUT, socket.recv()).await {
-        Ok(Some(Ok(Message::Text(t)))) => t,
-        Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => return,
-        Ok(Some(Ok(_))) => {
-            let msg = error(
-                None,
-                ErrorCode::BadRequest,
-                None,
-                "expected a text frame".into(),
-            );
-            return close(&mut socket, &msg, CLOSE_PROTOCOL, "protocol error").await;
-        }
-        Err(_) => {
-            let msg = error(
-                None,
-                ErrorCode::NotConnected,
-                None,
-                "no connect message within 10 s".into(),
-            );
-            return close(&mut socket, &msg, CLOSE_TIMEOUT, "connect timeout").await;
+    let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+    let first = loop {
+        match tokio::time::timeout_at(deadline, socket.recv()).await {
+            Ok(Some(Ok(Message::Text(t)))) => break t,
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+            Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => return,
+            Ok(Some(Ok(Message::Binary(_)))) => {
+                let msg = error(
+                    None,
+                    ErrorCode::BadRequest,
+                    None,
+                    "expected a text frame".into(),
+                );
+                return close(&mut socket, &msg, CLOSE_PROTOCOL, "protocol error").await;
+            }
+            Err(_) => {
+                let msg = error(
+                    None,
+                    ErrorCode::NotConnected,
+                    None,
+                    "no connect message within 10 s".into(),
+                );
+                return close(&mut socket, &msg, CLOSE_TIMEOUT, "connect timeout").await;
+            }
         }
     };
     let (session_id, token) = match ClientMessage::parse(&first) {
@@ -168,7 +175,7 @@ async fn serve(mut socket: WebSocket, state: AppState) {
 
     // 3. Serve until the client leaves, is forced out, or goes silent.
     let (mut sink, mut stream) = socket.split();
-    let (requests_tx, requests_rx) = mpsc::unbounded_channel::<ClientMessage>();
+    let (requests_tx, requests_rx) = mpsc::unbounded_channel::<Request>();
     // Requests run one at a time, in order, on their own task, so a slow negotiation never
     // stalls the delivery of events to this client (nor its heartbeats).
     let worker = tokio::spawn(run_requests(
@@ -184,17 +191,18 @@ async fn serve(mut socket: WebSocket, state: AppState) {
             incoming = stream.next() => {
                 last_heard = Instant::now();
                 match incoming {
-                    Some(Ok(Message::Text(t))) => match ClientMessage::parse(&t) {
-                        Ok(ClientMessage::Connect { .. }) => {
-                            let msg = error(None, ErrorCode::BadRequest, None, "already connected".into());
-                            room.send_to(&me, &msg);
-                        }
-                        Ok(msg) => { let _ = requests_tx.send(msg); }
-                        Err(e) => room.send_to(&me, &e.to_message(None)),
-                    },
+                    Some(Ok(Message::Text(t))) => {
+                        let request = match ClientMessage::parse(&t) {
+                            Ok(ClientMessage::Connect { .. }) => Err((None, ProtocolError::new(ErrorCode::BadRequest, "already connected"))),
+                            Ok(msg) => Ok(msg),
+                            // Answered with the request's id when it has a readable one.
+                            Err(e) => Err((request_id(&t), e)),
+                        };
+                        let _ = requests_tx.send(request);
+                    }
                     Some(Ok(Message::Binary(_))) => {
-                        let msg = error(None, ErrorCode::BadRequest, None, "binary frames are not part of the protocol".into());
-                        room.send_to(&me, &msg);
+                        let e = ProtocolError::new(ErrorCode::BadRequest, "binary frames are not part of the protocol");
+                        let _ = requests_tx.send(Err((None, e)));
                     }
                     Some(Ok(Message::Close(_))) | None => break ConnectionReason::ClientDisconnected,
                     Some(Ok(_)) => {} // ping/pong
@@ -216,6 +224,7 @@ async fn serve(mut socket: WebSocket, state: AppState) {
             },
             _ = ping.tick() => {
                 if last_heard.elapsed() > SILENCE_LIMIT {
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code: CLOSE_TIMEOUT, reason: "heartbeat timeout".into() }))).await;
                     break ConnectionReason::NetworkDisconnected;
                 }
                 if sink.send(Message::Ping(Default::default())).await.is_err() {
@@ -230,17 +239,36 @@ async fn serve(mut socket: WebSocket, state: AppState) {
     let _ = sink.close().await;
 }
 
+/// A request as read: a message, or why it could not be read (with its id if readable).
+type Request = Result<ClientMessage, (Option<String>, ProtocolError)>;
+
+/// The `id` of a request that did not parse, if it is a JSON object with a string id.
+fn request_id(text: &str) -> Option<String> {
+    match serde_json::from_str::<serde_json::Value>(text)
+        .ok()?
+        .get("id")?
+    {
+        serde_json::Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
 async fn run_requests(
     state: AppState,
     room: Arc<Room>,
     me: String,
-    mut requests: mpsc::UnboundedReceiver<ClientMessage>,
+    mut requests: mpsc::UnboundedReceiver<Request>,
 ) {
-    while let Some(msg) = requests.recv().await {
-        let id = msg.id().map(str::to_owned);
-        let reply = match handle(&state, &room, &me, msg).await {
-            Ok(reply) => reply,
-            Err(e) => e.to_message(id.as_deref()),
+    while let Some(request) = requests.recv().await {
+        let reply = match request {
+            Ok(msg) => {
+                let id = msg.id().map(str::to_owned);
+                match handle(&state, &room, &me, msg).await {
+                    Ok(reply) => reply,
+                    Err(e) => e.to_message(id.as_deref()),
+                }
+            }
+            Err((id, e)) => e.to_message(id.as_deref()),
         };
         room.send_to(&me, &reply);
     }
@@ -275,7 +303,7 @@ async fn handle(
                     sdp: answer,
                 }),
                 Err(e) => {
-                    room.destroy_stream_quietly(&stream);
+                    room.discard_stream(&stream);
                     Err(ProtocolError::new(ErrorCode::MediaError, e.to_string()))
                 }
             }
@@ -350,6 +378,12 @@ async fn handle(
             ok(id)
         }
         ClientMessage::ForceDisconnect { id, connection_id } => {
+            if connection_id == me {
+                return Err(ProtocolError::new(
+                    ErrorCode::BadRequest,
+                    "to leave, disconnect; forceDisconnect is for other connections",
+                ));
+            }
             room.force_disconnect(Some(me), &connection_id)?;
             ok(id)
         }
@@ -368,12 +402,5 @@ async fn handle(
             room.force_mute(Some(me), None, &excluded_stream_ids)?;
             ok(id)
         }
-    }
-}
-
-impl Room {
-    /// Removes a stream whose negotiation failed (never announced).
-    fn destroy_stream_quietly(&self, stream: &str) {
-        self.destroy_stream(stream, StreamReason::MediaStopped);
     }
 }

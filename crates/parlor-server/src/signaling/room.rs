@@ -330,6 +330,15 @@ impl Room {
         state.broadcast(&msg);
     }
 
+    /// Forgets a stream whose negotiation failed: it was never announced, and its owner
+    /// learns of the failure from the error reply, so nobody is told anything.
+    pub fn discard_stream(&self, stream_id: &str) {
+        let removed = lock(&self.state).streams.shift_remove(stream_id);
+        if let (Some(entry), Some(hub)) = (removed, self.hub.upgrade()) {
+            hub.release_transport(&entry.id);
+        }
+    }
+
     /// Removes a stream (and its subscriptions) for `reason`.
     pub fn destroy_stream(&self, stream_id: &str, reason: StreamReason) {
         let mut released = Vec::new();
@@ -521,7 +530,7 @@ impl Room {
         }
         let (id, audio, announced) = (entry.id.clone(), s.has_audio, entry.announced);
         let stream = s.clone();
-        if has_audio.is_some()
+        if changes.iter().any(|(p, ..)| *p == "hasAudio")
             && let Some(hub) = self.hub.upgrade()
         {
             hub.router.set_producer_audio(id, audio);
@@ -601,7 +610,6 @@ impl Room {
         signal_type: String,
         data: String,
     ) -> Result<(), ProtocolError> {
-        parlor_proto::signaling::validate_signal(&signal_type, &data)?;
         let state = lock(&self.state);
         let sender = match from {
             Some(id) => {
@@ -616,6 +624,7 @@ impl Room {
             }
             None => None,
         };
+        parlor_proto::signaling::validate_signal(&signal_type, &data)?;
         let msg = ServerMessage::Signal {
             signal_type,
             data,
