@@ -762,6 +762,16 @@ impl Worker {
         }
         if need_keyframe {
             self.want_keyframe(pkey);
+        } else if keyframe_start {
+            // Every consumer that waited has its keyframe: a throttled request is moot.
+            if let Some(Transport {
+                role: Role::Producer(p),
+                ..
+            }) = self.transports.get_mut(pkey)
+            {
+                p.keyframe_pending = false;
+            }
+            self.keyframe_wanted.retain(|&k| k != pkey);
         }
     }
 

@@ -757,3 +757,155 @@ async fn refusals_exit_1_and_bad_arguments_exit_2() {
         assert!(stderr.contains("error: "), "{what}: {stderr}");
     }
 }
+
+/// Sends SIGTERM to a process.
+fn terminate(proc: &Proc) {
+    let status = Command::new("kill")
+        .args(["-TERM", &proc.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Checks that a finished recording is complete: the files read back whole, ffprobe
+/// counts what the summary says.
+fn check_recording(dir: &Path, stream_id: &str, counts: &Value) {
+    let ivf = dir.join(format!("{stream_id}.ivf"));
+    let frames = ivf_frames(&ivf).len() as u64;
+    assert!(frames > 0);
+    assert_eq!(counts["videoFrames"], frames);
+    assert_eq!(ffprobe_frames(&ivf), frames);
+    let ogg = dir.join(format!("{stream_id}.ogg"));
+    let packets = ogg_packets(&ogg).len() as u64;
+    assert!(packets > 0);
+    assert_eq!(counts["audioFrames"], packets);
+    assert_eq!(ffprobe_frames(&ogg), packets);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_endings_and_sigterm_are_orderly() {
+    let server = Server::start();
+    let (sid, tokens) = server
+        .session_with_tokens(&[
+            Role::Moderator,
+            Role::Publisher,
+            Role::Subscriber,
+            Role::Subscriber,
+        ])
+        .await;
+    let (moderator, mut events) = parlor_client::Session::connect(&server.url, &sid, &tokens[0])
+        .await
+        .unwrap();
+    let fx = fixtures();
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let dir_names: Vec<&str> = dirs.iter().map(|d| d.path().to_str().unwrap()).collect();
+    // Two subscribers without --duration: one is force disconnected, one gets SIGTERM.
+    let subs: Vec<Proc> = (0..2)
+        .map(|i| {
+            Proc::spawn(
+                &format!("subscriber {i}"),
+                &[
+                    "client",
+                    "subscribe",
+                    "--url",
+                    &server.url,
+                    "--token",
+                    &tokens[2 + i],
+                    "--record-dir",
+                    dir_names[i],
+                    "--json",
+                ],
+            )
+        })
+        .collect();
+    let sub_connections: Vec<String> = subs
+        .iter()
+        .map(|s| {
+            let (_, v) = s.wait_json(Duration::from_secs(10), |v| {
+                v["event"] == "sessionConnected"
+            });
+            v["connection"]["connectionId"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    // A publisher without --duration, looping: only the server ends it.
+    let publisher = Proc::spawn(
+        "publisher",
+        &[
+            "client",
+            "publish",
+            "--url",
+            &server.url,
+            "--token",
+            &tokens[1],
+            "--video",
+            fx.video_ivf.to_str().unwrap(),
+            "--audio",
+            fx.audio_ogg.to_str().unwrap(),
+            "--loop",
+        ],
+    );
+    let stream_id = loop {
+        match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
+            Ok(Some(parlor_client::ServerMessage::StreamCreated { stream })) => {
+                break stream.stream_id;
+            }
+            Ok(Some(_)) => {}
+            other => panic!("no streamCreated: {other:?}"),
+        }
+    };
+    for s in &subs {
+        s.wait_json(Duration::from_secs(10), |v| v["event"] == "subscribed");
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // SIGTERM while the stream is live: the subscriber unsubscribes and finishes files.
+    terminate(&subs[1]);
+    moderator.force_unpublish(&stream_id).await.unwrap();
+    let publisher = publisher.finish(Duration::from_secs(10));
+    assert!(
+        publisher.status.success(),
+        "publisher: {}",
+        publisher.stderr_text()
+    );
+    assert!(
+        publisher
+            .stderr_text()
+            .contains("the server ended the stream (forceUnpublished)"),
+        "{}",
+        publisher.stderr_text()
+    );
+    assert_eq!(publisher.json_lines()[0]["streamId"], stream_id.as_str());
+
+    // The other subscriber saw the stream end, and is then force disconnected.
+    subs[0].wait_json(Duration::from_secs(10), |v| {
+        v["event"] == "streamDestroyed" && v["reason"] == "forceUnpublished"
+    });
+    moderator
+        .force_disconnect(&sub_connections[0])
+        .await
+        .unwrap();
+    moderator.disconnect().await;
+
+    for (i, sub) in subs.into_iter().enumerate() {
+        let done = sub.finish(Duration::from_secs(10));
+        assert!(
+            done.status.success(),
+            "subscriber {i}: {}",
+            done.stderr_text()
+        );
+        let lines = done.json_lines();
+        let reason = if i == 0 {
+            "forceDisconnected"
+        } else {
+            "clientDisconnected"
+        };
+        assert_eq!(
+            lines[lines.len() - 2],
+            serde_json::json!({"event": "sessionDisconnected", "reason": reason}),
+            "subscriber {i}"
+        );
+        let summary = &lines[lines.len() - 1];
+        assert_eq!(summary["event"], "summary");
+        check_recording(dirs[i].path(), &stream_id, &summary["streams"][&stream_id]);
+    }
+}

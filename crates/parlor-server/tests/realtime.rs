@@ -963,3 +963,57 @@ async fn protocol_errors_are_answered_precisely() {
         .unwrap();
     assert_eq!(next(&mut ws).await["type"], "pong");
 }
+
+/// Join and first-frame latency of the native client, p50/p95 over 25 runs. A measurement,
+/// not a check: `cargo test --release -p parlor-server --test realtime -- --ignored
+/// --nocapture latency`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn latency() {
+    let server = Server::start();
+    let roles = vec![Role::Publisher; 26];
+    let (sid, tokens) = server.session_with_tokens(&roles).await;
+    let (a, _a) = connect(&server, &sid, &tokens[0]).await;
+    let mut publisher = a
+        .publish(PublishOptions {
+            has_audio: false,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    publisher.wait_connected().await.unwrap();
+    let stream_id = publisher.stream_id().to_owned();
+    let sender =
+        tokio::spawn(async move { send_media(&mut publisher, 30 * 40, false, true).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (mut join, mut first) = (Vec::new(), Vec::new());
+    for token in &tokens[1..] {
+        let t0 = std::time::Instant::now();
+        let (s, _events) = connect(&server, &sid, token).await;
+        join.push(t0.elapsed());
+        let t1 = std::time::Instant::now();
+        let mut sub = s
+            .subscribe(&stream_id, SubscribeOptions::default())
+            .await
+            .unwrap();
+        sub.next_frame(Duration::from_secs(5)).await.unwrap();
+        first.push(t1.elapsed());
+        sub.unsubscribe().await.unwrap();
+        s.disconnect().await;
+        // Let the publisher's file reach a point where no keyframe is near.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    sender.abort();
+    let pct = |v: &mut Vec<Duration>, p: f64| {
+        v.sort();
+        v[((v.len() as f64 - 1.0) * p).round() as usize]
+    };
+    println!(
+        "join (connect → sessionConnected): p50 {:?} p95 {:?}; subscribe → first frame: p50 {:?} p95 {:?} (n = {})",
+        pct(&mut join, 0.5),
+        pct(&mut join, 0.95),
+        pct(&mut first, 0.5),
+        pct(&mut first, 0.95),
+        first.len()
+    );
+}

@@ -186,14 +186,7 @@ impl Failure {
 fn client_failure(doing: &str, e: ClientError) -> Failure {
     match e {
         ClientError::Url(_) => Failure::usage(format!("--url: {e}")),
-        ClientError::Auth { reason, message } => {
-            // The server's message starts with "token refused: " itself.
-            let message = message
-                .strip_prefix("token refused: ")
-                .unwrap_or(&message)
-                .to_owned();
-            Failure::failed(ClientError::Auth { reason, message }.to_string())
-        }
+        e @ ClientError::Auth { .. } => Failure::failed(e.to_string()),
         e => Failure::failed(format!("{doing}: {e}")),
     }
 }
@@ -675,7 +668,11 @@ async fn publish(args: PublishArgs) -> Result<(), Failure> {
         Ok(p) => p,
         Err(e) => {
             session.disconnect().await;
-            return Err(client_failure("publishing refused", e));
+            let doing = match e {
+                ClientError::Server { .. } => "publishing refused",
+                _ => "publishing failed",
+            };
+            return Err(client_failure(doing, e));
         }
     };
     let stream_id = publisher.stream_id().to_owned();

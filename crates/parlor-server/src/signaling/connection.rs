@@ -145,12 +145,7 @@ async fn serve(mut socket: WebSocket, state: AppState) {
         Ok(Ok(grant)) => grant,
         Ok(Err(VerifyError::Token(e))) => {
             tracing::info!(session = %session_id, reason = e.reason(), "client token refused");
-            let msg = error(
-                None,
-                ErrorCode::AuthFailed,
-                Some(e.reason()),
-                format!("token refused: {e}"),
-            );
+            let msg = error(None, ErrorCode::AuthFailed, Some(e.reason()), e.to_string());
             return close(&mut socket, &msg, CLOSE_AUTH, e.reason()).await;
         }
         Ok(Err(VerifyError::Store(e))) => {
@@ -297,11 +292,16 @@ async fn handle(
             let stream =
                 room.add_stream(me, name, has_audio, has_video, video_type, video_dimensions)?;
             match router.create_producer(stream.clone(), sdp).await {
-                Ok(answer) => Ok(ServerMessage::Published {
-                    id,
-                    stream_id: stream.to_string(),
-                    sdp: answer,
-                }),
+                Ok(answer) => {
+                    if !has_audio {
+                        router.set_producer_audio(stream.clone(), false);
+                    }
+                    Ok(ServerMessage::Published {
+                        id,
+                        stream_id: stream.to_string(),
+                        sdp: answer,
+                    })
+                }
                 Err(e) => {
                     room.discard_stream(&stream);
                     Err(ProtocolError::new(ErrorCode::MediaError, e.to_string()))
