@@ -31,7 +31,7 @@ export async function startServer({ apiKey = API_KEY, apiSecret = API_SECRET } =
   const dataDir = mkdtempSync(path.join(tmpdir(), 'parlor-compat-node-'));
   const child = spawn(
     PARLOR_BIN,
-    ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--api-key', apiKey, '--api-secret', apiSecret],
+    ['serve', '--listen', '127.0.0.1:0', '--media-port', '0', '--data-dir', dataDir, '--api-key', apiKey, '--api-secret', apiSecret],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';

@@ -49,6 +49,7 @@ class ParlorServer:
             [
                 PARLOR_BIN, "serve",
                 "--listen", "127.0.0.1:0",
+                "--media-port", "0",
                 "--data-dir", self.data_dir,
                 *cred_args,
             ],
