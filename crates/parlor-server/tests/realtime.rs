@@ -1017,3 +1017,86 @@ async fn latency() {
         first.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_toggle_audio_and_video_and_force_mute_all_stops_audio() {
+    let server = Server::start();
+    let (sid, tokens) = server
+        .session_with_tokens(&[Role::Publisher, Role::Publisher, Role::Moderator])
+        .await;
+    let (a, _a) = connect(&server, &sid, &tokens[0]).await;
+    let (b, mut b_events) = connect(&server, &sid, &tokens[1]).await;
+    let (m, _m) = connect(&server, &sid, &tokens[2]).await;
+    let mut publisher = a.publish(PublishOptions::default()).await.unwrap();
+    publisher.wait_connected().await.unwrap();
+    let stream_id = publisher.stream_id().to_owned();
+    let mut other = b.publish(PublishOptions::default()).await.unwrap();
+    other.wait_connected().await.unwrap();
+    let other_id = other.stream_id().to_owned();
+    let mut sub = m
+        .subscribe(
+            &stream_id,
+            SubscribeOptions {
+                video: false,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    wait_subscribed(&mut sub).await;
+    let sender = tokio::spawn(async move { send_media(&mut publisher, 150, true, true).await });
+
+    // Collects the kinds of frames arriving in a window.
+    async fn window(sub: &mut parlor_client::Subscriber, ms: u64) -> (usize, usize) {
+        let end = tokio::time::Instant::now() + Duration::from_millis(ms);
+        let (mut audio, mut video) = (0, 0);
+        while let Ok(Ok(f)) =
+            tokio::time::timeout_at(end, sub.next_frame(Duration::from_secs(5))).await
+        {
+            match f.kind {
+                MediaKind::Audio => audio += 1,
+                MediaKind::Video => video += 1,
+            }
+        }
+        (audio, video)
+    }
+    let (audio, video) = window(&mut sub, 800).await;
+    assert!(audio > 20 && video == 0, "audio only: {audio} / {video}");
+    sub.set_media(Some(false), Some(true)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (audio, video) = window(&mut sub, 800).await;
+    assert!(audio == 0 && video > 10, "video only: {audio} / {video}");
+    sub.set_media(Some(true), None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (audio, video) = window(&mut sub, 600).await;
+    assert!(audio > 10 && video > 10, "both: {audio} / {video}");
+
+    // forceMuteAll excluding the other stream: only this one is muted, and its audio stops.
+    m.force_mute_all(std::slice::from_ref(&other_id))
+        .await
+        .unwrap();
+    let ev = expect_event(&mut b_events, 5, "hasAudio false", |e| {
+        kind(e) == "streamPropertyChanged"
+    })
+    .await;
+    let ServerMessage::StreamPropertyChanged {
+        stream,
+        changed_property,
+        ..
+    } = ev
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (stream.stream_id.as_str(), changed_property.as_str()),
+        (stream_id.as_str(), "hasAudio")
+    );
+    expect_none(&mut b_events, 300, |e| {
+        matches!(e, ServerMessage::MuteForced { .. })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (audio, video) = window(&mut sub, 600).await;
+    assert!(audio == 0 && video > 10, "muted: {audio} / {video}");
+    sender.abort();
+}
