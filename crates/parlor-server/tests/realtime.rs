@@ -659,10 +659,13 @@ async fn publisher_sequence_wrap_and_a_subscriber_joining_after_it() {
     for (name, g) in ["early", "late"].iter().zip(&got) {
         eprintln!("{name} subscriber got {} frames", g.len());
         let start = sent.iter().position(|&i| frames[i] == g[0]).unwrap();
-        assert_eq!(
+        // Every frame from its first keyframe, in order (a loss of the very last packet is
+        // only noticed when nothing follows, so the last frame may be missing).
+        assert!(
+            g.len() + 1 >= sent.len() - start,
+            "{name}: {} of {}",
             g.len(),
-            sent.len() - start,
-            "{name}: every frame from its first keyframe"
+            sent.len() - start
         );
         for (f, &i) in g.iter().zip(&sent[start..]) {
             assert!(f == &frames[i], "{name}: frame differs");
