@@ -43,6 +43,12 @@ pub struct ServeArgs {
     /// Log filter: error, warn, info, debug, trace, or a tracing directive [default: info].
     #[arg(long, env = "PARLOR_LOG")]
     pub log: Option<String>,
+    /// Serve the demo app and its dev-only session endpoint even on a public address.
+    #[arg(long, env = "PARLOR_DEMO", conflicts_with = "no_demo")]
+    pub demo: bool,
+    /// Never serve the demo app's dev-only session endpoint.
+    #[arg(long, env = "PARLOR_NO_DEMO")]
+    pub no_demo: bool,
 }
 
 /// The same settings in a TOML file.
@@ -56,6 +62,7 @@ struct FileConfig {
     api_secret: Option<String>,
     public_ip: Option<IpAddr>,
     log: Option<String>,
+    demo: Option<bool>,
 }
 
 /// Resolved settings.
@@ -68,6 +75,9 @@ pub struct Config {
     pub credentials: Option<(String, String)>,
     pub public_ip: Option<IpAddr>,
     pub log: String,
+    /// Whether the demo app's dev-only endpoint (sessions and tokens for anyone who asks)
+    /// is on: by default only on a loopback listen address.
+    pub demo: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -80,6 +90,7 @@ impl std::fmt::Debug for Config {
             .field("api_key", &self.credentials.as_ref().map(|c| &c.0))
             .field("public_ip", &self.public_ip)
             .field("log", &self.log)
+            .field("demo", &self.demo)
             .finish()
     }
 }
@@ -116,11 +127,19 @@ impl Config {
             (None, None) => None,
             _ => return Err(ConfigError::HalfCredentials),
         };
+        let listen: SocketAddr = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
+        let demo = if args.no_demo {
+            false
+        } else if args.demo {
+            true
+        } else {
+            file.demo.unwrap_or(listen.ip().is_loopback())
+        };
         Ok(Config {
-            listen: args
-                .listen
-                .or(file.listen)
-                .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
+            listen,
             media_port: args
                 .media_port
                 .or(file.media_port)
@@ -132,6 +151,7 @@ impl Config {
             credentials,
             public_ip: args.public_ip.or(file.public_ip),
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+            demo,
         })
     }
 
@@ -182,6 +202,26 @@ mod tests {
         assert_eq!(cfg.media_port, 9000);
         assert_eq!(cfg.log, "debug");
         assert_eq!(cfg.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert!(cfg.demo, "demo on by default on loopback");
+        let public = Config::resolve(ServeArgs {
+            listen: Some("0.0.0.0:1".parse().unwrap()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!public.demo, "demo off by default on a public address");
+        let forced = Config::resolve(ServeArgs {
+            listen: Some("0.0.0.0:1".parse().unwrap()),
+            demo: true,
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(forced.demo);
+        let off = Config::resolve(ServeArgs {
+            no_demo: true,
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!off.demo);
 
         std::fs::write(&file, "media-port = 9000\n").unwrap();
         let err = Config::resolve(ServeArgs {

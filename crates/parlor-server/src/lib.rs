@@ -9,6 +9,7 @@
 //! * [`signaling`] — the WebSocket signaling endpoint and live session state (rooms),
 //!   bridged to the media router (`parlor-router`).
 //! * [`server`] — binding, serving and graceful shutdown.
+//! * [`web`] — the browser SDK bundle, the demo app and its dev-only endpoint.
 //! * [`cli`] — the `parlor` command line.
 
 pub mod api;
@@ -19,6 +20,7 @@ pub mod server;
 pub mod signaling;
 pub mod store;
 pub mod verify;
+pub mod web;
 
 use std::sync::Arc;
 

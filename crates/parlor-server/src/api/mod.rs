@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/stats", get(stats::get))
         .route("/v2/project/{api_key}", any(project::unrouted))
         .route("/v2/project/{api_key}/{*rest}", any(project::unrouted))
+        .merge(crate::web::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
