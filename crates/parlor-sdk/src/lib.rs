@@ -404,3 +404,140 @@ mod tests {
         assert!(form.contains(&("location", "1.2.3.4".into())));
     }
 }
+
+/// A stream of a live session, as the REST API describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamInfo {
+    pub id: String,
+    /// `camera`, `screen` or `custom`.
+    pub video_type: String,
+    pub name: String,
+    pub layout_class_list: Vec<String>,
+}
+
+/// Server-side control of live sessions (the OpenTok moderation and signaling calls).
+impl Parlor {
+    fn project_url(&self, path: &str) -> String {
+        format!("{}/v2/project/{}{path}", self.api_url, self.api_key)
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.project_url(path))
+            .header(project_auth::HEADER, self.rest_auth())
+            .header(reqwest::header::ACCEPT, "application/json")
+    }
+
+    /// Sends a signal to every client of a session, or to one connection.
+    pub async fn signal(
+        &self,
+        session_id: &str,
+        connection_id: Option<&str>,
+        signal_type: &str,
+        data: &str,
+    ) -> Result<(), Error> {
+        let path = match connection_id {
+            Some(c) => format!("/session/{session_id}/connection/{c}/signal"),
+            None => format!("/session/{session_id}/signal"),
+        };
+        let body = serde_json::json!({ "type": signal_type, "data": data });
+        let response = self
+            .request(reqwest::Method::POST, &path)
+            .json(&body)
+            .send()
+            .await?;
+        read_empty(response).await
+    }
+
+    /// Ends a client's connection (the others see `forceDisconnected`).
+    pub async fn force_disconnect(
+        &self,
+        session_id: &str,
+        connection_id: &str,
+    ) -> Result<(), Error> {
+        let path = format!("/session/{session_id}/connection/{connection_id}");
+        read_empty(self.request(reqwest::Method::DELETE, &path).send().await?).await
+    }
+
+    /// Mutes one stream's audio.
+    pub async fn mute_stream(&self, session_id: &str, stream_id: &str) -> Result<(), Error> {
+        let path = format!("/session/{session_id}/stream/{stream_id}/mute");
+        read_empty(self.request(reqwest::Method::POST, &path).send().await?).await
+    }
+
+    /// Mutes every stream but the excluded ones, and streams published later, until
+    /// [`Parlor::disable_force_mute`].
+    pub async fn mute_all(
+        &self,
+        session_id: &str,
+        excluded_stream_ids: &[String],
+    ) -> Result<(), Error> {
+        let body = serde_json::json!({ "active": true, "excludedStreamIds": excluded_stream_ids });
+        let path = format!("/session/{session_id}/mute");
+        read_empty(
+            self.request(reqwest::Method::POST, &path)
+                .json(&body)
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    /// Lifts "mute all": streams published from now on are not muted.
+    pub async fn disable_force_mute(&self, session_id: &str) -> Result<(), Error> {
+        let body = serde_json::json!({ "active": false });
+        let path = format!("/session/{session_id}/mute");
+        read_empty(
+            self.request(reqwest::Method::POST, &path)
+                .json(&body)
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    /// The streams of a live session.
+    pub async fn list_streams(&self, session_id: &str) -> Result<Vec<StreamInfo>, Error> {
+        #[derive(Deserialize)]
+        struct List {
+            items: Vec<StreamInfo>,
+        }
+        let path = format!("/session/{session_id}/stream");
+        let list: List = read_json(self.request(reqwest::Method::GET, &path).send().await?).await?;
+        Ok(list.items)
+    }
+
+    /// One stream of a live session.
+    pub async fn get_stream(&self, session_id: &str, stream_id: &str) -> Result<StreamInfo, Error> {
+        let path = format!("/session/{session_id}/stream/{stream_id}");
+        read_json(self.request(reqwest::Method::GET, &path).send().await?).await
+    }
+
+    /// Sets the layout class lists of streams (all or none).
+    pub async fn set_stream_class_lists(
+        &self,
+        session_id: &str,
+        items: &[(&str, Vec<String>)],
+    ) -> Result<(), Error> {
+        let items: Vec<serde_json::Value> = items
+            .iter()
+            .map(|(id, classes)| serde_json::json!({ "id": id, "layoutClassList": classes }))
+            .collect();
+        let path = format!("/session/{session_id}/stream");
+        let response = self
+            .request(reqwest::Method::PUT, &path)
+            .json(&serde_json::json!({ "items": items }))
+            .send()
+            .await?;
+        read_empty(response).await
+    }
+}
+
+/// A response whose body does not matter, only its status.
+async fn read_empty(response: reqwest::Response) -> Result<(), Error> {
+    if response.status().is_success() {
+        return Ok(());
+    }
+    read_json::<serde_json::Value>(response).await.map(|_| ())
+}

@@ -43,6 +43,9 @@ pub struct ServeArgs {
     /// Log filter: error, warn, info, debug, trace, or a tracing directive [default: info].
     #[arg(long, env = "PARLOR_LOG")]
     pub log: Option<String>,
+    /// URL receiving every session-monitoring callback (signed JSON POSTs).
+    #[arg(long, env = "PARLOR_CALLBACK_URL")]
+    pub callback_url: Option<String>,
     /// Serve the demo app and its dev-only session endpoint even on a public address.
     #[arg(long, env = "PARLOR_DEMO", conflicts_with = "no_demo")]
     pub demo: bool,
@@ -63,6 +66,7 @@ struct FileConfig {
     public_ip: Option<IpAddr>,
     log: Option<String>,
     demo: Option<bool>,
+    callback_url: Option<String>,
 }
 
 /// Resolved settings.
@@ -78,6 +82,8 @@ pub struct Config {
     /// Whether the demo app's dev-only endpoint (sessions and tokens for anyone who asks)
     /// is on: by default only on a loopback listen address.
     pub demo: bool,
+    /// URL receiving every session-monitoring callback.
+    pub callback_url: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -91,6 +97,7 @@ impl std::fmt::Debug for Config {
             .field("public_ip", &self.public_ip)
             .field("log", &self.log)
             .field("demo", &self.demo)
+            .field("callback_url", &self.callback_url)
             .finish()
     }
 }
@@ -108,6 +115,8 @@ pub enum ConfigError {
     BadApiKey(String),
     #[error("invalid API secret: it must be 16 to 256 letters and digits (no '.')")]
     BadApiSecret,
+    #[error("invalid callback URL '{0}': it must start with http:// or https://")]
+    BadCallbackUrl(String),
 }
 
 impl Config {
@@ -127,6 +136,11 @@ impl Config {
             (None, None) => None,
             _ => return Err(ConfigError::HalfCredentials),
         };
+        if let Some(url) = args.callback_url.as_ref().or(file.callback_url.as_ref())
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::BadCallbackUrl(url.clone()));
+        }
         let listen: SocketAddr = args
             .listen
             .or(file.listen)
@@ -152,6 +166,7 @@ impl Config {
             public_ip: args.public_ip.or(file.public_ip),
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
             demo,
+            callback_url: args.callback_url.or(file.callback_url),
         })
     }
 

@@ -6,6 +6,7 @@
 //! * [`verify`] — client token verification against the store (signature, expiry, role,
 //!   data, session existence and match), for the signaling layer and the CLI.
 //! * [`api`] — the REST API (OpenTok wire format) on axum.
+//! * [`callbacks`] — session-monitoring callbacks (signed webhooks, ordered, retried).
 //! * [`signaling`] — the WebSocket signaling endpoint and live session state (rooms),
 //!   bridged to the media router (`parlor-router`).
 //! * [`server`] — binding, serving and graceful shutdown.
@@ -13,6 +14,7 @@
 //! * [`cli`] — the `parlor` command line.
 
 pub mod api;
+pub mod callbacks;
 pub mod cli;
 pub mod config;
 pub mod project;

@@ -25,7 +25,8 @@ pub enum StoreError {
 }
 
 /// Schema migrations, applied in order; index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE projects (
         api_key     TEXT PRIMARY KEY,
         api_secret  TEXT NOT NULL,
@@ -43,7 +44,34 @@ const MIGRATIONS: &[&str] = &[r#"
         created_at         INTEGER NOT NULL
     );
     CREATE INDEX sessions_by_project ON sessions(project_id, created_at);
-"#];
+"#,
+    r#"
+    CREATE TABLE callbacks (
+        id          TEXT PRIMARY KEY,
+        project_id  TEXT NOT NULL REFERENCES projects(api_key),
+        grp         TEXT NOT NULL,
+        event       TEXT NOT NULL,
+        url         TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE INDEX callbacks_by_project ON callbacks(project_id, created_at);
+    CREATE TABLE callback_deliveries (
+        id          TEXT PRIMARY KEY,
+        project_id  TEXT NOT NULL,
+        session_id  TEXT NOT NULL,
+        event       TEXT NOT NULL,
+        url         TEXT NOT NULL,
+        body        TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        attempts    INTEGER NOT NULL,
+        last_error  TEXT,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    CREATE INDEX callback_deliveries_by_session
+        ON callback_deliveries(project_id, session_id, created_at);
+"#,
+];
 
 /// A project: the owner of sessions, identified by its API key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +98,40 @@ pub struct SessionRecord {
     pub archive_resolution: Option<String>,
     /// Milliseconds since the Unix epoch.
     pub created_at: i64,
+}
+
+/// A registered callback (the legacy `/callback` API): `url` receives the events of
+/// `group` (`connection`, `stream`, `session`, `archive`) named `event` (`created`,
+/// `destroyed`, `status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackRecord {
+    pub id: String,
+    #[serde(skip)]
+    pub project_id: String,
+    pub group: String,
+    pub event: String,
+    pub url: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// The state of one event's delivery to one URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryRecord {
+    pub id: String,
+    pub project_id: String,
+    pub session_id: String,
+    pub event: String,
+    pub url: String,
+    pub body: String,
+    /// `pending`, `delivered` or `failed` (gave up).
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 /// The database.
@@ -204,6 +266,104 @@ impl Store {
                 },
             )
             .optional()?)
+    }
+}
+
+impl Store {
+    /// Registers a callback.
+    pub fn insert_callback(&self, c: &CallbackRecord) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO callbacks (id, project_id, grp, event, url, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![c.id, c.project_id, c.group, c.event, c.url, c.created_at],
+        )?;
+        Ok(())
+    }
+
+    /// A project's callbacks, oldest first.
+    pub fn callbacks(&self, project_id: &str) -> Result<Vec<CallbackRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, project_id, grp, event, url, created_at FROM callbacks
+             WHERE project_id = ?1 ORDER BY created_at, id",
+        )?;
+        let rows = stmt.query_map([project_id], |r| {
+            Ok(CallbackRecord {
+                id: r.get(0)?,
+                project_id: r.get(1)?,
+                group: r.get(2)?,
+                event: r.get(3)?,
+                url: r.get(4)?,
+                created_at: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Removes a project's callback; returns whether it existed.
+    pub fn delete_callback(&self, project_id: &str, id: &str) -> Result<bool, StoreError> {
+        let n = self.conn().execute(
+            "DELETE FROM callbacks WHERE project_id = ?1 AND id = ?2",
+            [project_id, id],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Records (inserts or updates) the state of a delivery.
+    pub fn record_delivery(&self, d: &DeliveryRecord) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO callback_deliveries (id, project_id, session_id, event, url, body, status,
+                                              attempts, last_error, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT(id) DO UPDATE SET status = excluded.status,
+                 attempts = excluded.attempts, last_error = excluded.last_error,
+                 updated_at = excluded.updated_at",
+            params![
+                d.id,
+                d.project_id,
+                d.session_id,
+                d.event,
+                d.url,
+                d.body,
+                d.status,
+                d.attempts,
+                d.last_error,
+                d.created_at,
+                d.updated_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// A session's deliveries, oldest first.
+    pub fn deliveries(
+        &self,
+        project_id: &str,
+        session_id: &str,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, project_id, session_id, event, url, body, status, attempts, last_error,
+                    created_at, updated_at
+             FROM callback_deliveries WHERE project_id = ?1 AND session_id = ?2
+             ORDER BY created_at, rowid",
+        )?;
+        let rows = stmt.query_map([project_id, session_id], |r| {
+            Ok(DeliveryRecord {
+                id: r.get(0)?,
+                project_id: r.get(1)?,
+                session_id: r.get(2)?,
+                event: r.get(3)?,
+                url: r.get(4)?,
+                body: r.get(5)?,
+                status: r.get(6)?,
+                attempts: r.get(7)?,
+                last_error: r.get(8)?,
+                created_at: r.get(9)?,
+                updated_at: r.get(10)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 

@@ -5,16 +5,20 @@
 //! Every endpoint but `/health` requires the `X-OPENTOK-AUTH` project JWT.
 
 mod auth;
+mod callbacks;
 mod error;
+mod json;
+mod moderation;
 mod params;
 mod project;
 mod sessions;
 mod stats;
+mod streams;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
-use axum::routing::{any, get, post};
+use axum::routing::{any, delete, get, post};
 
 pub use auth::ProjectAuth;
 pub use error::ApiError;
@@ -31,6 +35,42 @@ pub fn router(state: AppState) -> Router {
         .route("/session/create", post(sessions::create))
         .route("/v1/rtc", get(crate::signaling::connection::upgrade))
         .route("/v1/stats", get(stats::get))
+        .route(
+            "/v2/project/{api_key}/session/{session_id}/signal",
+            post(moderation::signal_session),
+        )
+        .route(
+            "/v2/project/{api_key}/session/{session_id}/connection/{connection_id}/signal",
+            post(moderation::signal_connection),
+        )
+        .route(
+            "/v2/project/{api_key}/session/{session_id}/connection/{connection_id}",
+            delete(moderation::force_disconnect),
+        )
+        .route(
+            "/v2/project/{api_key}/session/{session_id}/mute",
+            post(moderation::mute_all),
+        )
+        .route(
+            "/v2/project/{api_key}/session/{session_id}/stream",
+            get(streams::list).put(streams::set_class_lists),
+        )
+        .route(
+            "/v2/project/{api_key}/session/{session_id}/stream/{stream_id}",
+            get(streams::get),
+        )
+        .route(
+            "/v2/project/{api_key}/session/{session_id}/stream/{stream_id}/mute",
+            post(moderation::mute_stream),
+        )
+        .route(
+            "/v2/project/{api_key}/callback",
+            post(callbacks::register).get(callbacks::list),
+        )
+        .route(
+            "/v2/project/{api_key}/callback/{id}",
+            delete(callbacks::unregister),
+        )
         .route("/v2/project/{api_key}", any(project::unrouted))
         .route("/v2/project/{api_key}/{*rest}", any(project::unrouted))
         .merge(crate::web::router())

@@ -17,8 +17,6 @@ fn feature(segment: &str) -> Option<&'static str> {
         "captions" => "live captions",
         "render" => "Experience Composer",
         "connect" => "Audio Connector",
-        "session" => "server-side session control (signal, force disconnect, mute, streams)",
-        "callback" => "session monitoring callbacks",
         _ => return None,
     })
 }
@@ -41,7 +39,12 @@ pub async fn unrouted(
         return e;
     }
     let first = rest.split('/').next().unwrap_or("");
-    match feature(first) {
+    let feature_name = if first == "session" && rest.ends_with("/play-dtmf") {
+        Some("SIP interconnect (DTMF)")
+    } else {
+        feature(first)
+    };
+    match feature_name {
         Some(name) => ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
             format!("{name} is not available on this Parlor server yet"),

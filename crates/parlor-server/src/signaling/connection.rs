@@ -163,6 +163,7 @@ async fn serve(mut socket: WebSocket, state: AppState) {
         &grant.project_id,
         grant.data.clone().unwrap_or_default(),
         grant.role,
+        grant.initial_layout_class_list.clone(),
         tx,
     );
     let me = me.connection_id;

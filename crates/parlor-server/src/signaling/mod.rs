@@ -22,6 +22,9 @@ use tokio::sync::mpsc;
 
 pub use room::Room;
 
+use crate::callbacks::{self, Notice, Notifier};
+use serde_json::json;
+
 /// What a router transport belongs to.
 #[derive(Clone)]
 enum TransportOwner {
@@ -29,20 +32,46 @@ enum TransportOwner {
     Subscription(Arc<Room>),
 }
 
-/// All rooms, and the media router.
+/// All rooms, the media router and the callback notifier.
 pub struct Signaling {
     pub router: RouterHandle,
+    pub(crate) notifier: Notifier,
     rooms: Mutex<HashMap<String, Arc<Room>>>,
     transports: Mutex<HashMap<TransportId, TransportOwner>>,
+    /// Sessions under "mute all" (REST `active: true`), with their excluded streams:
+    /// streams published later are muted too, until it is lifted.
+    mute_all: Mutex<HashMap<String, Vec<String>>>,
 }
 
 impl Signaling {
-    pub fn new(router: RouterHandle) -> Arc<Self> {
+    pub fn new(router: RouterHandle, notifier: Notifier) -> Arc<Self> {
         Arc::new(Signaling {
             router,
+            notifier,
             rooms: Mutex::new(HashMap::new()),
             transports: Mutex::new(HashMap::new()),
+            mute_all: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Starts (`Some(excluded)`) or lifts (`None`) "mute all" for a session.
+    pub fn set_mute_all(&self, session_id: &str, excluded: Option<Vec<String>>) {
+        let mut m = lock(&self.mute_all);
+        match excluded {
+            Some(ex) => {
+                m.insert(session_id.to_owned(), ex);
+            }
+            None => {
+                m.remove(session_id);
+            }
+        }
+    }
+
+    /// Whether a newly announced stream of a session must be muted.
+    pub(crate) fn mute_all_covers(&self, session_id: &str, stream_id: &str) -> bool {
+        lock(&self.mute_all)
+            .get(session_id)
+            .is_some_and(|ex| !ex.iter().any(|e| e == stream_id))
     }
 
     /// Joins a session's room (created on first use). Holding the rooms lock while
@@ -53,14 +82,25 @@ impl Signaling {
         project_id: &str,
         data: String,
         role: parlor_proto::Role,
+        layout_classes: Vec<String>,
         tx: mpsc::UnboundedSender<room::Outbound>,
     ) -> (Arc<Room>, parlor_proto::signaling::Connection) {
         let mut rooms = lock(&self.rooms);
-        let room = rooms
-            .entry(session_id.to_owned())
-            .or_insert_with(|| Room::new(session_id, project_id, Arc::downgrade(self)))
-            .clone();
-        let connection = room.join(data, role, tx);
+        let room = match rooms.get(session_id) {
+            Some(room) => room.clone(),
+            None => {
+                let room = Room::new(session_id, project_id, Arc::downgrade(self));
+                rooms.insert(session_id.to_owned(), room.clone());
+                self.notifier.notify(Notice {
+                    project_id: project_id.to_owned(),
+                    session_id: session_id.to_owned(),
+                    event: "sessionCreated",
+                    body: callbacks::body(project_id, session_id, "sessionCreated", json!({})),
+                });
+                room
+            }
+        };
+        let connection = room.join(data, role, layout_classes, tx);
         (room, connection)
     }
 
@@ -72,8 +112,14 @@ impl Signaling {
     /// Forgets a room once its last connection left.
     pub(crate) fn drop_room_if_empty(&self, room: &Room) {
         let mut rooms = lock(&self.rooms);
-        if room.is_empty() {
-            rooms.remove(room.session_id());
+        if room.is_empty() && rooms.remove(room.session_id()).is_some() {
+            let (project, session) = (room.project_id(), room.session_id());
+            self.notifier.notify(Notice {
+                project_id: project.to_owned(),
+                session_id: session.to_owned(),
+                event: "sessionDestroyed",
+                body: callbacks::body(project, session, "sessionDestroyed", json!({})),
+            });
         }
     }
 

@@ -19,6 +19,8 @@ use serde_json::Value;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::{Signaling, lock};
+use crate::callbacks;
+use serde_json::json;
 
 /// What a member's WebSocket task is asked to do.
 #[derive(Debug, Clone)]
@@ -32,6 +34,8 @@ pub enum Outbound {
 struct Member {
     connection: Connection,
     role: Role,
+    /// The token's initial layout classes, given to this member's streams.
+    layout_classes: Vec<String>,
     tx: UnboundedSender<Outbound>,
 }
 
@@ -40,6 +44,8 @@ struct StreamEntry {
     id: TransportId,
     /// Announced (`streamCreated`) once the publisher's media connected.
     announced: bool,
+    /// Classes for composed layouts (set by the token, then the REST API).
+    layout_class_list: Vec<String>,
 }
 
 struct SubscriptionEntry {
@@ -139,7 +145,13 @@ impl Room {
 
     /// Adds a connection: it receives `connected` (with everyone else and every announced
     /// stream), the others receive `connectionCreated`.
-    pub fn join(&self, data: String, role: Role, tx: UnboundedSender<Outbound>) -> Connection {
+    pub fn join(
+        &self,
+        data: String,
+        role: Role,
+        layout_classes: Vec<String>,
+        tx: UnboundedSender<Outbound>,
+    ) -> Connection {
         let connection = Connection {
             connection_id: uuid::Uuid::new_v4().to_string(),
             creation_time: crate::unix_millis(),
@@ -168,11 +180,16 @@ impl Room {
         state.broadcast(&ServerMessage::ConnectionCreated {
             connection: connection.clone(),
         });
+        self.notify(
+            "connectionCreated",
+            json!({ "connection": callbacks::connection_json(&connection) }),
+        );
         state.members.insert(
             connection.connection_id.clone(),
             Member {
                 connection: connection.clone(),
                 role,
+                layout_classes,
                 tx,
             },
         );
@@ -206,6 +223,10 @@ impl Room {
                 state.subscriptions.remove(&id);
                 released.push(TransportId::from(id));
             }
+            self.notify(
+                "connectionDestroyed",
+                json!({ "connection": callbacks::connection_json(&member.connection), "reason": reason }),
+            );
             state.broadcast(&ServerMessage::ConnectionDestroyed {
                 connection: member.connection,
                 reason,
@@ -289,6 +310,7 @@ impl Room {
             ));
         }
         let connection = state.members[connection_id].connection.clone();
+        let layout_class_list = state.members[connection_id].layout_classes.clone();
         let stream_id = uuid::Uuid::new_v4().to_string();
         let id = TransportId::from(stream_id.as_str());
         state.streams.insert(
@@ -306,6 +328,7 @@ impl Room {
                 },
                 id: id.clone(),
                 announced: false,
+                layout_class_list,
             },
         );
         if let Some(hub) = self.hub.upgrade() {
@@ -324,10 +347,41 @@ impl Room {
             return;
         }
         entry.announced = true;
-        let msg = ServerMessage::StreamCreated {
-            stream: entry.stream.clone(),
-        };
-        state.broadcast(&msg);
+        let stream_id = entry.stream.stream_id.clone();
+        let owner = entry.stream.connection.connection_id.clone();
+        let hub = self.hub.upgrade();
+        // A session under "mute all" mutes newcomers too: announced without audio.
+        if let Some(hub) = &hub
+            && hub.mute_all_covers(&self.session_id, &stream_id)
+        {
+            entry.stream.has_audio = false;
+            hub.router.set_producer_audio(entry.id.clone(), false);
+            state.send(
+                &owner,
+                &ServerMessage::MuteForced {
+                    stream_id: stream_id.clone(),
+                },
+            );
+        }
+        let stream = state.streams[&stream_id].stream.clone();
+        self.notify(
+            "streamCreated",
+            json!({ "stream": callbacks::stream_json(&stream) }),
+        );
+        state.broadcast(&ServerMessage::StreamCreated { stream });
+    }
+
+    /// Reports an event to the session-monitoring callbacks (call under the state lock,
+    /// so callbacks see the room's order).
+    fn notify(&self, event: &'static str, extra: serde_json::Value) {
+        if let Some(hub) = self.hub.upgrade() {
+            hub.notifier.notify(callbacks::Notice {
+                project_id: self.project_id.clone(),
+                session_id: self.session_id.clone(),
+                event,
+                body: callbacks::body(&self.project_id, &self.session_id, event, extra),
+            });
+        }
     }
 
     /// Forgets a stream whose negotiation failed: it was never announced, and its owner
@@ -386,6 +440,10 @@ impl Room {
             reason,
         };
         if entry.announced {
+            self.notify(
+                "streamDestroyed",
+                json!({ "stream": callbacks::stream_json(&entry.stream), "reason": reason }),
+            );
             state.broadcast(&msg);
         } else {
             state.send(&entry.stream.connection.connection_id, &msg);
@@ -650,6 +708,40 @@ impl Room {
             .filter(|s| s.announced)
             .map(|s| s.stream.clone())
             .collect()
+    }
+
+    /// An announced stream with its layout classes.
+    pub fn stream(&self, stream_id: &str) -> Option<(Stream, Vec<String>)> {
+        let state = lock(&self.state);
+        let e = state.streams.get(stream_id).filter(|e| e.announced)?;
+        Some((e.stream.clone(), e.layout_class_list.clone()))
+    }
+
+    /// Announced streams with their layout classes, oldest first.
+    pub fn streams_with_classes(&self) -> Vec<(Stream, Vec<String>)> {
+        lock(&self.state)
+            .streams
+            .values()
+            .filter(|e| e.announced)
+            .map(|e| (e.stream.clone(), e.layout_class_list.clone()))
+            .collect()
+    }
+
+    /// Sets layout classes of several streams: all or none (an unknown stream fails all).
+    pub fn set_layout_classes(&self, items: &[(String, Vec<String>)]) -> Result<(), ProtocolError> {
+        let mut state = lock(&self.state);
+        if let Some((id, _)) = items
+            .iter()
+            .find(|(id, _)| !state.streams.get(id).is_some_and(|e| e.announced))
+        {
+            return Err(not_found("stream", id));
+        }
+        for (id, classes) in items {
+            if let Some(e) = state.streams.get_mut(id) {
+                e.layout_class_list = classes.clone();
+            }
+        }
+        Ok(())
     }
 
     /// Whether a connection is in the room.

@@ -1,0 +1,635 @@
+//! Server-side control through the REST API (with the Rust SDK) and session-monitoring
+//! callbacks, against a real server with live native clients.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use common::{API_KEY, API_SECRET, Server};
+use parlor_client::{PublishOptions, ServerMessage, Session};
+use parlor_proto::signaling::{ConnectionReason, StreamReason};
+use parlor_sdk::{Error as SdkError, Role, TokenOptions};
+use serde_json::Value;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+async fn expect(
+    events: &mut UnboundedReceiver<ServerMessage>,
+    what: &str,
+    pred: impl Fn(&ServerMessage) -> bool,
+) -> ServerMessage {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(ev)) if pred(&ev) => return ev,
+            Ok(Some(_)) => continue,
+            _ => panic!("no {what}"),
+        }
+    }
+}
+
+async fn join(
+    server: &Server,
+    sid: &str,
+    role: Role,
+) -> (Session, UnboundedReceiver<ServerMessage>) {
+    let token = server
+        .sdk()
+        .generate_token(
+            sid,
+            TokenOptions {
+                role,
+                initial_layout_class_list: vec!["focus".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    Session::connect(&server.url, sid, &token).await.unwrap()
+}
+
+fn status(e: &SdkError) -> u16 {
+    match e {
+        SdkError::Auth { status, .. } | SdkError::Request { status, .. } => *status,
+        SdkError::NotFound { .. } => 404,
+        other => panic!("unexpected error {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_signals_force_disconnects_mutes_and_manages_streams() {
+    let server = Server::start();
+    let sdk = server.sdk();
+    let (sid, _) = server.session_with_tokens(&[]).await;
+    let (a, mut a_events) = join(&server, &sid, Role::Publisher).await;
+    let (b, mut b_events) = join(&server, &sid, Role::Subscriber).await;
+    let mut publisher = a
+        .publish(PublishOptions {
+            name: "cam".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    publisher.wait_connected().await.unwrap();
+    let stream_id = publisher.stream_id().to_owned();
+    expect(&mut b_events, "streamCreated", |e| {
+        matches!(e, ServerMessage::StreamCreated { .. })
+    })
+    .await;
+
+    // Signals: to all (no sender), to one.
+    sdk.signal(&sid, None, "news", "hello all").await.unwrap();
+    for events in [&mut a_events, &mut b_events] {
+        let ev = expect(events, "signal", |e| {
+            matches!(e, ServerMessage::Signal { .. })
+        })
+        .await;
+        let ServerMessage::Signal {
+            signal_type,
+            data,
+            from,
+        } = ev
+        else {
+            unreachable!()
+        };
+        assert_eq!(
+            (signal_type.as_str(), data.as_str(), from),
+            ("news", "hello all", None)
+        );
+    }
+    sdk.signal(&sid, Some(b.connection_id()), "dm", "just b")
+        .await
+        .unwrap();
+    expect(
+        &mut b_events,
+        "dm",
+        |e| matches!(e, ServerMessage::Signal { signal_type, .. } if signal_type == "dm"),
+    )
+    .await;
+    assert_eq!(
+        status(&sdk.signal(&sid, Some("nobody"), "x", "").await.unwrap_err()),
+        404
+    );
+    assert_eq!(
+        status(
+            &sdk.signal(&sid, None, "x", &"d".repeat(8193))
+                .await
+                .unwrap_err()
+        ),
+        413
+    );
+    assert_eq!(
+        status(&sdk.signal(&sid, None, "bad type", "").await.unwrap_err()),
+        400
+    );
+    let unknown = parlor_proto::session_id::generate(API_KEY, None, 1);
+    assert_eq!(
+        status(&sdk.signal(&unknown, None, "x", "").await.unwrap_err()),
+        404
+    );
+
+    // Streams: list, get (initial layout classes from the token), set class lists.
+    let streams = sdk.list_streams(&sid).await.unwrap();
+    assert_eq!(streams.len(), 1);
+    assert_eq!(
+        (streams[0].id.as_str(), streams[0].name.as_str()),
+        (stream_id.as_str(), "cam")
+    );
+    assert_eq!(streams[0].layout_class_list, ["focus"]);
+    sdk.set_stream_class_lists(&sid, &[(&stream_id, vec!["full".into(), "wide".into()])])
+        .await
+        .unwrap();
+    let got = sdk.get_stream(&sid, &stream_id).await.unwrap();
+    assert_eq!(
+        (got.video_type.as_str(), got.layout_class_list.clone()),
+        ("camera", vec!["full".to_owned(), "wide".to_owned()])
+    );
+    assert_eq!(
+        status(&sdk.get_stream(&sid, "nope").await.unwrap_err()),
+        404
+    );
+    assert_eq!(
+        status(
+            &sdk.set_stream_class_lists(&sid, &[(&stream_id, vec![]), ("nope", vec![])])
+                .await
+                .unwrap_err()
+        ),
+        404
+    );
+    assert_eq!(
+        sdk.get_stream(&sid, &stream_id)
+            .await
+            .unwrap()
+            .layout_class_list,
+        ["full", "wide"],
+        "all or none"
+    );
+
+    // Mute one stream; then mute all with an exclusion; lift it.
+    sdk.mute_stream(&sid, &stream_id).await.unwrap();
+    expect(&mut a_events, "muteForced", |e| {
+        matches!(e, ServerMessage::MuteForced { .. })
+    })
+    .await;
+    let ev = expect(&mut b_events, "hasAudio false", |e| {
+        matches!(e, ServerMessage::StreamPropertyChanged { .. })
+    })
+    .await;
+    assert!(
+        matches!(ev, ServerMessage::StreamPropertyChanged { changed_property, new_value, .. } if changed_property == "hasAudio" && new_value == false)
+    );
+    publisher.set_publishing(Some(true), None).await.unwrap();
+    sdk.mute_all(&sid, std::slice::from_ref(&stream_id))
+        .await
+        .unwrap();
+    sdk.disable_force_mute(&sid).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    while let Ok(ev) = a_events.try_recv() {
+        assert!(
+            !matches!(ev, ServerMessage::MuteForced { .. }),
+            "excluded stream was muted"
+        );
+    }
+
+    // Force disconnect: the client is told, the others see forceDisconnected.
+    sdk.force_disconnect(&sid, a.connection_id()).await.unwrap();
+    let ev = expect(&mut a_events, "disconnected", |e| {
+        matches!(e, ServerMessage::Disconnected { .. })
+    })
+    .await;
+    assert!(matches!(
+        ev,
+        ServerMessage::Disconnected {
+            reason: ConnectionReason::ForceDisconnected
+        }
+    ));
+    let ev = expect(&mut b_events, "streamDestroyed", |e| {
+        matches!(e, ServerMessage::StreamDestroyed { .. })
+    })
+    .await;
+    assert!(matches!(
+        ev,
+        ServerMessage::StreamDestroyed {
+            reason: StreamReason::ForceDisconnected,
+            ..
+        }
+    ));
+    let ev = expect(&mut b_events, "connectionDestroyed", |e| {
+        matches!(e, ServerMessage::ConnectionDestroyed { .. })
+    })
+    .await;
+    assert!(matches!(
+        ev,
+        ServerMessage::ConnectionDestroyed {
+            reason: ConnectionReason::ForceDisconnected,
+            ..
+        }
+    ));
+    assert_eq!(
+        status(
+            &sdk.force_disconnect(&sid, a.connection_id())
+                .await
+                .unwrap_err()
+        ),
+        404
+    );
+    assert!(sdk.list_streams(&sid).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mute_all_also_mutes_streams_published_later() {
+    let server = Server::start();
+    let sdk = server.sdk();
+    let (sid, _) = server.session_with_tokens(&[]).await;
+    let (a, mut a_events) = join(&server, &sid, Role::Publisher).await;
+    sdk.mute_all(&sid, &[]).await.unwrap();
+    let mut p = a.publish(PublishOptions::default()).await.unwrap();
+    p.wait_connected().await.unwrap();
+    expect(&mut a_events, "muteForced", |e| {
+        matches!(e, ServerMessage::MuteForced { .. })
+    })
+    .await;
+    let ev = expect(&mut a_events, "streamCreated", |e| {
+        matches!(e, ServerMessage::StreamCreated { .. })
+    })
+    .await;
+    assert!(matches!(ev, ServerMessage::StreamCreated { stream } if !stream.has_audio));
+    sdk.disable_force_mute(&sid).await.unwrap();
+    let mut q = a.publish(PublishOptions::default()).await.unwrap();
+    q.wait_connected().await.unwrap();
+    let ev = expect(&mut a_events, "second streamCreated", |e| {
+        matches!(e, ServerMessage::StreamCreated { .. })
+    })
+    .await;
+    assert!(matches!(ev, ServerMessage::StreamCreated { stream } if stream.has_audio));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_rest_input_gets_4xx_json_never_5xx() {
+    let server = Server::start();
+    let (sid, _) = server.session_with_tokens(&[]).await;
+    let auth = parlor_proto::project_auth::mint(API_KEY, API_SECRET, parlor_proto::unix_now(), 60);
+    let p = format!("{}/v2/project/{API_KEY}", server.url);
+    let cases: Vec<(reqwest::Method, String, &str, u16)> = vec![
+        (
+            reqwest::Method::POST,
+            format!("{p}/session/{sid}/signal"),
+            "{not json",
+            400,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{p}/session/{sid}/signal"),
+            r#"{"type":1}"#,
+            400,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{p}/session/{sid}/signal"),
+            r#"{"type":"a","extra":1}"#,
+            400,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{p}/session/{sid}/mute"),
+            "{}",
+            400,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{p}/session/{sid}/mute"),
+            r#"{"active":"yes"}"#,
+            400,
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("{p}/session/{sid}/stream"),
+            r#"{"items":[]}"#,
+            400,
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("{p}/session/{sid}/stream"),
+            r#"{"items":[{"id":"x","layoutClassList":["a b"]}]}"#,
+            400,
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("{p}/session/{sid}/stream"),
+            "[]",
+            400,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{p}/session/1_nope/signal"),
+            "",
+            404,
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("{p}/session/{sid}/connection/nope"),
+            "",
+            404,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{p}/session/{sid}/stream/nope/mute"),
+            "",
+            404,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{}/v2/project/999/session/{sid}/signal", server.url),
+            "",
+            403,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{p}/callback"),
+            r#"{"group":"x","event":"y","url":"http://a"}"#,
+            400,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{p}/callback"),
+            r#"{"group":"stream","event":"created","url":"ftp://a"}"#,
+            400,
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("{p}/callback/nope"),
+            "",
+            404,
+        ),
+        (reqwest::Method::POST, format!("{p}/archive"), "{}", 501),
+        (
+            reqwest::Method::POST,
+            format!("{p}/session/{sid}/play-dtmf"),
+            "{}",
+            501,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{p}/session/{sid}/signal"),
+            &*Box::leak("x".repeat(70_000).into_boxed_str()),
+            413,
+        ),
+    ];
+    for (method, url, body, want) in cases {
+        let res = reqwest::Client::new()
+            .request(method.clone(), &url)
+            .header("X-OPENTOK-AUTH", &auth)
+            .header("Content-Type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        let got = res.status().as_u16();
+        assert_eq!(
+            res.headers()["content-type"],
+            "application/json",
+            "{method} {url}"
+        );
+        let json: Value = res.json().await.unwrap();
+        assert_eq!(got, want, "{method} {url} {body:.60}: {json}");
+        assert!(
+            json["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{json}"
+        );
+    }
+}
+
+/// A webhook receiver: records `(signature, body)`; can be stopped and restarted on its port.
+#[derive(Clone, Default)]
+struct Receiver {
+    got: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl Receiver {
+    async fn serve(&self, listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<()> {
+        async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> &'static str {
+            let sig = headers
+                .get("x-parlor-signature")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            r.got
+                .lock()
+                .unwrap()
+                .push((sig, String::from_utf8(body.to_vec()).unwrap()));
+            "ok"
+        }
+        let app = Router::new()
+            .route("/hook", axum::routing::post(hook))
+            .route("/legacy", axum::routing::post(hook))
+            .with_state(self.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        })
+    }
+
+    fn events(&self) -> Vec<Value> {
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, b)| serde_json::from_str(b).unwrap())
+            .collect()
+    }
+
+    async fn wait_for(&self, n: usize, within: Duration) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.got.lock().unwrap().len() < n && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.events()
+    }
+
+    fn check_signatures(&self) {
+        for (sig, body) in self.got.lock().unwrap().iter() {
+            assert_eq!(
+                sig,
+                &parlor_server::callbacks::sign(API_SECRET, body.as_bytes()),
+                "{body}"
+            );
+        }
+    }
+}
+
+fn names(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_arrive_signed_and_in_order_within_a_second() {
+    let receiver = Receiver::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    receiver.serve(listener).await;
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let server = Server::start_with(&[
+        "--api-key",
+        API_KEY,
+        "--api-secret",
+        API_SECRET,
+        "--callback-url",
+        &url,
+    ]);
+
+    // A legacy registration for connection/created only.
+    let legacy = Receiver::default();
+    let legacy_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let legacy_url = format!(
+        "http://127.0.0.1:{}/legacy",
+        legacy_listener.local_addr().unwrap().port()
+    );
+    legacy.serve(legacy_listener).await;
+    let auth = parlor_proto::project_auth::mint(API_KEY, API_SECRET, parlor_proto::unix_now(), 60);
+    let registered: Value = reqwest::Client::new()
+        .post(format!("{}/v2/project/{API_KEY}/callback", server.url))
+        .header("X-OPENTOK-AUTH", &auth)
+        .json(&serde_json::json!({"group": "connection", "event": "created", "url": legacy_url}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(registered["group"], "connection");
+
+    let (sid, _) = server.session_with_tokens(&[]).await;
+    let (a, _a_events) = join(&server, &sid, Role::Publisher).await;
+    let (b, _b_events) = join(&server, &sid, Role::Subscriber).await;
+    let mut p = a
+        .publish(PublishOptions {
+            name: "cam".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    p.wait_connected().await.unwrap();
+    let published_at = std::time::Instant::now();
+    let events = receiver.wait_for(4, Duration::from_secs(1)).await;
+    assert_eq!(
+        names(&events),
+        [
+            "sessionCreated",
+            "connectionCreated",
+            "connectionCreated",
+            "streamCreated"
+        ]
+    );
+    eprintln!("streamCreated callback after {:?}", published_at.elapsed());
+    p.unpublish().await.unwrap();
+    b.disconnect().await;
+    a.disconnect().await;
+    let events = receiver.wait_for(8, Duration::from_secs(2)).await;
+    assert_eq!(
+        names(&events),
+        [
+            "sessionCreated",
+            "connectionCreated",
+            "connectionCreated",
+            "streamCreated",
+            "streamDestroyed",
+            "connectionDestroyed",
+            "connectionDestroyed",
+            "sessionDestroyed"
+        ]
+    );
+    receiver.check_signatures();
+    for e in &events {
+        assert_eq!(
+            (e["sessionId"].as_str(), e["projectId"].as_str()),
+            (Some(sid.as_str()), Some(API_KEY))
+        );
+        assert!(e["timestamp"].as_i64().unwrap() > 0);
+    }
+    assert_eq!(events[1]["connection"]["id"], a.connection_id());
+    assert_eq!(events[3]["stream"]["name"], "cam");
+    assert_eq!(events[3]["stream"]["videoType"], "camera");
+    assert_eq!(events[3]["stream"]["connection"]["id"], a.connection_id());
+    assert_eq!(events[4]["reason"], "clientDisconnected");
+    assert_eq!(events[5]["connection"]["id"], b.connection_id());
+    let legacy_events = legacy.wait_for(2, Duration::from_secs(1)).await;
+    assert_eq!(
+        names(&legacy_events),
+        ["connectionCreated", "connectionCreated"]
+    );
+    legacy.check_signatures();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_survive_a_receiver_down_for_30_seconds_without_slowing_clients() {
+    // Find a free port, then leave it closed: the receiver is down.
+    let port = {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let server = Server::start_with(&[
+        "--api-key",
+        API_KEY,
+        "--api-secret",
+        API_SECRET,
+        "--callback-url",
+        &url,
+    ]);
+    let down_since = std::time::Instant::now();
+    let (sid, _) = server.session_with_tokens(&[]).await;
+
+    // Clients go on as usual; their operations are timed against the receiver being down.
+    let mut slowest = Duration::ZERO;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let t = std::time::Instant::now();
+        let (c, _events) = join(&server, &sid, Role::Publisher).await;
+        c.signal(None, "x", "y").await.unwrap();
+        ids.push(c.connection_id().to_owned());
+        c.disconnect().await;
+        slowest = slowest.max(t.elapsed());
+    }
+    eprintln!("slowest join+signal+leave while the receiver was down: {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(2),
+        "clients were held up: {slowest:?}"
+    );
+
+    tokio::time::sleep(Duration::from_secs(30).saturating_sub(down_since.elapsed())).await;
+    let receiver = Receiver::default();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    receiver.serve(listener).await;
+    let back = std::time::Instant::now();
+    // sessionCreated, then per client connectionCreated + connectionDestroyed, then
+    // sessionDestroyed (the room empties each time: 5 sessions of one client).
+    let events = receiver.wait_for(20, Duration::from_secs(10)).await;
+    eprintln!(
+        "all callbacks delivered {:?} after the receiver came back",
+        back.elapsed()
+    );
+    let expected: Vec<&str> = (0..5)
+        .flat_map(|_| {
+            [
+                "sessionCreated",
+                "connectionCreated",
+                "connectionDestroyed",
+                "sessionDestroyed",
+            ]
+        })
+        .collect();
+    assert_eq!(names(&events), expected);
+    let order: Vec<String> = events
+        .iter()
+        .filter(|e| e["event"] == "connectionCreated")
+        .map(|e| e["connection"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(order, ids, "in order");
+    receiver.check_signatures();
+}
