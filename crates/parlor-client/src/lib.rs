@@ -22,14 +22,14 @@
 //! own UDP socket, run by its own task), as in OpenTok.js.
 
 mod error;
-mod peer;
+pub mod peer;
 mod publisher;
 mod session;
 mod subscriber;
 
 pub use error::ClientError;
-pub use peer::{MediaFrame, MediaKind};
-pub use publisher::{PublishOptions, Publisher};
+pub use peer::{MediaFrame, MediaKind, Peer, PeerEvent, PeerOffer, ReceiveStats};
+pub use publisher::{PeerSender, PublishOptions, Publisher};
 pub use session::{Connected, Session};
 pub use subscriber::{SubscribeOptions, Subscriber, SubscriberEvent};
 

@@ -1,7 +1,14 @@
 //! One WebRTC peer connection: a `str0m::Rtc` on its own UDP socket, driven by a task.
+//!
+//! [`PeerOffer`] makes an offer and starts on the answer (how Parlor's publishers and
+//! subscribers connect); [`answer`] takes a remote offer (how other SFUs, e.g. Janus,
+//! offer a subscription). A running [`Peer`] sends RTP written through [`PeerSender`] and
+//! reports [`PeerEvent`]s; in RTP mode it also counts what it receives ([`ReceiveStats`])
+//! without depacketizing, which is what a load generator needs.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::Rng as _;
@@ -30,7 +37,9 @@ pub struct MediaFrame {
     pub contiguous: bool,
 }
 
-pub(crate) enum PeerCommand {
+/// What a peer is asked to do.
+#[derive(Debug)]
+pub enum PeerCommand {
     Rtp {
         mid: Mid,
         pt: str0m::media::Pt,
@@ -42,16 +51,53 @@ pub(crate) enum PeerCommand {
     },
 }
 
+/// What a peer reports.
 #[derive(Debug)]
-pub(crate) enum PeerEvent {
+pub enum PeerEvent {
+    /// ICE and DTLS are up.
     Connected,
+    /// A depacketized frame (frame mode only).
     Frame(MediaFrame),
+    /// The remote asked for a keyframe.
     KeyframeRequest,
+    /// The connection ended, for this reason.
     Closed(String),
 }
 
-/// A peer before negotiation: its Rtc, socket and pending offer.
-pub(crate) struct NewPeer {
+/// Counters of what a peer received in RTP mode: every packet decrypted and accounted
+/// for, none depacketized. Loss is counted from sequence gaps per SSRC.
+#[derive(Debug, Default)]
+pub struct ReceiveStats {
+    pub packets: AtomicU64,
+    pub bytes: AtomicU64,
+    /// Sequence numbers skipped (never received, after retransmissions).
+    pub lost: AtomicU64,
+    /// Mean absolute interarrival jitter across streams, in microseconds (RFC 3550 style).
+    pub jitter_us: AtomicU64,
+    /// Microseconds from the peer's start to its first RTP packet (0 = none yet).
+    pub first_packet_us: AtomicU64,
+}
+
+impl ReceiveStats {
+    pub fn packets(&self) -> u64 {
+        self.packets.load(Ordering::Relaxed)
+    }
+    pub fn lost(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
+    }
+}
+
+/// Per-SSRC accounting in the peer task.
+struct StreamCount {
+    ssrc: u32,
+    highest: u64,
+    clock: f64,
+    last: Option<(Instant, u32)>,
+    jitter: f64,
+}
+
+/// A peer that made an offer and waits for the answer.
+pub struct PeerOffer {
     rtc: Rtc,
     socket: UdpSocket,
     local: SocketAddr,
@@ -60,22 +106,49 @@ pub(crate) struct NewPeer {
     pub mids: Vec<(Mid, MediaKind)>,
 }
 
-impl NewPeer {
-    /// Creates a peer offering `kinds` in `direction`.
-    pub async fn offer(
+fn new_rtc(rtp_mode: bool) -> Rtc {
+    Rtc::builder()
+        .set_rtp_mode(rtp_mode)
+        .clear_codecs()
+        .enable_opus(true, false)
+        .enable_vp8(true)
+        .build(Instant::now())
+}
+
+/// Answers a remote offer with a peer on `ip`; returns the running peer and the answer.
+pub async fn answer(
+    ip: IpAddr,
+    rtp_mode: bool,
+    offer: &str,
+    drop_rate: f64,
+) -> Result<(Peer, String), ClientError> {
+    let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+    let local = socket.local_addr()?;
+    let mut rtc = new_rtc(rtp_mode);
+    let candidate = Candidate::host(local, "udp").map_err(|e| ClientError::Media(e.to_string()))?;
+    rtc.add_local_candidate(candidate);
+    let offer = str0m::change::SdpOffer::from_sdp_string(offer)
+        .map_err(|e| ClientError::Media(e.to_string()))?;
+    let answer = rtc
+        .sdp_api()
+        .accept_offer(offer)
+        .map_err(|e| ClientError::Media(e.to_string()))?;
+    let peer = launch(rtc, socket, local, Vec::new(), drop_rate);
+    Ok((peer, answer.to_sdp_string()))
+}
+
+impl PeerOffer {
+    /// Creates a peer on `ip` offering `kinds` in `direction` (RTP mode: RTP in and out,
+    /// counted not depacketized; frame mode: frames out of the receive side).
+    pub async fn new(
         ip: IpAddr,
         rtp_mode: bool,
         kinds: &[MediaKind],
         direction: Direction,
-    ) -> Result<NewPeer, ClientError> {
+    ) -> Result<PeerOffer, ClientError> {
         let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
         let local = socket.local_addr()?;
-        let mut rtc = Rtc::builder()
-            .set_rtp_mode(rtp_mode)
-            .clear_codecs()
-            .enable_opus(true, false)
-            .enable_vp8(true)
-            .build(Instant::now());
+        let mut rtc = new_rtc(rtp_mode);
         let candidate =
             Candidate::host(local, "udp").map_err(|e| ClientError::Media(e.to_string()))?;
         rtc.add_local_candidate(candidate);
@@ -87,7 +160,7 @@ impl NewPeer {
         let (offer, pending) = api
             .apply()
             .ok_or_else(|| ClientError::Media("nothing to negotiate".into()))?;
-        Ok(NewPeer {
+        Ok(PeerOffer {
             rtc,
             socket,
             local,
@@ -97,80 +170,126 @@ impl NewPeer {
         })
     }
 
-    /// Applies the server's answer and starts the peer's task. `drop_rate` drops that
-    /// share of incoming RTP datagrams before str0m sees them (for loss tests).
-    pub fn start(
-        mut self,
-        answer: &str,
-        drop_rate: f64,
-    ) -> Result<(PeerHandle, mpsc::UnboundedReceiver<PeerEvent>), ClientError> {
+    /// Applies the answer and starts the peer's task. `drop_rate` drops that share of
+    /// incoming RTP datagrams before str0m sees them (for loss tests).
+    pub fn start(mut self, answer: &str, drop_rate: f64) -> Result<Peer, ClientError> {
         let answer =
             SdpAnswer::from_sdp_string(answer).map_err(|e| ClientError::Media(e.to_string()))?;
         self.rtc
             .sdp_api()
             .accept_answer(self.pending, answer)
             .map_err(|e| ClientError::Media(e.to_string()))?;
-        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-        let pts = self
-            .mids
-            .iter()
-            .map(|(mid, kind)| {
-                let codec = match kind {
-                    MediaKind::Audio => str0m::format::Codec::Opus,
-                    MediaKind::Video => str0m::format::Codec::Vp8,
-                };
-                let pt = self
-                    .rtc
-                    .codec_config()
-                    .iter()
-                    .find(|p| p.spec().codec == codec)
-                    .map(|p| p.pt());
-                (*mid, *kind, pt)
-            })
-            .collect();
-        // Loss is induced on first transmissions only: retransmissions (RTX payload types)
-        // get through, so a test sees the repair path rather than repeated loss.
-        let rtx_pts: Vec<u8> = self
-            .rtc
-            .codec_config()
-            .iter()
-            .filter_map(|p| p.resend())
-            .map(|pt| *pt)
-            .collect();
-        let loss = Loss {
-            rate: drop_rate,
-            rtx_pts,
-        };
-        tokio::spawn(run(
+        Ok(launch(
             self.rtc,
             self.socket,
             self.local,
             self.mids,
-            cmd_rx,
-            ev_tx,
-            loss,
-        ));
-        Ok((PeerHandle { cmd: cmd_tx, pts }, ev_rx))
+            drop_rate,
+        ))
     }
 }
 
-/// Commands to a running peer.
-pub(crate) struct PeerHandle {
-    pub cmd: mpsc::UnboundedSender<PeerCommand>,
-    /// Negotiated payload type per m-line.
-    pub pts: Vec<(Mid, MediaKind, Option<str0m::media::Pt>)>,
+/// Starts the task of a negotiated peer.
+fn launch(
+    rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    mids: Vec<(Mid, MediaKind)>,
+    drop_rate: f64,
+) -> Peer {
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    let pts = mids
+        .iter()
+        .map(|(mid, kind)| {
+            let codec = match kind {
+                MediaKind::Audio => str0m::format::Codec::Opus,
+                MediaKind::Video => str0m::format::Codec::Vp8,
+            };
+            let pt = rtc
+                .codec_config()
+                .iter()
+                .find(|p| p.spec().codec == codec)
+                .map(|p| p.pt());
+            (*mid, *kind, pt)
+        })
+        .collect();
+    // Loss is induced on first transmissions only: retransmissions (RTX payload types)
+    // get through, so a test sees the repair path rather than repeated loss.
+    let rtx_pts: Vec<u8> = rtc
+        .codec_config()
+        .iter()
+        .filter_map(|p| p.resend())
+        .map(|pt| *pt)
+        .collect();
+    let loss = Loss {
+        rate: drop_rate,
+        rtx_pts,
+    };
+    let stats = Arc::new(ReceiveStats::default());
+    tokio::spawn(run(
+        rtc,
+        (socket, local),
+        mids,
+        cmd_rx,
+        ev_tx,
+        loss,
+        stats.clone(),
+    ));
+    Peer {
+        cmd: cmd_tx,
+        pts,
+        events: ev_rx,
+        stats,
+    }
+}
+
+/// A running peer connection.
+pub struct Peer {
+    pub(crate) cmd: mpsc::UnboundedSender<PeerCommand>,
+    /// Negotiated payload type per m-line of our offer.
+    pub(crate) pts: Vec<(Mid, MediaKind, Option<str0m::media::Pt>)>,
+    pub(crate) events: mpsc::UnboundedReceiver<PeerEvent>,
+    stats: Arc<ReceiveStats>,
+}
+
+impl Peer {
+    /// The next event, or `None` once the peer's task ended.
+    pub async fn next_event(&mut self) -> Option<PeerEvent> {
+        self.events.recv().await
+    }
+
+    /// What it received (RTP mode).
+    pub fn stats(&self) -> Arc<ReceiveStats> {
+        self.stats.clone()
+    }
+
+    /// Waits until the media connection is up.
+    pub async fn wait_connected(&mut self, timeout: Duration) -> Result<(), ClientError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Err(_) => return Err(ClientError::Timeout("the media connection")),
+                Ok(None) => return Err(ClientError::Closed),
+                Ok(Some(PeerEvent::Connected)) => return Ok(()),
+                Ok(Some(PeerEvent::Closed(r))) => return Err(ClientError::Media(r)),
+                Ok(Some(_)) => {}
+            }
+        }
+    }
 }
 
 async fn run(
     mut rtc: Rtc,
-    socket: UdpSocket,
-    local: SocketAddr,
+    (socket, local): (UdpSocket, SocketAddr),
     mids: Vec<(Mid, MediaKind)>,
     mut commands: mpsc::UnboundedReceiver<PeerCommand>,
     events: mpsc::UnboundedSender<PeerEvent>,
     loss: Loss,
+    stats: Arc<ReceiveStats>,
 ) {
+    let started = Instant::now();
+    let mut counts: Vec<StreamCount> = Vec::new();
     let mut buf = vec![0u8; 2048];
     let kind_of = |mid: Mid| mids.iter().find(|(m, _)| *m == mid).map(|(_, k)| *k);
     let reason = 'outer: loop {
@@ -194,6 +313,10 @@ async fn run(
                             })
                         }),
                         Event::KeyframeRequest(_) => Some(PeerEvent::KeyframeRequest),
+                        Event::RtpPacket(p) => {
+                            account(&mut counts, &stats, &p, started);
+                            None
+                        }
                         Event::Closed => {
                             break 'outer "the server closed the connection".to_owned();
                         }
@@ -244,6 +367,60 @@ async fn run(
         }
     };
     let _ = events.send(PeerEvent::Closed(reason));
+}
+
+/// Accounts for one received RTP packet: count, loss by sequence gaps, jitter.
+fn account(
+    counts: &mut Vec<StreamCount>,
+    stats: &ReceiveStats,
+    p: &str0m::rtp::RtpPacket,
+    started: Instant,
+) {
+    stats.packets.fetch_add(1, Ordering::Relaxed);
+    stats
+        .bytes
+        .fetch_add(p.payload.len() as u64, Ordering::Relaxed);
+    if stats.first_packet_us.load(Ordering::Relaxed) == 0 {
+        let us = (p.timestamp.saturating_duration_since(started).as_micros() as u64).max(1);
+        stats.first_packet_us.store(us, Ordering::Relaxed);
+    }
+    let ssrc = *p.header.ssrc;
+    let seq = *p.seq_no;
+    let idx = match counts.iter().position(|c| c.ssrc == ssrc) {
+        Some(i) => i,
+        None => {
+            // 90 kHz unless the payload type is audio-like (Opus is 48 kHz); approximate.
+            let clock = if p.header.payload_type == str0m::media::Pt::from(111) {
+                48_000.0
+            } else {
+                90_000.0
+            };
+            counts.push(StreamCount {
+                ssrc,
+                highest: seq,
+                clock,
+                last: None,
+                jitter: 0.0,
+            });
+            counts.len() - 1
+        }
+    };
+    let c = &mut counts[idx];
+    if seq > c.highest + 1 {
+        stats.lost.fetch_add(seq - c.highest - 1, Ordering::Relaxed);
+    }
+    c.highest = c.highest.max(seq);
+    if let Some((at, ts)) = c.last {
+        let arrival = p.timestamp.saturating_duration_since(at).as_secs_f64();
+        let media = p.header.timestamp.wrapping_sub(ts) as i32 as f64 / c.clock;
+        let d = (arrival - media).abs();
+        c.jitter += (d - c.jitter) / 16.0;
+    }
+    c.last = Some((p.timestamp, p.header.timestamp));
+    let mean = counts.iter().map(|c| c.jitter).sum::<f64>() / counts.len() as f64;
+    stats
+        .jitter_us
+        .store((mean * 1e6) as u64, Ordering::Relaxed);
 }
 
 /// Induced loss of incoming RTP, for tests of the repair path.

@@ -10,7 +10,7 @@ use rand::Rng as _;
 use str0m::media::{Direction, MediaKind, Mid, Pt};
 use tokio::sync::mpsc;
 
-use crate::peer::{NewPeer, PeerCommand, PeerEvent, random_seq};
+use crate::peer::{Peer, PeerCommand, PeerEvent, PeerOffer, random_seq};
 use crate::{ClientError, Session};
 
 /// Largest RTP payload the client produces.
@@ -48,125 +48,41 @@ struct Track {
     seq: u64,
 }
 
-/// A published stream. Feed it encoded media with [`Publisher::send_video`] and
-/// [`Publisher::send_audio`] at the media's own pace.
-pub struct Publisher {
-    session: Session,
-    stream_id: String,
+/// Writes encoded media into a peer as RTP (VP8 packetized; Opus one packet each).
+pub struct PeerSender {
     cmd: mpsc::UnboundedSender<PeerCommand>,
-    events: mpsc::UnboundedReceiver<PeerEvent>,
     video: Option<Track>,
     audio: Option<Track>,
     packetizer: Vp8Packetizer,
-    keyframe_requests: Arc<AtomicU64>,
-    connected: bool,
 }
 
-impl std::fmt::Debug for Publisher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Publisher")
-            .field("stream_id", &self.stream_id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Publisher {
-    pub(crate) async fn start(
-        session: Session,
-        o: PublishOptions,
-    ) -> Result<Publisher, ClientError> {
-        let mut kinds = Vec::new();
-        if o.has_audio {
-            kinds.push(MediaKind::Audio);
-        }
-        if o.has_video {
-            kinds.push(MediaKind::Video);
-        }
-        let peer = NewPeer::offer(session.media_ip(), true, &kinds, Direction::SendOnly).await?;
-        let offer = peer.offer.clone();
-        let reply = session
-            .request(|id| ClientMessage::Publish {
-                id,
-                name: o.name.clone(),
-                has_audio: o.has_audio,
-                has_video: o.has_video,
-                video_type: o.video_type,
-                video_dimensions: o.video_dimensions,
-                sdp: offer,
-            })
-            .await?;
-        let ServerMessage::Published { stream_id, sdp, .. } = reply else {
-            return Err(ClientError::Protocol(format!(
-                "unexpected reply to publish: {reply:?}"
-            )));
-        };
-        let (handle, events) = peer.start(&sdp, 0.0)?;
+impl PeerSender {
+    /// A sender on the m-lines `peer` offered. Video starts at `initial_video_seq`
+    /// (random below 2^15 by default).
+    pub fn new(peer: &Peer, initial_video_seq: Option<u64>) -> PeerSender {
         let track = |kind: MediaKind, seq: u64| {
-            handle
-                .pts
+            peer.pts
                 .iter()
                 .find(|(_, k, _)| *k == kind)
                 .and_then(|(mid, _, pt)| pt.map(|pt| Track { mid: *mid, pt, seq }))
         };
-        let video = track(
-            MediaKind::Video,
-            o.initial_video_seq.unwrap_or_else(random_seq),
-        );
-        let audio = track(MediaKind::Audio, random_seq());
-        if (o.has_video && video.is_none()) || (o.has_audio && audio.is_none()) {
-            return Err(ClientError::Media(
-                "the server did not accept VP8/Opus".into(),
-            ));
-        }
-        Ok(Publisher {
-            session,
-            stream_id,
-            cmd: handle.cmd,
-            events,
-            video,
-            audio,
+        PeerSender {
+            cmd: peer.cmd.clone(),
+            video: track(
+                MediaKind::Video,
+                initial_video_seq.unwrap_or_else(random_seq),
+            ),
+            audio: track(MediaKind::Audio, random_seq()),
             packetizer: Vp8Packetizer::new(rand::rng().random()),
-            keyframe_requests: Arc::new(AtomicU64::new(0)),
-            connected: false,
-        })
-    }
-
-    /// The stream's ID.
-    pub fn stream_id(&self) -> &str {
-        &self.stream_id
-    }
-
-    /// Waits until the media connection is up (the others then see `streamCreated`).
-    pub async fn wait_connected(&mut self) -> Result<(), ClientError> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while !self.connected {
-            match tokio::time::timeout_at(deadline, self.events.recv()).await {
-                Err(_) => return Err(ClientError::Timeout("the publisher's media connection")),
-                Ok(None) => return Err(ClientError::Closed),
-                Ok(Some(ev)) => self.on_event(ev)?,
-            }
         }
-        Ok(())
     }
 
-    fn on_event(&mut self, ev: PeerEvent) -> Result<(), ClientError> {
-        match ev {
-            PeerEvent::Connected => self.connected = true,
-            PeerEvent::KeyframeRequest => {
-                self.keyframe_requests.fetch_add(1, Ordering::Relaxed);
-            }
-            PeerEvent::Closed(reason) => return Err(ClientError::Media(reason)),
-            PeerEvent::Frame(_) => {}
+    /// Whether video / audio were negotiated.
+    pub fn has(&self, kind: MediaKind) -> bool {
+        match kind {
+            MediaKind::Video => self.video.is_some(),
+            MediaKind::Audio => self.audio.is_some(),
         }
-        Ok(())
-    }
-
-    /// Handles pending peer events; returns how many keyframe requests arrived so far.
-    pub fn poll_keyframe_requests(&mut self) -> Result<u64, ClientError> {
-        while let Ok(ev) = self.events.try_recv() {
-            self.on_event(ev)?;
-        }
-        Ok(self.keyframe_requests.load(Ordering::Relaxed))
     }
 
     /// Sends one VP8 frame with RTP time `rtp_time` (90 kHz).
@@ -217,6 +133,123 @@ impl Publisher {
             .map_err(|_| ClientError::Closed)?;
         track.seq += 1;
         Ok(())
+    }
+}
+
+/// A published stream. Feed it encoded media with [`Publisher::send_video`] and
+/// [`Publisher::send_audio`] at the media's own pace.
+pub struct Publisher {
+    session: Session,
+    stream_id: String,
+    sender: PeerSender,
+    peer: Peer,
+    keyframe_requests: Arc<AtomicU64>,
+    connected: bool,
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("stream_id", &self.stream_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Publisher {
+    pub(crate) async fn start(
+        session: Session,
+        o: PublishOptions,
+    ) -> Result<Publisher, ClientError> {
+        let mut kinds = Vec::new();
+        if o.has_audio {
+            kinds.push(MediaKind::Audio);
+        }
+        if o.has_video {
+            kinds.push(MediaKind::Video);
+        }
+        let peer = PeerOffer::new(session.media_ip(), true, &kinds, Direction::SendOnly).await?;
+        let offer = peer.offer.clone();
+        let reply = session
+            .request(|id| ClientMessage::Publish {
+                id,
+                name: o.name.clone(),
+                has_audio: o.has_audio,
+                has_video: o.has_video,
+                video_type: o.video_type,
+                video_dimensions: o.video_dimensions,
+                sdp: offer,
+            })
+            .await?;
+        let ServerMessage::Published { stream_id, sdp, .. } = reply else {
+            return Err(ClientError::Protocol(format!(
+                "unexpected reply to publish: {reply:?}"
+            )));
+        };
+        let peer = peer.start(&sdp, 0.0)?;
+        let sender = PeerSender::new(&peer, o.initial_video_seq);
+        if (o.has_video && !sender.has(MediaKind::Video))
+            || (o.has_audio && !sender.has(MediaKind::Audio))
+        {
+            return Err(ClientError::Media(
+                "the server did not accept VP8/Opus".into(),
+            ));
+        }
+        Ok(Publisher {
+            session,
+            stream_id,
+            sender,
+            peer,
+            keyframe_requests: Arc::new(AtomicU64::new(0)),
+            connected: false,
+        })
+    }
+
+    /// The stream's ID.
+    pub fn stream_id(&self) -> &str {
+        &self.stream_id
+    }
+
+    /// Waits until the media connection is up (the others then see `streamCreated`).
+    pub async fn wait_connected(&mut self) -> Result<(), ClientError> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while !self.connected {
+            match tokio::time::timeout_at(deadline, self.peer.events.recv()).await {
+                Err(_) => return Err(ClientError::Timeout("the publisher's media connection")),
+                Ok(None) => return Err(ClientError::Closed),
+                Ok(Some(ev)) => self.on_event(ev)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn on_event(&mut self, ev: PeerEvent) -> Result<(), ClientError> {
+        match ev {
+            PeerEvent::Connected => self.connected = true,
+            PeerEvent::KeyframeRequest => {
+                self.keyframe_requests.fetch_add(1, Ordering::Relaxed);
+            }
+            PeerEvent::Closed(reason) => return Err(ClientError::Media(reason)),
+            PeerEvent::Frame(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Handles pending peer events; returns how many keyframe requests arrived so far.
+    pub fn poll_keyframe_requests(&mut self) -> Result<u64, ClientError> {
+        while let Ok(ev) = self.peer.events.try_recv() {
+            self.on_event(ev)?;
+        }
+        Ok(self.keyframe_requests.load(Ordering::Relaxed))
+    }
+
+    /// Sends one VP8 frame with RTP time `rtp_time` (90 kHz).
+    pub fn send_video(&mut self, frame: &[u8], rtp_time: u32) -> Result<(), ClientError> {
+        self.sender.send_video(frame, rtp_time)
+    }
+
+    /// Sends one Opus packet with RTP time `rtp_time` (48 kHz).
+    pub fn send_audio(&mut self, packet: &[u8], rtp_time: u32) -> Result<(), ClientError> {
+        self.sender.send_audio(packet, rtp_time)
     }
 
     /// Tells the others that audio or video is on or off (publishAudio / publishVideo).

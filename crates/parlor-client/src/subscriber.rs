@@ -4,9 +4,8 @@ use std::time::Duration;
 
 use parlor_proto::signaling::{ClientMessage, ServerMessage};
 use str0m::media::{Direction, MediaKind};
-use tokio::sync::mpsc;
 
-use crate::peer::{MediaFrame, NewPeer, PeerEvent};
+use crate::peer::{MediaFrame, Peer, PeerEvent, PeerOffer, ReceiveStats};
 use crate::{ClientError, Session};
 
 /// What to receive.
@@ -16,6 +15,9 @@ pub struct SubscribeOptions {
     pub video: bool,
     /// Share (0–1) of incoming RTP datagrams to drop, to exercise loss repair.
     pub drop_rate: f64,
+    /// Count packets ([`Subscriber::stats`]) instead of assembling frames: no `Frame`
+    /// events; what a load generator wants.
+    pub count_only: bool,
 }
 
 impl Default for SubscribeOptions {
@@ -24,6 +26,7 @@ impl Default for SubscribeOptions {
             audio: true,
             video: true,
             drop_rate: 0.0,
+            count_only: false,
         }
     }
 }
@@ -44,8 +47,7 @@ pub struct Subscriber {
     session: Session,
     subscription_id: String,
     stream_id: String,
-    _cmd: mpsc::UnboundedSender<crate::peer::PeerCommand>,
-    events: mpsc::UnboundedReceiver<PeerEvent>,
+    peer: Peer,
 }
 
 impl std::fmt::Debug for Subscriber {
@@ -64,7 +66,13 @@ impl Subscriber {
     ) -> Result<Subscriber, ClientError> {
         // Both m-lines are always offered, so audio or video can be turned on later.
         let kinds = [MediaKind::Audio, MediaKind::Video];
-        let peer = NewPeer::offer(session.media_ip(), false, &kinds, Direction::RecvOnly).await?;
+        let peer = PeerOffer::new(
+            session.media_ip(),
+            o.count_only,
+            &kinds,
+            Direction::RecvOnly,
+        )
+        .await?;
         let offer = peer.offer.clone();
         let reply = session
             .request(|id| ClientMessage::Subscribe {
@@ -85,13 +93,12 @@ impl Subscriber {
                 "unexpected reply to subscribe: {reply:?}"
             )));
         };
-        let (handle, events) = peer.start(&sdp, o.drop_rate)?;
+        let peer = peer.start(&sdp, o.drop_rate)?;
         Ok(Subscriber {
             session,
             subscription_id,
             stream_id: stream_id.to_owned(),
-            _cmd: handle.cmd,
-            events,
+            peer,
         })
     }
 
@@ -103,10 +110,15 @@ impl Subscriber {
         &self.stream_id
     }
 
+    /// What arrived so far (counted in `count_only` mode).
+    pub fn stats(&self) -> std::sync::Arc<ReceiveStats> {
+        self.peer.stats()
+    }
+
     /// The next event, or `None` once the peer is gone.
     pub async fn next_event(&mut self) -> Option<SubscriberEvent> {
         loop {
-            return match self.events.recv().await? {
+            return match self.peer.events.recv().await? {
                 PeerEvent::Connected => Some(SubscriberEvent::Connected),
                 PeerEvent::Frame(f) => Some(SubscriberEvent::Frame(f)),
                 PeerEvent::Closed(r) => Some(SubscriberEvent::Closed(r)),
