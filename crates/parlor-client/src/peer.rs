@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng as _;
 use str0m::change::{SdpAnswer, SdpPendingOffer};
-use str0m::media::{Direction, Mid};
+use str0m::media::Mid;
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpWrite, SeqNo};
 use str0m::{Candidate, Event, Input, Output, Rtc};
@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 use crate::ClientError;
 
-pub use str0m::media::MediaKind;
+pub use str0m::media::{Direction, MediaKind};
 
 /// A frame received on a subscription (depacketized by str0m).
 #[derive(Debug, Clone)]
@@ -74,8 +74,8 @@ pub struct ReceiveStats {
     pub lost: AtomicU64,
     /// Mean absolute interarrival jitter across streams, in microseconds (RFC 3550 style).
     pub jitter_us: AtomicU64,
-    /// Microseconds from the peer's start to its first RTP packet (0 = none yet).
-    pub first_packet_us: AtomicU64,
+    /// When the first RTP packet arrived.
+    pub first_packet: std::sync::OnceLock<Instant>,
 }
 
 impl ReceiveStats {
@@ -288,7 +288,6 @@ async fn run(
     loss: Loss,
     stats: Arc<ReceiveStats>,
 ) {
-    let started = Instant::now();
     let mut counts: Vec<StreamCount> = Vec::new();
     let mut buf = vec![0u8; 2048];
     let kind_of = |mid: Mid| mids.iter().find(|(m, _)| *m == mid).map(|(_, k)| *k);
@@ -314,7 +313,7 @@ async fn run(
                         }),
                         Event::KeyframeRequest(_) => Some(PeerEvent::KeyframeRequest),
                         Event::RtpPacket(p) => {
-                            account(&mut counts, &stats, &p, started);
+                            account(&mut counts, &stats, &p);
                             None
                         }
                         Event::Closed => {
@@ -370,20 +369,12 @@ async fn run(
 }
 
 /// Accounts for one received RTP packet: count, loss by sequence gaps, jitter.
-fn account(
-    counts: &mut Vec<StreamCount>,
-    stats: &ReceiveStats,
-    p: &str0m::rtp::RtpPacket,
-    started: Instant,
-) {
+fn account(counts: &mut Vec<StreamCount>, stats: &ReceiveStats, p: &str0m::rtp::RtpPacket) {
     stats.packets.fetch_add(1, Ordering::Relaxed);
     stats
         .bytes
         .fetch_add(p.payload.len() as u64, Ordering::Relaxed);
-    if stats.first_packet_us.load(Ordering::Relaxed) == 0 {
-        let us = (p.timestamp.saturating_duration_since(started).as_micros() as u64).max(1);
-        stats.first_packet_us.store(us, Ordering::Relaxed);
-    }
+    let _ = stats.first_packet.set(p.timestamp);
     let ssrc = *p.header.ssrc;
     let seq = *p.seq_no;
     let idx = match counts.iter().position(|c| c.ssrc == ssrc) {

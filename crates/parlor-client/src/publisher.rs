@@ -204,6 +204,15 @@ impl Publisher {
         })
     }
 
+    /// Keeps the stream going but hands over its media writer: events (keyframe requests)
+    /// are consumed in the background. For load generators feeding many publishers from
+    /// one clock.
+    pub fn into_sender(self) -> PeerSender {
+        let mut peer = self.peer;
+        tokio::spawn(async move { while peer.events.recv().await.is_some() {} });
+        self.sender
+    }
+
     /// The stream's ID.
     pub fn stream_id(&self) -> &str {
         &self.stream_id

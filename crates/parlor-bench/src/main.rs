@@ -1,0 +1,235 @@
+//! `parlor-bench`: load Parlor's media router (and Janus, side by side) with simulated
+//! WebRTC clients and report forwarded packets per CPU-second, loss, join and first-media
+//! times and memory. See BENCHMARKS.md.
+
+mod janus;
+mod media;
+mod parlor;
+mod procfs;
+mod scenario;
+mod sut;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::json;
+
+use crate::scenario::{Scenario, Shape};
+use crate::sut::Sut;
+
+#[derive(Parser)]
+#[command(
+    name = "parlor-bench",
+    version,
+    about = "Benchmarks Parlor's SFU (and Janus) with simulated WebRTC clients"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Peer {
+    Janus,
+}
+
+#[derive(clap::Args, Clone)]
+struct Common {
+    /// Also measure this SFU, in the same run.
+    #[arg(long)]
+    peer: Option<Peer>,
+    #[arg(long, value_enum, default_value = "livestream")]
+    scenario: Scenario,
+    /// Seconds measured (after everyone joined and media flows).
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// The `parlor` binary [default: next to this one].
+    #[arg(long)]
+    parlor_bin: Option<PathBuf>,
+    /// CPU the SFU is pinned to; the load generator takes the other one.
+    #[arg(long, default_value_t = 0)]
+    sfu_cpu: usize,
+    /// CPU of the load generator.
+    #[arg(long, default_value_t = 1)]
+    load_cpu: usize,
+    /// Where the ffmpeg-made media is cached.
+    #[arg(long, default_value = "target/bench-media")]
+    media_dir: PathBuf,
+    /// Print one JSON object as the last line.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Measure Parlor (and `--peer`) at one size.
+    Compare {
+        #[command(flatten)]
+        common: Common,
+        /// Subscribers (livestream), listeners (audio) or parties (meeting).
+        #[arg(long, default_value_t = 50)]
+        subscribers: usize,
+    },
+    /// Raise the size until loss exceeds 1% or the SFU's core is saturated; report the largest.
+    Ramp {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 50)]
+        start: usize,
+        #[arg(long, default_value_t = 50)]
+        step: usize,
+        #[arg(long, default_value_t = 1000)]
+        max: usize,
+    },
+}
+
+fn parlor_bin(arg: &Option<PathBuf>) -> anyhow::Result<String> {
+    if let Some(p) = arg {
+        return Ok(p.display().to_string());
+    }
+    let me = std::env::current_exe()?;
+    let sibling = me.with_file_name("parlor");
+    anyhow::ensure!(
+        sibling.exists(),
+        "no parlor binary next to {} (build it, or pass --parlor-bin)",
+        me.display()
+    );
+    Ok(sibling.display().to_string())
+}
+
+async fn start(system: &str, c: &Common) -> anyhow::Result<Sut> {
+    let cpu = Some(c.sfu_cpu);
+    Ok(match system {
+        "parlor" => Sut::Parlor(parlor::ParlorSut::start(&parlor_bin(&c.parlor_bin)?, cpu)?),
+        _ => Sut::Janus(janus::JanusSut::start(cpu).await?),
+    })
+}
+
+async fn measure(
+    system: &str,
+    c: &Common,
+    n: usize,
+    media: Arc<media::Media>,
+) -> anyhow::Result<scenario::Report> {
+    let sut = start(system, c).await?;
+    let shape = Shape {
+        scenario: c.scenario,
+        n,
+        duration: Duration::from_secs_f64(c.duration),
+    };
+    let report = scenario::run(&sut, shape, media).await?;
+    drop(sut);
+    // Let the last clients' sockets and the SFU's ports go before the next run.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    Ok(report)
+}
+
+fn systems(c: &Common) -> Vec<&'static str> {
+    match c.peer {
+        Some(Peer::Janus) => vec!["parlor", "janus"],
+        None => vec!["parlor"],
+    }
+}
+
+fn print_human(r: &scenario::Report) {
+    eprintln!(
+        "{:>6} {:>10} subs={:<5} {:>9.0} pkt/s  {:>9.0} pkt/CPU-s  cpu={:>5.1}%  loss={:.2}%  join p50/p95={:.1}/{:.1} ms  first media p50/p95={:.1}/{:.1} ms  rss={:.1} MB ({:.0} KB/sub)",
+        r.system,
+        format!("{:?}", r.scenario).to_lowercase(),
+        r.subscribers,
+        r.forwarded_pps,
+        r.forwarded_pps_per_cpu_s,
+        r.sfu_cpu_pct,
+        r.loss_pct,
+        r.join_p50_ms,
+        r.join_p95_ms,
+        r.first_media_p50_ms,
+        r.first_media_p95_ms,
+        r.rss_mb,
+        r.rss_per_subscription_kb
+    );
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Compare {
+            common,
+            subscribers,
+        } => {
+            procfs::pin_self(common.load_cpu)?;
+            let media = Arc::new(media::Media::load(&common.media_dir)?);
+            let mut out = serde_json::Map::new();
+            for system in systems(&common) {
+                let r = measure(system, &common, subscribers, media.clone()).await?;
+                print_human(&r);
+                out.insert(system.to_owned(), serde_json::to_value(&r)?);
+            }
+            if common.json {
+                println!("{}", serde_json::Value::Object(out));
+            }
+        }
+        Command::Ramp {
+            common,
+            start,
+            step,
+            max,
+        } => {
+            procfs::pin_self(common.load_cpu)?;
+            let media = Arc::new(media::Media::load(&common.media_dir)?);
+            let mut out = serde_json::Map::new();
+            for system in systems(&common) {
+                let mut best = None;
+                let mut points = Vec::new();
+                let mut n = start;
+                while n <= max {
+                    let r = measure(system, &common, n, media.clone()).await?;
+                    print_human(&r);
+                    let saturated = r.sfu_cpu_pct > 95.0;
+                    let lossy = r.loss_pct > 1.0;
+                    points.push(serde_json::to_value(&r)?);
+                    if lossy || saturated {
+                        break;
+                    }
+                    best = Some(r);
+                    n += step;
+                }
+                out.insert(system.to_owned(), json!({ "max": best, "points": points }));
+            }
+            if common.json {
+                println!("{}", serde_json::Value::Object(out));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PARLOR_BENCH_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

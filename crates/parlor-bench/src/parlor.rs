@@ -1,0 +1,168 @@
+//! Parlor as the system under test: a `parlor serve` process pinned to one core.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use parlor_client::{PeerSender, PublishOptions, Session, SubscribeOptions, Subscriber};
+use parlor_sdk::{Parlor, Role, SessionOptions, TokenOptions};
+
+const API_KEY: &str = "47001234";
+const API_SECRET: &str = "0bench0secret0bench0secret0bench0secret0";
+
+pub struct ParlorSut {
+    child: Child,
+    pub url: String,
+    sdk: Parlor,
+    _data: tempdir::Dir,
+}
+
+mod tempdir {
+    /// A temporary directory removed on drop.
+    pub struct Dir(pub std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl ParlorSut {
+    /// Starts `parlor serve` from `bin`, on CPU `cpu` (taskset) if given.
+    pub fn start(bin: &str, cpu: Option<usize>) -> anyhow::Result<ParlorSut> {
+        let dir = std::env::temp_dir().join(format!("parlor-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let mut cmd = match cpu {
+            Some(c) => {
+                let mut t = Command::new("taskset");
+                t.args(["-c", &c.to_string(), bin]);
+                t
+            }
+            None => Command::new(bin),
+        };
+        let mut child = cmd
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--media-port",
+                "0",
+                "--log",
+                "warn",
+            ])
+            .args([
+                "--api-key",
+                API_KEY,
+                "--api-secret",
+                API_SECRET,
+                "--data-dir",
+            ])
+            .arg(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("cannot start {bin}"))?;
+        let stdout = child.stdout.take().expect("piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .context("parlor serve exited before listening")??;
+            if let Some(url) = line.strip_prefix("parlor listening on ") {
+                break url.to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        let sdk = Parlor::new(API_KEY, API_SECRET, &url)?;
+        Ok(ParlorSut {
+            child,
+            url,
+            sdk,
+            _data: tempdir::Dir(dir),
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        // With taskset, the pid is parlor's own (taskset execs it).
+        self.child.id()
+    }
+
+    pub async fn new_room(&self) -> anyhow::Result<String> {
+        Ok(self
+            .sdk
+            .create_session(SessionOptions::default())
+            .await?
+            .session_id)
+    }
+
+    /// Joins a room; returns the client and the join time (connect → sessionConnected).
+    pub async fn join(&self, room: &str) -> anyhow::Result<(Session, Duration)> {
+        let token = self.sdk.generate_token(
+            room,
+            TokenOptions {
+                role: Role::Publisher,
+                ..Default::default()
+            },
+        )?;
+        let t = Instant::now();
+        let (session, mut events) = Session::connect(&self.url, room, &token).await?;
+        let took = t.elapsed();
+        // Events are not needed by the load generator: drain them.
+        tokio::spawn(async move { while events.recv().await.is_some() {} });
+        Ok((session, took))
+    }
+
+    pub async fn publish(
+        session: &Session,
+        audio: bool,
+        video: bool,
+    ) -> anyhow::Result<(String, PeerSender)> {
+        let mut p = session
+            .publish(PublishOptions {
+                has_audio: audio,
+                has_video: video,
+                ..Default::default()
+            })
+            .await?;
+        p.wait_connected().await?;
+        let id = p.stream_id().to_owned();
+        Ok((id, p.into_sender()))
+    }
+
+    pub async fn subscribe(
+        session: &Session,
+        stream: &str,
+        audio: bool,
+        video: bool,
+    ) -> anyhow::Result<Subscriber> {
+        Ok(session
+            .subscribe(
+                stream,
+                SubscribeOptions {
+                    audio,
+                    video,
+                    count_only: true,
+                    ..Default::default()
+                },
+            )
+            .await?)
+    }
+}
+
+impl Drop for ParlorSut {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) with a pid we own.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+    }
+}

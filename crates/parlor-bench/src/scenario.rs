@@ -1,0 +1,179 @@
+//! Scenarios: who publishes, who subscribes to what; and the measurement of a run.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use parlor_client::ReceiveStats;
+use serde::Serialize;
+
+use crate::media::{Media, Senders};
+use crate::procfs;
+use crate::sut::{Client, Subscription, Sut};
+
+/// The shapes of load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scenario {
+    /// One publisher (audio + video), N subscribers.
+    Livestream,
+    /// K parties, each publishing audio + video and subscribing to every other.
+    Meeting,
+    /// Ten audio-only publishers; N listeners subscribed to all ten.
+    Audio,
+}
+
+/// The size of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub scenario: Scenario,
+    /// Subscribers (livestream), parties (meeting) or listeners (audio).
+    pub n: usize,
+    pub duration: Duration,
+}
+
+/// What one system did in one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub system: String,
+    pub scenario: Scenario,
+    /// Subscriptions (subscriber-streams) fed.
+    pub subscribers: usize,
+    pub publishers: usize,
+    /// Packets that reached subscribers per second (all subscriptions).
+    pub forwarded_pps: f64,
+    /// The same per CPU-second of the SFU process.
+    pub forwarded_pps_per_cpu_s: f64,
+    /// The SFU's CPU use over the window, in % of one core.
+    pub sfu_cpu_pct: f64,
+    pub loss_pct: f64,
+    pub jitter_ms: f64,
+    pub join_p50_ms: f64,
+    pub join_p95_ms: f64,
+    pub first_media_p50_ms: f64,
+    pub first_media_p95_ms: f64,
+    pub rss_mb: f64,
+    /// RSS growth per subscription over the idle server.
+    pub rss_per_subscription_kb: f64,
+}
+
+/// Runs `shape` against `sut` with `media`; `warmup` before measuring.
+pub async fn run(sut: &Sut, shape: Shape, media: Arc<Media>) -> anyhow::Result<Report> {
+    let pid = sut.pid();
+    let idle_rss = procfs::rss_bytes(pid)? as f64;
+    let room = sut.new_room().await?;
+    let senders: Senders = Arc::new(Mutex::new(Vec::new()));
+    let mut joins = Vec::new();
+    let mut first_media = Vec::new();
+    let mut stats: Vec<Arc<ReceiveStats>> = Vec::new();
+    let mut clients: Vec<Client> = Vec::new();
+    let mut subscriptions: Vec<Subscription> = Vec::new();
+    let mut subs = Vec::new();
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let pump = tokio::spawn(crate::media::pump(media, senders.clone(), stop_rx));
+
+    // Publishers.
+    let (n_pub, audio, video) = match shape.scenario {
+        Scenario::Livestream => (1, true, true),
+        Scenario::Meeting => (shape.n, true, true),
+        Scenario::Audio => (10, true, false),
+    };
+    let mut streams = Vec::new();
+    let mut publishers = Vec::new();
+    for _ in 0..n_pub {
+        let (client, took) = sut.join(&room).await?;
+        joins.push(took.as_secs_f64() * 1e3);
+        let (id, sender) = client.publish(audio, video).await?;
+        senders.lock().expect("not poisoned").push(sender);
+        streams.push(id);
+        publishers.push(client);
+    }
+    // Subscribers.
+    let listeners = match shape.scenario {
+        Scenario::Meeting => 0,
+        _ => shape.n,
+    };
+    for _ in 0..listeners {
+        let (client, took) = sut.join(&room).await?;
+        joins.push(took.as_secs_f64() * 1e3);
+        for stream in &streams {
+            let t = Instant::now();
+            let sub = client.subscribe(stream, audio, video).await?;
+            subs.push((t, sub.stats()));
+            subscriptions.push(sub);
+        }
+        clients.push(client);
+    }
+    if shape.scenario == Scenario::Meeting {
+        for (i, client) in publishers.iter().enumerate() {
+            for (j, stream) in streams.iter().enumerate() {
+                if i != j {
+                    let t = Instant::now();
+                    let sub = client.subscribe(stream, audio, video).await?;
+                    subs.push((t, sub.stats()));
+                    subscriptions.push(sub);
+                }
+            }
+        }
+    }
+    // Wait (bounded) for media on every subscription, then measure.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && subs.iter().any(|(_, s)| s.first_packet.get().is_none()) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for (t, s) in &subs {
+        if let Some(first) = s.first_packet.get() {
+            first_media.push(first.saturating_duration_since(*t).as_secs_f64() * 1e3);
+        }
+        stats.push(s.clone());
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let totals = |stats: &[Arc<ReceiveStats>]| {
+        stats
+            .iter()
+            .fold((0u64, 0u64), |(p, l), s| (p + s.packets(), l + s.lost()))
+    };
+    let (p0, l0) = totals(&stats);
+    let c0 = procfs::cpu(pid)?;
+    tokio::time::sleep(shape.duration).await;
+    let c1 = procfs::cpu(pid)?;
+    let (p1, l1) = totals(&stats);
+    let rss = procfs::rss_bytes(pid)? as f64;
+    let _ = stop_tx.send(true);
+    let _ = pump.await;
+
+    let wall = c1.at.duration_since(c0.at).as_secs_f64();
+    let cpu = (c1.cpu_s - c0.cpu_s).max(1e-9);
+    let packets = (p1 - p0) as f64;
+    let lost = (l1 - l0) as f64;
+    let jitter = stats
+        .iter()
+        .map(|s| s.jitter_us.load(std::sync::atomic::Ordering::Relaxed) as f64)
+        .sum::<f64>()
+        / stats.len().max(1) as f64;
+    let n_subs = subs.len();
+    drop(subscriptions);
+    drop(clients);
+    drop(publishers);
+    Ok(Report {
+        system: sut.name().to_owned(),
+        scenario: shape.scenario,
+        subscribers: n_subs,
+        publishers: n_pub,
+        forwarded_pps: packets / wall,
+        forwarded_pps_per_cpu_s: packets / cpu,
+        sfu_cpu_pct: 100.0 * cpu / wall,
+        loss_pct: if packets + lost > 0.0 {
+            100.0 * lost / (packets + lost)
+        } else {
+            0.0
+        },
+        jitter_ms: jitter / 1e3,
+        join_p50_ms: procfs::percentile_ms(&mut joins.clone(), 0.5),
+        join_p95_ms: procfs::percentile_ms(&mut joins, 0.95),
+        first_media_p50_ms: procfs::percentile_ms(&mut first_media.clone(), 0.5),
+        first_media_p95_ms: procfs::percentile_ms(&mut first_media, 0.95),
+        rss_mb: rss / (1 << 20) as f64,
+        rss_per_subscription_kb: (rss - idle_rss) / 1024.0 / n_subs.max(1) as f64,
+    })
+}
