@@ -325,8 +325,11 @@ impl JanusClient {
         Ok(found)
     }
 
+    /// The address our peers use: Janus gathers no candidates on a loopback interface,
+    /// so the bench runs Janus in a network namespace of its own where a veth interface
+    /// holds a loopback-range address (see `netns`).
     fn media_ip(&self) -> IpAddr {
-        IpAddr::from([127, 0, 0, 1])
+        crate::netns::MEDIA_IP
     }
 
     /// Publishes into the room; returns the feed ID and the media writer.
@@ -360,6 +363,7 @@ impl JanusClient {
             .pointer("/plugindata/data/id")
             .and_then(Value::as_u64)
             .context("no feed id")?;
+        tracing::debug!(%answer, "janus publisher answer");
         let mut peer = offer.start(answer, 0.0)?;
         peer.wait_connected(Duration::from_secs(15)).await?;
         let sender = PeerSender::new(&peer, None);

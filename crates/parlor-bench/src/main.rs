@@ -4,6 +4,7 @@
 
 mod janus;
 mod media;
+mod netns;
 mod parlor;
 mod procfs;
 mod scenario;
@@ -214,6 +215,18 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    let wants_janus = match &cli.command {
+        Command::Compare { common, .. } | Command::Ramp { common, .. } => common.peer.is_some(),
+    };
+    if wants_janus && !netns::inside() {
+        return match netns::rerun_inside() {
+            Ok(code) => std::process::ExitCode::from(code as u8),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
