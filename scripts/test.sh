@@ -40,9 +40,12 @@ cargo test --workspace --locked 2>&1 | tee "$logs/cargo.log"
 step "OpenTok SDK compatibility (npm opentok, PyPI opentok)"
 export PARLOR_BIN="$root/target/debug/parlor"
 (cd tests/compat && npm ci --no-audit --no-fund --loglevel=error)
+rm -rf tests/compat/results
 node --test tests/compat/node/ 2>&1 | tee "$logs/node.log"
 python3 -m pip install --quiet --disable-pip-version-check -r tests/compat/requirements.txt
 python3 -m pytest tests/compat/python -q -p no:cacheprovider 2>&1 | tee "$logs/pytest.log"
+step "compatibility table (docs/compatibility.md) matches the suites' results"
+python3 tests/compat/compat_table.py --check
 
 if [ -z "${PARLOR_SKIP_FUZZ:-}" ]; then
   step "fuzz smoke run (cargo fuzz, ${PARLOR_FUZZ_SECS:-20}s per target)"

@@ -289,7 +289,7 @@ async fn bad_rest_input_gets_4xx_json_never_5xx() {
         (
             reqwest::Method::POST,
             format!("{p}/session/{sid}/signal"),
-            r#"{"type":"a","extra":1}"#,
+            r#"{"type":"a b","extra":1}"#,
             400,
         ),
         (

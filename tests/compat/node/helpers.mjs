@@ -16,6 +16,18 @@ export const API_KEY = '47001234';
 export const API_SECRET = '0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c';
 export const WRONG_SECRET = 'aaaabbbbccccddddeeeeffff0000111122223333';
 
+// A test file's process can die without running its after hooks (the runner kills it when
+// its output pipe closes, e.g. `node --test | head`). Children started through `setpriv
+// --pdeathsig KILL` are then killed by the kernel instead of being left running.
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+
+/** `spawn`, but the child dies with this process (where util-linux setpriv exists). */
+export function spawnReaped(command, args, options) {
+  return SETPRIV
+    ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args], options)
+    : spawn(command, args, options);
+}
+
 const LISTEN_RE = /^parlor listening on (http:\/\/127\.0\.0\.1:(\d+))\s*$/m;
 const START_TIMEOUT_MS = 20000;
 const STOP_TIMEOUT_MS = 10000;
@@ -29,7 +41,7 @@ export async function startServer({ apiKey = API_KEY, apiSecret = API_SECRET } =
     throw new Error(`parlor binary not found at ${PARLOR_BIN} (set PARLOR_BIN or build parlor-server)`);
   }
   const dataDir = mkdtempSync(path.join(tmpdir(), 'parlor-compat-node-'));
-  const child = spawn(
+  const child = spawnReaped(
     PARLOR_BIN,
     ['serve', '--listen', '127.0.0.1:0', '--media-port', '0', '--data-dir', dataDir, '--api-key', apiKey, '--api-secret', apiSecret],
     { stdio: ['ignore', 'pipe', 'pipe'] },

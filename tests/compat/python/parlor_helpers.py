@@ -25,6 +25,17 @@ API_KEY = "47001234"
 API_SECRET = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c"  # 40 hex chars, no '.'
 WRONG_SECRET = "aaaabbbbccccddddeeeeffff0000111122223333"
 
+# The test process can die without tearing its fixtures down (killed, interrupted). Children
+# started through `setpriv --pdeathsig KILL` are then killed by the kernel instead of being
+# left running.
+SETPRIV = next((p for p in ("/usr/bin/setpriv", "/bin/setpriv") if os.path.exists(p)), None)
+
+
+def reaped(argv):
+    """`argv` for Popen, such that the child dies with this process where setpriv exists."""
+    return [SETPRIV, "--pdeathsig", "KILL", "--", *argv] if SETPRIV else list(argv)
+
+
 LISTEN_RE = re.compile(r"^parlor listening on (http://127\.0\.0\.1:(\d+))\s*$")
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
@@ -46,13 +57,13 @@ class ParlorServer:
         self._stderr_path = os.path.join(tempfile.gettempdir(), os.path.basename(self.data_dir) + ".stderr")
         self._stderr_file = open(self._stderr_path, "wb")
         self.proc = subprocess.Popen(
-            [
+            reaped([
                 PARLOR_BIN, "serve",
                 "--listen", "127.0.0.1:0",
                 "--media-port", "0",
                 "--data-dir", self.data_dir,
                 *cred_args,
-            ],
+            ]),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._stderr_file,

@@ -12,7 +12,6 @@ use crate::AppState;
 use crate::store::CallbackRecord;
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct NewCallback {
     group: Option<String>,
     event: Option<String>,

@@ -50,8 +50,8 @@ fn room(state: &AppState, session_id: &str) -> Option<std::sync::Arc<Room>> {
     state.signaling.existing_room(session_id)
 }
 
+/// Unknown fields are ignored, as the SDKs pass an application's payload through.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SignalBody {
     #[serde(rename = "type", default)]
     signal_type: String,

@@ -47,7 +47,7 @@ pub async fn unrouted(
     match feature_name {
         Some(name) => ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
-            format!("{name} is not available on this Parlor server yet"),
+            format!("this Parlor server does not support {name} yet"),
         ),
         None => ApiError::not_found(format!("no such endpoint: /v2/project/{key}/{rest}")),
     }

@@ -57,7 +57,7 @@ pub async fn get(
         .ok_or_else(|| ApiError::not_found(format!("no stream {stream_id} in this session")))?;
     Ok((
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain")],
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         stream_json(&stream, &classes).to_string(),
     )
         .into_response())
