@@ -15,6 +15,7 @@
 //! [str0m]: https://docs.rs/str0m
 
 pub mod forward;
+mod outbox;
 mod stun;
 mod worker;
 
@@ -91,6 +92,11 @@ pub struct RouterStats {
     pub rtp_forwarded: u64,
     pub keyframe_requests: u64,
     pub transports_failed: u64,
+    /// Datagrams sent, and the `sendmmsg` calls that sent them.
+    pub datagrams_sent: u64,
+    pub send_syscalls: u64,
+    /// Datagrams dropped because the socket's send buffer was full.
+    pub datagrams_send_dropped: u64,
 }
 
 /// What a consumer receives.

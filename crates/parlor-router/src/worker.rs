@@ -35,6 +35,7 @@ use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, 
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::forward::SeqRewriter;
+use crate::outbox::{self, Outbox};
 use crate::{
     CloseReason, Command, ConsumerMedia, RouterConfig, RouterError, RouterEvent, RouterStats,
     TransportId, stun,
@@ -75,6 +76,7 @@ pub(crate) struct Worker {
     keyframe_wanted: Vec<usize>,
     closing: Vec<(usize, CloseReason)>,
     buf: Vec<u8>,
+    outbox: Outbox,
     stats: RouterStats,
     next_housekeeping: Instant,
 }
@@ -202,6 +204,7 @@ impl Worker {
                 keyframe_wanted: Vec::new(),
                 closing: Vec::new(),
                 buf: vec![0; 2048],
+                outbox: Outbox::default(),
                 stats: RouterStats::default(),
                 next_housekeeping: Instant::now() + MAX_SLEEP,
             },
@@ -244,6 +247,7 @@ impl Worker {
                 self.housekeeping();
             }
             self.flush_closing();
+            self.flush_outbox();
         }
     }
 
@@ -473,7 +477,13 @@ impl Worker {
         let mut buf = std::mem::take(&mut self.buf);
         loop {
             match self.socket.recv_from(&mut buf) {
-                Ok((n, source)) => self.on_datagram(source, &buf[..n], Instant::now()),
+                Ok((n, source)) => {
+                    self.on_datagram(source, &buf[..n], Instant::now());
+                    // Bound the latency a batch adds: a reading burst flushes as it goes.
+                    if self.outbox.len() >= outbox::BATCH / 4 {
+                        self.flush_outbox();
+                    }
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 // ICMP errors from earlier sends surface here on Linux; they are not fatal.
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -533,12 +543,19 @@ impl Worker {
         self.stats.datagrams_dropped += 1;
     }
 
-    fn transmit(&mut self, destination: SocketAddr, contents: &[u8]) {
-        match self.socket.send_to(contents, destination) {
-            Ok(_) => {}
-            // A full socket buffer drops the datagram, as a congested network would.
-            Err(e) => tracing::trace!(error = %e, %destination, "UDP send failed"),
+    /// Queues a datagram; batches go out with one `sendmmsg` each.
+    fn transmit(&mut self, destination: SocketAddr, contents: Vec<u8>) {
+        self.outbox.push(destination, contents);
+        if self.outbox.len() >= outbox::BATCH {
+            self.flush_outbox();
         }
+    }
+
+    fn flush_outbox(&mut self) {
+        let f = self.outbox.flush(&self.socket);
+        self.stats.datagrams_sent += f.sent;
+        self.stats.send_syscalls += f.syscalls;
+        self.stats.datagrams_send_dropped += f.dropped;
     }
 
     // ---- timers -------------------------------------------------------------------
@@ -604,7 +621,7 @@ impl Worker {
             let out = catch_unwind(AssertUnwindSafe(|| t.rtc.poll_output()));
             match out {
                 Ok(Ok(Output::Timeout(at))) => return self.schedule(key, at),
-                Ok(Ok(Output::Transmit(tx))) => self.transmit(tx.destination, &tx.contents),
+                Ok(Ok(Output::Transmit(tx))) => self.transmit(tx.destination, tx.contents.into()),
                 Ok(Ok(Output::Event(event))) => self.on_event(key, event),
                 Ok(Err(e)) => return self.fail(key, &e.to_string()),
                 Err(_) => return self.fail(key, "panic in poll_output"),
@@ -679,6 +696,7 @@ impl Worker {
         }
         let keyframe_start = is_video && starts_keyframe(params.spec().codec, &packet.payload);
         let input_seq: u64 = *packet.seq_no;
+        let now = Instant::now();
         let mut need_keyframe = false;
         let consumers = std::mem::take(&mut producer.consumers);
         for &ckey in &consumers {
@@ -730,21 +748,25 @@ impl Worker {
             .ext_vals(ext)
             .nackable(is_video);
             let rtc = &mut ct.rtc;
+            // str0m queues a written packet and sends it on its next timeout: hand it that
+            // timeout now, so the packet leaves in this pass instead of a later timer wake-up
+            // (which would cost a second drain per packet per consumer).
             let written = catch_unwind(AssertUnwindSafe(|| {
                 match rtc.direct_api().stream_tx_by_mid(mid, None) {
                     Some(tx) => {
                         tx.write_rtp(write);
-                        true
+                        rtc.handle_input(Input::Timeout(now)).map(|_| true)
                     }
-                    None => false,
+                    None => Ok(false),
                 }
             }));
             match written {
-                Ok(true) => {
+                Ok(Err(e)) => self.fail(ckey, &e.to_string()),
+                Ok(Ok(true)) => {
                     self.stats.rtp_forwarded += 1;
                     self.drain(ckey);
                 }
-                Ok(false) => {}
+                Ok(Ok(false)) => {}
                 Err(_) => self.fail(ckey, "panic in write_rtp"),
             }
         }
