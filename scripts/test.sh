@@ -47,6 +47,29 @@ python3 -m pytest tests/compat/python -q -p no:cacheprovider 2>&1 | tee "$logs/p
 step "compatibility table (docs/compatibility.md) matches the suites' results"
 python3 tests/compat/compat_table.py --check
 
+# ---- browser: the web SDK (web/) and the demo app, end to end in Chromium (tests/browser/) ----
+step "web SDK build check and browser tests (esbuild, Debian chromium, playwright-core)"
+if ! dpkg -s chromium >/dev/null 2>&1; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium
+fi
+(cd web && npm ci --no-audit --no-fund --loglevel=error)
+# The binary embeds web/dist (committed, so no npm is needed to run Parlor): it must be
+# exactly what web/src builds to. The build also type-checks (tsc).
+rebuilt=$(mktemp -d)
+(cd web && node build.mjs --outdir "$rebuilt" >/dev/null)
+if ! diff -r web/dist "$rebuilt" >/dev/null; then
+  echo "web/dist is not the build of web/src: run 'cd web && npm run build' and commit web/dist" >&2
+  diff -r web/dist "$rebuilt" | head -n 20 >&2 || true
+  rm -rf "$rebuilt"
+  exit 1
+fi
+rm -rf "$rebuilt"
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+node --test --test-concurrency=1 tests/browser/ 2>&1 | tee "$logs/browser.log"
+# ---- end of browser step ----
+
 if [ -z "${PARLOR_SKIP_FUZZ:-}" ]; then
   step "fuzz smoke run (cargo fuzz, ${PARLOR_FUZZ_SECS:-20}s per target)"
   if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -65,6 +88,7 @@ while read -r p f; do passed=$((passed + p)); failed=$((failed + f)); done < <(
   grep -hoE 'test result: [a-z]+\. [0-9]+ passed; [0-9]+ failed' "$logs/cargo.log" |
     awk '{print $4, $6}'
   awk '/^# pass /{p=$3} /^# fail /{f=$3} END{print p+0, f+0}' "$logs/node.log"
+  awk '/^# pass /{p=$3} /^# fail /{f=$3} END{print p+0, f+0}' "$logs/browser.log"
   tail -n 5 "$logs/pytest.log" | grep -oE '[0-9]+ (passed|failed)' |
     awk '/passed/{p=$1} /failed/{f=$1} END{print p+0, f+0}'
 )

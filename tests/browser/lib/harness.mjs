@@ -1,0 +1,300 @@
+// Shared helpers for the browser tests: a real `parlor serve` per test file, Debian's
+// Chromium through playwright-core, sessions and tokens, and the test pages of pages/,
+// served from another loopback origin as an app's own pages are (they load the SDK from
+// the Parlor server with a script tag, so its default server is that server).
+import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = path.resolve(here, '..', '..', '..');
+export const PARLOR_BIN = process.env.PARLOR_BIN || path.join(REPO_ROOT, 'target', 'debug', 'parlor');
+export const CHROMIUM = process.env.PARLOR_CHROMIUM || '/usr/bin/chromium';
+export const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
+const PAGES = path.join(here, '..', 'pages');
+
+export const API_KEY = '47001234';
+export const API_SECRET = '0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c';
+
+/** Chromium flags: no network beyond loopback, fake camera/microphone, no prompts. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  // Debian's wrapper enables extension updates (/etc/chromium.d/extensions): resolve no host
+  // names at all, so nothing is looked up or fetched beyond the loopback IPs the tests use.
+  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
+  // ICE host candidates as plain IPs, not mDNS names: no mDNS responder joining multicast
+  // groups on the LAN. Chromium honours the last --disable-features, so this repeats the
+  // ones playwright-core 1.65 passes.
+  `--disable-features=${[
+    'AvoidUnnecessaryBeforeUnloadCheckSync',
+    'DestroyProfileOnBrowserClose',
+    'HttpsUpgrades',
+    'HttpsFirstBalancedModeAutoEnable',
+    'LensOverlay',
+    'MediaRouter',
+    'PaintHolding',
+    'ThirdPartyStoragePartitioning',
+    'AvoidCorsURLLoaderRestartOnRedirect',
+    'OptimizationHints',
+    'NetworkTimeServiceQuerying',
+    'AimEnabled',
+    'PreconnectToSearch',
+    'WebRtcHideLocalIpsWithMdns',
+  ].join(',')}`,
+  '--use-fake-device-for-media-stream',
+  // Grants camera and microphone, and (Chromium 156, headless) getDisplayMedia too, without
+  // a picker: neither --auto-accept-this-tab-capture nor --auto-select-desktop-capture-source
+  // is needed for screen sharing.
+  '--use-fake-ui-for-media-stream',
+  // ICE over 127.0.0.1 (the router's host candidate is on loopback).
+  '--allow-loopback-in-peer-connection',
+  // Remote audio plays without a click (the tests cannot click "unmute").
+  '--autoplay-policy=no-user-gesture-required',
+  // Background tabs keep their timers and rendering (several participants share one window).
+  '--disable-background-timer-throttling',
+  '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
+];
+
+const LISTEN_RE = /^parlor listening on (http:\/\/127\.0\.0\.1:(\d+))\s*$/m;
+
+/** Starts `parlor serve` on free ports with a fresh data dir. */
+export async function startServer(extraArgs = []) {
+  if (!existsSync(PARLOR_BIN)) throw new Error(`parlor binary not found at ${PARLOR_BIN} (cargo build -p parlor-server)`);
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'parlor-browser-'));
+  const child = spawn(
+    PARLOR_BIN,
+    ['serve', '--listen', '127.0.0.1:0', '--media-port', '0', '--data-dir', dataDir, '--api-key', API_KEY, '--api-secret', API_SECRET, ...extraArgs],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PARLOR_LOG: process.env.PARLOR_LOG || 'warn' } },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const baseUrl = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`parlor serve did not start:\n${stdout}\n${stderr}`)), 20000);
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      const m = LISTEN_RE.exec(stdout);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`parlor serve exited early (${code ?? signal}):\n${stdout}\n${stderr}`));
+    });
+  });
+  return {
+    baseUrl,
+    dataDir,
+    get stderr() {
+      return stderr;
+    },
+    /** SIGTERM; resolves with the exit status and removes the data dir. */
+    async stop() {
+      child.kill('SIGTERM');
+      let timer;
+      const result = await Promise.race([
+        exited,
+        new Promise((resolve) => {
+          timer = setTimeout(() => {
+            child.kill('SIGKILL');
+            resolve({ code: null, signal: 'timeout' });
+          }, 10000);
+        }),
+      ]);
+      clearTimeout(timer);
+      rmSync(dataDir, { recursive: true, force: true });
+      return result;
+    },
+  };
+}
+
+function b64url(buf) {
+  return Buffer.from(buf).toString('base64').replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+}
+
+function signHs256(claims, secret) {
+  const h = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+  const p = b64url(JSON.stringify(claims));
+  return `${h}.${p}.${b64url(createHmac('sha256', secret).update(`${h}.${p}`).digest())}`;
+}
+
+/** Creates a routed session through the REST API, as an app server does. */
+export async function createSession(server) {
+  const now = Math.floor(Date.now() / 1000);
+  const auth = signHs256({ iss: API_KEY, ist: 'project', iat: now, exp: now + 300 }, API_SECRET);
+  const res = await fetch(`${server.baseUrl}/session/create`, {
+    method: 'POST',
+    headers: { 'X-OPENTOK-AUTH': auth, 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: 'p2p.preference=disabled',
+  });
+  if (!res.ok) throw new Error(`session/create: ${res.status} ${await res.text()}`);
+  return (await res.json())[0].session_id;
+}
+
+/** A client token with the claims the Node OpenTok SDK mints. */
+export function token(sessionId, { role = 'publisher', data } = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  const claims = {
+    iss: API_KEY,
+    ist: 'project',
+    iat: now,
+    exp: now + 3600,
+    session_id: sessionId,
+    create_time: now,
+    nonce: Math.random(),
+    role,
+    expire_time: now + 3600,
+    initial_layout_class_list: '',
+    scope: 'session.connect',
+  };
+  if (data !== undefined) claims.connection_data = data;
+  return signHs256(claims, API_SECRET);
+}
+
+/** Launches Chromium (a fresh profile in a temp dir, as Playwright does for every launch). */
+export async function launchBrowser() {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (apt-get install chromium)`);
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+/**
+ * Serves `pages/` over HTTP on another loopback port: the app's own origin, distinct from
+ * the Parlor server's, as for a real app that loads the SDK with a script tag. `{{PARLOR}}`
+ * in a page becomes the Parlor server's base URL.
+ */
+export async function startPageServer(server) {
+  const srv = http.createServer((req, res) => {
+    const name = path.basename(new URL(req.url, 'http://x').pathname) || 'test.html';
+    const file = path.join(PAGES, name);
+    if (!existsSync(file)) {
+      res.writeHead(404).end('no such test page');
+      return;
+    }
+    const type = file.endsWith('.js') ? 'text/javascript' : 'text/html';
+    const body = readFileSync(file, 'utf8').replaceAll('{{PARLOR}}', server.baseUrl);
+    res.writeHead(200, { 'Content-Type': `${type}; charset=utf-8`, 'Cache-Control': 'no-store' }).end(body);
+  });
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address();
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    close: () => new Promise((resolve) => srv.close(resolve)),
+  };
+}
+
+/**
+ * Opens a participant: a page at `url` in a fresh browser context (its own storage, like
+ * another person's browser), or as another tab of `context`.
+ */
+export async function openPage(browser, url, { viewport, context } = {}) {
+  // Camera and microphone granted up front, as a returning user would have them.
+  context ??= await browser.newContext({ viewport: viewport ?? { width: 960, height: 600 }, permissions: ['camera', 'microphone'] });
+  const p = await context.newPage();
+  p.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+  p.on('console', (m) => {
+    if (m.type() === 'error' || process.env.PARLOR_BROWSER_LOG) console.log(`[console.${m.type()}] ${m.text()}`);
+  });
+  await p.goto(url);
+  return p;
+}
+
+/** Polls `fn` in the page until it returns a truthy value; returns that value. */
+export async function waitInPage(page, fn, arg, timeout = 20000) {
+  const handle = await page.waitForFunction(fn, arg, { timeout, polling: 100 });
+  return handle.jsonValue();
+}
+
+export function artifactPath(name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return path.join(ARTIFACTS, name);
+}
+
+
+/**
+ * Registers before/after hooks for a test file: one server, one page server and one
+ * Chromium for the file; returns an object whose fields are set once `before` ran.
+ */
+export function useEnvironment({ serverArgs = [] } = {}) {
+  const env = {};
+  before(async () => {
+    env.server = await startServer(serverArgs);
+    env.pages = await startPageServer(env.server);
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.pages?.close();
+    const exit = await env.server?.stop();
+    if (exit && exit.code !== 0) throw new Error(`parlor serve exited with ${JSON.stringify(exit)}:\n${env.server.stderr}`);
+  });
+  return env;
+}
+
+/** Opens the SDK test page (pages/test.html) as a new participant. */
+export function openTestPage(env, opts) {
+  return openPage(env.browser, `${env.pages.baseUrl}/test.html`, opts);
+}
+
+/** Joins `sessionId` from a test page; see pages/helpers.js `T.join` for the options. */
+export async function join(page, sessionId, { role, data, ...opts } = {}) {
+  const result = await page.evaluate((x) => T.join(x), { apiKey: API_KEY, sessionId, token: token(sessionId, { role, data }), ...opts });
+  return result;
+}
+
+/**
+ * Waits until the page shows `count` subscribed videos that play: each <video> has a size
+ * and its currentTime advances, and each subscriber's getStats() counts decoded frames.
+ */
+export async function expectLiveVideos(page, count, timeout = 20000) {
+  const first = await waitInPage(
+    page,
+    (n) => {
+      const v = T.videos().filter((x) => x.inDom);
+      return v.length === n && v.every((x) => x.videoWidth > 0) ? v : null;
+    },
+    count,
+    timeout,
+  );
+  const later = await waitInPage(
+    page,
+    (before) => {
+      const v = T.videos().filter((x) => x.inDom);
+      const ok = before.every((b) => {
+        const now = v.find((x) => x.streamId === b.streamId);
+        return now && now.currentTime > b.currentTime + 0.3;
+      });
+      return ok ? v : null;
+    },
+    first,
+    timeout,
+  );
+  const stats = await page.evaluate(() => T.stats());
+  for (const v of later) {
+    const s = stats[v.streamId];
+    const audioOk = !v.hasAudio || s?.audio.packetsReceived > 0;
+    if (!s || !(s.video.framesDecoded > 0) || !(s.video.bytesReceived > 0) || !audioOk) {
+      throw new Error(`subscriber stats of ${v.streamId} show no media: ${JSON.stringify(s)}`);
+    }
+  }
+  return { videos: later, stats };
+}

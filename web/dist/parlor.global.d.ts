@@ -1,0 +1,10 @@
+// The globals defined by /sdk/parlor.js. Reference this file from a script-tag app:
+//   /// <reference path="node_modules/@parlor/client/dist/parlor.global.d.ts" />
+import type { OT as ParlorOT } from './types/index';
+
+declare global {
+  const OT: typeof ParlorOT;
+  const Parlor: typeof ParlorOT;
+}
+
+export {};

@@ -1,0 +1,2502 @@
+/*! @parlor/client 0.1.0 — Parlor's browser SDK (OpenTok.js programming model). Apache-2.0. */
+"use strict";
+(() => {
+  // src/errors.ts
+  var ExceptionCodes = {
+    JS_EXCEPTION: 2e3,
+    AUTHENTICATION_ERROR: 1004,
+    INVALID_SESSION_ID: 1005,
+    CONNECT_FAILED: 1006,
+    CONNECT_REJECTED: 1007,
+    CONNECTION_TIMEOUT: 1008,
+    NOT_CONNECTED: 1010,
+    INVALID_PARAMETER: 1011,
+    P2P_CONNECTION_FAILED: 1013,
+    API_RESPONSE_FAILURE: 1014,
+    PEER_CONNECTION_NOT_CONNECTED: 1015,
+    TERMS_OF_SERVICE_FAILURE: 1026,
+    CONNECTION_LIMIT_EXCEEDED: 1027,
+    UNABLE_TO_PUBLISH: 1500,
+    UNABLE_TO_SUBSCRIBE: 1501,
+    UNSUPPORTED_VIDEO_CODEC: 1502,
+    UNABLE_TO_FORCE_DISCONNECT: 1520,
+    UNABLE_TO_FORCE_UNPUBLISH: 1530,
+    UNABLE_TO_FORCE_MUTE: 1540,
+    PUBLISHER_ICE_WORKFLOW_FAILED: 1553,
+    SUBSCRIBER_ICE_WORKFLOW_FAILED: 1554,
+    STREAM_LIMIT_EXCEEDED: 1605,
+    UNEXPECTED_SERVER_RESPONSE: 2001,
+    GET_RTC_STATS_REPORT_NOT_SUPPORTED: 2031
+  };
+  var OTError = class extends Error {
+    constructor(name, message, code, detail = {}) {
+      super(message);
+      this.name = name;
+      this.code = code;
+      if (detail.serverCode) this.serverCode = detail.serverCode;
+      if (detail.reason) this.reason = detail.reason;
+    }
+  };
+  function otError(name, message, code) {
+    return new OTError(name, message, code);
+  }
+  var OPERATION_CODE = {
+    connect: ExceptionCodes.CONNECT_FAILED,
+    publish: ExceptionCodes.UNABLE_TO_PUBLISH,
+    subscribe: ExceptionCodes.UNABLE_TO_SUBSCRIBE,
+    signal: 500,
+    forceDisconnect: ExceptionCodes.UNABLE_TO_FORCE_DISCONNECT,
+    forceUnpublish: ExceptionCodes.UNABLE_TO_FORCE_UNPUBLISH,
+    forceMute: ExceptionCodes.UNABLE_TO_FORCE_MUTE,
+    other: ExceptionCodes.UNEXPECTED_SERVER_RESPONSE
+  };
+  var SESSION_REASONS = /* @__PURE__ */ new Set(["unknown_session"]);
+  function fromServerError(op, e) {
+    const detail = { serverCode: e.code, reason: e.reason };
+    const make = (name, code) => new OTError(name, e.message, code, detail);
+    if (op === "signal") {
+      switch (e.code) {
+        case "badRequest":
+          return make("OT_INVALID_PARAMETER", 400);
+        case "limitExceeded":
+          return make("OT_INVALID_PARAMETER", 413);
+        case "notFound":
+          return make("OT_NOT_FOUND", 404);
+        case "permissionDenied":
+          return make("OT_PERMISSION_DENIED", 403);
+        default:
+          return make("OT_UNEXPECTED_SERVER_RESPONSE", ExceptionCodes.UNEXPECTED_SERVER_RESPONSE);
+      }
+    }
+    switch (e.code) {
+      case "authFailed":
+        return SESSION_REASONS.has(e.reason ?? "") ? make("OT_INVALID_SESSION_ID", ExceptionCodes.INVALID_SESSION_ID) : make("OT_AUTHENTICATION_ERROR", ExceptionCodes.AUTHENTICATION_ERROR);
+      case "permissionDenied":
+        return make("OT_PERMISSION_DENIED", OPERATION_CODE[op]);
+      case "notFound":
+        if (op === "subscribe") return make("OT_STREAM_NOT_FOUND", OPERATION_CODE[op]);
+        return make("OT_NOT_FOUND", OPERATION_CODE[op]);
+      case "badRequest":
+      case "limitExceeded":
+        return make("OT_INVALID_PARAMETER", ExceptionCodes.INVALID_PARAMETER);
+      case "mediaError":
+        return op === "publish" ? make("OT_STREAM_CREATE_FAILED", OPERATION_CODE[op]) : make("OT_CREATE_PEER_CONNECTION_FAILED", OPERATION_CODE[op]);
+      case "notConnected":
+        return make("OT_NOT_CONNECTED", ExceptionCodes.NOT_CONNECTED);
+      default:
+        return make("OT_UNEXPECTED_SERVER_RESPONSE", ExceptionCodes.UNEXPECTED_SERVER_RESPONSE);
+    }
+  }
+  function fromMediaError(e, screen) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    const code = ExceptionCodes.UNABLE_TO_PUBLISH;
+    switch (err.name) {
+      case "NotAllowedError":
+      case "PermissionDeniedError":
+      case "SecurityError":
+        return otError("OT_USER_MEDIA_ACCESS_DENIED", `access to ${screen ? "the screen" : "camera or microphone"} was denied: ${err.message}`, code);
+      case "NotFoundError":
+      case "DevicesNotFoundError":
+        return otError("OT_NO_DEVICES_FOUND", `no device found: ${err.message}`, code);
+      case "NotReadableError":
+      case "TrackStartError":
+      case "AbortError":
+        return otError("OT_HARDWARE_UNAVAILABLE", `the device could not be started: ${err.message}`, code);
+      case "OverconstrainedError":
+      case "ConstraintNotSatisfiedError":
+        return otError("OT_CONSTRAINTS_NOT_SATISFIED", `the media constraints could not be satisfied: ${err.message}`, code);
+      case "TypeError":
+      case "NotSupportedError":
+        return screen ? otError("OT_SCREEN_SHARING_NOT_SUPPORTED", `screen sharing is not supported: ${err.message}`, code) : otError("OT_NOT_SUPPORTED", err.message, code);
+      default:
+        return screen ? otError("OT_UNABLE_TO_CAPTURE_SCREEN", err.message, code) : otError("OT_UNABLE_TO_CAPTURE_MEDIA", err.message, code);
+    }
+  }
+  function asOTError(e, fallback, code) {
+    if (e instanceof OTError) return e;
+    const message = e instanceof Error ? e.message : String(e);
+    return otError(fallback, message, code);
+  }
+
+  // src/log.ts
+  var LogLevel = { NONE: 0, ERROR: 1, WARN: 2, INFO: 3, LOG: 4, DEBUG: 5 };
+  var level = LogLevel.WARN;
+  var logger = {
+    setLevel(l) {
+      level = l;
+    },
+    getLevel() {
+      return level;
+    },
+    error(...args) {
+      if (level >= LogLevel.ERROR) console.error("Parlor:", ...args);
+    },
+    warn(...args) {
+      if (level >= LogLevel.WARN) console.warn("Parlor:", ...args);
+    },
+    info(...args) {
+      if (level >= LogLevel.INFO) console.info("Parlor:", ...args);
+    },
+    log(...args) {
+      if (level >= LogLevel.LOG) console.log("Parlor:", ...args);
+    },
+    debug(...args) {
+      if (level >= LogLevel.DEBUG) console.debug("Parlor:", ...args);
+    }
+  };
+
+  // src/events.ts
+  var Event = class {
+    constructor(type, target, cancelable = false) {
+      this.defaultPrevented = false;
+      this.type = type;
+      this.target = target;
+      this.cancelable = cancelable;
+    }
+    /** Cancels the default action (e.g. removing a Subscriber's element on streamDestroyed). */
+    preventDefault() {
+      if (this.cancelable) this.defaultPrevented = true;
+    }
+    isDefaultPrevented() {
+      return this.defaultPrevented;
+    }
+  };
+  function makeEvent(type, target, fields, cancelable = false) {
+    return Object.assign(new Event(type, target, cancelable), fields);
+  }
+  var EventEmitter = class {
+    constructor() {
+      this.listeners = /* @__PURE__ */ new Map();
+    }
+    on(a, b, c) {
+      this.add(a, b, c, false);
+      return this;
+    }
+    once(a, b, c) {
+      this.add(a, b, c, true);
+      return this;
+    }
+    off(a, b, c) {
+      if (a === void 0) {
+        this.listeners.clear();
+      } else if (typeof a === "string") {
+        for (const type of splitTypes(a)) this.remove(type, b, c);
+      } else {
+        for (const [type, handler] of Object.entries(a)) this.off(type, handler, b);
+      }
+      return this;
+    }
+    /** The DOM-style names OpenTok.js also accepts. */
+    addEventListener(type, handler, context) {
+      return this.on(type, handler, context);
+    }
+    removeEventListener(type, handler, context) {
+      return this.off(type, handler, context);
+    }
+    /** Whether anyone listens for `type`. */
+    hasListeners(type) {
+      return (this.listeners.get(type)?.length ?? 0) > 0;
+    }
+    /**
+     * Dispatches `event` to the handlers of `as` (by default its own type), in the order they
+     * were added. A `signal:chat` event also goes to the plain `signal` handlers this way.
+     */
+    dispatchEvent(event, as = event.type) {
+      const list = this.listeners.get(as);
+      if (!list || list.length === 0) return event;
+      for (const l of [...list]) {
+        if (l.once) this.remove(as, l.handler, l.context);
+        try {
+          l.handler.call(l.context ?? this, event);
+        } catch (e) {
+          logger.error(`a '${event.type}' handler threw:`, e);
+        }
+      }
+      return event;
+    }
+    /** Creates and dispatches an event; returns it so the caller can check preventDefault. */
+    emit(type, fields, cancelable = false) {
+      const event = makeEvent(type, this, fields, cancelable);
+      this.dispatchEvent(event);
+      return event;
+    }
+    add(a, b, c, once) {
+      if (typeof a === "string") {
+        if (typeof b !== "function") throw new TypeError(`on('${a}'): the handler must be a function`);
+        for (const type of splitTypes(a)) this.push(type, { handler: b, context: c, once });
+      } else if (a && typeof a === "object") {
+        for (const [type, handler] of Object.entries(a)) {
+          if (typeof handler !== "function") throw new TypeError(`on({${type}}): the handler must be a function`);
+          for (const t of splitTypes(type)) this.push(t, { handler, context: b, once });
+        }
+      } else {
+        throw new TypeError("on() needs an event name and a handler, or a map of them");
+      }
+    }
+    push(type, listener) {
+      const list = this.listeners.get(type);
+      if (list) list.push(listener);
+      else this.listeners.set(type, [listener]);
+    }
+    remove(type, handler, context) {
+      const list = this.listeners.get(type);
+      if (!list) return;
+      const kept = handler ? list.filter((l) => !(l.handler === handler && (context === void 0 || l.context === context))) : [];
+      if (kept.length) this.listeners.set(type, kept);
+      else this.listeners.delete(type);
+    }
+  };
+  function splitTypes(types) {
+    return types.split(/\s+/).filter(Boolean);
+  }
+
+  // src/media.ts
+  var SCREEN_SOURCES = /* @__PURE__ */ new Set(["screen", "window", "application", "browser"]);
+  function isScreenSource(v) {
+    return typeof v === "string" && SCREEN_SOURCES.has(v);
+  }
+  function wants(source) {
+    return source !== null && source !== false;
+  }
+  function parseResolution(res) {
+    if (!res) return void 0;
+    const m = /^(\d+)x(\d+)$/.exec(res.trim());
+    if (!m) throw otError("OT_INVALID_PARAMETER", `resolution must look like '640x480', not '${res}'`, ExceptionCodes.INVALID_PARAMETER);
+    return { width: Number(m[1]), height: Number(m[2]) };
+  }
+  function videoConstraints(o) {
+    const c = {};
+    const res = parseResolution(o.resolution) ?? { width: 640, height: 480 };
+    c.width = { ideal: res.width };
+    c.height = { ideal: res.height };
+    if (o.maxResolution) {
+      c.width = { ...c.width, max: o.maxResolution.width };
+      c.height = { ...c.height, max: o.maxResolution.height };
+    }
+    if (o.frameRate) c.frameRate = { ideal: o.frameRate, max: o.frameRate };
+    if (o.facingMode) c.facingMode = o.facingMode;
+    if (typeof o.videoSource === "string") c.deviceId = { exact: o.videoSource };
+    return c;
+  }
+  function audioConstraints(o) {
+    const c = {};
+    if (typeof o.audioSource === "string") c.deviceId = { exact: o.audioSource };
+    const off = o.disableAudioProcessing === true;
+    if (off || o.echoCancellation !== void 0) c.echoCancellation = off ? false : o.echoCancellation;
+    if (off || o.noiseSuppression !== void 0) c.noiseSuppression = off ? false : o.noiseSuppression;
+    if (off || o.autoGainControl !== void 0) c.autoGainControl = off ? false : o.autoGainControl;
+    return Object.keys(c).length ? c : true;
+  }
+  async function capture(o) {
+    const wantAudio = wants(o.audioSource);
+    const wantVideo = wants(o.videoSource);
+    if (!wantAudio && !wantVideo) {
+      throw otError("OT_NO_VALID_CONSTRAINTS", "audioSource and videoSource are both off; a publisher needs at least one", ExceptionCodes.UNABLE_TO_PUBLISH);
+    }
+    const screen = isScreenSource(o.videoSource);
+    let videoTrack;
+    let audioTrack;
+    const acquired = [];
+    try {
+      if (o.videoSource instanceof MediaStreamTrack) {
+        videoTrack = o.videoSource;
+      } else if (screen) {
+        if (!navigator.mediaDevices?.getDisplayMedia) {
+          throw otError("OT_SCREEN_SHARING_NOT_SUPPORTED", "this browser cannot share the screen", ExceptionCodes.UNABLE_TO_PUBLISH);
+        }
+        const video = {};
+        if (o.frameRate) video.frameRate = { max: o.frameRate };
+        const res = parseResolution(o.resolution) ?? o.maxResolution;
+        if (res) {
+          video.width = { max: res.width };
+          video.height = { max: res.height };
+        }
+        const display = await navigator.mediaDevices.getDisplayMedia({ video, audio: false });
+        videoTrack = display.getVideoTracks()[0];
+        if (videoTrack) acquired.push(videoTrack);
+      }
+      if (o.audioSource instanceof MediaStreamTrack) audioTrack = o.audioSource;
+      const needDevices = {
+        audio: wantAudio && !audioTrack,
+        video: wantVideo && !videoTrack && !screen
+      };
+      if (needDevices.audio || needDevices.video) {
+        if (!navigator.mediaDevices?.getUserMedia) {
+          throw otError("OT_NOT_SUPPORTED", "this browser cannot capture media (is the page served over https or from localhost?)", ExceptionCodes.UNABLE_TO_PUBLISH);
+        }
+        const gum = await navigator.mediaDevices.getUserMedia({
+          audio: needDevices.audio ? audioConstraints(o) : false,
+          video: needDevices.video ? videoConstraints(o) : false
+        });
+        for (const t of gum.getTracks()) acquired.push(t);
+        audioTrack ?? (audioTrack = gum.getAudioTracks()[0]);
+        videoTrack ?? (videoTrack = gum.getVideoTracks()[0]);
+      }
+    } catch (e) {
+      for (const t of acquired) t.stop();
+      if (e && e.name?.startsWith("OT_")) throw e;
+      throw fromMediaError(e, screen);
+    }
+    const stream = new MediaStream();
+    if (audioTrack) stream.addTrack(audioTrack);
+    if (videoTrack) stream.addTrack(videoTrack);
+    return { stream, audioTrack, videoTrack, screen };
+  }
+  async function listDevices() {
+    if (!navigator.mediaDevices?.enumerateDevices) {
+      throw otError("OT_NOT_SUPPORTED", "this browser cannot list media devices", ExceptionCodes.INVALID_PARAMETER);
+    }
+    const all = await navigator.mediaDevices.enumerateDevices();
+    const out = [];
+    for (const d of all) {
+      if (d.kind === "audioinput") out.push({ kind: "audioInput", deviceId: d.deviceId, label: d.label });
+      if (d.kind === "videoinput") out.push({ kind: "videoInput", deviceId: d.deviceId, label: d.label });
+    }
+    return out;
+  }
+  async function listAudioOutputs() {
+    const all = await navigator.mediaDevices?.enumerateDevices?.() ?? [];
+    return all.filter((d) => d.kind === "audiooutput").map((d) => ({ deviceId: d.deviceId, label: d.label }));
+  }
+  function screenSharingCapability() {
+    const supported = typeof navigator !== "undefined" && !!navigator.mediaDevices?.getDisplayMedia;
+    return {
+      supported,
+      supportedSources: { screen: supported, window: supported, application: supported, browser: supported }
+    };
+  }
+
+  // src/model.ts
+  var Connection = class {
+    /** @internal */
+    constructor(wire) {
+      this.connectionId = wire.connectionId;
+      this.creationTime = wire.creationTime;
+      this.data = wire.data;
+    }
+    /** Same as `connectionId`. */
+    get id() {
+      return this.connectionId;
+    }
+  };
+  var Stream = class {
+    /** @internal */
+    constructor(wire, connection) {
+      this.hasCaptions = false;
+      /** @internal Set once the stream is gone. */
+      this.destroyed = false;
+      this.streamId = wire.streamId;
+      this.connection = connection;
+      this.creationTime = wire.creationTime;
+      this.name = wire.name;
+      this.hasAudio = wire.hasAudio;
+      this.hasVideo = wire.hasVideo;
+      this.videoType = wire.videoType;
+      this.videoDimensions = dims(wire.videoDimensions);
+    }
+    /** Same as `streamId`. */
+    get id() {
+      return this.streamId;
+    }
+    /** @internal Applies the server's current view of the stream. */
+    update(wire) {
+      this.name = wire.name;
+      this.hasAudio = wire.hasAudio;
+      this.hasVideo = wire.hasVideo;
+      this.videoType = wire.videoType;
+      this.videoDimensions = dims(wire.videoDimensions);
+    }
+  };
+  function dims(d) {
+    return d ? { width: d.width, height: d.height } : void 0;
+  }
+  var Collection = class {
+    constructor() {
+      /** @internal */
+      this.items = /* @__PURE__ */ new Map();
+    }
+    get length() {
+      return this.items.size;
+    }
+    get(id) {
+      return this.items.get(id);
+    }
+    has(id) {
+      return this.items.has(id);
+    }
+    find(predicate) {
+      for (const item of this.items.values()) if (predicate(item)) return item;
+      return void 0;
+    }
+    where(predicate) {
+      return this.toArray().filter(predicate);
+    }
+    forEach(f) {
+      this.items.forEach((item) => f(item));
+    }
+    map(f) {
+      return this.toArray().map(f);
+    }
+    toArray() {
+      return [...this.items.values()];
+    }
+    [Symbol.iterator]() {
+      return this.items.values();
+    }
+  };
+
+  // src/audio-level.ts
+  var INTERVAL_MS = 100;
+  var SPEAKING_LEVEL = 0.05;
+  var HOLD_MS = 600;
+  var LevelMonitor = class {
+    constructor(sample, active, onLevel, onSpeaking) {
+      this.sample = sample;
+      this.active = active;
+      this.onLevel = onLevel;
+      this.onSpeaking = onSpeaking;
+      this.busy = false;
+      this.lastLoud = 0;
+      this.speaking = false;
+    }
+    start() {
+      if (this.timer) return;
+      this.timer = setInterval(() => void this.tick(), INTERVAL_MS);
+    }
+    stop() {
+      if (this.timer) clearInterval(this.timer);
+      this.timer = void 0;
+    }
+    async tick() {
+      if (this.busy || !this.active()) return;
+      this.busy = true;
+      try {
+        const level2 = await this.sample();
+        if (level2 === void 0) return;
+        this.onLevel(level2);
+        const now = Date.now();
+        if (level2 >= SPEAKING_LEVEL) this.lastLoud = now;
+        const speaking = now - this.lastLoud < HOLD_MS;
+        if (speaking !== this.speaking) {
+          this.speaking = speaking;
+          this.onSpeaking(speaking);
+        }
+      } catch {
+      } finally {
+        this.busy = false;
+      }
+    }
+  };
+  var LocalAudioMeter = class {
+    constructor(track) {
+      this.track = track;
+    }
+    level() {
+      if (!this.ctx) {
+        if (typeof AudioContext === "undefined") return void 0;
+        this.ctx = new AudioContext();
+        const source = this.ctx.createMediaStreamSource(new MediaStream([this.track]));
+        this.analyser = this.ctx.createAnalyser();
+        this.analyser.fftSize = 512;
+        this.buf = new Float32Array(this.analyser.fftSize);
+        source.connect(this.analyser);
+        void this.ctx.resume().catch(() => void 0);
+      }
+      if (this.ctx.state !== "running" || !this.analyser || !this.buf) return void 0;
+      this.analyser.getFloatTimeDomainData(this.buf);
+      let peak = 0;
+      for (const v of this.buf) peak = Math.max(peak, Math.abs(v));
+      return Math.min(1, peak);
+    }
+    close() {
+      void this.ctx?.close().catch(() => void 0);
+      this.ctx = void 0;
+    }
+  };
+
+  // src/stats.ts
+  function codecOf(report, s) {
+    const codec = s.codecId ? report.get(s.codecId) : void 0;
+    const mime = codec?.mimeType ?? "";
+    return mime.includes("/") ? mime.split("/")[1] : mime;
+  }
+  function subscriberStats(report) {
+    const out = {
+      audio: { bytesReceived: 0, packetsLost: 0, packetsReceived: 0, audioLevel: 0, codec: "" },
+      video: {
+        bytesReceived: 0,
+        packetsLost: 0,
+        packetsReceived: 0,
+        frameRate: 0,
+        decodedFrameRate: 0,
+        width: 0,
+        height: 0,
+        codec: "",
+        framesDecoded: 0,
+        framesReceived: 0
+      },
+      timestamp: Date.now()
+    };
+    report.forEach((s) => {
+      if (s.type !== "inbound-rtp") return;
+      if (s.kind === "audio") {
+        out.audio.bytesReceived += s.bytesReceived ?? 0;
+        out.audio.packetsLost += s.packetsLost ?? 0;
+        out.audio.packetsReceived += s.packetsReceived ?? 0;
+        out.audio.audioLevel = s.audioLevel ?? out.audio.audioLevel;
+        out.audio.codec = codecOf(report, s) || out.audio.codec;
+      } else if (s.kind === "video") {
+        const v = out.video;
+        v.bytesReceived += s.bytesReceived ?? 0;
+        v.packetsLost += s.packetsLost ?? 0;
+        v.packetsReceived += s.packetsReceived ?? 0;
+        v.framesDecoded += s.framesDecoded ?? 0;
+        v.framesReceived += s.framesReceived ?? 0;
+        v.frameRate = s.framesPerSecond ?? v.frameRate;
+        v.decodedFrameRate = s.framesPerSecond ?? v.decodedFrameRate;
+        v.width = s.frameWidth ?? v.width;
+        v.height = s.frameHeight ?? v.height;
+        v.codec = codecOf(report, s) || v.codec;
+      }
+    });
+    return out;
+  }
+  function publisherStats(report) {
+    const out = {
+      audio: { bytesSent: 0, packetsLost: 0, packetsSent: 0 },
+      video: { bytesSent: 0, packetsLost: 0, packetsSent: 0, frameRate: 0, width: 0, height: 0, codec: "", framesEncoded: 0 },
+      timestamp: Date.now()
+    };
+    report.forEach((s) => {
+      if (s.type === "outbound-rtp") {
+        const t = s.kind === "audio" ? out.audio : s.kind === "video" ? out.video : void 0;
+        if (!t) return;
+        t.bytesSent += s.bytesSent ?? 0;
+        t.packetsSent += s.packetsSent ?? 0;
+        if (s.kind === "video") {
+          out.video.frameRate = s.framesPerSecond ?? out.video.frameRate;
+          out.video.width = s.frameWidth ?? out.video.width;
+          out.video.height = s.frameHeight ?? out.video.height;
+          out.video.framesEncoded += s.framesEncoded ?? 0;
+          out.video.codec = codecOf(report, s) || out.video.codec;
+        }
+      } else if (s.type === "remote-inbound-rtp") {
+        const t = s.kind === "audio" ? out.audio : s.kind === "video" ? out.video : void 0;
+        if (t) t.packetsLost += s.packetsLost ?? 0;
+      }
+    });
+    return out;
+  }
+  function audioLevelOf(report, type) {
+    let level2;
+    report.forEach((s) => {
+      if (level2 === void 0 && s.type === type && s.kind === "audio" && typeof s.audioLevel === "number") level2 = s.audioLevel;
+    });
+    return level2;
+  }
+
+  // src/util.ts
+  function complete(work, callback) {
+    if (callback) {
+      work.then(
+        (value) => safeCall(() => value === void 0 ? callback() : callback(void 0, value)),
+        (error) => safeCall(() => callback(error))
+      );
+      work.catch(() => void 0);
+    }
+    return work;
+  }
+  function safeCall(f) {
+    try {
+      f();
+    } catch (e) {
+      logger.error("a completion handler threw:", e);
+    }
+  }
+  function deferred() {
+    let resolve;
+    let reject;
+    const promise = new Promise((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    promise.catch(() => void 0);
+    const d = {
+      promise,
+      settled: false,
+      resolve(v) {
+        if (d.settled) return;
+        d.settled = true;
+        resolve(v);
+      },
+      reject(e) {
+        if (d.settled) return;
+        d.settled = true;
+        reject(e);
+      }
+    };
+    return d;
+  }
+  function withTimeout(p, ms, what, name = "OT_TIMEOUT", code = 1500) {
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(otError(name, `${what} did not complete within ${ms} ms`, code)), ms);
+    });
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  }
+  function serverUrlFromScript(scriptUrl) {
+    if (!scriptUrl) return void 0;
+    try {
+      const url = new URL(scriptUrl);
+      if (url.protocol !== "http:" && url.protocol !== "https:") return void 0;
+      const path = url.pathname.replace(/\/sdk\/[^/]*$/, "");
+      return url.origin + (path === url.pathname ? "" : path);
+    } catch {
+      return void 0;
+    }
+  }
+  function signalingUrl(serverUrl) {
+    const base = typeof location !== "undefined" ? location.href : void 0;
+    const url = new URL(serverUrl, base);
+    if (url.protocol === "http:") url.protocol = "ws:";
+    else if (url.protocol === "https:") url.protocol = "wss:";
+    else if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+      throw otError("OT_INVALID_PARAMETER", `serverUrl must be an http(s) or ws(s) URL, not ${serverUrl}`, 1011);
+    }
+    url.pathname = url.pathname.replace(/\/+$/, "") + "/v1/rtc";
+    url.search = "";
+    url.hash = "";
+    return url.toString();
+  }
+  function cssSize(v, fallback) {
+    if (v === void 0 || v === null || v === "") return fallback;
+    return typeof v === "number" ? `${v}px` : v;
+  }
+  function isElement(v) {
+    return typeof HTMLElement !== "undefined" && v instanceof HTMLElement;
+  }
+  function utf8Length(s) {
+    return new TextEncoder().encode(s).length;
+  }
+  var counter = 0;
+  function uniqueId(prefix) {
+    counter += 1;
+    const rand = Math.random().toString(36).slice(2, 8);
+    return `${prefix}_${rand}${counter}`;
+  }
+
+  // src/widget.ts
+  var STYLE_ID = "parlor-sdk-style";
+  var CSS = `
+.OT_root{position:relative;display:inline-block;overflow:hidden;box-sizing:border-box;background:#000;vertical-align:top}
+.OT_root .OT_video-element{position:absolute;top:0;left:0;width:100%;height:100%;object-fit:cover;background:#000}
+.OT_root.OT_fit-mode-contain .OT_video-element{object-fit:contain}
+.OT_root.OT_mirrored .OT_video-element{transform:scaleX(-1)}
+.OT_root .OT_name{position:absolute;left:8px;bottom:8px;max-width:calc(100% - 16px);padding:2px 8px;border-radius:4px;background:rgba(0,0,0,.6);color:#fff;font:500 13px/1.5 system-ui,sans-serif;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;opacity:0;transition:opacity .2s;z-index:2}
+.OT_root.OT_name-on .OT_name,.OT_root.OT_name-auto:hover .OT_name{opacity:1}
+.OT_root .OT_name:empty{display:none}
+.OT_root .OT_video-poster{position:absolute;top:0;left:0;width:100%;height:100%;display:none;align-items:center;justify-content:center;background:#2b2f36;z-index:1}
+.OT_root .OT_video-poster span{display:flex;align-items:center;justify-content:center;width:30%;max-width:96px;aspect-ratio:1;border-radius:50%;background:#4b5563;color:#fff;font:600 clamp(14px,5vw,36px) system-ui,sans-serif}
+.OT_root.OT_audio-only .OT_video-poster{display:flex}
+.OT_root.OT_audio-only .OT_video-element{visibility:hidden}
+`;
+  function injectStyle() {
+    if (typeof document === "undefined" || document.getElementById(STYLE_ID)) return;
+    const style = document.createElement("style");
+    style.id = STYLE_ID;
+    style.textContent = CSS;
+    (document.head ?? document.documentElement).appendChild(style);
+  }
+  function resolveTarget(target) {
+    if (target === void 0 || target === null || target === "") return void 0;
+    if (isElement(target)) return target;
+    if (typeof target === "string") {
+      const el = document.getElementById(target);
+      if (el) return el;
+      return otError("OT_INVALID_PARAMETER", `no element with id '${target}'`, 1011);
+    }
+    return otError("OT_INVALID_PARAMETER", "the target must be an element or an element id", 1011);
+  }
+  var Widget = class {
+    constructor(kind, target, props, id) {
+      injectStyle();
+      const root = document.createElement("div");
+      root.className = `OT_root OT_${kind}`;
+      root.id = id;
+      root.style.width = cssSize(props.width, "264px");
+      root.style.height = cssSize(props.height, "198px");
+      if (props.fitMode === "contain") root.classList.add("OT_fit-mode-contain");
+      root.classList.add(`OT_name-${props.style?.nameDisplayMode ?? "auto"}`);
+      const video = document.createElement("video");
+      video.className = "OT_video-element";
+      video.autoplay = true;
+      video.playsInline = true;
+      video.setAttribute("playsinline", "");
+      if (kind === "publisher") video.muted = true;
+      const poster = document.createElement("div");
+      poster.className = "OT_video-poster";
+      poster.appendChild(document.createElement("span"));
+      const name = document.createElement("div");
+      name.className = "OT_name";
+      root.append(video, poster, name);
+      this.root = root;
+      this.video = video;
+      this.nameEl = name;
+      this.posterEl = poster;
+      insert(root, target, props.insertMode ?? "replace");
+    }
+    setName(name) {
+      this.nameEl.textContent = name;
+      const initials = name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join("");
+      this.posterEl.firstChild.textContent = initials;
+    }
+    setAudioOnly(audioOnly) {
+      this.root.classList.toggle("OT_audio-only", audioOnly);
+    }
+    setMirror(mirror) {
+      this.root.classList.toggle("OT_mirrored", mirror);
+    }
+    attach(stream) {
+      if (this.video.srcObject !== stream) this.video.srcObject = stream;
+    }
+    destroy() {
+      this.video.srcObject = null;
+      this.root.remove();
+    }
+  };
+  function insert(root, target, mode) {
+    if (!target) {
+      document.body.appendChild(root);
+      return;
+    }
+    switch (mode) {
+      case "replace":
+        if (target.id) root.id = target.id;
+        target.replaceWith(root);
+        break;
+      case "after":
+        target.after(root);
+        break;
+      case "before":
+        target.before(root);
+        break;
+      case "append":
+        target.appendChild(root);
+        break;
+      default:
+        throw otError("OT_INVALID_PARAMETER", `insertMode must be replace, after, before or append, not '${mode}'`, 1011);
+    }
+  }
+
+  // src/publisher.ts
+  var ANNOUNCE_TIMEOUT_MS = 25e3;
+  var ACCESS_DIALOG_MS = 500;
+  var Publisher = class extends EventEmitter {
+    /** @internal Use OT.initPublisher. */
+    constructor(target, properties, completion, onException) {
+      super();
+      this.onException = onException;
+      /** Whether the user allowed camera/microphone access. */
+      this.accessAllowed = false;
+      this.destroyed = false;
+      this.unpublishing = false;
+      this.id = uniqueId("OT_publisher");
+      this.props = { ...properties };
+      this.style = { ...this.props.style };
+      this.audioOn = this.props.publishAudio !== false;
+      this.videoOn = this.props.publishVideo !== false;
+      const publishAudio = (value) => {
+        void this.setAudio(value).catch((e) => logger.warn("publishAudio:", e.message));
+        return this;
+      };
+      const publishVideo = (value, callback) => {
+        const done = this.setVideo(value);
+        if (callback) void complete(done, callback);
+        else done.catch((e) => logger.warn("publishVideo:", e.message));
+        return this;
+      };
+      this.publishAudio = Object.assign(publishAudio, { promise: (v) => this.setAudio(v) });
+      this.publishVideo = Object.assign(publishVideo, { promise: (v) => this.setVideo(v) });
+      this.destroy = Object.assign(
+        () => {
+          this.teardown("destroyed");
+          return this;
+        },
+        {
+          promise: async () => {
+            this.teardown("destroyed");
+          }
+        }
+      );
+      this.levels = new LevelMonitor(
+        () => this.sampleLevel(),
+        () => this.audioOn && !!this.captured?.audioTrack && (this.hasListeners("audioLevelUpdated") || !!this.session?._wantsSpeaking()),
+        (audioLevel) => this.emit("audioLevelUpdated", { audioLevel }),
+        () => this.session?._stateChanged("speaking")
+      );
+      const resolved = resolveTarget(target);
+      if (resolved instanceof OTError) {
+        this.ready = Promise.reject(resolved);
+      } else {
+        if (this.props.insertDefaultUI !== false) {
+          this.widget = new Widget("publisher", resolved, this.props, this.id);
+          this.element = this.widget.root;
+          this.widget.setName(this.props.name ?? "");
+          this.widget.setMirror(this.props.mirror ?? !isScreenSource(this.props.videoSource));
+          this.widget.setAudioOnly(!this.videoOn);
+        }
+        this.ready = this.acquire();
+      }
+      this.ready.catch(() => void 0);
+      void complete(this.ready, completion).catch((e) => {
+        this.onException(e, this);
+        this.teardown("mediaFailed");
+      });
+    }
+    /** The width of the captured video, in pixels. */
+    videoWidth() {
+      return this.widget?.video.videoWidth || this.captured?.videoTrack?.getSettings().width;
+    }
+    videoHeight() {
+      return this.widget?.video.videoHeight || this.captured?.videoTrack?.getSettings().height;
+    }
+    /** OpenTok.js-style stats: one entry, since Parlor routes every stream through the server. */
+    getStats(callback) {
+      return complete(
+        this.report().then((r) => [{ stats: publisherStats(r) }]),
+        callback
+      );
+    }
+    /** The browser's RTCStatsReport for the publisher's peer connection. */
+    getRtcStatsReport() {
+      return this.report().then((rtcStatsReport) => [{ rtcStatsReport }]);
+    }
+    /** The current video frame as a base64 PNG (no `data:` prefix), or null. */
+    getImgData() {
+      return snapshot(this.widget?.video);
+    }
+    getStyle() {
+      return { ...this.style };
+    }
+    setStyle(style, value) {
+      const next = typeof style === "string" ? { [style]: value } : style;
+      this.style = { ...this.style, ...next };
+      if (this.widget && this.style.nameDisplayMode) {
+        const root = this.widget.root;
+        root.classList.remove("OT_name-auto", "OT_name-on", "OT_name-off");
+        root.classList.add(`OT_name-${this.style.nameDisplayMode}`);
+      }
+      return this;
+    }
+    getVideoSource() {
+      const track = this.captured?.videoTrack ?? null;
+      return {
+        deviceId: track?.getSettings().deviceId ?? null,
+        type: track ? this.videoType() : null,
+        track
+      };
+    }
+    getAudioSource() {
+      return this.captured?.audioTrack ?? null;
+    }
+    /** Switches to the next camera. */
+    async cycleVideo() {
+      await this.ready;
+      const cams = (await listDevices()).filter((d) => d.kind === "videoInput");
+      const current = this.captured?.videoTrack?.getSettings().deviceId;
+      if (!cams.length || this.videoType() !== "camera") {
+        throw otError("OT_NOT_SUPPORTED", "there is no other camera to switch to", ExceptionCodes.UNABLE_TO_PUBLISH);
+      }
+      const next = cams[(cams.findIndex((c) => c.deviceId === current) + 1) % cams.length];
+      await this.setVideoSource(next.deviceId);
+      return { deviceId: next.deviceId };
+    }
+    /** Switches the camera to the device with this id. */
+    async setVideoSource(deviceId) {
+      await this.ready;
+      if (this.videoType() !== "camera") {
+        throw otError("OT_NOT_SUPPORTED", "setVideoSource works on camera publishers only", ExceptionCodes.UNABLE_TO_PUBLISH);
+      }
+      const { videoTrack } = await capture({ ...this.props, audioSource: null, videoSource: deviceId });
+      await this.replaceTrack("video", videoTrack);
+    }
+    /** Switches the microphone to a device id or a track. */
+    async setAudioSource(source) {
+      await this.ready;
+      if (!this.captured?.audioTrack) {
+        throw otError("OT_NOT_SUPPORTED", "this publisher has no audio", ExceptionCodes.UNABLE_TO_PUBLISH);
+      }
+      const track = typeof source === "string" ? (await capture({ ...this.props, videoSource: null, audioSource: source })).audioTrack : source;
+      await this.replaceTrack("audio", track);
+    }
+    /** Parlor does not use simulcast; accepted for compatibility. */
+    async setPreferredResolution(_resolution) {
+    }
+    async setPreferredFrameRate(_frameRate) {
+    }
+    // ----- internal, driven by Session -----
+    /** @internal Publishes to `session`; resolves once the server announced the stream. */
+    async _publish(session) {
+      if (this.destroyed) throw otError("OT_INVALID_PARAMETER", "this publisher was destroyed", ExceptionCodes.UNABLE_TO_PUBLISH);
+      if (this.session) {
+        if (this.session === session) return this.announced?.promise.then(() => void 0);
+        throw otError("OT_INVALID_PARAMETER", "this publisher is already publishing to another session", ExceptionCodes.UNABLE_TO_PUBLISH);
+      }
+      this.session = session;
+      this.unpublishing = false;
+      try {
+        await this.ready;
+        await this.negotiate(session);
+      } catch (e) {
+        const error = asOTError(e, "OT_STREAM_CREATE_FAILED", ExceptionCodes.UNABLE_TO_PUBLISH);
+        this.abandon(session);
+        throw error;
+      }
+    }
+    async negotiate(session) {
+      const cap = this.captured;
+      const pc = new RTCPeerConnection(await session._rtcConfiguration());
+      this.pc = pc;
+      pc.addEventListener("connectionstatechange", () => {
+        if (pc.connectionState === "failed" && this.announced && !this.announced.settled) {
+          this.announced.reject(otError("OT_ICE_WORKFLOW_FAILED", "the media connection to the server failed", ExceptionCodes.PUBLISHER_ICE_WORKFLOW_FAILED));
+        }
+      });
+      for (const track of [cap.audioTrack, cap.videoTrack]) {
+        if (track) pc.addTransceiver(track, { direction: "sendonly", streams: [cap.stream] });
+      }
+      const offer = await pc.createOffer();
+      await pc.setLocalDescription(offer);
+      const hasAudio = !!cap.audioTrack && this.audioOn;
+      const hasVideo = !!cap.videoTrack && this.videoOn;
+      const neither = !hasAudio && !hasVideo;
+      this.announced = deferred();
+      const reply = await session._request(
+        {
+          type: "publish",
+          name: this.props.name ?? "",
+          hasAudio: neither ? !cap.videoTrack : hasAudio,
+          hasVideo: neither ? !!cap.videoTrack : hasVideo,
+          videoType: this.videoType(),
+          videoDimensions: this.dimensions() ?? null,
+          sdp: offer.sdp
+        },
+        "publish"
+      );
+      this.streamId = reply.streamId;
+      if (this.destroyed || this.session !== session) {
+        throw otError("OT_CANCEL", "the publisher was unpublished while publishing", ExceptionCodes.UNABLE_TO_PUBLISH);
+      }
+      session._registerPublisher(reply.streamId, this);
+      try {
+        await pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
+      } catch (e) {
+        throw otError("OT_SET_REMOTE_DESCRIPTION_FAILED", `the server's answer was refused: ${e.message}`, ExceptionCodes.UNABLE_TO_PUBLISH);
+      }
+      await this.applyBitrate(pc);
+      if (neither) void this.sendProperty({ hasAudio: false, hasVideo: false }).catch(() => void 0);
+      const stream = await withTimeout(this.announced.promise, ANNOUNCE_TIMEOUT_MS, "publishing", "OT_TIMEOUT", ExceptionCodes.UNABLE_TO_PUBLISH);
+      this.stream = stream;
+      stream.frameRate = this.props.frameRate;
+      this.emit("streamCreated", { stream });
+      session._stateChanged("published");
+      this.levels.start();
+    }
+    /** @internal The server announced our stream (media is up). */
+    _onStreamCreated(stream) {
+      this.announced?.resolve(stream);
+    }
+    /** @internal Our stream ended on the server (unpublish, forceUnpublish, media failure, leaving). */
+    _onStreamDestroyed(reason, stream) {
+      const session = this.session;
+      if (this.announced && !this.announced.settled) {
+        this.announced.reject(otError("OT_ICE_WORKFLOW_FAILED", `the stream ended before it was announced (${reason})`, ExceptionCodes.PUBLISHER_ICE_WORKFLOW_FAILED));
+        return;
+      }
+      this.closePeer();
+      if (session) session._unregisterPublisher(this);
+      this.session = void 0;
+      this.streamId = void 0;
+      if (this.destroyed) return;
+      const ended = stream ?? this.stream;
+      if (this.unpublishing && reason === "clientDisconnected") reason = "unpublished";
+      this.unpublishing = false;
+      const event = this.emit("streamDestroyed", { stream: ended, reason }, true);
+      this.stream = void 0;
+      if (!event.isDefaultPrevented()) this.teardown(reason);
+      session?._stateChanged("unpublished");
+    }
+    /** @internal A moderator muted our audio. */
+    _onMuteForced() {
+      this.audioOn = false;
+      if (this.captured?.audioTrack) this.captured.audioTrack.enabled = false;
+      this.emit("muteForced", {});
+    }
+    /** @internal Asks the server to stop our stream; its `streamDestroyed` does the rest. */
+    _unpublish() {
+      const session = this.session;
+      if (!session) return;
+      this.unpublishing = true;
+      if (this.streamId && session._isConnected()) {
+        const streamId = this.streamId;
+        session._request({ type: "unpublish", streamId }).catch((e) => {
+          logger.warn(`unpublish: ${e.message}`);
+          this._onStreamDestroyed("unpublished", void 0);
+        });
+      } else {
+        this._onStreamDestroyed("unpublished", void 0);
+      }
+    }
+    /** @internal The session ended: the stream is gone with it. */
+    _onSessionEnded(reason) {
+      if (this.announced && !this.announced.settled) {
+        this.announced.reject(otError("OT_NOT_CONNECTED", "the session ended while publishing", ExceptionCodes.NOT_CONNECTED));
+      }
+      if (this.session) this._onStreamDestroyed(reason, void 0);
+    }
+    /** @internal */
+    _isSpeaking() {
+      return this.levels.speaking;
+    }
+    /** @internal */
+    _isPublishing() {
+      return !!this.stream && this.pc?.connectionState !== "failed";
+    }
+    // ----- private -----
+    async acquire() {
+      let dialogOpen = false;
+      const dialogTimer = setTimeout(() => {
+        dialogOpen = true;
+        this.emit("accessDialogOpened", {});
+      }, ACCESS_DIALOG_MS);
+      let captured;
+      try {
+        captured = await capture(this.props);
+      } catch (e) {
+        const error = asOTError(e, "OT_UNABLE_TO_CAPTURE_MEDIA", ExceptionCodes.UNABLE_TO_PUBLISH);
+        if (error.name === "OT_USER_MEDIA_ACCESS_DENIED") this.emit("accessDenied", { message: error.message });
+        throw error;
+      } finally {
+        clearTimeout(dialogTimer);
+        if (dialogOpen) this.emit("accessDialogClosed", {});
+      }
+      if (this.destroyed) {
+        this.stopTracks(captured);
+        throw otError("OT_INVALID_PARAMETER", "the publisher was destroyed while capturing", ExceptionCodes.UNABLE_TO_PUBLISH);
+      }
+      this.captured = captured;
+      this.accessAllowed = true;
+      if (captured.audioTrack) {
+        captured.audioTrack.enabled = this.audioOn;
+        this.meter = new LocalAudioMeter(captured.audioTrack);
+      }
+      if (captured.videoTrack) {
+        captured.videoTrack.enabled = this.videoOn;
+        if (this.props.videoContentHint !== void 0) captured.videoTrack.contentHint = this.props.videoContentHint;
+        else if (captured.screen) captured.videoTrack.contentHint = "detail";
+      } else {
+        this.widget?.setAudioOnly(true);
+      }
+      for (const track of captured.stream.getTracks()) {
+        track.addEventListener("ended", () => this.onTrackEnded(track));
+      }
+      this.emit("accessAllowed", {});
+      if (this.widget) {
+        const video = this.widget.video;
+        video.addEventListener("resize", () => this.onResize());
+        this.widget.attach(captured.stream);
+        video.play().catch(() => void 0);
+        this.emit("videoElementCreated", { element: video });
+      }
+      this.emit("mediaStreamAvailable", { mediaStream: captured.stream });
+      this.levels.start();
+    }
+    videoType() {
+      if (this.props.videoSource instanceof MediaStreamTrack) return "custom";
+      return this.captured?.screen || isScreenSource(this.props.videoSource) ? "screen" : "camera";
+    }
+    dimensions() {
+      const s = this.captured?.videoTrack?.getSettings();
+      const w = this.widget?.video.videoWidth || s?.width;
+      const h = this.widget?.video.videoHeight || s?.height;
+      return w && h ? { width: w, height: h } : void 0;
+    }
+    async setAudio(value) {
+      const on = !!value;
+      this.audioOn = on;
+      if (this.captured?.audioTrack) this.captured.audioTrack.enabled = on;
+      if (this.streamId && this.stream?.hasAudio !== on) await this.sendProperty({ hasAudio: on });
+      this.session?._stateChanged("publishAudio");
+    }
+    async setVideo(value) {
+      const on = !!value;
+      this.videoOn = on;
+      if (this.captured?.videoTrack) this.captured.videoTrack.enabled = on;
+      this.widget?.setAudioOnly(!on || !this.captured?.videoTrack);
+      if (this.streamId && this.stream?.hasVideo !== on) await this.sendProperty({ hasVideo: on });
+      this.session?._stateChanged("publishVideo");
+    }
+    async sendProperty(p) {
+      const session = this.session;
+      if (!session || !this.streamId || !session._isConnected()) return;
+      await session._request({ type: "setStreamProperty", streamId: this.streamId, ...p });
+    }
+    onResize() {
+      const video = this.widget?.video;
+      if (!video || !video.videoWidth) return;
+      const next = { width: video.videoWidth, height: video.videoHeight };
+      const prev = this.lastDimensions;
+      this.lastDimensions = next;
+      if (!prev || prev.width === next.width && prev.height === next.height) return;
+      this.emit("videoDimensionsChanged", { oldValue: prev, newValue: next });
+      if (this.stream) void this.sendProperty({ videoDimensions: next }).catch(() => void 0);
+    }
+    onTrackEnded(track) {
+      if (this.destroyed) return;
+      const event = this.emit("mediaStopped", { track }, true);
+      if (event.isDefaultPrevented()) return;
+      if (this.session) this.session.unpublish(this);
+      this.teardown("mediaStopped");
+    }
+    async replaceTrack(kind, track) {
+      const cap = this.captured;
+      const old = kind === "audio" ? cap.audioTrack : cap.videoTrack;
+      const sender = this.pc?.getSenders().find((s) => s.track?.kind === kind);
+      if (sender) await sender.replaceTrack(track);
+      track.enabled = kind === "audio" ? this.audioOn : this.videoOn;
+      if (old) {
+        cap.stream.removeTrack(old);
+        old.stop();
+      }
+      cap.stream.addTrack(track);
+      track.addEventListener("ended", () => this.onTrackEnded(track));
+      if (kind === "audio") {
+        cap.audioTrack = track;
+        this.meter?.close();
+        this.meter = new LocalAudioMeter(track);
+      } else {
+        cap.videoTrack = track;
+      }
+    }
+    async applyBitrate(pc) {
+      if (!this.props.audioBitrate) return;
+      const sender = pc.getSenders().find((s) => s.track?.kind === "audio");
+      if (!sender) return;
+      const params = sender.getParameters();
+      if (!params.encodings?.length) return;
+      params.encodings[0].maxBitrate = this.props.audioBitrate;
+      await sender.setParameters(params).catch(() => void 0);
+    }
+    async sampleLevel() {
+      const level2 = this.meter?.level();
+      if (level2 !== void 0) return level2;
+      if (!this.pc) return void 0;
+      return audioLevelOf(await this.pc.getStats(), "media-source");
+    }
+    async report() {
+      if (!this.pc) {
+        throw otError("OT_PEER_CONNECTION_NOT_CONNECTED", "the publisher is not publishing", ExceptionCodes.PEER_CONNECTION_NOT_CONNECTED);
+      }
+      return this.pc.getStats();
+    }
+    /** Undoes a failed publish attempt. */
+    abandon(session) {
+      if (this.streamId && session._isConnected()) {
+        session._request({ type: "unpublish", streamId: this.streamId }).catch(() => void 0);
+      }
+      session._unregisterPublisher(this);
+      this.closePeer();
+      this.streamId = void 0;
+      this.session = void 0;
+      this.announced = void 0;
+    }
+    closePeer() {
+      this.levels.stop();
+      this.pc?.close();
+      this.pc = void 0;
+      if (this.captured && !this.destroyed) this.levels.start();
+    }
+    stopTracks(captured) {
+      for (const track of captured.stream.getTracks()) {
+        if (track !== this.props.videoSource && track !== this.props.audioSource) track.stop();
+      }
+    }
+    teardown(reason) {
+      if (this.destroyed) return;
+      this.destroyed = true;
+      const session = this.session;
+      if (session) {
+        this._unpublish();
+        session._unregisterPublisher(this);
+        this.session = void 0;
+      }
+      this.levels.stop();
+      this.meter?.close();
+      this.pc?.close();
+      this.pc = void 0;
+      if (this.captured) this.stopTracks(this.captured);
+      this.widget?.destroy();
+      this.widget = void 0;
+      this.element = void 0;
+      this.emit("destroyed", { reason });
+    }
+  };
+  function snapshot(video) {
+    if (!video || !video.videoWidth) return null;
+    const canvas = document.createElement("canvas");
+    canvas.width = video.videoWidth;
+    canvas.height = video.videoHeight;
+    canvas.getContext("2d")?.drawImage(video, 0, 0);
+    return canvas.toDataURL("image/png").replace(/^data:image\/png;base64,/, "");
+  }
+
+  // src/protocol.ts
+  var PROTOCOL_VERSION = 1;
+  var LIMITS = {
+    signalTypeChars: 128,
+    signalDataBytes: 8192,
+    streamNameChars: 256
+  };
+
+  // src/rtc.ts
+  var MIN_VALIDITY_MS = 36e5;
+  var shared;
+  function sharedCertificate() {
+    if (typeof RTCPeerConnection === "undefined" || !RTCPeerConnection.generateCertificate) return Promise.resolve(void 0);
+    const make = () => RTCPeerConnection.generateCertificate({ name: "ECDSA", namedCurve: "P-256" }).catch(() => void 0);
+    shared ?? (shared = make());
+    return shared.then((cert) => {
+      if (cert && cert.expires - Date.now() > MIN_VALIDITY_MS) return cert;
+      shared = make();
+      return shared;
+    });
+  }
+
+  // src/signaling.ts
+  var CONNECT_TIMEOUT_MS = 15e3;
+  var REQUEST_TIMEOUT_MS = 15e3;
+  var WATCHDOG_INTERVAL_MS = 5e3;
+  var WATCHDOG_TIMEOUT_MS = 1e4;
+  var REPLY_TYPES = /* @__PURE__ */ new Set(["ok", "pong", "published", "subscribed", "error"]);
+  var SignalingChannel = class _SignalingChannel {
+    constructor(ws, handlers) {
+      this.ws = ws;
+      this.handlers = handlers;
+      this.nextId = 1;
+      this.pending = /* @__PURE__ */ new Map();
+      this.closedByUs = false;
+      this.forced = false;
+      this.closed = false;
+      /** When the unanswered watchdog ping was sent, if one is out. */
+      this.pingSentAt = null;
+    }
+    /** Opens the WebSocket and authenticates; resolves with the `connected` snapshot. */
+    static open(url, sessionId, token, handlers) {
+      return new Promise((resolve, reject) => {
+        let ws;
+        try {
+          ws = new WebSocket(url);
+        } catch (e) {
+          reject(otError("OT_CONNECT_FAILED", `cannot open ${url}: ${e.message}`, ExceptionCodes.CONNECT_FAILED));
+          return;
+        }
+        const channel = new _SignalingChannel(ws, handlers);
+        let settled = false;
+        const fail = (e) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          channel.closed = true;
+          try {
+            ws.close();
+          } catch {
+          }
+          reject(e);
+        };
+        const timer = setTimeout(
+          () => fail(otError("OT_CONNECT_FAILED", `no answer from ${url} within ${CONNECT_TIMEOUT_MS} ms`, ExceptionCodes.CONNECT_FAILED)),
+          CONNECT_TIMEOUT_MS
+        );
+        ws.onopen = () => {
+          logger.debug("signaling open", url);
+          ws.send(JSON.stringify({ type: "connect", version: PROTOCOL_VERSION, sessionId, token }));
+        };
+        ws.onerror = () => logger.debug("signaling socket error");
+        ws.onclose = (ev) => {
+          if (!settled) {
+            fail(
+              otError(
+                "OT_CONNECT_FAILED",
+                `could not connect to the Parlor server at ${url} (WebSocket closed, code ${ev.code})`,
+                ExceptionCodes.CONNECT_FAILED
+              )
+            );
+          } else {
+            channel.onSocketClosed(ev.code);
+          }
+        };
+        ws.onmessage = (ev) => {
+          const msg = parse(ev.data);
+          if (!msg) return;
+          if (!settled) {
+            if (msg.type === "connected") {
+              settled = true;
+              clearTimeout(timer);
+              channel.startWatchdog();
+              resolve({ channel, connected: msg });
+            } else if (msg.type === "error") {
+              fail(fromServerError("connect", msg));
+            } else {
+              fail(otError("OT_UNEXPECTED_SERVER_RESPONSE", `expected 'connected', got '${msg.type}'`, ExceptionCodes.UNEXPECTED_SERVER_RESPONSE));
+            }
+            return;
+          }
+          channel.onMessage(msg);
+        };
+      });
+    }
+    get isOpen() {
+      return !this.closed;
+    }
+    /** Sends a request and resolves with its reply, or rejects with the mapped OTError. */
+    request(req, op = "other", timeoutMs = REQUEST_TIMEOUT_MS) {
+      if (this.closed || this.ws.readyState !== WebSocket.OPEN) {
+        return Promise.reject(otError("OT_NOT_CONNECTED", `cannot send '${req.type}': not connected to the session`, ExceptionCodes.NOT_CONNECTED));
+      }
+      const id = String(this.nextId++);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.pending.delete(id);
+          reject(otError("OT_TIMEOUT", `the server did not answer '${req.type}' within ${timeoutMs} ms`, ExceptionCodes.UNEXPECTED_SERVER_RESPONSE));
+        }, timeoutMs);
+        this.pending.set(id, {
+          op,
+          resolve: (m) => resolve(m),
+          reject,
+          timer
+        });
+        const text = JSON.stringify({ ...req, id });
+        logger.debug("→", req.type === "publish" || req.type === "subscribe" ? { ...req, sdp: "…" } : req);
+        this.ws.send(text);
+      });
+    }
+    /** Leaves the session (close 1000); the server tells the others `clientDisconnected`. */
+    close() {
+      if (this.closed) return;
+      this.closedByUs = true;
+      this.ws.close(1e3);
+      this.onSocketClosed(1e3);
+    }
+    onMessage(msg) {
+      if (REPLY_TYPES.has(msg.type) && "id" in msg) {
+        const id = msg.id;
+        const pending = id !== null ? this.pending.get(id) : void 0;
+        if (pending) {
+          this.pending.delete(id);
+          clearTimeout(pending.timer);
+          if (msg.type === "error") pending.reject(fromServerError(pending.op, msg));
+          else pending.resolve(msg);
+        } else if (msg.type === "error") {
+          logger.warn(`server error: ${msg.code}: ${msg.message}`);
+        }
+        return;
+      }
+      logger.debug("←", msg.type, msg);
+      if (msg.type === "disconnected") this.forced = msg.reason === "forceDisconnected";
+      this.handlers.onEvent(msg);
+    }
+    onSocketClosed(code) {
+      if (this.closed) return;
+      this.closed = true;
+      if (this.watchdog) clearInterval(this.watchdog);
+      for (const [, p] of this.pending) {
+        clearTimeout(p.timer);
+        p.reject(otError("OT_NOT_CONNECTED", "the connection to the session ended", ExceptionCodes.NOT_CONNECTED));
+      }
+      this.pending.clear();
+      let reason;
+      if (this.closedByUs) reason = "clientDisconnected";
+      else if (this.forced || code === 4003) reason = "forceDisconnected";
+      else reason = "networkDisconnected";
+      this.handlers.onClose(reason, code);
+    }
+    startWatchdog() {
+      this.watchdog = setInterval(() => {
+        if (this.closed) return;
+        if (this.pingSentAt !== null) {
+          if (Date.now() - this.pingSentAt > WATCHDOG_TIMEOUT_MS) {
+            logger.warn("no answer from the server: treating the connection as lost");
+            try {
+              this.ws.close(4008);
+            } catch {
+            }
+            this.onSocketClosed(1006);
+          }
+          return;
+        }
+        this.pingSentAt = Date.now();
+        this.request({ type: "ping" }, "other", 2 * WATCHDOG_TIMEOUT_MS).then(
+          () => {
+            this.pingSentAt = null;
+          },
+          () => void 0
+        );
+      }, WATCHDOG_INTERVAL_MS);
+    }
+  };
+  function parse(data) {
+    if (typeof data !== "string") {
+      logger.warn("ignoring a binary frame from the server");
+      return void 0;
+    }
+    try {
+      const msg = JSON.parse(data);
+      if (msg && typeof msg === "object" && typeof msg.type === "string") return msg;
+    } catch {
+    }
+    logger.warn("ignoring an unparsable frame from the server");
+    return void 0;
+  }
+
+  // src/state.ts
+  var KEYS = { camera: "self", screen: "presentation", custom: "custom" };
+  function buildRoomState(input) {
+    const participants = {};
+    const add = (c, isLocal) => {
+      participants[c.connectionId] = {
+        id: c.connectionId,
+        context: c.data,
+        data: c.data,
+        isLocal,
+        joinedAt: c.creationTime,
+        streams: {}
+      };
+    };
+    if (input.local) add(input.local, true);
+    for (const c of input.connections) if (!participants[c.connectionId]) add(c, false);
+    const streams = {};
+    const ordered = [...input.streams].sort((a, b) => a.stream.creationTime - b.stream.creationTime);
+    for (const f of ordered) {
+      const s = f.stream;
+      const owner = participants[s.connection.connectionId];
+      const base = KEYS[s.videoType];
+      let key = base;
+      for (let n = 2; owner && owner.streams[key]; n += 1) key = `${base}-${n}`;
+      if (owner) owner.streams[key] = s.streamId;
+      streams[s.streamId] = {
+        id: s.streamId,
+        key,
+        participantId: s.connection.connectionId,
+        name: s.name,
+        videoType: s.videoType,
+        audioActive: s.hasAudio,
+        videoActive: s.hasVideo,
+        videoDimensions: s.videoDimensions ? { ...s.videoDimensions } : null,
+        isRemote: f.isRemote,
+        isPublishing: f.isPublishing,
+        isSpeaking: f.isSpeaking,
+        subscription: f.subscription
+      };
+    }
+    return {
+      status: input.status,
+      sessionId: input.sessionId,
+      localParticipantId: input.local?.connectionId ?? null,
+      participants,
+      streams
+    };
+  }
+
+  // src/subscriber.ts
+  var CONNECT_TIMEOUT_MS2 = 25e3;
+  var RESUBSCRIBE_DELAY_MS = 1e3;
+  var MAX_RESUBSCRIBES = 3;
+  var live = /* @__PURE__ */ new Set();
+  function liveSubscribers() {
+    return [...live];
+  }
+  var Subscriber = class extends EventEmitter {
+    /** @internal Use session.subscribe. */
+    constructor(session, stream, target, properties) {
+      super();
+      this.mediaStream = new MediaStream();
+      this.destroyed = false;
+      this.audioBlocked = false;
+      this.resubscribes = 0;
+      /** @internal */
+      this.status = "pending";
+      this.id = uniqueId("OT_subscriber");
+      this.session = session;
+      this.stream = stream;
+      this.props = { ...properties };
+      this.audioOn = this.props.subscribeToAudio !== false;
+      this.videoOn = this.props.subscribeToVideo !== false;
+      this.volume = clampVolume(this.props.audioVolume ?? 100);
+      live.add(this);
+      this.subscribeToAudio = Object.assign(
+        (value) => {
+          this.setAudio(value).catch((e) => logger.warn("subscribeToAudio:", e.message));
+          return this;
+        },
+        { promise: (value) => this.setAudio(value) }
+      );
+      this.subscribeToVideo = Object.assign(
+        (value) => {
+          this.setVideo(value).catch((e) => logger.warn("subscribeToVideo:", e.message));
+          return this;
+        },
+        { promise: (value) => this.setVideo(value) }
+      );
+      this.setAudioVolume = Object.assign(
+        (value) => {
+          this.applyVolume(value);
+          return this;
+        },
+        {
+          promise: async (value) => {
+            this.applyVolume(value);
+          }
+        }
+      );
+      this.levels = new LevelMonitor(
+        async () => this.pc ? audioLevelOf(await this.pc.getStats(), "inbound-rtp") : void 0,
+        () => this.audioOn && this.stream.hasAudio && this.status === "started" && (this.hasListeners("audioLevelUpdated") || this.session._wantsSpeaking()),
+        (audioLevel) => this.emit("audioLevelUpdated", { audioLevel }),
+        () => this.session._stateChanged("speaking")
+      );
+      if (this.props.insertDefaultUI !== false) {
+        this.widget = new Widget("subscriber", target, this.props, this.id);
+        this.element = this.widget.root;
+        this.widget.setName(stream.name);
+        this.widget.setAudioOnly(!(stream.hasVideo && this.videoOn));
+        const video = this.widget.video;
+        video.volume = this.volume / 100;
+        video.muted = !this.audioOn;
+        video.addEventListener("resize", () => this.onResize());
+      }
+    }
+    /** @internal Subscribes; resolves once media flows (the server reports it connected). */
+    async _start(callback) {
+      const work = this.connect().then(
+        () => {
+          this.emit("connected", {});
+          this.session._stateChanged("subscriptionStarted");
+        },
+        (e) => {
+          const error = asOTError(e, "OT_UNABLE_TO_SUBSCRIBE", ExceptionCodes.UNABLE_TO_SUBSCRIBE);
+          this._destroy("subscribeFailed");
+          throw error;
+        }
+      );
+      return complete(work, callback);
+    }
+    /** @internal Plays the audio through this output device, where the browser can. */
+    async _setSinkId(deviceId) {
+      const video = this.widget?.video;
+      await video?.setSinkId?.(deviceId);
+    }
+    getAudioVolume() {
+      return this.volume;
+    }
+    isAudioBlocked() {
+      return this.audioBlocked;
+    }
+    /** The width of the received video, in pixels. */
+    videoWidth() {
+      return this.widget?.video.videoWidth || void 0;
+    }
+    videoHeight() {
+      return this.widget?.video.videoHeight || void 0;
+    }
+    /** OpenTok.js-style stats: `{audio, video, timestamp}` with bytes, packets and frame rate. */
+    getStats(callback) {
+      return complete(
+        this.report().then((r) => subscriberStats(r)),
+        callback
+      );
+    }
+    /** The browser's RTCStatsReport for this subscription's peer connection. */
+    getRtcStatsReport() {
+      return this.report();
+    }
+    getImgData() {
+      return snapshot(this.widget?.video);
+    }
+    getStyle() {
+      return { ...this.props.style };
+    }
+    setStyle(style, value) {
+      const next = typeof style === "string" ? { [style]: value } : style;
+      this.props.style = { ...this.props.style, ...next };
+      if (this.widget && this.props.style.nameDisplayMode) {
+        this.widget.root.classList.remove("OT_name-auto", "OT_name-on", "OT_name-off");
+        this.widget.root.classList.add(`OT_name-${this.props.style.nameDisplayMode}`);
+      }
+      return this;
+    }
+    /** Parlor does not use simulcast, so there is one resolution; accepted for compatibility. */
+    async setPreferredResolution(_resolution) {
+    }
+    async setPreferredFrameRate(_frameRate) {
+    }
+    /** @internal Plays audio that the browser's autoplay policy blocked (from a user gesture). */
+    async _unblockAudio() {
+      if (!this.audioBlocked || !this.widget) return;
+      const video = this.widget.video;
+      video.muted = !this.audioOn;
+      await video.play();
+      this.audioBlocked = false;
+      this.emit("audioUnblocked", {});
+    }
+    // ----- internal, driven by Session -----
+    /** @internal */
+    _subscriptionId() {
+      return this.subscriptionId;
+    }
+    /** @internal The server reports the subscription's media up. */
+    _onConnected() {
+      this.connected?.resolve();
+    }
+    /** @internal The server ended the subscription (its stream went, or its media failed). */
+    _onEnded() {
+      this.closePeer();
+      if (this.connected && !this.connected.settled) {
+        this.connected.reject(otError("OT_STREAM_DESTROYED", "the stream ended before the subscription connected", ExceptionCodes.UNABLE_TO_SUBSCRIBE));
+        return;
+      }
+      if (this.destroyed) return;
+      this.status = "ended";
+      this.emit("disconnected", {});
+      this.session._stateChanged("subscriptionEnded");
+      setTimeout(() => {
+        if (this.destroyed || this.stream.destroyed || !this.session._isConnected()) return;
+        if (this.resubscribes >= MAX_RESUBSCRIBES) return;
+        this.resubscribes += 1;
+        logger.info(`resubscribing to ${this.stream.streamId}`);
+        this.status = "pending";
+        this.connect().then(
+          () => {
+            this.emit("connected", {});
+            this.session._stateChanged("subscriptionStarted");
+          },
+          (e) => logger.warn("resubscribe failed:", e.message)
+        );
+      }, RESUBSCRIBE_DELAY_MS);
+    }
+    /** @internal The stream changed a property. */
+    _onStreamPropertyChanged(property, newValue) {
+      if (property === "hasVideo") {
+        this.widget?.setAudioOnly(!(newValue && this.videoOn));
+        if (this.videoOn) this.emit(newValue ? "videoEnabled" : "videoDisabled", { reason: "publishVideo" });
+      }
+      if (property === "hasAudio") this.session._stateChanged("streamPropertyChanged");
+    }
+    /** @internal The stream is gone but the app keeps the element (streamDestroyed prevented). */
+    _end() {
+      this.closePeer();
+      this.status = "ended";
+    }
+    /** @internal Unsubscribes (if still subscribed), removes the element, emits `destroyed`. */
+    _destroy(reason) {
+      if (this.destroyed) return;
+      this.destroyed = true;
+      live.delete(this);
+      const id = this.subscriptionId;
+      if (id && this.status !== "ended" && this.session._isConnected()) {
+        this.session._request({ type: "unsubscribe", subscriptionId: id }).catch(() => void 0);
+      }
+      this.closePeer();
+      this.status = "ended";
+      this.widget?.destroy();
+      this.widget = void 0;
+      this.element = void 0;
+      this.session._forgetSubscriber(this);
+      this.emit("destroyed", { reason });
+    }
+    /** @internal */
+    _isSpeaking() {
+      return this.levels.speaking;
+    }
+    /** @internal */
+    _isDestroyed() {
+      return this.destroyed;
+    }
+    // ----- private -----
+    async connect() {
+      const session = this.session;
+      const pc = new RTCPeerConnection(await session._rtcConfiguration());
+      this.pc = pc;
+      this.mediaStream = new MediaStream();
+      this.connected = deferred();
+      const connected = this.connected;
+      pc.addTransceiver("audio", { direction: "recvonly" });
+      pc.addTransceiver("video", { direction: "recvonly" });
+      pc.addEventListener("track", (e) => this.onTrack(e.track));
+      pc.addEventListener("connectionstatechange", () => {
+        if (pc.connectionState === "connected") connected.resolve();
+        if (pc.connectionState === "failed") {
+          connected.reject(otError("OT_ICE_WORKFLOW_FAILED", "the media connection to the server failed", ExceptionCodes.SUBSCRIBER_ICE_WORKFLOW_FAILED));
+        }
+      });
+      const offer = await pc.createOffer();
+      await pc.setLocalDescription(offer);
+      const reply = await session._request(
+        { type: "subscribe", streamId: this.stream.streamId, audio: this.audioOn, video: this.videoOn, sdp: offer.sdp },
+        "subscribe"
+      );
+      this.subscriptionId = reply.subscriptionId;
+      session._registerSubscription(reply.subscriptionId, this);
+      if (this.pc !== pc) throw otError("OT_STREAM_DESTROYED", "the subscription ended while it was being set up", ExceptionCodes.UNABLE_TO_SUBSCRIBE);
+      try {
+        await pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
+      } catch (e) {
+        throw otError("OT_SET_REMOTE_DESCRIPTION_FAILED", `the server's answer was refused: ${e.message}`, ExceptionCodes.UNABLE_TO_SUBSCRIBE);
+      }
+      await withTimeout(connected.promise, CONNECT_TIMEOUT_MS2, "subscribing", "OT_ICE_WORKFLOW_FAILED", ExceptionCodes.SUBSCRIBER_ICE_WORKFLOW_FAILED);
+      this.status = "started";
+      this.levels.start();
+    }
+    onTrack(track) {
+      this.mediaStream.addTrack(track);
+      if (this.mediaStream.getTracks().length === 1) {
+        this.emit("mediaStreamAvailable", { mediaStream: this.mediaStream });
+      }
+      if (!this.widget) return;
+      const video = this.widget.video;
+      const first = !video.srcObject;
+      this.widget.attach(this.mediaStream);
+      if (first) this.emit("videoElementCreated", { element: video });
+      this.play(video);
+    }
+    play(video) {
+      video.play().catch((e) => {
+        if (e.name !== "NotAllowedError" || video.muted) return;
+        video.muted = true;
+        video.play().catch(() => void 0);
+        if (!this.audioBlocked) {
+          this.audioBlocked = true;
+          this.emit("audioBlocked", {});
+        }
+      });
+    }
+    onResize() {
+      const video = this.widget?.video;
+      if (!video || !video.videoWidth) return;
+      const next = { width: video.videoWidth, height: video.videoHeight };
+      const prev = this.lastDimensions;
+      this.lastDimensions = next;
+      if (prev && (prev.width !== next.width || prev.height !== next.height)) {
+        this.emit("videoDimensionsChanged", { oldValue: prev, newValue: next });
+      }
+    }
+    async setAudio(value) {
+      const on = !!value;
+      this.audioOn = on;
+      if (this.widget && !this.audioBlocked) this.widget.video.muted = !on;
+      await this.sendSubscription({ audio: on });
+    }
+    async setVideo(value) {
+      const on = !!value;
+      if (on === this.videoOn) return;
+      this.videoOn = on;
+      this.widget?.setAudioOnly(!(on && this.stream.hasVideo));
+      if (this.stream.hasVideo) this.emit(on ? "videoEnabled" : "videoDisabled", { reason: "subscribeToVideo" });
+      await this.sendSubscription({ video: on });
+    }
+    async sendSubscription(change) {
+      if (!this.subscriptionId || this.status === "ended" || !this.session._isConnected()) return;
+      await this.session._request({ type: "setSubscription", subscriptionId: this.subscriptionId, ...change });
+    }
+    applyVolume(value) {
+      this.volume = clampVolume(value);
+      if (this.widget) this.widget.video.volume = this.volume / 100;
+    }
+    async report() {
+      if (!this.pc) {
+        throw otError("OT_PEER_CONNECTION_NOT_CONNECTED", "the subscriber is not connected", ExceptionCodes.PEER_CONNECTION_NOT_CONNECTED);
+      }
+      return this.pc.getStats();
+    }
+    closePeer() {
+      this.levels.stop();
+      this.pc?.close();
+      this.pc = void 0;
+    }
+  };
+  function clampVolume(v) {
+    const n = Number(v);
+    return Number.isFinite(n) ? Math.max(0, Math.min(100, n)) : 100;
+  }
+
+  // src/session.ts
+  var NO_CAPABILITIES = {
+    publish: false,
+    subscribe: false,
+    signal: false,
+    forceDisconnect: false,
+    forceUnpublish: false,
+    forceMute: false
+  };
+  var Session = class extends EventEmitter {
+    /** @internal Use OT.initSession. */
+    constructor(apiKey, sessionId, options, host) {
+      super();
+      this.capabilities = capabilities(NO_CAPABILITIES);
+      /** Every connection in the session, this client's included. */
+      this.connections = new Collection();
+      /** Every stream in the session, this client's included. */
+      this.streams = new Collection();
+      this.status = "initialized";
+      this.publishers = /* @__PURE__ */ new Map();
+      this.allPublishers = /* @__PURE__ */ new Set();
+      this.subscribers = /* @__PURE__ */ new Set();
+      this.subscriptions = /* @__PURE__ */ new Map();
+      /** Subscriptions / streams the server ended before its reply named them (protocol.md Note 5). */
+      this.endedEarly = /* @__PURE__ */ new Set();
+      this.mutedEarly = /* @__PURE__ */ new Set();
+      this.apiKey = String(apiKey ?? "");
+      this.sessionId = String(sessionId ?? "");
+      this.options = { ...options };
+      this.host = host;
+      this.connect = Object.assign(
+        (token, callback) => {
+          void complete(this.doConnect(token), callback).catch((e) => {
+            if (!callback) logger.error(`connect failed: ${e.name}: ${e.message}`);
+          });
+          return this;
+        },
+        { promise: (token) => this.doConnect(token).then(() => this) }
+      );
+      const publish = (a, b, c) => {
+        const { publisher, callback } = this.publisherFor(a, b, c);
+        void complete(this.doPublish(publisher), callback).catch(() => void 0);
+        return publisher;
+      };
+      this.publish = Object.assign(publish, {
+        promise: (a, props) => {
+          const { publisher } = this.publisherFor(a, props, void 0);
+          return this.doPublish(publisher).then(() => publisher);
+        }
+      });
+      const subscribe = (stream, target, props, callback) => {
+        const args = subscribeArgs(target, props, callback);
+        const { subscriber, started } = this.doSubscribe(stream, args.target, args.props);
+        void complete(started, args.callback).catch(() => void 0);
+        return subscriber;
+      };
+      this.subscribe = Object.assign(subscribe, {
+        promise: (stream, target, props) => {
+          const args = subscribeArgs(target, props, void 0);
+          const { subscriber, started } = this.doSubscribe(stream, args.target, args.props);
+          return started.then(() => subscriber);
+        }
+      });
+    }
+    /** Whether the session is connected. */
+    isConnected() {
+      return this.status === "connected";
+    }
+    /** Leaves the session; `sessionDisconnected` follows. */
+    disconnect() {
+      if (this.channel && this.status === "connected") {
+        this.setStatus("disconnecting");
+        this.channel.close();
+      } else if (this.status === "connecting") {
+        this.setStatus("disconnecting");
+      }
+      return Promise.resolve();
+    }
+    /** Stops publishing `publisher` (its element is removed unless its streamDestroyed is prevented). */
+    unpublish(publisher) {
+      if (!(publisher instanceof Publisher)) {
+        throw otError("OT_INVALID_PARAMETER", "unpublish needs a Publisher", ExceptionCodes.INVALID_PARAMETER);
+      }
+      if (publisher.session !== this) return;
+      publisher._unpublish();
+    }
+    /** Stops a subscription and removes its element. */
+    unsubscribe(subscriber) {
+      if (!(subscriber instanceof Subscriber)) {
+        throw otError("OT_INVALID_PARAMETER", "unsubscribe needs a Subscriber", ExceptionCodes.INVALID_PARAMETER);
+      }
+      subscriber._destroy("unsubscribe");
+    }
+    /** Sends a signal to everyone (or to `to`): the `signal` and `signal:<type>` events. */
+    signal(options, callback) {
+      if (typeof options === "function") {
+        callback = options;
+        options = void 0;
+      }
+      return complete(this.doSignal(options ?? {}), callback);
+    }
+    /** Moderators: disconnects another client. */
+    forceDisconnect(connection, callback) {
+      const work = (async () => {
+        const connectionId = typeof connection === "string" ? connection : connection?.connectionId;
+        this.check("forceDisconnect", ExceptionCodes.UNABLE_TO_FORCE_DISCONNECT, "forceDisconnect");
+        if (!connectionId) throw otError("OT_INVALID_PARAMETER", "forceDisconnect needs a Connection", ExceptionCodes.INVALID_PARAMETER);
+        await this._request({ type: "forceDisconnect", connectionId }, "forceDisconnect");
+      })();
+      return complete(work, callback);
+    }
+    /** Moderators: stops another client's stream. */
+    forceUnpublish(stream, callback) {
+      const work = (async () => {
+        const streamId = typeof stream === "string" ? stream : stream?.streamId;
+        this.check("forceUnpublish", ExceptionCodes.UNABLE_TO_FORCE_UNPUBLISH, "forceUnpublish");
+        if (!streamId) throw otError("OT_INVALID_PARAMETER", "forceUnpublish needs a Stream", ExceptionCodes.INVALID_PARAMETER);
+        await this._request({ type: "forceUnpublish", streamId }, "forceUnpublish");
+      })();
+      return complete(work, callback);
+    }
+    /** Moderators: mutes one stream's audio (the publisher may unmute). */
+    async forceMuteStream(stream) {
+      const streamId = typeof stream === "string" ? stream : stream?.streamId;
+      this.check("forceMute", ExceptionCodes.UNABLE_TO_FORCE_MUTE, "forceMuteStream");
+      if (!streamId) throw otError("OT_INVALID_PARAMETER", "forceMuteStream needs a Stream", ExceptionCodes.INVALID_PARAMETER);
+      await this._request({ type: "forceMuteStream", streamId }, "forceMute");
+    }
+    /** Moderators: mutes every stream's audio but the excluded ones. */
+    async forceMuteAll(excludedStreams) {
+      this.check("forceMute", ExceptionCodes.UNABLE_TO_FORCE_MUTE, "forceMuteAll");
+      const excludedStreamIds = (excludedStreams ?? []).map((s) => typeof s === "string" ? s : s.streamId);
+      await this._request({ type: "forceMuteAll", excludedStreamIds }, "forceMute");
+    }
+    /** The local Publisher publishing `stream`, if any. */
+    getPublisherForStream(stream) {
+      const id = typeof stream === "string" ? stream : stream?.streamId;
+      return id ? this.publishers.get(id) : void 0;
+    }
+    /** The Subscribers receiving `stream`. */
+    getSubscribersForStream(stream) {
+      const id = typeof stream === "string" ? stream : stream?.streamId;
+      return [...this.subscribers].filter((s) => s.stream.streamId === id);
+    }
+    /** The Room State: participants and streams, as one plain object (see `stateChanged`). */
+    getState() {
+      const facts = [];
+      for (const stream of this.streams) {
+        const publisher = this.publishers.get(stream.streamId);
+        if (publisher) {
+          facts.push({ stream, isRemote: false, isPublishing: publisher._isPublishing(), isSpeaking: publisher._isSpeaking(), subscription: null });
+          continue;
+        }
+        const subs = this.getSubscribersForStream(stream).filter((s) => !s._isDestroyed());
+        const order = ["started", "pending", "ended"];
+        const status = subs.length ? order.find((o) => subs.some((s) => s.status === o)) : "none";
+        facts.push({
+          stream,
+          isRemote: stream.connection.connectionId !== this.connection?.connectionId,
+          isPublishing: false,
+          isSpeaking: subs.some((s) => s._isSpeaking()),
+          subscription: { status, subscribers: subs.length }
+        });
+      }
+      return buildRoomState({
+        status: this.status,
+        sessionId: this.sessionId,
+        local: this.status === "disconnected" ? void 0 : this.connection,
+        connections: this.connections.toArray(),
+        streams: facts
+      });
+    }
+    // ----- internal API for Publisher and Subscriber -----
+    /** @internal */
+    _request(req, op = "other") {
+      if (!this.channel || !this.channel.isOpen) {
+        return Promise.reject(otError("OT_NOT_CONNECTED", `cannot send '${req.type}': not connected to the session`, ExceptionCodes.NOT_CONNECTED));
+      }
+      return this.channel.request(req, op);
+    }
+    /** @internal */
+    _isConnected() {
+      return this.status === "connected" && !!this.channel?.isOpen;
+    }
+    /** @internal */
+    async _rtcConfiguration() {
+      const ice = this.options.iceConfig;
+      const config = { iceServers: [], bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" };
+      if (ice?.customServers?.length) config.iceServers = ice.customServers;
+      if (ice?.transportPolicy === "relay") config.iceTransportPolicy = "relay";
+      const certificate = await sharedCertificate();
+      if (certificate) config.certificates = [certificate];
+      return config;
+    }
+    /** @internal */
+    _registerPublisher(streamId, publisher) {
+      this.publishers.set(streamId, publisher);
+      if (this.mutedEarly.delete(streamId)) publisher._onMuteForced();
+      if (this.endedEarly.delete(streamId)) publisher._onStreamDestroyed("mediaStopped", void 0);
+    }
+    /** @internal */
+    _unregisterPublisher(publisher) {
+      for (const [id, p] of this.publishers) if (p === publisher) this.publishers.delete(id);
+      this.allPublishers.delete(publisher);
+    }
+    /** @internal */
+    _registerSubscription(subscriptionId, subscriber) {
+      this.subscriptions.set(subscriptionId, subscriber);
+      if (this.endedEarly.delete(subscriptionId)) subscriber._onEnded();
+    }
+    /** @internal */
+    _forgetSubscriber(subscriber) {
+      this.subscribers.delete(subscriber);
+      const id = subscriber._subscriptionId();
+      if (id) this.subscriptions.delete(id);
+      this._stateChanged("unsubscribed");
+    }
+    /** @internal Whether anyone needs speaking detection (someone listens to stateChanged). */
+    _wantsSpeaking() {
+      return this.hasListeners("stateChanged");
+    }
+    /** @internal Re-issues the Room State. */
+    _stateChanged(reason) {
+      if (!this.hasListeners("stateChanged")) return;
+      this.emit("stateChanged", { state: this.getState(), reason });
+    }
+    // ----- connecting -----
+    async doConnect(token) {
+      if (this.status === "connected" || this.status === "connecting") {
+        throw otError("OT_INVALID_PARAMETER", "this session is already connected or connecting", ExceptionCodes.INVALID_PARAMETER);
+      }
+      if (!this.sessionId) {
+        throw this.fail(otError("OT_INVALID_SESSION_ID", "the session ID is empty", ExceptionCodes.INVALID_SESSION_ID));
+      }
+      if (typeof token !== "string" || !token) {
+        throw this.fail(otError("OT_INVALID_PARAMETER", "connect needs a client token", ExceptionCodes.INVALID_PARAMETER));
+      }
+      const key = apiKeyOfSession(this.sessionId);
+      if (key && this.apiKey && key !== this.apiKey) {
+        throw this.fail(otError("OT_AUTHENTICATION_ERROR", `the API key ${this.apiKey} does not match the session (project ${key})`, ExceptionCodes.AUTHENTICATION_ERROR));
+      }
+      let url;
+      try {
+        url = signalingUrl(this.options.serverUrl ?? this.host.defaultServerUrl());
+      } catch (e) {
+        throw this.fail(e);
+      }
+      this.setStatus("connecting");
+      void sharedCertificate();
+      let opened;
+      try {
+        opened = await SignalingChannel.open(url, this.sessionId, token, {
+          onEvent: (m) => this.onEvent(m),
+          onClose: (reason) => this.onClosed(reason)
+        });
+      } catch (e) {
+        this.setStatus("disconnected");
+        throw this.fail(e);
+      }
+      if (this.status !== "connecting") {
+        opened.channel.close();
+        this.setStatus("disconnected");
+        throw otError("OT_CONNECT_FAILED", "disconnect() was called before the session connected", ExceptionCodes.CONNECT_FAILED);
+      }
+      this.channel = opened.channel;
+      this.onConnected(opened.connected);
+    }
+    onConnected(msg) {
+      this.connection = this.addConnection(msg.connection);
+      this.role = msg.role;
+      this.capabilities = capabilities(msg.capabilities);
+      const others = msg.connections.map((c) => this.addConnection(c));
+      const streams = msg.streams.map((s) => this.addStream(s));
+      this.setStatus("connected");
+      this.emit("sessionConnected", { connections: others, streams });
+      queueMicrotask(() => {
+        if (this.status !== "connected") return;
+        if (!this.options.connectionEventsSuppressed) {
+          this.emit("connectionCreated", { connection: this.connection });
+          for (const c of others) if (this.connections.has(c.connectionId)) this.emit("connectionCreated", { connection: c });
+        }
+        for (const s of streams) if (!s.destroyed) this.emit("streamCreated", { stream: s });
+      });
+    }
+    fail(error) {
+      this.host.exception(error, this);
+      return error;
+    }
+    // ----- server events -----
+    onEvent(msg) {
+      switch (msg.type) {
+        case "connectionCreated": {
+          const connection = this.addConnection(msg.connection);
+          if (!this.options.connectionEventsSuppressed) this.emit("connectionCreated", { connection });
+          this._stateChanged("connectionCreated");
+          break;
+        }
+        case "connectionDestroyed": {
+          const connection = this.connections.get(msg.connection.connectionId) ?? new Connection(msg.connection);
+          this.connections.items.delete(connection.connectionId);
+          for (const s of this.streams) {
+            if (s.connection.connectionId === connection.connectionId) this.removeStream(s, msg.reason);
+          }
+          if (!this.options.connectionEventsSuppressed) this.emit("connectionDestroyed", { connection, reason: msg.reason });
+          this._stateChanged("connectionDestroyed");
+          break;
+        }
+        case "streamCreated": {
+          const stream = this.addStream(msg.stream);
+          const publisher = this.publishers.get(stream.streamId);
+          if (publisher) publisher._onStreamCreated(stream);
+          else if (!this.isOwn(stream)) this.emit("streamCreated", { stream });
+          this._stateChanged("streamCreated");
+          break;
+        }
+        case "streamDestroyed": {
+          const stream = this.streams.get(msg.stream.streamId);
+          const publisher = this.publishers.get(msg.stream.streamId);
+          if (publisher) {
+            if (stream) this.streams.items.delete(stream.streamId);
+            if (stream) stream.destroyed = true;
+            publisher._onStreamDestroyed(msg.reason, stream);
+          } else if (stream) {
+            this.removeStream(stream, msg.reason);
+          } else if (this.isOwnWire(msg.stream)) {
+            this.endedEarly.add(msg.stream.streamId);
+          }
+          this._stateChanged("streamDestroyed");
+          break;
+        }
+        case "streamPropertyChanged": {
+          const stream = this.streams.get(msg.stream.streamId);
+          if (!stream) break;
+          stream.update(msg.stream);
+          this.emit("streamPropertyChanged", {
+            stream,
+            changedProperty: msg.changedProperty,
+            oldValue: msg.oldValue,
+            newValue: msg.newValue
+          });
+          for (const s of this.getSubscribersForStream(stream)) s._onStreamPropertyChanged(msg.changedProperty, msg.newValue);
+          this._stateChanged("streamPropertyChanged");
+          break;
+        }
+        case "signal": {
+          const from = msg.from ? this.connections.get(msg.from.connectionId) ?? new Connection(msg.from) : null;
+          const type = msg.signalType ? `signal:${msg.signalType}` : "signal";
+          const event = makeEvent(type, this, { data: msg.data, from });
+          this.dispatchEvent(event, "signal");
+          if (msg.signalType) this.dispatchEvent(event);
+          break;
+        }
+        case "muteForced": {
+          const publisher = this.publishers.get(msg.streamId);
+          if (publisher) publisher._onMuteForced();
+          else this.mutedEarly.add(msg.streamId);
+          this.emit("muteForced", { streamId: msg.streamId });
+          this._stateChanged("muteForced");
+          break;
+        }
+        case "subscriptionConnected":
+          this.subscriptions.get(msg.subscriptionId)?._onConnected();
+          break;
+        case "subscriptionEnded": {
+          const sub = this.subscriptions.get(msg.subscriptionId);
+          if (sub) sub._onEnded();
+          else this.endedEarly.add(msg.subscriptionId);
+          break;
+        }
+        case "disconnected":
+          break;
+        default:
+          logger.debug("ignoring unknown event", msg.type);
+      }
+    }
+    onClosed(reason) {
+      this.channel = void 0;
+      this.setStatus("disconnected", false);
+      for (const publisher of [...this.publishers.values(), ...this.allPublishers]) publisher._onSessionEnded(reason);
+      this.publishers.clear();
+      this.allPublishers.clear();
+      const event = this.emit("sessionDisconnected", { reason }, true);
+      for (const sub of [...this.subscribers]) {
+        if (event.isDefaultPrevented()) sub._end();
+        else sub._destroy(reason);
+      }
+      for (const s of this.streams) s.destroyed = true;
+      this.streams.items.clear();
+      this.connections.items.clear();
+      this.endedEarly.clear();
+      this.mutedEarly.clear();
+      this._stateChanged("disconnected");
+    }
+    // ----- publishing, subscribing, signaling -----
+    publisherFor(a, b, c) {
+      if (a instanceof Publisher) return { publisher: a, callback: typeof b === "function" ? b : c };
+      const props = typeof b === "function" ? void 0 : b;
+      const callback = typeof b === "function" ? b : c;
+      return { publisher: this.host.initPublisher(a, props), callback };
+    }
+    async doPublish(publisher) {
+      if (!this._isConnected()) {
+        throw this.fail(otError("OT_NOT_CONNECTED", "publish: connect to the session first", ExceptionCodes.NOT_CONNECTED));
+      }
+      if (!this.capabilities.publish) {
+        throw this.fail(
+          otError("OT_PERMISSION_DENIED", "This token does not allow publishing. The role must be at least `publisher` to enable this functionality", ExceptionCodes.UNABLE_TO_PUBLISH)
+        );
+      }
+      this.allPublishers.add(publisher);
+      try {
+        await publisher._publish(this);
+      } catch (e) {
+        this.allPublishers.delete(publisher);
+        throw this.fail(e);
+      }
+    }
+    doSubscribe(stream, target, props) {
+      const fail = (error) => {
+        this.fail(error);
+        return { subscriber: void 0, started: Promise.reject(error) };
+      };
+      if (!this._isConnected()) return fail(otError("OT_NOT_CONNECTED", "subscribe: connect to the session first", ExceptionCodes.NOT_CONNECTED));
+      if (!(stream instanceof Stream)) return fail(otError("OT_INVALID_PARAMETER", "subscribe needs a Stream", ExceptionCodes.INVALID_PARAMETER));
+      if (!this.capabilities.subscribe) {
+        return fail(otError("OT_PERMISSION_DENIED", "This token does not allow subscribing", ExceptionCodes.UNABLE_TO_SUBSCRIBE));
+      }
+      if (stream.destroyed || !this.streams.has(stream.streamId)) {
+        return fail(otError("OT_STREAM_NOT_FOUND", `stream ${stream.streamId} is not in the session`, ExceptionCodes.UNABLE_TO_SUBSCRIBE));
+      }
+      const resolved = resolveTarget(target);
+      if (resolved instanceof OTError) return fail(resolved);
+      const subscriber = new Subscriber(this, stream, resolved, props);
+      this.subscribers.add(subscriber);
+      this._stateChanged("subscribing");
+      const started = subscriber._start().catch((e) => {
+        throw this.fail(e);
+      });
+      return { subscriber, started };
+    }
+    async doSignal(o) {
+      if (!this._isConnected()) throw otError("OT_NOT_CONNECTED", "Unable to send signal - you are not connected to the session.", 500);
+      const signalType = o.type ?? "";
+      const data = o.data ?? "";
+      if (typeof signalType !== "string" || typeof data !== "string") {
+        throw otError("OT_INVALID_PARAMETER", "signal type and data must be strings", 400);
+      }
+      if (signalType.length > LIMITS.signalTypeChars) {
+        throw otError("OT_INVALID_PARAMETER", `The signal type was too long, the maximum length of it is ${LIMITS.signalTypeChars} characters`, 413);
+      }
+      if (signalType && !/^[A-Za-z0-9\-_~]+$/.test(signalType)) {
+        throw otError("OT_INVALID_PARAMETER", "The signal type was invalid, it can only contain letters, numbers, '-', '_', and '~'.", 400);
+      }
+      if (utf8Length(data) > LIMITS.signalDataBytes) {
+        throw otError("OT_INVALID_PARAMETER", `The data field was too long, the maximum size of it is ${LIMITS.signalDataBytes} bytes`, 413);
+      }
+      let to;
+      if (o.to !== void 0 && o.to !== null) {
+        to = o.to instanceof Connection ? o.to.connectionId : o.to.connectionId;
+        if (!to) throw otError("OT_INVALID_PARAMETER", "The To field was invalid", 400);
+      }
+      await this._request({ type: "signal", signalType, data, ...to ? { to } : {} }, "signal");
+    }
+    // ----- bookkeeping -----
+    check(capability, code, what) {
+      if (!this._isConnected()) throw otError("OT_NOT_CONNECTED", `${what}: not connected to the session`, ExceptionCodes.NOT_CONNECTED);
+      if (!this.capabilities[capability]) {
+        throw otError("OT_PERMISSION_DENIED", `This token does not allow ${what}. The role must be at least \`moderator\` to enable this functionality`, code);
+      }
+    }
+    addConnection(wire) {
+      const existing = this.connections.get(wire.connectionId);
+      if (existing) return existing;
+      const c = new Connection(wire);
+      this.connections.items.set(c.connectionId, c);
+      return c;
+    }
+    addStream(wire) {
+      const existing = this.streams.get(wire.streamId);
+      if (existing) {
+        existing.update(wire);
+        return existing;
+      }
+      const connection = this.connections.get(wire.connection.connectionId) ?? new Connection(wire.connection);
+      const s = new Stream(wire, connection);
+      this.streams.items.set(s.streamId, s);
+      return s;
+    }
+    removeStream(stream, reason) {
+      this.streams.items.delete(stream.streamId);
+      stream.destroyed = true;
+      if (this.isOwn(stream)) return;
+      const event = this.emit("streamDestroyed", { stream, reason }, true);
+      for (const sub of this.getSubscribersForStream(stream)) {
+        if (event.isDefaultPrevented()) sub._end();
+        else sub._destroy(reason);
+      }
+    }
+    isOwn(stream) {
+      return stream.connection.connectionId === this.connection?.connectionId;
+    }
+    isOwnWire(stream) {
+      return stream.connection.connectionId === this.connection?.connectionId;
+    }
+    setStatus(status, notify = true) {
+      this.status = status;
+      if (notify) this._stateChanged(status);
+    }
+  };
+  function capabilities(c) {
+    const n = (b) => b ? 1 : 0;
+    const caps = {
+      publish: n(c.publish),
+      subscribe: n(c.subscribe),
+      signal: n(c.signal),
+      forceDisconnect: n(c.forceDisconnect),
+      forceUnpublish: n(c.forceUnpublish),
+      forceMute: n(c.forceMute)
+    };
+    return {
+      ...caps,
+      permittedTo(action) {
+        return caps[action] === 1;
+      }
+    };
+  }
+  function apiKeyOfSession(sessionId) {
+    try {
+      const b64 = sessionId.slice(2).replace(/-/g, "+").replace(/_/g, "/");
+      const fields = atob(b64 + "=".repeat((4 - b64.length % 4) % 4)).split("~");
+      return fields.length >= 5 && /^\d+$/.test(fields[1] ?? "") ? fields[1] : void 0;
+    } catch {
+      return void 0;
+    }
+  }
+  function subscribeArgs(target, props, callback) {
+    if (typeof target === "function") return { callback: target };
+    if (target && typeof target === "object" && !isElement(target)) {
+      return { props: target, callback: typeof props === "function" ? props : callback };
+    }
+    if (typeof props === "function") return { target, callback: props };
+    return { target, props, callback };
+  }
+
+  // src/ot.ts
+  var VERSION = "0.1.0";
+  var defaultServer;
+  function setDefaultServerUrl(url) {
+    defaultServer = url;
+  }
+  function defaultServerUrl() {
+    if (defaultServer) return defaultServer;
+    if (typeof location !== "undefined" && /^https?:$/.test(location.protocol)) return location.origin;
+    throw new OTError("OT_INVALID_PARAMETER", "no Parlor server known: pass { serverUrl } to OT.initSession", ExceptionCodes.INVALID_PARAMETER);
+  }
+  var OTNamespace = class extends EventEmitter {
+    constructor() {
+      super();
+      this.version = VERSION;
+      this.properties = { version: VERSION };
+      this.ExceptionCodes = ExceptionCodes;
+      this.NONE = LogLevel.NONE;
+      this.ERROR = LogLevel.ERROR;
+      this.WARN = LogLevel.WARN;
+      this.INFO = LogLevel.INFO;
+      this.LOG = LogLevel.LOG;
+      this.DEBUG = LogLevel.DEBUG;
+      this.Session = Session;
+      this.Publisher = Publisher;
+      this.Subscriber = Subscriber;
+      this.Stream = Stream;
+      this.Connection = Connection;
+      this.Event = Event;
+      this.Error = OTError;
+      const init = (target, properties, callback) => {
+        const a = publisherArgs(target, properties, callback);
+        return new Publisher(a.target, a.properties, a.callback, (e, t) => this.exception(e, t));
+      };
+      this.initPublisher = Object.assign(init, {
+        promise: (target, properties) => new Promise((resolve, reject) => {
+          const publisher = init(target, properties, (error) => error ? reject(error) : resolve(publisher));
+        })
+      });
+    }
+    /** A Session object for `sessionId`; `options.serverUrl` picks the Parlor server. */
+    initSession(apiKey, sessionId, options) {
+      return new Session(apiKey, sessionId, options, {
+        defaultServerUrl,
+        exception: (e, t) => this.exception(e, t),
+        initPublisher: (target, props, cb) => this.initPublisher(target, props, cb)
+      });
+    }
+    /** 1 if this browser can use Parlor (WebRTC and WebSocket), else 0. */
+    checkSystemRequirements() {
+      const ok = typeof RTCPeerConnection !== "undefined" && typeof WebSocket !== "undefined" && typeof navigator !== "undefined" && !!navigator.mediaDevices;
+      return ok ? 1 : 0;
+    }
+    upgradeSystemRequirements() {
+    }
+    /** Calls back (no error argument, as OpenTok.js) with whether screen sharing works here. */
+    checkScreenSharingCapability(callback) {
+      const response = screenSharingCapability();
+      if (callback) callback(response);
+      return Promise.resolve(response);
+    }
+    /** The audio and video input devices (labels need a granted permission). */
+    getDevices(callback) {
+      const work = listDevices().catch((e) => {
+        throw asOTError(e, "OT_NOT_SUPPORTED", ExceptionCodes.INVALID_PARAMETER);
+      });
+      return complete(work, callback);
+    }
+    getAudioOutputDevices() {
+      return listAudioOutputs();
+    }
+    /** Plays every subscriber through this output device (where the browser supports it). */
+    async setAudioOutputDevice(deviceId) {
+      this.audioOutput = deviceId;
+      await Promise.all(liveSubscribers().map((s) => s._setSinkId(deviceId)));
+    }
+    async getActiveAudioOutputDevice() {
+      const outputs = await listAudioOutputs();
+      return outputs.find((o) => o.deviceId === (this.audioOutput ?? "default")) ?? { deviceId: this.audioOutput ?? null, label: null };
+    }
+    /** A MediaStream from the camera/microphone/screen, with the Publisher's source options. */
+    async getUserMedia(options) {
+      return (await capture(options ?? {})).stream;
+    }
+    /** The video codecs this browser can send and receive that Parlor's router forwards. */
+    async getSupportedCodecs() {
+      const names = (caps) => [...new Set((caps?.codecs ?? []).map((c) => c.mimeType.split("/")[1].toUpperCase()))].filter((n) => n === "VP8" || n === "H264");
+      return {
+        videoEncoders: names(RTCRtpSender.getCapabilities?.("video") ?? null),
+        videoDecoders: names(RTCRtpReceiver.getCapabilities?.("video") ?? null)
+      };
+    }
+    /** Starts audio the browser's autoplay policy blocked; call it from a click handler. */
+    async unblockAudio() {
+      await Promise.all(liveSubscribers().map((s) => s._unblockAudio()));
+    }
+    setLogLevel(level2) {
+      logger.setLevel(level2);
+    }
+    getLogLevel() {
+      return logger.getLevel();
+    }
+    log(...args) {
+      logger.log(...args);
+    }
+    /** @internal Dispatches OT's `exception` event. */
+    exception(error, target) {
+      logger.warn(`${error.name} (${error.code}): ${error.message}`);
+      this.dispatchEvent(makeEvent("exception", this, { code: error.code, message: error.message, title: error.name, name: error.name, target }));
+    }
+  };
+  function publisherArgs(target, properties, callback) {
+    if (typeof target === "function") return { callback: target };
+    if (target && typeof target === "object" && !isElement(target)) {
+      return { properties: target, callback: typeof properties === "function" ? properties : callback };
+    }
+    if (typeof properties === "function") return { target, callback: properties };
+    return { target, properties, callback };
+  }
+  var OT = new OTNamespace();
+
+  // src/classic.ts
+  var script = typeof document !== "undefined" ? document.currentScript : null;
+  setDefaultServerUrl(serverUrlFromScript(script?.src));
+  var g = globalThis;
+  g.OT = OT;
+  g.Parlor = OT;
+})();

@@ -1,0 +1,110 @@
+import { OTError } from './errors';
+import type { PublisherEventMap } from './event-types';
+import { EventEmitter } from './events';
+import { type CaptureOptions } from './media';
+import type { Dimensions, Stream } from './model';
+import type { Session } from './session';
+import { type PublisherRtcStatsReportContainer, type PublisherStatContainer } from './stats';
+import { type WidgetProperties, type WidgetStyle } from './widget';
+export interface PublisherProperties extends WidgetProperties, CaptureOptions {
+    /** The stream's name, shown to the others. */
+    name?: string;
+    publishAudio?: boolean;
+    publishVideo?: boolean;
+    /** Mirror the local preview (default: true for a camera, false for a screen). */
+    mirror?: boolean;
+    /** Target Opus bitrate, bits per second. */
+    audioBitrate?: number;
+    enableDtx?: boolean;
+    enableStereo?: boolean;
+    videoContentHint?: '' | 'motion' | 'detail' | 'text';
+    style?: WidgetStyle;
+}
+type Toggle = ((value: boolean) => Publisher) & {
+    promise(value: boolean): Promise<void>;
+};
+export declare class Publisher extends EventEmitter<PublisherEventMap> {
+    private readonly onException;
+    readonly id: string;
+    /** The element holding the video, or undefined with `insertDefaultUI: false` or once destroyed. */
+    element: HTMLElement | undefined;
+    /** The published stream, once the session has announced it. */
+    stream: Stream | undefined;
+    /** The session this publisher publishes to. */
+    session: Session | undefined;
+    /** Whether the user allowed camera/microphone access. */
+    accessAllowed: boolean;
+    /** Starts (true) or stops (false) publishing audio; `.promise(value)` waits for the server. */
+    readonly publishAudio: Toggle;
+    /** Starts (true) or stops (false) publishing video; `.promise(value)` waits for the server. */
+    readonly publishVideo: Toggle;
+    /** Unpublishes, stops the media and removes the element. */
+    readonly destroy: (() => Publisher) & {
+        promise(): Promise<void>;
+    };
+    private readonly props;
+    private widget?;
+    private captured?;
+    /** Resolves once media is captured. */
+    private readonly ready;
+    private pc?;
+    private streamId?;
+    private announced?;
+    private audioOn;
+    private videoOn;
+    private destroyed;
+    private unpublishing;
+    private style;
+    private readonly levels;
+    private meter?;
+    private lastDimensions?;
+    /** The width of the captured video, in pixels. */
+    videoWidth(): number | undefined;
+    videoHeight(): number | undefined;
+    /** OpenTok.js-style stats: one entry, since Parlor routes every stream through the server. */
+    getStats(callback?: (error?: OTError, stats?: PublisherStatContainer[]) => void): Promise<PublisherStatContainer[]>;
+    /** The browser's RTCStatsReport for the publisher's peer connection. */
+    getRtcStatsReport(): Promise<PublisherRtcStatsReportContainer[]>;
+    /** The current video frame as a base64 PNG (no `data:` prefix), or null. */
+    getImgData(): string | null;
+    getStyle(): WidgetStyle;
+    setStyle(style: keyof WidgetStyle | WidgetStyle, value?: string): this;
+    getVideoSource(): {
+        deviceId: string | null;
+        type: 'camera' | 'screen' | 'custom' | null;
+        track: MediaStreamTrack | null;
+    };
+    getAudioSource(): MediaStreamTrack | null;
+    /** Switches to the next camera. */
+    cycleVideo(): Promise<{
+        deviceId: string;
+    }>;
+    /** Switches the camera to the device with this id. */
+    setVideoSource(deviceId: string): Promise<void>;
+    /** Switches the microphone to a device id or a track. */
+    setAudioSource(source: string | MediaStreamTrack): Promise<void>;
+    /** Parlor does not use simulcast; accepted for compatibility. */
+    setPreferredResolution(_resolution: Dimensions): Promise<void>;
+    setPreferredFrameRate(_frameRate: number): Promise<void>;
+    private negotiate;
+    private acquire;
+    private videoType;
+    private dimensions;
+    private setAudio;
+    private setVideo;
+    private sendProperty;
+    private onResize;
+    private onTrackEnded;
+    private replaceTrack;
+    private applyBitrate;
+    private sampleLevel;
+    private report;
+    /** Undoes a failed publish attempt. */
+    private abandon;
+    private closePeer;
+    private stopTracks;
+    private teardown;
+}
+/** A video element's current frame as base64 PNG. */
+export declare function snapshot(video: HTMLVideoElement | undefined): string | null;
+export {};

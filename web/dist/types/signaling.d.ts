@@ -1,0 +1,33 @@
+import { type Operation } from './errors';
+import { type ConnectedMessage, type ConnectionReason, type EventMessage, type ReplyFor, type Request } from './protocol';
+export interface ChannelHandlers {
+    onEvent(msg: EventMessage): void;
+    /** The channel closed; `reason` is how the session ended. */
+    onClose(reason: ConnectionReason, code: number): void;
+}
+export declare class SignalingChannel {
+    private readonly ws;
+    private readonly handlers;
+    private nextId;
+    private pending;
+    private closedByUs;
+    private forced;
+    private closed;
+    private watchdog?;
+    /** When the unanswered watchdog ping was sent, if one is out. */
+    private pingSentAt;
+    private constructor();
+    /** Opens the WebSocket and authenticates; resolves with the `connected` snapshot. */
+    static open(url: string, sessionId: string, token: string, handlers: ChannelHandlers): Promise<{
+        channel: SignalingChannel;
+        connected: ConnectedMessage;
+    }>;
+    get isOpen(): boolean;
+    /** Sends a request and resolves with its reply, or rejects with the mapped OTError. */
+    request<R extends Request>(req: R, op?: Operation, timeoutMs?: number): Promise<ReplyFor<R>>;
+    /** Leaves the session (close 1000); the server tells the others `clientDisconnected`. */
+    close(): void;
+    private onMessage;
+    private onSocketClosed;
+    private startWatchdog;
+}

@@ -1,0 +1,77 @@
+import { OTError } from './errors';
+import type { SubscriberEventMap } from './event-types';
+import { EventEmitter } from './events';
+import type { Dimensions, Stream } from './model';
+import type { Session } from './session';
+import { type SubscriberStats } from './stats';
+import { type WidgetProperties, type WidgetStyle } from './widget';
+export interface SubscriberProperties extends WidgetProperties {
+    subscribeToAudio?: boolean;
+    subscribeToVideo?: boolean;
+    /** Playback volume, 0–100 (default 100). */
+    audioVolume?: number;
+    preferredResolution?: 'auto' | Dimensions;
+    preferredFrameRate?: number;
+    style?: WidgetStyle & {
+        audioBlockedDisplayMode?: 'auto' | 'on' | 'off';
+    };
+}
+export type SubscriptionStatus = 'pending' | 'started' | 'ended';
+type Toggle = ((value: boolean) => Subscriber) & {
+    promise(value: boolean): Promise<void>;
+};
+export declare class Subscriber extends EventEmitter<SubscriberEventMap> {
+    readonly id: string;
+    /** The element holding the video, or undefined with `insertDefaultUI: false` or once destroyed. */
+    element: HTMLElement | undefined;
+    readonly stream: Stream;
+    readonly session: Session;
+    /** Starts or stops receiving the stream's audio. */
+    readonly subscribeToAudio: Toggle;
+    /** Starts or stops receiving the stream's video. */
+    readonly subscribeToVideo: Toggle;
+    /** Sets the playback volume, 0–100. */
+    readonly setAudioVolume: ((value: number) => Subscriber) & {
+        promise(value: number): Promise<void>;
+    };
+    private readonly props;
+    private widget?;
+    private pc?;
+    private subscriptionId?;
+    private connected?;
+    private mediaStream;
+    private audioOn;
+    private videoOn;
+    private volume;
+    private destroyed;
+    private audioBlocked;
+    private resubscribes;
+    private lastDimensions?;
+    private readonly levels;
+    getAudioVolume(): number;
+    isAudioBlocked(): boolean;
+    /** The width of the received video, in pixels. */
+    videoWidth(): number | undefined;
+    videoHeight(): number | undefined;
+    /** OpenTok.js-style stats: `{audio, video, timestamp}` with bytes, packets and frame rate. */
+    getStats(callback?: (error?: OTError, stats?: SubscriberStats) => void): Promise<SubscriberStats>;
+    /** The browser's RTCStatsReport for this subscription's peer connection. */
+    getRtcStatsReport(): Promise<RTCStatsReport>;
+    getImgData(): string | null;
+    getStyle(): WidgetStyle;
+    setStyle(style: keyof WidgetStyle | WidgetStyle, value?: string): this;
+    /** Parlor does not use simulcast, so there is one resolution; accepted for compatibility. */
+    setPreferredResolution(_resolution: Dimensions | 'auto'): Promise<void>;
+    setPreferredFrameRate(_frameRate: number): Promise<void>;
+    private connect;
+    private onTrack;
+    private play;
+    private onResize;
+    private setAudio;
+    private setVideo;
+    private sendSubscription;
+    private applyVolume;
+    private report;
+    private closePeer;
+}
+export {};

@@ -1,0 +1,97 @@
+// The events of Session, Publisher, Subscriber and OT, by name, for TypeScript. Names the
+// server cannot produce yet are listed too (reconnection, archiving, video quality), so
+// apps written for OpenTok.js compile and run; their handlers are simply never called.
+
+import type { Event } from './events';
+import type { Connection, Dimensions, Stream } from './model';
+import type { Publisher } from './publisher';
+import type { Session } from './session';
+import type { RoomState } from './state';
+import type { Subscriber } from './subscriber';
+
+export type SessionEvent<F = object> = Event<Session> & F;
+export type PublisherEvent<F = object> = Event<Publisher> & F;
+export type SubscriberEvent<F = object> = Event<Subscriber> & F;
+
+export interface SignalEvent extends Event<Session> {
+  /** The signal's data. (`type` is `signal` or `signal:<its type>`.) */
+  data: string;
+  /** The sender's connection; null for signals from the app server. */
+  from: Connection | null;
+}
+
+export interface SessionEventMap {
+  sessionConnected: SessionEvent<{ connections: Connection[]; streams: Stream[] }>;
+  sessionDisconnected: SessionEvent<{ reason: 'clientDisconnected' | 'forceDisconnected' | 'networkDisconnected' }>;
+  /** Reserved: Parlor has no session resumption yet (a dropped connection ends the session). */
+  sessionReconnecting: SessionEvent;
+  /** Reserved: see sessionReconnecting. */
+  sessionReconnected: SessionEvent;
+  connectionCreated: SessionEvent<{ connection: Connection }>;
+  connectionDestroyed: SessionEvent<{ connection: Connection; reason: string }>;
+  streamCreated: SessionEvent<{ stream: Stream }>;
+  /** Cancelable: preventDefault() keeps the Subscribers' elements. */
+  streamDestroyed: SessionEvent<{ stream: Stream; reason: string }>;
+  streamPropertyChanged: SessionEvent<{
+    stream: Stream;
+    changedProperty: 'hasAudio' | 'hasVideo' | 'videoDimensions';
+    oldValue: boolean | Dimensions | null;
+    newValue: boolean | Dimensions | null;
+  }>;
+  signal: SignalEvent;
+  muteForced: SessionEvent<{ streamId: string }>;
+  /** Reserved: archiving is not built yet. */
+  archiveStarted: SessionEvent<{ id: string; name: string }>;
+  /** Reserved: archiving is not built yet. */
+  archiveStopped: SessionEvent<{ id: string; name: string }>;
+  /** Room State: the whole state, after every change, with what changed. */
+  stateChanged: SessionEvent<{ state: RoomState; reason: string }>;
+}
+
+export interface PublisherEventMap {
+  accessAllowed: PublisherEvent;
+  accessDenied: PublisherEvent<{ message: string }>;
+  accessDialogOpened: PublisherEvent;
+  accessDialogClosed: PublisherEvent;
+  videoElementCreated: PublisherEvent<{ element: HTMLVideoElement }>;
+  mediaStreamAvailable: PublisherEvent<{ mediaStream: MediaStream }>;
+  streamCreated: PublisherEvent<{ stream: Stream }>;
+  /** Cancelable: preventDefault() keeps the publisher (element and media) for later. */
+  streamDestroyed: PublisherEvent<{ stream: Stream | undefined; reason: string }>;
+  audioLevelUpdated: PublisherEvent<{ audioLevel: number }>;
+  /** Cancelable: a track ended (e.g. the browser's "Stop sharing"); by default the publisher is destroyed. */
+  mediaStopped: PublisherEvent<{ track: MediaStreamTrack }>;
+  videoDimensionsChanged: PublisherEvent<{ oldValue: Dimensions; newValue: Dimensions }>;
+  muteForced: PublisherEvent;
+  destroyed: PublisherEvent<{ reason: string }>;
+  /** Reserved: no quality-based video disabling yet. */
+  videoDisabled: PublisherEvent<{ reason: string }>;
+  /** Reserved: see videoDisabled. */
+  videoEnabled: PublisherEvent<{ reason: string }>;
+  videoDisableWarning: PublisherEvent;
+  videoDisableWarningLifted: PublisherEvent;
+}
+
+export interface SubscriberEventMap {
+  connected: SubscriberEvent;
+  /** The server ended this subscription's media; it resubscribes if the stream still exists. */
+  disconnected: SubscriberEvent;
+  destroyed: SubscriberEvent<{ reason: string }>;
+  videoElementCreated: SubscriberEvent<{ element: HTMLVideoElement }>;
+  mediaStreamAvailable: SubscriberEvent<{ mediaStream: MediaStream }>;
+  /** reason: `publishVideo` (the publisher) or `subscribeToVideo` (this subscriber). */
+  videoDisabled: SubscriberEvent<{ reason: string }>;
+  videoEnabled: SubscriberEvent<{ reason: string }>;
+  /** Reserved: no quality-based video disabling yet. */
+  videoDisableWarning: SubscriberEvent;
+  videoDisableWarningLifted: SubscriberEvent;
+  audioLevelUpdated: SubscriberEvent<{ audioLevel: number }>;
+  videoDimensionsChanged: SubscriberEvent<{ oldValue: Dimensions; newValue: Dimensions }>;
+  /** The browser's autoplay policy muted this subscriber; OT.unblockAudio() from a click plays it. */
+  audioBlocked: SubscriberEvent;
+  audioUnblocked: SubscriberEvent;
+}
+
+export interface OTEventMap {
+  exception: Event<unknown> & { code: number; message: string; title: string; name: string; target: unknown };
+}

@@ -1,0 +1,144 @@
+// The wire vocabulary of Parlor's signaling protocol, version 1 (docs/protocol.md): JSON
+// text frames over a WebSocket at /v1/rtc. Field names are exactly the server's.
+
+/** The protocol version this SDK speaks. */
+export const PROTOCOL_VERSION = 1;
+
+export type Role = 'publisher' | 'subscriber' | 'moderator' | 'publisheronly';
+export type VideoType = 'camera' | 'screen' | 'custom';
+export type ConnectionReason = 'clientDisconnected' | 'forceDisconnected' | 'networkDisconnected';
+export type StreamReason = ConnectionReason | 'forceUnpublished' | 'mediaStopped';
+
+export interface WireDimensions {
+  width: number;
+  height: number;
+}
+
+export interface WireConnection {
+  connectionId: string;
+  creationTime: number;
+  data: string;
+}
+
+export interface WireStream {
+  streamId: string;
+  connection: WireConnection;
+  name: string;
+  hasAudio: boolean;
+  hasVideo: boolean;
+  videoType: VideoType;
+  videoDimensions: WireDimensions | null;
+  creationTime: number;
+}
+
+export interface WireCapabilities {
+  publish: boolean;
+  subscribe: boolean;
+  signal: boolean;
+  forceDisconnect: boolean;
+  forceUnpublish: boolean;
+  forceMute: boolean;
+}
+
+export type ErrorCode =
+  | 'badRequest'
+  | 'authFailed'
+  | 'notConnected'
+  | 'permissionDenied'
+  | 'notFound'
+  | 'limitExceeded'
+  | 'mediaError'
+  | 'internal';
+
+export interface ConnectedMessage {
+  type: 'connected';
+  version: number;
+  sessionId: string;
+  connection: WireConnection;
+  role: Role;
+  capabilities: WireCapabilities;
+  connections: WireConnection[];
+  streams: WireStream[];
+}
+
+export interface ErrorMessage {
+  type: 'error';
+  id: string | null;
+  code: ErrorCode;
+  reason: string | null;
+  message: string;
+}
+
+/** Replies, routed to the request with the same `id`. */
+export type ReplyMessage =
+  | { type: 'ok'; id: string | null }
+  | { type: 'pong'; id: string | null }
+  | { type: 'published'; id: string | null; streamId: string; sdp: string }
+  | { type: 'subscribed'; id: string | null; subscriptionId: string; sdp: string }
+  | ErrorMessage;
+
+/** Events: every server message without an `id`. */
+export type EventMessage =
+  | { type: 'connectionCreated'; connection: WireConnection }
+  | { type: 'connectionDestroyed'; connection: WireConnection; reason: ConnectionReason }
+  | { type: 'streamCreated'; stream: WireStream }
+  | { type: 'streamDestroyed'; stream: WireStream; reason: StreamReason }
+  | {
+      type: 'streamPropertyChanged';
+      stream: WireStream;
+      changedProperty: 'hasAudio' | 'hasVideo' | 'videoDimensions';
+      oldValue: boolean | WireDimensions | null;
+      newValue: boolean | WireDimensions | null;
+    }
+  | { type: 'signal'; signalType: string; data: string; from: WireConnection | null }
+  | { type: 'muteForced'; streamId: string }
+  | { type: 'subscriptionConnected'; subscriptionId: string }
+  | { type: 'subscriptionEnded'; subscriptionId: string; streamId: string }
+  | { type: 'disconnected'; reason: ConnectionReason };
+
+export type ServerMessage = ConnectedMessage | ReplyMessage | EventMessage;
+
+/** Requests (client → server), without the `id` the channel adds. */
+export type Request =
+  | {
+      type: 'publish';
+      name: string;
+      hasAudio: boolean;
+      hasVideo: boolean;
+      videoType: VideoType;
+      videoDimensions: WireDimensions | null;
+      sdp: string;
+    }
+  | { type: 'unpublish'; streamId: string }
+  | { type: 'subscribe'; streamId: string; audio: boolean; video: boolean; sdp: string }
+  | { type: 'setSubscription'; subscriptionId: string; audio?: boolean; video?: boolean }
+  | { type: 'unsubscribe'; subscriptionId: string }
+  | {
+      type: 'setStreamProperty';
+      streamId: string;
+      hasAudio?: boolean;
+      hasVideo?: boolean;
+      videoDimensions?: WireDimensions;
+    }
+  | { type: 'signal'; to?: string; signalType: string; data: string }
+  | { type: 'forceDisconnect'; connectionId: string }
+  | { type: 'forceUnpublish'; streamId: string }
+  | { type: 'forceMuteStream'; streamId: string }
+  | { type: 'forceMuteAll'; excludedStreamIds: string[] }
+  | { type: 'ping' };
+
+/** The reply each request type gets on success. */
+export type ReplyFor<R extends Request> = R['type'] extends 'publish'
+  ? { type: 'published'; streamId: string; sdp: string }
+  : R['type'] extends 'subscribe'
+    ? { type: 'subscribed'; subscriptionId: string; sdp: string }
+    : R['type'] extends 'ping'
+      ? { type: 'pong' }
+      : { type: 'ok' };
+
+/** Limits the server enforces (docs/protocol.md §7), checked before sending. */
+export const LIMITS = {
+  signalTypeChars: 128,
+  signalDataBytes: 8192,
+  streamNameChars: 256,
+} as const;

@@ -1,0 +1,582 @@
+// A Publisher: local camera/microphone/screen media, shown in its own element, published to
+// a session over its own peer connection (sendonly offer → the router's answer).
+
+import { LevelMonitor, LocalAudioMeter } from './audio-level';
+import { ExceptionCodes, OTError, asOTError, otError } from './errors';
+import type { PublisherEventMap } from './event-types';
+import { EventEmitter } from './events';
+import { logger } from './log';
+import { type CaptureOptions, type Captured, capture, isScreenSource, listDevices } from './media';
+import type { Dimensions, Stream } from './model';
+import type { StreamReason, VideoType, WireDimensions } from './protocol';
+import type { Session } from './session';
+import {
+  type PublisherRtcStatsReportContainer,
+  type PublisherStatContainer,
+  audioLevelOf,
+  publisherStats,
+} from './stats';
+import { type Callback, complete, deferred, type Deferred, uniqueId, withTimeout } from './util';
+import { Widget, type WidgetProperties, type WidgetStyle, resolveTarget } from './widget';
+
+/** How long a published stream may take to be announced (the router allows 20 s for ICE/DTLS). */
+const ANNOUNCE_TIMEOUT_MS = 25_000;
+/** How long to wait for getUserMedia before telling the app a permission dialog is open. */
+const ACCESS_DIALOG_MS = 500;
+
+export interface PublisherProperties extends WidgetProperties, CaptureOptions {
+  /** The stream's name, shown to the others. */
+  name?: string;
+  publishAudio?: boolean;
+  publishVideo?: boolean;
+  /** Mirror the local preview (default: true for a camera, false for a screen). */
+  mirror?: boolean;
+  /** Target Opus bitrate, bits per second. */
+  audioBitrate?: number;
+  enableDtx?: boolean;
+  enableStereo?: boolean;
+  videoContentHint?: '' | 'motion' | 'detail' | 'text';
+  style?: WidgetStyle;
+}
+
+type Toggle = ((value: boolean) => Publisher) & { promise(value: boolean): Promise<void> };
+
+export class Publisher extends EventEmitter<PublisherEventMap> {
+  readonly id: string;
+  /** The element holding the video, or undefined with `insertDefaultUI: false` or once destroyed. */
+  element: HTMLElement | undefined;
+  /** The published stream, once the session has announced it. */
+  stream: Stream | undefined;
+  /** The session this publisher publishes to. */
+  session: Session | undefined;
+  /** Whether the user allowed camera/microphone access. */
+  accessAllowed = false;
+
+  /** Starts (true) or stops (false) publishing audio; `.promise(value)` waits for the server. */
+  readonly publishAudio: Toggle;
+  /** Starts (true) or stops (false) publishing video; `.promise(value)` waits for the server. */
+  readonly publishVideo: Toggle;
+  /** Unpublishes, stops the media and removes the element. */
+  readonly destroy: (() => Publisher) & { promise(): Promise<void> };
+
+  private readonly props: PublisherProperties;
+  private widget?: Widget;
+  private captured?: Captured;
+  /** Resolves once media is captured. */
+  private readonly ready: Promise<void>;
+  private pc?: RTCPeerConnection;
+  private streamId?: string;
+  private announced?: Deferred<Stream>;
+  private audioOn: boolean;
+  private videoOn: boolean;
+  private destroyed = false;
+  private unpublishing = false;
+  private style: WidgetStyle;
+  private readonly levels: LevelMonitor;
+  private meter?: LocalAudioMeter;
+  private lastDimensions?: Dimensions;
+
+  /** @internal Use OT.initPublisher. */
+  constructor(
+    target: HTMLElement | string | null | undefined,
+    properties: PublisherProperties | undefined,
+    completion: Callback | undefined,
+    private readonly onException: (error: OTError, target: unknown) => void,
+  ) {
+    super();
+    this.id = uniqueId('OT_publisher');
+    this.props = { ...properties };
+    this.style = { ...this.props.style };
+    this.audioOn = this.props.publishAudio !== false;
+    this.videoOn = this.props.publishVideo !== false;
+
+    const publishAudio = (value: boolean) => {
+      void this.setAudio(value).catch((e) => logger.warn('publishAudio:', e.message));
+      return this;
+    };
+    const publishVideo = (value: boolean, callback?: Callback) => {
+      const done = this.setVideo(value);
+      if (callback) void complete(done, callback);
+      else done.catch((e) => logger.warn('publishVideo:', e.message));
+      return this;
+    };
+    this.publishAudio = Object.assign(publishAudio, { promise: (v: boolean) => this.setAudio(v) });
+    this.publishVideo = Object.assign(publishVideo, { promise: (v: boolean) => this.setVideo(v) });
+    this.destroy = Object.assign(
+      () => {
+        this.teardown('destroyed');
+        return this;
+      },
+      {
+        promise: async () => {
+          this.teardown('destroyed');
+        },
+      },
+    );
+
+    this.levels = new LevelMonitor(
+      () => this.sampleLevel(),
+      () => this.audioOn && !!this.captured?.audioTrack && (this.hasListeners('audioLevelUpdated') || !!this.session?._wantsSpeaking()),
+      (audioLevel) => this.emit('audioLevelUpdated', { audioLevel }),
+      () => this.session?._stateChanged('speaking'),
+    );
+
+    const resolved = resolveTarget(target);
+    if (resolved instanceof OTError) {
+      this.ready = Promise.reject(resolved);
+    } else {
+      if (this.props.insertDefaultUI !== false) {
+        this.widget = new Widget('publisher', resolved, this.props, this.id);
+        this.element = this.widget.root;
+        this.widget.setName(this.props.name ?? '');
+        this.widget.setMirror(this.props.mirror ?? !isScreenSource(this.props.videoSource));
+        this.widget.setAudioOnly(!this.videoOn);
+      }
+      this.ready = this.acquire();
+    }
+    this.ready.catch(() => undefined);
+    void complete(this.ready, completion).catch((e: OTError) => {
+      this.onException(e, this);
+      this.teardown('mediaFailed');
+    });
+  }
+
+  /** The width of the captured video, in pixels. */
+  videoWidth(): number | undefined {
+    return this.widget?.video.videoWidth || this.captured?.videoTrack?.getSettings().width;
+  }
+
+  videoHeight(): number | undefined {
+    return this.widget?.video.videoHeight || this.captured?.videoTrack?.getSettings().height;
+  }
+
+  /** OpenTok.js-style stats: one entry, since Parlor routes every stream through the server. */
+  getStats(callback?: (error?: OTError, stats?: PublisherStatContainer[]) => void): Promise<PublisherStatContainer[]> {
+    return complete(
+      this.report().then((r) => [{ stats: publisherStats(r) }]),
+      callback,
+    );
+  }
+
+  /** The browser's RTCStatsReport for the publisher's peer connection. */
+  getRtcStatsReport(): Promise<PublisherRtcStatsReportContainer[]> {
+    return this.report().then((rtcStatsReport) => [{ rtcStatsReport }]);
+  }
+
+  /** The current video frame as a base64 PNG (no `data:` prefix), or null. */
+  getImgData(): string | null {
+    return snapshot(this.widget?.video);
+  }
+
+  getStyle(): WidgetStyle {
+    return { ...this.style };
+  }
+
+  setStyle(style: keyof WidgetStyle | WidgetStyle, value?: string): this {
+    const next = typeof style === 'string' ? { [style]: value } : style;
+    this.style = { ...this.style, ...next };
+    if (this.widget && this.style.nameDisplayMode) {
+      const root = this.widget.root;
+      root.classList.remove('OT_name-auto', 'OT_name-on', 'OT_name-off');
+      root.classList.add(`OT_name-${this.style.nameDisplayMode}`);
+    }
+    return this;
+  }
+
+  getVideoSource(): { deviceId: string | null; type: 'camera' | 'screen' | 'custom' | null; track: MediaStreamTrack | null } {
+    const track = this.captured?.videoTrack ?? null;
+    return {
+      deviceId: track?.getSettings().deviceId ?? null,
+      type: track ? this.videoType() : null,
+      track,
+    };
+  }
+
+  getAudioSource(): MediaStreamTrack | null {
+    return this.captured?.audioTrack ?? null;
+  }
+
+  /** Switches to the next camera. */
+  async cycleVideo(): Promise<{ deviceId: string }> {
+    await this.ready;
+    const cams = (await listDevices()).filter((d) => d.kind === 'videoInput');
+    const current = this.captured?.videoTrack?.getSettings().deviceId;
+    if (!cams.length || this.videoType() !== 'camera') {
+      throw otError('OT_NOT_SUPPORTED', 'there is no other camera to switch to', ExceptionCodes.UNABLE_TO_PUBLISH);
+    }
+    const next = cams[(cams.findIndex((c) => c.deviceId === current) + 1) % cams.length]!;
+    await this.setVideoSource(next.deviceId);
+    return { deviceId: next.deviceId };
+  }
+
+  /** Switches the camera to the device with this id. */
+  async setVideoSource(deviceId: string): Promise<void> {
+    await this.ready;
+    if (this.videoType() !== 'camera') {
+      throw otError('OT_NOT_SUPPORTED', 'setVideoSource works on camera publishers only', ExceptionCodes.UNABLE_TO_PUBLISH);
+    }
+    const { videoTrack } = await capture({ ...this.props, audioSource: null, videoSource: deviceId });
+    await this.replaceTrack('video', videoTrack!);
+  }
+
+  /** Switches the microphone to a device id or a track. */
+  async setAudioSource(source: string | MediaStreamTrack): Promise<void> {
+    await this.ready;
+    if (!this.captured?.audioTrack) {
+      throw otError('OT_NOT_SUPPORTED', 'this publisher has no audio', ExceptionCodes.UNABLE_TO_PUBLISH);
+    }
+    const track = typeof source === 'string' ? (await capture({ ...this.props, videoSource: null, audioSource: source })).audioTrack! : source;
+    await this.replaceTrack('audio', track);
+  }
+
+  /** Parlor does not use simulcast; accepted for compatibility. */
+  async setPreferredResolution(_resolution: Dimensions): Promise<void> {}
+
+  async setPreferredFrameRate(_frameRate: number): Promise<void> {}
+
+  // ----- internal, driven by Session -----
+
+  /** @internal Publishes to `session`; resolves once the server announced the stream. */
+  async _publish(session: Session): Promise<void> {
+    if (this.destroyed) throw otError('OT_INVALID_PARAMETER', 'this publisher was destroyed', ExceptionCodes.UNABLE_TO_PUBLISH);
+    if (this.session) {
+      if (this.session === session) return this.announced?.promise.then(() => undefined);
+      throw otError('OT_INVALID_PARAMETER', 'this publisher is already publishing to another session', ExceptionCodes.UNABLE_TO_PUBLISH);
+    }
+    this.session = session;
+    this.unpublishing = false;
+    try {
+      await this.ready;
+      await this.negotiate(session);
+    } catch (e) {
+      const error = asOTError(e, 'OT_STREAM_CREATE_FAILED', ExceptionCodes.UNABLE_TO_PUBLISH);
+      this.abandon(session);
+      throw error;
+    }
+  }
+
+  private async negotiate(session: Session) {
+    const cap = this.captured!;
+    const pc = new RTCPeerConnection(await session._rtcConfiguration());
+    this.pc = pc;
+    pc.addEventListener('connectionstatechange', () => {
+      if (pc.connectionState === 'failed' && this.announced && !this.announced.settled) {
+        this.announced.reject(otError('OT_ICE_WORKFLOW_FAILED', 'the media connection to the server failed', ExceptionCodes.PUBLISHER_ICE_WORKFLOW_FAILED));
+      }
+    });
+    for (const track of [cap.audioTrack, cap.videoTrack]) {
+      if (track) pc.addTransceiver(track, { direction: 'sendonly', streams: [cap.stream] });
+    }
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    const hasAudio = !!cap.audioTrack && this.audioOn;
+    const hasVideo = !!cap.videoTrack && this.videoOn;
+    // The server refuses a stream announced with neither: announce the track there is, and
+    // turn it off right after.
+    const neither = !hasAudio && !hasVideo;
+    this.announced = deferred<Stream>();
+    const reply = await session._request(
+      {
+        type: 'publish',
+        name: this.props.name ?? '',
+        hasAudio: neither ? !cap.videoTrack : hasAudio,
+        hasVideo: neither ? !!cap.videoTrack : hasVideo,
+        videoType: this.videoType(),
+        videoDimensions: this.dimensions() ?? null,
+        sdp: offer.sdp!,
+      },
+      'publish',
+    );
+    this.streamId = reply.streamId;
+    if (this.destroyed || this.session !== session) {
+      throw otError('OT_CANCEL', 'the publisher was unpublished while publishing', ExceptionCodes.UNABLE_TO_PUBLISH);
+    }
+    session._registerPublisher(reply.streamId, this);
+    try {
+      await pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp });
+    } catch (e) {
+      throw otError('OT_SET_REMOTE_DESCRIPTION_FAILED', `the server's answer was refused: ${(e as Error).message}`, ExceptionCodes.UNABLE_TO_PUBLISH);
+    }
+    await this.applyBitrate(pc);
+    if (neither) void this.sendProperty({ hasAudio: false, hasVideo: false }).catch(() => undefined);
+    const stream = await withTimeout(this.announced.promise, ANNOUNCE_TIMEOUT_MS, 'publishing', 'OT_TIMEOUT', ExceptionCodes.UNABLE_TO_PUBLISH);
+    this.stream = stream;
+    stream.frameRate = this.props.frameRate;
+    this.emit('streamCreated', { stream });
+    session._stateChanged('published');
+    this.levels.start();
+  }
+
+  /** @internal The server announced our stream (media is up). */
+  _onStreamCreated(stream: Stream): void {
+    this.announced?.resolve(stream);
+  }
+
+  /** @internal Our stream ended on the server (unpublish, forceUnpublish, media failure, leaving). */
+  _onStreamDestroyed(reason: StreamReason | 'unpublished', stream: Stream | undefined): void {
+    const session = this.session;
+    if (this.announced && !this.announced.settled) {
+      this.announced.reject(otError('OT_ICE_WORKFLOW_FAILED', `the stream ended before it was announced (${reason})`, ExceptionCodes.PUBLISHER_ICE_WORKFLOW_FAILED));
+      return;
+    }
+    this.closePeer();
+    if (session) session._unregisterPublisher(this);
+    this.session = undefined;
+    this.streamId = undefined;
+    if (this.destroyed) return;
+    const ended = stream ?? this.stream;
+    if (this.unpublishing && reason === 'clientDisconnected') reason = 'unpublished';
+    this.unpublishing = false;
+    const event = this.emit('streamDestroyed', { stream: ended, reason }, true);
+    this.stream = undefined;
+    if (!event.isDefaultPrevented()) this.teardown(reason);
+    session?._stateChanged('unpublished');
+  }
+
+  /** @internal A moderator muted our audio. */
+  _onMuteForced(): void {
+    this.audioOn = false;
+    if (this.captured?.audioTrack) this.captured.audioTrack.enabled = false;
+    this.emit('muteForced', {});
+  }
+
+  /** @internal Asks the server to stop our stream; its `streamDestroyed` does the rest. */
+  _unpublish(): void {
+    const session = this.session;
+    if (!session) return;
+    this.unpublishing = true;
+    if (this.streamId && session._isConnected()) {
+      const streamId = this.streamId;
+      session._request({ type: 'unpublish', streamId }).catch((e: OTError) => {
+        logger.warn(`unpublish: ${e.message}`);
+        this._onStreamDestroyed('unpublished', undefined);
+      });
+    } else {
+      this._onStreamDestroyed('unpublished', undefined);
+    }
+  }
+
+  /** @internal The session ended: the stream is gone with it. */
+  _onSessionEnded(reason: StreamReason): void {
+    if (this.announced && !this.announced.settled) {
+      this.announced.reject(otError('OT_NOT_CONNECTED', 'the session ended while publishing', ExceptionCodes.NOT_CONNECTED));
+    }
+    if (this.session) this._onStreamDestroyed(reason, undefined);
+  }
+
+  /** @internal */
+  _isSpeaking(): boolean {
+    return this.levels.speaking;
+  }
+
+  /** @internal */
+  _isPublishing(): boolean {
+    return !!this.stream && this.pc?.connectionState !== 'failed';
+  }
+
+  // ----- private -----
+
+  private async acquire(): Promise<void> {
+    let dialogOpen = false;
+    const dialogTimer = setTimeout(() => {
+      dialogOpen = true;
+      this.emit('accessDialogOpened', {});
+    }, ACCESS_DIALOG_MS);
+    let captured: Captured;
+    try {
+      captured = await capture(this.props);
+    } catch (e) {
+      const error = asOTError(e, 'OT_UNABLE_TO_CAPTURE_MEDIA', ExceptionCodes.UNABLE_TO_PUBLISH);
+      if (error.name === 'OT_USER_MEDIA_ACCESS_DENIED') this.emit('accessDenied', { message: error.message });
+      throw error;
+    } finally {
+      clearTimeout(dialogTimer);
+      if (dialogOpen) this.emit('accessDialogClosed', {});
+    }
+    if (this.destroyed) {
+      this.stopTracks(captured);
+      throw otError('OT_INVALID_PARAMETER', 'the publisher was destroyed while capturing', ExceptionCodes.UNABLE_TO_PUBLISH);
+    }
+    this.captured = captured;
+    this.accessAllowed = true;
+    if (captured.audioTrack) {
+      captured.audioTrack.enabled = this.audioOn;
+      this.meter = new LocalAudioMeter(captured.audioTrack);
+    }
+    if (captured.videoTrack) {
+      captured.videoTrack.enabled = this.videoOn;
+      if (this.props.videoContentHint !== undefined) captured.videoTrack.contentHint = this.props.videoContentHint;
+      else if (captured.screen) captured.videoTrack.contentHint = 'detail';
+    } else {
+      this.widget?.setAudioOnly(true);
+    }
+    for (const track of captured.stream.getTracks()) {
+      track.addEventListener('ended', () => this.onTrackEnded(track));
+    }
+    this.emit('accessAllowed', {});
+    if (this.widget) {
+      const video = this.widget.video;
+      video.addEventListener('resize', () => this.onResize());
+      this.widget.attach(captured.stream);
+      video.play().catch(() => undefined);
+      this.emit('videoElementCreated', { element: video });
+    }
+    this.emit('mediaStreamAvailable', { mediaStream: captured.stream });
+    this.levels.start();
+  }
+
+  private videoType(): VideoType {
+    if (this.props.videoSource instanceof MediaStreamTrack) return 'custom';
+    return this.captured?.screen || isScreenSource(this.props.videoSource) ? 'screen' : 'camera';
+  }
+
+  private dimensions(): WireDimensions | undefined {
+    const s = this.captured?.videoTrack?.getSettings();
+    const w = this.widget?.video.videoWidth || s?.width;
+    const h = this.widget?.video.videoHeight || s?.height;
+    return w && h ? { width: w, height: h } : undefined;
+  }
+
+  private async setAudio(value: boolean): Promise<void> {
+    const on = !!value;
+    this.audioOn = on;
+    if (this.captured?.audioTrack) this.captured.audioTrack.enabled = on;
+    if (this.streamId && this.stream?.hasAudio !== on) await this.sendProperty({ hasAudio: on });
+    this.session?._stateChanged('publishAudio');
+  }
+
+  private async setVideo(value: boolean): Promise<void> {
+    const on = !!value;
+    this.videoOn = on;
+    if (this.captured?.videoTrack) this.captured.videoTrack.enabled = on;
+    this.widget?.setAudioOnly(!on || !this.captured?.videoTrack);
+    if (this.streamId && this.stream?.hasVideo !== on) await this.sendProperty({ hasVideo: on });
+    this.session?._stateChanged('publishVideo');
+  }
+
+  private async sendProperty(p: { hasAudio?: boolean; hasVideo?: boolean; videoDimensions?: WireDimensions }) {
+    const session = this.session;
+    if (!session || !this.streamId || !session._isConnected()) return;
+    await session._request({ type: 'setStreamProperty', streamId: this.streamId, ...p });
+  }
+
+  private onResize() {
+    const video = this.widget?.video;
+    if (!video || !video.videoWidth) return;
+    const next = { width: video.videoWidth, height: video.videoHeight };
+    const prev = this.lastDimensions;
+    this.lastDimensions = next;
+    if (!prev || (prev.width === next.width && prev.height === next.height)) return;
+    this.emit('videoDimensionsChanged', { oldValue: prev, newValue: next });
+    if (this.stream) void this.sendProperty({ videoDimensions: next }).catch(() => undefined);
+  }
+
+  private onTrackEnded(track: MediaStreamTrack) {
+    if (this.destroyed) return;
+    const event = this.emit('mediaStopped', { track }, true);
+    if (event.isDefaultPrevented()) return;
+    if (this.session) this.session.unpublish(this);
+    this.teardown('mediaStopped');
+  }
+
+  private async replaceTrack(kind: 'audio' | 'video', track: MediaStreamTrack) {
+    const cap = this.captured!;
+    const old = kind === 'audio' ? cap.audioTrack : cap.videoTrack;
+    const sender = this.pc?.getSenders().find((s) => s.track?.kind === kind);
+    if (sender) await sender.replaceTrack(track);
+    track.enabled = kind === 'audio' ? this.audioOn : this.videoOn;
+    if (old) {
+      cap.stream.removeTrack(old);
+      old.stop();
+    }
+    cap.stream.addTrack(track);
+    track.addEventListener('ended', () => this.onTrackEnded(track));
+    if (kind === 'audio') {
+      cap.audioTrack = track;
+      this.meter?.close();
+      this.meter = new LocalAudioMeter(track);
+    } else {
+      cap.videoTrack = track;
+    }
+  }
+
+  private async applyBitrate(pc: RTCPeerConnection) {
+    if (!this.props.audioBitrate) return;
+    const sender = pc.getSenders().find((s) => s.track?.kind === 'audio');
+    if (!sender) return;
+    const params = sender.getParameters();
+    if (!params.encodings?.length) return;
+    params.encodings[0]!.maxBitrate = this.props.audioBitrate;
+    await sender.setParameters(params).catch(() => undefined);
+  }
+
+  private async sampleLevel(): Promise<number | undefined> {
+    const level = this.meter?.level();
+    if (level !== undefined) return level;
+    if (!this.pc) return undefined;
+    return audioLevelOf(await this.pc.getStats(), 'media-source');
+  }
+
+  private async report(): Promise<RTCStatsReport> {
+    if (!this.pc) {
+      throw otError('OT_PEER_CONNECTION_NOT_CONNECTED', 'the publisher is not publishing', ExceptionCodes.PEER_CONNECTION_NOT_CONNECTED);
+    }
+    return this.pc.getStats();
+  }
+
+  /** Undoes a failed publish attempt. */
+  private abandon(session: Session) {
+    if (this.streamId && session._isConnected()) {
+      session._request({ type: 'unpublish', streamId: this.streamId }).catch(() => undefined);
+    }
+    session._unregisterPublisher(this);
+    this.closePeer();
+    this.streamId = undefined;
+    this.session = undefined;
+    this.announced = undefined;
+  }
+
+  private closePeer() {
+    this.levels.stop();
+    this.pc?.close();
+    this.pc = undefined;
+    if (this.captured && !this.destroyed) this.levels.start();
+  }
+
+  private stopTracks(captured: Captured) {
+    for (const track of captured.stream.getTracks()) {
+      // Tracks the app passed in are the app's to stop.
+      if (track !== this.props.videoSource && track !== this.props.audioSource) track.stop();
+    }
+  }
+
+  private teardown(reason: string) {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    const session = this.session;
+    if (session) {
+      this._unpublish();
+      session._unregisterPublisher(this);
+      this.session = undefined;
+    }
+    this.levels.stop();
+    this.meter?.close();
+    this.pc?.close();
+    this.pc = undefined;
+    if (this.captured) this.stopTracks(this.captured);
+    this.widget?.destroy();
+    this.widget = undefined;
+    this.element = undefined;
+    this.emit('destroyed', { reason });
+  }
+}
+
+/** A video element's current frame as base64 PNG. */
+export function snapshot(video: HTMLVideoElement | undefined): string | null {
+  if (!video || !video.videoWidth) return null;
+  const canvas = document.createElement('canvas');
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  canvas.getContext('2d')?.drawImage(video, 0, 0);
+  return canvas.toDataURL('image/png').replace(/^data:image\/png;base64,/, '');
+}
