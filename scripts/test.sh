@@ -13,7 +13,7 @@ trap 'rm -rf "$logs"' EXIT
 step() { printf '\n==> %s\n' "$*"; }
 
 step "system packages"
-apt_pkgs=(build-essential pkg-config libssl-dev ffmpeg nodejs npm python3 python3-pip)
+apt_pkgs=(build-essential pkg-config libssl-dev ffmpeg janus util-linux iproute2 nodejs npm python3 python3-pip)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # Node and Python may come from elsewhere than Debian (e.g. pyenv): only the commands count.
@@ -46,6 +46,26 @@ python3 -m pip install --quiet --disable-pip-version-check -r tests/compat/requi
 python3 -m pytest tests/compat/python -q -p no:cacheprovider 2>&1 | tee "$logs/pytest.log"
 step "compatibility table (docs/compatibility.md) matches the suites' results"
 python3 tests/compat/compat_table.py --check
+
+step "benchmark smoke run (parlor-bench: Parlor and Janus, a few seconds)"
+# Not a measurement (the full bench is in BENCHMARKS.md): it keeps the bench and its Janus
+# adapter working. Janus runs in a private network namespace, which needs root.
+cargo build -p parlor-bench -p parlor-server --locked --quiet
+if [ "$(id -u)" = 0 ]; then peer=(--peer janus); else peer=(); echo "not root: Parlor only"; fi
+bench_json=$(./target/debug/parlor-bench compare "${peer[@]}" --scenario livestream --subscribers 3 \
+  --duration 2 --media-dir target/bench-media --json | tail -n 1)
+echo "$bench_json"
+python3 - "$bench_json" "${#peer[@]}" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+systems = ["parlor"] + (["janus"] if sys.argv[2] != "0" else [])
+for s in systems:
+    x = r[s]
+    assert x["subscribers"] == 3, x
+    assert x["forwarded_pps"] > 50, f"{s} forwarded {x['forwarded_pps']} pkt/s"
+    assert x["loss_pct"] < 5, f"{s} lost {x['loss_pct']}%"
+print("bench: 1 passed, 0 failed")
+PY
 
 # ---- browser: the web SDK (web/) and the demo app, end to end in Chromium (tests/browser/) ----
 step "web SDK build check and browser tests (esbuild, Debian chromium, playwright-core)"

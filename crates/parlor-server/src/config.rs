@@ -49,7 +49,7 @@ pub struct ServeArgs {
     /// Serve the demo app and its dev-only session endpoint even on a public address.
     #[arg(long, env = "PARLOR_DEMO", conflicts_with = "no_demo")]
     pub demo: bool,
-    /// Never serve the demo app's dev-only session endpoint.
+    /// Never serve the demo app (its pages and its dev-only session endpoint).
     #[arg(long, env = "PARLOR_NO_DEMO")]
     pub no_demo: bool,
 }
