@@ -185,18 +185,7 @@ events: {{
 
 impl Drop for JanusSut {
     fn drop(&mut self) {
-        // SAFETY: kill(2) with a pid we own.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
+        crate::procfs::stop(&mut self.child);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

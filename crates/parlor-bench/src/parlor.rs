@@ -152,17 +152,6 @@ impl ParlorSut {
 
 impl Drop for ParlorSut {
     fn drop(&mut self) {
-        // SAFETY: kill(2) with a pid we own.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
+        crate::procfs::stop(&mut self.child);
     }
 }

@@ -62,6 +62,23 @@ pub fn pin_self(cpu: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Stops a child process: SIGTERM, up to 5 s for it to exit, then SIGKILL.
+pub fn stop(child: &mut std::process::Child) {
+    // SAFETY: kill(2) on a pid this process spawned and has not reaped.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + std::time::Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// The `p`-quantile (0–1) of `values` in milliseconds.
 pub fn percentile_ms(values: &mut [f64], p: f64) -> f64 {
     if values.is_empty() {

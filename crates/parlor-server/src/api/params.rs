@@ -56,6 +56,20 @@ impl Params {
     }
 }
 
+/// The whole request body, within the API's size limit (413 JSON past it).
+pub(super) async fn read_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+            )
+        } else {
+            ApiError::bad_request(format!("could not read request body: {e}"))
+        }
+    })
+}
+
 impl FromRequest<AppState> for Params {
     type Rejection = ApiError;
 
@@ -66,16 +80,7 @@ impl FromRequest<AppState> for Params {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_ascii_lowercase();
-        let body = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("request body is larger than {MAX_BODY_BYTES} bytes"),
-                )
-            } else {
-                ApiError::bad_request(format!("could not read request body: {e}"))
-            }
-        })?;
+        let body = read_body(req, state).await?;
         Params::parse(&content_type, &body)
     }
 }
