@@ -92,7 +92,7 @@ pub fn ensure(dir: &Path) -> io::Result<Fixtures> {
     Ok(fixtures)
 }
 
-/// Runs `ffmpeg <args> <tmp>` and renames `tmp` to `path`, unless `path` exists.
+/// Runs `ffmpeg <args> <tmp>` and links `tmp` to `path`, unless `path` exists.
 fn create_with_ffmpeg(path: &Path, args: &[&str]) -> io::Result<()> {
     if path.exists() {
         return Ok(());
@@ -133,7 +133,48 @@ fn create_with_ffmpeg(path: &Path, args: &[&str]) -> io::Result<()> {
             String::from_utf8_lossy(&output.stderr).trim()
         )));
     }
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    // Publish with a hard link, not a rename: it fails if the file exists, so the first
+    // complete fixture is never replaced (ffmpeg's VP8 output is not bit-exact between runs,
+    // and a test may be reading the file, or reopen it to loop, while another generates).
+    let published = match std::fs::hard_link(&tmp, path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    };
+    let _ = std::fs::remove_file(&tmp);
+    published
+}
+
+#[cfg(test)]
+mod race_tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_creators_never_replace_the_first_file() {
+        let dir = std::env::temp_dir().join(format!("parlor-fixture-race-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let first = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4).map(|_| s.spawn(|| ensure(&dir).unwrap())).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .collect::<Vec<_>>()
+        });
+        let bytes = std::fs::read(&first[0].video_ivf).unwrap();
+        // Later calls find the file and leave it alone.
+        let again = ensure(&dir).unwrap();
+        assert_eq!(std::fs::read(&again.video_ivf).unwrap(), bytes);
+        let leftovers = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".tmp")
+            })
+            .count();
+        assert_eq!(leftovers, 0, "temporary files are removed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
