@@ -132,6 +132,19 @@ async fn one_publisher_two_subscribers_receive_identical_frames() {
     }
 }
 
+/// Publishes video only and waits until its media is connected.
+async fn publish_video(session: &Session) -> parlor_client::Publisher {
+    let mut p = session
+        .publish(PublishOptions {
+            has_audio: false,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    p.wait_connected().await.unwrap();
+    p
+}
+
 async fn connect(
     server: &Server,
     sid: &str,
@@ -568,14 +581,7 @@ async fn mid_stream_subscriber_gets_a_keyframe_fast() {
         .await;
     let (a, _a_events) = connect(&server, &sid, &tokens[0]).await;
     let (b, _b_events) = connect(&server, &sid, &tokens[1]).await;
-    let mut publisher = a
-        .publish(PublishOptions {
-            has_audio: false,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    publisher.wait_connected().await.unwrap();
+    let mut publisher = publish_video(&a).await;
     let stream_id = publisher.stream_id().to_owned();
     // The publisher answers keyframe requests the way an encoder does (next keyframe now).
     let sender = tokio::spawn(async move {
@@ -694,14 +700,7 @@ async fn lost_packets_are_repaired_by_nack_and_rtx() {
         .await;
     let (a, _a) = connect(&server, &sid, &tokens[0]).await;
     let (b, _b) = connect(&server, &sid, &tokens[1]).await;
-    let mut publisher = a
-        .publish(PublishOptions {
-            has_audio: false,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    publisher.wait_connected().await.unwrap();
+    let mut publisher = publish_video(&a).await;
     // One in ten RTP packets is dropped before the subscriber's WebRTC stack sees it.
     let options = SubscribeOptions {
         drop_rate: 0.1,
@@ -797,14 +796,7 @@ async fn garbage_on_the_websocket_and_the_media_port_leaves_sessions_untouched()
         .await;
     let (a, _a) = connect(&server, &sid, &tokens[0]).await;
     let (b, _b) = connect(&server, &sid, &tokens[1]).await;
-    let mut publisher = a
-        .publish(PublishOptions {
-            has_audio: false,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    publisher.wait_connected().await.unwrap();
+    let mut publisher = publish_video(&a).await;
     let mut sub = b
         .subscribe(publisher.stream_id(), SubscribeOptions::default())
         .await
@@ -978,14 +970,7 @@ async fn latency() {
     let roles = vec![Role::Publisher; 26];
     let (sid, tokens) = server.session_with_tokens(&roles).await;
     let (a, _a) = connect(&server, &sid, &tokens[0]).await;
-    let mut publisher = a
-        .publish(PublishOptions {
-            has_audio: false,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    publisher.wait_connected().await.unwrap();
+    let mut publisher = publish_video(&a).await;
     let stream_id = publisher.stream_id().to_owned();
     let sender =
         tokio::spawn(async move { send_media(&mut publisher, 30 * 40, false, true).await });
