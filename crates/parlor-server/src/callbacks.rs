@@ -61,12 +61,6 @@ impl Notifier {
         Notifier { tx }
     }
 
-    /// A notifier that delivers nothing (for tools and tests without callbacks).
-    pub fn disabled() -> Notifier {
-        let (tx, _) = mpsc::unbounded_channel();
-        Notifier { tx }
-    }
-
     /// Queues an event; returns at once.
     pub fn notify(&self, notice: Notice) {
         let _ = self.tx.send(notice);

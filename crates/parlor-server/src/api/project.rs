@@ -2,11 +2,10 @@
 //! naming the feature, after authentication and the project check, so an SDK call gets a
 //! clear error instead of a 404.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 
 use super::{ApiError, ProjectAuth};
-use crate::AppState;
 
 /// The feature behind a path's first segment, for features not built yet.
 fn feature(segment: &str) -> Option<&'static str> {
@@ -21,11 +20,7 @@ fn feature(segment: &str) -> Option<&'static str> {
     })
 }
 
-pub async fn unrouted(
-    State(_state): State<AppState>,
-    auth: ProjectAuth,
-    Path(path): Path<Vec<(String, String)>>,
-) -> ApiError {
+pub async fn unrouted(auth: ProjectAuth, Path(path): Path<Vec<(String, String)>>) -> ApiError {
     let mut key = "";
     let mut rest = "";
     for (name, value) in &path {

@@ -78,8 +78,9 @@ pub enum ClientCommand {
     Subscribe(SubscribeArgs),
 }
 
+/// How a client joins: the same three flags for every `parlor client` command.
 #[derive(Debug, clap::Args)]
-pub struct PublishArgs {
+pub struct JoinArgs {
     /// The server's base URL, e.g. http://127.0.0.1:7600.
     #[arg(long)]
     pub url: String,
@@ -89,6 +90,12 @@ pub struct PublishArgs {
     /// The session to join [default: the session named in the token].
     #[arg(long)]
     pub session: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    pub join: JoinArgs,
     /// VP8 video in an IVF file.
     #[arg(long)]
     pub video: PathBuf,
@@ -108,15 +115,8 @@ pub struct PublishArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct SubscribeArgs {
-    /// The server's base URL, e.g. http://127.0.0.1:7600.
-    #[arg(long)]
-    pub url: String,
-    /// A client token.
-    #[arg(long)]
-    pub token: String,
-    /// The session to join [default: the session named in the token].
-    #[arg(long)]
-    pub session: Option<String>,
+    #[command(flatten)]
+    pub join: JoinArgs,
     /// Stop after this many seconds.
     #[arg(long)]
     pub duration: Option<f64>,
@@ -643,14 +643,15 @@ struct SendCounts {
 
 async fn publish(args: PublishArgs) -> Result<(), Failure> {
     let limit = duration_arg(args.duration)?;
-    let session_id = session_id(args.session.as_deref(), &args.token)?;
+    let session_id = session_id(args.join.session.as_deref(), &args.join.token)?;
     let mut video = VideoFile::open(&args.video, args.looping)?;
     let mut audio = match &args.audio {
         Some(path) => Some(AudioFile::open(path, args.looping)?),
         None => None,
     };
     let mut stop = watch_signals();
-    let (session, mut events) = connect(&args.url, &session_id, &args.token, &mut stop).await?;
+    let (session, mut events) =
+        connect(&args.join.url, &session_id, &args.join.token, &mut stop).await?;
     let info = session.info();
     eprintln!(
         "connected to session {} as connection {} ({})",
@@ -1011,7 +1012,7 @@ enum SubscribeEnd {
 
 async fn subscribe(args: SubscribeArgs) -> Result<(), Failure> {
     let limit = duration_arg(args.duration)?;
-    let session_id = session_id(args.session.as_deref(), &args.token)?;
+    let session_id = session_id(args.join.session.as_deref(), &args.join.token)?;
     if let Some(dir) = &args.record_dir {
         std::fs::create_dir_all(dir).map_err(|e| {
             Failure::usage(format!(
@@ -1022,7 +1023,8 @@ async fn subscribe(args: SubscribeArgs) -> Result<(), Failure> {
     }
     let out = Output { json: args.json };
     let mut stop = watch_signals();
-    let (session, mut events) = connect(&args.url, &session_id, &args.token, &mut stop).await?;
+    let (session, mut events) =
+        connect(&args.join.url, &session_id, &args.join.token, &mut stop).await?;
     let deadline = limit.map(|d| Instant::now() + d);
     let info = session.info().clone();
     let me = info.connection.connection_id.clone();

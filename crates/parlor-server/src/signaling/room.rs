@@ -700,16 +700,6 @@ impl Room {
         Ok(())
     }
 
-    /// Announced streams, oldest first (for the REST API).
-    pub fn streams(&self) -> Vec<Stream> {
-        lock(&self.state)
-            .streams
-            .values()
-            .filter(|s| s.announced)
-            .map(|s| s.stream.clone())
-            .collect()
-    }
-
     /// An announced stream with its layout classes.
     pub fn stream(&self, stream_id: &str) -> Option<(Stream, Vec<String>)> {
         let state = lock(&self.state);
@@ -742,10 +732,5 @@ impl Room {
             }
         }
         Ok(())
-    }
-
-    /// Whether a connection is in the room.
-    pub fn has_connection(&self, connection_id: &str) -> bool {
-        lock(&self.state).members.contains_key(connection_id)
     }
 }

@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -142,10 +141,6 @@ impl Server {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         panic!("server still holds state: {last}");
-    }
-
-    pub fn data_path(&self) -> PathBuf {
-        self.data_dir.path().to_owned()
     }
 
     /// Sends SIGTERM and waits; returns whether the server exited with status 0.
