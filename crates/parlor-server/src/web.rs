@@ -18,13 +18,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use parlor_proto::Role;
 use parlor_proto::limits::MAX_CONNECTION_DATA_CHARS;
-use parlor_proto::session_id;
 use parlor_proto::token::{self, MintRequest, TokenFormat};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::api::ApiError;
-use crate::store::SessionRecord;
 
 const SDK_JS: &str = include_str!("../../../web/dist/parlor.js");
 const SDK_MJS: &str = include_str!("../../../web/dist/parlor.mjs");
@@ -158,21 +156,12 @@ async fn demo_join(
         }
         None => {
             // As POST /session/create with p2p.preference=disabled: a routed session.
-            let created_at = crate::unix_millis();
-            let record = SessionRecord {
-                session_id: session_id::generate(&project.api_key, None, created_at),
-                project_id: project.api_key.clone(),
-                media_mode: "routed".into(),
-                archive_mode: "manual".into(),
-                location: None,
-                e2ee: false,
-                archive_name: None,
-                archive_resolution: None,
-                created_at,
-            };
-            let stored = record.clone();
-            state.db(move |s| s.insert_session(&stored)).await?;
-            tracing::info!(session_id = %record.session_id, "demo session created");
+            let record = crate::api::sessions::store_new(
+                &state,
+                &project.api_key,
+                crate::api::sessions::routed_options(),
+            )
+            .await?;
             (record.session_id, true)
         }
     };

@@ -11,7 +11,7 @@ mod json;
 mod moderation;
 mod params;
 mod project;
-mod sessions;
+pub(crate) mod sessions;
 mod stats;
 mod streams;
 

@@ -30,24 +30,49 @@ pub async fn create(
     ProjectAuth(project): ProjectAuth,
     params: Params,
 ) -> Result<Json<[CreatedSession; 1]>, ApiError> {
-    let created_at = crate::unix_millis();
-    let mut record = session_options(&params)?;
-    record.session_id =
-        session_id::generate(&project.api_key, record.location.as_deref(), created_at);
-    record.project_id = project.api_key.clone();
-    record.created_at = created_at;
-    let stored = record.clone();
-    state.db(move |s| s.insert_session(&stored)).await?;
-    tracing::info!(session_id = %record.session_id, project = %project.api_key,
-                   media_mode = %record.media_mode, archive_mode = %record.archive_mode,
-                   "session created");
+    let record = store_new(&state, &project.api_key, session_options(&params)?).await?;
     Ok(Json([CreatedSession {
         session_id: record.session_id,
         project_id: project.api_key.clone(),
         partner_id: project.api_key,
-        create_dt: format_create_dt(created_at),
+        create_dt: format_create_dt(record.created_at),
         media_server_url: String::new(),
     }]))
+}
+
+/// Gives validated options (`record`) a new session ID of `api_key`'s project and the
+/// creation time, and stores the session. Every way of creating a session goes here.
+pub(crate) async fn store_new(
+    state: &AppState,
+    api_key: &str,
+    mut record: SessionRecord,
+) -> Result<SessionRecord, ApiError> {
+    let created_at = crate::unix_millis();
+    record.session_id = session_id::generate(api_key, record.location.as_deref(), created_at);
+    record.project_id = api_key.to_owned();
+    record.created_at = created_at;
+    let stored = record.clone();
+    state.db(move |s| s.insert_session(&stored)).await?;
+    tracing::info!(session_id = %record.session_id, project = %api_key,
+                   media_mode = %record.media_mode, archive_mode = %record.archive_mode,
+                   "session created");
+    Ok(record)
+}
+
+/// The options of a routed session with OpenTok's defaults otherwise (what
+/// `p2p.preference=disabled` alone gives).
+pub(crate) fn routed_options() -> SessionRecord {
+    SessionRecord {
+        session_id: String::new(),
+        project_id: String::new(),
+        media_mode: "routed".into(),
+        archive_mode: "manual".into(),
+        location: None,
+        e2ee: false,
+        archive_name: None,
+        archive_resolution: None,
+        created_at: 0,
+    }
 }
 
 /// Validates the creation parameters into a record (ID, project and time left blank).
