@@ -1,7 +1,5 @@
 //! Publishing a stream.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use parlor_media::vp8::Vp8Packetizer;
@@ -143,7 +141,7 @@ pub struct Publisher {
     stream_id: String,
     sender: PeerSender,
     peer: Peer,
-    keyframe_requests: Arc<AtomicU64>,
+    keyframe_requests: u64,
     connected: bool,
 }
 
@@ -199,7 +197,7 @@ impl Publisher {
             stream_id,
             sender,
             peer,
-            keyframe_requests: Arc::new(AtomicU64::new(0)),
+            keyframe_requests: 0,
             connected: false,
         })
     }
@@ -235,7 +233,7 @@ impl Publisher {
         match ev {
             PeerEvent::Connected => self.connected = true,
             PeerEvent::KeyframeRequest => {
-                self.keyframe_requests.fetch_add(1, Ordering::Relaxed);
+                self.keyframe_requests += 1;
             }
             PeerEvent::Closed(reason) => return Err(ClientError::Media(reason)),
             PeerEvent::Frame(_) => {}
@@ -248,7 +246,7 @@ impl Publisher {
         while let Ok(ev) = self.peer.events.try_recv() {
             self.on_event(ev)?;
         }
-        Ok(self.keyframe_requests.load(Ordering::Relaxed))
+        Ok(self.keyframe_requests)
     }
 
     /// Sends one VP8 frame with RTP time `rtp_time` (90 kHz).
