@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::Server;
+use common::{Server, expect_event};
 use parlor_client::{
     MediaKind, PublishOptions, ServerMessage, Session, SubscribeOptions, SubscriberEvent,
 };
@@ -25,24 +25,6 @@ fn video_frames() -> Vec<Vec<u8>> {
         frames.push(f.data);
     }
     frames
-}
-
-/// Waits for the next event matching `pred`, failing after `secs`.
-async fn expect_event(
-    events: &mut UnboundedReceiver<ServerMessage>,
-    secs: u64,
-    what: &str,
-    pred: impl Fn(&ServerMessage) -> bool,
-) -> ServerMessage {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(ev)) if pred(&ev) => return ev,
-            Ok(Some(_)) => continue,
-            Ok(None) => panic!("events closed while waiting for {what}"),
-            Err(_) => panic!("timed out waiting for {what}"),
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,27 +10,12 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use common::{API_KEY, API_SECRET, Server};
+use common::{API_KEY, API_SECRET, Server, expect_event};
 use parlor_client::{PublishOptions, ServerMessage, Session};
 use parlor_proto::signaling::{ConnectionReason, StreamReason};
 use parlor_sdk::{Error as SdkError, Role, TokenOptions};
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedReceiver;
-
-async fn expect(
-    events: &mut UnboundedReceiver<ServerMessage>,
-    what: &str,
-    pred: impl Fn(&ServerMessage) -> bool,
-) -> ServerMessage {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(ev)) if pred(&ev) => return ev,
-            Ok(Some(_)) => continue,
-            _ => panic!("no {what}"),
-        }
-    }
-}
 
 async fn join(
     server: &Server,
@@ -75,7 +60,7 @@ async fn rest_signals_force_disconnects_mutes_and_manages_streams() {
         .unwrap();
     publisher.wait_connected().await.unwrap();
     let stream_id = publisher.stream_id().to_owned();
-    expect(&mut b_events, "streamCreated", |e| {
+    expect_event(&mut b_events, 5, "streamCreated", |e| {
         matches!(e, ServerMessage::StreamCreated { .. })
     })
     .await;
@@ -83,7 +68,7 @@ async fn rest_signals_force_disconnects_mutes_and_manages_streams() {
     // Signals: to all (no sender), to one.
     sdk.signal(&sid, None, "news", "hello all").await.unwrap();
     for events in [&mut a_events, &mut b_events] {
-        let ev = expect(events, "signal", |e| {
+        let ev = expect_event(events, 5, "signal", |e| {
             matches!(e, ServerMessage::Signal { .. })
         })
         .await;
@@ -103,8 +88,9 @@ async fn rest_signals_force_disconnects_mutes_and_manages_streams() {
     sdk.signal(&sid, Some(b.connection_id()), "dm", "just b")
         .await
         .unwrap();
-    expect(
+    expect_event(
         &mut b_events,
+        5,
         "dm",
         |e| matches!(e, ServerMessage::Signal { signal_type, .. } if signal_type == "dm"),
     )
@@ -170,11 +156,11 @@ async fn rest_signals_force_disconnects_mutes_and_manages_streams() {
 
     // Mute one stream; then mute all with an exclusion; lift it.
     sdk.mute_stream(&sid, &stream_id).await.unwrap();
-    expect(&mut a_events, "muteForced", |e| {
+    expect_event(&mut a_events, 5, "muteForced", |e| {
         matches!(e, ServerMessage::MuteForced { .. })
     })
     .await;
-    let ev = expect(&mut b_events, "hasAudio false", |e| {
+    let ev = expect_event(&mut b_events, 5, "hasAudio false", |e| {
         matches!(e, ServerMessage::StreamPropertyChanged { .. })
     })
     .await;
@@ -196,7 +182,7 @@ async fn rest_signals_force_disconnects_mutes_and_manages_streams() {
 
     // Force disconnect: the client is told, the others see forceDisconnected.
     sdk.force_disconnect(&sid, a.connection_id()).await.unwrap();
-    let ev = expect(&mut a_events, "disconnected", |e| {
+    let ev = expect_event(&mut a_events, 5, "disconnected", |e| {
         matches!(e, ServerMessage::Disconnected { .. })
     })
     .await;
@@ -206,7 +192,7 @@ async fn rest_signals_force_disconnects_mutes_and_manages_streams() {
             reason: ConnectionReason::ForceDisconnected
         }
     ));
-    let ev = expect(&mut b_events, "streamDestroyed", |e| {
+    let ev = expect_event(&mut b_events, 5, "streamDestroyed", |e| {
         matches!(e, ServerMessage::StreamDestroyed { .. })
     })
     .await;
@@ -217,7 +203,7 @@ async fn rest_signals_force_disconnects_mutes_and_manages_streams() {
             ..
         }
     ));
-    let ev = expect(&mut b_events, "connectionDestroyed", |e| {
+    let ev = expect_event(&mut b_events, 5, "connectionDestroyed", |e| {
         matches!(e, ServerMessage::ConnectionDestroyed { .. })
     })
     .await;
@@ -248,11 +234,11 @@ async fn mute_all_also_mutes_streams_published_later() {
     sdk.mute_all(&sid, &[]).await.unwrap();
     let mut p = a.publish(PublishOptions::default()).await.unwrap();
     p.wait_connected().await.unwrap();
-    expect(&mut a_events, "muteForced", |e| {
+    expect_event(&mut a_events, 5, "muteForced", |e| {
         matches!(e, ServerMessage::MuteForced { .. })
     })
     .await;
-    let ev = expect(&mut a_events, "streamCreated", |e| {
+    let ev = expect_event(&mut a_events, 5, "streamCreated", |e| {
         matches!(e, ServerMessage::StreamCreated { .. })
     })
     .await;
@@ -260,7 +246,7 @@ async fn mute_all_also_mutes_streams_published_later() {
     sdk.disable_force_mute(&sid).await.unwrap();
     let mut q = a.publish(PublishOptions::default()).await.unwrap();
     q.wait_connected().await.unwrap();
-    let ev = expect(&mut a_events, "second streamCreated", |e| {
+    let ev = expect_event(&mut a_events, 5, "second streamCreated", |e| {
         matches!(e, ServerMessage::StreamCreated { .. })
     })
     .await;
@@ -273,6 +259,7 @@ async fn bad_rest_input_gets_4xx_json_never_5xx() {
     let (sid, _) = server.session_with_tokens(&[]).await;
     let auth = parlor_proto::project_auth::mint(API_KEY, API_SECRET, parlor_proto::unix_now(), 60);
     let p = format!("{}/v2/project/{API_KEY}", server.url);
+    let oversize = "x".repeat(70_000);
     let cases: Vec<(reqwest::Method, String, &str, u16)> = vec![
         (
             reqwest::Method::POST,
@@ -374,7 +361,7 @@ async fn bad_rest_input_gets_4xx_json_never_5xx() {
         (
             reqwest::Method::POST,
             format!("{p}/session/{sid}/signal"),
-            &*Box::leak("x".repeat(70_000).into_boxed_str()),
+            &oversize,
             413,
         ),
     ];

@@ -167,3 +167,21 @@ impl Drop for Server {
         self.stop();
     }
 }
+
+/// Waits up to `secs` for the next event matching `pred` (earlier ones are skipped).
+pub async fn expect_event(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<parlor_client::ServerMessage>,
+    secs: u64,
+    what: &str,
+    pred: impl Fn(&parlor_client::ServerMessage) -> bool,
+) -> parlor_client::ServerMessage {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(ev)) if pred(&ev) => return ev,
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("events closed while waiting for {what}"),
+            Err(_) => panic!("timed out waiting for {what}"),
+        }
+    }
+}
