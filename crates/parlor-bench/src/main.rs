@@ -44,7 +44,7 @@ struct Common {
     #[arg(long, value_enum, default_value = "livestream")]
     scenario: Scenario,
     /// Seconds measured (after everyone joined and media flows).
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = positive_seconds)]
     duration: f64,
     /// The `parlor` binary [default: next to this one].
     #[arg(long)]
@@ -70,20 +70,34 @@ enum Command {
         #[command(flatten)]
         common: Common,
         /// Subscribers (livestream), listeners (audio) or parties (meeting).
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 50, value_parser = at_least_one)]
         subscribers: usize,
     },
     /// Raise the size until loss exceeds 1% or the SFU's core is saturated; report the largest.
     Ramp {
         #[command(flatten)]
         common: Common,
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 50, value_parser = at_least_one)]
         start: usize,
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 50, value_parser = at_least_one)]
         step: usize,
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
         max: usize,
     },
+}
+
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("expected a whole number of at least 1, not '{s}'")),
+    }
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(d) if d.is_finite() && d > 0.0 && d <= 3600.0 => Ok(d),
+        _ => Err(format!("expected seconds between 0 and 3600, not '{s}'")),
+    }
 }
 
 fn parlor_bin(arg: &Option<PathBuf>) -> anyhow::Result<String> {

@@ -692,7 +692,9 @@ impl Worker {
         }
         if is_video && producer.keyframe_pending {
             // A throttled request: retry it on the producer's own packets.
-            self.keyframe_wanted.push(pkey);
+            if !self.keyframe_wanted.contains(&pkey) {
+                self.keyframe_wanted.push(pkey);
+            }
         }
         let keyframe_start = is_video && starts_keyframe(params.spec().codec, &packet.payload);
         let input_seq: u64 = *packet.seq_no;
