@@ -54,11 +54,15 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// Starts the dispatcher (on the current tokio runtime).
-    pub fn start(store: Arc<Store>, callback_url: Option<String>) -> Notifier {
+    /// Starts the dispatcher (on the current tokio runtime). Fails only if no HTTP client
+    /// can be built (TLS initialisation).
+    pub fn start(
+        store: Arc<Store>,
+        callback_url: Option<String>,
+    ) -> Result<Notifier, reqwest::Error> {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(Dispatcher::new(store, callback_url).run(rx));
-        Notifier { tx }
+        tokio::spawn(Dispatcher::new(store, callback_url)?.run(rx));
+        Ok(Notifier { tx })
     }
 
     /// Queues an event; returns at once.
@@ -133,19 +137,18 @@ struct Dispatcher {
 }
 
 impl Dispatcher {
-    fn new(store: Arc<Store>, callback_url: Option<String>) -> Self {
+    fn new(store: Arc<Store>, callback_url: Option<String>) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(ATTEMPT_TIMEOUT)
             .user_agent(concat!("parlor-callbacks/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("an HTTP client with default TLS builds");
-        Dispatcher {
+            .build()?;
+        Ok(Dispatcher {
             store,
             callback_url,
             http,
             queues: HashMap::new(),
             in_flight: JoinSet::new(),
-        }
+        })
     }
 
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Notice>) {

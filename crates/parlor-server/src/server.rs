@@ -46,7 +46,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         advertise_ip: config.public_ip,
     })
     .with_context(|| format!("cannot start the media router on UDP {media_bind}"))?;
-    let notifier = crate::callbacks::Notifier::start(store.clone(), config.callback_url.clone());
+    let notifier = crate::callbacks::Notifier::start(store.clone(), config.callback_url.clone())
+        .context("cannot start the callback dispatcher")?;
     let signaling = crate::signaling::Signaling::new(router.clone(), notifier);
     tokio::spawn(signaling.clone().run_router_events(router_events));
     let state = AppState {
