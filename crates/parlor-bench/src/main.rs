@@ -150,7 +150,7 @@ fn systems(c: &Common) -> Vec<&'static str> {
 
 fn print_human(r: &scenario::Report) {
     eprintln!(
-        "{:>6} {:>10} subs={:<5} {:>9.0} pkt/s  {:>9.0} pkt/CPU-s  cpu={:>5.1}%  loss={:.2}%  join p50/p95={:.1}/{:.1} ms  first media p50/p95={:.1}/{:.1} ms  rss={:.1} MB ({:.0} KB/sub)",
+        "{:>6} {:>10} subs={:<5} {:>9.0} pkt/s  {:>9.0} pkt/CPU-s  cpu={:>5.1}%  loss={:.2}%  join p50/p95={:.1}/{:.1} ms  first media p50/p95={:.1}/{:.1} ms  rss={:.1} MB ({:.0} KB/sub, {} KB/idle conn)",
         r.system,
         format!("{:?}", r.scenario).to_lowercase(),
         r.subscribers,
@@ -163,7 +163,9 @@ fn print_human(r: &scenario::Report) {
         r.first_media_p50_ms,
         r.first_media_p95_ms,
         r.rss_mb,
-        r.rss_per_subscription_kb
+        r.rss_per_subscription_kb,
+        r.rss_per_idle_connection_kb
+            .map_or("-".to_owned(), |k| format!("{k:.0}")),
     );
 }
 

@@ -88,6 +88,15 @@ impl ParlorSut {
         self.child.id()
     }
 
+    /// The media router's counters (`GET /v1/stats` → `router`).
+    pub async fn router_counters(&self) -> anyhow::Result<serde_json::Value> {
+        let stats = self.sdk.stats().await?;
+        stats
+            .get("router")
+            .cloned()
+            .context("/v1/stats has no router object")
+    }
+
     pub async fn new_room(&self) -> anyhow::Result<String> {
         Ok(self
             .sdk

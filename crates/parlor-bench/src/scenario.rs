@@ -52,8 +52,45 @@ pub struct Report {
     pub first_media_p50_ms: f64,
     pub first_media_p95_ms: f64,
     pub rss_mb: f64,
-    /// RSS growth per subscription over the idle server.
+    /// RSS growth per subscription, over the server with everyone joined (meeting: over
+    /// the idle server, parties and subscriptions together).
     pub rss_per_subscription_kb: f64,
+    /// RSS growth per joined, idle connection (livestream and audio listeners).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rss_per_idle_connection_kb: Option<f64>,
+    /// What the SFU's own counters say about the window, where it has them (Parlor).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub router: Option<RouterRates>,
+}
+
+/// Rates from the media router's counters over the measurement window, to explain the
+/// CPU figure: how much input besides media, how many timer wake-ups, how well sends batch.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouterRates {
+    /// Datagrams received per second (media from publishers, RTCP and STUN from everyone).
+    pub datagrams_received_per_s: f64,
+    pub rtp_forwarded_per_s: f64,
+    /// Transport deadlines run per second (str0m timeouts).
+    pub timeouts_per_s: f64,
+    pub datagrams_sent_per_s: f64,
+    /// Datagrams per `sendmmsg` call.
+    pub datagrams_per_send_syscall: f64,
+}
+
+impl RouterRates {
+    fn between(a: &serde_json::Value, b: &serde_json::Value, secs: f64) -> RouterRates {
+        let d = |k: &str| {
+            let v = |x: &serde_json::Value| x.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+            v(b).saturating_sub(v(a)) as f64
+        };
+        RouterRates {
+            datagrams_received_per_s: d("datagramsReceived") / secs,
+            rtp_forwarded_per_s: d("rtpForwarded") / secs,
+            timeouts_per_s: d("timeouts") / secs,
+            datagrams_sent_per_s: d("datagramsSent") / secs,
+            datagrams_per_send_syscall: d("datagramsSent") / d("sendSyscalls").max(1.0),
+        }
+    }
 }
 
 /// Runs `shape` against `sut` with `media`; `warmup` before measuring.
@@ -93,16 +130,22 @@ pub async fn run(sut: &Sut, shape: Shape, media: Arc<Media>) -> anyhow::Result<R
         Scenario::Meeting => 0,
         _ => shape.n,
     };
+    // Everyone joins first, so the memory of an idle connection and of a subscription are
+    // measured apart.
+    let before_joins = procfs::rss_bytes(pid)? as f64;
     for _ in 0..listeners {
         let (client, took) = sut.join(&room).await?;
         joins.push(took.as_secs_f64() * 1e3);
+        clients.push(client);
+    }
+    let after_joins = procfs::rss_bytes(pid)? as f64;
+    for client in &clients {
         for stream in &streams {
             let t = Instant::now();
             let sub = client.subscribe(stream, audio, video).await?;
             subs.push((t, sub.stats()));
             subscriptions.push(sub);
         }
-        clients.push(client);
     }
     if shape.scenario == Scenario::Meeting {
         for (i, client) in publishers.iter().enumerate() {
@@ -134,9 +177,11 @@ pub async fn run(sut: &Sut, shape: Shape, media: Arc<Media>) -> anyhow::Result<R
             .fold((0u64, 0u64), |(p, l), s| (p + s.packets(), l + s.lost()))
     };
     let (p0, l0) = totals(&stats);
+    let r0 = sut.router_counters().await?;
     let c0 = procfs::cpu(pid)?;
     tokio::time::sleep(shape.duration).await;
     let c1 = procfs::cpu(pid)?;
+    let r1 = sut.router_counters().await?;
     let (p1, l1) = totals(&stats);
     let rss = procfs::rss_bytes(pid)? as f64;
     let _ = stop_tx.send(true);
@@ -174,6 +219,11 @@ pub async fn run(sut: &Sut, shape: Shape, media: Arc<Media>) -> anyhow::Result<R
         first_media_p50_ms: procfs::percentile_ms(&mut first_media.clone(), 0.5),
         first_media_p95_ms: procfs::percentile_ms(&mut first_media, 0.95),
         rss_mb: rss / (1 << 20) as f64,
-        rss_per_subscription_kb: (rss - idle_rss) / 1024.0 / n_subs.max(1) as f64,
+        rss_per_subscription_kb: (rss - if listeners > 0 { after_joins } else { idle_rss })
+            / 1024.0
+            / n_subs.max(1) as f64,
+        rss_per_idle_connection_kb: (listeners > 0)
+            .then(|| (after_joins - before_joins) / 1024.0 / listeners as f64),
+        router: r0.zip(r1).map(|(a, b)| RouterRates::between(&a, &b, wall)),
     })
 }

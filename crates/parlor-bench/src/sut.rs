@@ -38,6 +38,14 @@ impl Sut {
         }
     }
 
+    /// The SFU's own counters, where it has them (Parlor's router; Janus: none).
+    pub async fn router_counters(&self) -> anyhow::Result<Option<serde_json::Value>> {
+        match self {
+            Sut::Parlor(s) => Ok(Some(s.router_counters().await?)),
+            Sut::Janus(_) => Ok(None),
+        }
+    }
+
     /// A room (Parlor session, Janus videoroom).
     pub async fn new_room(&self) -> anyhow::Result<String> {
         match self {

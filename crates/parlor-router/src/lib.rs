@@ -22,6 +22,7 @@ mod worker;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -78,6 +79,57 @@ pub enum RouterEvent {
     },
 }
 
+/// Which side of the router a transport is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    /// Receives a client's media (a publisher).
+    Producer,
+    /// Sends a producer's media to a client (a subscription).
+    Consumer,
+}
+
+/// How long a consumer keeps sent video for retransmission (NACK → RTX). A retransmission
+/// older than this would miss any real-time playout; libwebrtc keeps about the same
+/// (max(1 s, 3 RTT)). str0m's default is 3 s, three times the memory per subscription.
+pub const RTX_WINDOW: Duration = Duration::from_secs(1);
+/// The most packets a consumer's retransmission buffer holds (16 Mbps at 1 s).
+pub const RTX_MAX_PACKETS: usize = 2000;
+
+/// The str0m configuration of a transport (before its DTLS certificate and ICE
+/// credentials): ICE-lite, RTP mode (packets are forwarded, not reassembled), Opus, VP8 and
+/// H.264. Public so benchmarks measure exactly what the worker runs.
+///
+/// Consumers do not negotiate transport-wide congestion control: the router does no
+/// downlink bandwidth estimation yet, and with it negotiated every subscriber would send
+/// ~20 feedback packets a second (and the transport keep a 1000-packet send record) for
+/// nothing. Producers keep it: publishers' own estimators live on the router's feedback.
+pub fn transport_config(kind: TransportKind) -> str0m::RtcConfig {
+    let config = str0m::Rtc::builder()
+        .set_ice_lite(true)
+        .set_rtp_mode(true)
+        .clear_codecs()
+        .enable_opus(true, false)
+        .enable_vp8(true)
+        .enable_h264(true);
+    match kind {
+        TransportKind::Producer => config,
+        TransportKind::Consumer => {
+            let mut exts = str0m::rtp::ExtensionMap::empty();
+            for (id, ext) in str0m::rtp::ExtensionMap::standard().iter() {
+                if *ext != str0m::rtp::Extension::TransportSequenceNumber {
+                    exts.set(id, ext.clone());
+                }
+            }
+            config.set_extension_map(exts)
+        }
+    }
+}
+
+/// Sets up a consumer's send stream once it exists: the retransmission window above.
+pub fn configure_send_stream(tx: &mut str0m::rtp::StreamTx) {
+    tx.set_rtx_cache(RTX_MAX_PACKETS, RTX_WINDOW, None);
+}
+
 /// Counters of the worker, for tests, the Inspector and benchmarks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RouterStats {
@@ -97,6 +149,8 @@ pub struct RouterStats {
     pub send_syscalls: u64,
     /// Datagrams dropped because the socket's send buffer was full.
     pub datagrams_send_dropped: u64,
+    /// Transport deadlines that came due and were run (str0m timeouts: RTCP, ICE, NACK…).
+    pub timeouts: u64,
 }
 
 /// What a consumer receives.

@@ -38,7 +38,7 @@ use crate::forward::SeqRewriter;
 use crate::outbox::{self, Outbox};
 use crate::{
     CloseReason, Command, ConsumerMedia, RouterConfig, RouterError, RouterEvent, RouterStats,
-    TransportId, stun,
+    TransportId, TransportKind, stun,
 };
 
 const SOCKET: Token = Token(0);
@@ -67,7 +67,8 @@ pub(crate) struct Worker {
     commands: Receiver<Command>,
     events: UnboundedSender<RouterEvent>,
     advertised: SocketAddr,
-    base_config: RtcConfig,
+    producer_config: RtcConfig,
+    consumer_config: RtcConfig,
     transports: Slab<Transport>,
     by_id: HashMap<TransportId, usize>,
     by_addr: HashMap<SocketAddr, usize>,
@@ -119,6 +120,9 @@ struct Consumer {
 struct Track {
     wanted: bool,
     mid: Option<Mid>,
+    /// The SSRC of the consumer's send stream for `mid`, once looked up: str0m finds a
+    /// stream by SSRC with a hash lookup, by mid only by scanning its streams.
+    tx_ssrc: Option<Ssrc>,
     /// Producer payload type → consumer payload type, for the last one seen.
     pt_map: Option<(Pt, Pt)>,
     seq: SeqRewriter,
@@ -130,6 +134,7 @@ impl Track {
         Track {
             wanted,
             mid: None,
+            tx_ssrc: None,
             pt_map: None,
             seq: SeqRewriter::default(),
             // Below 2^15, as browsers do, so the SRTP rollover counter starts at 0.
@@ -179,14 +184,9 @@ impl Worker {
             .dtls_provider
             .generate_certificate()
             .ok_or_else(|| RouterError::Start("cannot generate a DTLS certificate".into()))?;
-        let base_config = Rtc::builder()
-            .set_ice_lite(true)
-            .set_rtp_mode(true)
-            .set_dtls_cert(cert)
-            .clear_codecs()
-            .enable_opus(true, false)
-            .enable_vp8(true)
-            .enable_h264(true);
+        let consumer_config =
+            crate::transport_config(TransportKind::Consumer).set_dtls_cert(cert.clone());
+        let producer_config = crate::transport_config(TransportKind::Producer).set_dtls_cert(cert);
         tracing::info!(%local_addr, %advertised, "media router bound");
         Ok(Started {
             worker: Worker {
@@ -195,7 +195,8 @@ impl Worker {
                 commands,
                 events,
                 advertised,
-                base_config,
+                producer_config,
+                consumer_config,
                 transports: Slab::new(),
                 by_id: HashMap::new(),
                 by_addr: HashMap::new(),
@@ -353,13 +354,14 @@ impl Worker {
         let ufrag = random_string(16);
         let now = Instant::now();
         let advertised = self.advertised;
-        let config = self
-            .base_config
-            .clone()
-            .set_local_ice_credentials(IceCreds {
-                ufrag: ufrag.clone(),
-                pass: random_string(32),
-            });
+        let base = match consumer_of {
+            None => &self.producer_config,
+            Some(_) => &self.consumer_config,
+        };
+        let config = base.clone().set_local_ice_credentials(IceCreds {
+            ufrag: ufrag.clone(),
+            pass: random_string(32),
+        });
         let built = catch_unwind(AssertUnwindSafe(|| {
             let mut rtc = config.build(now);
             let candidate = Candidate::host(advertised, "udp").map_err(|e| e.to_string())?;
@@ -586,6 +588,7 @@ impl Worker {
                 continue; // superseded by an earlier entry that already ran
             }
             t.scheduled = None;
+            self.stats.timeouts += 1;
             match catch_unwind(AssertUnwindSafe(|| t.rtc.handle_input(Input::Timeout(now)))) {
                 Ok(Ok(())) => self.drain(key),
                 Ok(Err(e)) => self.fail(key, &e.to_string()),
@@ -750,11 +753,24 @@ impl Worker {
             .ext_vals(ext)
             .nackable(is_video);
             let rtc = &mut ct.rtc;
+            let tx_ssrc = &mut track.tx_ssrc;
             // str0m queues a written packet and sends it on its next timeout: hand it that
             // timeout now, so the packet leaves in this pass instead of a later timer wake-up
             // (which would cost a second drain per packet per consumer).
             let written = catch_unwind(AssertUnwindSafe(|| {
-                match rtc.direct_api().stream_tx_by_mid(mid, None) {
+                let mut api = rtc.direct_api();
+                let tx = match *tx_ssrc {
+                    Some(ssrc) => api.stream_tx(&ssrc),
+                    None => {
+                        let mut tx = api.stream_tx_by_mid(mid, None);
+                        if let Some(tx) = &mut tx {
+                            crate::configure_send_stream(tx);
+                            *tx_ssrc = Some(tx.ssrc());
+                        }
+                        tx
+                    }
+                };
+                match tx {
                     Some(tx) => {
                         tx.write_rtp(write);
                         rtc.handle_input(Input::Timeout(now)).map(|_| true)

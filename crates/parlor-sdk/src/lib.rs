@@ -497,6 +497,19 @@ impl Parlor {
         .await
     }
 
+    /// The server's live counters (`GET /v1/stats`): rooms, transports and the media
+    /// router's datagram, RTP and timer counters. Parlor-only; not part of the OpenTok API.
+    pub async fn stats(&self) -> Result<serde_json::Value, Error> {
+        let response = self
+            .http
+            .get(format!("{}/v1/stats", self.api_url))
+            .header(project_auth::HEADER, self.rest_auth())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await?;
+        read_json(response).await
+    }
+
     /// The streams of a live session.
     pub async fn list_streams(&self, session_id: &str) -> Result<Vec<StreamInfo>, Error> {
         #[derive(Deserialize)]

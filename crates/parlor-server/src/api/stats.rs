@@ -30,6 +30,10 @@ pub async fn get(
             "rtpForwarded": r.rtp_forwarded,
             "keyframeRequests": r.keyframe_requests,
             "transportsFailed": r.transports_failed,
+            "datagramsSent": r.datagrams_sent,
+            "sendSyscalls": r.send_syscalls,
+            "datagramsSendDropped": r.datagrams_send_dropped,
+            "timeouts": r.timeouts,
         }
     })))
 }

@@ -29,6 +29,9 @@ const SILENCE_LIMIT: Duration = Duration::from_secs(8);
 /// Frames up to this size are read (and answered `limitExceeded` past the protocol's own
 /// limit); larger ones end the connection.
 const MAX_FRAME_BYTES: usize = 1 << 20;
+/// The socket is read in chunks of this size (a message may span several). Signaling
+/// messages are small; tungstenite's 128 KiB default was most of an idle connection's memory.
+const READ_CHUNK_BYTES: usize = 8 << 10;
 
 /// WebSocket close codes.
 const CLOSE_PROTOCOL: u16 = 4000;
@@ -40,6 +43,7 @@ const CLOSE_TIMEOUT: u16 = 4008;
 pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
+        .read_buffer_size(READ_CHUNK_BYTES)
         .on_upgrade(move |socket| serve(socket, state))
 }
 
