@@ -2,6 +2,7 @@
 //! WebRTC clients and report forwarded packets per CPU-second, loss, join and first-media
 //! times and memory. See BENCHMARKS.md.
 
+mod floor;
 mod janus;
 mod media;
 mod netns;
@@ -83,6 +84,21 @@ enum Command {
         step: usize,
         #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
         max: usize,
+    },
+    /// The kernel's floor: sendmmsg of forwarded-size datagrams to N loopback receivers, no
+    /// SFU at all; datagrams per CPU-second of the sending thread.
+    UdpFloor {
+        #[arg(long, default_value_t = 300, value_parser = at_least_one)]
+        destinations: usize,
+        /// Bytes per datagram (a protected ~1100-byte video payload is ~1150).
+        #[arg(long, default_value_t = 1150, value_parser = at_least_one)]
+        bytes: usize,
+        #[arg(long, default_value_t = 3.0, value_parser = positive_seconds)]
+        duration: f64,
+        #[arg(long, default_value_t = 0)]
+        sfu_cpu: usize,
+        #[arg(long, default_value_t = 1)]
+        load_cpu: usize,
     },
 }
 
@@ -218,6 +234,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{}", serde_json::Value::Object(out));
             }
         }
+        Command::UdpFloor {
+            destinations,
+            bytes,
+            duration,
+            sfu_cpu,
+            load_cpu,
+        } => {
+            anyhow::ensure!(
+                bytes <= 65_000,
+                "--bytes must fit a UDP datagram (at most 65000)"
+            );
+            let f = floor::run(
+                destinations,
+                bytes,
+                Duration::from_secs_f64(duration),
+                sfu_cpu,
+                load_cpu,
+            )?;
+            eprintln!(
+                "udp floor: {} destinations, {} B: {:.0} datagrams/s at {:.0}% of a core = {:.0} per CPU-s ({} of {} received)",
+                f.destinations,
+                f.datagram_bytes,
+                f.sent_per_s,
+                f.sender_cpu_pct,
+                f.sent_per_cpu_s,
+                f.received,
+                f.sent
+            );
+            println!("{}", serde_json::to_string(&f)?);
+        }
     }
     Ok(())
 }
@@ -233,6 +279,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let wants_janus = match &cli.command {
         Command::Compare { common, .. } | Command::Ramp { common, .. } => common.peer.is_some(),
+        Command::UdpFloor { .. } => false,
     };
     if wants_janus && !netns::inside() {
         return match netns::rerun_inside() {

@@ -75,6 +75,8 @@ pub struct RouterRates {
     pub datagrams_sent_per_s: f64,
     /// Datagrams per `sendmmsg` call.
     pub datagrams_per_send_syscall: f64,
+    /// Packets written to a consumer per pass over it (batching of a frame's packets).
+    pub packets_per_consumer_pass: f64,
 }
 
 impl RouterRates {
@@ -89,6 +91,7 @@ impl RouterRates {
             timeouts_per_s: d("timeouts") / secs,
             datagrams_sent_per_s: d("datagramsSent") / secs,
             datagrams_per_send_syscall: d("datagramsSent") / d("sendSyscalls").max(1.0),
+            packets_per_consumer_pass: d("rtpForwarded") / d("forwardPasses").max(1.0),
         }
     }
 }

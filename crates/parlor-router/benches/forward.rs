@@ -27,7 +27,7 @@ fn benches(c: &mut Criterion) {
         })
     });
     drop(pair);
-    for n in [10usize, 100] {
+    for n in [10usize, 100, 300] {
         let mut pairs: Vec<Pair> = (0..n as u16).map(Pair::connect).collect();
         let mut seq = 0u64;
         g.throughput(Throughput::Elements(n as u64));

@@ -15,7 +15,7 @@
 //! [str0m]: https://docs.rs/str0m
 
 pub mod forward;
-mod outbox;
+pub mod outbox;
 mod stun;
 mod worker;
 
@@ -142,6 +142,9 @@ pub struct RouterStats {
     pub datagrams_dropped: u64,
     pub rtp_received: u64,
     pub rtp_forwarded: u64,
+    /// Passes over a consumer that wrote packets (one send timeout and drain each):
+    /// `rtp_forwarded / forward_passes` is how many packets a pass carries on average.
+    pub forward_passes: u64,
     pub keyframe_requests: u64,
     pub transports_failed: u64,
     /// Datagrams sent, and the `sendmmsg` calls that sent them.

@@ -42,7 +42,6 @@ impl Outbox {
         self.datagrams.len()
     }
 
-    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.datagrams.is_empty()
     }

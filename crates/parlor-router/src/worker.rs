@@ -51,6 +51,9 @@ const DISCONNECT_GRACE: Duration = Duration::from_secs(4);
 const KEYFRAME_INTERVAL: Duration = Duration::from_millis(300);
 /// Transports are woken at least this often (deadlines are capped to it).
 const MAX_SLEEP: Duration = Duration::from_secs(1);
+/// Producer packets queued before they are forwarded even if more are readable (bounds
+/// the latency batching adds; also the width of the per-group bit masks).
+const MAX_PENDING: usize = 64;
 /// UDP socket buffer size: handshake flights and keyframes come in bursts.
 const SOCKET_BUFFER: usize = 4 << 20;
 
@@ -76,6 +79,8 @@ pub(crate) struct Worker {
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
     keyframe_wanted: Vec<usize>,
     closing: Vec<(usize, CloseReason)>,
+    /// Producer packets read in this pass, not forwarded yet.
+    pending: Vec<Pending>,
     buf: Vec<u8>,
     outbox: Outbox,
     stats: RouterStats,
@@ -98,6 +103,14 @@ struct Transport {
 enum Role {
     Producer(Producer),
     Consumer(Consumer),
+}
+
+/// A producer's packet waiting to be forwarded.
+struct Pending {
+    producer: usize,
+    /// Position in the queue: the order packets are forwarded in, per producer.
+    arrival: u32,
+    packet: RtpPacket,
 }
 
 struct Producer {
@@ -204,6 +217,7 @@ impl Worker {
                 timers: BinaryHeap::new(),
                 keyframe_wanted: Vec::new(),
                 closing: Vec::new(),
+                pending: Vec::with_capacity(MAX_PENDING),
                 buf: vec![0; 2048],
                 outbox: Outbox::default(),
                 stats: RouterStats::default(),
@@ -434,6 +448,7 @@ impl Worker {
             }
         }
         self.keyframe_wanted.retain(|&k| k != key);
+        self.pending.retain(|p| p.producer != key);
         if let Some(reason) = reason {
             tracing::debug!(id = %t.id, ?reason, "transport closed");
             let _ = self.events.send(RouterEvent::Closed {
@@ -493,6 +508,7 @@ impl Worker {
             }
         }
         self.buf = buf;
+        self.forward_pending();
         self.flush_closing();
     }
 
@@ -595,6 +611,7 @@ impl Worker {
                 Err(_) => self.fail(key, "panic in timeout"),
             }
         }
+        self.forward_pending();
         self.flush_closing();
     }
 
@@ -663,7 +680,7 @@ impl Worker {
             },
             Event::RtpPacket(packet) => {
                 if matches!(t.role, Role::Producer(_)) {
-                    self.forward(key, packet);
+                    self.enqueue(key, packet);
                 }
             }
             Event::KeyframeRequest(_) => {
@@ -679,112 +696,137 @@ impl Worker {
 
     // ---- forwarding ---------------------------------------------------------------
 
-    /// Forwards one producer packet to every consumer that wants it.
-    fn forward(&mut self, pkey: usize, packet: RtpPacket) {
+    /// Queues a producer's packet; [`Worker::forward_pending`] sends it on.
+    fn enqueue(&mut self, producer: usize, packet: RtpPacket) {
         self.stats.rtp_received += 1;
-        let ssrc = packet.header.ssrc;
-        let Some((kind, params)) = self.resolve(pkey, ssrc, packet.header.payload_type) else {
-            return;
-        };
-        let is_video = kind == MediaKind::Video;
-        let Role::Producer(producer) = &mut self.transports[pkey].role else {
-            return;
-        };
-        if !is_video && !producer.audio_enabled {
+        let arrival = self.pending.len() as u32;
+        self.pending.push(Pending {
+            producer,
+            arrival,
+            packet,
+        });
+        if self.pending.len() >= MAX_PENDING {
+            self.forward_pending();
+        }
+    }
+
+    /// Forwards the packets queued since the last call, grouped by producer, arrival order
+    /// kept. A consumer gets all of a group at once — every packet written, then one send
+    /// timeout and one drain — so a video frame's packets (which arrive together) cost one
+    /// pass over the consumer's state instead of one pass each. That state is cold in the
+    /// cache by the time its turn comes (there are hundreds of consumers), so passes are
+    /// what forwarding costs.
+    fn forward_pending(&mut self) {
+        if self.pending.is_empty() {
             return;
         }
-        if is_video && producer.keyframe_pending {
-            // A throttled request: retry it on the producer's own packets.
-            if !self.keyframe_wanted.contains(&pkey) {
+        let mut pending = std::mem::take(&mut self.pending);
+        // Already in order in the common case (one producer): a cheap check for the sort.
+        pending.sort_unstable_by_key(|p| (p.producer, p.arrival));
+        let mut rest = &pending[..];
+        while let Some(first) = rest.first() {
+            let n = rest
+                .iter()
+                .position(|p| p.producer != first.producer)
+                .unwrap_or(rest.len());
+            let (group, tail) = rest.split_at(n);
+            self.forward(first.producer, group);
+            rest = tail;
+        }
+        pending.clear();
+        self.pending = pending;
+        self.flush_closing();
+    }
+
+    /// Forwards one producer's packets (at most [`MAX_PENDING`]) to every consumer that
+    /// wants them.
+    fn forward(&mut self, pkey: usize, group: &[Pending]) {
+        debug_assert!(group.len() <= MAX_PENDING);
+        // What each packet is, once for all consumers.
+        let mut media = [None; MAX_PENDING];
+        let mut keyframe_starts = 0u64;
+        for (i, p) in group.iter().enumerate() {
+            let header = &p.packet.header;
+            let Some((kind, params)) = self.resolve(pkey, header.ssrc, header.payload_type) else {
+                continue;
+            };
+            let Role::Producer(producer) = &mut self.transports[pkey].role else {
+                return;
+            };
+            let is_video = kind == MediaKind::Video;
+            if !is_video && !producer.audio_enabled {
+                continue;
+            }
+            if is_video && producer.video_ssrc.is_none() {
+                producer.video_ssrc = Some(header.ssrc);
+            }
+            if is_video && producer.keyframe_pending && !self.keyframe_wanted.contains(&pkey) {
+                // A throttled request: retry it on the producer's own packets.
                 self.keyframe_wanted.push(pkey);
             }
+            if is_video && starts_keyframe(params.spec().codec, &p.packet.payload) {
+                keyframe_starts |= 1 << i;
+            }
+            media[i] = Some((is_video, params));
         }
-        let keyframe_start = is_video && starts_keyframe(params.spec().codec, &packet.payload);
-        let input_seq: u64 = *packet.seq_no;
-        let now = Instant::now();
-        let mut need_keyframe = false;
+        let Some(Transport {
+            role: Role::Producer(producer),
+            ..
+        }) = self.transports.get_mut(pkey)
+        else {
+            return;
+        };
         let consumers = std::mem::take(&mut producer.consumers);
+        let now = Instant::now();
+        // Packets that found a consumer still waiting for a keyframe.
+        let mut keyframe_needed = 0u64;
         for &ckey in &consumers {
             let Some(ct) = self.transports.get_mut(ckey) else {
                 continue;
             };
+            if !ct.connected {
+                continue;
+            }
             let Role::Consumer(c) = &mut ct.role else {
                 continue;
             };
-            let track = if is_video { &mut c.video } else { &mut c.audio };
-            let Some(mid) = track.mid.filter(|_| track.wanted && ct.connected) else {
-                continue;
-            };
-            if !track.seq.started() {
-                if is_video && !keyframe_start {
-                    need_keyframe = true;
-                    continue;
-                }
-                track.seq.start(input_seq, track.first_out);
-            }
-            let Some(out_seq) = track.seq.map(input_seq) else {
-                continue;
-            };
-            let out_pt = match track.pt_map {
-                Some((i, o)) if i == packet.header.payload_type => o,
-                _ => match ct.rtc.codec_config().match_params(params) {
-                    Some(p) => {
-                        track.pt_map = Some((packet.header.payload_type, p.pt()));
-                        p.pt()
-                    }
-                    None => continue, // the consumer did not negotiate this codec
-                },
-            };
-            // Only what describes the media; never the publisher's mid/rid or transport ids.
-            let ext = ExtensionValues {
-                audio_level: packet.header.ext_vals.audio_level,
-                voice_activity: packet.header.ext_vals.voice_activity,
-                video_orientation: packet.header.ext_vals.video_orientation,
-                ..Default::default()
-            };
-            let write = RtpWrite::new(
-                out_pt,
-                SeqNo::from(out_seq),
-                packet.header.timestamp,
-                packet.timestamp,
-                packet.payload.clone(),
-            )
-            .marker(packet.header.marker)
-            .ext_vals(ext)
-            .nackable(is_video);
             let rtc = &mut ct.rtc;
-            let tx_ssrc = &mut track.tx_ssrc;
-            // str0m queues a written packet and sends it on its next timeout: hand it that
-            // timeout now, so the packet leaves in this pass instead of a later timer wake-up
-            // (which would cost a second drain per packet per consumer).
-            let written = catch_unwind(AssertUnwindSafe(|| {
-                let mut api = rtc.direct_api();
-                let tx = match *tx_ssrc {
-                    Some(ssrc) => api.stream_tx(&ssrc),
-                    None => {
-                        let mut tx = api.stream_tx_by_mid(mid, None);
-                        if let Some(tx) = &mut tx {
-                            crate::configure_send_stream(tx);
-                            *tx_ssrc = Some(tx.ssrc());
-                        }
-                        tx
+            let mut written = 0u64;
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                for (i, p) in group.iter().enumerate() {
+                    let Some((is_video, params)) = media[i] else {
+                        continue;
+                    };
+                    let track = if is_video { &mut c.video } else { &mut c.audio };
+                    match write_packet(
+                        rtc,
+                        track,
+                        &p.packet,
+                        params,
+                        is_video,
+                        keyframe_starts & (1 << i) != 0,
+                    ) {
+                        Written::Yes => written += 1,
+                        Written::NeedsKeyframe => keyframe_needed |= 1 << i,
+                        Written::No => {}
                     }
-                };
-                match tx {
-                    Some(tx) => {
-                        tx.write_rtp(write);
-                        rtc.handle_input(Input::Timeout(now)).map(|_| true)
-                    }
-                    None => Ok(false),
                 }
+                if written > 0 {
+                    // str0m queues written packets and sends them on its next timeout: hand
+                    // it that timeout now, so they leave in this pass instead of a later
+                    // timer wake-up (a second drain per consumer).
+                    rtc.handle_input(Input::Timeout(now))?;
+                }
+                Ok::<_, str0m::RtcError>(())
             }));
-            match written {
-                Ok(Err(e)) => self.fail(ckey, &e.to_string()),
-                Ok(Ok(true)) => {
-                    self.stats.rtp_forwarded += 1;
+            match result {
+                Ok(Ok(())) if written > 0 => {
+                    self.stats.rtp_forwarded += written;
+                    self.stats.forward_passes += 1;
                     self.drain(ckey);
                 }
-                Ok(Ok(false)) => {}
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => self.fail(ckey, &e.to_string()),
                 Err(_) => self.fail(ckey, "panic in write_rtp"),
             }
         }
@@ -796,26 +838,26 @@ impl Worker {
             // Consumers added meanwhile cannot exist (no command runs in here); consumers
             // closed meanwhile are queued in `closing` and unlinked when removed.
             p.consumers = consumers;
-            if is_video && p.video_ssrc.is_none() {
-                p.video_ssrc = Some(ssrc);
-            }
         }
-        if need_keyframe {
-            self.want_keyframe(pkey);
-        } else if keyframe_start {
-            // Every consumer that waited has its keyframe: a throttled request is moot.
-            if let Some(Transport {
-                role: Role::Producer(p),
-                ..
-            }) = self.transports.get_mut(pkey)
-            {
-                p.keyframe_pending = false;
+        // In arrival order, as if forwarded one by one: a packet a waiting consumer could
+        // not start on asks for a keyframe; a keyframe that started every waiting consumer
+        // makes a throttled request moot.
+        for i in 0..group.len() {
+            if keyframe_needed & (1 << i) != 0 {
+                self.want_keyframe(pkey);
+            } else if keyframe_starts & (1 << i) != 0 {
+                if let Some(Transport {
+                    role: Role::Producer(p),
+                    ..
+                }) = self.transports.get_mut(pkey)
+                {
+                    p.keyframe_pending = false;
+                }
+                self.keyframe_wanted.retain(|&k| k != pkey);
             }
-            self.keyframe_wanted.retain(|&k| k != pkey);
         }
     }
 
-    /// The media kind and codec of a producer's packet.
     fn resolve(&mut self, pkey: usize, ssrc: Ssrc, pt: Pt) -> Option<(MediaKind, PayloadParams)> {
         let t = &mut self.transports[pkey];
         let Role::Producer(p) = &mut t.role else {
@@ -873,6 +915,87 @@ impl Worker {
             }
         }
         self.flush_closing();
+    }
+}
+
+/// What writing a producer packet to a consumer track did.
+enum Written {
+    Yes,
+    /// Not written: the track waits for a keyframe and this packet does not start one.
+    NeedsKeyframe,
+    /// Not written: the track is off, not negotiated, or the packet is a duplicate.
+    No,
+}
+
+/// Rewrites a producer packet for one consumer track (sequence number, payload type, the
+/// header extensions that describe media) and writes it to the consumer's send stream.
+/// It leaves on the transport's next timeout.
+fn write_packet(
+    rtc: &mut Rtc,
+    track: &mut Track,
+    packet: &RtpPacket,
+    params: PayloadParams,
+    is_video: bool,
+    keyframe_start: bool,
+) -> Written {
+    let Some(mid) = track.mid.filter(|_| track.wanted) else {
+        return Written::No;
+    };
+    let input_seq: u64 = *packet.seq_no;
+    if !track.seq.started() {
+        if is_video && !keyframe_start {
+            return Written::NeedsKeyframe;
+        }
+        track.seq.start(input_seq, track.first_out);
+    }
+    let Some(out_seq) = track.seq.map(input_seq) else {
+        return Written::No;
+    };
+    let out_pt = match track.pt_map {
+        Some((i, o)) if i == packet.header.payload_type => o,
+        _ => match rtc.codec_config().match_params(params) {
+            Some(p) => {
+                track.pt_map = Some((packet.header.payload_type, p.pt()));
+                p.pt()
+            }
+            None => return Written::No, // the consumer did not negotiate this codec
+        },
+    };
+    // Only what describes the media; never the publisher's mid/rid or transport ids.
+    let ext = ExtensionValues {
+        audio_level: packet.header.ext_vals.audio_level,
+        voice_activity: packet.header.ext_vals.voice_activity,
+        video_orientation: packet.header.ext_vals.video_orientation,
+        ..Default::default()
+    };
+    let write = RtpWrite::new(
+        out_pt,
+        SeqNo::from(out_seq),
+        packet.header.timestamp,
+        packet.timestamp,
+        packet.payload.clone(),
+    )
+    .marker(packet.header.marker)
+    .ext_vals(ext)
+    .nackable(is_video);
+    let mut api = rtc.direct_api();
+    let tx = match track.tx_ssrc {
+        Some(ssrc) => api.stream_tx(&ssrc),
+        None => {
+            let mut tx = api.stream_tx_by_mid(mid, None);
+            if let Some(tx) = &mut tx {
+                crate::configure_send_stream(tx);
+                track.tx_ssrc = Some(tx.ssrc());
+            }
+            tx
+        }
+    };
+    match tx {
+        Some(tx) => {
+            tx.write_rtp(write);
+            Written::Yes
+        }
+        None => Written::No,
     }
 }
 

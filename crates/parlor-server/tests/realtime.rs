@@ -373,6 +373,73 @@ async fn audio_and_video_arrive_byte_identical_and_unsubscribe_releases() {
     server.assert_released().await;
 }
 
+/// A burst (a second of audio and video written at once) reaches the router as a queue of
+/// datagrams, which it forwards in groups per consumer: nothing lost, nothing reordered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_arrives_whole_and_in_order() {
+    let server = Server::start();
+    let (sid, tokens) = server
+        .session_with_tokens(&[Role::Publisher, Role::Subscriber, Role::Subscriber])
+        .await;
+    let (a, _a_events) = connect(&server, &sid, &tokens[0]).await;
+    let (b, _b_events) = connect(&server, &sid, &tokens[1]).await;
+    let (c, _c_events) = connect(&server, &sid, &tokens[2]).await;
+    let mut publisher = a.publish(PublishOptions::default()).await.unwrap();
+    publisher.wait_connected().await.unwrap();
+    let mut subs = Vec::new();
+    for session in [&b, &c] {
+        let mut sub = session
+            .subscribe(publisher.stream_id(), SubscribeOptions::default())
+            .await
+            .unwrap();
+        wait_subscribed(&mut sub).await;
+        subs.push(sub);
+    }
+    let frames = video_frames();
+    let packets = audio_packets();
+    assert!(parlor_media::vp8::is_keyframe(&frames[0]));
+    // 30 frames and 50 audio packets, interleaved as captured, with no pause between them.
+    for i in 0..30usize {
+        publisher.send_video(&frames[i], (i as u32) * 3000).unwrap();
+        for k in (i * 5 / 3)..((i + 1) * 5 / 3) {
+            publisher.send_audio(&packets[k], (k as u32) * 960).unwrap();
+        }
+    }
+    for sub in &mut subs {
+        let (mut video, mut audio) = (Vec::new(), Vec::new());
+        while video.len() < 30 || audio.len() < 50 {
+            let Ok(f) = sub.next_frame(Duration::from_secs(3)).await else {
+                break;
+            };
+            match f.kind {
+                MediaKind::Video => video.push(f.data.to_vec()),
+                MediaKind::Audio => audio.push(f.data.to_vec()),
+            }
+        }
+        assert_eq!(video.len(), 30, "video frames received");
+        assert!(
+            video[..] == frames[..30],
+            "video differs or is out of order"
+        );
+        assert_eq!(audio.len(), 50, "audio packets received");
+        assert!(
+            audio[..] == packets[..50],
+            "audio differs or is out of order"
+        );
+    }
+    let stats = server.stats().await;
+    let router = &stats["router"];
+    eprintln!(
+        "forwarded {} packets in {} consumer passes",
+        router["rtpForwarded"], router["forwardPasses"]
+    );
+    assert!(router["forwardPasses"].as_u64() <= router["rtpForwarded"].as_u64());
+    a.disconnect().await;
+    b.disconnect().await;
+    c.disconnect().await;
+    server.assert_released().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signals_round_trip_in_order_with_limits_enforced() {
     let server = Server::start();

@@ -28,6 +28,7 @@ pub async fn get(
             "datagramsDropped": r.datagrams_dropped,
             "rtpReceived": r.rtp_received,
             "rtpForwarded": r.rtp_forwarded,
+            "forwardPasses": r.forward_passes,
             "keyframeRequests": r.keyframe_requests,
             "transportsFailed": r.transports_failed,
             "datagramsSent": r.datagrams_sent,
