@@ -399,8 +399,8 @@ async fn a_burst_arrives_whole_and_in_order() {
     let packets = audio_packets();
     assert!(parlor_media::vp8::is_keyframe(&frames[0]));
     // 30 frames and 50 audio packets, interleaved as captured, with no pause between them.
-    for i in 0..30usize {
-        publisher.send_video(&frames[i], (i as u32) * 3000).unwrap();
+    for (i, frame) in frames.iter().take(30).enumerate() {
+        publisher.send_video(frame, (i as u32) * 3000).unwrap();
         for k in (i * 5 / 3)..((i + 1) * 5 / 3) {
             publisher.send_audio(&packets[k], (k as u32) * 960).unwrap();
         }
