@@ -401,8 +401,9 @@ async fn a_burst_arrives_whole_and_in_order() {
     // 30 frames and 50 audio packets, interleaved as captured, with no pause between them.
     for (i, frame) in frames.iter().take(30).enumerate() {
         publisher.send_video(frame, (i as u32) * 3000).unwrap();
-        for k in (i * 5 / 3)..((i + 1) * 5 / 3) {
-            publisher.send_audio(&packets[k], (k as u32) * 960).unwrap();
+        let (from, to) = (i * 5 / 3, (i + 1) * 5 / 3);
+        for (k, packet) in packets.iter().enumerate().take(to).skip(from) {
+            publisher.send_audio(packet, (k as u32) * 960).unwrap();
         }
     }
     for sub in &mut subs {
