@@ -74,14 +74,14 @@ fn main() {
     assert!(pairs.iter().all(|p| p.sent == PACKETS));
     let busy = live() - base;
     let per = |bytes: isize| bytes as f64 / f64::from(TRANSPORTS) / 1024.0;
-    eprintln!(
-        "size_of RtpPacket = {} bytes",
-        std::mem::size_of::<str0m::rtp::RtpPacket>()
-    );
     println!("consumer transport heap, {TRANSPORTS} transports (server side):");
     println!("  connected, idle:            {:8.1} KiB each", per(idle));
     println!(
         "  after {PACKETS} video packets:  {:8.1} KiB each",
         per(busy)
+    );
+    println!(
+        "  (the RTX window holds one {}-byte str0m RtpPacket per video packet sent)",
+        std::mem::size_of::<str0m::rtp::RtpPacket>()
     );
 }

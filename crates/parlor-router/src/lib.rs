@@ -89,8 +89,8 @@ pub enum TransportKind {
 }
 
 /// How long a consumer keeps sent video for retransmission (NACK → RTX). A retransmission
-/// older than this would miss any real-time playout; libwebrtc keeps about the same
-/// (max(1 s, 3 RTT)). str0m's default is 3 s, three times the memory per subscription.
+/// older than this would miss any real-time playout. str0m's default is 3 s, three times
+/// the memory per subscription (str0m keeps a 408-byte `RtpPacket` per packet).
 pub const RTX_WINDOW: Duration = Duration::from_secs(1);
 /// The most packets a consumer's retransmission buffer holds (16 Mbps at 1 s).
 pub const RTX_MAX_PACKETS: usize = 2000;
