@@ -258,6 +258,8 @@ impl Worker {
             self.read_socket();
             self.run_timers();
             self.flush_keyframe_requests();
+            // Whatever a drain above queued outside reading and timers (normally nothing).
+            self.forward_pending();
             if Instant::now() >= self.next_housekeeping {
                 self.housekeeping();
             }
