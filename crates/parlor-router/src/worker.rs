@@ -714,16 +714,16 @@ impl Worker {
 
     /// Forwards the packets queued since the last call, grouped by producer, arrival order
     /// kept. A consumer gets all of a group at once — every packet written, then one send
-    /// timeout and one drain — so a video frame's packets (which arrive together) cost one
-    /// pass over the consumer's state instead of one pass each. That state is cold in the
-    /// cache by the time its turn comes (there are hundreds of consumers), so passes are
-    /// what forwarding costs.
+    /// timeout and one drain — so packets that arrive together (a keyframe's, a backlog
+    /// under load) cost one pass over the consumer's state instead of one pass each. That
+    /// state is cold in the cache by the time its turn comes (there are hundreds of
+    /// consumers), so passes are what forwarding costs.
     fn forward_pending(&mut self) {
         if self.pending.is_empty() {
             return;
         }
         let mut pending = std::mem::take(&mut self.pending);
-        // Already in order in the common case (one producer): a cheap check for the sort.
+        // With one producer (the common case) this is already sorted: a linear pass.
         pending.sort_unstable_by_key(|p| (p.producer, p.arrival));
         let mut rest = &pending[..];
         while let Some(first) = rest.first() {
