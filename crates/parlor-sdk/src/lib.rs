@@ -175,10 +175,10 @@ impl Parlor {
     pub async fn create_session(&self, options: SessionOptions) -> Result<Session, Error> {
         let form = session_form(&options)?;
         let response = self
-            .http
-            .post(format!("{}/session/create", self.api_url))
-            .header(project_auth::HEADER, self.rest_auth())
-            .header(reqwest::header::ACCEPT, "application/json")
+            .authed(
+                reqwest::Method::POST,
+                format!("{}/session/create", self.api_url),
+            )
             .form(&form)
             .send()
             .await?;
@@ -422,9 +422,15 @@ impl Parlor {
         format!("{}/v2/project/{}{path}", self.api_url, self.api_key)
     }
 
+    /// A request to `path` under this project's `/v2/project/{key}` prefix.
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.authed(method, self.project_url(path))
+    }
+
+    /// A request to `url` with the project's REST authentication, asking for JSON.
+    fn authed(&self, method: reqwest::Method, url: String) -> reqwest::RequestBuilder {
         self.http
-            .request(method, self.project_url(path))
+            .request(method, url)
             .header(project_auth::HEADER, self.rest_auth())
             .header(reqwest::header::ACCEPT, "application/json")
     }
@@ -474,40 +480,26 @@ impl Parlor {
         excluded_stream_ids: &[String],
     ) -> Result<(), Error> {
         let body = serde_json::json!({ "active": true, "excludedStreamIds": excluded_stream_ids });
-        let path = format!("/session/{session_id}/mute");
-        read_empty(
-            self.request(reqwest::Method::POST, &path)
-                .json(&body)
-                .send()
-                .await?,
-        )
-        .await
+        self.post_mute_all(session_id, body).await
     }
 
     /// Lifts "mute all": streams published from now on are not muted.
     pub async fn disable_force_mute(&self, session_id: &str) -> Result<(), Error> {
-        let body = serde_json::json!({ "active": false });
+        self.post_mute_all(session_id, serde_json::json!({ "active": false }))
+            .await
+    }
+
+    async fn post_mute_all(&self, session_id: &str, body: serde_json::Value) -> Result<(), Error> {
         let path = format!("/session/{session_id}/mute");
-        read_empty(
-            self.request(reqwest::Method::POST, &path)
-                .json(&body)
-                .send()
-                .await?,
-        )
-        .await
+        let request = self.request(reqwest::Method::POST, &path).json(&body);
+        read_empty(request.send().await?).await
     }
 
     /// The server's live counters (`GET /v1/stats`): rooms, transports and the media
     /// router's datagram, RTP and timer counters. Parlor-only; not part of the OpenTok API.
     pub async fn stats(&self) -> Result<serde_json::Value, Error> {
-        let response = self
-            .http
-            .get(format!("{}/v1/stats", self.api_url))
-            .header(project_auth::HEADER, self.rest_auth())
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await?;
-        read_json(response).await
+        let url = format!("{}/v1/stats", self.api_url);
+        read_json(self.authed(reqwest::Method::GET, url).send().await?).await
     }
 
     /// The streams of a live session.
