@@ -434,7 +434,13 @@ async fn a_burst_arrives_whole_and_in_order() {
         "forwarded {} packets in {} consumer passes",
         router["rtpForwarded"], router["forwardPasses"]
     );
-    assert!(router["forwardPasses"].as_u64() <= router["rtpForwarded"].as_u64());
+    // 170 packets written at once: the router read several before forwarding, and gave
+    // each consumer a group in one pass (fewer passes than packets).
+    let (passes, forwarded) = (
+        router["forwardPasses"].as_u64().unwrap(),
+        router["rtpForwarded"].as_u64().unwrap(),
+    );
+    assert!(passes > 0 && passes < forwarded, "{router}");
     a.disconnect().await;
     b.disconnect().await;
     c.disconnect().await;
