@@ -152,12 +152,14 @@ impl Dispatcher {
     }
 
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Notice>) {
+        // Once every sender is gone, only the deliveries in flight are left to finish.
+        let mut open = true;
         loop {
             tokio::select! {
-                notice = rx.recv() => match notice {
+                notice = rx.recv(), if open => match notice {
                     Some(n) => self.enqueue(n).await,
                     None if self.in_flight.is_empty() => return,
-                    None => {}
+                    None => open = false,
                 },
                 Some(done) = self.in_flight.join_next(), if !self.in_flight.is_empty() => {
                     if let Ok((key, outcome)) = done {
@@ -172,15 +174,26 @@ impl Dispatcher {
     async fn targets(&self, project_id: &str, event: &str) -> (Vec<String>, Option<String>) {
         let store = self.store.clone();
         let project = project_id.to_owned();
+        let server_wide = self.callback_url.is_some();
         let found = tokio::task::spawn_blocking(move || {
-            Ok::<_, crate::store::StoreError>((
-                store.project(&project)?,
-                store.callbacks(&project)?,
-            ))
+            let callbacks = store.callbacks(&project)?;
+            if callbacks.is_empty() && !server_wide {
+                return Ok(None); // nothing to deliver: no need for the secret
+            }
+            Ok::<_, crate::store::StoreError>(store.project(&project)?.map(|p| (p, callbacks)))
         })
         .await;
-        let Ok(Ok((Some(project), callbacks))) = found else {
-            return (Vec::new(), None);
+        let (project, callbacks) = match found {
+            Ok(Ok(Some(found))) => found,
+            Ok(Ok(None)) => return (Vec::new(), None),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, project = project_id, event, "cannot read callbacks; event not delivered");
+                return (Vec::new(), None);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "callback lookup task failed");
+                return (Vec::new(), None);
+            }
         };
         let mut urls: Vec<String> = self.callback_url.iter().cloned().collect();
         if let Some((group, ev)) = group_and_event(event) {
@@ -289,8 +302,9 @@ impl Dispatcher {
                 self.attempt(key, Duration::ZERO);
             }
         } else {
+            // `attempts` counts the one that just failed: 0.25 s after the first.
             let backoff = Duration::from_millis(250)
-                .saturating_mul(1 << attempts.min(10) as u32)
+                .saturating_mul(1 << attempts.saturating_sub(1).min(10) as u32)
                 .min(MAX_BACKOFF);
             self.attempt(key, backoff);
         }

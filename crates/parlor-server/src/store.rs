@@ -117,8 +117,7 @@ pub struct CallbackRecord {
 }
 
 /// The state of one event's delivery to one URL.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryRecord {
     pub id: String,
     pub project_id: String,
@@ -333,37 +332,6 @@ impl Store {
             ],
         )?;
         Ok(())
-    }
-
-    /// A session's deliveries, oldest first.
-    pub fn deliveries(
-        &self,
-        project_id: &str,
-        session_id: &str,
-    ) -> Result<Vec<DeliveryRecord>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT id, project_id, session_id, event, url, body, status, attempts, last_error,
-                    created_at, updated_at
-             FROM callback_deliveries WHERE project_id = ?1 AND session_id = ?2
-             ORDER BY created_at, rowid",
-        )?;
-        let rows = stmt.query_map([project_id, session_id], |r| {
-            Ok(DeliveryRecord {
-                id: r.get(0)?,
-                project_id: r.get(1)?,
-                session_id: r.get(2)?,
-                event: r.get(3)?,
-                url: r.get(4)?,
-                body: r.get(5)?,
-                status: r.get(6)?,
-                attempts: r.get(7)?,
-                last_error: r.get(8)?,
-                created_at: r.get(9)?,
-                updated_at: r.get(10)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 
