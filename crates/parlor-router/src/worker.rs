@@ -5,8 +5,9 @@
 //! services deferred keyframe requests; and, once a second, closes transports that never
 //! connected or lost their peer. After every input to a transport, its output is drained
 //! completely (str0m's contract): datagrams are sent, events handled. A producer's RTP
-//! event is forwarded to each of its consumers right there — write, then drain the
-//! consumer — so a packet goes from socket to socket without leaving the thread.
+//! events are queued while the socket has more to read, then forwarded grouped per
+//! consumer — write them all, then drain the consumer once — so a packet goes from socket
+//! to socket without leaving the thread.
 //!
 //! Isolation: every call into a transport's `Rtc` runs under `catch_unwind`; a transport
 //! that panics or errors is dropped alone. Datagrams are routed only to the transport
@@ -301,10 +302,13 @@ impl Worker {
                         set_wanted(&mut c.audio, a);
                     }
                     if let Some(v) = video {
-                        set_wanted(&mut c.video, v);
-                        if v {
+                        // Only turning video back on needs a keyframe (asked now rather than
+                        // on the next packet); repeating "on" must not make the publisher
+                        // send keyframes.
+                        if v && !c.video.wanted {
                             want_keyframe = Some(c.producer);
                         }
+                        set_wanted(&mut c.video, v);
                     }
                 }
                 if let Some(p) = want_keyframe {
@@ -756,20 +760,23 @@ impl Worker {
                 return;
             };
             let is_video = kind == MediaKind::Video;
-            if !is_video && !producer.audio_enabled {
+            if is_video {
+                producer.video_ssrc.get_or_insert(header.ssrc);
+                if starts_keyframe(params.spec().codec, &p.packet.payload) {
+                    keyframe_starts |= 1 << i;
+                }
+            } else if !producer.audio_enabled {
                 continue;
             }
-            if is_video && producer.video_ssrc.is_none() {
-                producer.video_ssrc = Some(header.ssrc);
-            }
-            if is_video && producer.keyframe_pending && !self.keyframe_wanted.contains(&pkey) {
-                // A throttled request: retry it on the producer's own packets.
-                self.keyframe_wanted.push(pkey);
-            }
-            if is_video && starts_keyframe(params.spec().codec, &p.packet.payload) {
-                keyframe_starts |= 1 << i;
-            }
             media[i] = Some((is_video, params));
+        }
+        let retry_keyframe = matches!(
+            self.transports.get(pkey),
+            Some(Transport { role: Role::Producer(p), .. }) if p.keyframe_pending
+        );
+        if retry_keyframe && media.iter().flatten().any(|&(video, _)| video) {
+            // A throttled request: retry it on the producer's own video.
+            self.want_keyframe(pkey);
         }
         let Some(Transport {
             role: Role::Producer(producer),
