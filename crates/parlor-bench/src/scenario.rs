@@ -96,7 +96,8 @@ impl RouterRates {
     }
 }
 
-/// Runs `shape` against `sut` with `media`; `warmup` before measuring.
+/// Runs `shape` against `sut` with `media`: everyone joins, then subscribes; once media
+/// reaches every subscription (or 10 s passed) and 1 s more, measures for `shape.duration`.
 pub async fn run(sut: &Sut, shape: Shape, media: Arc<Media>) -> anyhow::Result<Report> {
     let pid = sut.pid();
     let idle_rss = procfs::rss_bytes(pid)? as f64;

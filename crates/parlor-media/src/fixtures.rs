@@ -3,9 +3,9 @@
 //!
 //! [`ensure`] creates, once per directory, a VP8 IVF and an Opus Ogg with known
 //! properties (the constants below). Files are written under a temporary name and
-//! renamed into place, so concurrent test processes never see a half-written file;
-//! two processes racing on a missing file both generate it and the last rename wins,
-//! which is harmless.
+//! hard-linked into place, so concurrent test processes never see a half-written file;
+//! two processes racing on a missing file both generate it and the first link wins (a
+//! published fixture is never replaced while another process reads it).
 //!
 //! ```no_run
 //! # fn main() -> std::io::Result<()> {

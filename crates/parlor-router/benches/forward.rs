@@ -2,7 +2,8 @@
 //! memory (real ICE, DTLS and SRTP, no sockets).
 //!
 //! * `rewrite_protect`: one consumer — sequence rewrite, `write_rtp`, the send timeout and
-//!   draining the protected datagram (what the worker does per consumer per packet).
+//!   draining the protected datagram (what the worker does per consumer per pass, here
+//!   with one packet per pass, the steady state).
 //! * `fan_out/N`: one producer packet to N consumers (per packet, all consumers).
 //!
 //! `cargo bench -p parlor-router --bench forward`

@@ -136,7 +136,7 @@ pub struct RouterStats {
     pub transports: usize,
     pub producers: usize,
     pub consumers: usize,
-    /// Entries in the address and ufrag routing tables.
+    /// Entries in the routing tables (by address, by ICE ufrag, by transport ID).
     pub routes: usize,
     pub datagrams_received: u64,
     pub datagrams_dropped: u64,

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use parlor_router::forward::SeqRewriter;
 use str0m::format::Codec;
-use str0m::media::{Direction, MediaKind, Mid, Pt};
+use str0m::media::{Direction, MediaKind, Pt};
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{RtpWrite, SeqNo};
+use str0m::rtp::{RtpWrite, SeqNo, Ssrc};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
 /// A consumer transport (server side, ICE-lite, RTP mode) connected to a client.
@@ -18,7 +18,7 @@ pub struct Pair {
     pub server: Rtc,
     /// `None` once dropped (the memory benchmark weighs the server side alone).
     pub client: Option<Rtc>,
-    mid: Mid,
+    ssrc: Ssrc,
     pt: Pt,
     now: Instant,
     seq: SeqRewriter,
@@ -113,18 +113,19 @@ impl Pair {
             .find(|p| p.spec().codec == Codec::Vp8)
             .map(|p| p.pt())
             .unwrap();
-        parlor_router::configure_send_stream(
-            server
-                .direct_api()
-                .stream_tx_by_mid(mid, None)
-                .expect("the consumer's send stream"),
-        );
+        // As the worker: the send stream found once by mid, then by SSRC.
+        let mut api = server.direct_api();
+        let tx = api
+            .stream_tx_by_mid(mid, None)
+            .expect("the consumer's send stream");
+        parlor_router::configure_send_stream(tx);
+        let ssrc = tx.ssrc();
         let mut seq = SeqRewriter::default();
         seq.start(0, 1);
         Pair {
             server,
             client: Some(client),
-            mid,
+            ssrc,
             pt,
             now,
             seq,
@@ -148,7 +149,7 @@ impl Pair {
         .nackable(true);
         self.server
             .direct_api()
-            .stream_tx_by_mid(self.mid, None)
+            .stream_tx(&self.ssrc)
             .unwrap()
             .write_rtp(write);
         self.server.handle_input(Input::Timeout(self.now)).unwrap();
