@@ -70,8 +70,11 @@ pub enum PeerEvent {
 pub struct ReceiveStats {
     pub packets: AtomicU64,
     pub bytes: AtomicU64,
-    /// Sequence numbers skipped (never received, after retransmissions).
+    /// Sequence numbers skipped, counted when the gap is first seen: a gap a retransmission
+    /// fills later is not taken back, so this is an upper bound of what stayed lost.
     pub lost: AtomicU64,
+    /// RTP datagrams thrown away on purpose before the WebRTC stack (`drop_rate`).
+    pub dropped: AtomicU64,
     /// Mean absolute interarrival jitter across streams, in microseconds (RFC 3550 style).
     pub jitter_us: AtomicU64,
     /// When the first RTP packet arrived.
@@ -351,6 +354,7 @@ async fn run(
                 let Ok((n, source)) = received else { continue };
                 let data = &buf[..n];
                 if loss.drops(data) {
+                    stats.dropped.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
                 let Ok(receive) = Receive::new(Protocol::Udp, source, local, data) else { continue };

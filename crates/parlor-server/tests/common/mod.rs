@@ -112,17 +112,7 @@ impl Server {
 
     /// `GET /v1/stats`.
     pub async fn stats(&self) -> serde_json::Value {
-        let auth =
-            parlor_proto::project_auth::mint(API_KEY, API_SECRET, parlor_proto::unix_now(), 60);
-        reqwest::Client::new()
-            .get(format!("{}/v1/stats", self.url))
-            .header("X-OPENTOK-AUTH", auth)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.sdk().stats().await.expect("GET /v1/stats")
     }
 
     /// Waits until the server holds no room, transport or route (everything released).
