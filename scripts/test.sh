@@ -41,7 +41,7 @@ step "OpenTok SDK compatibility (npm opentok, PyPI opentok)"
 export PARLOR_BIN="$root/target/debug/parlor"
 (cd tests/compat && npm ci --no-audit --no-fund --loglevel=error)
 rm -rf tests/compat/results
-node --test tests/compat/node/ 2>&1 | tee "$logs/node.log"
+node --test --test-reporter=tap tests/compat/node/ 2>&1 | tee "$logs/node.log"
 python3 -m pip install --quiet --disable-pip-version-check -r tests/compat/requirements.txt
 python3 -m pytest tests/compat/python -q -p no:cacheprovider 2>&1 | tee "$logs/pytest.log"
 step "compatibility table (docs/compatibility.md) matches the suites' results"
@@ -87,7 +87,7 @@ if ! diff -r web/dist "$rebuilt" >/dev/null; then
 fi
 rm -rf "$rebuilt"
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
-node --test --test-concurrency=1 tests/browser/ 2>&1 | tee "$logs/browser.log"
+node --test --test-reporter=tap --test-concurrency=1 tests/browser/ 2>&1 | tee "$logs/browser.log"
 # ---- end of browser step ----
 
 if [ -z "${PARLOR_SKIP_FUZZ:-}" ]; then
