@@ -1155,7 +1155,6 @@
       if (this.destroyed) return;
       const event = this.emit("mediaStopped", { track }, true);
       if (event.isDefaultPrevented()) return;
-      if (this.session) this.session.unpublish(this);
       this.teardown("mediaStopped");
     }
     async replaceTrack(kind, track) {

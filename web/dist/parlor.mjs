@@ -1154,7 +1154,6 @@ var Publisher = class extends EventEmitter {
     if (this.destroyed) return;
     const event = this.emit("mediaStopped", { track }, true);
     if (event.isDefaultPrevented()) return;
-    if (this.session) this.session.unpublish(this);
     this.teardown("mediaStopped");
   }
   async replaceTrack(kind, track) {

@@ -475,8 +475,7 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
     if (this.destroyed) return;
     const event = this.emit('mediaStopped', { track }, true);
     if (event.isDefaultPrevented()) return;
-    if (this.session) this.session.unpublish(this);
-    this.teardown('mediaStopped');
+    this.teardown('mediaStopped'); // unpublishes (once) if published
   }
 
   private async replaceTrack(kind: 'audio' | 'video', track: MediaStreamTrack) {
