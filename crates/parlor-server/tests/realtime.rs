@@ -783,8 +783,14 @@ async fn lost_packets_are_repaired_by_nack_and_rtx() {
         assert!(f == &frames[i], "frame differs or is missing");
     }
     // The loss was real: packets were thrown away, and the frames above are whole anyway.
-    let dropped = sub.stats().dropped.load(std::sync::atomic::Ordering::Relaxed);
-    assert!(dropped > 0, "no packet was dropped: the test exercised no repair");
+    let dropped = sub
+        .stats()
+        .dropped
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        dropped > 0,
+        "no packet was dropped: the test exercised no repair"
+    );
     let stats = server.stats().await;
     assert!(
         stats["router"]["rtpForwarded"].as_u64().unwrap() > 80,
