@@ -50,11 +50,11 @@ pub fn verify(token: &str, api_secret: &str, now: i64) -> Result<(), ProjectAuth
         Some(Ok(exp)) => exp,
         _ => return Err(ProjectAuthError::MissingExpiry),
     };
-    if exp + REST_AUTH_SKEW_SECS < now {
+    if exp.saturating_add(REST_AUTH_SKEW_SECS) < now {
         return Err(ProjectAuthError::Expired(exp, now));
     }
     match jwt::seconds(&claims, "iat") {
-        Some(Ok(iat)) if iat > now + REST_AUTH_SKEW_SECS => {
+        Some(Ok(iat)) if iat > now.saturating_add(REST_AUTH_SKEW_SECS) => {
             Err(ProjectAuthError::IssuedInFuture(iat, now))
         }
         Some(Err(())) => Err(ProjectAuthError::Malformed("'iat' is not a number")),

@@ -384,7 +384,7 @@ impl Fields {
             (Some(t), None) | (None, Some(t)) => t,
             (None, None) => self
                 .create_time
-                .map(|c| c + crate::limits::DEFAULT_TOKEN_TTL_SECS)
+                .map(|c| c.saturating_add(crate::limits::DEFAULT_TOKEN_TTL_SECS))
                 .ok_or_else(|| TokenError::malformed("token has no expiry"))?,
         };
         if expire_time <= now {
