@@ -34,6 +34,18 @@ impl SeqRewriter {
         self.base = None;
     }
 
+    /// The highest output number sent, if any.
+    pub fn last_out(&self) -> Option<u64> {
+        self.last_out
+    }
+
+    /// The producer packet that output number `out` carried, if it was numbered since the
+    /// last (re)start.
+    pub fn input_for(&self, out: u64) -> Option<u64> {
+        let (base_in, base_out) = self.base?;
+        Some(out.checked_sub(base_out)? + base_in)
+    }
+
     /// The output number for producer packet `input`, or `None` if it precedes the start
     /// (or forwarding is paused).
     pub fn map(&mut self, input: u64) -> Option<u64> {
@@ -59,6 +71,9 @@ mod tests {
         assert_eq!(r.map(70_000), Some(100));
         assert_eq!(r.map(70_002), Some(102), "gaps are kept for NACK");
         assert_eq!(r.map(70_001), Some(101), "reordering is kept");
+        assert_eq!(r.last_out(), Some(102));
+        assert_eq!(r.input_for(101), Some(70_001), "a NACKed number maps back");
+        assert_eq!(r.input_for(99), None, "before the start point");
     }
 
     #[test]

@@ -14,8 +14,10 @@
 //!
 //! [str0m]: https://docs.rs/str0m
 
+pub mod dtls_keys;
 pub mod forward;
 pub mod outbox;
+pub mod srtp;
 mod stun;
 mod worker;
 
@@ -145,6 +147,12 @@ pub struct RouterStats {
     /// Passes over a consumer that wrote packets (one send timeout and drain each):
     /// `rtp_forwarded / forward_passes` is how many packets a pass carries on average.
     pub forward_passes: u64,
+    /// Forwarded packets the worker built and protected itself (the direct send path)
+    /// rather than through str0m; included in `rtp_forwarded`.
+    pub rtp_forwarded_direct: u64,
+    /// Packets resent on a retransmission stream in answer to a consumer's NACK (direct
+    /// path; str0m's own retransmissions are not counted).
+    pub retransmissions: u64,
     pub keyframe_requests: u64,
     pub transports_failed: u64,
     /// Datagrams sent, and the `sendmmsg` calls that sent them.

@@ -7,11 +7,15 @@ use socket2::SockAddr;
 
 /// Flush when this many datagrams are queued.
 pub const BATCH: usize = 64;
+/// Sent buffers kept for reuse (a few batches' worth).
+const SPARE: usize = 4 * BATCH;
 
 /// Datagrams waiting to be sent, and the scratch space to send them without allocating.
 #[derive(Default)]
 pub struct Outbox {
     datagrams: Vec<(SockAddr, Vec<u8>)>,
+    /// Buffers of sent datagrams, emptied, for [`Outbox::buffer`].
+    spare: Vec<Vec<u8>>,
     #[cfg(target_os = "linux")]
     iovs: Vec<libc::iovec>,
     #[cfg(target_os = "linux")]
@@ -36,6 +40,12 @@ impl Outbox {
     /// Queues a datagram (its buffer is moved, not copied).
     pub fn push(&mut self, destination: SocketAddr, contents: Vec<u8>) {
         self.datagrams.push((SockAddr::from(destination), contents));
+    }
+
+    /// An empty buffer to build a datagram in: a sent one reused when there is one, so
+    /// the send path allocates nothing in steady state.
+    pub fn buffer(&mut self) -> Vec<u8> {
+        self.spare.pop().unwrap_or_else(|| Vec::with_capacity(1500))
     }
 
     pub fn len(&self) -> usize {
@@ -101,21 +111,31 @@ impl Outbox {
         }
         self.headers.clear();
         self.iovs.clear();
-        self.datagrams.clear();
+        self.recycle();
         f
+    }
+
+    fn recycle(&mut self) {
+        for (_, mut data) in self.datagrams.drain(..) {
+            if self.spare.len() < SPARE {
+                data.clear();
+                self.spare.push(data);
+            }
+        }
     }
 
     /// Sends everything queued, one datagram at a time (non-Linux).
     #[cfg(not(target_os = "linux"))]
     pub fn flush(&mut self, socket: &mio::net::UdpSocket) -> Flushed {
         let mut f = Flushed::default();
-        for (addr, data) in self.datagrams.drain(..) {
+        for (addr, data) in &self.datagrams {
             f.syscalls += 1;
-            match addr.as_socket().map(|a| socket.send_to(&data, a)) {
+            match addr.as_socket().map(|a| socket.send_to(data, a)) {
                 Some(Ok(_)) => f.sent += 1,
                 _ => f.dropped += 1,
             }
         }
+        self.recycle();
         f
     }
 }

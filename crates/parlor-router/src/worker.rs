@@ -14,7 +14,7 @@
 //! whose ICE credentials they carry (STUN) or whose validated address they come from.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -31,12 +31,15 @@ use str0m::change::SdpOffer;
 use str0m::format::{Codec, PayloadParams};
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt};
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc};
+use str0m::rtp::rtcp::{Nack, Rtcp};
+use str0m::rtp::{Extension, ExtensionValues, RawPacket, RtpPacket, RtpWrite, SeqNo, Ssrc};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::dtls_keys::{self, KeySlot};
 use crate::forward::SeqRewriter;
 use crate::outbox::{self, Outbox};
+use crate::srtp::SrtpSender;
 use crate::{
     CloseReason, Command, ConsumerMedia, RouterConfig, RouterError, RouterEvent, RouterStats,
     TransportId, TransportKind, stun,
@@ -57,6 +60,13 @@ const MAX_SLEEP: Duration = Duration::from_secs(1);
 const MAX_PENDING: usize = 64;
 /// UDP socket buffer size: handshake flights and keyframes come in bursts.
 const SOCKET_BUFFER: usize = 4 << 20;
+/// On the direct send path, a track still hands str0m one packet this often, so that its
+/// sender reports carry a current RTP-time/wallclock pair (receivers sync audio and video
+/// with them).
+const VIA_RTC_INTERVAL: Duration = Duration::from_millis(500);
+/// A producer's video packets kept for consumers' retransmission requests: at most this
+/// many, none older than [`crate::RTX_WINDOW`].
+const HISTORY_PACKETS: usize = 1024;
 
 pub(crate) struct Started {
     pub worker: Worker,
@@ -98,9 +108,14 @@ struct Transport {
     /// The deadline of this transport's live timer entry, if any.
     scheduled: Option<Instant>,
     addrs: Vec<SocketAddr>,
+    /// Where str0m sends this transport's DTLS and media (the ICE-nominated address): the
+    /// destination of the direct send path.
+    send_to: Option<SocketAddr>,
     role: Role,
 }
 
+// Consumers are most transports and are read for every forwarded packet: kept inline.
+#[allow(clippy::large_enum_variant)]
 enum Role {
     Producer(Producer),
     Consumer(Consumer),
@@ -122,12 +137,33 @@ struct Producer {
     audio_enabled: bool,
     last_keyframe_request: Option<Instant>,
     keyframe_pending: bool,
+    /// Recent video packets, oldest first, shared by all consumers' retransmissions.
+    history: VecDeque<RtpPacket>,
+}
+
+impl Producer {
+    fn remember(&mut self, packet: RtpPacket) {
+        let newest = packet.timestamp;
+        while self.history.len() >= HISTORY_PACKETS
+            || self.history.front().is_some_and(|old| {
+                newest.saturating_duration_since(old.timestamp) > crate::RTX_WINDOW
+            })
+        {
+            self.history.pop_front();
+        }
+        self.history.push_back(packet);
+    }
 }
 
 struct Consumer {
     producer: usize,
     audio: Track,
     video: Track,
+    /// Where the DTLS handshake leaves the keying material.
+    keys: Arc<KeySlot>,
+    /// Set on connecting with an AEAD SRTP profile: forwarded media is then sent by the
+    /// worker itself ([`send_direct`]); `None` leaves it all to str0m.
+    srtp: Option<SrtpSender>,
 }
 
 /// One kind of media on a consumer.
@@ -137,10 +173,28 @@ struct Track {
     /// The SSRC of the consumer's send stream for `mid`, once looked up: str0m finds a
     /// stream by SSRC with a hash lookup, by mid only by scanning its streams.
     tx_ssrc: Option<Ssrc>,
-    /// Producer payload type → consumer payload type, for the last one seen.
-    pt_map: Option<(Pt, Pt)>,
+    /// Producer payload type → consumer payload type and its retransmission type, for the
+    /// last one seen.
+    pt_map: Option<(Pt, Pt, Option<Pt>)>,
     seq: SeqRewriter,
     first_out: u64,
+    /// How the direct path writes this track's packets, once resolved.
+    direct: Option<DirectTrack>,
+    /// When a packet of this track last went through str0m (see [`VIA_RTC_INTERVAL`]).
+    last_via_rtc: Option<Instant>,
+}
+
+/// A consumer track's send stream as the direct path writes it.
+struct DirectTrack {
+    ssrc: u32,
+    rtx_ssrc: Option<u32>,
+    /// The next retransmission's extended sequence number (its SRTP index).
+    rtx_seq: u64,
+    mid: Mid,
+    /// Negotiated one-byte header extension IDs.
+    mid_id: Option<u8>,
+    audio_level_id: Option<u8>,
+    orientation_id: Option<u8>,
 }
 
 impl Track {
@@ -153,6 +207,8 @@ impl Track {
             seq: SeqRewriter::default(),
             // Below 2^15, as browsers do, so the SRTP rollover counter starts at 0.
             first_out: rand::rng().random_range(1..0x7fff),
+            direct: None,
+            last_via_rtc: None,
         }
     }
 }
@@ -198,8 +254,12 @@ impl Worker {
             .dtls_provider
             .generate_certificate()
             .ok_or_else(|| RouterError::Start("cannot generate a DTLS certificate".into()))?;
-        let consumer_config =
-            crate::transport_config(TransportKind::Consumer).set_dtls_cert(cert.clone());
+        // Consumers: the DTLS keys are captured for the direct send path, and incoming RTCP
+        // is surfaced (as raw packets) for the NACKs that path answers.
+        let consumer_config = crate::transport_config(TransportKind::Consumer)
+            .set_dtls_cert(cert.clone())
+            .set_crypto_provider(dtls_keys::provider())
+            .enable_raw_packets(true);
         let producer_config = crate::transport_config(TransportKind::Producer).set_dtls_cert(cert);
         tracing::info!(%local_addr, %advertised, "media router bound");
         Ok(Started {
@@ -383,16 +443,16 @@ impl Worker {
             pass: random_string(32),
         });
         let built = catch_unwind(AssertUnwindSafe(|| {
-            let mut rtc = config.build(now);
+            let (mut rtc, keys) = dtls_keys::build(&config, now);
             let candidate = Candidate::host(advertised, "udp").map_err(|e| e.to_string())?;
             rtc.add_local_candidate(candidate);
             let answer = rtc
                 .sdp_api()
                 .accept_offer(offer)
                 .map_err(|e| e.to_string())?;
-            Ok::<_, String>((rtc, answer.to_sdp_string()))
+            Ok::<_, String>((rtc, keys, answer.to_sdp_string()))
         }));
-        let (rtc, answer) = match built {
+        let (rtc, keys, answer) = match built {
             Ok(Ok(ok)) => ok,
             Ok(Err(e)) => return Err(RouterError::Sdp(e)),
             Err(_) => {
@@ -410,11 +470,14 @@ impl Worker {
                 audio_enabled: true,
                 last_keyframe_request: None,
                 keyframe_pending: false,
+                history: VecDeque::new(),
             }),
             Some((producer, media)) => Role::Consumer(Consumer {
                 producer,
                 audio: Track::new(media.audio),
                 video: Track::new(media.video),
+                keys,
+                srtp: None,
             }),
         };
         let key = self.transports.insert(Transport {
@@ -426,6 +489,7 @@ impl Worker {
             disconnected_since: None,
             scheduled: None,
             addrs: Vec::new(),
+            send_to: None,
             role,
         });
         if let Some((producer, _)) = consumer_of
@@ -647,7 +711,13 @@ impl Worker {
             let out = catch_unwind(AssertUnwindSafe(|| t.rtc.poll_output()));
             match out {
                 Ok(Ok(Output::Timeout(at))) => return self.schedule(key, at),
-                Ok(Ok(Output::Transmit(tx))) => self.transmit(tx.destination, tx.contents.into()),
+                Ok(Ok(Output::Transmit(tx))) => {
+                    // STUN answers go wherever a check came from; the rest to the nominee.
+                    if !stun::is_stun(&tx.contents) {
+                        t.send_to = Some(tx.destination);
+                    }
+                    self.transmit(tx.destination, tx.contents.into())
+                }
                 Ok(Ok(Output::Event(event))) => self.on_event(key, event),
                 Ok(Err(e)) => return self.fail(key, &e.to_string()),
                 Err(_) => return self.fail(key, "panic in poll_output"),
@@ -664,11 +734,21 @@ impl Worker {
                 let _ = self
                     .events
                     .send(RouterEvent::Connected { id: t.id.clone() });
-                if let Role::Consumer(c) = &t.role
-                    && c.video.wanted
-                {
-                    let p = c.producer;
-                    self.want_keyframe(p);
+                if let Role::Consumer(c) = &mut t.role {
+                    if let Some(keys) = c.keys.take() {
+                        let provider = dtls_keys::provider();
+                        c.srtp = SrtpSender::new(
+                            provider.srtp_provider,
+                            &keys.material,
+                            keys.profile,
+                            keys.active,
+                        );
+                    }
+                    tracing::debug!(id = %t.id, direct = c.srtp.is_some(), "consumer send path");
+                    if c.video.wanted {
+                        let p = c.producer;
+                        self.want_keyframe(p);
+                    }
                 }
             }
             Event::IceConnectionStateChange(state) => {
@@ -687,6 +767,11 @@ impl Worker {
             Event::RtpPacket(packet) => {
                 if matches!(t.role, Role::Producer(_)) {
                     self.enqueue(key, packet);
+                }
+            }
+            Event::RawPacket(raw) => {
+                if let RawPacket::RtcpRx(Rtcp::Nack(nack)) = *raw {
+                    self.retransmit(key, &nack);
                 }
             }
             Event::KeyframeRequest(_) => {
@@ -739,7 +824,16 @@ impl Worker {
             self.forward(first.producer, group);
             rest = tail;
         }
-        pending.clear();
+        for p in pending.drain(..) {
+            if let Some(Transport {
+                role: Role::Producer(producer),
+                ..
+            }) = self.transports.get_mut(p.producer)
+                && producer.video_ssrc == Some(p.packet.header.ssrc)
+            {
+                producer.remember(p.packet);
+            }
+        }
         self.pending = pending;
         self.flush_closing();
     }
@@ -800,43 +894,77 @@ impl Worker {
                 continue;
             };
             let rtc = &mut ct.rtc;
-            let mut written = 0u64;
+            let srtp = &mut c.srtp;
+            // The direct path needs the keys and the address str0m sends to.
+            let direct_to = ct.send_to.filter(|_| srtp.is_some());
+            let outbox = &mut self.outbox;
+            let (mut via_rtc, mut direct) = (0u64, 0u64);
             let result = catch_unwind(AssertUnwindSafe(|| {
                 for (i, p) in group.iter().enumerate() {
                     let Some((is_video, params)) = media[i] else {
                         continue;
                     };
                     let track = if is_video { &mut c.video } else { &mut c.audio };
-                    match write_packet(
-                        rtc,
-                        track,
-                        &p.packet,
-                        params,
-                        is_video,
-                        keyframe_starts & (1 << i) != 0,
-                    ) {
-                        Written::Yes => written += 1,
-                        Written::NeedsKeyframe => keyframe_needed |= 1 << i,
-                        Written::No => {}
+                    let keyframe_start = keyframe_starts & (1 << i) != 0;
+                    let out = match prepare(rtc, track, &p.packet, params, is_video, keyframe_start)
+                    {
+                        Ok(out) => out,
+                        Err(Written::NeedsKeyframe) => {
+                            keyframe_needed |= 1 << i;
+                            continue;
+                        }
+                        Err(_) => continue,
+                    };
+                    // Once a packet of this pass went through str0m, the rest follow it
+                    // there: str0m's packets leave at the end of the pass, and the order
+                    // must hold.
+                    let due_via_rtc = via_rtc > 0
+                        || track
+                            .last_via_rtc
+                            .is_none_or(|t| now.saturating_duration_since(t) >= VIA_RTC_INTERVAL);
+                    if let (Some(to), Some(srtp), false) = (direct_to, srtp.as_mut(), due_via_rtc)
+                        && let Some(d) = direct_track(rtc, track)
+                    {
+                        let mut buf = outbox.buffer();
+                        send_direct(srtp, d, &mut buf, &out, &p.packet)?;
+                        outbox.push(to, buf);
+                        direct += 1;
+                    } else {
+                        // On the direct path str0m keeps no retransmission copy: the
+                        // worker answers NACKs for the whole track from the producer's
+                        // history.
+                        let nackable = is_video && direct_to.is_none();
+                        if write_via_rtc(rtc, track, &out, &p.packet, nackable) {
+                            track.last_via_rtc = Some(now);
+                            via_rtc += 1;
+                        }
                     }
                 }
-                if written > 0 {
+                if via_rtc > 0 {
                     // str0m queues written packets and sends them on its next timeout: hand
                     // it that timeout now, so they leave in this pass instead of a later
                     // timer wake-up (a second drain per consumer).
-                    rtc.handle_input(Input::Timeout(now))?;
+                    rtc.handle_input(Input::Timeout(now))
+                        .map_err(|e| e.to_string())?;
                 }
-                Ok::<_, str0m::RtcError>(())
+                Ok::<_, String>(())
             }));
             match result {
-                Ok(Ok(())) if written > 0 => {
-                    self.stats.rtp_forwarded += written;
-                    self.stats.forward_passes += 1;
-                    self.drain(ckey);
+                Ok(Ok(())) => {
+                    self.stats.rtp_forwarded += via_rtc + direct;
+                    self.stats.rtp_forwarded_direct += direct;
+                    if via_rtc + direct > 0 {
+                        self.stats.forward_passes += 1;
+                    }
+                    if via_rtc > 0 {
+                        self.drain(ckey);
+                    }
                 }
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => self.fail(ckey, &e.to_string()),
-                Err(_) => self.fail(ckey, "panic in write_rtp"),
+                Ok(Err(e)) => self.fail(ckey, &e),
+                Err(_) => self.fail(ckey, "panic in forwarding"),
+            }
+            if self.outbox.len() >= outbox::BATCH {
+                self.flush_outbox();
             }
         }
         if let Some(Transport {
@@ -863,6 +991,71 @@ impl Worker {
                     p.keyframe_pending = false;
                 }
                 self.keyframe_wanted.retain(|&k| k != pkey);
+            }
+        }
+    }
+
+    /// Answers a consumer's NACK on the direct path: each lost packet still in the
+    /// producer's history is resent on the track's retransmission stream (RFC 4588).
+    /// Transports on str0m's path answer NACKs themselves (str0m keeps their copies).
+    fn retransmit(&mut self, ckey: usize, nack: &Nack) {
+        let Some(pkey) = (match self.transports.get(ckey) {
+            Some(Transport {
+                role: Role::Consumer(c),
+                ..
+            }) => Some(c.producer),
+            _ => None,
+        }) else {
+            return;
+        };
+        let Some((ct, pt)) = self.transports.get2_mut(ckey, pkey) else {
+            return;
+        };
+        let (Some(to), Role::Consumer(c), Role::Producer(p)) = (ct.send_to, &mut ct.role, &pt.role)
+        else {
+            return;
+        };
+        let (Some(srtp), Some(d)) = (c.srtp.as_mut(), c.video.direct.as_mut()) else {
+            return;
+        };
+        let (Some(rtx_ssrc), Some((in_pt, _, Some(rtx_pt)))) = (d.rtx_ssrc, c.video.pt_map) else {
+            return;
+        };
+        if *nack.ssrc != d.ssrc {
+            return;
+        }
+        let Some(last) = c.video.seq.last_out() else {
+            return;
+        };
+        for entry in nack.reports.iter() {
+            let lost = std::iter::once(entry.pid).chain(
+                (0..16u16)
+                    .filter(|b| entry.blp & (1 << b) != 0)
+                    .map(|b| entry.pid.wrapping_add(b + 1)),
+            );
+            for seq16 in lost {
+                let out_seq = extend_seq(last, seq16);
+                let Some(input) = c.video.seq.input_for(out_seq) else {
+                    continue;
+                };
+                let Some(packet) = p.history.iter().rev().find(|h| *h.seq_no == input) else {
+                    continue;
+                };
+                if packet.header.payload_type != in_pt {
+                    continue; // sent with another codec than the track's current one
+                }
+                let mut buf = self.outbox.buffer();
+                let index = d.rtx_seq;
+                d.rtx_seq += 1;
+                write_header(&mut buf, d, rtx_ssrc, rtx_pt, index as u16, packet);
+                // The payload is the original sequence number, then the original payload.
+                let mut payload = Vec::with_capacity(2 + packet.payload.len());
+                payload.extend_from_slice(&(out_seq as u16).to_be_bytes());
+                payload.extend_from_slice(&packet.payload);
+                if srtp.protect(&mut buf, &payload, rtx_ssrc, index).is_ok() {
+                    self.outbox.push(to, buf);
+                    self.stats.retransmissions += 1;
+                }
             }
         }
     }
@@ -927,66 +1120,88 @@ impl Worker {
     }
 }
 
-/// What writing a producer packet to a consumer track did.
+/// Why a producer packet is not written to a consumer track.
 enum Written {
-    Yes,
-    /// Not written: the track waits for a keyframe and this packet does not start one.
+    /// The track waits for a keyframe and this packet does not start one.
     NeedsKeyframe,
-    /// Not written: the track is off, not negotiated, or the packet is a duplicate.
+    /// The track is off or not negotiated, the codec is not the consumer's, or the
+    /// packet precedes the track's start.
     No,
 }
 
-/// Rewrites a producer packet for one consumer track (sequence number, payload type, the
-/// header extensions that describe media) and writes it to the consumer's send stream.
-/// It leaves on the transport's next timeout.
-fn write_packet(
-    rtc: &mut Rtc,
+/// A producer packet as one consumer track sends it.
+struct Prepared {
+    seq: u64,
+    pt: Pt,
+}
+
+/// Decides whether a producer packet goes to a consumer track and how it is numbered
+/// there (sequence number, payload type).
+fn prepare(
+    rtc: &Rtc,
     track: &mut Track,
     packet: &RtpPacket,
     params: PayloadParams,
     is_video: bool,
     keyframe_start: bool,
-) -> Written {
-    let Some(mid) = track.mid.filter(|_| track.wanted) else {
-        return Written::No;
+) -> Result<Prepared, Written> {
+    if track.mid.is_none() || !track.wanted {
+        return Err(Written::No);
+    }
+    let pt = match track.pt_map {
+        Some((i, o, _)) if i == packet.header.payload_type => o,
+        _ => match rtc.codec_config().match_params(params) {
+            Some(p) => {
+                track.pt_map = Some((packet.header.payload_type, p.pt(), p.resend()));
+                p.pt()
+            }
+            None => return Err(Written::No), // the consumer did not negotiate this codec
+        },
     };
     let input_seq: u64 = *packet.seq_no;
     if !track.seq.started() {
         if is_video && !keyframe_start {
-            return Written::NeedsKeyframe;
+            return Err(Written::NeedsKeyframe);
         }
         track.seq.start(input_seq, track.first_out);
     }
-    let Some(out_seq) = track.seq.map(input_seq) else {
-        return Written::No;
-    };
-    let out_pt = match track.pt_map {
-        Some((i, o)) if i == packet.header.payload_type => o,
-        _ => match rtc.codec_config().match_params(params) {
-            Some(p) => {
-                track.pt_map = Some((packet.header.payload_type, p.pt()));
-                p.pt()
-            }
-            None => return Written::No, // the consumer did not negotiate this codec
-        },
-    };
-    // Only what describes the media; never the publisher's mid/rid or transport ids.
-    let ext = ExtensionValues {
+    let seq = track.seq.map(input_seq).ok_or(Written::No)?;
+    Ok(Prepared { seq, pt })
+}
+
+/// The header extensions forwarded: only what describes the media, never the publisher's
+/// mid/rid or transport ids.
+fn media_extensions(packet: &RtpPacket) -> ExtensionValues {
+    ExtensionValues {
         audio_level: packet.header.ext_vals.audio_level,
         voice_activity: packet.header.ext_vals.voice_activity,
         video_orientation: packet.header.ext_vals.video_orientation,
         ..Default::default()
+    }
+}
+
+/// Writes a prepared packet to the consumer's str0m send stream; it leaves on the
+/// transport's next timeout. Whether it was written.
+fn write_via_rtc(
+    rtc: &mut Rtc,
+    track: &mut Track,
+    out: &Prepared,
+    packet: &RtpPacket,
+    nackable: bool,
+) -> bool {
+    let Some(mid) = track.mid else {
+        return false;
     };
     let write = RtpWrite::new(
-        out_pt,
-        SeqNo::from(out_seq),
+        out.pt,
+        SeqNo::from(out.seq),
         packet.header.timestamp,
         packet.timestamp,
         packet.payload.clone(),
     )
     .marker(packet.header.marker)
-    .ext_vals(ext)
-    .nackable(is_video);
+    .ext_vals(media_extensions(packet))
+    .nackable(nackable);
     let mut api = rtc.direct_api();
     let tx = match track.tx_ssrc {
         Some(ssrc) => api.stream_tx(&ssrc),
@@ -1002,9 +1217,106 @@ fn write_packet(
     match tx {
         Some(tx) => {
             tx.write_rtp(write);
-            Written::Yes
+            true
         }
-        None => Written::No,
+        None => false,
+    }
+}
+
+/// The track's send stream and negotiated header extensions, looked up once.
+fn direct_track<'a>(rtc: &mut Rtc, track: &'a mut Track) -> Option<&'a mut DirectTrack> {
+    if track.direct.is_none() {
+        let mid = track.mid?;
+        let (ssrc, rtx_ssrc) = {
+            let mut api = rtc.direct_api();
+            let tx = api.stream_tx_by_mid(mid, None)?;
+            (*tx.ssrc(), tx.rtx().map(|s| *s))
+        };
+        let exts = rtc.media(mid)?.remote_extmap();
+        // One-byte header form: IDs 1–14.
+        let id = |e: Extension| exts.id_of(e).filter(|id| (1..=14).contains(id));
+        track.direct = Some(DirectTrack {
+            ssrc,
+            rtx_ssrc,
+            rtx_seq: rand::rng().random_range(1..0x7fff),
+            mid,
+            mid_id: id(Extension::RtpMid),
+            audio_level_id: id(Extension::AudioLevel),
+            orientation_id: id(Extension::VideoOrientation),
+        });
+    }
+    track.direct.as_mut()
+}
+
+/// Writes an RTP header (RFC 3550) with one-byte header extensions (RFC 8285).
+fn write_header(
+    buf: &mut Vec<u8>,
+    d: &DirectTrack,
+    ssrc: u32,
+    pt: Pt,
+    seq: u16,
+    packet: &RtpPacket,
+) {
+    let ev = &packet.header.ext_vals;
+    buf.extend_from_slice(&[0x90, (u8::from(packet.header.marker) << 7) | *pt]);
+    buf.extend_from_slice(&seq.to_be_bytes());
+    buf.extend_from_slice(&packet.header.timestamp.to_be_bytes());
+    buf.extend_from_slice(&ssrc.to_be_bytes());
+    let ext_start = buf.len();
+    buf.extend_from_slice(&[0xbe, 0xde, 0, 0]);
+    if let Some(id) = d.mid_id {
+        let mid = d.mid.as_bytes();
+        if (1..=16).contains(&mid.len()) {
+            buf.push((id << 4) | (mid.len() as u8 - 1));
+            buf.extend_from_slice(mid);
+        }
+    }
+    if let (Some(id), Some(level), Some(vad)) =
+        (d.audio_level_id, ev.audio_level, ev.voice_activity)
+    {
+        buf.extend_from_slice(&[
+            id << 4,
+            (u8::from(vad) << 7) | (level.unsigned_abs() & 0x7f),
+        ]);
+    }
+    if let (Some(id), Some(o)) = (d.orientation_id, ev.video_orientation) {
+        buf.extend_from_slice(&[id << 4, o as u8]);
+    }
+    while (buf.len() - ext_start) % 4 != 0 {
+        buf.push(0);
+    }
+    let words = ((buf.len() - ext_start - 4) / 4) as u16;
+    if words == 0 {
+        // No extension: drop the empty block and the X bit.
+        buf.truncate(ext_start);
+        buf[0] = 0x80;
+    } else {
+        buf[ext_start + 2..ext_start + 4].copy_from_slice(&words.to_be_bytes());
+    }
+}
+
+/// Builds and protects a forwarded packet for the direct path, into `buf`.
+fn send_direct(
+    srtp: &mut SrtpSender,
+    d: &DirectTrack,
+    buf: &mut Vec<u8>,
+    out: &Prepared,
+    packet: &RtpPacket,
+) -> Result<(), String> {
+    write_header(buf, d, d.ssrc, out.pt, out.seq as u16, packet);
+    srtp.protect(buf, &packet.payload, d.ssrc, out.seq)
+        .map_err(|e| format!("SRTP: {e}"))
+}
+
+/// The extended sequence number nearest `last` whose low 16 bits are `seq`.
+fn extend_seq(last: u64, seq: u16) -> u64 {
+    let candidate = (last & !0xffff) | u64::from(seq);
+    if candidate > last + 0x8000 && candidate >= 0x10000 {
+        candidate - 0x10000
+    } else if candidate + 0x8000 < last {
+        candidate + 0x10000
+    } else {
+        candidate
     }
 }
 

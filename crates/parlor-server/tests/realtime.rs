@@ -792,9 +792,17 @@ async fn lost_packets_are_repaired_by_nack_and_rtx() {
         "no packet was dropped: the test exercised no repair"
     );
     let stats = server.stats().await;
+    let router = &stats["router"];
+    assert!(router["rtpForwarded"].as_u64().unwrap() > 80, "{stats}");
+    // The subscriber negotiated AES-GCM SRTP: the router sent its media itself and
+    // answered the NACKs from the publisher's history.
     assert!(
-        stats["router"]["rtpForwarded"].as_u64().unwrap() > 80,
-        "{stats}"
+        router["rtpForwardedDirect"].as_u64().unwrap() > 60,
+        "direct path unused: {stats}"
+    );
+    assert!(
+        router["retransmissions"].as_u64().unwrap() > 0,
+        "no retransmission: {stats}"
     );
 }
 

@@ -29,6 +29,8 @@ pub async fn get(
             "rtpReceived": r.rtp_received,
             "rtpForwarded": r.rtp_forwarded,
             "forwardPasses": r.forward_passes,
+            "rtpForwardedDirect": r.rtp_forwarded_direct,
+            "retransmissions": r.retransmissions,
             "keyframeRequests": r.keyframe_requests,
             "transportsFailed": r.transports_failed,
             "datagramsSent": r.datagrams_sent,
