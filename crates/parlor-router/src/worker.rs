@@ -63,7 +63,7 @@ const SOCKET_BUFFER: usize = 4 << 20;
 /// On the direct send path, a track still hands str0m one packet this often, so that its
 /// sender reports carry a current RTP-time/wallclock pair (receivers sync audio and video
 /// with them).
-const VIA_RTC_INTERVAL: Duration = Duration::from_millis(500);
+const VIA_RTC_INTERVAL: Duration = Duration::from_secs(2);
 /// A producer's video packets kept for consumers' retransmission requests: at most this
 /// many, none older than [`crate::RTX_WINDOW`].
 const HISTORY_PACKETS: usize = 1024;
