@@ -5,6 +5,10 @@
 //!   draining the protected datagram (what the worker does per consumer per pass, here
 //!   with one packet per pass, the steady state).
 //! * `fan_out/N`: one producer packet to N consumers (per packet, all consumers).
+//! * `direct_protect`, `direct_fan_out/N`: the worker's direct send path instead — an RTP
+//!   header written and the packet AES-256-GCM protected with the consumer's SRTP keys
+//!   (the profile str0m negotiates), into a reused buffer; for one consumer, and for N
+//!   consumers' keys in turn.
 //!
 //! `cargo bench -p parlor-router --bench forward`
 
@@ -14,6 +18,27 @@ use std::sync::Arc;
 
 use common::Pair;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use parlor_router::srtp::SrtpSender;
+use str0m::crypto::dtls::SrtpProfile;
+
+/// A sender with keys of its own (any 88 bytes are valid AES-256-GCM keying material).
+fn sender(i: u16) -> SrtpSender {
+    let material: Vec<u8> = (0..88u16).map(|b| (b ^ i) as u8).collect();
+    let provider = str0m::crypto::from_feature_flags().srtp_provider;
+    SrtpSender::new(provider, &material, SrtpProfile::AEAD_AES_256_GCM, false).unwrap()
+}
+
+/// What the direct path writes per packet: a 12-byte header, a mid and an audio-level
+/// extension, then the protected payload.
+fn direct(s: &mut SrtpSender, buf: &mut Vec<u8>, seq: u64, payload: &[u8]) -> usize {
+    buf.clear();
+    buf.extend_from_slice(&[0x90, 96]);
+    buf.extend_from_slice(&(seq as u16).to_be_bytes());
+    buf.extend_from_slice(&[0, 0, 0x10, 0, 0x12, 0x34, 0x56, 0x78]);
+    buf.extend_from_slice(&[0xbe, 0xde, 0, 1, 0x40, b'1', 0x10, 0x85]);
+    s.protect(buf, payload, 0x12345678, seq).unwrap();
+    buf.len()
+}
 
 fn benches(c: &mut Criterion) {
     let payload: Arc<[u8]> = vec![0x5a; 1100].into();
@@ -47,6 +72,28 @@ fn benches(c: &mut Criterion) {
                 .iter()
                 .all(|p| p.client.as_ref().is_some_and(|c| c.is_alive()) && p.sent > 0)
         );
+    }
+    let mut buf = Vec::with_capacity(1500);
+    let mut s = sender(0);
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("direct_protect", |b| {
+        b.iter(|| {
+            seq += 1;
+            direct(&mut s, &mut buf, seq, &payload)
+        })
+    });
+    for n in [10usize, 100, 300] {
+        let mut senders: Vec<SrtpSender> = (0..n as u16).map(sender).collect();
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_with_input(BenchmarkId::new("direct_fan_out", n), &n, |b, _| {
+            b.iter(|| {
+                seq += 1;
+                senders
+                    .iter_mut()
+                    .map(|s| direct(s, &mut buf, seq, &payload))
+                    .sum::<usize>()
+            })
+        });
     }
     g.finish();
 }

@@ -5,8 +5,9 @@
 //! transport is either a **producer** (a client publishing one stream: audio and/or video)
 //! or a **consumer** (a client subscribing to one producer). RTP packets received on a
 //! producer are forwarded, as packets, to its consumers: each consumer rewrites payload
-//! type and sequence numbers (see [`forward`]); str0m stamps the consumer's own SSRC and
-//! protects the packet with the consumer's SRTP keys.
+//! type and sequence numbers (see [`forward`]), and the packet is sent with the consumer's
+//! own SSRC, protected with the consumer's SRTP keys — by the worker itself ([`srtp`], keys
+//! from [`dtls_keys`]) when the consumer negotiated AES-GCM, by str0m otherwise.
 //!
 //! The worker is sans-lock: the signaling layer talks to it through [`RouterHandle`]
 //! (a command channel plus a `mio` waker), and hears back through [`RouterEvent`]s. No

@@ -6,8 +6,10 @@
 //! connected or lost their peer. After every input to a transport, its output is drained
 //! completely (str0m's contract): datagrams are sent, events handled. A producer's RTP
 //! events are queued while the socket has more to read, then forwarded grouped per
-//! consumer — write them all, then drain the consumer once — so a packet goes from socket
-//! to socket without leaving the thread.
+//! consumer, so a packet goes from socket to socket without leaving the thread. A consumer
+//! that negotiated AES-GCM SRTP gets them through the direct send path (header written and
+//! protected here, [`crate::srtp`]); others through str0m (write them all, then drain the
+//! consumer once). docs/ARCHITECTURE.md, "How a packet flows", has the why.
 //!
 //! Isolation: every call into a transport's `Rtc` runs under `catch_unwind`; a transport
 //! that panics or errors is dropped alone. Datagrams are routed only to the transport
