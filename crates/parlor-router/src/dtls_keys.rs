@@ -56,10 +56,17 @@ thread_local! {
 /// Builds an `Rtc` from a config carrying [`provider`], and returns the slot its keying
 /// material will be left in.
 pub fn build(config: &RtcConfig, now: Instant) -> (Rtc, Arc<KeySlot>) {
+    /// Clears the thread-local even if building panics, so no later `Rtc` gets this slot.
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            NEXT_SLOT.with(|s| s.borrow_mut().take());
+        }
+    }
     let slot = Arc::new(KeySlot::default());
     NEXT_SLOT.with(|s| *s.borrow_mut() = Some(slot.clone()));
+    let _clear = Clear;
     let rtc = config.clone().build(now);
-    NEXT_SLOT.with(|s| s.borrow_mut().take());
     (rtc, slot)
 }
 

@@ -34,7 +34,9 @@ use str0m::format::{Codec, PayloadParams};
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::rtcp::{Nack, Rtcp};
-use str0m::rtp::{Extension, ExtensionValues, RawPacket, RtpPacket, RtpWrite, SeqNo, Ssrc};
+use str0m::rtp::{
+    Extension, ExtensionValues, RawPacket, RtpHeader, RtpPacket, RtpWrite, SeqNo, Ssrc,
+};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -1049,7 +1051,7 @@ impl Worker {
                 let mut buf = self.outbox.buffer();
                 let index = d.rtx_seq;
                 d.rtx_seq += 1;
-                write_header(&mut buf, d, rtx_ssrc, rtx_pt, index as u16, packet);
+                write_header(&mut buf, d, rtx_ssrc, rtx_pt, index as u16, &packet.header);
                 // The payload is the original sequence number, then the original payload.
                 let mut payload = Vec::with_capacity(2 + packet.payload.len());
                 payload.extend_from_slice(&(out_seq as u16).to_be_bytes());
@@ -1257,12 +1259,12 @@ fn write_header(
     ssrc: u32,
     pt: Pt,
     seq: u16,
-    packet: &RtpPacket,
+    header: &RtpHeader,
 ) {
-    let ev = &packet.header.ext_vals;
-    buf.extend_from_slice(&[0x90, (u8::from(packet.header.marker) << 7) | *pt]);
+    let ev = &header.ext_vals;
+    buf.extend_from_slice(&[0x90, (u8::from(header.marker) << 7) | *pt]);
     buf.extend_from_slice(&seq.to_be_bytes());
-    buf.extend_from_slice(&packet.header.timestamp.to_be_bytes());
+    buf.extend_from_slice(&header.timestamp.to_be_bytes());
     buf.extend_from_slice(&ssrc.to_be_bytes());
     let ext_start = buf.len();
     buf.extend_from_slice(&[0xbe, 0xde, 0, 0]);
@@ -1305,7 +1307,7 @@ fn send_direct(
     out: &Prepared,
     packet: &RtpPacket,
 ) -> Result<(), String> {
-    write_header(buf, d, d.ssrc, out.pt, out.seq as u16, packet);
+    write_header(buf, d, d.ssrc, out.pt, out.seq as u16, &packet.header);
     srtp.protect(buf, &packet.payload, d.ssrc, out.seq)
         .map_err(|e| format!("SRTP: {e}"))
 }
@@ -1336,5 +1338,74 @@ fn starts_keyframe(codec: Codec, payload: &[u8]) -> bool {
         Codec::H264 => str0m::format::detect_h264_keyframe(payload),
         // Unknown video codecs: do not hold the consumer back.
         _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nacked_number_extends_to_the_nearest_sent() {
+        assert_eq!(extend_seq(100, 98), 98);
+        assert_eq!(extend_seq(0x1_0005, 0xfffe), 0xfffe, "just before a wrap");
+        assert_eq!(extend_seq(0xfffe, 3), 0x1_0003, "just after a wrap");
+        assert_eq!(extend_seq(5, 0xfff0), 0xfff0, "no number below zero");
+    }
+
+    #[test]
+    fn the_header_carries_mid_audio_level_and_nothing_else() {
+        let d = DirectTrack {
+            ssrc: 0x0102_0304,
+            rtx_ssrc: None,
+            rtx_seq: 1,
+            mid: Mid::from("1"),
+            mid_id: Some(4),
+            audio_level_id: Some(1),
+            orientation_id: None,
+        };
+        let mut header = RtpHeader {
+            marker: true,
+            timestamp: 0x0a0b_0c0d,
+            ..Default::default()
+        };
+        header.ext_vals.audio_level = Some(-37);
+        header.ext_vals.voice_activity = Some(true);
+        let mut buf = Vec::new();
+        write_header(&mut buf, &d, d.ssrc, Pt::from(111), 0x1234, &header);
+        let fixed = [
+            0x90,
+            0x80 | 111,
+            0x12,
+            0x34,
+            0x0a,
+            0x0b,
+            0x0c,
+            0x0d,
+            1,
+            2,
+            3,
+            4,
+        ];
+        assert_eq!(&buf[..12], &fixed);
+        // One-byte extensions, one word: mid "1", then voice activity and 37 dBov.
+        assert_eq!(&buf[12..], &[0xbe, 0xde, 0, 1, 0x40, b'1', 0x10, 0x80 | 37]);
+        // Without extensions to write, no extension block and no X bit.
+        let bare = DirectTrack {
+            mid_id: None,
+            audio_level_id: None,
+            ..d
+        };
+        let mut buf = Vec::new();
+        write_header(
+            &mut buf,
+            &bare,
+            bare.ssrc,
+            Pt::from(96),
+            1,
+            &RtpHeader::default(),
+        );
+        assert_eq!(buf.len(), 12);
+        assert_eq!(buf[0], 0x80);
     }
 }
