@@ -821,7 +821,11 @@ async fn send_media(
                 Some(skipped) => {
                     let frame = video.peek().expect("a keyframe is next");
                     let elapsed = duration_to_ticks(start.elapsed(), VIDEO_HZ);
-                    let target = elapsed.max(last_video_clock.map_or(0, |c| c + 1));
+                    // Not sooner than a frame interval after the last frame sent: a
+                    // keyframe right behind it would give the stream (and recordings of
+                    // it) two frames within one frame time.
+                    let target =
+                        elapsed.max(last_video_clock.map_or(0, |c| c + video.last_step.max(1)));
                     video_shift = frame.t as i64 - target as i64;
                     eprintln!(
                         "keyframe requested at {:.3} s: skipped {skipped} frames to the keyframe at frame {} of {}",
