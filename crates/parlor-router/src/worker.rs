@@ -35,7 +35,7 @@ use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::rtcp::{Nack, Rtcp};
 use str0m::rtp::{
-    Extension, ExtensionValues, RawPacket, RtpHeader, RtpPacket, RtpWrite, SeqNo, Ssrc,
+    Extension, ExtensionValues, RawPacket, RtpHeader, RtpPacket, RtpWrite, SeqNo, Ssrc, StreamTx,
 };
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
 use tokio::sync::mpsc::UnboundedSender;
@@ -97,6 +97,8 @@ pub(crate) struct Worker {
     /// Producer packets read in this pass, not forwarded yet.
     pending: Vec<Pending>,
     buf: Vec<u8>,
+    /// Scratch for a retransmission's plaintext payload (original sequence number first).
+    rtx_payload: Vec<u8>,
     outbox: Outbox,
     stats: RouterStats,
     next_housekeeping: Instant,
@@ -284,6 +286,7 @@ impl Worker {
                 closing: Vec::new(),
                 pending: Vec::with_capacity(MAX_PENDING),
                 buf: vec![0; 2048],
+                rtx_payload: Vec::with_capacity(2048),
                 outbox: Outbox::default(),
                 stats: RouterStats::default(),
                 next_housekeeping: Instant::now() + MAX_SLEEP,
@@ -913,7 +916,7 @@ impl Worker {
                     let out = match prepare(rtc, track, &p.packet, params, is_video, keyframe_start)
                     {
                         Ok(out) => out,
-                        Err(Written::NeedsKeyframe) => {
+                        Err(Skip::AwaitingKeyframe) => {
                             keyframe_needed |= 1 << i;
                             continue;
                         }
@@ -1053,10 +1056,11 @@ impl Worker {
                 d.rtx_seq += 1;
                 write_header(&mut buf, d, rtx_ssrc, rtx_pt, index as u16, &packet.header);
                 // The payload is the original sequence number, then the original payload.
-                let mut payload = Vec::with_capacity(2 + packet.payload.len());
+                let payload = &mut self.rtx_payload;
+                payload.clear();
                 payload.extend_from_slice(&(out_seq as u16).to_be_bytes());
                 payload.extend_from_slice(&packet.payload);
-                if srtp.protect(&mut buf, &payload, rtx_ssrc, index).is_ok() {
+                if srtp.protect(&mut buf, payload, rtx_ssrc, index).is_ok() {
                     self.outbox.push(to, buf);
                     self.stats.retransmissions += 1;
                 }
@@ -1124,13 +1128,13 @@ impl Worker {
     }
 }
 
-/// Why a producer packet is not written to a consumer track.
-enum Written {
+/// Why a producer packet is not sent on a consumer track.
+enum Skip {
     /// The track waits for a keyframe and this packet does not start one.
-    NeedsKeyframe,
+    AwaitingKeyframe,
     /// The track is off or not negotiated, the codec is not the consumer's, or the
     /// packet precedes the track's start.
-    No,
+    NotForTrack,
 }
 
 /// A producer packet as one consumer track sends it.
@@ -1148,9 +1152,9 @@ fn prepare(
     params: PayloadParams,
     is_video: bool,
     keyframe_start: bool,
-) -> Result<Prepared, Written> {
+) -> Result<Prepared, Skip> {
     if track.mid.is_none() || !track.wanted {
-        return Err(Written::No);
+        return Err(Skip::NotForTrack);
     }
     let pt = match track.pt_map {
         Some((i, o, _)) if i == packet.header.payload_type => o,
@@ -1159,17 +1163,17 @@ fn prepare(
                 track.pt_map = Some((packet.header.payload_type, p.pt(), p.resend()));
                 p.pt()
             }
-            None => return Err(Written::No), // the consumer did not negotiate this codec
+            None => return Err(Skip::NotForTrack), // the consumer did not negotiate this codec
         },
     };
     let input_seq: u64 = *packet.seq_no;
     if !track.seq.started() {
         if is_video && !keyframe_start {
-            return Err(Written::NeedsKeyframe);
+            return Err(Skip::AwaitingKeyframe);
         }
         track.seq.start(input_seq, track.first_out);
     }
-    let seq = track.seq.map(input_seq).ok_or(Written::No)?;
+    let seq = track.seq.map(input_seq).ok_or(Skip::NotForTrack)?;
     Ok(Prepared { seq, pt })
 }
 
@@ -1206,36 +1210,36 @@ fn write_via_rtc(
     .marker(packet.header.marker)
     .ext_vals(media_extensions(packet))
     .nackable(nackable);
+    with_send_stream(rtc, track, mid, |tx| tx.write_rtp(write)).is_some()
+}
+
+/// Runs `f` on the consumer track's str0m send stream: found by mid (a scan) the first
+/// time and configured, by SSRC (a hash lookup) after. `None` if it does not exist.
+fn with_send_stream<R>(
+    rtc: &mut Rtc,
+    track: &mut Track,
+    mid: Mid,
+    f: impl FnOnce(&mut StreamTx) -> R,
+) -> Option<R> {
     let mut api = rtc.direct_api();
     let tx = match track.tx_ssrc {
-        Some(ssrc) => api.stream_tx(&ssrc),
+        Some(ssrc) => api.stream_tx(&ssrc)?,
         None => {
-            let mut tx = api.stream_tx_by_mid(mid, None);
-            if let Some(tx) = &mut tx {
-                crate::configure_send_stream(tx);
-                track.tx_ssrc = Some(tx.ssrc());
-            }
+            let tx = api.stream_tx_by_mid(mid, None)?;
+            crate::configure_send_stream(tx);
+            track.tx_ssrc = Some(tx.ssrc());
             tx
         }
     };
-    match tx {
-        Some(tx) => {
-            tx.write_rtp(write);
-            true
-        }
-        None => false,
-    }
+    Some(f(tx))
 }
 
 /// The track's send stream and negotiated header extensions, looked up once.
 fn direct_track<'a>(rtc: &mut Rtc, track: &'a mut Track) -> Option<&'a mut DirectTrack> {
     if track.direct.is_none() {
         let mid = track.mid?;
-        let (ssrc, rtx_ssrc) = {
-            let mut api = rtc.direct_api();
-            let tx = api.stream_tx_by_mid(mid, None)?;
-            (*tx.ssrc(), tx.rtx().map(|s| *s))
-        };
+        let (ssrc, rtx_ssrc) =
+            with_send_stream(rtc, track, mid, |tx| (*tx.ssrc(), tx.rtx().map(|s| *s)))?;
         let exts = rtc.media(mid)?.remote_extmap();
         // One-byte header form: IDs 1–14.
         let id = |e: Extension| exts.id_of(e).filter(|id| (1..=14).contains(id));
