@@ -12,39 +12,11 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{API_KEY, API_SECRET, Server};
-use parlor_media::fixtures::{AUDIO_PACKET_SAMPLES, Fixtures, VIDEO_FRAMES};
-use parlor_media::ivf::IvfReader;
-use parlor_media::ogg_opus::OggOpusReader;
+use common::{API_KEY, API_SECRET, Server, fixtures, ivf_frames, ogg_packets};
+use parlor_media::fixtures::{AUDIO_PACKET_SAMPLES, VIDEO_FRAMES};
 use parlor_proto::token::{MintRequest, TokenFormat, mint};
 use parlor_sdk::Role;
 use serde_json::Value;
-
-fn fixtures() -> Fixtures {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
-    parlor_media::fixtures::ensure(&dir).expect("ffmpeg fixtures")
-}
-
-/// The frames of an IVF file with their timestamps.
-fn ivf_frames(path: &Path) -> Vec<(u64, Vec<u8>)> {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut reader = IvfReader::new(BufReader::new(file)).unwrap();
-    let mut frames = Vec::new();
-    while let Some(f) = reader.next_frame().unwrap() {
-        frames.push((f.pts, f.data));
-    }
-    frames
-}
-
-fn ogg_packets(path: &Path) -> Vec<Vec<u8>> {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut reader = OggOpusReader::new(BufReader::new(file)).unwrap();
-    let mut packets = Vec::new();
-    while let Some(p) = reader.next_packet().unwrap() {
-        packets.push(p.data);
-    }
-    packets
-}
 
 /// `ffprobe -count_frames`: frames ffmpeg decodes in the file's first stream.
 fn ffprobe_frames(path: &Path) -> u64 {

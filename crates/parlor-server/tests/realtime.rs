@@ -4,56 +4,50 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Server, expect_event};
+use common::{
+    Server, expect_event, fixtures, ivf_frames, ogg_packets, publish_connected, wait_subscribed,
+};
 use parlor_client::{
     MediaKind, PublishOptions, ServerMessage, Session, SubscribeOptions, SubscriberEvent,
 };
-use parlor_media::ivf::IvfReader;
 use parlor_sdk::Role;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-fn fixtures() -> parlor_media::fixtures::Fixtures {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
-    parlor_media::fixtures::ensure(&dir).expect("ffmpeg fixtures")
+fn video_frames() -> Vec<Vec<u8>> {
+    ivf_frames(&fixtures().video_ivf)
+        .into_iter()
+        .map(|(_, data)| data)
+        .collect()
 }
 
-fn video_frames() -> Vec<Vec<u8>> {
-    let file = std::fs::File::open(fixtures().video_ivf).unwrap();
-    let mut reader = IvfReader::new(std::io::BufReader::new(file)).unwrap();
-    let mut frames = Vec::new();
-    while let Some(f) = reader.next_frame().unwrap() {
-        frames.push(f.data);
-    }
-    frames
+fn audio_packets() -> Vec<Vec<u8>> {
+    ogg_packets(&fixtures().audio_ogg)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_publisher_two_subscribers_receive_identical_frames() {
     let server = Server::start();
-    let (sid, tokens) = server
-        .session_with_tokens(&[Role::Publisher, Role::Subscriber, Role::Subscriber])
+    let (
+        _,
+        [
+            (publisher_session, _pub_events),
+            (sub1, mut sub1_events),
+            (sub2, mut sub2_events),
+        ],
+    ) = server
+        .join([Role::Publisher, Role::Subscriber, Role::Subscriber])
         .await;
     let frames = video_frames();
 
-    let (publisher_session, _pub_events) = Session::connect(&server.url, &sid, &tokens[0])
-        .await
-        .unwrap();
-    let (sub1, mut sub1_events) = Session::connect(&server.url, &sid, &tokens[1])
-        .await
-        .unwrap();
-    let (sub2, mut sub2_events) = Session::connect(&server.url, &sid, &tokens[2])
-        .await
-        .unwrap();
-
-    let mut publisher = publisher_session
-        .publish(PublishOptions {
+    let mut publisher = publish_connected(
+        &publisher_session,
+        PublishOptions {
             name: "camera".into(),
             has_audio: false,
             ..Default::default()
-        })
-        .await
-        .unwrap();
-    publisher.wait_connected().await.unwrap();
+        },
+    )
+    .await;
     for events in [&mut sub1_events, &mut sub2_events] {
         let ev = expect_event(events, 5, "streamCreated", |e| {
             matches!(e, ServerMessage::StreamCreated { .. })
@@ -116,23 +110,11 @@ async fn one_publisher_two_subscribers_receive_identical_frames() {
 
 /// Publishes video only and waits until its media is connected.
 async fn publish_video(session: &Session) -> parlor_client::Publisher {
-    let mut p = session
-        .publish(PublishOptions {
-            has_audio: false,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    p.wait_connected().await.unwrap();
-    p
-}
-
-async fn connect(
-    server: &Server,
-    sid: &str,
-    token: &str,
-) -> (Session, UnboundedReceiver<ServerMessage>) {
-    Session::connect(&server.url, sid, token).await.unwrap()
+    let options = PublishOptions {
+        has_audio: false,
+        ..Default::default()
+    };
+    publish_connected(session, options).await
 }
 
 /// Asserts that no event matching `pred` arrives within `ms`.
@@ -161,17 +143,6 @@ fn kind(ev: &ServerMessage) -> &'static str {
         ServerMessage::Disconnected { .. } => "disconnected",
         _ => "other",
     }
-}
-
-fn audio_packets() -> Vec<Vec<u8>> {
-    let file = std::fs::File::open(fixtures().audio_ogg).unwrap();
-    let mut reader =
-        parlor_media::ogg_opus::OggOpusReader::new(std::io::BufReader::new(file)).unwrap();
-    let mut packets = Vec::new();
-    while let Some(p) = reader.next_packet().unwrap() {
-        packets.push(p.data);
-    }
-    packets
 }
 
 /// Sends `n` video frames (and the matching audio) at their pace. If `answer_pli`, a
@@ -215,21 +186,11 @@ async fn send_media(
     sent
 }
 
-async fn wait_subscribed(s: &mut parlor_client::Subscriber) {
-    match tokio::time::timeout(Duration::from_secs(10), s.next_event()).await {
-        Ok(Some(SubscriberEvent::Connected)) => {}
-        other => panic!("subscriber did not connect: {other:?}"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_events_arrive_in_order_and_everything_is_released() {
     let server = Server::start();
-    let (sid, tokens) = server
-        .session_with_tokens(&[Role::Publisher, Role::Subscriber])
-        .await;
-    let (a, mut a_events) = connect(&server, &sid, &tokens[0]).await;
-    let (b, mut b_events) = connect(&server, &sid, &tokens[1]).await;
+    let (_, [(a, mut a_events), (b, mut b_events)]) =
+        server.join([Role::Publisher, Role::Subscriber]).await;
     assert_eq!(b.info().connections.len(), 1);
     assert_eq!(b.info().connections[0].connection_id, a.connection_id());
     assert_eq!(b.info().connections[0].data, "client-0");
@@ -246,14 +207,14 @@ async fn session_events_arrive_in_order_and_everything_is_released() {
         (b.connection_id(), "client-1")
     );
 
-    let mut publisher = a
-        .publish(PublishOptions {
+    let publisher = publish_connected(
+        &a,
+        PublishOptions {
             name: "cam".into(),
             ..Default::default()
-        })
-        .await
-        .unwrap();
-    publisher.wait_connected().await.unwrap();
+        },
+    )
+    .await;
     let stream_id = publisher.stream_id().to_owned();
     expect_event(&mut a_events, 5, "own streamCreated", |e| {
         kind(e) == "streamCreated"
@@ -319,13 +280,9 @@ async fn session_events_arrive_in_order_and_everything_is_released() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_and_video_arrive_byte_identical_and_unsubscribe_releases() {
     let server = Server::start();
-    let (sid, tokens) = server
-        .session_with_tokens(&[Role::Publisher, Role::Subscriber])
-        .await;
-    let (a, _a_events) = connect(&server, &sid, &tokens[0]).await;
-    let (b, _b_events) = connect(&server, &sid, &tokens[1]).await;
-    let mut publisher = a.publish(PublishOptions::default()).await.unwrap();
-    publisher.wait_connected().await.unwrap();
+    let (_, [(a, _a_events), (b, _b_events)]) =
+        server.join([Role::Publisher, Role::Subscriber]).await;
+    let mut publisher = publish_connected(&a, PublishOptions::default()).await;
     let mut sub = b
         .subscribe(publisher.stream_id(), SubscribeOptions::default())
         .await
@@ -378,14 +335,10 @@ async fn audio_and_video_arrive_byte_identical_and_unsubscribe_releases() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_arrives_whole_and_in_order() {
     let server = Server::start();
-    let (sid, tokens) = server
-        .session_with_tokens(&[Role::Publisher, Role::Subscriber, Role::Subscriber])
+    let (_, [(a, _a_events), (b, _b_events), (c, _c_events)]) = server
+        .join([Role::Publisher, Role::Subscriber, Role::Subscriber])
         .await;
-    let (a, _a_events) = connect(&server, &sid, &tokens[0]).await;
-    let (b, _b_events) = connect(&server, &sid, &tokens[1]).await;
-    let (c, _c_events) = connect(&server, &sid, &tokens[2]).await;
-    let mut publisher = a.publish(PublishOptions::default()).await.unwrap();
-    publisher.wait_connected().await.unwrap();
+    let mut publisher = publish_connected(&a, PublishOptions::default()).await;
     let mut subs = Vec::new();
     for session in [&b, &c] {
         let mut sub = session
@@ -450,12 +403,9 @@ async fn a_burst_arrives_whole_and_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signals_round_trip_in_order_with_limits_enforced() {
     let server = Server::start();
-    let (sid, tokens) = server
-        .session_with_tokens(&[Role::Publisher, Role::Subscriber, Role::PublisherOnly])
+    let (_, [(a, mut a_events), (b, mut b_events), (c, mut c_events)]) = server
+        .join([Role::Publisher, Role::Subscriber, Role::PublisherOnly])
         .await;
-    let (a, mut a_events) = connect(&server, &sid, &tokens[0]).await;
-    let (b, mut b_events) = connect(&server, &sid, &tokens[1]).await;
-    let (c, mut c_events) = connect(&server, &sid, &tokens[2]).await;
     for i in 0..50 {
         a.signal(None, "chat", &format!("message {i}"))
             .await
@@ -522,18 +472,22 @@ async fn signals_round_trip_in_order_with_limits_enforced() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_are_enforced_and_moderators_moderate() {
     let server = Server::start();
-    let (sid, tokens) = server
-        .session_with_tokens(&[
+    let (
+        _,
+        [
+            (publisher_s, mut p_events),
+            (subscriber_s, mut s_events),
+            (only, _o_events),
+            (moderator, mut m_events),
+        ],
+    ) = server
+        .join([
             Role::Publisher,
             Role::Subscriber,
             Role::PublisherOnly,
             Role::Moderator,
         ])
         .await;
-    let (publisher_s, mut p_events) = connect(&server, &sid, &tokens[0]).await;
-    let (subscriber_s, mut s_events) = connect(&server, &sid, &tokens[1]).await;
-    let (only, _o_events) = connect(&server, &sid, &tokens[2]).await;
-    let (moderator, mut m_events) = connect(&server, &sid, &tokens[3]).await;
 
     let err = subscriber_s
         .publish(PublishOptions::default())
@@ -544,11 +498,7 @@ async fn roles_are_enforced_and_moderators_moderate() {
             .contains("subscriber token does not allow publishing"),
         "{err}"
     );
-    let mut publisher = publisher_s
-        .publish(PublishOptions::default())
-        .await
-        .unwrap();
-    publisher.wait_connected().await.unwrap();
+    let publisher = publish_connected(&publisher_s, PublishOptions::default()).await;
     let stream_id = publisher.stream_id().to_owned();
     expect_event(&mut s_events, 5, "streamCreated", |e| {
         kind(e) == "streamCreated"
@@ -632,11 +582,8 @@ async fn roles_are_enforced_and_moderators_moderate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mid_stream_subscriber_gets_a_keyframe_fast() {
     let server = Server::start();
-    let (sid, tokens) = server
-        .session_with_tokens(&[Role::Publisher, Role::Subscriber])
-        .await;
-    let (a, _a_events) = connect(&server, &sid, &tokens[0]).await;
-    let (b, _b_events) = connect(&server, &sid, &tokens[1]).await;
+    let (_, [(a, _a_events), (b, _b_events)]) =
+        server.join([Role::Publisher, Role::Subscriber]).await;
     let mut publisher = publish_video(&a).await;
     let stream_id = publisher.stream_id().to_owned();
     // The publisher answers keyframe requests the way an encoder does (next keyframe now).
@@ -688,21 +635,18 @@ async fn mid_stream_subscriber_gets_a_keyframe_fast() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publisher_sequence_wrap_and_a_subscriber_joining_after_it() {
     let server = Server::start();
-    let (sid, tokens) = server
-        .session_with_tokens(&[Role::Publisher, Role::Subscriber, Role::Subscriber])
+    let (_, [(a, _a), (b, _b), (c, _c)]) = server
+        .join([Role::Publisher, Role::Subscriber, Role::Subscriber])
         .await;
-    let (a, _a) = connect(&server, &sid, &tokens[0]).await;
-    let (b, _b) = connect(&server, &sid, &tokens[1]).await;
-    let (c, _c) = connect(&server, &sid, &tokens[2]).await;
-    let mut publisher = a
-        .publish(PublishOptions {
+    let mut publisher = publish_connected(
+        &a,
+        PublishOptions {
             has_audio: false,
             initial_video_seq: Some(65_300),
             ..Default::default()
-        })
-        .await
-        .unwrap();
-    publisher.wait_connected().await.unwrap();
+        },
+    )
+    .await;
     let stream_id = publisher.stream_id().to_owned();
     let mut early = b
         .subscribe(&stream_id, SubscribeOptions::default())
@@ -751,11 +695,7 @@ async fn publisher_sequence_wrap_and_a_subscriber_joining_after_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_packets_are_repaired_by_nack_and_rtx() {
     let server = Server::start();
-    let (sid, tokens) = server
-        .session_with_tokens(&[Role::Publisher, Role::Subscriber])
-        .await;
-    let (a, _a) = connect(&server, &sid, &tokens[0]).await;
-    let (b, _b) = connect(&server, &sid, &tokens[1]).await;
+    let (_, [(a, _a), (b, _b)]) = server.join([Role::Publisher, Role::Subscriber]).await;
     let mut publisher = publish_video(&a).await;
     // One in ten RTP packets is dropped before the subscriber's WebRTC stack sees it.
     let options = SubscribeOptions {
@@ -813,7 +753,7 @@ async fn a_vanished_client_is_removed_as_network_disconnected() {
     let (sid, tokens) = server
         .session_with_tokens(&[Role::Publisher, Role::Subscriber])
         .await;
-    let (_a, mut a_events) = connect(&server, &sid, &tokens[0]).await;
+    let (_a, mut a_events) = server.connect(&sid, &tokens[0]).await;
     // A raw client that joins, then stops reading (so never answers a ping) without closing.
     let url = server.url.replace("http://", "ws://") + "/v1/rtc";
     let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
@@ -867,8 +807,8 @@ async fn garbage_on_the_websocket_and_the_media_port_leaves_sessions_untouched()
     let (sid, tokens) = server
         .session_with_tokens(&[Role::Publisher, Role::Subscriber, Role::Publisher])
         .await;
-    let (a, _a) = connect(&server, &sid, &tokens[0]).await;
-    let (b, _b) = connect(&server, &sid, &tokens[1]).await;
+    let (a, _a) = server.connect(&sid, &tokens[0]).await;
+    let (b, _b) = server.connect(&sid, &tokens[1]).await;
     let mut publisher = publish_video(&a).await;
     let mut sub = b
         .subscribe(publisher.stream_id(), SubscribeOptions::default())
@@ -943,7 +883,7 @@ async fn garbage_on_the_websocket_and_the_media_port_leaves_sessions_untouched()
     );
     assert_eq!(stats["router"]["transportsFailed"], 0, "{stats}");
     // The server still accepts new clients.
-    let (c, _) = connect(&server, &sid, &tokens[1]).await;
+    let (c, _) = server.connect(&sid, &tokens[1]).await;
     c.ping().await.unwrap();
 }
 
@@ -955,7 +895,7 @@ async fn protocol_errors_are_answered_precisely() {
     let (sid, tokens) = server
         .session_with_tokens(&[Role::Publisher, Role::Subscriber])
         .await;
-    let (_b, mut b_events) = connect(&server, &sid, &tokens[1]).await;
+    let (_b, mut b_events) = server.connect(&sid, &tokens[1]).await;
     let url = server.url.replace("http://", "ws://") + "/v1/rtc";
     let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
         .await
@@ -1042,7 +982,7 @@ async fn latency() {
     let server = Server::start();
     let roles = vec![Role::Publisher; 26];
     let (sid, tokens) = server.session_with_tokens(&roles).await;
-    let (a, _a) = connect(&server, &sid, &tokens[0]).await;
+    let (a, _a) = server.connect(&sid, &tokens[0]).await;
     let mut publisher = publish_video(&a).await;
     let stream_id = publisher.stream_id().to_owned();
     let sender =
@@ -1051,7 +991,7 @@ async fn latency() {
     let (mut join, mut first) = (Vec::new(), Vec::new());
     for token in &tokens[1..] {
         let t0 = std::time::Instant::now();
-        let (s, _events) = connect(&server, &sid, token).await;
+        let (s, _events) = server.connect(&sid, token).await;
         join.push(t0.elapsed());
         let t1 = std::time::Instant::now();
         let mut sub = s
@@ -1083,17 +1023,12 @@ async fn latency() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribers_toggle_audio_and_video_and_force_mute_all_stops_audio() {
     let server = Server::start();
-    let (sid, tokens) = server
-        .session_with_tokens(&[Role::Publisher, Role::Publisher, Role::Moderator])
+    let (_, [(a, _a), (b, mut b_events), (m, _m)]) = server
+        .join([Role::Publisher, Role::Publisher, Role::Moderator])
         .await;
-    let (a, _a) = connect(&server, &sid, &tokens[0]).await;
-    let (b, mut b_events) = connect(&server, &sid, &tokens[1]).await;
-    let (m, _m) = connect(&server, &sid, &tokens[2]).await;
-    let mut publisher = a.publish(PublishOptions::default()).await.unwrap();
-    publisher.wait_connected().await.unwrap();
+    let mut publisher = publish_connected(&a, PublishOptions::default()).await;
     let stream_id = publisher.stream_id().to_owned();
-    let mut other = b.publish(PublishOptions::default()).await.unwrap();
-    other.wait_connected().await.unwrap();
+    let other = publish_connected(&b, PublishOptions::default()).await;
     let other_id = other.stream_id().to_owned();
     let mut sub = m
         .subscribe(

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use common::{API_KEY, API_SECRET, Server, expect_event};
+use common::{API_KEY, API_SECRET, Server, expect_event, publish_connected};
 use parlor_client::{PublishOptions, ServerMessage, Session};
 use parlor_proto::signaling::{ConnectionReason, StreamReason};
 use parlor_sdk::{Error as SdkError, Role, TokenOptions};
@@ -51,14 +51,14 @@ async fn rest_signals_force_disconnects_mutes_and_manages_streams() {
     let (sid, _) = server.session_with_tokens(&[]).await;
     let (a, mut a_events) = join(&server, &sid, Role::Publisher).await;
     let (b, mut b_events) = join(&server, &sid, Role::Subscriber).await;
-    let mut publisher = a
-        .publish(PublishOptions {
+    let publisher = publish_connected(
+        &a,
+        PublishOptions {
             name: "cam".into(),
             ..Default::default()
-        })
-        .await
-        .unwrap();
-    publisher.wait_connected().await.unwrap();
+        },
+    )
+    .await;
     let stream_id = publisher.stream_id().to_owned();
     expect_event(&mut b_events, 5, "streamCreated", |e| {
         matches!(e, ServerMessage::StreamCreated { .. })
@@ -232,8 +232,7 @@ async fn mute_all_also_mutes_streams_published_later() {
     let (sid, _) = server.session_with_tokens(&[]).await;
     let (a, mut a_events) = join(&server, &sid, Role::Publisher).await;
     sdk.mute_all(&sid, &[]).await.unwrap();
-    let mut p = a.publish(PublishOptions::default()).await.unwrap();
-    p.wait_connected().await.unwrap();
+    let _p = publish_connected(&a, PublishOptions::default()).await;
     expect_event(&mut a_events, 5, "muteForced", |e| {
         matches!(e, ServerMessage::MuteForced { .. })
     })
@@ -244,8 +243,7 @@ async fn mute_all_also_mutes_streams_published_later() {
     .await;
     assert!(matches!(ev, ServerMessage::StreamCreated { stream } if !stream.has_audio));
     sdk.disable_force_mute(&sid).await.unwrap();
-    let mut q = a.publish(PublishOptions::default()).await.unwrap();
-    q.wait_connected().await.unwrap();
+    let _q = publish_connected(&a, PublishOptions::default()).await;
     let ev = expect_event(&mut a_events, 5, "second streamCreated", |e| {
         matches!(e, ServerMessage::StreamCreated { .. })
     })
@@ -492,14 +490,14 @@ async fn callbacks_arrive_signed_and_in_order_within_a_second() {
     let (sid, _) = server.session_with_tokens(&[]).await;
     let (a, _a_events) = join(&server, &sid, Role::Publisher).await;
     let (b, _b_events) = join(&server, &sid, Role::Subscriber).await;
-    let mut p = a
-        .publish(PublishOptions {
+    let p = publish_connected(
+        &a,
+        PublishOptions {
             name: "cam".into(),
             ..Default::default()
-        })
-        .await
-        .unwrap();
-    p.wait_connected().await.unwrap();
+        },
+    )
+    .await;
     let published_at = std::time::Instant::now();
     let events = receiver.wait_for(4, Duration::from_secs(1)).await;
     assert_eq!(

@@ -4,8 +4,17 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+use parlor_client::{
+    PublishOptions, Publisher, ServerMessage, Session, Subscriber, SubscriberEvent,
+};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// A client's session events.
+pub type Events = UnboundedReceiver<ServerMessage>;
 
 pub const API_KEY: &str = "47001234";
 pub const API_SECRET: &str = "00112233445566778899aabbccddeeff00112233";
@@ -110,6 +119,28 @@ impl Server {
         (session.session_id, tokens)
     }
 
+    /// Connects a native client with `token`; its session and its events.
+    pub async fn connect(&self, sid: &str, token: &str) -> (Session, Events) {
+        Session::connect(&self.url, sid, token).await.unwrap()
+    }
+
+    /// Creates a session and connects a client per role, in order (tokens as
+    /// [`Server::session_with_tokens`] mints them).
+    pub async fn join<const N: usize>(
+        &self,
+        roles: [parlor_sdk::Role; N],
+    ) -> (String, [(Session, Events); N]) {
+        let (sid, tokens) = self.session_with_tokens(&roles).await;
+        let mut clients = Vec::with_capacity(N);
+        for token in &tokens {
+            clients.push(self.connect(&sid, token).await);
+        }
+        let Ok(clients) = clients.try_into() else {
+            unreachable!("one client per role")
+        };
+        (sid, clients)
+    }
+
     /// `GET /v1/stats`.
     pub async fn stats(&self) -> serde_json::Value {
         self.sdk().stats().await.expect("GET /v1/stats")
@@ -174,4 +205,48 @@ pub async fn expect_event(
             Err(_) => panic!("timed out waiting for {what}"),
         }
     }
+}
+
+/// Publishes with `options` and waits until the publisher's media is connected.
+pub async fn publish_connected(session: &Session, options: PublishOptions) -> Publisher {
+    let mut p = session.publish(options).await.unwrap();
+    p.wait_connected().await.unwrap();
+    p
+}
+
+/// Waits (10 s at most) for a subscriber's media to connect.
+pub async fn wait_subscribed(s: &mut Subscriber) {
+    match tokio::time::timeout(Duration::from_secs(10), s.next_event()).await {
+        Ok(Some(SubscriberEvent::Connected)) => {}
+        other => panic!("subscriber did not connect: {other:?}"),
+    }
+}
+
+/// The ffmpeg-made test media (made once per target directory).
+pub fn fixtures() -> parlor_media::fixtures::Fixtures {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
+    parlor_media::fixtures::ensure(&dir).expect("ffmpeg fixtures")
+}
+
+/// The frames of an IVF file with their timestamps.
+pub fn ivf_frames(path: &Path) -> Vec<(u64, Vec<u8>)> {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = parlor_media::ivf::IvfReader::new(std::io::BufReader::new(file)).unwrap();
+    let mut frames = Vec::new();
+    while let Some(f) = reader.next_frame().unwrap() {
+        frames.push((f.pts, f.data));
+    }
+    frames
+}
+
+/// The packets of an Ogg Opus file.
+pub fn ogg_packets(path: &Path) -> Vec<Vec<u8>> {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader =
+        parlor_media::ogg_opus::OggOpusReader::new(std::io::BufReader::new(file)).unwrap();
+    let mut packets = Vec::new();
+    while let Some(p) = reader.next_packet().unwrap() {
+        packets.push(p.data);
+    }
+    packets
 }
