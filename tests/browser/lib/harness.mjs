@@ -2,25 +2,28 @@
 // Chromium through playwright-core, sessions and tokens, and the test pages of pages/,
 // served from another loopback origin as an app's own pages are (they load the SDK from
 // the Parlor server with a script tag, so its default server is that server).
-import { spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
+import {
+  API_KEY,
+  API_SECRET,
+  PARLOR_BIN,
+  REPO_ROOT,
+  signHs256,
+  startServer as startParlor,
+} from '../../compat/node/helpers.mjs';
+
+export { API_KEY, API_SECRET, PARLOR_BIN, REPO_ROOT };
+
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const REPO_ROOT = path.resolve(here, '..', '..', '..');
-export const PARLOR_BIN = process.env.PARLOR_BIN || path.join(REPO_ROOT, 'target', 'debug', 'parlor');
 export const CHROMIUM = process.env.PARLOR_CHROMIUM || '/usr/bin/chromium';
 export const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
 const PAGES = path.join(here, '..', 'pages');
-
-export const API_KEY = '47001234';
-export const API_SECRET = '0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c';
 
 /** Chromium flags: no network beyond loopback, fake camera/microphone, no prompts. */
 export const CHROMIUM_ARGS = [
@@ -68,74 +71,13 @@ export const CHROMIUM_ARGS = [
   '--disable-backgrounding-occluded-windows',
 ];
 
-const LISTEN_RE = /^parlor listening on (http:\/\/127\.0\.0\.1:(\d+))\s*$/m;
-
-/** Starts `parlor serve` on free ports with a fresh data dir. */
-export async function startServer(extraArgs = []) {
-  if (!existsSync(PARLOR_BIN)) throw new Error(`parlor binary not found at ${PARLOR_BIN} (cargo build -p parlor-server)`);
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'parlor-browser-'));
-  const child = spawn(
-    PARLOR_BIN,
-    ['serve', '--listen', '127.0.0.1:0', '--media-port', '0', '--data-dir', dataDir, '--api-key', API_KEY, '--api-secret', API_SECRET, ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PARLOR_LOG: process.env.PARLOR_LOG || 'warn' } },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d) => {
-    stderr += d;
+/** Starts `parlor serve` on free ports with a fresh data dir (the compat suites' launcher). */
+export function startServer(extraArgs = []) {
+  return startParlor({
+    extraArgs,
+    env: { PARLOR_LOG: process.env.PARLOR_LOG || 'warn' },
+    dataDirPrefix: 'parlor-browser-',
   });
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  const baseUrl = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`parlor serve did not start:\n${stdout}\n${stderr}`)), 20000);
-    child.stdout.on('data', (d) => {
-      stdout += d;
-      const m = LISTEN_RE.exec(stdout);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`parlor serve exited early (${code ?? signal}):\n${stdout}\n${stderr}`));
-    });
-  });
-  return {
-    baseUrl,
-    dataDir,
-    get stderr() {
-      return stderr;
-    },
-    /** SIGTERM; resolves with the exit status and removes the data dir. */
-    async stop() {
-      child.kill('SIGTERM');
-      let timer;
-      const result = await Promise.race([
-        exited,
-        new Promise((resolve) => {
-          timer = setTimeout(() => {
-            child.kill('SIGKILL');
-            resolve({ code: null, signal: 'timeout' });
-          }, 10000);
-        }),
-      ]);
-      clearTimeout(timer);
-      rmSync(dataDir, { recursive: true, force: true });
-      return result;
-    },
-  };
-}
-
-function b64url(buf) {
-  return Buffer.from(buf).toString('base64').replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
-}
-
-function signHs256(claims, secret) {
-  const h = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const p = b64url(JSON.stringify(claims));
-  return `${h}.${p}.${b64url(createHmac('sha256', secret).update(`${h}.${p}`).digest())}`;
 }
 
 /** Creates a routed session through the REST API, as an app server does. */

@@ -33,18 +33,25 @@ const START_TIMEOUT_MS = 20000;
 const STOP_TIMEOUT_MS = 10000;
 
 /**
- * Starts `parlor serve` on a free port with a fresh data dir.
- * Resolves once the server printed its "listening" line.
+ * Starts `parlor serve` on a free port with a fresh data dir (shared by the browser tests).
+ * Resolves once the server printed its "listening" line. `extraArgs` go after the serve
+ * options; `env` is added to this process's environment.
  */
-export async function startServer({ apiKey = API_KEY, apiSecret = API_SECRET } = {}) {
+export async function startServer({
+  apiKey = API_KEY,
+  apiSecret = API_SECRET,
+  extraArgs = [],
+  env = {},
+  dataDirPrefix = 'parlor-compat-node-',
+} = {}) {
   if (!existsSync(PARLOR_BIN)) {
     throw new Error(`parlor binary not found at ${PARLOR_BIN} (set PARLOR_BIN or build parlor-server)`);
   }
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'parlor-compat-node-'));
+  const dataDir = mkdtempSync(path.join(tmpdir(), dataDirPrefix));
   const child = spawnReaped(
     PARLOR_BIN,
-    ['serve', '--listen', '127.0.0.1:0', '--media-port', '0', '--data-dir', dataDir, '--api-key', apiKey, '--api-secret', apiSecret],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    ['serve', '--listen', '127.0.0.1:0', '--media-port', '0', '--data-dir', dataDir, '--api-key', apiKey, '--api-secret', apiSecret, ...extraArgs],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
   let stdout = '';
   let stderr = '';
