@@ -78,13 +78,7 @@ mod tests {
                 .insert_session(&SessionRecord {
                     session_id: (*sid).into(),
                     project_id: (*project).into(),
-                    media_mode: "routed".into(),
-                    archive_mode: "manual".into(),
-                    location: None,
-                    e2ee: false,
-                    archive_name: None,
-                    archive_resolution: None,
-                    created_at: 0,
+                    ..crate::api::sessions::routed_options()
                 })
                 .unwrap();
         }
