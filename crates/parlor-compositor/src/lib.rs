@@ -1,0 +1,1 @@
+//! Parlor compositor (being written).

@@ -1,0 +1,1 @@
+//! Parlor recorder (being written).
