@@ -1,1 +1,19 @@
-//! Parlor compositor (being written).
+//! Parlor's compositor: the layout of composed archives and broadcasts, and the ffmpeg
+//! driver that renders a composed MP4 from per-stream recordings.
+//!
+//! * [`layout`] — pure functions, no I/O: OpenTok's stream order, the predefined
+//!   layouts, `screenshareType` switching and a CSS engine for `custom` stylesheets,
+//!   giving each stream's rectangle and letterboxed picture.
+//! * [`timeline`] — from stream and layout events to the [`compose::Segment`]s of a
+//!   composition (each a stretch of time with one set of placements).
+//! * [`ffmpeg`] — finding ffmpeg/ffprobe (a runtime tool, not linked) and what it
+//!   supports.
+//! * [`compose`] — one ffmpeg filter graph from a [`compose::Composition`], run as a
+//!   child process with progress reports and cancellation.
+
+#![warn(missing_docs)]
+
+pub mod compose;
+pub mod ffmpeg;
+pub mod layout;
+pub mod timeline;
