@@ -214,6 +214,9 @@ impl Reorder {
 
     /// Emits what is ready at time `now`: packets in order, and gaps whose wait is over.
     pub(crate) fn drain(&mut self, now: u64, emit: &mut dyn FnMut(Reordered<'_>)) {
+        if self.next.is_none() {
+            return;
+        }
         if !self.started {
             let half_delay = self
                 .first_arrival
