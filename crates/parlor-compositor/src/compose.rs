@@ -32,6 +32,7 @@
 //! * The background is black; letterbox bars and empty tiles stay black.
 //! * Audio: every source's audio (the first [`MAX_AUDIO_SOURCES`] by start time) is
 //!   delayed to its start (silence before, and in gaps, by `aresample`'s `async`),
+//!   mono spread to both channels at full level (`pan`; ffmpeg's own upmix is -3 dB),
 //!   mixed by `amix` with `normalize=0` (levels kept: two equal voices are not halved;
 //!   an ffmpeg without `normalize` gets `weights` of N instead), padded with silence to
 //!   the archive's duration. With no audio at all the track is silent.
@@ -247,11 +248,17 @@ pub struct Tracks {
     pub video: bool,
     /// The file has an audio stream.
     pub audio: bool,
+    /// Channels of its first audio stream (0 if unknown). Mono is spread to both output
+    /// channels at full level (ffmpeg's default upmix lowers it by 3 dB).
+    pub audio_channels: u32,
 }
 
 fn secs(ms: u64) -> String {
     format!("{}.{:03}", ms / 1000, ms % 1000)
 }
+
+/// (start ms, end ms, video rectangle x, y): one segment of a branch.
+type Window = (u64, u64, u32, u32);
 
 /// A branch: one source drawn at one size.
 struct Branch {
@@ -260,8 +267,8 @@ struct Branch {
     h: u32,
     fit: ObjectFit,
     z: i32,
-    /// (start ms, end ms, video rect x, y) per segment.
-    windows: Vec<(u64, u64, u32, u32)>,
+    /// Where the branch is drawn, one per segment.
+    windows: Vec<Window>,
     /// First segment index and drawing index there, for ordering.
     first: (usize, usize),
 }
@@ -382,17 +389,21 @@ pub fn filter_graph(
     for (b, branch) in branches.iter().enumerate() {
         let (w, h) = (branch.w, branch.h);
         let fit = match branch.fit {
-            ObjectFit::Contain => format!(
-                "scale=w={w}:h={h}:force_original_aspect_ratio=decrease:flags=bilinear"
-            ),
+            ObjectFit::Contain => {
+                format!("scale=w={w}:h={h}:force_original_aspect_ratio=decrease:flags=bilinear")
+            }
             ObjectFit::Cover => format!(
                 "scale=w={w}:h={h}:force_original_aspect_ratio=increase:flags=bilinear,crop={w}:{h}"
             ),
         };
         line(format!("[b{b}]{fit}[s{b}]"));
         let window = |a: u64, z: u64| format!("gte(t,{})*lt(t,{})", secs(a), secs(z));
-        let enable: Vec<String> = branch.windows.iter().map(|&(a, z, ..)| window(a, z)).collect();
-        let pos = |coord: &dyn Fn(&(u64, u64, u32, u32)) -> u32| -> String {
+        let enable: Vec<String> = branch
+            .windows
+            .iter()
+            .map(|&(a, z, ..)| window(a, z))
+            .collect();
+        let pos = |coord: &dyn Fn(&Window) -> u32| -> String {
             let first = coord(&branch.windows[0]);
             if branch.windows.iter().all(|win| coord(win) == first) {
                 return first.to_string();
@@ -420,8 +431,10 @@ pub fn filter_graph(
     for (n, src) in audio.iter().enumerate() {
         let s = &c.sources[*src];
         let len = s.end_ms.saturating_sub(s.start_ms).max(1);
+        let mono = tracks.is_some_and(|t| t[*src].audio_channels == 1);
+        let upmix = if mono { "pan=stereo|c0=c0|c1=c0," } else { "" };
         line(format!(
-            "[{}:a:0]atrim=end={},asetpts=PTS+{}/TB,aresample=48000:async=1:first_pts=0,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo[a{n}]",
+            "[{}:a:0]atrim=end={},asetpts=PTS+{}/TB,aresample=48000:async=1:first_pts=0,{upmix}aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo[a{n}]",
             input_of[src],
             secs(len),
             secs(s.start_ms)
@@ -431,12 +444,14 @@ pub fn filter_graph(
     let mixed = match audio.len() {
         0 => format!("anullsrc=r=48000:cl=stereo:d={dur}"),
         1 => format!("{labels}anull"),
-        n if info.amix_normalize => format!(
-            "{labels}amix=inputs={n}:duration=longest:dropout_transition=0:normalize=0"
-        ),
+        n if info.amix_normalize => {
+            format!("{labels}amix=inputs={n}:duration=longest:dropout_transition=0:normalize=0")
+        }
         n => {
             let weights = vec![n.to_string(); n].join(" ");
-            format!("{labels}amix=inputs={n}:duration=longest:dropout_transition=0:weights='{weights}'")
+            format!(
+                "{labels}amix=inputs={n}:duration=longest:dropout_transition=0:weights='{weights}'"
+            )
         }
     };
     g.push_str(&format!(
@@ -478,7 +493,10 @@ fn validate(c: &Composition) -> Result<(), ComposeError> {
         return bad(format!("resolution {} is not supported", c.resolution));
     }
     if c.sources.len() > MAX_SOURCES {
-        return bad(format!("{} sources; at most {MAX_SOURCES}", c.sources.len()));
+        return bad(format!(
+            "{} sources; at most {MAX_SOURCES}",
+            c.sources.len()
+        ));
     }
     let mut ids = std::collections::HashSet::new();
     for s in &c.sources {
@@ -497,7 +515,10 @@ fn validate(c: &Composition) -> Result<(), ComposeError> {
     }
     for seg in &c.timeline {
         if seg.end_ms < seg.start_ms {
-            return bad(format!("segment at {} ms ends before it starts", seg.start_ms));
+            return bad(format!(
+                "segment at {} ms ends before it starts",
+                seg.start_ms
+            ));
         }
         for p in &seg.placements {
             let r = p.video;
@@ -527,7 +548,7 @@ pub fn probe(info: &FfmpegInfo, path: &Path) -> Result<Tracks, ComposeError> {
             "-v",
             "error",
             "-show_entries",
-            "stream=codec_type",
+            "stream=codec_type,channels",
             "-of",
             "csv=p=0",
         ])
@@ -541,10 +562,26 @@ pub fn probe(info: &FfmpegInfo, path: &Path) -> Result<Tracks, ComposeError> {
         });
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    Ok(Tracks {
-        video: text.lines().any(|l| l.trim() == "video"),
-        audio: text.lines().any(|l| l.trim() == "audio"),
-    })
+    let mut tracks = Tracks {
+        video: false,
+        audio: false,
+        audio_channels: 0,
+    };
+    for line in text.lines() {
+        let mut fields = line.trim().split(',');
+        match fields.next() {
+            Some("video") => tracks.video = true,
+            Some("audio") if !tracks.audio => {
+                tracks.audio = true;
+                tracks.audio_channels = fields
+                    .next()
+                    .and_then(|c| c.trim().parse().ok())
+                    .unwrap_or(0);
+            }
+            _ => {}
+        }
+    }
+    Ok(tracks)
 }
 
 /// The last `n` non-empty lines of `text`, each at most 300 characters.
@@ -663,6 +700,8 @@ pub fn ffmpeg_args(
         "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2",
         "-t", &secs(c.duration_ms),
         "-movflags", "+frag_keyframe+empty_moov+default_base_moof",
+        // Each fragment reaches the file when it is cut, not when 32 KiB have gathered.
+        "-flush_packets", "1",
         "-f", "mp4",
     ].map(String::from));
     a.push(out.to_string_lossy().into_owned());
@@ -787,7 +826,11 @@ fn read_progress(stdout: impl std::io::Read, duration_ms: u64, tx: &mpsc::Sender
             "speed" => speed = value.trim_end_matches('x').trim().parse::<f64>().ok(),
             "progress" => {
                 let done = value == "end";
-                let t = if done { duration_ms } else { out_time_ms.min(duration_ms) };
+                let t = if done {
+                    duration_ms
+                } else {
+                    out_time_ms.min(duration_ms)
+                };
                 let p = Progress {
                     out_time_ms: t,
                     duration_ms,
@@ -877,16 +920,32 @@ mod tests {
         // quiet is neither drawn nor mixed: not an input.
         assert_eq!(g.inputs.len(), 2);
         assert_eq!((g.video_sources, g.audio_sources, g.branches), (2, 2, 3));
-        assert!(g.filter.contains("[0:v:0]setpts=PTS+0.000/TB,split=2[b0][b1]"), "{}", g.filter);
-        assert!(g.filter.contains("[1:v:0]setpts=PTS+2.000/TB,null[b2]"), "{}", g.filter);
-        // b's half-size branch moves from x=320 to x=0.
         assert!(
-            g.filter.contains("x='320*gte(t,2.000)*lt(t,4.000)+0*gte(t,4.000)*lt(t,6.000)+(320-w)/2'"),
+            g.filter
+                .contains("[0:v:0]setpts=PTS+0.000/TB,split=2[b0][b1]"),
             "{}",
             g.filter
         );
-        assert!(g.filter.contains("amix=inputs=2:duration=longest:dropout_transition=0:normalize=0"));
-        assert!(g.filter.contains("[1:a:0]atrim=end=8.000,asetpts=PTS+2.000/TB"));
+        assert!(
+            g.filter.contains("[1:v:0]setpts=PTS+2.000/TB,null[b2]"),
+            "{}",
+            g.filter
+        );
+        // b's half-size branch moves from x=320 to x=0.
+        assert!(
+            g.filter
+                .contains("x='320*gte(t,2.000)*lt(t,4.000)+0*gte(t,4.000)*lt(t,6.000)+(320-w)/2'"),
+            "{}",
+            g.filter
+        );
+        assert!(
+            g.filter
+                .contains("amix=inputs=2:duration=longest:dropout_transition=0:normalize=0")
+        );
+        assert!(
+            g.filter
+                .contains("[1:a:0]atrim=end=8.000,asetpts=PTS+2.000/TB")
+        );
         assert!(g.filter.contains("eof_action=pass"));
         // Without normalize: weights.
         let old = FfmpegInfo {
@@ -901,13 +960,30 @@ mod tests {
     fn probed_tracks_override_claims() {
         let c = comp();
         let t = [
-            Tracks { video: true, audio: false },
-            Tracks { video: false, audio: true },
-            Tracks { video: false, audio: false },
+            Tracks {
+                video: true,
+                audio: false,
+                audio_channels: 0,
+            },
+            Tracks {
+                video: false,
+                audio: true,
+                audio_channels: 1,
+            },
+            Tracks {
+                video: false,
+                audio: false,
+                audio_channels: 0,
+            },
         ];
         let g = filter_graph(&c, &info(), &ComposeOptions::default(), Some(&t)).unwrap();
         assert_eq!((g.video_sources, g.audio_sources), (1, 1));
         assert!(!g.filter.contains("amix"));
+        assert!(
+            g.filter.contains("pan=stereo|c0=c0|c1=c0,aformat"),
+            "{}",
+            g.filter
+        );
     }
 
     #[test]

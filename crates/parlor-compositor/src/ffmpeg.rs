@@ -60,12 +60,11 @@ pub fn detect() -> Result<FfmpegInfo, ToolMissing> {
 
 /// Like [`detect`], with an explicit `ffmpeg` path; `ffprobe` is looked for beside it.
 pub fn detect_at(ffmpeg: &Path) -> Result<FfmpegInfo, ToolMissing> {
-    let version_out = run(ffmpeg, &["-hide_banner", "-version"]).map_err(|reason| {
-        ToolMissing::NotFound {
+    let version_out =
+        run(ffmpeg, &["-hide_banner", "-version"]).map_err(|reason| ToolMissing::NotFound {
             tool: format!("ffmpeg ({})", ffmpeg.display()),
             reason,
-        }
-    })?;
+        })?;
     let version = version_out
         .lines()
         .next()
@@ -95,8 +94,8 @@ pub fn detect_at(ffmpeg: &Path) -> Result<FfmpegInfo, ToolMissing> {
     if !has_encoder("aac") {
         return Err(lacks("aac encoder"));
     }
-    let amix = run(ffmpeg, &["-hide_banner", "-h", "filter=amix"])
-        .map_err(|_| lacks("amix filter"))?;
+    let amix =
+        run(ffmpeg, &["-hide_banner", "-h", "filter=amix"]).map_err(|_| lacks("amix filter"))?;
     if !amix.contains("inputs") {
         return Err(lacks("amix filter"));
     }

@@ -131,14 +131,25 @@ mod tests {
             ev(8000, EventKind::Removed("a".into())),
             ev(99_000, EventKind::Removed("b".into())),
         ];
-        let segs = timeline(&events, &LayoutSpec::default(), Resolution::SD_LANDSCAPE, 10_000);
+        let segs = timeline(
+            &events,
+            &LayoutSpec::default(),
+            Resolution::SD_LANDSCAPE,
+            10_000,
+        );
         let spans: Vec<(u64, u64, usize)> = segs
             .iter()
             .map(|s| (s.start_ms, s.end_ms, s.placements.len()))
             .collect();
         assert_eq!(
             spans,
-            [(0, 2000, 1), (2000, 4000, 2), (4000, 6000, 3), (6000, 8000, 2), (8000, 10_000, 2)]
+            [
+                (0, 2000, 1),
+                (2000, 4000, 2),
+                (4000, 6000, 3),
+                (6000, 8000, 2),
+                (8000, 10_000, 2)
+            ]
         );
         assert_eq!(segs[0].placements[0].slot, Rect::new(0, 0, 640, 480));
         assert_eq!(segs[3].placements[1].slot, Rect::new(448, 48, 128, 96));

@@ -174,7 +174,10 @@ impl Stylesheet {
         if text.len() > MAX_STYLESHEET_BYTES {
             return err(
                 1,
-                format!("stylesheet is {} bytes; at most {MAX_STYLESHEET_BYTES}", text.len()),
+                format!(
+                    "stylesheet is {} bytes; at most {MAX_STYLESHEET_BYTES}",
+                    text.len()
+                ),
             );
         }
         let text = strip_comments(text)?;
@@ -192,7 +195,10 @@ impl Stylesheet {
                 return err(line, "at-rules (@media, @import, …) are not supported");
             }
             let Some(open) = rest.find(['{', '}', ';']) else {
-                return err(line, format!("expected '{{' after selector \"{}\"", short(rest)));
+                return err(
+                    line,
+                    format!("expected '{{' after selector \"{}\"", short(rest)),
+                );
             };
             if !rest[open..].starts_with('{') {
                 return err(
@@ -238,18 +244,21 @@ impl Stylesheet {
     }
 
     fn computed_style(&self, index: usize, shown: &[&LayoutStream]) -> Style {
-        // (important, specificity, rule index, declaration index) → later wins.
-        let mut matched: Vec<(bool, (u32, u32), usize, usize, Property)> = Vec::new();
+        // Cascade key: (important, specificity, rule index, declaration index); the
+        // greatest applies last and wins.
+        type Key = (bool, (u32, u32), usize, usize);
+        let mut matched: Vec<(Key, Property)> = Vec::new();
         for (r, rule) in self.rules.iter().enumerate() {
             if rule.selector.matches(index, shown) {
                 for (d, decl) in rule.declarations.iter().enumerate() {
-                    matched.push((decl.important, rule.selector.specificity, r, d, decl.property));
+                    let key = (decl.important, rule.selector.specificity, r, d);
+                    matched.push((key, decl.property));
                 }
             }
         }
-        matched.sort_by(|a, b| (a.0, a.1, a.2, a.3).cmp(&(b.0, b.1, b.2, b.3)));
+        matched.sort_by_key(|(key, _)| *key);
         let mut style = Style::default();
-        for (.., property) in matched {
+        for (_, property) in matched {
             style.apply(property);
         }
         style
@@ -316,7 +325,10 @@ fn parse_selector(text: &str, line: usize) -> Result<Selector, StylesheetError> 
             if c == '.' {
                 let (name, next) = ident(&chars, i + 1);
                 if name.is_empty() {
-                    return err(line, format!("'.' without a class name in \"{}\"", short(text)));
+                    return err(
+                        line,
+                        format!("'.' without a class name in \"{}\"", short(text)),
+                    );
                 }
                 compound.classes.push(name);
                 specificity.0 += 1;
@@ -367,7 +379,10 @@ fn parse_selector(text: &str, line: usize) -> Result<Selector, StylesheetError> 
                 specificity.0 += 1;
             } else if c.is_ascii_alphabetic() || c == '_' {
                 if i != start {
-                    return err(line, format!("unexpected element name in \"{}\"", short(text)));
+                    return err(
+                        line,
+                        format!("unexpected element name in \"{}\"", short(text)),
+                    );
                 }
                 let (name, next) = ident(&chars, i);
                 if !name.eq_ignore_ascii_case("stream") {
@@ -397,7 +412,10 @@ fn parse_selector(text: &str, line: usize) -> Result<Selector, StylesheetError> 
         }
         compounds.push(compound);
         if compounds.len() > MAX_COMPOUNDS {
-            return err(line, format!("more than {MAX_COMPOUNDS} compound selectors"));
+            return err(
+                line,
+                format!("more than {MAX_COMPOUNDS} compound selectors"),
+            );
         }
         // A combinator, or the end.
         let ws_start = i;
@@ -421,14 +439,22 @@ fn parse_selector(text: &str, line: usize) -> Result<Selector, StylesheetError> 
                     ),
                 );
             }
-            c => return err(line, format!("unexpected '{c}' in selector \"{}\"", short(text))),
+            c => {
+                return err(
+                    line,
+                    format!("unexpected '{c}' in selector \"{}\"", short(text)),
+                );
+            }
         }
         i += 1;
         while i < chars.len() && chars[i].is_whitespace() {
             i += 1;
         }
         if i == chars.len() {
-            return err(line, format!("selector \"{}\" ends with a combinator", short(text)));
+            return err(
+                line,
+                format!("selector \"{}\" ends with a combinator", short(text)),
+            );
         }
     }
     Ok(Selector {
@@ -544,7 +570,10 @@ fn parse_declarations(body: &str, line: usize) -> Result<Vec<Declaration>, Style
             continue;
         }
         let Some((name, value)) = part.split_once(':') else {
-            return err(here, format!("expected \"property: value\", found \"{}\"", short(part)));
+            return err(
+                here,
+                format!("expected \"property: value\", found \"{}\"", short(part)),
+            );
         };
         let name = name.trim().to_ascii_lowercase();
         let mut value = value.trim().to_ascii_lowercase();
@@ -594,7 +623,10 @@ fn parse_len(value: &str, allow_negative: bool, allow_auto: bool) -> Result<Len,
             .all(|(i, c)| c.is_ascii_digit() || c == '.' || (i == 0 && (c == '-' || c == '+')));
     let parsed: Option<f64> = valid.then(|| number.parse().ok()).flatten();
     let Some(v) = parsed.filter(|v: &f64| v.is_finite()) else {
-        return Err(format!("\"{}\" is not a length (use px or %)", short(value)));
+        return Err(format!(
+            "\"{}\" is not a length (use px or %)",
+            short(value)
+        ));
     };
     if v < 0.0 && !allow_negative {
         return Err(format!("\"{}\" must not be negative", short(value)));
@@ -643,8 +675,16 @@ fn parse_property(name: &str, value: &str) -> Result<Property, String> {
         "height" => P::Height(len(false)?),
         "min-width" => P::MinWidth(parse_len(value, false, false)?),
         "min-height" => P::MinHeight(parse_len(value, false, false)?),
-        "max-width" => P::MaxWidth(if value == "none" { Len::Auto } else { len(false)? }),
-        "max-height" => P::MaxHeight(if value == "none" { Len::Auto } else { len(false)? }),
+        "max-width" => P::MaxWidth(if value == "none" {
+            Len::Auto
+        } else {
+            len(false)?
+        }),
+        "max-height" => P::MaxHeight(if value == "none" {
+            Len::Auto
+        } else {
+            len(false)?
+        }),
         "margin" => {
             let parts: Result<Vec<Len>, String> = value
                 .split_whitespace()
@@ -656,7 +696,12 @@ fn parse_property(name: &str, value: &str) -> Result<Property, String> {
                 [a, b] => [*a, *b, *a, *b],
                 [a, b, c] => [*a, *b, *c, *b],
                 [a, b, c, d] => [*a, *b, *c, *d],
-                _ => return Err(format!("margin takes 1 to 4 values, not \"{}\"", short(value))),
+                _ => {
+                    return Err(format!(
+                        "margin takes 1 to 4 values, not \"{}\"",
+                        short(value)
+                    ));
+                }
             };
             P::Margin([Some(t), Some(r), Some(b), Some(l)])
         }
@@ -671,7 +716,9 @@ fn parse_property(name: &str, value: &str) -> Result<Property, String> {
                 .parse()
                 .ok()
                 .filter(|v: &i32| v.unsigned_abs() <= 1_000_000)
-                .ok_or_else(|| format!("invalid z-index \"{}\" (expected an integer)", short(value)))?;
+                .ok_or_else(|| {
+                    format!("invalid z-index \"{}\" (expected an integer)", short(value))
+                })?;
             Some(v)
         }),
         "display" => P::DisplayNone(keyword(
@@ -687,7 +734,11 @@ fn parse_property(name: &str, value: &str) -> Result<Property, String> {
         "float" => P::Float(keyword(
             value,
             name,
-            &[("none", Float::None), ("left", Float::Left), ("right", Float::Right)],
+            &[
+                ("none", Float::None),
+                ("left", Float::Left),
+                ("right", Float::Right),
+            ],
         )?),
         "clear" => {
             let c = |left, right| Clear { left, right };

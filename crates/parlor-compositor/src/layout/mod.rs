@@ -445,12 +445,7 @@ pub(crate) fn snap(x: f64, y: f64, w: f64, h: f64, res: Resolution) -> Option<Re
     (x1 > x0 && y1 > y0).then(|| Rect::new(x0, y0, x1 - x0, y1 - y0))
 }
 
-pub(crate) fn place(
-    stream: &LayoutStream,
-    slot: Rect,
-    z: i32,
-    fit: ObjectFit,
-) -> Placement {
+pub(crate) fn place(stream: &LayoutStream, slot: Rect, z: i32, fit: ObjectFit) -> Placement {
     let video = match fit {
         ObjectFit::Contain => fit_contain(slot, stream.size),
         ObjectFit::Cover => slot,

@@ -82,12 +82,24 @@ fn spec_validation_is_specific() {
         LayoutError::ScreenshareTypeCustom
     );
     let e = LayoutSpec::new(Custom, Some("stream {\n  colour: red;\n}".into()), None).unwrap_err();
-    assert!(matches!(e, LayoutError::Stylesheet(StylesheetError { line: 2, .. })), "{e}");
+    assert!(
+        matches!(e, LayoutError::Stylesheet(StylesheetError { line: 2, .. })),
+        "{e}"
+    );
     assert!(e.to_string().contains("colour"), "{e}");
-    for name in ["bestFit", "pip", "verticalPresentation", "horizontalPresentation", "custom"] {
+    for name in [
+        "bestFit",
+        "pip",
+        "verticalPresentation",
+        "horizontalPresentation",
+        "custom",
+    ] {
         assert_eq!(name.parse::<LayoutType>().unwrap().as_str(), name);
     }
-    assert!(matches!("BestFit".parse::<LayoutType>(), Err(LayoutError::UnknownType(_))));
+    assert!(matches!(
+        "BestFit".parse::<LayoutType>(),
+        Err(LayoutError::UnknownType(_))
+    ));
 }
 
 #[test]
@@ -106,10 +118,20 @@ fn order_classes_then_screens_then_owners_then_added() {
         classed_screen,
         cam("early", 0),
     ];
-    let ids: Vec<&str> = order_streams(&streams).iter().map(|s| s.id.as_str()).collect();
+    let ids: Vec<&str> = order_streams(&streams)
+        .iter()
+        .map(|s| s.id.as_str())
+        .collect();
     assert_eq!(
         ids,
-        ["classed-screen", "classed", "screen", "owner", "early", "plain"]
+        [
+            "classed-screen",
+            "classed",
+            "screen",
+            "owner",
+            "early",
+            "plain"
+        ]
     );
 }
 
@@ -119,7 +141,10 @@ fn best_fit_sd() {
     let cases: [(usize, Vec<Rect>); 6] = [
         (1, vec![r(0, 0, 640, 480)]),
         (2, vec![r(0, 0, 320, 480), r(320, 0, 320, 480)]),
-        (3, vec![r(0, 0, 320, 240), r(320, 0, 320, 240), r(0, 240, 320, 240)]),
+        (
+            3,
+            vec![r(0, 0, 320, 240), r(320, 0, 320, 240), r(0, 240, 320, 240)],
+        ),
         (
             4,
             vec![
@@ -187,9 +212,15 @@ fn best_fit_hd_and_portrait() {
             r(853, 240, 427, 240),
         ]
     );
-    let got: Vec<Rect> = layout(&cams(2), &spec, SD_P).iter().map(|p| p.slot).collect();
+    let got: Vec<Rect> = layout(&cams(2), &spec, SD_P)
+        .iter()
+        .map(|p| p.slot)
+        .collect();
     assert_eq!(got, [r(0, 0, 240, 640), r(240, 0, 240, 640)]);
-    let got: Vec<Rect> = layout(&cams(7), &spec, SD_P).iter().map(|p| p.slot).collect();
+    let got: Vec<Rect> = layout(&cams(7), &spec, SD_P)
+        .iter()
+        .map(|p| p.slot)
+        .collect();
     assert_eq!(got[3], r(0, 213, 160, 214));
     assert_eq!(got[6], r(0, 427, 160, 213));
     // Every grid covers the frame exactly, at every resolution.
@@ -207,7 +238,11 @@ fn best_fit_hd_and_portrait() {
                 _ => 16,
             };
             assert_eq!(cells, n);
-            assert_eq!(area, u64::from(res.width) * u64::from(res.height), "{res} {n}");
+            assert_eq!(
+                area,
+                u64::from(res.width) * u64::from(res.height),
+                "{res} {n}"
+            );
         }
     }
 }
@@ -237,9 +272,18 @@ fn letterboxing_keeps_aspect() {
     assert_eq!(p[0].video, p[0].slot, "unknown size fills the slot");
     assert_eq!(p[1].video, r(640, 180, 640, 360));
     // A portrait source in a landscape slot, and odd leftovers centred.
-    assert_eq!(fit_contain(r(10, 20, 300, 100), Some((480, 640))), r(122, 20, 75, 100));
-    assert_eq!(fit_contain(r(0, 0, 213, 160), Some((640, 480))), r(0, 0, 213, 160));
-    assert_eq!(fit_contain(r(0, 0, 100, 100), Some((0, 5))), r(0, 0, 100, 100));
+    assert_eq!(
+        fit_contain(r(10, 20, 300, 100), Some((480, 640))),
+        r(122, 20, 75, 100)
+    );
+    assert_eq!(
+        fit_contain(r(0, 0, 213, 160), Some((640, 480))),
+        r(0, 0, 213, 160)
+    );
+    assert_eq!(
+        fit_contain(r(0, 0, 100, 100), Some((0, 5))),
+        r(0, 0, 100, 100)
+    );
 }
 
 fn pip_pair() -> Vec<LayoutStream> {
@@ -252,7 +296,10 @@ fn pip_geometry() {
     let p = layout(&pip_pair(), &spec, SD);
     assert_eq!(
         slots(&p),
-        [("a".into(), r(0, 0, 640, 480)), ("b".into(), r(448, 48, 128, 96))]
+        [
+            ("a".into(), r(0, 0, 640, 480)),
+            ("b".into(), r(448, 48, 128, 96))
+        ]
     );
     assert_eq!((p[0].z, p[1].z), (100, 200));
     let p = layout(&pip_pair(), &spec, HD);
@@ -262,7 +309,10 @@ fn pip_geometry() {
     let p = layout(&streams, &spec, SD);
     assert_eq!(
         slots(&p),
-        [("c".into(), r(0, 0, 640, 480)), ("a".into(), r(448, 48, 128, 96))]
+        [
+            ("c".into(), r(0, 0, 640, 480)),
+            ("a".into(), r(448, 48, 128, 96))
+        ]
     );
     // One stream: just the full one.
     assert_eq!(layout(&cams(1), &spec, SD).len(), 1);
@@ -272,7 +322,11 @@ fn pip_geometry() {
 fn presentation_geometry() {
     let v = LayoutSpec::predefined(LayoutType::VerticalPresentation);
     let h = LayoutSpec::predefined(LayoutType::HorizontalPresentation);
-    let streams = vec![cam("a", 0), with_class(cam("f", 1), &["focus"]), cam("b", 2)];
+    let streams = vec![
+        cam("a", 0),
+        with_class(cam("f", 1), &["focus"]),
+        cam("b", 2),
+    ];
     assert_eq!(
         slots(&layout(&streams, &v, SD)),
         [
@@ -313,7 +367,10 @@ fn streams_without_video_get_no_rectangle() {
     let p = layout(&streams, &LayoutSpec::default(), SD);
     assert_eq!(
         slots(&p),
-        [("s0".into(), r(0, 0, 320, 480)), ("s2".into(), r(320, 0, 320, 480))]
+        [
+            ("s0".into(), r(0, 0, 320, 480)),
+            ("s2".into(), r(320, 0, 320, 480))
+        ]
     );
     streams.iter_mut().for_each(|s| s.has_video = false);
     assert!(layout(&streams, &LayoutSpec::default(), SD).is_empty());
@@ -329,13 +386,19 @@ fn screenshare_type_switches_while_a_share_is_live() {
     let p = layout(&streams, &spec, SD);
     assert_eq!(
         slots(&p),
-        [("screen".into(), r(0, 0, 640, 480)), ("cam".into(), r(448, 48, 128, 96))]
+        [
+            ("screen".into(), r(0, 0, 640, 480)),
+            ("cam".into(), r(448, 48, 128, 96))
+        ]
     );
     // Share muted (no video): back to bestFit.
     streams[1].has_video = false;
     assert_eq!(
         slots(&layout(&streams, &spec, SD)),
-        [("cam".into(), r(0, 0, 320, 480)), ("other".into(), r(320, 0, 320, 480))]
+        [
+            ("cam".into(), r(0, 0, 320, 480)),
+            ("other".into(), r(320, 0, 320, 480))
+        ]
     );
     // verticalPresentation as the share layout: the screen is the focus.
     streams[1].has_video = true;
@@ -542,7 +605,10 @@ stream.lower-left {
     let p = layout(&streams, &custom(css), SD);
     assert_eq!(
         slots(&p),
-        [("main".into(), r(0, 0, 640, 480)), ("ll".into(), r(64, 336, 128, 96))]
+        [
+            ("main".into(), r(0, 0, 640, 480)),
+            ("ll".into(), r(64, 336, 128, 96))
+        ]
     );
     assert_eq!((p[0].z, p[1].z), (100, 200));
 }
@@ -577,7 +643,11 @@ stream:nth-child(-n+2) { width: 30px }
     assert_eq!(p[2].fit, ObjectFit::Cover);
     assert_eq!(p[2].video, p[2].slot);
     // display:none still counts for structural pseudo-classes: "four" is nth-child(4).
-    let p = layout(&streams, &custom("stream:nth-child(4) { width: 5px; height: 5px }"), SD);
+    let p = layout(
+        &streams,
+        &custom("stream:nth-child(4) { width: 5px; height: 5px }"),
+        SD,
+    );
     assert_eq!(slots(&p), [("four".into(), r(0, 0, 5, 5))]);
 }
 
@@ -588,7 +658,11 @@ fn css_cascade() {
 stream { width: 200px; height: 10px }
 stream { width: 300px }
 stream.x { width: 40px }";
-    let p = layout(&[with_class(cam("a", 0), &["x"]), cam("b", 1)], &custom(css), SD);
+    let p = layout(
+        &[with_class(cam("a", 0), &["x"]), cam("b", 1)],
+        &custom(css),
+        SD,
+    );
     assert_eq!(p[0].slot, r(0, 0, 40, 50));
     assert_eq!(p[1].slot, r(0, 50, 300, 10));
 }
@@ -642,7 +716,11 @@ fn css_errors_name_the_line_and_the_problem() {
         ("stream { width: 10 }", 1, "needs a unit"),
         ("stream { width: -10px }", 1, "negative"),
         ("stream { width: 10em }", 1, "not a length"),
-        ("stream { position: fixed }", 1, "static, relative, absolute"),
+        (
+            "stream { position: fixed }",
+            1,
+            "static, relative, absolute",
+        ),
         ("stream { width 10px }", 1, "property: value"),
         ("stream {\n width: 1px;\n", 1, "never closed"),
         ("stream { width: 1px } }", 1, "expected '{'"),
