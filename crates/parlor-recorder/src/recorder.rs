@@ -213,6 +213,9 @@ pub struct StreamRecorder {
     finished: bool,
 }
 
+/// Largest time (Unix µs) taken from input; larger ones are clamped.
+const MAX_TIME: u64 = 1 << 62;
+
 fn extend(unwrap: &mut Option<(u32, i64)>, ts: u32, update: bool) -> i64 {
     match *unwrap {
         None => {
@@ -526,7 +529,7 @@ impl Track {
             });
         }
         let Some(a) = self.anchor else { return };
-        let origin = cfg.origin_unix_micros as i64;
+        let origin = cfg.origin_unix_micros.min(MAX_TIME) as i64;
         while let Some(mut f) = self.sink.unmapped.pop_front() {
             let file_us = a.server_us + elapsed_us(f.rtp - a.rtp, self.rate) - origin;
             let mut ms = (file_us + 500).div_euclid(1000).max(0);
@@ -621,6 +624,8 @@ impl StreamRecorder {
         if self.finished {
             return;
         }
+        // Times are kept below 2^62 µs (year ~148,000) so clock arithmetic cannot overflow.
+        let arrival_unix_micros = arrival_unix_micros.min(MAX_TIME);
         self.now = self.now.max(arrival_unix_micros);
         let now = self.now;
         let Some(t) = self.track_mut(kind) else {
@@ -650,7 +655,7 @@ impl StreamRecorder {
             return;
         };
         let rtp = extend(&mut t.sink.unwrap, sr.rtp_time, false);
-        t.sr = Some((sr.ntp_unix_micros, rtp));
+        t.sr = Some((sr.ntp_unix_micros.min(MAX_TIME), rtp));
         t.sr_pending = true;
         t.sink.stats.sender_reports += 1;
         self.process(false);
@@ -663,7 +668,7 @@ impl StreamRecorder {
         if self.finished {
             return;
         }
-        self.now = self.now.max(now_unix_micros);
+        self.now = self.now.max(now_unix_micros.min(MAX_TIME));
         let now = self.now;
         for t in [self.audio.as_mut(), self.video.as_mut()]
             .into_iter()
@@ -811,7 +816,7 @@ impl StreamRecorder {
 
     /// Writes ready frames in time order across tracks.
     fn interleave(&mut self, force: bool) {
-        let now_ms = (self.now as i64 - self.cfg.origin_unix_micros as i64) / 1000;
+        let now_ms = (self.now as i64 - self.cfg.origin_unix_micros.min(MAX_TIME) as i64) / 1000;
         let wait_ms = (self.cfg.interleave_micros / 1000) as i64;
         // Frames of tracks left out of the file are dropped.
         for t in [self.audio.as_mut(), self.video.as_mut()]
@@ -867,6 +872,126 @@ impl StreamRecorder {
                 f.duration_ms
             };
             t.sink.pool.push(f.data);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const T: u64 = 1_700_000_000_000_000;
+
+    fn opus_frame(i: u32) -> [u8; 3] {
+        // TOC: CELT FB 20 ms, one frame.
+        [0xfc, i as u8, 0x55]
+    }
+
+    /// Audio only, in order: frames come out at their sender-report times, 20 ms apart.
+    #[test]
+    fn audio_frames_follow_sender_report_clock() {
+        let mut rec =
+            StreamRecorder::new(StreamRecorderConfig::new(Some(Codec::Opus), None, T)).unwrap();
+        // The sender clock runs 10 s ahead of the server's; the report maps RTP 1000 to it.
+        rec.push_sender_report(
+            TrackKind::Audio,
+            SenderReport {
+                ntp_unix_micros: T + 10_000_000,
+                rtp_time: 1000,
+            },
+        );
+        for i in 0..100u32 {
+            let p = opus_frame(i);
+            let pkt = RtpIn {
+                seq: i as u16,
+                timestamp: 1000 + 960 * i,
+                marker: false,
+                payload: &p,
+            };
+            rec.push_rtp(TrackKind::Audio, &pkt, T + 50_000 + u64::from(i) * 20_000);
+        }
+        let mut out = Vec::new();
+        let fin = rec.finish(&mut out);
+        let s = rec.stats();
+        assert_eq!(s.audio.frames, 100);
+        // The least delay (the first frame, 50 ms after the origin) sets the offset.
+        assert_eq!(s.audio.first_ms, Some(50));
+        assert_eq!(s.audio.last_ms, Some(50 + 99 * 20));
+        assert_eq!(fin.duration_ms, (50 + 100 * 20) as f64);
+        assert_eq!(fin.len, out.len() as u64);
+        assert!(s.audio.synced_by_sender_report);
+    }
+
+    #[test]
+    fn config_is_checked() {
+        assert!(StreamRecorder::new(StreamRecorderConfig::new(None, None, 0)).is_err());
+        assert!(StreamRecorder::new(StreamRecorderConfig::new(Some(Codec::Vp8), None, 0)).is_err());
+        assert!(
+            StreamRecorder::new(StreamRecorderConfig::new(None, Some(Codec::Opus), 0)).is_err()
+        );
+        let r = StreamRecorder::new(StreamRecorderConfig::new(None, Some(Codec::H264), 0)).unwrap();
+        assert_eq!(r.doc_type(), "matroska");
+    }
+
+    /// Video waits for a key frame and asks for one; a file with nothing in it is still a
+    /// valid (empty) recording.
+    #[test]
+    fn video_waits_for_a_keyframe() {
+        let mut rec =
+            StreamRecorder::new(StreamRecorderConfig::new(None, Some(Codec::Vp8), T)).unwrap();
+        // A complete delta frame (P bit set): dropped, a key frame is requested.
+        let delta = [0x90, 0x80, 0x80, 0x01, 0x31, 0x00, 0x00, 0x11];
+        for i in 0..5u16 {
+            let pkt = RtpIn {
+                seq: i,
+                timestamp: 3000 * u32::from(i),
+                marker: true,
+                payload: &delta,
+            };
+            rec.push_rtp(TrackKind::Video, &pkt, T + u64::from(i) * 33_000);
+        }
+        rec.handle_timeout(T + 1_000_000);
+        assert!(rec.take_keyframe_request());
+        assert!(!rec.take_keyframe_request());
+        let mut out = Vec::new();
+        rec.finish(&mut out);
+        assert_eq!(rec.stats().video.frames, 0);
+        assert_eq!(rec.stats().video.frames_dropped, 5);
+        assert!(out.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]));
+    }
+
+    proptest! {
+        /// Garbage payloads, sequence numbers, timestamps and reports: no panic, and the
+        /// output is a well-formed element stream.
+        #[test]
+        fn garbage_never_panics(
+            video_h264 in any::<bool>(),
+            events in prop::collection::vec(
+                (any::<bool>(), any::<u16>(), any::<u32>(), any::<bool>(),
+                 prop::collection::vec(any::<u8>(), 0..80), 0u64..100_000, any::<bool>()),
+                0..200,
+            ),
+        ) {
+            let video = if video_h264 { Codec::H264 } else { Codec::Vp8 };
+            let mut rec = StreamRecorder::new(StreamRecorderConfig::new(Some(Codec::Opus), Some(video), T)).unwrap();
+            let mut now = T;
+            let mut out = Vec::new();
+            for (audio, seq, ts, marker, payload, dt, sr) in &events {
+                now += dt;
+                let kind = if *audio { TrackKind::Audio } else { TrackKind::Video };
+                if *sr {
+                    rec.push_sender_report(kind, SenderReport { ntp_unix_micros: now ^ u64::from(*ts), rtp_time: *ts });
+                } else {
+                    rec.push_rtp(kind, &RtpIn { seq: *seq, timestamp: *ts, marker: *marker, payload }, now);
+                }
+                rec.poll_output(&mut out);
+            }
+            let fin = rec.finish(&mut out);
+            prop_assert_eq!(fin.len, out.len() as u64);
+            for p in &fin.patches {
+                prop_assert!(p.offset + p.bytes.len() as u64 <= fin.len);
+            }
         }
     }
 }

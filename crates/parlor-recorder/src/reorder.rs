@@ -444,7 +444,7 @@ mod tests {
             let mut seen = std::collections::HashSet::new();
             for w in got.windows(2) {
                 let d = w[1].wrapping_sub(w[0]);
-                prop_assert!(d >= 1 && d < 0x8000, "{:?}", w);
+                prop_assert!((1..0x8000).contains(&d), "{:?}", w);
             }
             for g in &got { prop_assert!(seen.insert(*g)); }
             if dropped.is_empty() && got.first() == Some(&start) {

@@ -686,7 +686,7 @@ fn h264_payloads(au: &[u8]) -> Vec<(Vec<u8>, bool)> {
         }
         out.push(stap);
     }
-    for n in nals.iter().filter(|n| !matches!(n[0] & 0x1f, 7 | 8 | 9)) {
+    for n in nals.iter().filter(|n| !matches!(n[0] & 0x1f, 7..=9)) {
         if n.len() <= 1200 {
             out.push(n.to_vec());
             continue;
