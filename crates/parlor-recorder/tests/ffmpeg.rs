@@ -568,6 +568,15 @@ fn killed_writer_leaves_a_playable_file_and_repair_finishes_it() {
     let v_before = num(&stream(&before, "video")["nb_read_frames"]) as u64;
     assert!(v_before >= 30, "{v_before} frames readable before repair");
 
+    // ffmpeg decodes it to the end; its only complaint is the cut last element.
+    let before_errors = decode_errors(&path);
+    assert!(
+        before_errors
+            .lines()
+            .all(|l| l.ends_with("File ended prematurely")),
+        "{before_errors}"
+    );
+
     let report = repair(&path).unwrap();
     assert!(report.len < len - 777 && report.clusters >= 2, "{report:?}");
     let p = probe(&path);
