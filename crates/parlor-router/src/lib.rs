@@ -9,6 +9,11 @@
 //! own SSRC, protected with the consumer's SRTP keys — by the worker itself ([`srtp`], keys
 //! from [`dtls_keys`]) when the consumer negotiated AES-GCM, by str0m otherwise.
 //!
+//! A producer's media can also be **tapped** ([`RouterHandle::tap`], [`tap`]): handed, as
+//! the producer's own packets and sender reports, to a reader on another thread (a
+//! recorder; later a broadcast) over a bounded queue the worker never waits on — in
+//! mediasoup's terms, a consumer on a `DirectTransport`.
+//!
 //! The worker is sans-lock: the signaling layer talks to it through [`RouterHandle`]
 //! (a command channel plus a `mio` waker), and hears back through [`RouterEvent`]s. No
 //! packet crosses a thread; a producer and all its consumers live on the same worker.
@@ -20,6 +25,7 @@ pub mod forward;
 pub mod outbox;
 pub mod srtp;
 mod stun;
+pub mod tap;
 mod worker;
 
 use std::net::SocketAddr;
@@ -28,6 +34,9 @@ use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
+
+pub use str0m::media::MediaKind;
+pub use tap::{Tap, TapCodec, TapEvent, TapPacket};
 
 /// Identifies a transport: the stream ID for a producer, the subscription ID for a consumer.
 pub type TransportId = Arc<str>;
@@ -163,6 +172,12 @@ pub struct RouterStats {
     pub datagrams_send_dropped: u64,
     /// Transport deadlines that came due and were run (str0m timeouts: RTCP, ICE, NACK…).
     pub timeouts: u64,
+    /// Taps attached to producers (see [`RouterHandle::tap`]).
+    pub taps: usize,
+    /// Producer packets queued on taps (one per tap per packet).
+    pub tap_packets: u64,
+    /// Tap events (packets and sender reports) dropped because a tap's queue was full.
+    pub tap_dropped: u64,
 }
 
 /// What a consumer receives.
@@ -199,6 +214,11 @@ enum Command {
     },
     Stats {
         reply: oneshot::Sender<RouterStats>,
+    },
+    Tap {
+        producer: TransportId,
+        capacity: usize,
+        reply: oneshot::Sender<Result<Tap, RouterError>>,
     },
     Shutdown,
 }
@@ -303,6 +323,21 @@ impl RouterHandle {
     /// Closes a transport (a producer's consumers close with it). Unknown IDs are ignored.
     pub fn close(&self, id: TransportId) {
         let _ = self.send(Command::Close { id });
+    }
+
+    /// Attaches a tap to a live producer: its packets and sender reports from now on, on
+    /// a queue of `capacity` events (capped to [`tap::MAX_TAP_CAPACITY`]) that the worker
+    /// never waits on. Asks the publisher for a keyframe (throttled like every keyframe
+    /// request); the tap's video starts on one. A producer may have several taps. Drop the
+    /// [`Tap`] to detach it; it ends with [`TapEvent::Closed`] when the producer closes.
+    pub async fn tap(&self, producer: &TransportId, capacity: usize) -> Result<Tap, RouterError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Tap {
+            producer: producer.clone(),
+            capacity,
+            reply,
+        })?;
+        rx.await.map_err(|_| RouterError::Stopped)?
     }
 
     /// The worker's counters.

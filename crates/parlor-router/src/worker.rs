@@ -31,7 +31,7 @@ use rand::distr::Alphanumeric;
 use slab::Slab;
 use str0m::change::SdpOffer;
 use str0m::format::{Codec, PayloadParams};
-use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt};
+use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt, SenderFeedback};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::rtcp::{Nack, Rtcp};
 use str0m::rtp::{
@@ -44,6 +44,7 @@ use crate::dtls_keys::{self, KeySlot};
 use crate::forward::SeqRewriter;
 use crate::outbox::{self, Outbox};
 use crate::srtp::SrtpSender;
+use crate::tap::{TapCodec, TapPacket, TapSet, WallClock, unix_micros};
 use crate::{
     CloseReason, Command, ConsumerMedia, RouterConfig, RouterError, RouterEvent, RouterStats,
     TransportId, TransportKind, stun,
@@ -102,6 +103,8 @@ pub(crate) struct Worker {
     outbox: Outbox,
     stats: RouterStats,
     next_housekeeping: Instant,
+    /// Monotonic to Unix time, for tapped packets' arrival times (refreshed each second).
+    clock: WallClock,
 }
 
 struct Transport {
@@ -145,6 +148,8 @@ struct Producer {
     keyframe_pending: bool,
     /// Recent video packets, oldest first, shared by all consumers' retransmissions.
     history: VecDeque<RtpPacket>,
+    /// Readers of this producer's media off the forwarding path (recorders).
+    taps: TapSet,
 }
 
 impl Producer {
@@ -290,6 +295,7 @@ impl Worker {
                 outbox: Outbox::default(),
                 stats: RouterStats::default(),
                 next_housekeeping: Instant::now() + MAX_SLEEP,
+                clock: WallClock::now(),
             },
             waker,
             local_addr,
@@ -421,7 +427,35 @@ impl Worker {
                     .count();
                 stats.consumers = stats.transports - stats.producers;
                 stats.routes = self.by_addr.len() + self.by_ufrag.len() + self.by_id.len();
+                for (_, t) in &mut self.transports {
+                    if let Role::Producer(p) = &mut t.role {
+                        p.taps.prune();
+                        stats.taps += p.taps.len();
+                    }
+                }
                 let _ = reply.send(stats);
+            }
+            Command::Tap {
+                producer,
+                capacity,
+                reply,
+            } => {
+                let tapped = self.by_id.get(&producer).copied().and_then(|key| {
+                    match &mut self.transports[key].role {
+                        Role::Producer(p) => Some((key, p.taps.attach(producer.clone(), capacity))),
+                        Role::Consumer(_) => None,
+                    }
+                });
+                let result = match tapped {
+                    Some((key, tap)) => {
+                        tracing::debug!(id = %producer, capacity, "tap attached");
+                        // The tap's video starts on a keyframe: ask for one now.
+                        self.want_keyframe(key);
+                        Ok(tap)
+                    }
+                    None => Err(RouterError::UnknownProducer(producer.to_string())),
+                };
+                let _ = reply.send(result);
             }
             Command::Shutdown => {}
         }
@@ -478,6 +512,7 @@ impl Worker {
                 last_keyframe_request: None,
                 keyframe_pending: false,
                 history: VecDeque::new(),
+                taps: TapSet::default(),
             }),
             Some((producer, media)) => Role::Consumer(Consumer {
                 producer,
@@ -695,6 +730,7 @@ impl Worker {
     fn housekeeping(&mut self) {
         let now = Instant::now();
         self.next_housekeeping = now + MAX_SLEEP;
+        self.clock = WallClock::now();
         for (key, t) in &self.transports {
             if !t.connected && now.duration_since(t.created) > CONNECT_TIMEOUT {
                 self.closing.push((key, CloseReason::ConnectTimeout));
@@ -779,6 +815,13 @@ impl Worker {
             Event::RawPacket(raw) => {
                 if let RawPacket::RtcpRx(Rtcp::Nack(nack)) = *raw {
                     self.retransmit(key, &nack);
+                }
+            }
+            Event::SenderFeedback(report) => {
+                if let Role::Producer(p) = &t.role
+                    && !p.taps.is_empty()
+                {
+                    self.tap_sender_report(key, report);
                 }
             }
             Event::KeyframeRequest(_) => {
@@ -886,10 +929,20 @@ impl Worker {
         else {
             return;
         };
+        // Packets that found a tap or a consumer still waiting for a keyframe.
+        let mut keyframe_needed = 0u64;
+        if !producer.taps.is_empty() {
+            keyframe_needed = tap_group(
+                &mut producer.taps,
+                group,
+                &media,
+                keyframe_starts,
+                &self.clock,
+                &mut self.stats,
+            );
+        }
         let consumers = std::mem::take(&mut producer.consumers);
         let now = Instant::now();
-        // Packets that found a consumer still waiting for a keyframe.
-        let mut keyframe_needed = 0u64;
         for &ckey in &consumers {
             let Some(ct) = self.transports.get_mut(ckey) else {
                 continue;
@@ -1000,6 +1053,31 @@ impl Worker {
                 self.keyframe_wanted.retain(|&k| k != pkey);
             }
         }
+    }
+
+    /// Hands a producer's RTCP sender report to its taps, after the packets that arrived
+    /// before it.
+    fn tap_sender_report(&mut self, pkey: usize, report: SenderFeedback) {
+        self.forward_pending();
+        let Some(Transport {
+            role: Role::Producer(p),
+            ..
+        }) = self.transports.get_mut(pkey)
+        else {
+            return;
+        };
+        let Some(&(_, kind)) = p.mids.iter().find(|(mid, _)| *mid == report.mid) else {
+            return;
+        };
+        let info = report.sender_info;
+        let d = p.taps.sender_report(
+            kind,
+            *info.ssrc,
+            unix_micros(info.ntp_time),
+            // str0m extends the report's RTP time; the wire value is its low 32 bits.
+            info.rtp_time.numer() as u32,
+        );
+        self.stats.tap_dropped += d.dropped;
     }
 
     /// Answers a consumer's NACK on the direct path: each lost packet still in the
@@ -1126,6 +1204,52 @@ impl Worker {
         }
         self.flush_closing();
     }
+}
+
+/// Offers one producer's group of packets to its taps, in arrival order. Returns the
+/// packets a tap waited on a keyframe for (as bits, like the consumers').
+fn tap_group(
+    taps: &mut TapSet,
+    group: &[Pending],
+    media: &[Option<(bool, PayloadParams)>],
+    keyframe_starts: u64,
+    clock: &WallClock,
+    stats: &mut RouterStats,
+) -> u64 {
+    let mut needed = 0u64;
+    for (i, p) in group.iter().enumerate() {
+        let Some((is_video, params)) = media[i] else {
+            continue;
+        };
+        let Some(codec) = TapCodec::from_codec(params.spec().codec) else {
+            continue;
+        };
+        let header = &p.packet.header;
+        let packet = TapPacket {
+            kind: if is_video {
+                MediaKind::Video
+            } else {
+                MediaKind::Audio
+            },
+            codec,
+            ssrc: *header.ssrc,
+            seq: header.sequence_number,
+            timestamp: header.timestamp,
+            marker: header.marker,
+            payload: p.packet.payload.clone(),
+            arrival_unix_micros: clock.unix_micros(p.packet.timestamp),
+        };
+        let d = taps.deliver(packet, keyframe_starts & (1 << i) != 0);
+        stats.tap_packets += d.queued;
+        stats.tap_dropped += d.dropped;
+        if d.awaiting_keyframe {
+            needed |= 1 << i;
+        }
+        if taps.is_empty() {
+            break; // every reader is gone
+        }
+    }
+    needed
 }
 
 /// Why a producer packet is not sent on a consumer track.
