@@ -35,9 +35,47 @@ pub(crate) fn peek_claims(token: &str) -> Result<Claims, JwtError> {
     }
 }
 
+/// Claims that only client tokens carry: a JWT with any of them is a client token, whatever
+/// else it says (the official SDKs sign both kinds with the same secret and `iss`/`ist`).
+pub(crate) const CLIENT_TOKEN_CLAIMS: [&str; 8] = [
+    "scope",
+    "session_id",
+    "role",
+    "connection_data",
+    "initial_layout_class_list",
+    "nonce",
+    "create_time",
+    "expire_time",
+];
+
+/// The first client-token claim `claims` carries, if any.
+pub(crate) fn client_token_claim(claims: &Claims) -> Option<&'static str> {
+    CLIENT_TOKEN_CLAIMS
+        .into_iter()
+        .find(|c| claims.contains_key(*c))
+}
+
+/// Refuses a JOSE header with a `crit` member: it names extensions the verifier must
+/// understand (RFC 7515 §4.1.11), and this verifier understands none.
+fn check_header(token: &str) -> Result<(), JwtError> {
+    let header = token.split('.').next().unwrap_or_default();
+    let bytes = URL_SAFE_NO_PAD
+        .decode(header.trim_end_matches('='))
+        .map_err(|_| JwtError::Malformed("JWT header is not base64url"))?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(map)) if map.contains_key("crit") => Err(JwtError::Malformed(
+            "JWT header has a 'crit' extension this server does not support (RFC 7515)",
+        )),
+        Ok(Value::Object(_)) => Ok(()),
+        _ => Err(JwtError::Malformed("JWT header is not a JSON object")),
+    }
+}
+
 /// Checks that `token` is HS256-signed with `secret` and returns its claims. Time-based
-/// claims are left to the caller, which knows its own rules and clock.
+/// claims are left to the caller, which knows its own rules and clock. A header with
+/// critical extensions (`crit`) is refused.
 pub(crate) fn verify_hs256(token: &str, secret: &str) -> Result<Claims, JwtError> {
+    check_header(token)?;
     let mut validation = Validation::new(Algorithm::HS256);
     validation.validate_exp = false;
     validation.validate_nbf = false;

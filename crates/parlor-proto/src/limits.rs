@@ -12,6 +12,10 @@ pub const MAX_SIGNAL_TYPE_CHARS: usize = 128;
 pub const MAX_SIGNAL_DATA_BYTES: usize = 8 * 1024;
 /// Clock skew tolerated on REST authentication JWTs (`iat`/`exp`), in seconds.
 pub const REST_AUTH_SKEW_SECS: i64 = 300;
+/// Longest lifetime of a REST authentication JWT: its `exp` may be at most this far (plus
+/// the skew) after the server's time. The SDKs use 3–5 minutes; long-lived REST JWTs made
+/// by hand (24 h) are the longest accepted.
+pub const MAX_REST_AUTH_TTL_SECS: i64 = 24 * 3600;
 /// Longest archive name accepted on a session.
 pub const MAX_ARCHIVE_NAME_CHARS: usize = 80;
 /// Archive resolutions accepted on a session.

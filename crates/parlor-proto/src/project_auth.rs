@@ -2,12 +2,19 @@
 //!
 //! HS256 with the project's API secret; claims `iss` = API key, `ist` = `"project"`, `iat`
 //! and `exp`. Python adds `jti`, PHP sometimes `sub`; neither is required. `iat` may be up
-//! to [`REST_AUTH_SKEW_SECS`] in the future and `exp` up to as much in the past.
+//! to [`REST_AUTH_SKEW_SECS`] in the future and `exp` up to as much in the past, and `exp`
+//! at most [`MAX_REST_AUTH_TTL_SECS`] (24 h) ahead.
+//!
+//! Client tokens are signed with the same secret and carry the same `iss` and `ist`, so a
+//! REST JWT is also told apart by shape: one that carries any client-token claim
+//! (`scope`, `session_id`, `role`, `connection_data`, …) is a client token and is refused,
+//! as is a T1 token. A client token admits one user to one session; it never authenticates
+//! the project.
 
 use serde_json::{Map, Value};
 
 use crate::jwt::{self, JwtError};
-use crate::limits::REST_AUTH_SKEW_SECS;
+use crate::limits::{MAX_REST_AUTH_TTL_SECS, REST_AUTH_SKEW_SECS};
 
 /// The HTTP header carrying the JWT.
 pub const HEADER: &str = "X-OPENTOK-AUTH";
@@ -29,10 +36,23 @@ pub enum ProjectAuthError {
     Expired(i64, i64),
     #[error("X-OPENTOK-AUTH token is issued in the future (iat {0}, server time {1})")]
     IssuedInFuture(i64, i64),
+    #[error(
+        "X-OPENTOK-AUTH token expires at {0}, more than 24 hours after server time {1}: \
+         REST JWTs may live at most {MAX_REST_AUTH_TTL_SECS} s"
+    )]
+    LifetimeTooLong(i64, i64),
+    #[error(
+        "X-OPENTOK-AUTH carries a client token (it has the '{0}' claim): client tokens admit a \
+         user to a session and cannot authenticate REST calls; sign a project JWT with the API secret"
+    )]
+    ClientToken(&'static str),
 }
 
 /// Reads the API key (`iss`) a REST token claims to be from, without trusting it yet.
 pub fn claimed_api_key(token: &str) -> Result<String, ProjectAuthError> {
+    if token.starts_with(crate::token::T1_PREFIX) {
+        return Err(ProjectAuthError::ClientToken("T1=="));
+    }
     let claims = jwt::peek_claims(token).map_err(from_jwt)?;
     match jwt::string(&claims, "iss") {
         Some(Ok(iss)) if !iss.is_empty() => Ok(iss),
@@ -43,6 +63,9 @@ pub fn claimed_api_key(token: &str) -> Result<String, ProjectAuthError> {
 /// Verifies a REST token against the project's secret at time `now` (Unix seconds).
 pub fn verify(token: &str, api_secret: &str, now: i64) -> Result<(), ProjectAuthError> {
     let claims = jwt::verify_hs256(token, api_secret).map_err(from_jwt)?;
+    if let Some(claim) = jwt::client_token_claim(&claims) {
+        return Err(ProjectAuthError::ClientToken(claim));
+    }
     if claims.get("ist").and_then(Value::as_str) != Some("project") {
         return Err(ProjectAuthError::WrongIssuerType);
     }
@@ -52,6 +75,9 @@ pub fn verify(token: &str, api_secret: &str, now: i64) -> Result<(), ProjectAuth
     };
     if exp.saturating_add(REST_AUTH_SKEW_SECS) < now {
         return Err(ProjectAuthError::Expired(exp, now));
+    }
+    if exp > now.saturating_add(MAX_REST_AUTH_TTL_SECS + REST_AUTH_SKEW_SECS) {
+        return Err(ProjectAuthError::LifetimeTooLong(exp, now));
     }
     match jwt::seconds(&claims, "iat") {
         Some(Ok(iat)) if iat > now.saturating_add(REST_AUTH_SKEW_SECS) => {
@@ -143,5 +169,83 @@ mod tests {
             claimed_api_key(&no_iss),
             Err(ProjectAuthError::MissingIssuer)
         );
+    }
+
+    #[test]
+    fn client_tokens_are_refused_with_their_reason() {
+        use crate::token::{MintRequest, TokenFormat, mint as mint_token};
+        let sid = crate::session_id::generate("123", None, NOW * 1000);
+        for format in [TokenFormat::Jwt, TokenFormat::T1] {
+            for role in [
+                crate::Role::Publisher,
+                crate::Role::Subscriber,
+                crate::Role::Moderator,
+                crate::Role::PublisherOnly,
+            ] {
+                let token = mint_token(&MintRequest {
+                    api_key: "123",
+                    api_secret: "s3cret",
+                    session_id: &sid,
+                    role,
+                    create_time: NOW,
+                    expire_time: NOW + 60,
+                    data: None,
+                    initial_layout_class_list: &[],
+                    format,
+                });
+                let refused = claimed_api_key(&token)
+                    .and_then(|_| verify(&token, "s3cret", NOW))
+                    .unwrap_err();
+                assert!(
+                    matches!(refused, ProjectAuthError::ClientToken(_)),
+                    "{format:?} {role}: {refused:?}"
+                );
+                assert!(refused.to_string().contains("client token"));
+            }
+        }
+        // One client-token claim is enough, whichever it is.
+        for claim in jwt::CLIENT_TOKEN_CLAIMS {
+            let mut claims =
+                serde_json::json!({"iss":"123","ist":"project","iat":NOW,"exp":NOW+60});
+            claims[claim] = "x".into();
+            assert_eq!(
+                verify(&signed(claims, "s"), "s", NOW),
+                Err(ProjectAuthError::ClientToken(claim))
+            );
+        }
+    }
+
+    #[test]
+    fn lifetime_is_capped_at_a_day() {
+        verify(&mint("123", "s", NOW, MAX_REST_AUTH_TTL_SECS), "s", NOW).unwrap();
+        assert!(matches!(
+            verify(
+                &mint(
+                    "123",
+                    "s",
+                    NOW,
+                    MAX_REST_AUTH_TTL_SECS + REST_AUTH_SKEW_SECS + 1
+                ),
+                "s",
+                NOW
+            ),
+            Err(ProjectAuthError::LifetimeTooLong(..))
+        ));
+        for exp in [
+            serde_json::json!(9_223_372_036_854_775_807i64),
+            serde_json::json!(1e300),
+        ] {
+            let t = signed(
+                serde_json::json!({"iss":"123","ist":"project","iat":NOW,"exp":exp}),
+                "s",
+            );
+            assert!(
+                matches!(
+                    verify(&t, "s", NOW),
+                    Err(ProjectAuthError::LifetimeTooLong(..))
+                ),
+                "exp {exp}"
+            );
+        }
     }
 }

@@ -23,6 +23,9 @@ use crate::Role;
 use crate::jwt::{self, JwtError};
 use crate::limits::{MAX_CONNECTION_DATA_CHARS, MAX_TOKEN_TTL_SECS, REST_AUTH_SKEW_SECS};
 
+/// How a legacy T1 token begins.
+pub const T1_PREFIX: &str = t1::PREFIX;
+
 /// The scope every client token carries.
 pub const SCOPE: &str = "session.connect";
 
@@ -64,6 +67,11 @@ pub enum TokenError {
     DataTooLong(usize),
     #[error("token scope '{0}' is not '{SCOPE}'")]
     InvalidScope(String),
+    #[error(
+        "this is a REST API credential (a project JWT with no client-token claims such as \
+         'session_id' or 'scope'), not a client token"
+    )]
+    RestCredential,
     #[error("token is for project {0}, which this server does not know")]
     UnknownProject(String),
     #[error("token is for project {token}, but the session belongs to project {session}")]
@@ -85,6 +93,7 @@ impl TokenError {
             TokenError::InvalidRole(_) => "invalid_role",
             TokenError::DataTooLong(_) => "data_too_long",
             TokenError::InvalidScope(_) => "invalid_scope",
+            TokenError::RestCredential => "rest_credential",
             TokenError::UnknownProject(_) => "unknown_project",
             TokenError::WrongProject { .. } => "wrong_project",
             TokenError::UnknownSession(_) => "unknown_session",
@@ -259,6 +268,9 @@ impl ParsedToken {
                     JwtError::Malformed(why) => TokenError::malformed(why),
                     JwtError::BadSignature => TokenError::BadSignature,
                 })?;
+                if jwt::client_token_claim(&claims).is_none() {
+                    return Err(TokenError::RestCredential);
+                }
                 Fields::from_jwt(&claims)?
             }
             Body::T1(t) => {

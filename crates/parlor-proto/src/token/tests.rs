@@ -197,3 +197,31 @@ proptest! {
         prop_assert_eq!(grant.expire_time, NOW + ttl);
     }
 }
+
+#[test]
+fn a_rest_credential_is_not_a_client_token() {
+    let rest = crate::project_auth::mint(KEY, SECRET, NOW, 300);
+    let err = verify(&rest).unwrap_err();
+    assert_eq!(err, TokenError::RestCredential);
+    assert_eq!(err.reason(), "rest_credential");
+}
+
+#[test]
+fn a_critical_header_extension_is_refused() {
+    let sid = session_id::generate(KEY, None, NOW * 1000);
+    let token = mint(&request(&sid, TokenFormat::Jwt, &[]));
+    let (_, rest) = token.split_once('.').unwrap();
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(r#"{"alg":"HS256","typ":"JWT","crit":["exp"],"exp":1}"#);
+    // Re-sign with the crit header so only the header is at fault.
+    let payload = rest.split('.').next().unwrap();
+    let signing_input = format!("{header}.{payload}");
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(signing_input.as_bytes());
+    let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    let err = verify(&format!("{signing_input}.{sig}")).unwrap_err();
+    assert!(
+        matches!(&err, TokenError::Malformed(m) if m.contains("crit")),
+        "{err:?}"
+    );
+}
