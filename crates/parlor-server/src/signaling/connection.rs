@@ -15,8 +15,10 @@ use parlor_router::ConsumerMedia;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, interval};
 
-use super::room::{Outbound, Room};
+use super::outbox::{Outbound, OutboxReader};
+use super::room::Room;
 use crate::AppState;
+use crate::logsafe::Untrusted;
 use crate::verify::{VerifyError, verify_client_token};
 
 /// The first message must arrive within this time.
@@ -25,6 +27,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_INTERVAL: Duration = Duration::from_secs(2);
 /// A client silent this long (no message, no pong) is gone: networkDisconnected.
 const SILENCE_LIMIT: Duration = Duration::from_secs(8);
+
+/// A write to the client's socket that takes longer than this ends the connection.
+const WRITE_TIMEOUT: Duration = SILENCE_LIMIT;
+/// How long a leaving client's writer may take to send what is queued.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// Requests read but not answered yet; past this a request is refused (`limitExceeded`).
+const MAX_PENDING_REQUESTS: usize = 64;
 
 /// Frames up to this size are read (and answered `limitExceeded` past the protocol's own
 /// limit); larger ones end the connection.
@@ -148,7 +157,7 @@ async fn serve(mut socket: WebSocket, state: AppState) {
     let grant = match verified {
         Ok(Ok(grant)) => grant,
         Ok(Err(VerifyError::Token(e))) => {
-            tracing::info!(session = %session_id, reason = e.reason(), "client token refused");
+            tracing::info!(session = %Untrusted(&session_id), reason = e.reason(), "client token refused");
             let msg = error(None, ErrorCode::AuthFailed, Some(e.reason()), e.to_string());
             return close(&mut socket, &msg, CLOSE_AUTH, e.reason()).await;
         }
@@ -161,7 +170,7 @@ async fn serve(mut socket: WebSocket, state: AppState) {
     };
 
     // 2. Join the room.
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, outbox) = super::outbox::outbox();
     let (room, me) = state.signaling.join(
         &grant.session_id,
         &grant.project_id,
@@ -173,61 +182,60 @@ async fn serve(mut socket: WebSocket, state: AppState) {
     let me = me.connection_id;
     tracing::info!(session = %grant.session_id, connection = %me, role = %grant.role, "connection joined");
 
-    // 3. Serve until the client leaves, is forced out, or goes silent.
-    let (mut sink, mut stream) = socket.split();
-    let (requests_tx, requests_rx) = mpsc::unbounded_channel::<Request>();
-    // Requests run one at a time, in order, on their own task, so a slow negotiation never
-    // stalls the delivery of events to this client (nor its heartbeats).
+    // 3. Serve until the client leaves, is forced out, or goes silent. Three tasks, so
+    // that none waits for another: this one reads the client and keeps the heartbeat; the
+    // writer drains the member's queue into the socket (a client that does not read
+    // blocks only its writer); requests run one at a time, in order, on their own task,
+    // so a slow negotiation never stalls events or heartbeats.
+    let (sink, mut stream) = socket.split();
+    let mut overflow = outbox.ended.clone();
+    let mut writer = tokio::spawn(write_events(sink, outbox));
+    let (requests_tx, requests_rx) = mpsc::channel::<Request>(MAX_PENDING_REQUESTS);
     let worker = tokio::spawn(run_requests(
         state.clone(),
         room.clone(),
         me.clone(),
         requests_rx,
     ));
-    let mut ping = interval(PING_INTERVAL);
+    let mut heartbeat = interval(PING_INTERVAL);
     let mut last_heard = Instant::now();
     let reason = loop {
         tokio::select! {
             incoming = stream.next() => {
                 last_heard = Instant::now();
-                match incoming {
-                    Some(Ok(Message::Text(t))) => {
-                        let request = match ClientMessage::parse(&t) {
-                            Ok(ClientMessage::Connect { .. }) => Err((None, ProtocolError::new(ErrorCode::BadRequest, "already connected"))),
-                            Ok(msg) => Ok(msg),
-                            // Answered with the request's id when it has a readable one.
-                            Err(e) => Err((request_id(&t), e)),
-                        };
-                        let _ = requests_tx.send(request);
-                    }
-                    Some(Ok(Message::Binary(_))) => {
-                        let e = ProtocolError::new(ErrorCode::BadRequest, "binary frames are not part of the protocol");
-                        let _ = requests_tx.send(Err((None, e)));
-                    }
+                let request = match incoming {
+                    Some(Ok(Message::Text(t))) => match ClientMessage::parse(&t) {
+                        Ok(ClientMessage::Connect { .. }) => Err((None, ProtocolError::new(ErrorCode::BadRequest, "already connected"))),
+                        Ok(msg) => Ok(msg),
+                        // Answered with the request's id when it has a readable one.
+                        Err(e) => Err((request_id(&t), e)),
+                    },
+                    Some(Ok(Message::Binary(_))) => Err((None, ProtocolError::new(
+                        ErrorCode::BadRequest,
+                        "binary frames are not part of the protocol",
+                    ))),
                     Some(Ok(Message::Close(_))) | None => break ConnectionReason::ClientDisconnected,
-                    Some(Ok(_)) => {} // ping/pong
+                    Some(Ok(_)) => continue, // ping/pong
                     Some(Err(_)) => break ConnectionReason::NetworkDisconnected,
+                };
+                if let Err(mpsc::error::TrySendError::Full(request)) = requests_tx.try_send(request) {
+                    let id = match &request {
+                        Ok(msg) => msg.id().map(str::to_owned),
+                        Err((id, _)) => id.clone(),
+                    };
+                    let e = ProtocolError::new(
+                        ErrorCode::LimitExceeded,
+                        format!("more than {MAX_PENDING_REQUESTS} requests are waiting for an answer: wait for replies before sending more"),
+                    );
+                    room.send_to(&me, &e.to_message(id.as_deref()));
                 }
             }
-            out = rx.recv() => match out {
-                Some(Outbound::Text(t)) => {
-                    if sink.send(Message::Text(t)).await.is_err() {
-                        break ConnectionReason::NetworkDisconnected;
-                    }
-                }
-                Some(Outbound::Close(reason)) => {
-                    let _ = sink.send(text(&ServerMessage::Disconnected { reason })).await;
-                    let _ = sink.send(Message::Close(Some(CloseFrame { code: CLOSE_FORCED, reason: "force disconnected".into() }))).await;
-                    break reason;
-                }
-                None => break ConnectionReason::ClientDisconnected,
-            },
-            _ = ping.tick() => {
+            ended = &mut writer => break ended.unwrap_or(ConnectionReason::NetworkDisconnected),
+            _ = overflow.changed() => {
+                break overflow.borrow().unwrap_or(ConnectionReason::NetworkDisconnected);
+            }
+            _ = heartbeat.tick() => {
                 if last_heard.elapsed() > SILENCE_LIMIT {
-                    let _ = sink.send(Message::Close(Some(CloseFrame { code: CLOSE_TIMEOUT, reason: "heartbeat timeout".into() }))).await;
-                    break ConnectionReason::NetworkDisconnected;
-                }
-                if sink.send(Message::Ping(Default::default())).await.is_err() {
                     break ConnectionReason::NetworkDisconnected;
                 }
             }
@@ -236,7 +244,48 @@ async fn serve(mut socket: WebSocket, state: AppState) {
     drop(requests_tx);
     worker.abort();
     room.leave(&me, reason);
-    let _ = sink.close().await;
+    // The writer ends by itself once the member's queue is dropped with the room's entry
+    // (after sending what is queued, a close frame included); one that is stuck on a
+    // client that does not read is cut off.
+    if !writer.is_finished() {
+        let _ = tokio::time::timeout(CLOSE_GRACE, &mut writer).await;
+        writer.abort();
+    }
+}
+
+/// Writes the member's queued events to the socket, and pings every [`PING_INTERVAL`].
+/// Returns why it stopped: the socket failed or blocked longer than [`WRITE_TIMEOUT`]
+/// (`networkDisconnected`), the room asked to close, or the queue is gone.
+async fn write_events(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    mut outbox: OutboxReader,
+) -> ConnectionReason {
+    let mut ping = interval(PING_INTERVAL);
+    let reason = loop {
+        let frame = tokio::select! {
+            item = outbox.recv() => match item {
+                Some(Outbound::Text(t)) => Message::Text(t),
+                Some(Outbound::Close(reason)) => {
+                    let bye = [
+                        text(&ServerMessage::Disconnected { reason }),
+                        Message::Close(Some(CloseFrame { code: CLOSE_FORCED, reason: "force disconnected".into() })),
+                    ];
+                    for frame in bye {
+                        let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(frame)).await;
+                    }
+                    return reason;
+                }
+                None => break ConnectionReason::ClientDisconnected,
+            },
+            _ = ping.tick() => Message::Ping(Default::default()),
+        };
+        match tokio::time::timeout(WRITE_TIMEOUT, sink.send(frame)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => return ConnectionReason::NetworkDisconnected,
+        }
+    };
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
+    reason
 }
 
 /// A request as read: a message, or why it could not be read (with its id if readable).
@@ -257,7 +306,7 @@ async fn run_requests(
     state: AppState,
     room: Arc<Room>,
     me: String,
-    mut requests: mpsc::UnboundedReceiver<Request>,
+    mut requests: mpsc::Receiver<Request>,
 ) {
     while let Some(request) = requests.recv().await {
         let reply = match request {

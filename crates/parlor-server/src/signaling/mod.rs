@@ -2,6 +2,7 @@
 //! and the bridge to the media router.
 //!
 //! * [`connection`] — one task per WebSocket: token first, then requests, heartbeats.
+//! * [`outbox`] — each member's bounded outgoing queue.
 //! * [`room`] — one room per active session: connections, streams, subscriptions; every
 //!   change is applied and broadcast under the room's lock, so every client sees the
 //!   same events in the same order.
@@ -11,6 +12,7 @@
 //! events.
 
 pub mod connection;
+pub mod outbox;
 pub mod room;
 
 use std::collections::HashMap;
@@ -83,7 +85,7 @@ impl Signaling {
         data: String,
         role: parlor_proto::Role,
         layout_classes: Vec<String>,
-        tx: mpsc::UnboundedSender<room::Outbound>,
+        tx: outbox::Outbox,
     ) -> (Arc<Room>, parlor_proto::signaling::Connection) {
         let mut rooms = lock(&self.rooms);
         let room = match rooms.get(session_id) {

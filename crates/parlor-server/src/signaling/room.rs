@@ -2,7 +2,8 @@
 //!
 //! Every mutation happens under the room's lock and broadcasts its event before releasing
 //! it, so all members see one order of events. Messages are serialized once and handed to
-//! each member's outbound queue (an unbounded channel drained by its WebSocket task).
+//! each member's [`Outbox`] (bounded; a member that cannot keep up is disconnected, never
+//! waited for), drained by its WebSocket task.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -16,27 +17,18 @@ use parlor_proto::signaling::{
 };
 use parlor_router::TransportId;
 use serde_json::Value;
-use tokio::sync::mpsc::UnboundedSender;
 
+use super::outbox::Outbox;
 use super::{Signaling, lock};
 use crate::callbacks;
 use serde_json::json;
-
-/// What a member's WebSocket task is asked to do.
-#[derive(Debug, Clone)]
-pub enum Outbound {
-    /// Send this text frame.
-    Text(Utf8Bytes),
-    /// Tell the client its session ended for `reason`, then close.
-    Close(ConnectionReason),
-}
 
 struct Member {
     connection: Connection,
     role: Role,
     /// The token's initial layout classes, given to this member's streams.
     layout_classes: Vec<String>,
-    tx: UnboundedSender<Outbound>,
+    tx: Outbox,
 }
 
 struct StreamEntry {
@@ -75,14 +67,14 @@ fn encode(msg: &ServerMessage) -> Utf8Bytes {
 impl State {
     fn send(&self, connection_id: &str, msg: &ServerMessage) {
         if let Some(m) = self.members.get(connection_id) {
-            let _ = m.tx.send(Outbound::Text(encode(msg)));
+            m.tx.send(encode(msg));
         }
     }
 
     fn broadcast(&self, msg: &ServerMessage) {
         let text = encode(msg);
         for m in self.members.values() {
-            let _ = m.tx.send(Outbound::Text(text.clone()));
+            m.tx.send(text.clone());
         }
     }
 
@@ -150,7 +142,7 @@ impl Room {
         data: String,
         role: Role,
         layout_classes: Vec<String>,
-        tx: UnboundedSender<Outbound>,
+        tx: Outbox,
     ) -> Connection {
         let connection = Connection {
             connection_id: uuid::Uuid::new_v4().to_string(),
@@ -176,7 +168,7 @@ impl Room {
                 .map(|s| s.stream.clone())
                 .collect(),
         };
-        let _ = tx.send(Outbound::Text(encode(&connected)));
+        tx.send(encode(&connected));
         state.broadcast(&ServerMessage::ConnectionCreated {
             connection: connection.clone(),
         });
@@ -253,7 +245,7 @@ impl Room {
                 .ok_or_else(|| not_found("connection", target))?
         };
         self.leave(target, ConnectionReason::ForceDisconnected);
-        let _ = tx.send(Outbound::Close(ConnectionReason::ForceDisconnected));
+        tx.close(ConnectionReason::ForceDisconnected);
         Ok(())
     }
 
