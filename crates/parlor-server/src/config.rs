@@ -12,6 +12,13 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:7600";
 pub const DEFAULT_MEDIA_PORT: u16 = 7601;
 /// Default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./parlor-data";
+/// Default time a client has to send a request's headers (and, on a kept-alive
+/// connection, the next request's), in seconds.
+pub const DEFAULT_HTTP_HEADER_TIMEOUT_SECS: u64 = 10;
+/// Default time a client has to send a request's whole body, in seconds.
+pub const DEFAULT_HTTP_BODY_TIMEOUT_SECS: u64 = 30;
+/// Default cap on open HTTP/WebSocket connections from one source address.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 500;
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "parlor.db";
 
@@ -52,6 +59,16 @@ pub struct ServeArgs {
     /// Never serve the demo app (its pages and its dev-only session endpoint).
     #[arg(long, env = "PARLOR_NO_DEMO")]
     pub no_demo: bool,
+    /// Seconds a client has to send a request's headers, and to start the next request on
+    /// an idle kept-alive connection [default: 10].
+    #[arg(long, env = "PARLOR_HTTP_HEADER_TIMEOUT")]
+    pub http_header_timeout: Option<u64>,
+    /// Seconds a client has to send a request's whole body [default: 30].
+    #[arg(long, env = "PARLOR_HTTP_BODY_TIMEOUT")]
+    pub http_body_timeout: Option<u64>,
+    /// Most open HTTP and WebSocket connections from one source IP address [default: 500].
+    #[arg(long, env = "PARLOR_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: Option<usize>,
 }
 
 /// The same settings in a TOML file.
@@ -67,6 +84,9 @@ struct FileConfig {
     log: Option<String>,
     demo: Option<bool>,
     callback_url: Option<String>,
+    http_header_timeout: Option<u64>,
+    http_body_timeout: Option<u64>,
+    max_connections_per_ip: Option<usize>,
 }
 
 /// Resolved settings.
@@ -84,6 +104,20 @@ pub struct Config {
     pub demo: bool,
     /// URL receiving every session-monitoring callback.
     pub callback_url: Option<String>,
+    /// HTTP limits against slow or hoarding clients.
+    pub http: HttpLimits,
+}
+
+/// Timeouts and caps of the HTTP server (slowloris and connection hoarding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Time to send a request's headers, or to start the next request on an idle
+    /// kept-alive connection.
+    pub header_timeout: std::time::Duration,
+    /// Time to send a request's whole body.
+    pub body_timeout: std::time::Duration,
+    /// Open connections from one source IP address.
+    pub max_connections_per_ip: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -98,6 +132,7 @@ impl std::fmt::Debug for Config {
             .field("log", &self.log)
             .field("demo", &self.demo)
             .field("callback_url", &self.callback_url)
+            .field("http", &self.http)
             .finish()
     }
 }
@@ -117,6 +152,8 @@ pub enum ConfigError {
     BadApiSecret,
     #[error("invalid callback URL '{0}': it must start with http:// or https://")]
     BadCallbackUrl(String),
+    #[error("invalid {0}: it must be at least 1")]
+    Zero(&'static str),
 }
 
 impl Config {
@@ -152,7 +189,31 @@ impl Config {
         } else {
             file.demo.unwrap_or(listen.ip().is_loopback())
         };
+        let positive = |v: Option<u64>, default: u64, name: &'static str| match v {
+            Some(0) => Err(ConfigError::Zero(name)),
+            v => Ok(std::time::Duration::from_secs(v.unwrap_or(default))),
+        };
+        let http = HttpLimits {
+            header_timeout: positive(
+                args.http_header_timeout.or(file.http_header_timeout),
+                DEFAULT_HTTP_HEADER_TIMEOUT_SECS,
+                "--http-header-timeout",
+            )?,
+            body_timeout: positive(
+                args.http_body_timeout.or(file.http_body_timeout),
+                DEFAULT_HTTP_BODY_TIMEOUT_SECS,
+                "--http-body-timeout",
+            )?,
+            max_connections_per_ip: match args
+                .max_connections_per_ip
+                .or(file.max_connections_per_ip)
+            {
+                Some(0) => return Err(ConfigError::Zero("--max-connections-per-ip")),
+                v => v.unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_IP),
+            },
+        };
         Ok(Config {
+            http,
             listen,
             media_port: args
                 .media_port

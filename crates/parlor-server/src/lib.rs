@@ -17,6 +17,8 @@ pub mod api;
 pub mod callbacks;
 pub mod cli;
 pub mod config;
+pub mod http;
+pub mod logsafe;
 pub mod project;
 pub mod server;
 pub mod signaling;

@@ -59,7 +59,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // feature is expected. Real faults are logged where they happen.
     let trace = tower_http::trace::TraceLayer::new_for_http()
         .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG));
-    let app = api::router(state).layer(trace);
+    let http_limits = state.config.http;
+    let app =
+        api::router(state)
+            .layer(trace)
+            .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+                http_limits.body_timeout,
+            ));
 
     // Install the signal handlers before announcing readiness: a signal that arrives right
     // after the "listening" line must still be a graceful shutdown.
@@ -67,10 +73,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     println!("parlor media on udp://{}", router.advertised_addr());
     println!("parlor listening on http://{addr}");
     tracing::info!(%addr, media = %router.local_addr(), "serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("server failed")?;
+    crate::http::serve(listener, app, http_limits, shutdown).await;
     router.shutdown();
     tracing::info!("shut down cleanly");
     Ok(())
