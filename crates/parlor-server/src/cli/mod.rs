@@ -331,8 +331,11 @@ fn open_existing(data_dir: &Path) -> anyhow::Result<Store> {
 fn init_logging(level: &str) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .with_context(|| format!("invalid --log filter '{level}'"))?;
+    // Colours only on a terminal: a log file or journal gets plain text.
+    use std::io::IsTerminal as _;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
     Ok(())
