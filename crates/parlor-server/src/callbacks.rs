@@ -12,7 +12,10 @@
 //!
 //! Per (URL, session) deliveries are strictly ordered: one is in flight at a time, and a
 //! failed one (connection error, timeout, non-2xx) is retried with backoff (0.25 s doubling
-//! to 5 s) before the next is tried. Nothing here runs on the signaling or media path; a
+//! to 5 s) before the next is tried. Retries are bounded: a delivery is given up (recorded
+//! `failed`) once it is [`MAX_DELIVERY_AGE`] old, and a queue holds at most
+//! [`MAX_QUEUED_PER_TARGET`] deliveries (later events for a receiver that accepts nothing
+//! are recorded `failed` at once), so a dead receiver cannot grow memory or retry forever. Nothing here runs on the signaling or media path; a
 //! slow or dead receiver only delays its own queue. Every delivery's state is recorded in
 //! the store (`callback_deliveries`).
 
@@ -35,8 +38,10 @@ pub const SIGNATURE_HEADER: &str = "X-Parlor-Signature";
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest wait between attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// Attempts before a delivery is recorded as failed and skipped (about 2 hours).
-const MAX_ATTEMPTS: i64 = 1500;
+/// A delivery still failing this long after its event is recorded as failed and skipped.
+pub const MAX_DELIVERY_AGE: Duration = Duration::from_secs(3600);
+/// Deliveries waiting per (URL, session); past this, new events for it fail at once.
+pub const MAX_QUEUED_PER_TARGET: usize = 1000;
 
 /// One event to deliver.
 #[derive(Debug, Clone)]
@@ -226,8 +231,22 @@ impl Dispatcher {
                 created_at: now,
                 updated_at: now,
             };
-            self.record(&record).await;
             let key = (url, n.session_id.clone());
+            let queue = self.queues.entry(key.clone()).or_default();
+            if queue.len() >= MAX_QUEUED_PER_TARGET {
+                let record = DeliveryRecord {
+                    status: "failed".into(),
+                    last_error: Some(format!(
+                        "not queued: {MAX_QUEUED_PER_TARGET} deliveries to this URL for this \
+                         session are already waiting"
+                    )),
+                    ..record
+                };
+                tracing::warn!(url = %key.0, event = %record.event, "callback queue full; event not delivered");
+                self.record(&record).await;
+                continue;
+            }
+            self.record(&record).await;
             let queue = self.queues.entry(key.clone()).or_default();
             queue.push_back(Delivery {
                 record,
@@ -281,7 +300,8 @@ impl Dispatcher {
             Err(e) => {
                 tracing::debug!(url = %key.0, event = %head.record.event, error = %e, "callback delivery failed");
                 head.record.last_error = Some(e);
-                if head.record.attempts >= MAX_ATTEMPTS {
+                let age_ms = head.record.updated_at - head.record.created_at;
+                if age_ms >= MAX_DELIVERY_AGE.as_millis() as i64 {
                     head.record.status = "failed".into();
                     tracing::warn!(url = %key.0, event = %head.record.event, "callback delivery given up");
                     true
