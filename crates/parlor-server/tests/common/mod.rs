@@ -32,6 +32,11 @@ impl Server {
     }
 
     pub fn start_with(extra: &[&str]) -> Server {
+        Self::start_logging(extra, Stdio::inherit())
+    }
+
+    /// Like [`Server::start_with`], with the server's log (stderr) going to `log`.
+    pub fn start_logging(extra: &[&str], log: impl Into<Stdio>) -> Server {
         let data_dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_parlor"))
             .args([
@@ -40,14 +45,17 @@ impl Server {
                 "127.0.0.1:0",
                 "--media-port",
                 "0",
-                "--log",
-                "warn",
                 "--data-dir",
             ])
             .arg(data_dir.path())
+            .args(if extra.contains(&"--log") {
+                &[][..]
+            } else {
+                &["--log", "warn"][..]
+            })
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(log)
             .spawn()
             .expect("spawn parlor serve");
         let stdout = child.stdout.take().unwrap();
@@ -77,6 +85,26 @@ impl Server {
             data_dir,
             child: Some(child),
         }
+    }
+
+    /// The server's process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// The server's resident memory, in KiB (Linux).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/PID/status")
+    }
+
+    /// The WebSocket signaling URL.
+    pub fn ws_url(&self) -> String {
+        self.url.replace("http://", "ws://") + "/v1/rtc"
     }
 
     /// The UDP media address.
