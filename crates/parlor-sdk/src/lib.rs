@@ -20,6 +20,9 @@
 //! ```
 //!
 //! Tokens are minted offline from the API key and secret; no request is made.
+//!
+//! Archives (recordings) are started, stopped, listed and downloaded with the calls in
+//! [`archives`] (re-exported here).
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -31,6 +34,12 @@ use parlor_proto::limits::{
 use parlor_proto::{project_auth, session_id, token};
 use serde::Deserialize;
 
+pub mod archives;
+
+pub use archives::{
+    Archive, ArchiveLayout, ArchiveList, ArchiveOptions, ArchiveStatus, ArchiveStream, LayoutType,
+    ListArchives, OutputMode, ParseEnumError, StreamMode,
+};
 pub use parlor_proto::Role;
 pub use parlor_proto::token::TokenFormat;
 
@@ -58,6 +67,9 @@ pub enum Error {
     /// The server answered 2xx with something this SDK does not understand.
     #[error("unexpected response from the server: {0}")]
     UnexpectedResponse(String),
+    /// Writing a download failed.
+    #[error("could not write the download: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 /// Whether media goes through the server's router (`Routed`) or, where the server allows
@@ -326,18 +338,24 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     if (200..300).contains(&status) {
         return serde_json::from_str(&body).map_err(|e| Error::UnexpectedResponse(e.to_string()));
     }
+    Err(status_error(status, &body))
+}
+
+/// The error for a non-2xx `status`: the message of an OpenTok error body
+/// (`{"code":…,"message":…}`), else the body itself.
+fn status_error(status: u16, body: &str) -> Error {
     #[derive(Deserialize)]
     struct ErrorBody {
         message: String,
     }
-    let message = serde_json::from_str::<ErrorBody>(&body)
+    let message = serde_json::from_str::<ErrorBody>(body)
         .map(|b| b.message)
-        .unwrap_or(body);
-    Err(match status {
+        .unwrap_or_else(|_| body.to_owned());
+    match status {
         401 | 403 => Error::Auth { status, message },
         404 => Error::NotFound { message },
         _ => Error::Request { status, message },
-    })
+    }
 }
 
 #[cfg(test)]
