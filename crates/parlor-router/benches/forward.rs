@@ -16,29 +16,9 @@ mod common;
 
 use std::sync::Arc;
 
-use common::Pair;
+use common::{Pair, direct, sender};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use parlor_router::srtp::SrtpSender;
-use str0m::crypto::dtls::SrtpProfile;
-
-/// A sender with keys of its own (any 88 bytes are valid AES-256-GCM keying material).
-fn sender(i: u16) -> SrtpSender {
-    let material: Vec<u8> = (0..88u16).map(|b| (b ^ i) as u8).collect();
-    let provider = str0m::crypto::from_feature_flags().srtp_provider;
-    SrtpSender::new(provider, &material, SrtpProfile::AEAD_AES_256_GCM, false).unwrap()
-}
-
-/// What the direct path writes per packet: a 12-byte header, a mid and an audio-level
-/// extension, then the protected payload.
-fn direct(s: &mut SrtpSender, buf: &mut Vec<u8>, seq: u64, payload: &[u8]) -> usize {
-    buf.clear();
-    buf.extend_from_slice(&[0x90, 96]);
-    buf.extend_from_slice(&(seq as u16).to_be_bytes());
-    buf.extend_from_slice(&[0, 0, 0x10, 0, 0x12, 0x34, 0x56, 0x78]);
-    buf.extend_from_slice(&[0xbe, 0xde, 0, 1, 0x40, b'1', 0x10, 0x85]);
-    s.protect(buf, payload, 0x12345678, seq).unwrap();
-    buf.len()
-}
 
 fn benches(c: &mut Criterion) {
     let payload: Arc<[u8]> = vec![0x5a; 1100].into();

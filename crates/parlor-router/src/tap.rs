@@ -17,7 +17,8 @@
 //!
 //! The channel is tokio's bounded `mpsc`, read either from tokio ([`Tap::recv_async`]) or
 //! from a plain thread ([`Tap::recv`], [`Tap::recv_timeout`]: the thread parks until the
-//! worker's send wakes it). Why that one: `try_send` is lock-free (a semaphore permit, a
+//! worker's send wakes it; it first waits a moment without a waker, so that a flowing
+//! stream seldom costs the worker a wake-up syscall). Why that one: `try_send` is lock-free (a semaphore permit, a
 //! slot in a block list, an atomic waker) and allocates only when the queue grows into a
 //! new block of 32 slots (blocks are recycled as the reader frees them), so capacity costs
 //! nothing until used; the worker sees a dropped reader in `try_send` itself (and in
@@ -46,6 +47,13 @@ use crate::TransportId;
 /// The largest queue a tap may ask for, in events (a minute of 1 Mbps video is ~6000
 /// packets). Larger requests are capped to it.
 pub const MAX_TAP_CAPACITY: usize = 1 << 16;
+
+/// A blocking reader that finds the queue empty sleeps this long before it parks to be
+/// woken. Waking a parked thread is a syscall (a futex wake) on the worker's send; with
+/// this pause the reader is rarely parked while media flows (a video frame or an audio
+/// packet comes at least every 20 ms), so the worker's sends seldom have anyone to wake.
+/// A recorder does not mind the latency.
+const COALESCE: Duration = Duration::from_millis(20);
 
 /// The codec of a tapped packet (the codecs the router negotiates).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -177,10 +185,14 @@ impl Tap {
 
     /// Waits on the channel with this thread parked; woken by the worker's send.
     fn block(&mut self, deadline: Option<Instant>) -> Result<TapEvent, RecvTimeoutError> {
-        match self.try_recv() {
-            Ok(event) => return Ok(event),
-            Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
-            Err(TryRecvError::Empty) => {}
+        for pause in [Duration::ZERO, COALESCE] {
+            let left = deadline.map_or(pause, |d| d.saturating_duration_since(Instant::now()));
+            std::thread::sleep(pause.min(left));
+            match self.try_recv() {
+                Ok(event) => return Ok(event),
+                Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+                Err(TryRecvError::Empty) => {}
+            }
         }
         let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
         let mut cx = Context::from_waker(&waker);

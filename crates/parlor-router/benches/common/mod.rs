@@ -1,12 +1,14 @@
 //! Shared by the router's benchmarks: a consumer transport connected to its client in
 //! memory (real ICE, DTLS and SRTP over str0m; no sockets), and the worker's per-packet
-//! forwarding step on it.
+//! forwarding step on it; the direct send path's per-packet step ([`direct`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parlor_router::forward::SeqRewriter;
+use parlor_router::srtp::SrtpSender;
+use str0m::crypto::dtls::SrtpProfile;
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, Pt};
 use str0m::net::{Protocol, Receive};
@@ -164,4 +166,26 @@ impl Pair {
         self.sent += 1;
         bytes
     }
+}
+
+/// A direct-path sender with keys of its own (any 88 bytes are valid AES-256-GCM keying
+/// material).
+#[allow(dead_code)] // not every benchmark uses the direct path
+pub fn sender(i: u16) -> SrtpSender {
+    let material: Vec<u8> = (0..88u16).map(|b| (b ^ i) as u8).collect();
+    let provider = str0m::crypto::from_feature_flags().srtp_provider;
+    SrtpSender::new(provider, &material, SrtpProfile::AEAD_AES_256_GCM, false).unwrap()
+}
+
+/// What the direct path writes per packet: a 12-byte header, a mid and an audio-level
+/// extension, then the protected payload. Returns the datagram's size.
+#[allow(dead_code)] // not every benchmark uses the direct path
+pub fn direct(s: &mut SrtpSender, buf: &mut Vec<u8>, seq: u64, payload: &[u8]) -> usize {
+    buf.clear();
+    buf.extend_from_slice(&[0x90, 96]);
+    buf.extend_from_slice(&(seq as u16).to_be_bytes());
+    buf.extend_from_slice(&[0, 0, 0x10, 0, 0x12, 0x34, 0x56, 0x78]);
+    buf.extend_from_slice(&[0xbe, 0xde, 0, 1, 0x40, b'1', 0x10, 0x85]);
+    s.protect(buf, payload, 0x12345678, seq).unwrap();
+    buf.len()
 }
