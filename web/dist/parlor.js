@@ -2187,6 +2187,11 @@
           this._stateChanged("muteForced");
           break;
         }
+        case "archiveStarted":
+        case "archiveStopped":
+          this.emit(msg.type, { id: msg.id, name: msg.name ?? "" });
+          this._stateChanged(msg.type);
+          break;
         case "subscriptionConnected":
           this.subscriptions.get(msg.subscriptionId)?._onConnected();
           break;

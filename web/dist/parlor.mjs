@@ -2186,6 +2186,11 @@ var Session = class extends EventEmitter {
         this._stateChanged("muteForced");
         break;
       }
+      case "archiveStarted":
+      case "archiveStopped":
+        this.emit(msg.type, { id: msg.id, name: msg.name ?? "" });
+        this._stateChanged(msg.type);
+        break;
       case "subscriptionConnected":
         this.subscriptions.get(msg.subscriptionId)?._onConnected();
         break;

@@ -40,9 +40,9 @@ export interface SessionEventMap {
   }>;
   signal: SignalEvent;
   muteForced: SessionEvent<{ streamId: string }>;
-  /** Reserved: archiving is not built yet. */
+  /** An archive of the session started (also fired on connecting while one runs). */
   archiveStarted: SessionEvent<{ id: string; name: string }>;
-  /** Reserved: archiving is not built yet. */
+  /** An archive of the session stopped. */
   archiveStopped: SessionEvent<{ id: string; name: string }>;
   /** Room State: the whole state, after every change, with what changed. */
   stateChanged: SessionEvent<{ state: RoomState; reason: string }>;

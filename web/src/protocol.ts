@@ -92,6 +92,8 @@ export type EventMessage =
     }
   | { type: 'signal'; signalType: string; data: string; from: WireConnection | null }
   | { type: 'muteForced'; streamId: string }
+  | { type: 'archiveStarted'; id: string; name: string | null }
+  | { type: 'archiveStopped'; id: string; name: string | null }
   | { type: 'subscriptionConnected'; subscriptionId: string }
   | { type: 'subscriptionEnded'; subscriptionId: string; streamId: string }
   | { type: 'disconnected'; reason: ConnectionReason };

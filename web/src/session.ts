@@ -490,6 +490,11 @@ export class Session extends EventEmitter<SessionEventMap> {
         this._stateChanged('muteForced');
         break;
       }
+      case 'archiveStarted':
+      case 'archiveStopped':
+        this.emit(msg.type, { id: msg.id, name: msg.name ?? '' });
+        this._stateChanged(msg.type);
+        break;
       case 'subscriptionConnected':
         this.subscriptions.get(msg.subscriptionId)?._onConnected();
         break;

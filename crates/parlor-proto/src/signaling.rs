@@ -339,6 +339,19 @@ pub enum ServerMessage {
         data: String,
         from: Option<Connection>,
     },
+    /// The session is being recorded: an archive started (also sent, right after
+    /// `connected`, to a client joining while an archive runs).
+    #[serde(rename_all = "camelCase")]
+    ArchiveStarted {
+        id: String,
+        name: Option<String>,
+    },
+    /// An archive of the session stopped.
+    #[serde(rename_all = "camelCase")]
+    ArchiveStopped {
+        id: String,
+        name: Option<String>,
+    },
     /// A moderator muted this client's stream: the client should stop sending audio.
     #[serde(rename_all = "camelCase")]
     MuteForced {

@@ -115,6 +115,7 @@ pub fn group_and_event(event: &str) -> Option<(&'static str, &'static str)> {
         "connectionDestroyed" => ("connection", "destroyed"),
         "streamCreated" => ("stream", "created"),
         "streamDestroyed" => ("stream", "destroyed"),
+        "archive" => ("archive", "status"),
         _ => return None,
     })
 }

@@ -14,6 +14,7 @@
 //! * [`cli`] — the `parlor` command line.
 
 pub mod api;
+pub mod archives;
 pub mod callbacks;
 pub mod cli;
 pub mod config;
@@ -37,6 +38,7 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub config: Arc<Config>,
     pub signaling: Arc<signaling::Signaling>,
+    pub archives: Arc<archives::Archives>,
 }
 
 impl AppState {

@@ -48,12 +48,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .with_context(|| format!("cannot start the media router on UDP {media_bind}"))?;
     let notifier = crate::callbacks::Notifier::start(store.clone(), config.callback_url.clone())
         .context("cannot start the callback dispatcher")?;
-    let signaling = crate::signaling::Signaling::new(router.clone(), notifier);
+    let signaling = crate::signaling::Signaling::new(router.clone(), notifier.clone());
     tokio::spawn(signaling.clone().run_router_events(router_events));
+    let archives = crate::archives::Archives::start(
+        store.clone(),
+        &config.data_dir,
+        signaling.clone(),
+        notifier,
+        format!("http://{addr}"),
+    );
     let state = AppState {
         store,
         config: Arc::new(config),
         signaling,
+        archives,
     };
     // Status codes are the API's answers, not failures of the server: a 501 for an unbuilt
     // feature is expected. Real faults are logged where they happen.

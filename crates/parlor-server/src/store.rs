@@ -71,6 +71,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX callback_deliveries_by_session
         ON callback_deliveries(project_id, session_id, created_at);
 "#,
+    r#"
+    CREATE TABLE archives (
+        id          TEXT PRIMARY KEY,
+        project_id  TEXT NOT NULL REFERENCES projects(api_key),
+        session_id  TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        record      TEXT NOT NULL
+    );
+    CREATE INDEX archives_by_project ON archives(project_id, created_at);
+    CREATE INDEX archives_by_status ON archives(status);
+"#,
 ];
 
 /// A project: the owner of sessions, identified by its API key.
@@ -154,7 +166,7 @@ impl Store {
         Ok(store)
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent (it has its own
         // transactions), so a poisoned lock is still usable.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())

@@ -50,12 +50,12 @@ export interface SessionEventMap {
     muteForced: SessionEvent<{
         streamId: string;
     }>;
-    /** Reserved: archiving is not built yet. */
+    /** An archive of the session started (also fired on connecting while one runs). */
     archiveStarted: SessionEvent<{
         id: string;
         name: string;
     }>;
-    /** Reserved: archiving is not built yet. */
+    /** An archive of the session stopped. */
     archiveStopped: SessionEvent<{
         id: string;
         name: string;

@@ -97,6 +97,14 @@ export type EventMessage = {
     type: 'muteForced';
     streamId: string;
 } | {
+    type: 'archiveStarted';
+    id: string;
+    name: string | null;
+} | {
+    type: 'archiveStopped';
+    id: string;
+    name: string | null;
+} | {
     type: 'subscriptionConnected';
     subscriptionId: string;
 } | {

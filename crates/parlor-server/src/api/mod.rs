@@ -4,6 +4,7 @@
 //! the whole header); every error is `{"code": <status>, "message": "<specific reason>"}`.
 //! Every endpoint but `/health` requires the `X-OPENTOK-AUTH` project JWT.
 
+pub(crate) mod archives;
 mod auth;
 mod callbacks;
 mod error;
@@ -18,7 +19,7 @@ mod streams;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
-use axum::routing::{any, delete, get, post};
+use axum::routing::{any, delete, get, patch, post, put};
 
 pub use auth::ProjectAuth;
 pub use error::ApiError;
@@ -62,6 +63,30 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v2/project/{api_key}/session/{session_id}/stream/{stream_id}/mute",
             post(moderation::mute_stream),
+        )
+        .route(
+            "/v2/project/{api_key}/archive",
+            post(archives::start).get(archives::list),
+        )
+        .route(
+            "/v2/project/{api_key}/archive/{id}",
+            get(archives::get).delete(archives::delete),
+        )
+        .route(
+            "/v2/project/{api_key}/archive/{id}/stop",
+            post(archives::stop),
+        )
+        .route(
+            "/v2/project/{api_key}/archive/{id}/layout",
+            put(archives::set_layout),
+        )
+        .route(
+            "/v2/project/{api_key}/archive/{id}/streams",
+            patch(archives::change_streams),
+        )
+        .route(
+            "/archive-download/{api_key}/{id}/{file}",
+            get(archives::download),
         )
         .route(
             "/v2/project/{api_key}/callback",

@@ -1174,6 +1174,14 @@ async fn subscribe(args: SubscribeArgs) -> Result<(), Failure> {
                         json!({"event": "muteForced", "streamId": stream_id}),
                         || format!("a moderator muted stream {stream_id}"),
                     ),
+                    ServerMessage::ArchiveStarted { id, name } => out.event(
+                        json!({"event": "archiveStarted", "id": id, "name": name}),
+                        || format!("archive started: {id}"),
+                    ),
+                    ServerMessage::ArchiveStopped { id, name } => out.event(
+                        json!({"event": "archiveStopped", "id": id, "name": name}),
+                        || format!("archive stopped: {id}"),
+                    ),
                     ServerMessage::SubscriptionEnded { subscription_id, stream_id } => {
                         out.event(
                             json!({"event": "subscriptionEnded", "streamId": stream_id, "subscriptionId": subscription_id}),

@@ -16,9 +16,9 @@ pub mod outbox;
 pub mod room;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use parlor_proto::signaling::StreamReason;
+use parlor_proto::signaling::{ServerMessage, Stream, StreamReason};
 use parlor_router::{CloseReason, RouterEvent, RouterHandle, TransportId};
 use tokio::sync::mpsc;
 
@@ -34,6 +34,42 @@ enum TransportOwner {
     Subscription(Arc<Room>),
 }
 
+/// What rooms tell the server-side media services (archives) about a session, sent under
+/// the room's lock so it arrives in the room's order.
+#[derive(Debug, Clone)]
+pub enum SessionEvent {
+    /// A client joined (the session's room exists from now on).
+    Joined { session_id: String },
+    /// The last client left.
+    Emptied { session_id: String },
+    /// A stream's media connected and it was announced to the session.
+    StreamAnnounced {
+        session_id: String,
+        stream: Stream,
+        classes: Vec<String>,
+    },
+    /// An announced stream changed (`hasAudio`, `hasVideo`, dimensions).
+    StreamChanged { session_id: String, stream: Stream },
+    /// An announced stream's layout classes changed.
+    ClassesChanged {
+        session_id: String,
+        stream_id: String,
+        classes: Vec<String>,
+    },
+    /// An announced stream ended.
+    StreamDestroyed {
+        session_id: String,
+        stream_id: String,
+    },
+}
+
+/// An archive a session's clients are told about (`archiveStarted`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveArchive {
+    pub id: String,
+    pub name: Option<String>,
+}
+
 /// All rooms, the media router and the callback notifier.
 pub struct Signaling {
     pub router: RouterHandle,
@@ -43,6 +79,10 @@ pub struct Signaling {
     /// Sessions under "mute all" (REST `active: true`), with their excluded streams:
     /// streams published later are muted too, until it is lifted.
     mute_all: Mutex<HashMap<String, Vec<String>>>,
+    /// Where [`SessionEvent`]s go (set once, by [`Signaling::observe`]).
+    observer: OnceLock<mpsc::UnboundedSender<SessionEvent>>,
+    /// Archives running per session: announced to clients joining later.
+    active_archives: Mutex<HashMap<String, Vec<ActiveArchive>>>,
 }
 
 impl Signaling {
@@ -53,7 +93,69 @@ impl Signaling {
             rooms: Mutex::new(HashMap::new()),
             transports: Mutex::new(HashMap::new()),
             mute_all: Mutex::new(HashMap::new()),
+            observer: OnceLock::new(),
+            active_archives: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Starts receiving every session's [`SessionEvent`]s (one observer per server).
+    pub fn observe(&self) -> mpsc::UnboundedReceiver<SessionEvent> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        if self.observer.set(tx).is_err() {
+            panic!("Signaling::observe called twice");
+        }
+        rx
+    }
+
+    pub(crate) fn emit(&self, event: SessionEvent) {
+        if let Some(tx) = self.observer.get() {
+            let _ = tx.send(event);
+        }
+    }
+
+    /// An archive of a session started: its clients (and those joining later, until
+    /// [`Signaling::archive_stopped`]) get `archiveStarted`.
+    pub fn archive_started(&self, session_id: &str, archive: ActiveArchive) {
+        lock(&self.active_archives)
+            .entry(session_id.to_owned())
+            .or_default()
+            .push(archive.clone());
+        if let Some(room) = self.existing_room(session_id) {
+            room.broadcast(&ServerMessage::ArchiveStarted {
+                id: archive.id,
+                name: archive.name,
+            });
+        }
+    }
+
+    /// An archive of a session stopped: its clients get `archiveStopped`.
+    pub fn archive_stopped(&self, session_id: &str, archive_id: &str) {
+        let removed = {
+            let mut active = lock(&self.active_archives);
+            let list = active.entry(session_id.to_owned()).or_default();
+            let removed = list
+                .iter()
+                .position(|a| a.id == archive_id)
+                .map(|i| list.remove(i));
+            if list.is_empty() {
+                active.remove(session_id);
+            }
+            removed
+        };
+        if let (Some(archive), Some(room)) = (removed, self.existing_room(session_id)) {
+            room.broadcast(&ServerMessage::ArchiveStopped {
+                id: archive.id,
+                name: archive.name,
+            });
+        }
+    }
+
+    /// The archives running for a session.
+    pub(crate) fn active_archives(&self, session_id: &str) -> Vec<ActiveArchive> {
+        lock(&self.active_archives)
+            .get(session_id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Starts (`Some(excluded)`) or lifts (`None`) "mute all" for a session.
@@ -116,6 +218,9 @@ impl Signaling {
         let mut rooms = lock(&self.rooms);
         if room.is_empty() && rooms.remove(room.session_id()).is_some() {
             let (project, session) = (room.project_id(), room.session_id());
+            self.emit(SessionEvent::Emptied {
+                session_id: session.to_owned(),
+            });
             self.notifier.notify(Notice {
                 project_id: project.to_owned(),
                 session_id: session.to_owned(),

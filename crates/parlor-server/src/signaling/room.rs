@@ -19,7 +19,7 @@ use parlor_router::TransportId;
 use serde_json::Value;
 
 use super::outbox::Outbox;
-use super::{Signaling, lock};
+use super::{SessionEvent, Signaling, lock};
 use crate::callbacks;
 use serde_json::json;
 
@@ -131,6 +131,19 @@ impl Room {
         lock(&self.state).send(connection_id, msg);
     }
 
+    /// Sends one message to every member.
+    pub fn broadcast(&self, msg: &ServerMessage) {
+        lock(&self.state).broadcast(msg);
+    }
+
+    /// Tells the server-side media services (archives) about a change, in the room's order
+    /// (call under the state lock).
+    fn observe(&self, event: SessionEvent) {
+        if let Some(hub) = self.hub.upgrade() {
+            hub.emit(event);
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         lock(&self.state).members.is_empty()
     }
@@ -169,6 +182,17 @@ impl Room {
                 .collect(),
         };
         tx.send(encode(&connected));
+        if let Some(hub) = self.hub.upgrade() {
+            for archive in hub.active_archives(&self.session_id) {
+                tx.send(encode(&ServerMessage::ArchiveStarted {
+                    id: archive.id,
+                    name: archive.name,
+                }));
+            }
+            hub.emit(SessionEvent::Joined {
+                session_id: self.session_id.clone(),
+            });
+        }
         state.broadcast(&ServerMessage::ConnectionCreated {
             connection: connection.clone(),
         });
@@ -360,6 +384,11 @@ impl Room {
             "streamCreated",
             json!({ "stream": callbacks::stream_json(&stream) }),
         );
+        self.observe(SessionEvent::StreamAnnounced {
+            session_id: self.session_id.clone(),
+            stream: stream.clone(),
+            classes: state.streams[&stream_id].layout_class_list.clone(),
+        });
         state.broadcast(&ServerMessage::StreamCreated { stream });
     }
 
@@ -436,6 +465,10 @@ impl Room {
                 "streamDestroyed",
                 json!({ "stream": callbacks::stream_json(&entry.stream), "reason": reason }),
             );
+            self.observe(SessionEvent::StreamDestroyed {
+                session_id: self.session_id.clone(),
+                stream_id: stream_id.to_owned(),
+            });
             state.broadcast(&msg);
         } else {
             state.send(&entry.stream.connection.connection_id, &msg);
@@ -585,6 +618,12 @@ impl Room {
         {
             hub.router.set_producer_audio(id, audio);
         }
+        if announced && !changes.is_empty() {
+            self.observe(SessionEvent::StreamChanged {
+                session_id: self.session_id.clone(),
+                stream: stream.clone(),
+            });
+        }
         for (prop, old, new) in changes {
             let msg = ServerMessage::StreamPropertyChanged {
                 stream: stream.clone(),
@@ -722,6 +761,11 @@ impl Room {
             if let Some(e) = state.streams.get_mut(id) {
                 e.layout_class_list = classes.clone();
             }
+            self.observe(SessionEvent::ClassesChanged {
+                session_id: self.session_id.clone(),
+                stream_id: id.clone(),
+                classes: classes.clone(),
+            });
         }
         Ok(())
     }

@@ -37,7 +37,25 @@ impl Server {
 
     /// Like [`Server::start_with`], with the server's log (stderr) going to `log`.
     pub fn start_logging(extra: &[&str], log: impl Into<Stdio>) -> Server {
-        let data_dir = tempfile::tempdir().unwrap();
+        Self::start_with_dir(tempfile::tempdir().unwrap(), extra, log.into())
+    }
+
+    /// Starts a server on an existing data dir (a restart).
+    pub fn start_in(data_dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        Self::start_with_dir(data_dir, extra, Stdio::inherit())
+    }
+
+    /// Stops following the process (after a `kill -9`) and keeps its data dir.
+    pub fn keep_data_dir(mut self) -> tempfile::TempDir {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let placeholder = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.data_dir, placeholder)
+    }
+
+    fn start_with_dir(data_dir: tempfile::TempDir, extra: &[&str], log: Stdio) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_parlor"))
             .args([
                 "serve",

@@ -1,0 +1,1151 @@
+//! Archives: recording sessions, the domain behind OpenTok's archive API.
+//!
+//! * [`model`] — the archive record and its table.
+//! * [`recording`] — one thread per recorded stream: the router's tap into a
+//!   `parlor-recorder` file (crash-safe WebM/Matroska).
+//! * [`output`] — a stopped archive's download: a ZIP of the streams' files with the
+//!   manifest (individual), or an MP4 rendered by `parlor-compositor` (composed).
+//! * [`journal`] — what each archive's directory says about its files and layout events,
+//!   appended as they happen, so a restart after a crash can finish the archive.
+//!
+//! [`Archives`] is the service: it starts and stops archives for the REST API, follows
+//! the sessions' streams through [`SessionEvent`]s (streams joining and leaving, layout
+//! classes, video on/off) to record them and to keep the composed layout's timeline,
+//! stops archives 60 s after the last client left or after 4 hours, starts them by itself
+//! for `archiveMode=always` sessions, makes the outputs, reports every status change as an
+//! archive callback and tells the session's clients (`archiveStarted`/`archiveStopped`).
+//!
+//! Files live under `<data dir>/archives/<api key>/<archive id>/`: `streams/` (one file per
+//! stream period), `journal.jsonl`, and the output (`archive.mp4` or `archive.zip`).
+//! Archive ids are UUIDs generated here and checked ([`valid_id`]) before any path is made
+//! from one.
+
+pub mod journal;
+pub mod model;
+pub mod output;
+pub mod recording;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use parlor_compositor::layout::{LayoutStream, VideoType};
+use parlor_compositor::timeline::{Event, EventKind};
+use parlor_proto::signaling::Stream;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use self::journal::{Journal, JournalEntry};
+use self::model::{
+    ArchiveRecord, ArchiveStatus, ArchiveStreamRecord, LayoutRecord, OutputMode, StreamMode,
+};
+use self::output::{ArchiveMeta, RecordedStream};
+use self::recording::{StreamRecording, Tracks};
+use crate::callbacks::{Notice, Notifier};
+use crate::signaling::{ActiveArchive, SessionEvent, Signaling, lock};
+use crate::store::{Store, StoreError};
+
+/// An archive stops this long after the last client left its session.
+pub const EMPTY_SESSION_GRACE: Duration = Duration::from_secs(60);
+/// The longest an archive records.
+pub const MAX_ARCHIVE_DURATION: Duration = Duration::from_secs(4 * 3600);
+/// Events a tap holds for a recorder that is behind (about 4 s of a 2.5 Mbps stream).
+const TAP_CAPACITY: usize = 4096;
+
+/// Why an archive call was refused; the API layer maps each to its status.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// A call that does not apply to the archive's mode (OpenTok answers 405).
+    #[error("{0}")]
+    NotAllowed(String),
+    /// A runtime tool is missing (ffmpeg): the server cannot make composed archives.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// What starting an archive asks for (validated by the API layer's parsing).
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    pub session_id: String,
+    pub name: Option<String>,
+    pub has_audio: bool,
+    pub has_video: bool,
+    pub output_mode: OutputMode,
+    pub resolution: Option<String>,
+    pub layout: LayoutRecord,
+    pub stream_mode: StreamMode,
+    pub multi_archive_tag: Option<String>,
+    pub max_bitrate: Option<u64>,
+}
+
+/// A change to a manual-mode archive's streams.
+#[derive(Debug, Clone)]
+pub enum StreamChange {
+    Add {
+        stream_id: String,
+        has_audio: bool,
+        has_video: bool,
+    },
+    Remove {
+        stream_id: String,
+    },
+}
+
+/// Whether `id` can be an archive id: a UUID, so never a path.
+pub fn valid_id(id: &str) -> bool {
+    uuid::Uuid::parse_str(id).is_ok() && id.len() == 36
+}
+
+/// What the archive knows of a stream of its session.
+#[derive(Debug, Clone)]
+struct StreamInfo {
+    stream: Stream,
+    classes: Vec<String>,
+    added_seq: u64,
+}
+
+/// A stream being recorded into this archive.
+struct Active {
+    recording: StreamRecording,
+    index: u32,
+    start_offset_ms: u64,
+    has_audio: bool,
+    has_video: bool,
+}
+
+/// A running archive.
+struct Running {
+    record: ArchiveRecord,
+    dir: PathBuf,
+    journal: Journal,
+    /// Every announced stream of the session, in the order they were added.
+    known: HashMap<String, StreamInfo>,
+    next_seq: u64,
+    active: HashMap<String, Active>,
+    /// Stream periods already ended.
+    finished: Vec<RecordedStream>,
+    /// Files per stream so far (the next period's index).
+    periods: HashMap<String, u32>,
+    /// The composed layout's events since the start.
+    events: Vec<Event>,
+    /// Since when the session has had no client.
+    empty_since: Option<tokio::time::Instant>,
+    started: tokio::time::Instant,
+}
+
+impl Running {
+    fn offset_ms(&self) -> u64 {
+        (crate::unix_millis() - self.record.created_at).max(0) as u64
+    }
+
+    fn layout_stream(&self, info: &StreamInfo) -> LayoutStream {
+        let owner = &info.stream.connection.connection_id;
+        let video_type = match info.stream.video_type {
+            parlor_proto::signaling::VideoType::Screen => VideoType::Screen,
+            parlor_proto::signaling::VideoType::Custom => VideoType::Custom,
+            _ => VideoType::Camera,
+        };
+        LayoutStream {
+            id: info.stream.stream_id.clone(),
+            classes: info.classes.clone(),
+            video_type,
+            owner_shares_screen: self.known.values().any(|o| {
+                o.stream.connection.connection_id == *owner
+                    && o.stream.video_type == parlor_proto::signaling::VideoType::Screen
+            }),
+            added_seq: info.added_seq,
+            has_video: info.stream.has_video,
+            size: info
+                .stream
+                .video_dimensions
+                .map(|d| (d.width as u32, d.height as u32)),
+        }
+    }
+
+    fn event(&mut self, kind: EventKind) {
+        let at_ms = self.offset_ms();
+        self.journal
+            .append(&JournalEntry::layout_event(at_ms, &kind));
+        self.events.push(Event { at_ms, kind });
+    }
+
+    /// Whether this archive records `stream_id` now (auto: every stream; manual: added).
+    fn wants(&self, stream_id: &str) -> Option<(bool, bool)> {
+        match self.record.stream_mode {
+            StreamMode::Auto => Some((self.record.has_audio, self.record.has_video)),
+            StreamMode::Manual => self
+                .record
+                .streams
+                .iter()
+                .find(|s| s.stream_id == stream_id)
+                .map(|s| {
+                    (
+                        s.has_audio && self.record.has_audio,
+                        s.has_video && self.record.has_video,
+                    )
+                }),
+        }
+    }
+}
+
+/// The archives service.
+pub struct Archives {
+    store: Arc<Store>,
+    root: PathBuf,
+    signaling: Arc<Signaling>,
+    notifier: Notifier,
+    /// ffmpeg, or why composed archives cannot be made.
+    ffmpeg: Result<parlor_compositor::ffmpeg::FfmpegInfo, String>,
+    running: Mutex<HashMap<String, Running>>,
+    /// Where download URLs point when no request names the host (callbacks).
+    base_url: String,
+}
+
+impl Archives {
+    /// Creates the service, detects ffmpeg (warning when it is missing), finishes archives
+    /// a previous run left unfinished, and starts following the sessions.
+    pub fn start(
+        store: Arc<Store>,
+        data_dir: &Path,
+        signaling: Arc<Signaling>,
+        notifier: Notifier,
+        base_url: String,
+    ) -> Arc<Archives> {
+        let ffmpeg = parlor_compositor::ffmpeg::detect().map_err(|e| e.to_string());
+        if let Err(why) = &ffmpeg {
+            tracing::warn!(
+                "composed archives are unavailable: {why}; individual archives still work"
+            );
+        }
+        let events = signaling.observe();
+        let archives = Arc::new(Archives {
+            store,
+            root: data_dir.join("archives"),
+            signaling,
+            notifier,
+            ffmpeg,
+            running: Mutex::new(HashMap::new()),
+            base_url,
+        });
+        tokio::spawn(archives.clone().follow(events));
+        tokio::spawn(archives.clone().watch_limits());
+        let recovering = archives.clone();
+        tokio::spawn(async move { recovering.recover().await });
+        archives
+    }
+
+    /// The base URL of download links in callbacks.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    fn dir(&self, project_id: &str, id: &str) -> PathBuf {
+        self.root.join(project_id).join(id)
+    }
+
+    /// The output file of an available archive (for the download handler).
+    pub fn output_path(&self, record: &ArchiveRecord) -> Option<PathBuf> {
+        if !valid_id(&record.id) || record.status != ArchiveStatus::Available {
+            return None;
+        }
+        let file = record.output_file.as_deref()?;
+        Some(self.dir(&record.project_id, &record.id).join(file))
+    }
+
+    async fn db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
+
+    async fn save(&self, record: &ArchiveRecord) -> Result<(), ArchiveError> {
+        let r = record.clone();
+        self.db(move |s| s.put_archive(&r)).await?;
+        self.notify(record);
+        Ok(())
+    }
+
+    /// An archive status callback, in OpenTok's shape.
+    fn notify(&self, record: &ArchiveRecord) {
+        let url = (record.status == ArchiveStatus::Available)
+            .then(|| self.download_url(record, &self.base_url))
+            .flatten();
+        let mut body = crate::api::archives::archive_json(record, url);
+        body["event"] = json!("archive");
+        // OpenTok's archive callbacks give createdAt in seconds.
+        body["createdAt"] = json!(record.created_at / 1000);
+        self.notifier.notify(Notice {
+            project_id: record.project_id.clone(),
+            session_id: record.session_id.clone(),
+            event: "archive",
+            body,
+        });
+    }
+
+    /// A signed, expiring download URL for an available archive, under `base` (the
+    /// scheme and host clients reach this server at).
+    pub fn download_url(&self, record: &ArchiveRecord, base: &str) -> Option<String> {
+        let secret = self.store.project(&record.project_id).ok()??.api_secret;
+        let file = record.output_file.as_deref()?;
+        Some(crate::api::archives::signed_download_url(
+            base,
+            &record.project_id,
+            &record.id,
+            file,
+            &secret,
+            parlor_proto::unix_now(),
+        ))
+    }
+
+    // ---- the API's calls ----------------------------------------------------------------
+
+    /// Starts an archive of a session.
+    pub async fn start_archive(
+        self: &Arc<Self>,
+        project_id: &str,
+        req: StartRequest,
+        automatic: bool,
+    ) -> Result<ArchiveRecord, ArchiveError> {
+        let sid = req.session_id.clone();
+        let session = self
+            .db(move |s| s.session(&sid))
+            .await?
+            .filter(|s| s.project_id == project_id)
+            .ok_or_else(|| {
+                ArchiveError::NotFound(format!(
+                    "session {} does not exist in this project",
+                    req.session_id
+                ))
+            })?;
+        if session.media_mode == "relayed" {
+            return Err(ArchiveError::Conflict(
+                "this session is relayed (p2p.preference=enabled): only routed sessions can be archived".into(),
+            ));
+        }
+        if req.output_mode == OutputMode::Composed
+            && let Err(why) = &self.ffmpeg
+        {
+            return Err(ArchiveError::Unavailable(format!(
+                "composed archives cannot be made on this server: {why}"
+            )));
+        }
+        if !req.has_audio && !req.has_video {
+            return Err(ArchiveError::BadRequest(
+                "an archive needs audio, video or both (hasAudio and hasVideo are false)".into(),
+            ));
+        }
+        let now = crate::unix_millis();
+        let record = ArchiveRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            project_id: project_id.to_owned(),
+            session_id: req.session_id.clone(),
+            name: req.name,
+            status: ArchiveStatus::Started,
+            reason: String::new(),
+            output_mode: req.output_mode,
+            stream_mode: req.stream_mode,
+            resolution: match req.output_mode {
+                OutputMode::Composed => Some(req.resolution.unwrap_or_else(|| "640x480".into())),
+                OutputMode::Individual => None,
+            },
+            layout: req.layout,
+            has_audio: req.has_audio,
+            has_video: req.has_video,
+            multi_archive_tag: req.multi_archive_tag,
+            max_bitrate: req.max_bitrate,
+            created_at: now,
+            updated_at: now,
+            stopped_at: None,
+            duration: 0,
+            size: 0,
+            sha256sum: None,
+            streams: Vec::new(),
+            output_file: None,
+            automatic,
+        };
+        let dir = self.dir(project_id, &record.id);
+        std::fs::create_dir_all(dir.join("streams"))
+            .map_err(|e| ArchiveError::Internal(format!("cannot create {}: {e}", dir.display())))?;
+        let journal = Journal::create(&dir.join(journal::FILE))
+            .map_err(|e| ArchiveError::Internal(format!("cannot write the journal: {e}")))?;
+        let streams: Vec<StreamInfo> = self
+            .signaling
+            .existing_room(&record.session_id)
+            .map(|room| room.streams_with_classes())
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (stream, classes))| StreamInfo {
+                stream,
+                classes,
+                added_seq: i as u64,
+            })
+            .collect();
+        {
+            let mut running = lock(&self.running);
+            // One archive per session, unless each has its own tag.
+            if let Some(other) = running.values().find(|r| {
+                r.record.session_id == record.session_id
+                    && (record.multi_archive_tag.is_none()
+                        || r.record.multi_archive_tag.is_none()
+                        || r.record.multi_archive_tag == record.multi_archive_tag)
+            }) {
+                return Err(ArchiveError::Conflict(format!(
+                    "session {} is already being archived (archive {}); give each archive its own multiArchiveTag to record several at once",
+                    record.session_id, other.record.id
+                )));
+            }
+            let mut r = Running {
+                record: record.clone(),
+                dir,
+                journal,
+                known: HashMap::new(),
+                next_seq: streams.len() as u64,
+                active: HashMap::new(),
+                finished: Vec::new(),
+                periods: HashMap::new(),
+                events: Vec::new(),
+                empty_since: self
+                    .signaling
+                    .existing_room(&record.session_id)
+                    .is_none()
+                    .then(tokio::time::Instant::now),
+                started: tokio::time::Instant::now(),
+            };
+            for info in streams {
+                let ls = r.layout_stream(&info);
+                r.known.insert(info.stream.stream_id.clone(), info);
+                r.events.push(Event {
+                    at_ms: 0,
+                    kind: EventKind::Added(ls),
+                });
+            }
+            for e in &r.events {
+                r.journal
+                    .append(&JournalEntry::layout_event(e.at_ms, &e.kind));
+            }
+            running.insert(record.id.clone(), r);
+        }
+        self.save(&record).await?;
+        self.signaling.archive_started(
+            &record.session_id,
+            ActiveArchive {
+                id: record.id.clone(),
+                name: record.name.clone(),
+            },
+        );
+        tracing::info!(archive = %record.id, session = %record.session_id, "archive started");
+        // Record the streams already in the session.
+        let ids: Vec<String> = lock(&self.running)[&record.id]
+            .known
+            .keys()
+            .cloned()
+            .collect();
+        for stream_id in ids {
+            self.record_stream(&record.id, &stream_id).await;
+        }
+        Ok(self.current(&record.id).unwrap_or(record))
+    }
+
+    /// The live record of a running archive.
+    fn current(&self, id: &str) -> Option<ArchiveRecord> {
+        lock(&self.running).get(id).map(|r| r.record.clone())
+    }
+
+    /// Starts recording one stream into one archive, if the archive wants it.
+    async fn record_stream(&self, archive_id: &str, stream_id: &str) {
+        let (tracks, dir, name, start_offset_ms) = {
+            let running = lock(&self.running);
+            let Some(r) = running.get(archive_id) else {
+                return;
+            };
+            if r.active.contains_key(stream_id) || !r.known.contains_key(stream_id) {
+                return;
+            }
+            let Some((audio, video)) = r.wants(stream_id) else {
+                return;
+            };
+            let info = &r.known[stream_id];
+            let tracks = Tracks {
+                audio: audio && info.stream.has_audio,
+                video: video
+                    && (info.stream.has_video || r.record.output_mode == OutputMode::Composed),
+            };
+            if !tracks.audio && !tracks.video {
+                return;
+            }
+            let index = r.periods.get(stream_id).copied().unwrap_or(0);
+            let name = if index == 0 {
+                stream_id.to_owned()
+            } else {
+                format!("{stream_id}-{index}")
+            };
+            (tracks, r.dir.join("streams"), name, r.offset_ms())
+        };
+        let tap = match self
+            .signaling
+            .router
+            .tap(&parlor_router::TransportId::from(stream_id), TAP_CAPACITY)
+            .await
+        {
+            Ok(tap) => tap,
+            Err(e) => {
+                tracing::warn!(archive = archive_id, stream = stream_id, error = %e, "cannot record a stream");
+                return;
+            }
+        };
+        let origin_ms = crate::unix_millis();
+        let recording = match StreamRecording::start(tap, &dir, &name, origin_ms, tracks) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(archive = archive_id, error = %e, "cannot start a recorder thread");
+                return;
+            }
+        };
+        let mut running = lock(&self.running);
+        let Some(r) = running.get_mut(archive_id) else {
+            return; // stopped meanwhile: the recording is dropped and stops
+        };
+        let index = r.periods.get(stream_id).copied().unwrap_or(0);
+        r.periods.insert(stream_id.to_owned(), index + 1);
+        let info = &r.known[stream_id];
+        r.journal.append(&JournalEntry::StreamStarted {
+            stream_id: stream_id.to_owned(),
+            index,
+            file_stem: name,
+            start_offset_ms,
+            connection_data: info.stream.connection.data.clone(),
+            video_type: video_type_str(&info.stream),
+            has_audio: tracks.audio,
+            has_video: tracks.video,
+        });
+        if r.record.stream_mode == StreamMode::Auto
+            && !r.record.streams.iter().any(|s| s.stream_id == stream_id)
+        {
+            r.record.streams.push(ArchiveStreamRecord {
+                stream_id: stream_id.to_owned(),
+                has_audio: tracks.audio,
+                has_video: tracks.video,
+            });
+        }
+        r.active.insert(
+            stream_id.to_owned(),
+            Active {
+                recording,
+                index,
+                start_offset_ms,
+                has_audio: tracks.audio,
+                has_video: tracks.video,
+            },
+        );
+    }
+
+    /// Ends the recording of one stream period (in the background).
+    fn end_stream(&self, r: &mut Running, stream_id: &str) {
+        let Some(active) = r.active.remove(stream_id) else {
+            return;
+        };
+        let stop_offset_ms = r.offset_ms();
+        let info = r.known.get(stream_id).map(|i| i.stream.clone());
+        r.journal.append(&JournalEntry::StreamEnded {
+            stream_id: stream_id.to_owned(),
+            index: active.index,
+            stop_offset_ms,
+        });
+        let pending = PendingStream {
+            active,
+            stream_id: stream_id.to_owned(),
+            stop_offset_ms,
+            connection_data: info
+                .as_ref()
+                .map(|s| s.connection.data.clone())
+                .unwrap_or_default(),
+            video_type: info
+                .as_ref()
+                .map(video_type_str)
+                .unwrap_or_else(|| "camera".into()),
+        };
+        r.finished.push(pending.finish_in_place());
+    }
+
+    /// Stops an archive through the API.
+    pub async fn stop_archive(
+        self: &Arc<Self>,
+        project_id: &str,
+        id: &str,
+    ) -> Result<ArchiveRecord, ArchiveError> {
+        let record = self.get_archive(project_id, id).await?;
+        if record.status != ArchiveStatus::Started {
+            return Err(ArchiveError::Conflict(format!(
+                "archive {id} is not being recorded (its status is {})",
+                record.status.as_str()
+            )));
+        }
+        if record.automatic {
+            return Err(ArchiveError::Conflict(format!(
+                "archive {id} records an archiveMode=always session: it stops by itself when the session ends"
+            )));
+        }
+        self.stop(id, "user initiated").await
+    }
+
+    async fn stop(self: &Arc<Self>, id: &str, reason: &str) -> Result<ArchiveRecord, ArchiveError> {
+        let Some(mut r) = lock(&self.running).remove(id) else {
+            return Err(ArchiveError::Conflict(format!(
+                "archive {id} is not being recorded"
+            )));
+        };
+        let now = crate::unix_millis();
+        r.record.status = ArchiveStatus::Stopped;
+        r.record.reason = reason.to_owned();
+        r.record.stopped_at = Some(now);
+        r.record.updated_at = now;
+        r.record.duration = ((now - r.record.created_at).max(0) / 1000) as u64;
+        let ids: Vec<String> = r.active.keys().cloned().collect();
+        for stream_id in ids {
+            self.end_stream(&mut r, &stream_id);
+        }
+        self.save(&r.record).await?;
+        self.signaling.archive_stopped(&r.record.session_id, id);
+        tracing::info!(archive = id, reason, "archive stopped");
+        let stopped = r.record.clone();
+        let this = self.clone();
+        tokio::spawn(async move { this.finalize(r.record, r.dir, r.finished, r.events).await });
+        Ok(stopped)
+    }
+
+    /// Makes a stopped archive's output, then marks it available (or failed).
+    async fn finalize(
+        self: Arc<Self>,
+        mut record: ArchiveRecord,
+        dir: PathBuf,
+        finished: Vec<RecordedStream>,
+        events: Vec<Event>,
+    ) {
+        let ffmpeg = self.ffmpeg.clone();
+        let rec = record.clone();
+        let made = tokio::task::spawn_blocking(move || {
+            make_output(&rec, &dir, finished, &events, ffmpeg.as_ref().ok())
+        })
+        .await
+        .unwrap_or_else(|_| Err("making the archive's output panicked".into()));
+        record.updated_at = crate::unix_millis();
+        match made {
+            Ok(out) => {
+                record.status = ArchiveStatus::Available;
+                record.size = out.size;
+                record.sha256sum = Some(out.sha256);
+                record.output_file = out
+                    .path
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned());
+                tracing::info!(archive = %record.id, size = record.size, "archive available");
+            }
+            Err(why) => {
+                tracing::warn!(archive = %record.id, reason = %why, "archive failed");
+                record.status = ArchiveStatus::Failed;
+                record.reason = why;
+            }
+        }
+        if let Err(e) = self.save(&record).await {
+            tracing::error!(archive = %record.id, error = %e, "cannot store an archive's status");
+        }
+    }
+
+    /// One archive.
+    pub async fn get_archive(
+        &self,
+        project_id: &str,
+        id: &str,
+    ) -> Result<ArchiveRecord, ArchiveError> {
+        if !valid_id(id) {
+            return Err(ArchiveError::NotFound(format!(
+                "archive {id} does not exist"
+            )));
+        }
+        if let Some(r) = self.current(id).filter(|r| r.project_id == project_id) {
+            return Ok(r);
+        }
+        let (p, i) = (project_id.to_owned(), id.to_owned());
+        self.db(move |s| s.archive(&p, &i))
+            .await?
+            .filter(|a| a.status != ArchiveStatus::Deleted)
+            .ok_or_else(|| ArchiveError::NotFound(format!("archive {id} does not exist")))
+    }
+
+    /// A page of archives, newest first.
+    pub async fn list_archives(
+        &self,
+        project_id: &str,
+        session_id: Option<String>,
+        offset: usize,
+        count: usize,
+    ) -> Result<(usize, Vec<ArchiveRecord>), ArchiveError> {
+        let p = project_id.to_owned();
+        let (total, mut items) = self
+            .db(move |s| s.archives(&p, session_id.as_deref(), offset, count))
+            .await?;
+        for item in &mut items {
+            if let Some(live) = self.current(&item.id) {
+                *item = live;
+            }
+        }
+        Ok((total, items))
+    }
+
+    /// Deletes an archive's files and marks it deleted.
+    pub async fn delete_archive(&self, project_id: &str, id: &str) -> Result<(), ArchiveError> {
+        let mut record = self.get_archive(project_id, id).await?;
+        if matches!(
+            record.status,
+            ArchiveStatus::Started | ArchiveStatus::Stopped
+        ) {
+            return Err(ArchiveError::Conflict(format!(
+                "archive {id} is {}: stop it and wait until it is available before deleting it",
+                record.status.as_str()
+            )));
+        }
+        let dir = self.dir(project_id, id);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| {
+                ArchiveError::Internal(format!("cannot delete the archive's files: {e}"))
+            })?;
+        }
+        record.status = ArchiveStatus::Deleted;
+        record.updated_at = crate::unix_millis();
+        record.output_file = None;
+        let r = record.clone();
+        self.db(move |s| s.put_archive(&r)).await?;
+        Ok(())
+    }
+
+    /// Changes a running composed archive's layout.
+    pub async fn set_layout(
+        &self,
+        project_id: &str,
+        id: &str,
+        layout: LayoutRecord,
+    ) -> Result<ArchiveRecord, ArchiveError> {
+        let spec = layout.to_spec().map_err(ArchiveError::BadRequest)?;
+        let record = self.get_archive(project_id, id).await?;
+        if record.output_mode != OutputMode::Composed {
+            return Err(ArchiveError::BadRequest(format!(
+                "archive {id} is an individual archive: only composed archives have a layout"
+            )));
+        }
+        let updated = {
+            let mut running = lock(&self.running);
+            let Some(r) = running.get_mut(id) else {
+                return Err(ArchiveError::Conflict(format!(
+                    "archive {id} is not being recorded (its status is {})",
+                    record.status.as_str()
+                )));
+            };
+            r.record.layout = layout;
+            r.event(EventKind::Layout(spec));
+            r.record.clone()
+        };
+        let u = updated.clone();
+        self.db(move |s| s.put_archive(&u)).await?;
+        Ok(updated)
+    }
+
+    /// Adds or removes a stream of a manual-mode archive.
+    pub async fn change_streams(
+        &self,
+        project_id: &str,
+        id: &str,
+        change: StreamChange,
+    ) -> Result<(), ArchiveError> {
+        let record = self.get_archive(project_id, id).await?;
+        if record.stream_mode != StreamMode::Manual {
+            return Err(ArchiveError::NotAllowed(format!(
+                "archive {id} records every stream (streamMode auto): streams can be chosen only with streamMode manual"
+            )));
+        }
+        let start = {
+            let mut running = lock(&self.running);
+            let Some(r) = running.get_mut(id) else {
+                return Err(ArchiveError::Conflict(format!(
+                    "archive {id} is not being recorded (its status is {})",
+                    record.status.as_str()
+                )));
+            };
+            match change {
+                StreamChange::Add {
+                    stream_id,
+                    has_audio,
+                    has_video,
+                } => {
+                    if !r.known.contains_key(&stream_id) {
+                        return Err(ArchiveError::NotFound(format!(
+                            "stream {stream_id} is not published in session {}",
+                            r.record.session_id
+                        )));
+                    }
+                    r.record.streams.retain(|s| s.stream_id != stream_id);
+                    r.record.streams.push(ArchiveStreamRecord {
+                        stream_id: stream_id.clone(),
+                        has_audio,
+                        has_video,
+                    });
+                    Some(stream_id)
+                }
+                StreamChange::Remove { stream_id } => {
+                    if !r.record.streams.iter().any(|s| s.stream_id == stream_id) {
+                        return Err(ArchiveError::NotFound(format!(
+                            "stream {stream_id} is not in archive {id}"
+                        )));
+                    }
+                    r.record.streams.retain(|s| s.stream_id != stream_id);
+                    self.end_stream(r, &stream_id);
+                    None
+                }
+            }
+        };
+        if let Some(stream_id) = start {
+            self.record_stream(id, &stream_id).await;
+        }
+        if let Some(r) = self.current(id) {
+            self.db(move |s| s.put_archive(&r)).await?;
+        }
+        Ok(())
+    }
+
+    // ---- following the sessions -----------------------------------------------------------
+
+    async fn follow(self: Arc<Self>, mut events: mpsc::UnboundedReceiver<SessionEvent>) {
+        while let Some(event) = events.recv().await {
+            self.on_session_event(event).await;
+        }
+    }
+
+    /// The running archives of a session.
+    fn of_session(&self, session_id: &str) -> Vec<String> {
+        lock(&self.running)
+            .values()
+            .filter(|r| r.record.session_id == session_id)
+            .map(|r| r.record.id.clone())
+            .collect()
+    }
+
+    async fn on_session_event(self: &Arc<Self>, event: SessionEvent) {
+        match event {
+            SessionEvent::Joined { session_id } => {
+                let mut running = lock(&self.running);
+                for r in running
+                    .values_mut()
+                    .filter(|r| r.record.session_id == session_id)
+                {
+                    r.empty_since = None;
+                }
+            }
+            SessionEvent::Emptied { session_id } => {
+                let mut running = lock(&self.running);
+                for r in running
+                    .values_mut()
+                    .filter(|r| r.record.session_id == session_id)
+                {
+                    r.empty_since = Some(tokio::time::Instant::now());
+                }
+            }
+            SessionEvent::StreamAnnounced {
+                session_id,
+                stream,
+                classes,
+            } => {
+                self.start_always_archive(&session_id).await;
+                let ids = self.of_session(&session_id);
+                for id in &ids {
+                    {
+                        let mut running = lock(&self.running);
+                        let Some(r) = running.get_mut(id) else {
+                            continue;
+                        };
+                        let info = StreamInfo {
+                            stream: stream.clone(),
+                            classes: classes.clone(),
+                            added_seq: r.next_seq,
+                        };
+                        r.next_seq += 1;
+                        let ls = r.layout_stream(&info);
+                        r.known.insert(stream.stream_id.clone(), info);
+                        r.event(EventKind::Added(ls));
+                    }
+                    self.record_stream(id, &stream.stream_id).await;
+                }
+            }
+            SessionEvent::StreamDestroyed {
+                session_id,
+                stream_id,
+            } => {
+                let mut running = lock(&self.running);
+                for r in running
+                    .values_mut()
+                    .filter(|r| r.record.session_id == session_id)
+                {
+                    if r.known.remove(&stream_id).is_some() {
+                        r.event(EventKind::Removed(stream_id.clone()));
+                    }
+                    self.end_stream(r, &stream_id);
+                }
+            }
+            SessionEvent::StreamChanged { session_id, stream } => {
+                let mut running = lock(&self.running);
+                for r in running
+                    .values_mut()
+                    .filter(|r| r.record.session_id == session_id)
+                {
+                    let Some(info) = r.known.get_mut(&stream.stream_id) else {
+                        continue;
+                    };
+                    let video_changed = info.stream.has_video != stream.has_video;
+                    let size_changed = info.stream.video_dimensions != stream.video_dimensions;
+                    info.stream = stream.clone();
+                    if video_changed {
+                        r.event(EventKind::Video(stream.stream_id.clone(), stream.has_video));
+                    }
+                    if size_changed && let Some(d) = stream.video_dimensions {
+                        r.event(EventKind::Size(
+                            stream.stream_id.clone(),
+                            (d.width as u32, d.height as u32),
+                        ));
+                    }
+                }
+            }
+            SessionEvent::ClassesChanged {
+                session_id,
+                stream_id,
+                classes,
+            } => {
+                let mut running = lock(&self.running);
+                for r in running
+                    .values_mut()
+                    .filter(|r| r.record.session_id == session_id)
+                {
+                    if let Some(info) = r.known.get_mut(&stream_id) {
+                        info.classes = classes.clone();
+                        r.event(EventKind::Classes(stream_id.clone(), classes.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// `archiveMode=always`: a composed archive starts with the session's first stream.
+    async fn start_always_archive(self: &Arc<Self>, session_id: &str) {
+        if !self.of_session(session_id).is_empty() {
+            return;
+        }
+        let sid = session_id.to_owned();
+        let Ok(Some(session)) = self.db(move |s| s.session(&sid)).await else {
+            return;
+        };
+        if session.archive_mode != "always" {
+            return;
+        }
+        let req = StartRequest {
+            session_id: session_id.to_owned(),
+            name: session.archive_name.clone(),
+            has_audio: true,
+            has_video: true,
+            output_mode: OutputMode::Composed,
+            resolution: session.archive_resolution.clone(),
+            layout: LayoutRecord::default(),
+            stream_mode: StreamMode::Auto,
+            multi_archive_tag: None,
+            max_bitrate: None,
+        };
+        if let Err(e) = self.start_archive(&session.project_id, req, true).await {
+            tracing::warn!(session = session_id, error = %e, "cannot start the automatic archive");
+        }
+    }
+
+    /// Stops archives whose session has been empty for [`EMPTY_SESSION_GRACE`] or that
+    /// reached [`MAX_ARCHIVE_DURATION`]; notices recorders that ended by themselves.
+    async fn watch_limits(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let due: Vec<(String, &'static str)> = lock(&self.running)
+                .values()
+                .filter_map(|r| {
+                    if r.empty_since
+                        .is_some_and(|t| t.elapsed() >= EMPTY_SESSION_GRACE)
+                    {
+                        Some((r.record.id.clone(), "session ended"))
+                    } else if r.started.elapsed() >= MAX_ARCHIVE_DURATION {
+                        Some((r.record.id.clone(), "maximum duration exceeded"))
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            for (id, reason) in due {
+                let _ = self.stop(&id, reason).await;
+            }
+        }
+    }
+
+    // ---- recovery -------------------------------------------------------------------------
+
+    /// Finishes archives a previous run left `started` or `stopped` (it was killed): the
+    /// stream files are repaired, and the output is made from what was saved.
+    async fn recover(self: Arc<Self>) {
+        let mut unfinished = Vec::new();
+        for status in [ArchiveStatus::Started, ArchiveStatus::Stopped] {
+            match self.db(move |s| s.archives_in_status(status)).await {
+                Ok(found) => unfinished.extend(found),
+                Err(e) => tracing::error!(error = %e, "cannot read archives to recover"),
+            }
+        }
+        for mut record in unfinished {
+            if !valid_id(&record.id) {
+                continue;
+            }
+            let dir = self.dir(&record.project_id, &record.id);
+            let recovered = journal::recover(&dir, &record);
+            if record.status == ArchiveStatus::Started {
+                let end = recovered.last_offset_ms;
+                record.status = ArchiveStatus::Stopped;
+                record.reason = "the server stopped while recording".into();
+                record.stopped_at = Some(record.created_at + end as i64);
+                record.duration = end / 1000;
+                record.updated_at = crate::unix_millis();
+                if let Err(e) = self.save(&record).await {
+                    tracing::error!(error = %e, "cannot store a recovered archive");
+                    continue;
+                }
+            }
+            tracing::info!(archive = %record.id, files = recovered.files.len(), "finishing an archive left unfinished");
+            self.clone()
+                .finalize(record, dir, recovered.files, recovered.events)
+                .await;
+        }
+    }
+}
+
+/// A stream period whose recorder is being stopped.
+struct PendingStream {
+    active: Active,
+    stream_id: String,
+    stop_offset_ms: u64,
+    connection_data: String,
+    video_type: String,
+}
+
+impl PendingStream {
+    /// Stops the recorder (joining its thread: it writes its last cluster and patches the
+    /// file's header, milliseconds) and describes the file.
+    fn finish_in_place(self) -> RecordedStream {
+        let (has_audio, has_video, index, start) = (
+            self.active.has_audio,
+            self.active.has_video,
+            self.active.index,
+            self.active.start_offset_ms,
+        );
+        let path = match self.active.recording.finish() {
+            Ok(rec) => Some(rec.path),
+            Err(why) => {
+                tracing::warn!(stream = %self.stream_id, error = %why, "a stream recording failed");
+                None
+            }
+        };
+        RecordedStream {
+            stream_id: self.stream_id,
+            index,
+            path: path.unwrap_or_default(),
+            connection_data: self.connection_data,
+            video_type: self.video_type,
+            start_offset_ms: start,
+            stop_offset_ms: self.stop_offset_ms,
+            has_audio,
+            has_video,
+        }
+    }
+}
+
+fn video_type_str(stream: &Stream) -> String {
+    match stream.video_type {
+        parlor_proto::signaling::VideoType::Screen => "screen",
+        parlor_proto::signaling::VideoType::Custom => "custom",
+        _ => "camera",
+    }
+    .into()
+}
+
+/// Makes the output of a stopped archive from its stream files.
+fn make_output(
+    record: &ArchiveRecord,
+    dir: &Path,
+    files: Vec<RecordedStream>,
+    events: &[Event],
+    ffmpeg: Option<&parlor_compositor::ffmpeg::FfmpegInfo>,
+) -> Result<output::OutputFile, String> {
+    let files: Vec<RecordedStream> = files
+        .into_iter()
+        .filter(|f| f.path.is_file() && std::fs::metadata(&f.path).is_ok_and(|m| m.len() > 0))
+        .collect();
+    if files.is_empty() {
+        return Err("no media was recorded: nobody published while the archive ran".into());
+    }
+    match record.output_mode {
+        OutputMode::Individual => {
+            let meta = ArchiveMeta {
+                id: record.id.clone(),
+                name: record.name.clone(),
+                partner_id: record.project_id.clone(),
+                session_id: record.session_id.clone(),
+                created_at_ms: record.created_at,
+            };
+            output::write_individual(dir, &meta, &files).map_err(|e| e.to_string())
+        }
+        OutputMode::Composed => {
+            let ffmpeg =
+                ffmpeg.ok_or("ffmpeg is not available: install Debian's ffmpeg package")?;
+            let layout = record.layout.to_spec()?;
+            let resolution = record
+                .resolution
+                .as_deref()
+                .unwrap_or("640x480")
+                .parse()
+                .map_err(|e| format!("{e}"))?;
+            let duration_ms = record
+                .stopped_at
+                .map(|s| (s - record.created_at).max(0) as u64)
+                .unwrap_or(record.duration * 1000);
+            output::write_composed_with(
+                ffmpeg,
+                dir,
+                &output::ComposedSpec {
+                    files: &files,
+                    events,
+                    layout: &layout,
+                    resolution,
+                    duration_ms,
+                    has_audio: record.has_audio,
+                    has_video: record.has_video,
+                },
+                &parlor_compositor::compose::ComposeOptions::default(),
+                &parlor_compositor::compose::CancelToken::new(),
+                &mut |_| {},
+            )
+            .map_err(|e| e.to_string())
+        }
+    }
+}
