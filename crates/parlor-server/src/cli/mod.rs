@@ -1,6 +1,7 @@
 //! The `parlor` command line: `serve`, `session create|show`, `token [verify]`,
 //! `client publish|subscribe`.
 
+mod archive;
 mod client;
 
 use std::path::{Path, PathBuf};
@@ -39,6 +40,9 @@ enum Command {
     /// Join a session as a native client: publish files or subscribe and record.
     #[command(subcommand)]
     Client(client::ClientCommand),
+    /// Start, stop, list, inspect, download and delete archives (recordings).
+    #[command(subcommand)]
+    Archive(archive::ArchiveCommand),
 }
 
 /// The project credentials a CLI command acts with: flags or env, else the data dir's.
@@ -156,6 +160,7 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Client(command) => Ok(client::run(command)),
+        Command::Archive(command) => Ok(archive::run(command)),
         Command::Serve(args) => {
             let config = config::Config::resolve(args)?;
             init_logging(&config.log)?;
