@@ -23,6 +23,7 @@
 pub mod dtls_keys;
 pub mod forward;
 pub mod outbox;
+mod sdp;
 pub mod srtp;
 mod stun;
 pub mod tap;

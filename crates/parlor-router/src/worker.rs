@@ -470,8 +470,8 @@ impl Worker {
         if self.by_id.contains_key(&id) {
             return Err(RouterError::Duplicate(id.to_string()));
         }
-        let offer =
-            SdpOffer::from_sdp_string(&offer).map_err(|e| RouterError::Sdp(e.to_string()))?;
+        let offer = SdpOffer::from_sdp_string(&offer)
+            .map_err(|e| RouterError::Sdp(crate::sdp::describe(&e)))?;
         let ufrag = random_string(16);
         let now = Instant::now();
         let advertised = self.advertised;
