@@ -20,6 +20,8 @@
 //! Archive ids are UUIDs generated here and checked ([`valid_id`]) before any path is made
 //! from one.
 
+mod finish;
+mod follow;
 pub mod journal;
 pub mod model;
 pub mod output;
@@ -34,16 +36,16 @@ use parlor_compositor::layout::{LayoutStream, VideoType};
 use parlor_compositor::timeline::{Event, EventKind};
 use parlor_proto::signaling::Stream;
 use serde_json::json;
-use tokio::sync::mpsc;
 
+use self::finish::PendingStream;
 use self::journal::{Journal, JournalEntry};
 use self::model::{
     ArchiveRecord, ArchiveStatus, ArchiveStreamRecord, LayoutRecord, OutputMode, StreamMode,
 };
-use self::output::{ArchiveMeta, RecordedStream};
+use self::output::RecordedStream;
 use self::recording::{StreamRecording, Tracks};
 use crate::callbacks::{Notice, Notifier};
-use crate::signaling::{ActiveArchive, SessionEvent, Signaling, lock};
+use crate::signaling::{ActiveArchive, Signaling, lock};
 use crate::store::{Store, StoreError};
 
 /// An archive stops this long after the last client left its session.
@@ -116,7 +118,7 @@ struct StreamInfo {
 }
 
 /// A stream being recorded into this archive.
-struct Active {
+pub(super) struct Active {
     recording: StreamRecording,
     index: u32,
     start_offset_ms: u64,
@@ -629,44 +631,6 @@ impl Archives {
         Ok(stopped)
     }
 
-    /// Makes a stopped archive's output, then marks it available (or failed).
-    async fn finalize(
-        self: Arc<Self>,
-        mut record: ArchiveRecord,
-        dir: PathBuf,
-        finished: Vec<RecordedStream>,
-        events: Vec<Event>,
-    ) {
-        let ffmpeg = self.ffmpeg.clone();
-        let rec = record.clone();
-        let made = tokio::task::spawn_blocking(move || {
-            make_output(&rec, &dir, finished, &events, ffmpeg.as_ref().ok())
-        })
-        .await
-        .unwrap_or_else(|_| Err("making the archive's output panicked".into()));
-        record.updated_at = crate::unix_millis();
-        match made {
-            Ok(out) => {
-                record.status = ArchiveStatus::Available;
-                record.size = out.size;
-                record.sha256sum = Some(out.sha256);
-                record.output_file = out
-                    .path
-                    .file_name()
-                    .map(|f| f.to_string_lossy().into_owned());
-                tracing::info!(archive = %record.id, size = record.size, "archive available");
-            }
-            Err(why) => {
-                tracing::warn!(archive = %record.id, reason = %why, "archive failed");
-                record.status = ArchiveStatus::Failed;
-                record.reason = why;
-            }
-        }
-        if let Err(e) = self.save(&record).await {
-            tracing::error!(archive = %record.id, error = %e, "cannot store an archive's status");
-        }
-    }
-
     /// One archive.
     pub async fn get_archive(
         &self,
@@ -826,326 +790,13 @@ impl Archives {
         }
         Ok(())
     }
-
-    // ---- following the sessions -----------------------------------------------------------
-
-    async fn follow(self: Arc<Self>, mut events: mpsc::UnboundedReceiver<SessionEvent>) {
-        while let Some(event) = events.recv().await {
-            self.on_session_event(event).await;
-        }
-    }
-
-    /// The running archives of a session.
-    fn of_session(&self, session_id: &str) -> Vec<String> {
-        lock(&self.running)
-            .values()
-            .filter(|r| r.record.session_id == session_id)
-            .map(|r| r.record.id.clone())
-            .collect()
-    }
-
-    async fn on_session_event(self: &Arc<Self>, event: SessionEvent) {
-        match event {
-            SessionEvent::Joined { session_id } => {
-                let mut running = lock(&self.running);
-                for r in running
-                    .values_mut()
-                    .filter(|r| r.record.session_id == session_id)
-                {
-                    r.empty_since = None;
-                }
-            }
-            SessionEvent::Emptied { session_id } => {
-                let mut running = lock(&self.running);
-                for r in running
-                    .values_mut()
-                    .filter(|r| r.record.session_id == session_id)
-                {
-                    r.empty_since = Some(tokio::time::Instant::now());
-                }
-            }
-            SessionEvent::StreamAnnounced {
-                session_id,
-                stream,
-                classes,
-            } => {
-                self.start_always_archive(&session_id).await;
-                let ids = self.of_session(&session_id);
-                for id in &ids {
-                    {
-                        let mut running = lock(&self.running);
-                        let Some(r) = running.get_mut(id) else {
-                            continue;
-                        };
-                        let info = StreamInfo {
-                            stream: stream.clone(),
-                            classes: classes.clone(),
-                            added_seq: r.next_seq,
-                        };
-                        r.next_seq += 1;
-                        let ls = r.layout_stream(&info);
-                        r.known.insert(stream.stream_id.clone(), info);
-                        r.event(EventKind::Added(ls));
-                    }
-                    self.record_stream(id, &stream.stream_id).await;
-                }
-            }
-            SessionEvent::StreamDestroyed {
-                session_id,
-                stream_id,
-            } => {
-                let mut running = lock(&self.running);
-                for r in running
-                    .values_mut()
-                    .filter(|r| r.record.session_id == session_id)
-                {
-                    if r.known.remove(&stream_id).is_some() {
-                        r.event(EventKind::Removed(stream_id.clone()));
-                    }
-                    self.end_stream(r, &stream_id);
-                }
-            }
-            SessionEvent::StreamChanged { session_id, stream } => {
-                let mut running = lock(&self.running);
-                for r in running
-                    .values_mut()
-                    .filter(|r| r.record.session_id == session_id)
-                {
-                    let Some(info) = r.known.get_mut(&stream.stream_id) else {
-                        continue;
-                    };
-                    let video_changed = info.stream.has_video != stream.has_video;
-                    let size_changed = info.stream.video_dimensions != stream.video_dimensions;
-                    info.stream = stream.clone();
-                    if video_changed {
-                        r.event(EventKind::Video(stream.stream_id.clone(), stream.has_video));
-                    }
-                    if size_changed && let Some(d) = stream.video_dimensions {
-                        r.event(EventKind::Size(
-                            stream.stream_id.clone(),
-                            (d.width as u32, d.height as u32),
-                        ));
-                    }
-                }
-            }
-            SessionEvent::ClassesChanged {
-                session_id,
-                stream_id,
-                classes,
-            } => {
-                let mut running = lock(&self.running);
-                for r in running
-                    .values_mut()
-                    .filter(|r| r.record.session_id == session_id)
-                {
-                    if let Some(info) = r.known.get_mut(&stream_id) {
-                        info.classes = classes.clone();
-                        r.event(EventKind::Classes(stream_id.clone(), classes.clone()));
-                    }
-                }
-            }
-        }
-    }
-
-    /// `archiveMode=always`: a composed archive starts with the session's first stream.
-    async fn start_always_archive(self: &Arc<Self>, session_id: &str) {
-        if !self.of_session(session_id).is_empty() {
-            return;
-        }
-        let sid = session_id.to_owned();
-        let Ok(Some(session)) = self.db(move |s| s.session(&sid)).await else {
-            return;
-        };
-        if session.archive_mode != "always" {
-            return;
-        }
-        let req = StartRequest {
-            session_id: session_id.to_owned(),
-            name: session.archive_name.clone(),
-            has_audio: true,
-            has_video: true,
-            output_mode: OutputMode::Composed,
-            resolution: session.archive_resolution.clone(),
-            layout: LayoutRecord::default(),
-            stream_mode: StreamMode::Auto,
-            multi_archive_tag: None,
-            max_bitrate: None,
-        };
-        if let Err(e) = self.start_archive(&session.project_id, req, true).await {
-            tracing::warn!(session = session_id, error = %e, "cannot start the automatic archive");
-        }
-    }
-
-    /// Stops archives whose session has been empty for [`EMPTY_SESSION_GRACE`] or that
-    /// reached [`MAX_ARCHIVE_DURATION`]; notices recorders that ended by themselves.
-    async fn watch_limits(self: Arc<Self>) {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tick.tick().await;
-            let due: Vec<(String, &'static str)> = lock(&self.running)
-                .values()
-                .filter_map(|r| {
-                    if r.empty_since
-                        .is_some_and(|t| t.elapsed() >= EMPTY_SESSION_GRACE)
-                    {
-                        Some((r.record.id.clone(), "session ended"))
-                    } else if r.started.elapsed() >= MAX_ARCHIVE_DURATION {
-                        Some((r.record.id.clone(), "maximum duration exceeded"))
-                    } else {
-                        None
-                    }
-                })
-                .collect();
-            for (id, reason) in due {
-                let _ = self.stop(&id, reason).await;
-            }
-        }
-    }
-
-    // ---- recovery -------------------------------------------------------------------------
-
-    /// Finishes archives a previous run left `started` or `stopped` (it was killed): the
-    /// stream files are repaired, and the output is made from what was saved.
-    async fn recover(self: Arc<Self>) {
-        let mut unfinished = Vec::new();
-        for status in [ArchiveStatus::Started, ArchiveStatus::Stopped] {
-            match self.db(move |s| s.archives_in_status(status)).await {
-                Ok(found) => unfinished.extend(found),
-                Err(e) => tracing::error!(error = %e, "cannot read archives to recover"),
-            }
-        }
-        for mut record in unfinished {
-            if !valid_id(&record.id) {
-                continue;
-            }
-            let dir = self.dir(&record.project_id, &record.id);
-            let recovered = journal::recover(&dir, &record);
-            if record.status == ArchiveStatus::Started {
-                let end = recovered.last_offset_ms;
-                record.status = ArchiveStatus::Stopped;
-                record.reason = "the server stopped while recording".into();
-                record.stopped_at = Some(record.created_at + end as i64);
-                record.duration = end / 1000;
-                record.updated_at = crate::unix_millis();
-                if let Err(e) = self.save(&record).await {
-                    tracing::error!(error = %e, "cannot store a recovered archive");
-                    continue;
-                }
-            }
-            tracing::info!(archive = %record.id, files = recovered.files.len(), "finishing an archive left unfinished");
-            self.clone()
-                .finalize(record, dir, recovered.files, recovered.events)
-                .await;
-        }
-    }
 }
 
-/// A stream period whose recorder is being stopped.
-struct PendingStream {
-    active: Active,
-    stream_id: String,
-    stop_offset_ms: u64,
-    connection_data: String,
-    video_type: String,
-}
-
-impl PendingStream {
-    /// Stops the recorder (joining its thread: it writes its last cluster and patches the
-    /// file's header, milliseconds) and describes the file.
-    fn finish_in_place(self) -> RecordedStream {
-        let (has_audio, has_video, index, start) = (
-            self.active.has_audio,
-            self.active.has_video,
-            self.active.index,
-            self.active.start_offset_ms,
-        );
-        let path = match self.active.recording.finish() {
-            Ok(rec) => Some(rec.path),
-            Err(why) => {
-                tracing::warn!(stream = %self.stream_id, error = %why, "a stream recording failed");
-                None
-            }
-        };
-        RecordedStream {
-            stream_id: self.stream_id,
-            index,
-            path: path.unwrap_or_default(),
-            connection_data: self.connection_data,
-            video_type: self.video_type,
-            start_offset_ms: start,
-            stop_offset_ms: self.stop_offset_ms,
-            has_audio,
-            has_video,
-        }
-    }
-}
-
-fn video_type_str(stream: &Stream) -> String {
+pub(super) fn video_type_str(stream: &Stream) -> String {
     match stream.video_type {
         parlor_proto::signaling::VideoType::Screen => "screen",
         parlor_proto::signaling::VideoType::Custom => "custom",
         _ => "camera",
     }
     .into()
-}
-
-/// Makes the output of a stopped archive from its stream files.
-fn make_output(
-    record: &ArchiveRecord,
-    dir: &Path,
-    files: Vec<RecordedStream>,
-    events: &[Event],
-    ffmpeg: Option<&parlor_compositor::ffmpeg::FfmpegInfo>,
-) -> Result<output::OutputFile, String> {
-    let files: Vec<RecordedStream> = files
-        .into_iter()
-        .filter(|f| f.path.is_file() && std::fs::metadata(&f.path).is_ok_and(|m| m.len() > 0))
-        .collect();
-    if files.is_empty() {
-        return Err("no media was recorded: nobody published while the archive ran".into());
-    }
-    match record.output_mode {
-        OutputMode::Individual => {
-            let meta = ArchiveMeta {
-                id: record.id.clone(),
-                name: record.name.clone(),
-                partner_id: record.project_id.clone(),
-                session_id: record.session_id.clone(),
-                created_at_ms: record.created_at,
-            };
-            output::write_individual(dir, &meta, &files).map_err(|e| e.to_string())
-        }
-        OutputMode::Composed => {
-            let ffmpeg =
-                ffmpeg.ok_or("ffmpeg is not available: install Debian's ffmpeg package")?;
-            let layout = record.layout.to_spec()?;
-            let resolution = record
-                .resolution
-                .as_deref()
-                .unwrap_or("640x480")
-                .parse()
-                .map_err(|e| format!("{e}"))?;
-            let duration_ms = record
-                .stopped_at
-                .map(|s| (s - record.created_at).max(0) as u64)
-                .unwrap_or(record.duration * 1000);
-            output::write_composed_with(
-                ffmpeg,
-                dir,
-                &output::ComposedSpec {
-                    files: &files,
-                    events,
-                    layout: &layout,
-                    resolution,
-                    duration_ms,
-                    has_audio: record.has_audio,
-                    has_video: record.has_video,
-                },
-                &parlor_compositor::compose::ComposeOptions::default(),
-                &parlor_compositor::compose::CancelToken::new(),
-                &mut |_| {},
-            )
-            .map_err(|e| e.to_string())
-        }
-    }
 }
