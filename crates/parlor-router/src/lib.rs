@@ -206,6 +206,9 @@ enum Command {
         audio: Option<bool>,
         video: Option<bool>,
     },
+    RequestKeyframe {
+        producer: TransportId,
+    },
     SetProducerAudio {
         id: TransportId,
         enabled: bool,
@@ -317,6 +320,13 @@ impl RouterHandle {
 
     /// Stops (or resumes) forwarding a producer's audio: force mute is enforced here, not
     /// only asked of the client.
+    /// Asks a producer's publisher for a keyframe (throttled like every request: at most
+    /// one per producer per 300 ms). For taps whose reader lost packets it could not
+    /// repair. Unknown IDs are ignored.
+    pub fn request_keyframe(&self, producer: TransportId) {
+        let _ = self.send(Command::RequestKeyframe { producer });
+    }
+
     pub fn set_producer_audio(&self, id: TransportId, enabled: bool) {
         let _ = self.send(Command::SetProducerAudio { id, enabled });
     }

@@ -388,6 +388,13 @@ impl Worker {
                     self.want_keyframe(p);
                 }
             }
+            Command::RequestKeyframe { producer } => {
+                if let Some(&key) = self.by_id.get(&producer)
+                    && matches!(self.transports[key].role, Role::Producer(_))
+                {
+                    self.want_keyframe(key);
+                }
+            }
             Command::SetProducerAudio { id, enabled } => {
                 let Some(&key) = self.by_id.get(&id) else {
                     return;
