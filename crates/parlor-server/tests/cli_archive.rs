@@ -186,7 +186,6 @@ async fn archive_cli_refusals_and_bad_arguments() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the archive API (lead)"]
 async fn individual_archive_is_recorded_listed_downloaded_and_deleted() {
     let server = Server::start();
     let sdk = server.sdk();

@@ -37,6 +37,10 @@ pub async fn get(
             "sendSyscalls": r.send_syscalls,
             "datagramsSendDropped": r.datagrams_send_dropped,
             "timeouts": r.timeouts,
-        }
+            "taps": r.taps,
+            "tapPackets": r.tap_packets,
+            "tapDropped": r.tap_dropped,
+        },
+        "archives": { "recording": state.archives.recording_count() },
     })))
 }

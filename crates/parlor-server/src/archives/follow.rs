@@ -111,7 +111,7 @@ impl Archives {
                     if size_changed && let Some(d) = stream.video_dimensions {
                         r.event(EventKind::Size(
                             stream.stream_id.clone(),
-                            (d.width as u32, d.height as u32),
+                            (d.width, d.height),
                         ));
                     }
                 }

@@ -168,10 +168,7 @@ impl Running {
             }),
             added_seq: info.added_seq,
             has_video: info.stream.has_video,
-            size: info
-                .stream
-                .video_dimensions
-                .map(|d| (d.width as u32, d.height as u32)),
+            size: info.stream.video_dimensions.map(|d| (d.width, d.height)),
         }
     }
 
@@ -245,6 +242,11 @@ impl Archives {
         let recovering = archives.clone();
         tokio::spawn(async move { recovering.recover().await });
         archives
+    }
+
+    /// Archives recording now.
+    pub fn recording_count(&self) -> usize {
+        lock(&self.running).len()
     }
 
     /// The base URL of download links in callbacks.
@@ -512,7 +514,17 @@ impl Archives {
             }
         };
         let origin_ms = crate::unix_millis();
-        let recording = match StreamRecording::start(tap, &dir, &name, origin_ms, tracks) {
+        let router = self.signaling.router.clone();
+        let producer = parlor_router::TransportId::from(stream_id);
+        let ask_keyframe = move || router.request_keyframe(producer.clone());
+        let recording = match StreamRecording::start(
+            tap,
+            &dir,
+            &name,
+            origin_ms,
+            tracks,
+            ask_keyframe,
+        ) {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(archive = archive_id, error = %e, "cannot start a recorder thread");

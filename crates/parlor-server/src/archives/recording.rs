@@ -54,12 +54,15 @@ pub struct Tracks {
 impl StreamRecording {
     /// Starts recording `tap` into `dir/<name>.webm` (`.mkv` for H.264). File time 0 is
     /// `origin_ms` (Unix ms).
+    /// `ask_keyframe` is called when the recorder lost video it could not repair (it then
+    /// writes nothing until the next keyframe).
     pub fn start(
         tap: Tap,
         dir: &Path,
         name: &str,
         origin_ms: i64,
         tracks: Tracks,
+        ask_keyframe: impl Fn() + Send + 'static,
     ) -> std::io::Result<StreamRecording> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -67,7 +70,7 @@ impl StreamRecording {
         let name = name.to_owned();
         let thread = std::thread::Builder::new()
             .name("parlor-recorder".into())
-            .spawn(move || run(tap, &dir, &name, origin_ms, tracks, &flag))?;
+            .spawn(move || run(tap, &dir, &name, origin_ms, tracks, &flag, ask_keyframe))?;
         Ok(StreamRecording {
             stop,
             thread: Some(thread),
@@ -98,11 +101,10 @@ impl Drop for StreamRecording {
 }
 
 fn now_micros() -> u64 {
-    crate::unix_millis().max(0) as u64 * 1000
-        + (std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_micros() % 1000)
-            .unwrap_or(0)) as u64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
 }
 
 fn kind_of(kind: MediaKind) -> TrackKind {
@@ -197,6 +199,7 @@ fn run(
     origin_ms: i64,
     tracks: Tracks,
     stop: &AtomicBool,
+    ask_keyframe: impl Fn(),
 ) -> Result<Recorded, String> {
     // Hold the first events until the video codec is known.
     let mut held = Vec::new();
@@ -258,6 +261,9 @@ fn run(
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
         }
         out.recorder.handle_timeout(now_micros());
+        if out.recorder.take_keyframe_request() {
+            ask_keyframe();
+        }
         out.file
             .write_ready(&mut out.recorder)
             .map_err(write_error)?;

@@ -1,5 +1,5 @@
 //! The `parlor` command line: `serve`, `session create|show`, `token [verify]`,
-//! `client publish|subscribe`.
+//! `client publish|subscribe`, `archive start|stop|get|list|delete|download`.
 
 mod archive;
 mod client;
