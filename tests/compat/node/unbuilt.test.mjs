@@ -1,5 +1,5 @@
-// Live compatibility: every Node SDK call for a feature Parlor has not built (archives,
-// broadcasts, SIP dial and DTMF, captions, Experience Composer, Audio Connector). The server
+// Live compatibility: every Node SDK call for a feature Parlor has not built (broadcasts,
+// SIP dial and DTMF, captions, Experience Composer, Audio Connector). The server
 // must answer each with 501 JSON naming the feature; the suite records what the SDK made of
 // it (whether the error an application sees carries the server's message) in
 // results/node-unbuilt.json.
@@ -10,7 +10,6 @@ import { OpenTok, compatSuite, call, errorText, exchanges, since, describeExchan
 
 const compatTest = compatSuite('unbuilt');
 const P = `/v2/project/${API_KEY}`;
-const ARCHIVE = '5a1e0a4c-0000-4000-8000-00000000a001';
 const BROADCAST = '5a1e0a4c-0000-4000-8000-00000000b001';
 const RENDER = '5a1e0a4c-0000-4000-8000-00000000c001';
 const CAPTIONS = '5a1e0a4c-0000-4000-8000-00000000d001';
@@ -39,7 +38,6 @@ after(async () => {
 const run = (name, ...args) => call(ot[name].bind(ot), ...args);
 const not = (feature) => `this Parlor server does not support ${feature} yet`;
 
-const ARCHIVING = not('archiving');
 const BROADCASTS = not('live streaming broadcasts');
 const SIP = not('SIP interconnect');
 const DTMF = not('SIP interconnect (DTMF)');
@@ -49,14 +47,6 @@ const AUDIO_CONNECTOR = not('Audio Connector');
 
 // [method, operation, feature, HTTP method, path (after P), server message, invoke]
 const CASES = [
-  ['startArchive', 'Start an archive', 'archiving', 'POST', () => '/archive', ARCHIVING, () => run('startArchive', sid, { name: 'rec' })],
-  ['stopArchive', 'Stop an archive', 'archiving', 'POST', () => `/archive/${ARCHIVE}/stop`, ARCHIVING, () => run('stopArchive', ARCHIVE)],
-  ['getArchive', 'Get an archive', 'archiving', 'GET', () => `/archive/${ARCHIVE}`, ARCHIVING, () => run('getArchive', ARCHIVE)],
-  ['listArchives', 'List archives', 'archiving', 'GET', () => '/archive', ARCHIVING, () => run('listArchives', { sessionId: sid })],
-  ['deleteArchive', 'Delete an archive', 'archiving', 'DELETE', () => `/archive/${ARCHIVE}`, ARCHIVING, () => run('deleteArchive', ARCHIVE)],
-  ['setArchiveLayout', 'Set an archive\'s layout', 'archiving', 'PUT', () => `/archive/${ARCHIVE}/layout`, ARCHIVING, () => run('setArchiveLayout', ARCHIVE, 'bestFit', null, 'pip')],
-  ['addArchiveStream', 'Add a stream to an archive', 'archiving', 'PATCH', () => `/archive/${ARCHIVE}/streams`, ARCHIVING, () => run('addArchiveStream', ARCHIVE, STREAM, { hasAudio: true, hasVideo: true })],
-  ['removeArchiveStream', 'Remove a stream from an archive', 'archiving', 'PATCH', () => `/archive/${ARCHIVE}/streams`, ARCHIVING, () => run('removeArchiveStream', ARCHIVE, STREAM)],
   ['startBroadcast', 'Start a broadcast', 'broadcasts', 'POST', () => '/broadcast', BROADCASTS, () => run('startBroadcast', sid, { outputs: { hls: {} } })],
   ['stopBroadcast', 'Stop a broadcast', 'broadcasts', 'POST', () => `/broadcast/${BROADCAST}/stop`, BROADCASTS, () => run('stopBroadcast', BROADCAST)],
   ['getBroadcast', 'Get a broadcast', 'broadcasts', 'GET', () => `/broadcast/${BROADCAST}`, BROADCASTS, () => run('getBroadcast', BROADCAST)],

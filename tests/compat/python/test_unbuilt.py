@@ -1,5 +1,5 @@
-"""Live compatibility: every Python SDK call for a feature Parlor has not built (archives,
-broadcasts, SIP dial and DTMF, captions, Experience Composer, Audio Connector), and the
+"""Live compatibility: every Python SDK call for a feature Parlor has not built (broadcasts,
+SIP dial and DTMF, captions, Experience Composer, Audio Connector), and the
 operations the Python SDK has no method for. The server must answer each call with 501 JSON
 naming the feature; the suite records what the SDK made of it (whether the exception text
 carries the server's message) in results/python-unbuilt.json."""
@@ -16,7 +16,6 @@ from live_helpers import HttpLog
 from parlor_helpers import API_KEY
 
 P = f"/v2/project/{API_KEY}"
-ARCHIVE = "5a1e0a4c-0000-4000-8000-00000000a001"
 BROADCAST = "5a1e0a4c-0000-4000-8000-00000000b001"
 RENDER = "5a1e0a4c-0000-4000-8000-00000000c001"
 CAPTIONS = "5a1e0a4c-0000-4000-8000-00000000d001"
@@ -28,7 +27,6 @@ def not_available(feature):
     return f"this Parlor server does not support {feature} yet"
 
 
-ARCHIVING = not_available("archiving")
 BROADCASTS = not_available("live streaming broadcasts")
 SIP = not_available("SIP interconnect")
 DTMF = not_available("SIP interconnect (DTMF)")
@@ -52,22 +50,6 @@ def live(client):
 
 # (method, operation, feature, HTTP method, path after P, server message, call(client, sid, token))
 CASES = [
-    ("start_archive", "Start an archive", "archiving", "POST", lambda s: "/archive", ARCHIVING,
-     lambda c, s, t: c.start_archive(s, name="rec")),
-    ("stop_archive", "Stop an archive", "archiving", "POST", lambda s: f"/archive/{ARCHIVE}/stop", ARCHIVING,
-     lambda c, s, t: c.stop_archive(ARCHIVE)),
-    ("get_archive", "Get an archive", "archiving", "GET", lambda s: f"/archive/{ARCHIVE}", ARCHIVING,
-     lambda c, s, t: c.get_archive(ARCHIVE)),
-    ("list_archives", "List archives", "archiving", "GET", lambda s: "/archive", ARCHIVING,
-     lambda c, s, t: c.list_archives(session_id=s)),
-    ("delete_archive", "Delete an archive", "archiving", "DELETE", lambda s: f"/archive/{ARCHIVE}", ARCHIVING,
-     lambda c, s, t: c.delete_archive(ARCHIVE)),
-    ("set_archive_layout", "Set an archive's layout", "archiving", "PUT", lambda s: f"/archive/{ARCHIVE}/layout", ARCHIVING,
-     lambda c, s, t: c.set_archive_layout(ARCHIVE, "bestFit", screenshare_type="pip")),
-    ("add_archive_stream", "Add a stream to an archive", "archiving", "PATCH", lambda s: f"/archive/{ARCHIVE}/streams", ARCHIVING,
-     lambda c, s, t: c.add_archive_stream(ARCHIVE, STREAM)),
-    ("remove_archive_stream", "Remove a stream from an archive", "archiving", "PATCH", lambda s: f"/archive/{ARCHIVE}/streams", ARCHIVING,
-     lambda c, s, t: c.remove_archive_stream(ARCHIVE, STREAM)),
     ("start_broadcast", "Start a broadcast", "broadcasts", "POST", lambda s: "/broadcast", BROADCASTS,
      lambda c, s, t: c.start_broadcast(s, {"outputs": {"hls": {}}})),
     ("stop_broadcast", "Stop a broadcast", "broadcasts", "POST", lambda s: f"/broadcast/{BROADCAST}/stop", BROADCASTS,
