@@ -18,6 +18,11 @@
 //!   Duration patched at the end, Tracks, then whole Clusters; Cues and a SeekHead at the
 //!   end).
 //!
+//! A receiver whose WebRTC stack already reorders and depacketizes (the native client on
+//! str0m's frame mode: `parlor client subscribe --record-dir`) hands over whole frames
+//! instead, with [`StreamRecorder::push_frame`] and a [`FrameIn`]: the first two steps are
+//! skipped, the rest (key-frame gating, clock, interleaving, muxing) is the same code.
+//!
 //! The file edge is [`StreamFile`] (appends and syncs each cluster; on finish patches
 //! Duration, Segment size and SeekHead in place), and [`repair`] makes a file whose
 //! writer was killed whole again (truncates the partial last element, patches Duration
@@ -85,6 +90,20 @@ pub struct RtpIn<'a> {
     pub marker: bool,
     /// The payload.
     pub payload: &'a [u8],
+}
+
+/// One whole frame, for [`StreamRecorder::push_frame`]: what a WebRTC stack that
+/// reorders and depacketizes itself (str0m's frame mode) hands its application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameIn<'a> {
+    /// The frame's RTP timestamp (the low 32 bits of an extended one will do).
+    pub rtp_time: u32,
+    /// VP8: one frame; H.264: one access unit in Annex B form (each NAL unit after a
+    /// `00 00 01` or `00 00 00 01` start code); Opus: one packet.
+    pub data: &'a [u8],
+    /// `false` when something was lost between the previous frame of this track and this
+    /// one: video then waits for the next key frame, as after a gap in sequence numbers.
+    pub contiguous: bool,
 }
 
 /// An RTCP sender report's time pair.

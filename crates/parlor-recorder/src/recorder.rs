@@ -43,7 +43,7 @@ use parlor_media::vp8::Vp8Depacketizer;
 use crate::h264::{self, H264Depacketizer};
 use crate::mux::{Muxer, Patch, TrackHeader};
 use crate::reorder::{Reorder, ReorderConfig, ReorderStats, Reordered};
-use crate::{Codec, RecorderError, RtpIn, SenderReport, TrackKind};
+use crate::{Codec, FrameIn, RecorderError, RtpIn, SenderReport, TrackKind};
 
 /// Settings for one [`StreamRecorder`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -379,6 +379,101 @@ impl Sink {
     }
 }
 
+impl Sink {
+    /// One whole frame (see [`StreamRecorder::push_frame`]): the depacketizers are
+    /// skipped (H.264 goes through its NAL-unit path), gating and storing are shared.
+    fn on_frame(&mut self, frame: &FrameIn<'_>, arrival: u64) {
+        if !frame.contiguous {
+            self.on_event(Reordered::Gap);
+        }
+        // Anything half-assembled from packets is moot now.
+        self.current = None;
+        match self.codec {
+            Codec::Opus => self.on_packet(frame.rtp_time, true, arrival, frame.data),
+            Codec::Vp8 => {
+                self.vp8.reset();
+                let data = frame.data;
+                // A VP8 frame starts with a 3-byte tag (10 for a key frame); nothing
+                // shorter, or longer than the depacketizer would assemble, is a frame.
+                let keyframe = parlor_media::vp8::is_keyframe(data);
+                if data.len() < 3 || data.len() > parlor_media::vp8::MAX_FRAME_LEN {
+                    self.stats.frames_dropped += 1;
+                    if !self.need_keyframe {
+                        self.need_keyframe = true;
+                        self.keyframe_wanted = true;
+                    }
+                    return;
+                }
+                let dims = keyframe.then(|| vp8_dimensions(data)).flatten();
+                if gate(
+                    &mut self.need_keyframe,
+                    &mut self.keyframe_wanted,
+                    &mut self.stats,
+                    keyframe,
+                    dims,
+                    &mut self.first_dims,
+                ) {
+                    let rtp = extend(&mut self.unwrap, frame.rtp_time, true);
+                    store(
+                        &mut self.pool,
+                        &mut self.unmapped,
+                        data,
+                        rtp,
+                        arrival,
+                        keyframe,
+                        0.0,
+                    );
+                }
+            }
+            Codec::H264 => {
+                self.h264.reset();
+                let mut nals = annex_b_nal_units(frame.data).peekable();
+                if nals.peek().is_none() {
+                    tracing::debug!("H.264 frame without a NAL unit");
+                    self.stats.frames_dropped += 1;
+                    if !self.need_keyframe {
+                        self.need_keyframe = true;
+                        self.keyframe_wanted = true;
+                    }
+                    return;
+                }
+                // Each NAL unit as a single-NAL-unit packet of one timestamp, the
+                // marker on the last: the access unit comes out of the usual path.
+                while let Some(nal) = nals.next() {
+                    let last = nals.peek().is_none();
+                    self.on_packet(frame.rtp_time, last, arrival, nal);
+                }
+            }
+        }
+    }
+}
+
+/// The NAL units of an Annex B byte stream (`00 00 01` or `00 00 00 01` before each;
+/// trailing zero bytes dropped). Bytes before the first start code are ignored.
+fn annex_b_nal_units(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    fn next_start(data: &[u8], from: usize) -> Option<usize> {
+        data.get(from..)?
+            .windows(3)
+            .position(|w| w == [0, 0, 1])
+            .map(|p| from + p + 3)
+    }
+    let mut at = next_start(data, 0);
+    std::iter::from_fn(move || {
+        loop {
+            let start = at?;
+            let next = next_start(data, start);
+            let mut end = next.map_or(data.len(), |n| n - 3);
+            while end > start && data[end - 1] == 0 {
+                end -= 1;
+            }
+            at = next;
+            if end > start {
+                return Some(&data[start..end]);
+            }
+        }
+    })
+}
+
 /// Video key-frame gating: whether a complete frame may be written.
 fn gate(
     need_keyframe: &mut bool,
@@ -641,6 +736,29 @@ impl StreamRecorder {
             &mut |ev| sink.on_event(ev),
         );
         t.reorder.drain(now, &mut |ev| sink.on_event(ev));
+        self.first_arrival.get_or_insert(arrival_unix_micros);
+        self.process(false);
+    }
+
+    /// Hands over one whole frame of the track `kind`, received at `arrival_unix_micros`
+    /// (server clock): for a receiver whose WebRTC stack already reorders and
+    /// depacketizes (str0m's frame mode, a browser's insertable streams). The reorder
+    /// buffer and the depacketizers are skipped; everything after them is shared with
+    /// [`push_rtp`](Self::push_rtp): key-frame gating (detected from the bitstream, and
+    /// a frame that is not [`contiguous`](FrameIn::contiguous) makes video wait for the
+    /// next key frame), the clock (sender reports, or arrival time), interleaving and
+    /// muxing. Feed each track either packets or frames, not both. Frames of a track
+    /// that is not configured, and anything after [`finish`](Self::finish), are ignored.
+    pub fn push_frame(&mut self, kind: TrackKind, frame: &FrameIn<'_>, arrival_unix_micros: u64) {
+        if self.finished {
+            return;
+        }
+        let arrival_unix_micros = arrival_unix_micros.min(MAX_TIME);
+        self.now = self.now.max(arrival_unix_micros);
+        let Some(t) = self.track_mut(kind) else {
+            return;
+        };
+        t.sink.on_frame(frame, arrival_unix_micros);
         self.first_arrival.get_or_insert(arrival_unix_micros);
         self.process(false);
     }
@@ -961,6 +1079,231 @@ mod tests {
         assert!(out.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]));
     }
 
+    /// A VP8 key frame of 320×240 (tag, start code, dimensions) or a delta frame, with
+    /// `fill` bytes after the header so frames differ.
+    fn vp8_frame(key: bool, fill: u8, len: usize) -> Vec<u8> {
+        let mut f = if key {
+            vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00]
+        } else {
+            vec![0x31, 0x00, 0x00]
+        };
+        f.resize(len, fill);
+        f
+    }
+
+    /// A stream as `(kind, rtp, arrival, data)`: Opus every 20 ms, VP8 at 30 fps with a
+    /// key frame every 30 frames, two tracks with their own RTP bases (near the wrap).
+    fn av_stream() -> Vec<(TrackKind, u32, u64, Vec<u8>)> {
+        let mut ev = Vec::new();
+        for i in 0..150u32 {
+            let at = T + 40_000 + u64::from(i) * 20_000 + u64::from(i % 3) * 1000;
+            let p = opus_frame(i).to_vec();
+            ev.push((
+                TrackKind::Audio,
+                (u32::MAX - 5000).wrapping_add(960 * i),
+                at,
+                p,
+            ));
+        }
+        for i in 0..90u32 {
+            let at = T + 70_000 + u64::from(i) * 1_000_000 / 30 + u64::from(i % 4) * 2000;
+            let f = vp8_frame(i % 30 == 0, i as u8, 1500 + 300 * (i as usize % 5));
+            ev.push((TrackKind::Video, 123_456 + 3000 * i, at, f));
+        }
+        ev.sort_by_key(|e| e.2);
+        ev
+    }
+
+    fn both() -> StreamRecorderConfig {
+        StreamRecorderConfig::new(Some(Codec::Opus), Some(Codec::Vp8), T)
+    }
+
+    /// The same stream as whole frames and as RTP packets (VP8 split into several
+    /// packets, in order), with the same sender reports: byte-identical files.
+    #[test]
+    fn frames_give_the_same_file_as_packets() {
+        let sr = |kind, rtp_time, at: u64| {
+            (
+                kind,
+                SenderReport {
+                    ntp_unix_micros: at + 7_000_000,
+                    rtp_time,
+                },
+            )
+        };
+        let reports = [
+            (
+                T + 600_000,
+                sr(
+                    TrackKind::Audio,
+                    (u32::MAX - 5000).wrapping_add(960 * 28),
+                    T + 600_000,
+                ),
+            ),
+            (
+                T + 700_000,
+                sr(TrackKind::Video, 123_456 + 3000 * 19, T + 700_000),
+            ),
+        ];
+        let mut by_frame = StreamRecorder::new(both()).unwrap();
+        let mut by_packet = StreamRecorder::new(both()).unwrap();
+        let mut packetizer = parlor_media::vp8::Vp8Packetizer::new(1);
+        let (mut vseq, mut aseq) = (65_000u16, 1u16);
+        let (mut out_f, mut out_p) = (Vec::new(), Vec::new());
+        for (kind, rtp, at, data) in av_stream() {
+            for (when, (k, r)) in reports {
+                if when <= at && when + 20_000 > at {
+                    by_frame.push_sender_report(k, r);
+                    by_packet.push_sender_report(k, r);
+                }
+            }
+            let frame = FrameIn {
+                rtp_time: rtp,
+                data: &data,
+                contiguous: true,
+            };
+            by_frame.push_frame(kind, &frame, at);
+            if kind == TrackKind::Audio {
+                let pkt = RtpIn {
+                    seq: aseq,
+                    timestamp: rtp,
+                    marker: false,
+                    payload: &data,
+                };
+                by_packet.push_rtp(kind, &pkt, at);
+                aseq = aseq.wrapping_add(1);
+            } else {
+                let packets: Vec<_> = packetizer
+                    .packetize(&data, 700)
+                    .unwrap()
+                    .map(|p| {
+                        let mut v = Vec::new();
+                        p.append_to(&mut v);
+                        (v, p.last)
+                    })
+                    .collect();
+                assert!(packets.len() >= 3);
+                for (payload, marker) in &packets {
+                    let pkt = RtpIn {
+                        seq: vseq,
+                        timestamp: rtp,
+                        marker: *marker,
+                        payload,
+                    };
+                    by_packet.push_rtp(kind, &pkt, at);
+                    vseq = vseq.wrapping_add(1);
+                }
+            }
+            by_frame.poll_output(&mut out_f);
+            by_packet.poll_output(&mut out_p);
+        }
+        let (fin_f, fin_p) = (by_frame.finish(&mut out_f), by_packet.finish(&mut out_p));
+        let (sf, sp) = (by_frame.stats(), by_packet.stats());
+        assert_eq!(sf.video.frames, 90);
+        assert_eq!(sf.video.keyframes, 3);
+        assert_eq!(sf.audio.frames, 150);
+        assert!(sf.video.synced_by_sender_report && sf.audio.synced_by_sender_report);
+        assert_eq!(sf.video.dimensions, vec![(320, 240)]);
+        for (f, p) in [(&sf.audio, &sp.audio), (&sf.video, &sp.video)] {
+            assert_eq!(
+                (
+                    f.frames,
+                    f.keyframes,
+                    f.frames_dropped,
+                    f.first_ms,
+                    f.last_ms
+                ),
+                (
+                    p.frames,
+                    p.keyframes,
+                    p.frames_dropped,
+                    p.first_ms,
+                    p.last_ms
+                )
+            );
+        }
+        // Frames bypass the reorder buffer: it saw nothing.
+        assert_eq!(sf.video.packets, ReorderStats::default());
+        assert_eq!(fin_f, fin_p);
+        assert!(out_f == out_p, "the files differ");
+    }
+
+    /// Video frames: written from the first key frame on; after a frame that is not
+    /// contiguous (something was lost), deltas wait for the next key frame, and a key
+    /// frame is asked for. Junk is dropped.
+    #[test]
+    fn frames_are_gated_on_keyframes() {
+        let mut rec =
+            StreamRecorder::new(StreamRecorderConfig::new(None, Some(Codec::Vp8), T)).unwrap();
+        // (key, contiguous, written)
+        let script = [
+            (false, true, false), // before any key frame
+            (true, true, true),
+            (false, true, true),
+            (false, false, false), // a loss before it
+            (false, true, false),  // still waiting
+            (true, false, true),   // a key frame ends the wait, contiguous or not
+            (false, true, true),
+        ];
+        assert!(rec.take_keyframe_request(), "video starts wanting one");
+        let mut wanted_after_loss = false;
+        for (i, (key, contiguous, _)) in script.iter().enumerate() {
+            let f = vp8_frame(*key, i as u8, 100);
+            let at = T + i as u64 * 33_333;
+            let frame = FrameIn {
+                rtp_time: 3000 * i as u32,
+                data: &f,
+                contiguous: *contiguous,
+            };
+            rec.push_frame(TrackKind::Video, &frame, at);
+            if i == 3 {
+                wanted_after_loss = rec.take_keyframe_request();
+            }
+        }
+        assert!(wanted_after_loss);
+        for junk in [&[][..], &[0x31, 0x00][..]] {
+            let frame = FrameIn {
+                rtp_time: 30_000,
+                data: junk,
+                contiguous: true,
+            };
+            rec.push_frame(TrackKind::Video, &frame, T + 400_000);
+        }
+        // Audio is not configured: ignored.
+        let p = opus_frame(1);
+        let frame = FrameIn {
+            rtp_time: 0,
+            data: &p,
+            contiguous: true,
+        };
+        rec.push_frame(TrackKind::Audio, &frame, T);
+        let mut out = Vec::new();
+        rec.finish(&mut out);
+        let s = rec.stats();
+        let written = script.iter().filter(|s| s.2).count() as u64;
+        assert_eq!(s.video.frames, written);
+        assert_eq!(s.video.keyframes, 2);
+        assert_eq!(s.video.frames_dropped, script.len() as u64 - written + 2);
+        assert_eq!(s.audio, TrackStats::default());
+        // Times follow RTP time (33 or 34 ms a frame) from the first key frame's.
+        assert_eq!(s.video.last_ms.unwrap() - s.video.first_ms.unwrap(), 167);
+    }
+
+    #[test]
+    fn annex_b_is_split_into_nal_units() {
+        let data = [
+            0xff, 0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 0, 1, 0x65, 4, 5, 0, 0, 1, 0,
+            0, 1, 0x41, 0,
+        ];
+        let nals: Vec<&[u8]> = annex_b_nal_units(&data).collect();
+        assert_eq!(
+            nals,
+            [&[0x67, 1, 2][..], &[0x68, 3], &[0x65, 4, 5], &[0x41]]
+        );
+        assert_eq!(annex_b_nal_units(&[1, 2, 3]).count(), 0);
+        assert_eq!(annex_b_nal_units(&[0, 0, 1]).count(), 0);
+    }
+
     proptest! {
         /// Garbage payloads, sequence numbers, timestamps and reports: no panic, and the
         /// output is a well-formed element stream.
@@ -984,6 +1327,38 @@ mod tests {
                     rec.push_sender_report(kind, SenderReport { ntp_unix_micros: now ^ u64::from(*ts), rtp_time: *ts });
                 } else {
                     rec.push_rtp(kind, &RtpIn { seq: *seq, timestamp: *ts, marker: *marker, payload }, now);
+                }
+                rec.poll_output(&mut out);
+            }
+            let fin = rec.finish(&mut out);
+            prop_assert_eq!(fin.len, out.len() as u64);
+            for p in &fin.patches {
+                prop_assert!(p.offset + p.bytes.len() as u64 <= fin.len);
+            }
+        }
+
+        /// Garbage frames and reports: no panic, a well-formed element stream.
+        #[test]
+        fn garbage_frames_never_panic(
+            video_h264 in any::<bool>(),
+            events in prop::collection::vec(
+                (any::<bool>(), any::<u32>(), any::<bool>(),
+                 prop::collection::vec(prop_oneof![Just(0u8), Just(1u8), any::<u8>()], 0..80),
+                 0u64..100_000, any::<bool>()),
+                0..200,
+            ),
+        ) {
+            let video = if video_h264 { Codec::H264 } else { Codec::Vp8 };
+            let mut rec = StreamRecorder::new(StreamRecorderConfig::new(Some(Codec::Opus), Some(video), T)).unwrap();
+            let mut now = T;
+            let mut out = Vec::new();
+            for (audio, ts, contiguous, data, dt, sr) in &events {
+                now += dt;
+                let kind = if *audio { TrackKind::Audio } else { TrackKind::Video };
+                if *sr {
+                    rec.push_sender_report(kind, SenderReport { ntp_unix_micros: now ^ u64::from(*ts), rtp_time: *ts });
+                } else {
+                    rec.push_frame(kind, &FrameIn { rtp_time: *ts, data, contiguous: *contiguous }, now);
                 }
                 rec.poll_output(&mut out);
             }

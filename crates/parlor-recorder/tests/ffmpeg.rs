@@ -13,7 +13,8 @@ use parlor_media::ivf::IvfReader;
 use parlor_media::ogg_opus::OggOpusReader;
 use parlor_media::vp8::Vp8Packetizer;
 use parlor_recorder::{
-    Codec, RtpIn, SenderReport, StreamFile, StreamRecorder, StreamRecorderConfig, TrackKind, repair,
+    Codec, FrameIn, RtpIn, SenderReport, StreamFile, StreamRecorder, StreamRecorderConfig,
+    TrackKind, repair,
 };
 use serde_json::Value;
 
@@ -779,6 +780,211 @@ fn h264_opus_mkv_decodes() {
     );
     let duration = num(&p["format"]["duration"]);
     assert!((duration - 6.005).abs() < 0.1, "duration {duration}");
+    let errors = decode_errors(&path);
+    assert!(errors.is_empty(), "{errors}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Copies one track out of a recording without decoding (`ffmpeg -c copy`), into `format`.
+fn copy_track(path: &Path, map: &str, format: &str, out: &Path) {
+    let st = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-i"])
+        .arg(path)
+        .args(["-map", map, "-c", "copy", "-f", format])
+        .arg(out)
+        .status()
+        .unwrap();
+    assert!(st.success(), "ffmpeg -c copy -f {format}");
+}
+
+/// Whole frames in (`push_frame`, as the native client receives them from str0m): VP8 and
+/// Opus, with sender reports from a skewed clock, video delayed on the way, and a loss
+/// in the video. The file is clean, in sync by the reports, and holds the very frames and
+/// packets: copied out with ffmpeg, byte for byte, at their RTP times.
+#[test]
+fn frames_vp8_opus_are_recorded_exactly() {
+    let dir = scratch("frames");
+    let path = dir.join("frames.webm");
+    let frames = vp8_frames(&fixtures().video_ivf);
+    let packets = opus_packets();
+    // The sender captured video 300 ms after audio; video arrives 120 ms later than audio.
+    let (a_start, v_start) = (T0 + 50_000, T0 + 350_000);
+    let (a_delay, v_delay) = (4_000, 124_000);
+    let (a_ts0, v_ts0) = (u32::MAX - 30_000, 77_777u32);
+    let skew: u64 = 3_600_000_000;
+    // Frames 70..80 are lost: 80 comes marked not contiguous, and is a delta frame.
+    let lost = 70..80;
+    let mut rng = Rng(99);
+    enum Ev {
+        Frame(TrackKind, u32, Vec<u8>, bool),
+        Sr(TrackKind, SenderReport),
+    }
+    let mut events: Vec<(u64, Ev)> = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        if lost.contains(&i) {
+            continue;
+        }
+        let at = v_start + i as u64 * 1_000_000 / 30 + v_delay + rng.below(3000);
+        let rtp = v_ts0.wrapping_add(3000 * i as u32);
+        events.push((
+            at,
+            Ev::Frame(TrackKind::Video, rtp, f.clone(), i != lost.end),
+        ));
+    }
+    for (i, p) in packets.iter().enumerate() {
+        let at = a_start + i as u64 * 20_000 + a_delay + rng.below(3000);
+        let rtp = a_ts0.wrapping_add(960 * i as u32);
+        events.push((at, Ev::Frame(TrackKind::Audio, rtp, p.clone(), true)));
+    }
+    for n in 0..6u64 {
+        for (kind, start, ts0, rate, delay) in [
+            (TrackKind::Video, v_start, v_ts0, 90_000, v_delay),
+            (TrackKind::Audio, a_start, a_ts0, 48_000, a_delay),
+        ] {
+            let t = start + 500_000 + n * 1_000_000;
+            let sr = SenderReport {
+                ntp_unix_micros: t + skew,
+                rtp_time: ts0.wrapping_add(((t - start) * rate / 1_000_000) as u32),
+            };
+            events.push((t + delay, Ev::Sr(kind, sr)));
+        }
+    }
+    // A receiving stack hands frames over in order per track.
+    events.sort_by_key(|e| e.0);
+    let mut rec = StreamRecorder::new(StreamRecorderConfig::new(
+        Some(Codec::Opus),
+        Some(Codec::Vp8),
+        T0,
+    ))
+    .unwrap();
+    let mut file = StreamFile::create(&path).unwrap();
+    file.set_sync(false);
+    for (at, ev) in &events {
+        match ev {
+            Ev::Frame(kind, rtp, data, contiguous) => {
+                let frame = FrameIn {
+                    rtp_time: *rtp,
+                    data,
+                    contiguous: *contiguous,
+                };
+                rec.push_frame(*kind, &frame, *at);
+            }
+            Ev::Sr(kind, sr) => rec.push_sender_report(*kind, *sr),
+        }
+        file.write_ready(&mut rec).unwrap();
+    }
+    file.finish(&mut rec).unwrap();
+
+    // What should be there: every frame but the lost ones and the deltas after them,
+    // up to the next key frame (90).
+    let resumed = lost.end.next_multiple_of(30);
+    let expected: Vec<usize> = (0..frames.len())
+        .filter(|i| !(lost.start..resumed).contains(i))
+        .collect();
+    let s = rec.stats();
+    assert_eq!(s.video.frames, expected.len() as u64, "{s:?}");
+    assert_eq!(s.video.frames_dropped, (resumed - lost.end) as u64);
+    assert_eq!(s.audio.frames, packets.len() as u64);
+    assert!(s.video.synced_by_sender_report && s.audio.synced_by_sender_report);
+    assert!(rec.take_keyframe_request(), "the loss asks for a key frame");
+
+    let p = probe(&path);
+    assert_eq!(p["format"]["format_name"], "matroska,webm");
+    let (v, a) = (stream(&p, "video"), stream(&p, "audio"));
+    assert_eq!(v["codec_name"], "vp8");
+    assert_eq!(a["codec_name"], "opus");
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(320), Some(240))
+    );
+    assert_eq!(num(&v["nb_read_frames"]) as usize, expected.len());
+    assert_eq!(num(&a["nb_read_frames"]) as usize, packets.len());
+    // In sync as captured (300 ms apart), not as arrived (420 ms).
+    let (vs, as_) = (num(&v["start_time"]), num(&a["start_time"]));
+    assert!((vs - as_ - 0.3).abs() <= 0.003, "video {vs} audio {as_}");
+    let errors = decode_errors(&path);
+    assert!(errors.is_empty(), "{errors}");
+
+    // The frames themselves, copied out: identical, at their RTP times (ms).
+    let ivf = dir.join("video.ivf");
+    copy_track(&path, "0:v", "ivf", &ivf);
+    let mut reader = IvfReader::new(BufReader::new(File::open(&ivf).unwrap())).unwrap();
+    assert_eq!(
+        (reader.header().timebase_num, reader.header().timebase_den),
+        (1, 1000)
+    );
+    let mut copied = Vec::new();
+    while let Some(f) = reader.next_frame().unwrap() {
+        copied.push((f.pts, f.data));
+    }
+    assert_eq!(copied.len(), expected.len());
+    let first = copied[0].0 as i64;
+    for ((pts, data), &i) in copied.iter().zip(&expected) {
+        assert!(*data == frames[i], "copied frame of source {i} differs");
+        // Source frame i is 1/30 s after frame 0: i × 33.33 ms, rounded once.
+        let want = i as f64 * 1000.0 / 30.0;
+        let got = (*pts as i64 - first) as f64;
+        assert!(
+            (got - want).abs() <= 1.0,
+            "frame {i} at {got} ms, not {want:.1}"
+        );
+    }
+    let ogg = dir.join("audio.ogg");
+    copy_track(&path, "0:a", "ogg", &ogg);
+    let copied: Vec<Vec<u8>> = OggOpusReader::new(BufReader::new(File::open(&ogg).unwrap()))
+        .unwrap()
+        .map(|p| p.unwrap().data)
+        .collect();
+    assert!(copied == packets, "the Opus packets differ");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Whole H.264 access units in Annex B form (str0m's frame mode) make a clean Matroska
+/// file with every frame.
+#[test]
+fn frames_h264_annex_b_make_a_clean_mkv() {
+    let dir = scratch("frames-h264");
+    let src = dir.join("src.h264");
+    #[rustfmt::skip]
+    ffmpeg_make(&src, &[
+        "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30:duration=3", "-pix_fmt", "yuv420p",
+        "-c:v", "libx264", "-profile:v", "baseline", "-bf", "0", "-g", "30",
+        "-x264-params", "aud=1", "-f", "h264",
+    ]);
+    let data = std::fs::read(&src).unwrap();
+    // Access units: split before each access unit delimiter (NAL type 9), start codes kept.
+    let mut aus: Vec<Vec<u8>> = Vec::new();
+    for nal in annex_b_nals(&data) {
+        if nal[0] & 0x1f == 9 || aus.is_empty() {
+            aus.push(Vec::new());
+        }
+        let au = aus.last_mut().unwrap();
+        au.extend_from_slice(&[0, 0, 0, 1]);
+        au.extend_from_slice(nal);
+    }
+    assert_eq!(aus.len(), 90);
+    let path = dir.join("stream.mkv");
+    let mut rec =
+        StreamRecorder::new(StreamRecorderConfig::new(None, Some(Codec::H264), T0)).unwrap();
+    let mut file = StreamFile::create(&path).unwrap();
+    file.set_sync(false);
+    for (i, au) in aus.iter().enumerate() {
+        let frame = FrameIn {
+            rtp_time: 3000 * i as u32,
+            data: au,
+            contiguous: true,
+        };
+        rec.push_frame(TrackKind::Video, &frame, T0 + i as u64 * 33_333);
+        file.write_ready(&mut rec).unwrap();
+    }
+    file.finish(&mut rec).unwrap();
+    let s = rec.stats();
+    assert_eq!((s.video.frames, s.video.keyframes), (90, 3), "{s:?}");
+    assert_eq!(s.video.dimensions, vec![(320, 240)]);
+    let p = probe(&path);
+    let v = stream(&p, "video");
+    assert_eq!(v["codec_name"], "h264");
+    assert_eq!(num(&v["nb_read_frames"]), 90.0);
     let errors = decode_errors(&path);
     assert!(errors.is_empty(), "{errors}");
     let _ = std::fs::remove_dir_all(&dir);
