@@ -7,10 +7,10 @@ mod common;
 
 use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{API_KEY, API_SECRET, Server, expect_event, fixtures};
+use common::{API_KEY, API_SECRET, Server, expect_event, publish_files as publish, wait_streams};
 use parlor_client::ServerMessage;
 use parlor_sdk::Role;
 use serde_json::{Value, json};
@@ -33,41 +33,6 @@ async fn call(
     let status = r.status().as_u16();
     let text = r.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-/// `parlor client publish` of the looping fixtures for `secs`.
-fn publish(server: &Server, token: &str, secs: u32, name: &str) -> Child {
-    let f = fixtures();
-    Command::new(env!("CARGO_BIN_EXE_parlor"))
-        .args([
-            "client",
-            "publish",
-            "--url",
-            &server.url,
-            "--token",
-            token,
-            "--loop",
-        ])
-        .arg("--video")
-        .arg(&f.video_ivf)
-        .arg("--audio")
-        .arg(&f.audio_ogg)
-        .args(["--duration", &secs.to_string(), "--name", name])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn parlor client publish")
-}
-
-/// Waits until the session has `n` announced streams.
-async fn wait_streams(server: &Server, sid: &str, n: usize) {
-    for _ in 0..100 {
-        if server.sdk().list_streams(sid).await.unwrap().len() >= n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the session never had {n} streams");
 }
 
 /// Polls an archive until it leaves `started`/`stopped`.

@@ -619,3 +619,110 @@ async fn callbacks_survive_a_receiver_down_for_30_seconds_without_slowing_client
     assert_eq!(order, ids, "in order");
     receiver.check_signatures();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_status_callbacks_arrive_in_order_in_opentok_shape() {
+    let receiver = Receiver::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/hook",
+        listener.local_addr().unwrap().port()
+    );
+    receiver.serve(listener).await;
+    let server = Server::start_with(&[
+        "--api-key",
+        API_KEY,
+        "--api-secret",
+        API_SECRET,
+        "--callback-url",
+        &url,
+    ]);
+    // The legacy registration for the archive group.
+    let legacy = Receiver::default();
+    let legacy_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let legacy_url = format!(
+        "http://127.0.0.1:{}/legacy",
+        legacy_listener.local_addr().unwrap().port()
+    );
+    legacy.serve(legacy_listener).await;
+    let auth = parlor_proto::project_auth::mint(API_KEY, API_SECRET, parlor_proto::unix_now(), 60);
+    let http = reqwest::Client::new();
+    let registered = http
+        .post(format!("{}/v2/project/{API_KEY}/callback", server.url))
+        .header("X-OPENTOK-AUTH", &auth)
+        .json(&serde_json::json!({"group": "archive", "event": "status", "url": legacy_url}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 200);
+
+    let (sid, tokens) = server.session_with_tokens(&[Role::Publisher]).await;
+    let mut publisher = common::publish_files(&server, &tokens[0], 20, "cam");
+    common::wait_streams(&server, &sid, 1).await;
+    let started: Value = http
+        .post(format!("{}/v2/project/{API_KEY}/archive", server.url))
+        .header("X-OPENTOK-AUTH", &auth)
+        .json(&serde_json::json!({"sessionId": sid, "name": "cb", "outputMode": "individual"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = started["id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stopped = http
+        .post(format!(
+            "{}/v2/project/{API_KEY}/archive/{id}/stop",
+            server.url
+        ))
+        .header("X-OPENTOK-AUTH", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stopped.status(), 200);
+    let archive_events = |events: Vec<Value>| -> Vec<Value> {
+        events
+            .into_iter()
+            .filter(|e| e["event"] == "archive")
+            .collect()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut events = Vec::new();
+    while tokio::time::Instant::now() < deadline {
+        events = archive_events(receiver.events());
+        if events.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let statuses: Vec<&str> = events
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["started", "stopped", "available"], "{events:?}");
+    for e in &events {
+        assert_eq!(e["id"], id);
+        assert_eq!(e["sessionId"], sid);
+        assert_eq!(e["name"], "cb");
+        assert_eq!(e["outputMode"], "individual");
+        assert!(
+            e["createdAt"].as_i64().unwrap() < 10_000_000_000,
+            "createdAt in seconds: {e}"
+        );
+    }
+    assert_eq!(events[1]["reason"], "user initiated");
+    assert!(
+        events[2]["url"]
+            .as_str()
+            .unwrap()
+            .contains("/archive-download/")
+    );
+    assert!(events[2]["size"].as_u64().unwrap() > 0);
+    assert!(events[2]["duration"].as_u64().unwrap() >= 1);
+    receiver.check_signatures();
+    let legacy_events = archive_events(legacy.wait_for(3, Duration::from_secs(10)).await);
+    assert_eq!(legacy_events.len(), 3, "{legacy_events:?}");
+    publisher.kill().ok();
+    publisher.wait().ok();
+}

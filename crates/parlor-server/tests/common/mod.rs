@@ -268,6 +268,41 @@ pub async fn wait_subscribed(s: &mut Subscriber) {
     }
 }
 
+/// `parlor client publish` of the looping fixtures for `secs` seconds, as stream `name`.
+pub fn publish_files(server: &Server, token: &str, secs: u32, name: &str) -> Child {
+    let f = fixtures();
+    Command::new(env!("CARGO_BIN_EXE_parlor"))
+        .args([
+            "client",
+            "publish",
+            "--url",
+            &server.url,
+            "--token",
+            token,
+            "--loop",
+        ])
+        .arg("--video")
+        .arg(&f.video_ivf)
+        .arg("--audio")
+        .arg(&f.audio_ogg)
+        .args(["--duration", &secs.to_string(), "--name", name])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn parlor client publish")
+}
+
+/// Waits (10 s at most) until a session has `n` announced streams.
+pub async fn wait_streams(server: &Server, sid: &str, n: usize) {
+    for _ in 0..100 {
+        if server.sdk().list_streams(sid).await.unwrap().len() >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the session never had {n} streams");
+}
+
 /// The ffmpeg-made test media (made once per target directory).
 pub fn fixtures() -> parlor_media::fixtures::Fixtures {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
