@@ -4,6 +4,7 @@
 // Not a test file itself (node --test only picks up *.test.mjs).
 import { spawnSync } from 'node:child_process';
 import { inflateRawSync } from 'node:zlib';
+import path from 'node:path';
 
 const EOCD = 0x06054b50;
 const CENTRAL = 0x02014b50;
@@ -65,7 +66,7 @@ export const streamOf = (probe, type) => probe.streams.find((s) => s.codec_type 
 export function decodesCleanly(file) {
   const r = spawnSync('ffmpeg', ['-nostdin', '-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8', timeout: 60000 });
   if (r.error) throw r.error;
-  if (r.status !== 0 || r.stderr.trim()) throw new Error(`${file} does not decode cleanly: ${r.stderr}`);
+  if (r.status !== 0 || r.stderr.trim()) throw new Error(`${path.basename(file)} does not decode cleanly (ffmpeg -f null)\n${file}: ${r.stderr}`);
 }
 
 /**
