@@ -10,22 +10,44 @@ use super::model::{ArchiveRecord, ArchiveStatus, OutputMode};
 use super::output::{self, ArchiveMeta, RecordedStream};
 use super::{Active, Archives};
 
+/// A stream period's file being finished (its recorder thread joined on the blocking
+/// pool): the file, or why the recording failed.
+pub(super) type Finishing = tokio::task::JoinHandle<Result<RecordedStream, String>>;
+
+/// A file already known (recovery) as a [`Finishing`].
+pub(super) fn finished(file: RecordedStream) -> Finishing {
+    tokio::spawn(async move { Ok(file) })
+}
+
 impl Archives {
-    /// Makes a stopped archive's output, then marks it available (or failed).
+    /// Makes a stopped archive's output, then marks it available (or failed). A recording
+    /// that failed to write (a full disk) fails the archive with its reason.
     pub(super) async fn finalize(
         self: Arc<Self>,
         mut record: ArchiveRecord,
         dir: PathBuf,
-        finished: Vec<RecordedStream>,
+        finishing: Vec<Finishing>,
         events: Vec<Event>,
     ) {
+        let mut files = Vec::new();
+        let mut failure = None;
+        for f in finishing {
+            match f.await {
+                Ok(Ok(file)) => files.push(file),
+                Ok(Err(why)) => failure = failure.or(Some(why)),
+                Err(_) => failure = failure.or(Some("a stream recorder panicked".to_owned())),
+            }
+        }
         let ffmpeg = self.ffmpeg.clone();
         let rec = record.clone();
-        let made = tokio::task::spawn_blocking(move || {
-            make_output(&rec, &dir, finished, &events, ffmpeg.as_ref().ok())
-        })
-        .await
-        .unwrap_or_else(|_| Err("making the archive's output panicked".into()));
+        let made = match failure {
+            Some(why) => Err(format!("recording failed: {why}")),
+            None => tokio::task::spawn_blocking(move || {
+                make_output(&rec, &dir, files, &events, ffmpeg.as_ref().ok())
+            })
+            .await
+            .unwrap_or_else(|_| Err("making the archive's output panicked".into())),
+        };
         record.updated_at = crate::unix_millis();
         match made {
             Ok(out) => {
@@ -60,9 +82,13 @@ pub(super) struct PendingStream {
 }
 
 impl PendingStream {
-    /// Stops the recorder (joining its thread: it writes its last cluster and patches the
-    /// file's header, milliseconds) and describes the file.
-    pub(super) fn finish_in_place(self) -> RecordedStream {
+    /// Stops the recorder (joining its thread on the blocking pool: it writes its last
+    /// cluster and patches the file's header) and describes the file.
+    pub(super) fn finish(self) -> Finishing {
+        tokio::task::spawn_blocking(move || self.finish_blocking())
+    }
+
+    pub(super) fn finish_blocking(self) -> Result<RecordedStream, String> {
         let (has_audio, has_video, index, start) = (
             self.active.has_audio,
             self.active.has_video,
@@ -70,23 +96,23 @@ impl PendingStream {
             self.active.start_offset_ms,
         );
         let path = match self.active.recording.finish() {
-            Ok(rec) => Some(rec.path),
+            Ok(rec) => rec.path,
             Err(why) => {
                 tracing::warn!(stream = %self.stream_id, error = %why, "a stream recording failed");
-                None
+                return Err(why);
             }
         };
-        RecordedStream {
+        Ok(RecordedStream {
             stream_id: self.stream_id,
             index,
-            path: path.unwrap_or_default(),
+            path,
             connection_data: self.connection_data,
             video_type: self.video_type,
             start_offset_ms: start,
             stop_offset_ms: self.stop_offset_ms,
             has_audio,
             has_video,
-        }
+        })
     }
 }
 

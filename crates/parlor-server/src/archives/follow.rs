@@ -187,6 +187,39 @@ impl Archives {
             for (id, reason) in due {
                 let _ = self.stop(&id, reason).await;
             }
+            // Recorders that ended by themselves: their producer closed (the stream's
+            // end is on its way as an event), or they could not write (a full disk):
+            // the archive then stops and fails with the reason.
+            let ended: Vec<(String, String)> = lock(&self.running)
+                .values()
+                .flat_map(|r| {
+                    r.active
+                        .iter()
+                        .filter(|(_, a)| a.recording.is_finished())
+                        .map(|(s, _)| (r.record.id.clone(), s.clone()))
+                })
+                .collect();
+            for (id, stream_id) in ended {
+                // The thread has ended: joining it is immediate.
+                let result = {
+                    let mut running = lock(&self.running);
+                    let Some(r) = running.get_mut(&id) else {
+                        continue;
+                    };
+                    let Some(pending) = self.take_stream(r, &stream_id) else {
+                        continue;
+                    };
+                    let result = pending.finish_blocking();
+                    let done = result.clone();
+                    r.finished.push(tokio::spawn(async move { done }));
+                    result
+                };
+                // The archive then fails with the reason (see `finalize`).
+                if let Err(why) = result {
+                    tracing::warn!(archive = %id, reason = %why, "a stream recorder failed: stopping the archive");
+                    let _ = self.stop(&id, &format!("recording failed: {why}")).await;
+                }
+            }
         }
     }
 
@@ -220,7 +253,16 @@ impl Archives {
             }
             tracing::info!(archive = %record.id, files = recovered.files.len(), "finishing an archive left unfinished");
             self.clone()
-                .finalize(record, dir, recovered.files, recovered.events)
+                .finalize(
+                    record,
+                    dir,
+                    recovered
+                        .files
+                        .into_iter()
+                        .map(super::finish::finished)
+                        .collect(),
+                    recovered.events,
+                )
                 .await;
         }
     }

@@ -42,7 +42,6 @@ use self::journal::{Journal, JournalEntry};
 use self::model::{
     ArchiveRecord, ArchiveStatus, ArchiveStreamRecord, LayoutRecord, OutputMode, StreamMode,
 };
-use self::output::RecordedStream;
 use self::recording::{StreamRecording, Tracks};
 use crate::callbacks::{Notice, Notifier};
 use crate::signaling::{ActiveArchive, Signaling, lock};
@@ -135,8 +134,8 @@ struct Running {
     known: HashMap<String, StreamInfo>,
     next_seq: u64,
     active: HashMap<String, Active>,
-    /// Stream periods already ended.
-    finished: Vec<RecordedStream>,
+    /// Stream periods already ended (their files being finished).
+    finished: Vec<finish::Finishing>,
     /// Files per stream so far (the next period's index).
     periods: HashMap<String, u32>,
     /// The composed layout's events since the start.
@@ -569,11 +568,16 @@ impl Archives {
         );
     }
 
-    /// Ends the recording of one stream period (in the background).
+    /// Ends the recording of one stream period (its file is finished in the background).
     fn end_stream(&self, r: &mut Running, stream_id: &str) {
-        let Some(active) = r.active.remove(stream_id) else {
-            return;
-        };
+        if let Some(pending) = self.take_stream(r, stream_id) {
+            r.finished.push(pending.finish());
+        }
+    }
+
+    /// Takes a stream period out of the recording ones, journaling its end.
+    fn take_stream(&self, r: &mut Running, stream_id: &str) -> Option<PendingStream> {
+        let active = r.active.remove(stream_id)?;
         let stop_offset_ms = r.offset_ms();
         let info = r.known.get(stream_id).map(|i| i.stream.clone());
         r.journal.append(&JournalEntry::StreamEnded {
@@ -581,7 +585,7 @@ impl Archives {
             index: active.index,
             stop_offset_ms,
         });
-        let pending = PendingStream {
+        Some(PendingStream {
             active,
             stream_id: stream_id.to_owned(),
             stop_offset_ms,
@@ -593,8 +597,7 @@ impl Archives {
                 .as_ref()
                 .map(video_type_str)
                 .unwrap_or_else(|| "camera".into()),
-        };
-        r.finished.push(pending.finish_in_place());
+        })
     }
 
     /// Stops an archive through the API.
