@@ -62,9 +62,15 @@ export const codecs = (probe) => probe.streams.map((s) => s.codec_name).sort();
 /** The first stream of a type (`video`, `audio`). */
 export const streamOf = (probe, type) => probe.streams.find((s) => s.codec_type === type);
 
-/** Decodes the whole file; throws with ffmpeg's complaints if it does not decode cleanly. */
+/**
+ * Decodes the whole file; throws with ffmpeg's complaints if it does not decode cleanly.
+ * `-enc_time_base -1` keeps each stream's own time base (WebM: 1 ms) for the null output:
+ * with ffmpeg's default of 1/frame rate, a 15 fps video that starts a few ms after the audio
+ * has frames 66/67 ms apart that round into the same 1/15 s tick ("non monotonically
+ * increasing dts"), a complaint about the check, not the file.
+ */
 export function decodesCleanly(file) {
-  const r = spawnSync('ffmpeg', ['-nostdin', '-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8', timeout: 60000 });
+  const r = spawnSync('ffmpeg', ['-nostdin', '-v', 'error', '-i', file, '-enc_time_base', '-1', '-f', 'null', '-'], { encoding: 'utf8', timeout: 60000 });
   if (r.error) throw r.error;
   if (r.status !== 0 || r.stderr.trim()) throw new Error(`${path.basename(file)} does not decode cleanly (ffmpeg -f null)\n${file}: ${r.stderr}`);
 }
