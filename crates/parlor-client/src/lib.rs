@@ -20,10 +20,16 @@
 //! [`parlor_proto::signaling`]). Each published stream ([`Publisher`]) and each
 //! subscription ([`Subscriber`]) has its own WebRTC peer connection (a `str0m::Rtc` on its
 //! own UDP socket, run by its own task), as in OpenTok.js.
+//!
+//! Around them: [`media_files`] reads VP8 (IVF) and Opus (Ogg) files, looping, and
+//! paces them for a publisher; [`recording`] writes what a subscriber receives to a WebM
+//! file with Parlor's recorder. `parlor client publish|subscribe` is built on both.
 
 mod error;
+pub mod media_files;
 pub mod peer;
 mod publisher;
+pub mod recording;
 mod session;
 mod subscriber;
 
