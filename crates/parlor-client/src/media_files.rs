@@ -30,7 +30,7 @@
 //! while let Some((track, due)) = pacer.next_due() {
 //!     std::thread::sleep((start + due).saturating_duration_since(Instant::now()));
 //!     match track {
-//!         Track::Video => { let f = pacer.next_video().unwrap(); send(&f.data, f.rtp_time) }
+//!         Track::Video => { let f = pacer.next_video().unwrap(); send(&f.frame.data, f.rtp_time) }
 //!         Track::Audio => { let p = pacer.next_audio().unwrap(); send(&p.data, p.rtp_time) }
 //!     }
 //! }
