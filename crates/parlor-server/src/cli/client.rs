@@ -2,7 +2,8 @@
 //!
 //! # `publish`
 //!
-//! Publishes VP8 from an IVF file (and Opus from an Ogg file) at the media's own pace:
+//! Publishes VP8 from an IVF file (and Opus from an Ogg file; both read and paced by
+//! [`parlor_client::media_files`]) at the media's own pace:
 //! every video frame is due at its IVF timestamp, every audio packet at the sum of the
 //! durations of the packets before it, both measured from one start instant (the first
 //! send), with timers against that instant so nothing drifts. RTP timestamps follow the
@@ -26,20 +27,14 @@
 //! `--duration` counts seconds from joining the session. Events without a web SDK
 //! counterpart keep their protocol name (`muteForced`, `subscriptionEnded`).
 //!
-//! With `--record-dir DIR`, each stream's video goes to `DIR/<streamId>.ivf` and its
-//! audio to `DIR/<streamId>.ogg`, each file created on the first frame of its kind:
-//!
-//! * IVF: VP8, the frames exactly as received, time base 1/90000 and timestamps the
-//!   frames' RTP times relative to the first recorded frame (so gaps and the sender's
-//!   clock are preserved); the dimensions come from the first keyframe. The header's
-//!   "frame count" field holds the duration in time-base units, as ffmpeg writes it and
-//!   reads it back (see [`ivf_duration`]).
-//! * Ogg Opus: the packets exactly as received, one per page, granule positions counting
-//!   their durations (lost packets are not filled in), pre-skip 0, the channel count from
-//!   the first packet's stereo flag.
-//!
-//! Files are finished (IVF header patched, Ogg end-of-stream page written) when the
-//! stream is destroyed, and when the command ends by `--duration`, SIGINT or SIGTERM.
+//! With `--record-dir DIR`, each stream goes to `DIR/<streamId>.webm` (VP8 and Opus in
+//! one file, created on the first frame), written by the recorder the server's archives
+//! use (`parlor-recorder`, fed whole frames: see [`parlor_client::recording`]): the
+//! frames and packets exactly as received, each track placed by its RTP time (so gaps
+//! and the sender's clock are preserved, to the millisecond), video from a keyframe on,
+//! written cluster by cluster so the file stays playable if the process is killed. The
+//! file is finished (held frames written, Cues, Duration) when the stream is destroyed,
+//! and when the command ends by `--duration`, SIGINT or SIGTERM.
 //!
 //! # Exit codes
 //!
@@ -48,21 +43,21 @@
 //! the connection fails or breaks (after the same orderly end: files finished, summary
 //! printed), 2 for bad arguments and unreadable files.
 
-use std::fs::File;
-use std::io::{BufReader, BufWriter, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use futures_util::FutureExt as _;
 use indexmap::IndexMap;
+use parlor_client::media_files::{AudioFile, FileNotice, MediaFileError, Pacer, Track, VideoFile};
+use parlor_client::recording::StreamRecording;
 use parlor_client::{
     ClientError, MediaFrame, MediaKind, PublishOptions, Publisher, ServerMessage, Session, Stream,
     SubscribeOptions, SubscriberEvent,
 };
-use parlor_media::ivf::{FOURCC_VP8, IvfHeader, IvfReader, IvfWriter};
-use parlor_media::ogg_opus::{OggOpusReader, OggOpusWriter, OpusHead};
-use parlor_proto::signaling::{ErrorCode, VideoDimensions, VideoType};
+use parlor_proto::signaling::{ErrorCode, VideoType};
+use parlor_recorder::RecorderError;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -120,7 +115,7 @@ pub struct SubscribeArgs {
     /// Stop after this many seconds.
     #[arg(long)]
     pub duration: Option<f64>,
-    /// Write each stream's video to DIR/<streamId>.ivf and audio to DIR/<streamId>.ogg.
+    /// Record each stream (VP8 + Opus) to DIR/<streamId>.webm.
     #[arg(long)]
     pub record_dir: Option<PathBuf>,
     /// Print one JSON object per line for every event, and a summary at the end.
@@ -325,190 +320,8 @@ fn print_line(line: &str) {
     let _ = out.flush();
 }
 
-const VIDEO_HZ: u64 = 90_000;
-const AUDIO_HZ: u64 = 48_000;
-
-fn ticks_to_duration(ticks: u64, hz: u64) -> Duration {
-    Duration::from_nanos((u128::from(ticks) * 1_000_000_000 / u128::from(hz)) as u64)
-}
-
-fn duration_to_ticks(d: Duration, hz: u64) -> u64 {
-    (d.as_nanos() * u128::from(hz) / 1_000_000_000) as u64
-}
-
 // ---------------------------------------------------------------------------------------
 // publish: the files
-
-/// A video frame read from the file, placed on the video timeline.
-struct VideoFrame {
-    /// Position on the timeline (90 kHz ticks from the start of the first pass).
-    t: u64,
-    data: Vec<u8>,
-    keyframe: bool,
-    /// Index of the frame in the file.
-    index: u64,
-}
-
-/// An IVF file read one frame ahead, restarting at its end with `--loop`.
-struct VideoFile {
-    path: PathBuf,
-    looping: bool,
-    reader: IvfReader<BufReader<File>>,
-    header: IvfHeader,
-    next: Option<VideoFrame>,
-    /// Timeline position where the current pass starts.
-    pass_start: u64,
-    /// Timestamp of the current pass's first frame.
-    first_pts: Option<u64>,
-    frames_in_pass: u64,
-    last_t: u64,
-    /// Gap between the last two frames: how long the last one lasts.
-    last_step: u64,
-    /// Restarts so far.
-    passes: u64,
-}
-
-impl VideoFile {
-    fn open(path: &Path, looping: bool) -> Result<VideoFile, Failure> {
-        let reader = open_ivf(path).map_err(Failure::usage)?;
-        let header = *reader.header();
-        if header.fourcc != FOURCC_VP8 {
-            return Err(Failure::usage(format!(
-                "{}: the codec is {:?}, not VP8 (VP80)",
-                path.display(),
-                String::from_utf8_lossy(&header.fourcc)
-            )));
-        }
-        if header.timebase_num == 0 || header.timebase_den == 0 {
-            return Err(Failure::usage(format!(
-                "{}: invalid time base {}/{}",
-                path.display(),
-                header.timebase_num,
-                header.timebase_den
-            )));
-        }
-        let mut file = VideoFile {
-            path: path.to_owned(),
-            looping: false,
-            reader,
-            header,
-            next: None,
-            pass_start: 0,
-            first_pts: None,
-            frames_in_pass: 0,
-            last_t: 0,
-            last_step: VIDEO_HZ / 30,
-            passes: 0,
-        };
-        match file.reader.next_frame() {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                return Err(Failure::usage(format!("{} has no frames", path.display())));
-            }
-            Err(e) => return Err(Failure::usage(format!("{}: {e}", path.display()))),
-        }
-        // Start over from the first frame, now that the file is known to be readable.
-        file.reader = open_ivf(path).map_err(Failure::usage)?;
-        file.looping = looping;
-        file.next = file.read_next();
-        Ok(file)
-    }
-
-    fn dimensions(&self) -> Option<VideoDimensions> {
-        (self.header.width > 0 && self.header.height > 0).then(|| VideoDimensions {
-            width: self.header.width.into(),
-            height: self.header.height.into(),
-        })
-    }
-
-    /// Timestamp units → 90 kHz ticks, rounded.
-    fn ticks(&self, pts: u64) -> u64 {
-        let (num, den) = (
-            u128::from(self.header.timebase_num),
-            u128::from(self.header.timebase_den),
-        );
-        ((u128::from(pts) * u128::from(VIDEO_HZ) * num + den / 2) / den) as u64
-    }
-
-    fn read_next(&mut self) -> Option<VideoFrame> {
-        loop {
-            match self.reader.next_frame() {
-                Ok(Some(f)) => {
-                    let first = *self.first_pts.get_or_insert(f.pts);
-                    let t = self.pass_start + self.ticks(f.pts.saturating_sub(first));
-                    if self.frames_in_pass > 0 && t > self.last_t {
-                        self.last_step = t - self.last_t;
-                    }
-                    self.last_t = t;
-                    let index = self.frames_in_pass;
-                    self.frames_in_pass += 1;
-                    return Some(VideoFrame {
-                        t,
-                        keyframe: parlor_media::vp8::is_keyframe(&f.data),
-                        data: f.data,
-                        index,
-                    });
-                }
-                Ok(None) => {
-                    if !self.looping || self.frames_in_pass == 0 {
-                        return None;
-                    }
-                    match open_ivf(&self.path) {
-                        Ok(reader) => self.reader = reader,
-                        Err(e) => {
-                            eprintln!("warning: cannot restart the video: {e}");
-                            return None;
-                        }
-                    }
-                    self.pass_start = self.last_t + self.last_step;
-                    self.first_pts = None;
-                    self.frames_in_pass = 0;
-                    self.passes += 1;
-                    eprintln!("video: starting over ({} pass)", ordinal(self.passes + 1));
-                }
-                // The reader stops after an error: the next call takes the end-of-file
-                // path above.
-                Err(e) => eprintln!(
-                    "warning: {}: {e}; treating it as the end of the file",
-                    self.path.display()
-                ),
-            }
-        }
-    }
-
-    fn peek(&self) -> Option<&VideoFrame> {
-        self.next.as_ref()
-    }
-
-    fn advance(&mut self) -> Option<VideoFrame> {
-        let frame = self.next.take()?;
-        self.next = self.read_next();
-        Some(frame)
-    }
-
-    /// Drops frames until the next one is a keyframe; returns how many were dropped, or
-    /// `None` if no keyframe is left (or none exists in a looped file).
-    fn skip_to_keyframe(&mut self) -> Option<u64> {
-        let passes = self.passes;
-        let mut skipped = 0;
-        loop {
-            let frame = self.next.as_ref()?;
-            if frame.keyframe {
-                return Some(skipped);
-            }
-            if self.passes > passes + 1 {
-                return None;
-            }
-            self.next = self.read_next();
-            skipped += 1;
-        }
-    }
-}
-
-fn open_ivf(path: &Path) -> Result<IvfReader<BufReader<File>>, String> {
-    let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    IvfReader::new(BufReader::new(file)).map_err(|e| format!("{}: {e}", path.display()))
-}
 
 fn ordinal(n: u64) -> String {
     let suffix = match (n % 10, n % 100) {
@@ -521,96 +334,28 @@ fn ordinal(n: u64) -> String {
     format!("{n}{suffix}")
 }
 
-/// An Ogg Opus file read one packet ahead, restarting at its end with `--loop`.
-struct AudioFile {
-    path: PathBuf,
-    looping: bool,
-    reader: OggOpusReader<BufReader<File>>,
-    /// The next packet and its duration (48 kHz samples).
-    next: Option<(Vec<u8>, u32)>,
-    packets_in_pass: u64,
-    passes: u64,
-}
-
-impl AudioFile {
-    fn open(path: &Path, looping: bool) -> Result<AudioFile, Failure> {
-        let mut file = AudioFile {
-            path: path.to_owned(),
-            looping: false,
-            reader: open_ogg(path).map_err(Failure::usage)?,
-            next: None,
-            packets_in_pass: 0,
-            passes: 0,
-        };
-        match file.reader.next_packet() {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                return Err(Failure::usage(format!(
-                    "{} has no audio packets",
-                    path.display()
-                )));
+/// Prints what happened to a media file (`what`: "video" or "audio") on the way.
+fn print_notices(what: &str, path: &Path, notices: Vec<FileNotice>) {
+    for notice in notices {
+        match notice {
+            FileNotice::StartingOver { pass } => {
+                eprintln!("{what}: starting over ({} pass)", ordinal(pass));
             }
-            Err(e) => return Err(Failure::usage(format!("{}: {e}", path.display()))),
+            FileNotice::ReadError(e) => eprintln!(
+                "warning: {}: {e}; treating it as the end of the file",
+                path.display()
+            ),
+            FileNotice::RestartFailed(e) => eprintln!("warning: cannot restart the {what}: {e}"),
         }
-        file.reader = open_ogg(path).map_err(Failure::usage)?;
-        file.looping = looping;
-        file.next = file.read_next();
-        Ok(file)
-    }
-
-    fn read_next(&mut self) -> Option<(Vec<u8>, u32)> {
-        loop {
-            match self.reader.next_packet() {
-                Ok(Some(p)) => {
-                    self.packets_in_pass += 1;
-                    return Some((p.data, p.duration_48k));
-                }
-                Ok(None) => {
-                    if !self.looping || self.packets_in_pass == 0 {
-                        return None;
-                    }
-                    match open_ogg(&self.path) {
-                        Ok(reader) => self.reader = reader,
-                        Err(e) => {
-                            eprintln!("warning: cannot restart the audio: {e}");
-                            return None;
-                        }
-                    }
-                    self.packets_in_pass = 0;
-                    self.passes += 1;
-                    eprintln!("audio: starting over ({} pass)", ordinal(self.passes + 1));
-                }
-                Err(e) => {
-                    eprintln!(
-                        "warning: {}: {e}; treating it as the end of the file",
-                        self.path.display()
-                    );
-                    // The Ogg reader's position is unspecified after an error: end this
-                    // pass by reopening (or stopping).
-                    if !self.looping || self.packets_in_pass == 0 {
-                        return None;
-                    }
-                    match open_ogg(&self.path) {
-                        Ok(reader) => self.reader = reader,
-                        Err(_) => return None,
-                    }
-                    self.packets_in_pass = 0;
-                    self.passes += 1;
-                }
-            }
-        }
-    }
-
-    fn advance(&mut self) -> Option<(Vec<u8>, u32)> {
-        let packet = self.next.take()?;
-        self.next = self.read_next();
-        Some(packet)
     }
 }
 
-fn open_ogg(path: &Path) -> Result<OggOpusReader<BufReader<File>>, String> {
-    let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    OggOpusReader::new(BufReader::new(file)).map_err(|e| format!("{}: {e}", path.display()))
+/// Prints the notices of both files of a pacer.
+fn print_pacer_notices(pacer: &mut Pacer, video: &Path, audio: Option<&Path>) {
+    print_notices("video", video, pacer.video_mut().take_notices());
+    if let (Some(file), Some(path)) = (pacer.audio_mut(), audio) {
+        print_notices("audio", path, file.take_notices());
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -644,11 +389,15 @@ struct SendCounts {
 async fn publish(args: PublishArgs) -> Result<(), Failure> {
     let limit = duration_arg(args.duration)?;
     let session_id = session_id(args.join.session.as_deref(), &args.join.token)?;
-    let mut video = VideoFile::open(&args.video, args.looping)?;
-    let mut audio = match &args.audio {
-        Some(path) => Some(AudioFile::open(path, args.looping)?),
+    let usage = |e: MediaFileError| Failure::usage(e.to_string());
+    let video = VideoFile::open(&args.video, args.looping).map_err(usage)?;
+    let audio = match &args.audio {
+        Some(path) => Some(AudioFile::open(path, args.looping).map_err(usage)?),
         None => None,
     };
+    let video_dimensions = video.dimensions();
+    let has_audio = audio.is_some();
+    let mut pacer = Pacer::new(video, audio, rand::random(), rand::random());
     let mut stop = watch_signals();
     let (session, mut events) =
         connect(&args.join.url, &session_id, &args.join.token, &mut stop).await?;
@@ -659,10 +408,10 @@ async fn publish(args: PublishArgs) -> Result<(), Failure> {
     );
     let options = PublishOptions {
         name: args.name.clone().unwrap_or_default(),
-        has_audio: audio.is_some(),
+        has_audio,
         has_video: true,
         video_type: VideoType::Camera,
-        video_dimensions: video.dimensions(),
+        video_dimensions,
         initial_video_seq: None,
     };
     let mut publisher = match session.publish(options).await {
@@ -687,11 +436,12 @@ async fn publish(args: PublishArgs) -> Result<(), Failure> {
     let end = match connected {
         Ok(()) => {
             eprintln!("media connected; sending");
+            let files = (args.video.as_path(), args.audio.as_deref());
             send_media(
                 &mut publisher,
                 &mut events,
-                &mut video,
-                audio.as_mut(),
+                &mut pacer,
+                files,
                 limit,
                 &mut stop,
                 &mut counts,
@@ -785,13 +535,14 @@ async fn explain_media_end(
     SendEnd::Failed(format!("the media connection ended: {error}"))
 }
 
-/// Sends the files at their pace until they end, the time is up, a signal arrives, or
-/// the server ends the stream.
+/// Sends the files at their pace (see [`Pacer`]) until they end, the time is up, a
+/// signal arrives, or the server ends the stream. `files`: the video and audio paths,
+/// for messages.
 async fn send_media(
     publisher: &mut Publisher,
     events: &mut mpsc::UnboundedReceiver<ServerMessage>,
-    video: &mut VideoFile,
-    mut audio: Option<&mut AudioFile>,
+    pacer: &mut Pacer,
+    files: (&Path, Option<&Path>),
     limit: Option<Duration>,
     stop: &mut StopSignal,
     counts: &mut SendCounts,
@@ -799,15 +550,8 @@ async fn send_media(
     let stream_id = publisher.stream_id().to_owned();
     let start = Instant::now();
     let deadline = limit.map(|d| start + d);
-    let (video_rtp_base, audio_rtp_base): (u32, u32) = (rand::random(), rand::random());
-    // Video timeline minus video clock, in 90 kHz ticks: grows with each keyframe jump.
-    let mut video_shift: i64 = 0;
-    let mut last_video_clock: Option<u64> = None;
-    // Audio clock: 48 kHz samples sent so far.
-    let mut samples: u64 = 0;
     let mut requests_seen = 0;
     let mut audio_muted = false;
-    let video_clock = |t: u64, shift: i64| (t as i64 - shift).max(0) as u64;
 
     loop {
         // Keyframe requests, checked between frames.
@@ -817,50 +561,28 @@ async fn send_media(
         };
         if requests > requests_seen {
             requests_seen = requests;
-            match video.skip_to_keyframe() {
-                Some(skipped) => {
-                    let frame = video.peek().expect("a keyframe is next");
-                    let elapsed = duration_to_ticks(start.elapsed(), VIDEO_HZ);
-                    // Not sooner than a frame interval after the last frame sent: a
-                    // keyframe right behind it would give the stream (and recordings of
-                    // it) two frames within one frame time.
-                    let target =
-                        elapsed.max(last_video_clock.map_or(0, |c| c + video.last_step.max(1)));
-                    video_shift = frame.t as i64 - target as i64;
-                    eprintln!(
-                        "keyframe requested at {:.3} s: skipped {skipped} frames to the keyframe at frame {} of {}",
-                        start.elapsed().as_secs_f64(),
-                        frame.index,
-                        video.path.display()
-                    );
-                }
+            let elapsed = start.elapsed();
+            match pacer.keyframe_requested(elapsed) {
+                Some(jump) => eprintln!(
+                    "keyframe requested at {:.3} s: skipped {} frames to the keyframe at frame {} of {}",
+                    elapsed.as_secs_f64(),
+                    jump.skipped,
+                    jump.index,
+                    files.0.display()
+                ),
                 None => eprintln!(
                     "keyframe requested, but {} has no keyframe left",
-                    video.path.display()
+                    files.0.display()
                 ),
             }
+            print_pacer_notices(pacer, files.0, files.1);
         }
 
         // The next item due: video or audio.
-        let video_due = video
-            .peek()
-            .map(|f| start + ticks_to_duration(video_clock(f.t, video_shift), VIDEO_HZ));
-        let audio_due = audio
-            .as_ref()
-            .and_then(|a| a.next.as_ref())
-            .map(|_| start + ticks_to_duration(samples, AUDIO_HZ));
-        let (due, is_video) = match (video_due, audio_due) {
-            (None, None) => return SendEnd::Done,
-            (Some(v), None) => (v, true),
-            (None, Some(a)) => (a, false),
-            (Some(v), Some(a)) => {
-                if v <= a {
-                    (v, true)
-                } else {
-                    (a, false)
-                }
-            }
+        let Some((track, due)) = pacer.next_due() else {
+            return SendEnd::Done;
         };
+        let due = start + due;
         if deadline.is_some_and(|d| due >= d && Instant::now() >= d) {
             return SendEnd::Done;
         }
@@ -884,25 +606,24 @@ async fn send_media(
             continue;
         }
 
-        let sent = if is_video {
-            let frame = video.advance().expect("peeked");
-            let clock = video_clock(frame.t, video_shift);
-            last_video_clock = Some(clock);
-            let rtp = video_rtp_base.wrapping_add(clock as u32);
-            counts.frames += 1;
-            publisher.send_video(&frame.data, rtp)
-        } else {
-            let audio = audio.as_deref_mut().expect("audio is due");
-            let (packet, duration) = audio.advance().expect("peeked");
-            let rtp = audio_rtp_base.wrapping_add(samples as u32);
-            samples += u64::from(duration);
-            if audio_muted {
-                Ok(())
-            } else {
-                counts.packets += 1;
-                publisher.send_audio(&packet, rtp)
+        let sent = match track {
+            Track::Video => {
+                let f = pacer.next_video().expect("video is due");
+                counts.frames += 1;
+                publisher.send_video(&f.frame.data, f.rtp_time)
+            }
+            Track::Audio => {
+                // A muted stream's clock goes on: the packet is taken, not sent.
+                let p = pacer.next_audio().expect("audio is due");
+                if audio_muted {
+                    Ok(())
+                } else {
+                    counts.packets += 1;
+                    publisher.send_audio(&p.data, p.rtp_time)
+                }
             }
         };
+        print_pacer_notices(pacer, files.0, files.1);
         if let Err(e) = sent {
             return explain_media_end(events, &stream_id, e.to_string()).await;
         }
@@ -1254,7 +975,7 @@ async fn subscribe(args: SubscribeArgs) -> Result<(), Failure> {
 }
 
 /// One subscription: subscribe, count (and record) frames until stopped or the media
-/// ends, then unsubscribe if asked and finish the files.
+/// ends, then unsubscribe if asked and finish the file.
 async fn run_subscription(
     session: Session,
     stream: Stream,
@@ -1263,30 +984,26 @@ async fn run_subscription(
     reports: mpsc::UnboundedSender<Report>,
 ) -> Tally {
     let stream_id = stream.stream_id.clone();
-    let mut tally = Tally::default();
     let subscribed = tokio::select! {
         r = session.subscribe(&stream_id, SubscribeOptions::default()) => r,
-        _ = &mut stop => return tally,
+        _ = &mut stop => return Tally::default(),
     };
     let mut sub = match subscribed {
         Ok(sub) => sub,
         Err(error) => {
             let _ = reports.send(Report::Refused { stream_id, error });
-            return tally;
+            return Tally::default();
         }
     };
-    let mut recorder = record_dir.map(|dir| Recorder::new(&dir, &stream));
-    let mut on_frame = |f: MediaFrame, tally: &mut Tally| {
-        tally.count(&f);
-        if let Some(r) = recorder.as_mut()
-            && let Err(message) = r.write(&f)
-        {
-            let _ = reports.send(Report::RecordError {
-                stream_id: stream_id.clone(),
-                message,
-            });
-        }
+    let mut rx = Received {
+        tally: Tally::default(),
+        recording: record_dir.map(|dir| StreamRecording::new(&dir, &stream, unix_micros())),
+        stream_id: stream_id.clone(),
+        reports: reports.clone(),
     };
+    // The recorder writes clusters on time even while no frame comes.
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let unsubscribe = loop {
         tokio::select! {
             ev = sub.next_event() => match ev {
@@ -1296,7 +1013,7 @@ async fn run_subscription(
                         subscription_id: sub.subscription_id().to_owned(),
                     });
                 }
-                Some(SubscriberEvent::Frame(f)) => on_frame(f, &mut tally),
+                Some(SubscriberEvent::Frame(f)) => rx.frame(&f),
                 Some(SubscriberEvent::Closed(reason)) => {
                     let _ = reports.send(Report::MediaEnded { stream_id: stream_id.clone(), reason });
                     break true;
@@ -1306,10 +1023,11 @@ async fn run_subscription(
                     break true;
                 }
             },
+            _ = tick.tick(), if rx.recording.is_some() => rx.tick(),
             unsubscribe = &mut stop => {
                 // Keep what already arrived.
                 while let Some(Some(SubscriberEvent::Frame(f))) = sub.next_event().now_or_never() {
-                    on_frame(f, &mut tally);
+                    rx.frame(&f);
                 }
                 break unsubscribe.unwrap_or(true);
             }
@@ -1322,12 +1040,80 @@ async fn run_subscription(
             Err(_) => eprintln!("warning: unsubscribing from stream {stream_id} timed out"),
         }
     }
-    if let Some(r) = recorder
-        && let Err(message) = r.finish()
-    {
-        let _ = reports.send(Report::RecordError { stream_id, message });
+    rx.finish()
+}
+
+fn unix_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// What one subscription received, and its recording.
+struct Received {
+    tally: Tally,
+    /// After an error the recording is abandoned (and reported).
+    recording: Option<StreamRecording>,
+    stream_id: String,
+    reports: mpsc::UnboundedSender<Report>,
+}
+
+impl Received {
+    fn frame(&mut self, f: &MediaFrame) {
+        self.tally.count(f);
+        if let Some(r) = self.recording.as_mut() {
+            let result = r.push(f, unix_micros());
+            self.check(result);
+        }
     }
-    tally
+
+    fn tick(&mut self) {
+        if let Some(r) = self.recording.as_mut() {
+            let result = r.handle_timeout(unix_micros());
+            self.check(result);
+        }
+    }
+
+    fn check(&mut self, result: Result<(), RecorderError>) {
+        if let Err(e) = result
+            && let Some(r) = self.recording.take()
+        {
+            self.record_error(format!("{}: {e}", r.path().display()));
+        }
+    }
+
+    fn record_error(&self, message: String) {
+        let _ = self.reports.send(Report::RecordError {
+            stream_id: self.stream_id.clone(),
+            message,
+        });
+    }
+
+    fn finish(mut self) -> Tally {
+        if let Some(r) = self.recording.take() {
+            let path = r.path().to_owned();
+            match r.finish() {
+                Ok(stats) => {
+                    if stats.audio.frames_dropped > 0 {
+                        eprintln!(
+                            "warning: {}: skipped {} invalid Opus packets",
+                            path.display(),
+                            stats.audio.frames_dropped
+                        );
+                    }
+                    if stats.video.frames_dropped > 0 {
+                        eprintln!(
+                            "warning: {}: left out {} video frames (invalid, or waiting for a keyframe after a loss)",
+                            path.display(),
+                            stats.video.frames_dropped
+                        );
+                    }
+                }
+                Err(e) => self.record_error(format!("{}: {e}", path.display())),
+            }
+        }
+        self.tally
+    }
 }
 
 impl Tally {
@@ -1348,188 +1134,12 @@ impl Tally {
     }
 }
 
-/// Writes one stream's frames to `<dir>/<streamId>.ivf` and `.ogg`.
-struct Recorder {
-    video_path: PathBuf,
-    audio_path: PathBuf,
-    dimensions: Option<VideoDimensions>,
-    video: Option<IvfWriter<BufWriter<File>>>,
-    first_video_rtp: u64,
-    video_frames: u64,
-    last_video_pts: u64,
-    audio: Option<OggOpusWriter<BufWriter<File>>>,
-    /// After a write error the file is abandoned.
-    video_failed: bool,
-    audio_failed: bool,
-    invalid_audio: u64,
-}
-
-impl Recorder {
-    fn new(dir: &Path, stream: &Stream) -> Recorder {
-        // Stream IDs are UUIDs; keep a hostile one from naming a path elsewhere.
-        let name: String = stream
-            .stream_id
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        Recorder {
-            video_path: dir.join(format!("{name}.ivf")),
-            audio_path: dir.join(format!("{name}.ogg")),
-            dimensions: stream.video_dimensions,
-            video: None,
-            first_video_rtp: 0,
-            video_frames: 0,
-            last_video_pts: 0,
-            audio: None,
-            video_failed: false,
-            audio_failed: false,
-            invalid_audio: 0,
-        }
-    }
-
-    fn write(&mut self, f: &MediaFrame) -> Result<(), String> {
-        match f.kind {
-            MediaKind::Video if !self.video_failed => {
-                let r = self.write_video(f);
-                self.video_failed = r.is_err();
-                r.map_err(|e| format!("{}: {e}", self.video_path.display()))
-            }
-            MediaKind::Audio if !self.audio_failed => {
-                let r = self.write_audio(f);
-                self.audio_failed = r.is_err();
-                r.map_err(|e| format!("{}: {e}", self.audio_path.display()))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn write_video(&mut self, f: &MediaFrame) -> Result<(), String> {
-        if self.video.is_none() {
-            let (width, height) = vp8_dimensions(&f.data)
-                .or(self
-                    .dimensions
-                    .map(|d| (d.width.min(0xffff) as u16, d.height.min(0xffff) as u16)))
-                .unwrap_or((0, 0));
-            let header = IvfHeader {
-                fourcc: FOURCC_VP8,
-                width,
-                height,
-                timebase_num: 1,
-                timebase_den: VIDEO_HZ as u32,
-                frame_count: 0,
-            };
-            let file = File::create(&self.video_path).map_err(|e| e.to_string())?;
-            self.video =
-                Some(IvfWriter::new(BufWriter::new(file), header).map_err(|e| e.to_string())?);
-            self.first_video_rtp = f.rtp_time;
-        }
-        let writer = self.video.as_mut().expect("created above");
-        let pts = f.rtp_time.saturating_sub(self.first_video_rtp);
-        writer
-            .write_frame(pts, &f.data)
-            .map_err(|e| e.to_string())?;
-        self.video_frames += 1;
-        self.last_video_pts = pts;
-        Ok(())
-    }
-
-    fn write_audio(&mut self, f: &MediaFrame) -> Result<(), String> {
-        if parlor_media::ogg_opus::opus_packet_duration_48k(&f.data).is_none() {
-            // Not a valid Opus packet (nothing a decoder could use): skip it.
-            self.invalid_audio += 1;
-            return Ok(());
-        }
-        if self.audio.is_none() {
-            // The TOC byte's `s` bit: a stereo packet.
-            let channels = if f.data[0] & 0x04 != 0 { 2 } else { 1 };
-            let file = File::create(&self.audio_path).map_err(|e| e.to_string())?;
-            let head = OpusHead::new(channels, 0);
-            self.audio = Some(
-                OggOpusWriter::new(BufWriter::new(file), rand::random(), &head)
-                    .map_err(|e| e.to_string())?,
-            );
-        }
-        let writer = self.audio.as_mut().expect("created above");
-        writer.write_packet(&f.data).map_err(|e| e.to_string())
-    }
-
-    fn finish(self) -> Result<(), String> {
-        let mut errors = Vec::new();
-        if self.invalid_audio > 0 {
-            eprintln!(
-                "warning: {}: skipped {} invalid Opus packets",
-                self.audio_path.display(),
-                self.invalid_audio
-            );
-        }
-        if let Some(w) = self.video {
-            let duration = ivf_duration(self.video_frames, self.last_video_pts);
-            if let Err(e) = finish_ivf(w, duration) {
-                errors.push(format!("{}: {e}", self.video_path.display()));
-            }
-        }
-        if let Some(w) = self.audio
-            && let Err(e) = w.finish()
-        {
-            errors.push(format!("{}: {e}", self.audio_path.display()));
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors.join("; "))
-        }
-    }
-}
-
-/// The value of the IVF header's 32-bit field at offset 24 for a recording: like
-/// ffmpeg's IVF muxer, the stream's duration in time-base units estimated as frames ×
-/// mean frame interval, which ffmpeg's demuxer reads back as the duration. (libvpx puts
-/// the frame count there, which is the same number only for a 1/fps time base; the
-/// recordings' time base is 1/90000.)
-fn ivf_duration(frames: u64, last_pts: u64) -> u32 {
-    if frames < 2 {
-        return 0;
-    }
-    (u128::from(last_pts) * u128::from(frames) / u128::from(frames - 1)).min(u32::MAX.into()) as u32
-}
-
-/// Writes the header's duration field and flushes.
-fn finish_ivf(writer: IvfWriter<BufWriter<File>>, duration: u32) -> std::io::Result<()> {
-    use std::io::{Seek as _, SeekFrom};
-    let mut w = writer.into_inner();
-    let end = w.stream_position()?;
-    w.seek(SeekFrom::Start(24))?;
-    w.write_all(&duration.to_le_bytes())?;
-    w.seek(SeekFrom::Start(end))?;
-    w.flush()?;
-    w.into_inner().map_err(|e| e.into_error())?.sync_all()
-}
-
-/// Width and height of a VP8 keyframe (14 bits each after the start code).
-fn vp8_dimensions(frame: &[u8]) -> Option<(u16, u16)> {
-    if !parlor_media::vp8::is_keyframe(frame) || frame.len() < 10 {
-        return None;
-    }
-    let width = u16::from_le_bytes([frame[6], frame[7]]) & 0x3fff;
-    let height = u16::from_le_bytes([frame[8], frame[9]]) & 0x3fff;
-    (width > 0 && height > 0).then_some((width, height))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn time_conversions() {
-        assert_eq!(ticks_to_duration(90_000, VIDEO_HZ), Duration::from_secs(1));
-        assert_eq!(ticks_to_duration(960, AUDIO_HZ), Duration::from_millis(20));
-        assert_eq!(duration_to_ticks(Duration::from_millis(20), AUDIO_HZ), 960);
+    fn ordinals() {
         assert_eq!(ordinal(2), "2nd");
         assert_eq!(ordinal(11), "11th");
         assert_eq!(ordinal(23), "23rd");
@@ -1545,15 +1155,5 @@ mod tests {
         for bad in [-1.0, f64::NAN, f64::INFINITY] {
             assert_eq!(duration_arg(Some(bad)).unwrap_err().code, 2);
         }
-    }
-
-    #[test]
-    fn keyframe_dimensions() {
-        let mut frame = vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a];
-        frame.extend_from_slice(&320u16.to_le_bytes());
-        frame.extend_from_slice(&(240u16 | 0x4000).to_le_bytes());
-        assert_eq!(vp8_dimensions(&frame), Some((320, 240)));
-        frame[0] |= 1; // interframe
-        assert_eq!(vp8_dimensions(&frame), None);
     }
 }
