@@ -129,6 +129,9 @@ pub struct ComposeOptions {
     /// Whether to probe each input with ffprobe first (clear errors for unreadable
     /// files, and a claimed track the file lacks is skipped). Default on.
     pub probe_inputs: bool,
+    /// The most the video may take, in bits per second (OpenTok's `maxBitrate`; the
+    /// 128 kbps of audio come on top). `None`: x264's own rate control.
+    pub max_video_bitrate: Option<u64>,
 }
 
 impl Default for ComposeOptions {
@@ -138,6 +141,7 @@ impl Default for ComposeOptions {
             preset: "veryfast".into(),
             fps: 30,
             probe_inputs: true,
+            max_video_bitrate: None,
         }
     }
 }
@@ -704,6 +708,15 @@ pub fn ffmpeg_args(
         "-flush_packets", "1",
         "-f", "mp4",
     ].map(String::from));
+    if let Some(b) = opts.max_video_bitrate {
+        // A capped VBV: the rate stays under the cap over every second.
+        a.extend([
+            "-maxrate".into(),
+            b.to_string(),
+            "-bufsize".into(),
+            b.to_string(),
+        ]);
+    }
     a.push(out.to_string_lossy().into_owned());
     a
 }

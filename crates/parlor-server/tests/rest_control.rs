@@ -395,6 +395,15 @@ struct Receiver {
 }
 
 impl Receiver {
+    /// A receiver on a free port; its URL at `path` (`/hook` or `/legacy`).
+    async fn start(path: &str) -> (Receiver, String) {
+        let receiver = Receiver::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}{path}", listener.local_addr().unwrap());
+        receiver.serve(listener).await;
+        (receiver, url)
+    }
+
     async fn serve(&self, listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<()> {
         async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> &'static str {
             let sig = headers
@@ -453,11 +462,7 @@ fn names(events: &[Value]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callbacks_arrive_signed_and_in_order_within_a_second() {
-    let receiver = Receiver::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    receiver.serve(listener).await;
-    let url = format!("http://127.0.0.1:{port}/hook");
+    let (receiver, url) = Receiver::start("/hook").await;
     let server = Server::start_with(&[
         "--api-key",
         API_KEY,
@@ -468,13 +473,7 @@ async fn callbacks_arrive_signed_and_in_order_within_a_second() {
     ]);
 
     // A legacy registration for connection/created only.
-    let legacy = Receiver::default();
-    let legacy_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let legacy_url = format!(
-        "http://127.0.0.1:{}/legacy",
-        legacy_listener.local_addr().unwrap().port()
-    );
-    legacy.serve(legacy_listener).await;
+    let (legacy, legacy_url) = Receiver::start("/legacy").await;
     let auth = parlor_proto::project_auth::mint(API_KEY, API_SECRET, parlor_proto::unix_now(), 60);
     let registered: Value = reqwest::Client::new()
         .post(format!("{}/v2/project/{API_KEY}/callback", server.url))
@@ -622,13 +621,7 @@ async fn callbacks_survive_a_receiver_down_for_30_seconds_without_slowing_client
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn archive_status_callbacks_arrive_in_order_in_opentok_shape() {
-    let receiver = Receiver::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://127.0.0.1:{}/hook",
-        listener.local_addr().unwrap().port()
-    );
-    receiver.serve(listener).await;
+    let (receiver, url) = Receiver::start("/hook").await;
     let server = Server::start_with(&[
         "--api-key",
         API_KEY,
@@ -638,13 +631,7 @@ async fn archive_status_callbacks_arrive_in_order_in_opentok_shape() {
         &url,
     ]);
     // The legacy registration for the archive group.
-    let legacy = Receiver::default();
-    let legacy_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let legacy_url = format!(
-        "http://127.0.0.1:{}/legacy",
-        legacy_listener.local_addr().unwrap().port()
-    );
-    legacy.serve(legacy_listener).await;
+    let (legacy, legacy_url) = Receiver::start("/legacy").await;
     let auth = parlor_proto::project_auth::mint(API_KEY, API_SECRET, parlor_proto::unix_now(), 60);
     let http = reqwest::Client::new();
     let registered = http

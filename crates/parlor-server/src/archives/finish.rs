@@ -168,7 +168,13 @@ fn make_output(
                     has_audio: record.has_audio,
                     has_video: record.has_video,
                 },
-                &parlor_compositor::compose::ComposeOptions::default(),
+                &parlor_compositor::compose::ComposeOptions {
+                    // OpenTok's maxBitrate caps the whole archive; audio takes 128 kbps.
+                    max_video_bitrate: record
+                        .max_bitrate
+                        .map(|b| b.saturating_sub(128_000).max(50_000)),
+                    ..Default::default()
+                },
                 &parlor_compositor::compose::CancelToken::new(),
                 &mut |_| {},
             )

@@ -402,10 +402,12 @@ impl Archives {
         {
             let mut running = lock(&self.running);
             // One archive per session, unless each has its own tag.
+            // (An automatic archive has no tag, yet a tagged archive may run beside it,
+            // as OpenTok's SDKs document.)
             if let Some(other) = running.values().find(|r| {
                 r.record.session_id == record.session_id
                     && (record.multi_archive_tag.is_none()
-                        || r.record.multi_archive_tag.is_none()
+                        || (r.record.multi_archive_tag.is_none() && !r.record.automatic)
                         || r.record.multi_archive_tag == record.multi_archive_tag)
             }) {
                 return Err(ArchiveError::Conflict(format!(
@@ -430,6 +432,14 @@ impl Archives {
                     .then(tokio::time::Instant::now),
                 started: tokio::time::Instant::now(),
             };
+            // The layout at the start: a live change later replaces `record.layout`, and
+            // the composition must still begin with this one.
+            if let Ok(spec) = record.layout.to_spec() {
+                r.events.push(Event {
+                    at_ms: 0,
+                    kind: EventKind::Layout(spec),
+                });
+            }
             for info in streams {
                 let ls = r.layout_stream(&info);
                 r.known.insert(info.stream.stream_id.clone(), info);
