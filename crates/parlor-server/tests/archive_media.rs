@@ -426,24 +426,25 @@ fn luma_series(path: &Path) -> Vec<(f64, f64)> {
     series
 }
 
-/// The audio as 48 kHz mono samples from time 0 of the file (silence before its first
-/// sample, and in any gap longer than 0.1 s).
+/// The audio as 48 kHz mono samples placed at their timestamps from time 0 of the file:
+/// silence before the first sample and in any gap of 2 ms or more (ffmpeg's default fills
+/// only gaps of 100 ms or more, so a shorter hole would move all later audio earlier).
 fn pcm(path: &Path) -> Vec<i16> {
+    pcm_with(path, "aresample=async=1:min_hard_comp=0.002:first_pts=0")
+}
+
+/// The audio decoded as a player that plays samples back to back would (gaps under
+/// 100 ms ignored).
+fn pcm_continuous(path: &Path) -> Vec<i16> {
+    pcm_with(path, "aresample=async=1:first_pts=0")
+}
+
+fn pcm_with(path: &Path, filter: &str) -> Vec<i16> {
     let out = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-copyts", "-i"])
         .arg(path)
         .args([
-            "-map",
-            "0:a:0",
-            "-af",
-            "aresample=async=1:first_pts=0",
-            "-f",
-            "s16le",
-            "-ac",
-            "1",
-            "-ar",
-            "48000",
-            "-",
+            "-map", "0:a:0", "-af", filter, "-f", "s16le", "-ac", "1", "-ar", "48000", "-",
         ])
         .output()
         .expect("ffmpeg");
@@ -535,16 +536,30 @@ fn av_offsets(path: &Path, what: &str) -> Vec<f64> {
     let beeps = beep_onsets(&samples);
     let video_span = (series[0].0, series.last().unwrap().0);
     let audio_end = samples.len() as f64 / 48000.0;
-    let audio_start = samples.iter().position(|&s| s != 0).unwrap_or(0) as f64 / 48000.0;
+    let audio_start: f64 = ffprobe(
+        path,
+        &[
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream=start_time",
+        ],
+    )["streams"][0]["start_time"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .expect("the audio's start time");
     let span = (video_span.0.max(audio_start), video_span.1.min(audio_end));
     let (offsets, unpaired) = pair(&flashes, &beeps, span);
     println!(
-        "{what}: video {:.3}..{:.3} s ({} frames), audio until {audio_end:.3} s; flashes {flashes:.3?}; beeps {beeps:.3?}; offsets (beep - flash) {offsets:.1?} ms",
+        "{what}: video {:.3}..{:.3} s ({} frames), audio {audio_start:.3}..{audio_end:.3} s; flashes {flashes:.3?}; beeps {beeps:.3?}; offsets (beep - flash) {offsets:.1?} ms",
         video_span.0,
         video_span.1,
         series.len()
     );
     assert!(unpaired.is_empty(), "{what}: {unpaired:?}");
+    // For the record: the offsets a player that ignores short audio gaps would show.
+    let (continuous, _) = pair(&flashes, &beep_onsets(&pcm_continuous(path)), span);
+    println!("{what}: offsets with the audio played back to back: {continuous:.1?} ms");
     offsets
 }
 
