@@ -119,10 +119,13 @@ test('an individual archive of a Chromium publisher: events, download, a clean V
     assert.equal(audio?.codec_name, 'opus', JSON.stringify(info.streams));
     const frames = Number(video.nb_read_frames);
     const duration = Number(info.format.duration);
-    console.log(`browser archive: ${frames} video frames ${video.width}x${video.height}, ${duration.toFixed(2)} s (wall ${wall.toFixed(2)} s), ${archive.size} bytes`);
+    console.log(`browser archive: ${frames} video frames ${video.width}x${video.height}, ${audio.nb_read_frames} audio frames, ${duration.toFixed(2)} s (wall ${wall.toFixed(2)} s), ${archive.size} bytes`);
     // Chromium's fake camera sends 30 fps (less while its encoder ramps up).
     assert.ok(frames >= 10 * (duration - 1), `${frames} frames in ${duration} s`);
     assert.ok(Math.abs(duration - wall) < 0.5, `file ${duration} s vs wall ${wall} s`);
+    // Opus from Chromium: 20 ms frames, nearly all of them.
+    const audioFrames = Number(audio.nb_read_frames);
+    assert.ok(audioFrames >= 40 * (duration - 1), `${audioFrames} audio frames in ${duration} s`);
 
     const decode = run('ffmpeg', ['-nostdin', '-v', 'error', '-i', webm, '-f', 'null', '-']);
     assert.equal(decode.status, 0, decode.stderr);
