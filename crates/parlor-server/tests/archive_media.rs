@@ -580,6 +580,11 @@ struct Period {
     expect: Vec<((usize, usize), u32)>,
 }
 
+/// Three solid-colour publishers come and go in a composed 640x480 archive, then the
+/// layout changes live (pip, then verticalPresentation with a `focus` class): a frame
+/// decoded from the middle of each period (at least 1 s from both of its ends, the ends
+/// taken from the wall clock against the archive's `createdAt`) must show each colour where
+/// the layout puts it, and black in empty cells and letterbox bars.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_composed_archive_shows_the_layout_of_each_moment() {
     let _serial = SERIAL.lock().await;
@@ -776,6 +781,10 @@ async fn a_composed_archive_shows_the_layout_of_each_moment() {
 
 // ---- 2 + 4. A/V sync and durations ---------------------------------------------------------------
 
+/// A flash and a beep every 2 s (checked together in the source first), published into an
+/// individual and a composed archive at once (two `multiArchiveTag`s): in each output every
+/// flash and beep are less than 80 ms apart, and each output lasts the wall time between
+/// its start and stop calls within 0.5 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_and_video_stay_in_sync_and_outputs_last_the_wall_time() {
     let _serial = SERIAL.lock().await;
@@ -882,6 +891,9 @@ fn av_offsets_split(video: &Path, audio: &Path) -> Vec<f64> {
 
 // ---- 3. every frame sent --------------------------------------------------------------------------
 
+/// The archive starts first, then a publisher sends the 180-frame fixture once: every frame
+/// it sent is in the file (frames identified by their decoded MD5 in the source), and the
+/// frames it did not send are exactly those it skipped to answer keyframe requests.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_individual_file_holds_every_frame_the_publisher_sent() {
     let _serial = SERIAL.lock().await;
