@@ -2,6 +2,7 @@
 //! WebRTC clients and report forwarded packets per CPU-second, loss, join and first-media
 //! times and memory. See BENCHMARKS.md.
 
+mod archive;
 mod floor;
 mod janus;
 mod media;
@@ -84,6 +85,43 @@ enum Command {
         step: usize,
         #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
         max: usize,
+    },
+    /// What recording costs, through the archive REST API: forwarding with every stream
+    /// recorded vs none (windows alternating in one server), recorder CPU per stream, stop →
+    /// available; or, with `--compose`, composed archives' speed as a multiple of real time.
+    Archive {
+        /// Publishers (audio + video) recorded.
+        #[arg(long, default_value_t = 20, value_parser = at_least_one)]
+        streams: usize,
+        /// Clients subscribed to every stream.
+        #[arg(long, default_value_t = 5, value_parser = at_least_one)]
+        subscribers: usize,
+        /// Seconds per measurement window; with `--compose`, seconds recorded.
+        #[arg(long, default_value_t = 10.0, value_parser = positive_seconds)]
+        duration: f64,
+        /// Rounds: one window with and one without recording each (order flipped every
+        /// round); with `--compose`, runs per composition.
+        #[arg(long, default_value_t = 3, value_parser = at_least_one)]
+        rounds: usize,
+        /// Measure composition instead: STREAMSxWIDTHxHEIGHT, e.g. 4x640x480 (repeatable).
+        #[arg(long)]
+        compose: Vec<archive::ComposeSpec>,
+        /// With `--compose`: keep the server (so ffmpeg) on the SFU's CPU while composing,
+        /// instead of letting it onto every CPU after the recording.
+        #[arg(long)]
+        compose_pinned: bool,
+        /// The `parlor` binary [default: next to this one].
+        #[arg(long)]
+        parlor_bin: Option<PathBuf>,
+        #[arg(long, default_value_t = 0)]
+        sfu_cpu: usize,
+        #[arg(long, default_value_t = 1)]
+        load_cpu: usize,
+        #[arg(long, default_value = "target/bench-media")]
+        media_dir: PathBuf,
+        /// Print one JSON object as the last line.
+        #[arg(long)]
+        json: bool,
     },
     /// The kernel's floor: sendmmsg of forwarded-size datagrams to N loopback receivers, no
     /// SFU at all; datagrams per CPU-second of the sending thread.
@@ -234,6 +272,98 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{}", serde_json::Value::Object(out));
             }
         }
+        Command::Archive {
+            streams,
+            subscribers,
+            duration,
+            rounds,
+            compose,
+            compose_pinned,
+            parlor_bin: bin,
+            sfu_cpu,
+            load_cpu,
+            media_dir,
+            json,
+        } => {
+            procfs::pin_self(load_cpu)?;
+            let media = Arc::new(media::Media::load(&media_dir)?);
+            let bin = parlor_bin(&bin)?;
+            let out = if compose.is_empty() {
+                let sut = parlor::ParlorSut::start(&bin, Some(sfu_cpu))?;
+                let shape = archive::RecordShape {
+                    streams,
+                    subscribers,
+                    window: Duration::from_secs_f64(duration),
+                    rounds,
+                };
+                let r = archive::run_record(&sut, shape, media).await?;
+                drop(sut);
+                eprintln!(
+                    "{} streams, {} subscriptions: pkt per media-thread CPU-s none {:.0} / recorded {:.0} (recorded/none per round {}; median {:.3}); per process CPU-s {:.0} / {:.0} (median ratio {:.3}); recorder CPU per stream {:.2}% of a core (process delta per stream {:.2}%); individual stop -> available p50 {:.0} ms",
+                    r.streams,
+                    r.subscriptions,
+                    r.none.pkt_per_media_cpu_s,
+                    r.recorded.pkt_per_media_cpu_s,
+                    r.media_ratio_per_round
+                        .iter()
+                        .map(|x| format!("{x:.3}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    r.media_ratio,
+                    r.none.pkt_per_process_cpu_s,
+                    r.recorded.pkt_per_process_cpu_s,
+                    r.process_ratio,
+                    r.recorder_cpu_pct_per_stream,
+                    r.process_cpu_pct_per_stream,
+                    r.individual_stop_to_available_p50_ms,
+                );
+                json!({ "record": r })
+            } else {
+                let setup = archive::ComposeSetup {
+                    parlor_bin: bin,
+                    sfu_cpu,
+                    record: Duration::from_secs_f64(duration),
+                    pinned: compose_pinned,
+                    scratch: std::env::temp_dir()
+                        .join(format!("parlor-bench-out-{}", std::process::id())),
+                };
+                let mut reports = Vec::new();
+                for spec in compose {
+                    let mut runs = Vec::new();
+                    for _ in 0..rounds {
+                        let r = archive::run_compose(spec, &setup, media.clone()).await?;
+                        eprintln!(
+                            "compose {} streams -> {}: {:.1} s recorded, {:.2} s output, stop -> available {:.2} s = {:.2}x real time, {:.1} CPU-s ({})",
+                            r.streams,
+                            r.resolution,
+                            r.recorded_s,
+                            r.output_s,
+                            r.stop_to_available_s,
+                            r.speed_x_realtime,
+                            r.cpu_s,
+                            if r.all_cpus { "all CPUs" } else { "pinned" },
+                        );
+                        runs.push(r);
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                    let rep = archive::compose_report(spec, runs);
+                    eprintln!(
+                        "compose {}x{}: median {:.2}x real time, stop -> available {:.2} s, {:.2} CPU-s per output second",
+                        spec.streams,
+                        spec.resolution(),
+                        rep.speed_x_realtime_p50,
+                        rep.stop_to_available_p50_s,
+                        rep.cpu_s_per_output_s_p50
+                    );
+                    reports.push(rep);
+                }
+                let _ = std::fs::remove_dir_all(&setup.scratch);
+                json!({ "compose": reports })
+            };
+            if json {
+                println!("{out}");
+            }
+        }
         Command::UdpFloor {
             destinations,
             bytes,
@@ -279,7 +409,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let wants_janus = match &cli.command {
         Command::Compare { common, .. } | Command::Ramp { common, .. } => common.peer.is_some(),
-        Command::UdpFloor { .. } => false,
+        Command::UdpFloor { .. } | Command::Archive { .. } => false,
     };
     if wants_janus && !netns::inside() {
         return match netns::rerun_inside() {

@@ -83,6 +83,11 @@ impl ParlorSut {
         })
     }
 
+    /// The server SDK, authenticated as the bench's project.
+    pub fn sdk(&self) -> &Parlor {
+        &self.sdk
+    }
+
     pub fn pid(&self) -> u32 {
         // With taskset, the pid is parlor's own (taskset execs it).
         self.child.id()
