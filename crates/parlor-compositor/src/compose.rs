@@ -698,7 +698,9 @@ pub fn ffmpeg_args(
     #[rustfmt::skip]
     a.extend([
         "-map", "[vout]", "-map", "[aout]",
-        "-c:v", "libx264", "-preset", &opts.preset, "-pix_fmt", "yuv420p",
+        // No B-frames: the first frame is at 0 (a fragmented MP4 has no edit list to
+        // hide B-frame delay), which keeps audio and video aligned in every player.
+        "-c:v", "libx264", "-preset", &opts.preset, "-bf", "0", "-pix_fmt", "yuv420p",
         "-r", &fps.to_string(), "-g", &(fps * 2).to_string(),
         "-threads", &threads,
         "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2",

@@ -519,3 +519,46 @@ async fn an_archive_survives_kill_9_of_the_server() {
     assert!(d > 2.5, "only {d} s survived");
     decodes_cleanly(&webm);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_stops_60_s_after_the_last_client_left() {
+    let server = Server::start();
+    let (sid, tokens) = server.session_with_tokens(&[Role::Publisher]).await;
+    let mut publisher = publish(&server, &tokens[0], 3, "cam");
+    wait_streams(&server, &sid, 1).await;
+    let (status, started) = call(
+        &server,
+        reqwest::Method::POST,
+        "/archive",
+        Some(json!({"sessionId": sid, "outputMode": "individual"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{started}");
+    let id = started["id"].as_str().unwrap().to_owned();
+    // The publisher leaves after 3 s; nobody else is connected.
+    publisher.wait().unwrap();
+    let left = Instant::now();
+    let (_, a) = call(
+        &server,
+        reqwest::Method::GET,
+        &format!("/archive/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(a["status"], "started", "{a}");
+    tokio::time::sleep(Duration::from_secs(50)).await;
+    let (_, a) = call(
+        &server,
+        reqwest::Method::GET,
+        &format!("/archive/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(a["status"], "started", "stopped before 60 s: {a}");
+    let done = wait_done(&server, &id).await;
+    let after = left.elapsed().as_secs_f64();
+    println!("stopped {after:.1} s after the last client left");
+    assert!((58.0..75.0).contains(&after), "{after} s");
+    assert_eq!(done["status"], "available", "{done}");
+    assert_eq!(done["reason"], "session ended");
+}

@@ -66,9 +66,7 @@ impl Archives {
                 record.reason = why;
             }
         }
-        if let Err(e) = self.save(&record).await {
-            tracing::error!(archive = %record.id, error = %e, "cannot store an archive's status");
-        }
+        self.save(&record).await;
     }
 }
 

@@ -15,6 +15,7 @@ use super::{
     Archives, EMPTY_SESSION_GRACE, MAX_ARCHIVE_DURATION, StartRequest, StreamInfo, valid_id,
 };
 use crate::signaling::{SessionEvent, lock};
+use parlor_proto::signaling::Stream;
 
 impl Archives {
     pub(super) async fn follow(self: Arc<Self>, mut events: mpsc::UnboundedReceiver<SessionEvent>) {
@@ -52,29 +53,26 @@ impl Archives {
                     r.empty_since = Some(tokio::time::Instant::now());
                 }
             }
+            SessionEvent::StreamPublishing {
+                session_id,
+                stream,
+                classes,
+            } => {
+                // Recording starts as the producer is created, before its media connects,
+                // so the publisher's first frames (its first keyframe) are in the file.
+                for id in &self.of_session(&session_id) {
+                    self.know_stream(id, &stream, &classes, false);
+                    self.record_stream(id, &stream.stream_id).await;
+                }
+            }
             SessionEvent::StreamAnnounced {
                 session_id,
                 stream,
                 classes,
             } => {
                 self.start_always_archive(&session_id).await;
-                let ids = self.of_session(&session_id);
-                for id in &ids {
-                    {
-                        let mut running = lock(&self.running);
-                        let Some(r) = running.get_mut(id) else {
-                            continue;
-                        };
-                        let info = StreamInfo {
-                            stream: stream.clone(),
-                            classes: classes.clone(),
-                            added_seq: r.next_seq,
-                        };
-                        r.next_seq += 1;
-                        let ls = r.layout_stream(&info);
-                        r.known.insert(stream.stream_id.clone(), info);
-                        r.event(EventKind::Added(ls));
-                    }
+                for id in &self.of_session(&session_id) {
+                    self.know_stream(id, &stream, &classes, true);
                     self.record_stream(id, &stream.stream_id).await;
                 }
             }
@@ -87,7 +85,7 @@ impl Archives {
                     .values_mut()
                     .filter(|r| r.record.session_id == session_id)
                 {
-                    if r.known.remove(&stream_id).is_some() {
+                    if r.known.remove(&stream_id).is_some_and(|i| i.announced) {
                         r.event(EventKind::Removed(stream_id.clone()));
                     }
                     self.end_stream(r, &stream_id);
@@ -132,6 +130,34 @@ impl Archives {
                     }
                 }
             }
+        }
+    }
+
+    /// Notes a stream of an archive's session; once it is announced it joins the composed
+    /// layout (an `Added` event).
+    fn know_stream(&self, id: &str, stream: &Stream, classes: &[String], announced: bool) {
+        let mut running = lock(&self.running);
+        let Some(r) = running.get_mut(id) else {
+            return;
+        };
+        let added_seq = match r.known.get(&stream.stream_id) {
+            Some(known) => known.added_seq,
+            None => {
+                r.next_seq += 1;
+                r.next_seq - 1
+            }
+        };
+        let was_announced = r.known.get(&stream.stream_id).is_some_and(|k| k.announced);
+        let info = StreamInfo {
+            stream: stream.clone(),
+            classes: classes.to_vec(),
+            added_seq,
+            announced: announced || was_announced,
+        };
+        let ls = r.layout_stream(&info);
+        r.known.insert(stream.stream_id.clone(), info);
+        if announced && !was_announced {
+            r.event(EventKind::Added(ls));
         }
     }
 
@@ -187,6 +213,7 @@ impl Archives {
             for (id, reason) in due {
                 let _ = self.stop(&id, reason).await;
             }
+            self.retry_unsaved().await;
             // Recorders that ended by themselves: their producer closed (the stream's
             // end is on its way as an event), or they could not write (a full disk):
             // the archive then stops and fails with the reason.
@@ -246,10 +273,7 @@ impl Archives {
                 record.stopped_at = Some(record.created_at + end as i64);
                 record.duration = end / 1000;
                 record.updated_at = crate::unix_millis();
-                if let Err(e) = self.save(&record).await {
-                    tracing::error!(error = %e, "cannot store a recovered archive");
-                    continue;
-                }
+                self.save(&record).await;
             }
             tracing::info!(archive = %record.id, files = recovered.files.len(), "finishing an archive left unfinished");
             self.clone()

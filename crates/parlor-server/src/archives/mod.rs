@@ -114,6 +114,8 @@ struct StreamInfo {
     stream: Stream,
     classes: Vec<String>,
     added_seq: u64,
+    /// Announced to the session (its media connected): in the composed layout.
+    announced: bool,
 }
 
 /// A stream being recorded into this archive.
@@ -206,6 +208,8 @@ pub struct Archives {
     /// ffmpeg, or why composed archives cannot be made.
     ffmpeg: Result<parlor_compositor::ffmpeg::FfmpegInfo, String>,
     running: Mutex<HashMap<String, Running>>,
+    /// Records the database could not store yet (a full disk), newest state.
+    unsaved: Mutex<HashMap<String, ArchiveRecord>>,
     /// Where download URLs point when no request names the host (callbacks).
     base_url: String,
 }
@@ -234,6 +238,7 @@ impl Archives {
             notifier,
             ffmpeg,
             running: Mutex::new(HashMap::new()),
+            unsaved: Mutex::new(HashMap::new()),
             base_url,
         });
         tokio::spawn(archives.clone().follow(events));
@@ -276,11 +281,35 @@ impl Archives {
             .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
     }
 
-    async fn save(&self, record: &ArchiveRecord) -> Result<(), ArchiveError> {
+    /// Stores a status change and reports it. A record the database cannot take (its
+    /// disk is full) is kept in memory, served from there, and stored again every second
+    /// until it is (`retry_unsaved`): a status change is never lost on the way.
+    async fn save(&self, record: &ArchiveRecord) {
         let r = record.clone();
-        self.db(move |s| s.put_archive(&r)).await?;
+        match self.db(move |s| s.put_archive(&r)).await {
+            Ok(()) => {
+                lock(&self.unsaved).remove(&record.id);
+            }
+            Err(e) => {
+                tracing::error!(archive = %record.id, error = %e, "cannot store an archive's status; kept in memory and retried");
+                lock(&self.unsaved).insert(record.id.clone(), record.clone());
+            }
+        }
         self.notify(record);
-        Ok(())
+    }
+
+    /// Stores the records [`Archives::save`] could not.
+    pub(super) async fn retry_unsaved(&self) {
+        let pending: Vec<ArchiveRecord> = lock(&self.unsaved).values().cloned().collect();
+        for record in pending {
+            let r = record.clone();
+            if self.db(move |s| s.put_archive(&r)).await.is_ok() {
+                let mut unsaved = lock(&self.unsaved);
+                if unsaved.get(&record.id) == Some(&record) {
+                    unsaved.remove(&record.id);
+                }
+            }
+        }
     }
 
     /// An archive status callback, in OpenTok's shape.
@@ -397,6 +426,7 @@ impl Archives {
                 stream,
                 classes,
                 added_seq: i as u64,
+                announced: true,
             })
             .collect();
         {
@@ -454,7 +484,7 @@ impl Archives {
             }
             running.insert(record.id.clone(), r);
         }
-        self.save(&record).await?;
+        self.save(&record).await;
         self.signaling.archive_started(
             &record.session_id,
             ActiveArchive {
@@ -647,7 +677,7 @@ impl Archives {
         for stream_id in ids {
             self.end_stream(&mut r, &stream_id);
         }
-        self.save(&r.record).await?;
+        self.save(&r.record).await;
         self.signaling.archive_stopped(&r.record.session_id, id);
         tracing::info!(archive = id, reason, "archive stopped");
         let stopped = r.record.clone();
@@ -669,6 +699,12 @@ impl Archives {
         }
         if let Some(r) = self.current(id).filter(|r| r.project_id == project_id) {
             return Ok(r);
+        }
+        if let Some(r) = lock(&self.unsaved)
+            .get(id)
+            .filter(|r| r.project_id == project_id && r.status != ArchiveStatus::Deleted)
+        {
+            return Ok(r.clone());
         }
         let (p, i) = (project_id.to_owned(), id.to_owned());
         self.db(move |s| s.archive(&p, &i))
@@ -692,6 +728,8 @@ impl Archives {
         for item in &mut items {
             if let Some(live) = self.current(&item.id) {
                 *item = live;
+            } else if let Some(newer) = lock(&self.unsaved).get(&item.id) {
+                *item = newer.clone();
             }
         }
         Ok((total, items))

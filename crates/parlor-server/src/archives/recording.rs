@@ -237,6 +237,9 @@ fn run(
         tracks,
         video_codec.unwrap_or(Codec::Vp8),
     )?;
+    // Attaching the tap already asked the publisher for a keyframe: the recorder's own
+    // first request would only make it send another one.
+    let _ = out.recorder.take_keyframe_request();
     for event in &held {
         feed(&mut out, event, tracks);
     }

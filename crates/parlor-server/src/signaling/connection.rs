@@ -350,6 +350,7 @@ async fn handle(
                     if !has_audio {
                         router.set_producer_audio(stream.clone(), false);
                     }
+                    room.producer_created(&stream);
                     Ok(ServerMessage::Published {
                         id,
                         stream_id: stream.to_string(),

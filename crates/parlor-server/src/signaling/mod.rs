@@ -42,6 +42,13 @@ pub enum SessionEvent {
     Joined { session_id: String },
     /// The last client left.
     Emptied { session_id: String },
+    /// A stream's producer was created in the router (its media is connecting; the
+    /// stream is not announced yet).
+    StreamPublishing {
+        session_id: String,
+        stream: Stream,
+        classes: Vec<String>,
+    },
     /// A stream's media connected and it was announced to the session.
     StreamAnnounced {
         session_id: String,

@@ -353,6 +353,19 @@ impl Room {
         Ok(id)
     }
 
+    /// The stream's producer exists in the router: server-side media services (archives)
+    /// may attach to it before its media connects.
+    pub fn producer_created(&self, stream_id: &str) {
+        let state = lock(&self.state);
+        if let Some(entry) = state.streams.get(stream_id) {
+            self.observe(SessionEvent::StreamPublishing {
+                session_id: self.session_id.clone(),
+                stream: entry.stream.clone(),
+                classes: entry.layout_class_list.clone(),
+            });
+        }
+    }
+
     /// The publisher's media connected: announce the stream to everyone.
     pub(super) fn stream_media_connected(&self, id: &TransportId) {
         let mut state = lock(&self.state);
