@@ -710,6 +710,19 @@ pub fn ffmpeg_args(
         "-flush_packets", "1",
         "-f", "mp4",
     ].map(String::from));
+    // A keyframe where the picture changes as a whole (a layout segment begins): a
+    // starved encoder (a low maxBitrate) would otherwise code the change as a few skipped
+    // frames and show the old layout until its next periodic keyframe.
+    let changes: Vec<String> = c
+        .timeline
+        .iter()
+        .map(|seg| seg.start_ms)
+        .filter(|&ms| ms > 0 && ms < c.duration_ms)
+        .map(secs)
+        .collect();
+    if !changes.is_empty() {
+        a.extend(["-force_key_frames".into(), changes.join(",")]);
+    }
     if let Some(b) = opts.max_video_bitrate {
         // A capped VBV: the rate stays under the cap over every second.
         a.extend([
