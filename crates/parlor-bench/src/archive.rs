@@ -101,6 +101,9 @@ pub struct RecordShape {
     pub window: Duration,
     /// Rounds; each has one window of each kind.
     pub rounds: usize,
+    /// Move the recorder threads onto this CPU (a diagnostic: by default they share the
+    /// server's CPU with the media thread).
+    pub recorder_cpu: Option<usize>,
 }
 
 /// One measurement window.
@@ -118,6 +121,9 @@ pub struct Window {
     pub pkt_per_process_cpu_s: f64,
     /// The media thread's CPU, % of one core.
     pub media_cpu_pct: f64,
+    /// Times per second the media thread was switched out without asking (another of the
+    /// server's threads, or another process, took its CPU).
+    pub media_preempted_per_s: f64,
     /// The process's CPU, % of one core.
     pub process_cpu_pct: f64,
     /// Recorder threads alive through the window.
@@ -139,6 +145,7 @@ pub struct Summary {
     pub pkt_per_media_cpu_s: f64,
     pub pkt_per_process_cpu_s: f64,
     pub media_cpu_pct: f64,
+    pub media_preempted_per_s: f64,
     pub process_cpu_pct: f64,
     pub recorder_cpu_pct: f64,
     pub loss_pct: f64,
@@ -228,6 +235,7 @@ fn summarize(windows: &[&Window]) -> Summary {
         pkt_per_media_cpu_s: m(|w| w.pkt_per_media_cpu_s),
         pkt_per_process_cpu_s: m(|w| w.pkt_per_process_cpu_s),
         media_cpu_pct: m(|w| w.media_cpu_pct),
+        media_preempted_per_s: m(|w| w.media_preempted_per_s),
         process_cpu_pct: m(|w| w.process_cpu_pct),
         recorder_cpu_pct: m(|w| w.recorder_cpu_pct),
         loss_pct: m(|w| w.loss_pct),
@@ -359,6 +367,7 @@ async fn window(
         media_threads == 1,
         "expected one '{MEDIA_THREAD}' thread in parlor, found {media_threads}"
     );
+    let media_preempted = procfs::threads_preempted_between(&t0, &t1, MEDIA_THREAD);
     let (recorder_cpu, recorder_threads) = procfs::threads_cpu_between(&t0, &t1, RECORDER_THREAD);
     let packets = (p1 - p0) as f64;
     let lost = (l1 - l0) as f64;
@@ -371,6 +380,7 @@ async fn window(
         pkt_per_media_cpu_s: packets / media_cpu.max(1e-9),
         pkt_per_process_cpu_s: packets / process_cpu,
         media_cpu_pct: 100.0 * media_cpu / wall,
+        media_preempted_per_s: media_preempted as f64 / wall,
         process_cpu_pct: 100.0 * process_cpu / wall,
         recorder_threads,
         recorder_cpu_pct: 100.0 * recorder_cpu / wall,
@@ -448,6 +458,9 @@ pub async fn run_record(
                     .await
                     .context("starting the archive")?;
                 wait_recorders(pid, shape.streams).await?;
+                if let Some(cpu) = shape.recorder_cpu {
+                    procfs::pin_threads(pid, RECORDER_THREAD, cpu)?;
+                }
                 // Let the keyframe requests and the recorders' first clusters pass.
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let w = window(sut, &stats, shape.window, round, true).await?;
@@ -527,12 +540,13 @@ pub async fn run_record(
 
 fn print_window(w: &Window) {
     eprintln!(
-        "round {} {:>8}: {:>7.0} pkt/s  {:>7.0} pkt/media-CPU-s ({:>4.1}%)  {:>7.0} pkt/process-CPU-s ({:>5.1}%)  recorders {} at {:>5.1}%  loss {:.2}%  taps {:.0} pkt/s, {} dropped",
+        "round {} {:>8}: {:>7.0} pkt/s  {:>7.0} pkt/media-CPU-s ({:>4.1}%, preempted {:>4.0}/s)  {:>7.0} pkt/process-CPU-s ({:>5.1}%)  recorders {} at {:>5.1}%  loss {:.2}%  taps {:.0} pkt/s, {} dropped",
         w.round,
         if w.recorded { "recorded" } else { "none" },
         w.forwarded_pps,
         w.pkt_per_media_cpu_s,
         w.media_cpu_pct,
+        w.media_preempted_per_s,
         w.pkt_per_process_cpu_s,
         w.process_cpu_pct,
         w.recorder_threads,

@@ -110,6 +110,10 @@ enum Command {
         /// instead of letting it onto every CPU after the recording.
         #[arg(long)]
         compose_pinned: bool,
+        /// Diagnostic: move the recorder threads onto this CPU (by default they share the
+        /// SFU's CPU with the media thread, like every thread of the server).
+        #[arg(long)]
+        recorder_cpu: Option<usize>,
         /// The `parlor` binary [default: next to this one].
         #[arg(long)]
         parlor_bin: Option<PathBuf>,
@@ -279,6 +283,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             rounds,
             compose,
             compose_pinned,
+            recorder_cpu,
             parlor_bin: bin,
             sfu_cpu,
             load_cpu,
@@ -295,6 +300,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     subscribers,
                     window: Duration::from_secs_f64(duration),
                     rounds,
+                    recorder_cpu,
                 };
                 let r = archive::run_record(&sut, shape, media).await?;
                 drop(sut);

@@ -64,6 +64,8 @@ pub struct ThreadCpu {
     /// CPU seconds run: the scheduler's nanosecond count (`schedstat`) where the kernel
     /// has it, else user + system ticks from `stat`.
     pub cpu_s: f64,
+    /// Times the thread was switched out without asking (`nonvoluntary_ctxt_switches`).
+    pub preempted: u64,
 }
 
 /// Every live thread of `pid` with its CPU time. Threads that end between listing and
@@ -100,10 +102,19 @@ pub fn threads(pid: u32) -> anyhow::Result<Vec<ThreadCpu>> {
                 (f[11].parse::<f64>()? + f[12].parse::<f64>()?) / ticks_per_second()
             }
         };
+        let preempted = std::fs::read_to_string(dir.join("status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+                    .and_then(|v| v.trim().parse().ok())
+            })
+            .unwrap_or(0);
         out.push(ThreadCpu {
             tid,
             name: name.trim_end().to_owned(),
             cpu_s,
+            preempted,
         });
     }
     Ok(out)
@@ -122,6 +133,39 @@ pub fn threads_cpu_between(a: &[ThreadCpu], b: &[ThreadCpu], name: &str) -> (f64
         }
     }
     (total, n)
+}
+
+/// Times the threads named `name` were preempted between two [`threads`] listings
+/// (threads alive in both).
+pub fn threads_preempted_between(a: &[ThreadCpu], b: &[ThreadCpu], name: &str) -> u64 {
+    b.iter()
+        .filter(|t| t.name == name)
+        .filter_map(|t| {
+            let before = a.iter().find(|x| x.tid == t.tid)?;
+            Some(t.preempted.saturating_sub(before.preempted))
+        })
+        .sum()
+}
+
+/// Moves the threads of `pid` named `name` onto `cpu` alone; returns how many moved.
+pub fn pin_threads(pid: u32, name: &str, cpu: usize) -> anyhow::Result<usize> {
+    // SAFETY: a zeroed cpu_set_t is valid; CPU_SET writes inside it.
+    let set = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        set
+    };
+    let mut moved = 0;
+    for t in threads(pid)?.iter().filter(|t| t.name == name) {
+        // SAFETY: `set` is a valid cpu_set_t; a tid that ended gives ESRCH.
+        let r = unsafe {
+            libc::sched_setaffinity(t.tid as i32, std::mem::size_of::<libc::cpu_set_t>(), &set)
+        };
+        if r == 0 {
+            moved += 1;
+        }
+    }
+    Ok(moved)
 }
 
 /// Lets every thread of `pid` (and the processes it starts from now on) run on all CPUs.
