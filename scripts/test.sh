@@ -66,6 +66,23 @@ for s in systems:
     assert x["loss_pct"] < 5, f"{s} lost {x['loss_pct']}%"
 print("bench: 1 passed, 0 failed")
 PY
+# The recording benchmark (parlor-bench archive): the same idea, a few seconds.
+./target/debug/parlor-bench archive --streams 2 --subscribers 1 --duration 1 --rounds 1 \
+  --media-dir target/bench-media --json | tail -n 1 > "$logs/archive-bench.json"
+./target/debug/parlor-bench archive --compose 2x640x480 --duration 3 --rounds 1 \
+  --media-dir target/bench-media --json | tail -n 1 > "$logs/compose-bench.json"
+python3 - "$logs/archive-bench.json" "$logs/compose-bench.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["record"]
+assert r["streams"] == 2 and r["subscriptions"] == 2, r
+rec = [w for w in r["windows"] if w["recorded"]]
+assert rec and all(w["recorder_threads"] == 2 and w["tap_packets_per_s"] > 50 for w in rec), rec
+assert r["none"]["forwarded_pps"] > 50 and r["recorded"]["loss_pct"] < 5, r
+assert len(r["individual_stop_to_available_ms"]) == 1
+c = json.load(open(sys.argv[2]))["compose"][0]["runs"][0]
+assert c["output_video"] == [640, 480] and c["output_s"] > 2, c
+print("archive bench: 2 passed, 0 failed")
+PY
 
 # ---- browser: the web SDK (web/) and the demo app, end to end in Chromium (tests/browser/) ----
 step "web SDK build check and browser tests (esbuild, Debian chromium, playwright-core)"
