@@ -196,6 +196,11 @@ impl Dispatcher {
                 tracing::warn!(error = %e, project = project_id, event, "cannot read callbacks; event not delivered");
                 return (Vec::new(), None);
             }
+            // Cancelled: the runtime is shutting down, nothing is wrong.
+            Err(e) if e.is_cancelled() => {
+                tracing::debug!("callback lookup cancelled by shutdown");
+                return (Vec::new(), None);
+            }
             Err(e) => {
                 tracing::error!(error = %e, "callback lookup task failed");
                 return (Vec::new(), None);
