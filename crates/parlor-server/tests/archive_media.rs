@@ -18,7 +18,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{API_KEY, API_SECRET, Server, expect_event, fixtures};
+use common::{
+    API_KEY, API_SECRET, Server, expect_event, fixtures, rest_call as call,
+    wait_archive as wait_done,
+};
 use parlor_client::ServerMessage;
 use parlor_sdk::Role;
 use serde_json::{Value, json};
@@ -38,26 +41,6 @@ const MAX_AV_OFFSET_MS: f64 = 80.0;
 const MAX_DURATION_ERROR_S: f64 = 0.5;
 
 // ---- REST ---------------------------------------------------------------------------------
-
-/// A REST call under `/v2/project/{key}` with a fresh project JWT: (status, JSON or Null).
-async fn call(
-    server: &Server,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let jwt = parlor_proto::project_auth::mint(API_KEY, API_SECRET, parlor_proto::unix_now(), 300);
-    let mut req = reqwest::Client::new()
-        .request(method, format!("{}/v2/project/{API_KEY}{path}", server.url))
-        .header("X-OPENTOK-AUTH", jwt);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
 
 async fn start_archive(server: &Server, body: Value) -> Value {
     let (status, a) = call(server, reqwest::Method::POST, "/archive", Some(body)).await;
@@ -88,19 +71,6 @@ async fn get_archive(server: &Server, id: &str) -> Value {
     .await;
     assert_eq!(status, 200, "GET archive {id}: {a}");
     a
-}
-
-/// Polls an archive until it leaves `started`/`stopped` (2 minutes at most).
-async fn wait_done(server: &Server, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        let a = get_archive(server, id).await;
-        if a["status"] != "started" && a["status"] != "stopped" {
-            return a;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("archive {id} was still not finished after 2 minutes");
 }
 
 /// Waits for an archive to be available and downloads its output into `dir`.

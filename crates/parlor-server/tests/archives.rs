@@ -10,49 +10,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{API_KEY, API_SECRET, Server, expect_event, publish_files as publish, wait_streams};
+use common::{
+    API_KEY, API_SECRET, Server, expect_event, publish_files as publish, rest_call as call,
+    wait_archive as wait_done, wait_streams,
+};
 use parlor_client::ServerMessage;
 use parlor_sdk::Role;
 use serde_json::{Value, json};
-
-/// A REST call with a fresh project JWT: (status, JSON body or Null).
-async fn call(
-    server: &Server,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let jwt = parlor_proto::project_auth::mint(API_KEY, API_SECRET, parlor_proto::unix_now(), 300);
-    let mut req = reqwest::Client::new()
-        .request(method, format!("{}/v2/project/{API_KEY}{path}", server.url))
-        .header("X-OPENTOK-AUTH", jwt);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-/// Polls an archive until it leaves `started`/`stopped`.
-async fn wait_done(server: &Server, id: &str) -> Value {
-    for _ in 0..600 {
-        let (status, a) = call(
-            server,
-            reqwest::Method::GET,
-            &format!("/archive/{id}"),
-            None,
-        )
-        .await;
-        assert_eq!(status, 200, "{a}");
-        if a["status"] != "started" && a["status"] != "stopped" {
-            return a;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("archive {id} never became available");
-}
 
 fn ffprobe(path: &Path) -> Value {
     let out = Command::new("ffprobe")

@@ -268,6 +268,49 @@ pub async fn wait_subscribed(s: &mut Subscriber) {
     }
 }
 
+/// A REST call under `/v2/project/{key}` with a fresh project JWT: (status, JSON or Null).
+pub async fn rest_call(
+    server: &Server,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let jwt = parlor_proto::project_auth::mint(API_KEY, API_SECRET, parlor_proto::unix_now(), 300);
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{}/v2/project/{API_KEY}{path}", server.url))
+        .header("X-OPENTOK-AUTH", jwt);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// Polls an archive until it leaves `started`/`stopped` (2 minutes at most).
+pub async fn wait_archive(server: &Server, id: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while std::time::Instant::now() < deadline {
+        let (status, a) = rest_call(
+            server,
+            reqwest::Method::GET,
+            &format!("/archive/{id}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "GET archive {id}: {a}");
+        if a["status"] != "started" && a["status"] != "stopped" {
+            return a;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("archive {id} was still not finished after 2 minutes");
+}
+
 /// `parlor client publish` of the looping fixtures for `secs` seconds, as stream `name`.
 pub fn publish_files(server: &Server, token: &str, secs: u32, name: &str) -> Child {
     let f = fixtures();
