@@ -17,7 +17,7 @@ pub const DEFAULT_DATA_DIR: &str = "./parlor-data";
 pub const DEFAULT_HTTP_HEADER_TIMEOUT_SECS: u64 = 10;
 /// Default time a client has to send a request's whole body, in seconds.
 pub const DEFAULT_HTTP_BODY_TIMEOUT_SECS: u64 = 30;
-/// Default cap on open HTTP/WebSocket connections from one source address.
+/// Default cap on open HTTP connections from one source address.
 pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 500;
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "parlor.db";
@@ -66,7 +66,7 @@ pub struct ServeArgs {
     /// Seconds a client has to send a request's whole body [default: 30].
     #[arg(long, env = "PARLOR_HTTP_BODY_TIMEOUT")]
     pub http_body_timeout: Option<u64>,
-    /// Most open HTTP and WebSocket connections from one source IP address [default: 500].
+    /// Most open HTTP connections from one source IP address [default: 500].
     #[arg(long, env = "PARLOR_MAX_CONNECTIONS_PER_IP")]
     pub max_connections_per_ip: Option<usize>,
 }

@@ -7,8 +7,9 @@
 //! [`HttpLimits::header_timeout`] on the request head (which also covers an idle kept-alive
 //! connection waiting for its next request), the body timeout is a layer on the app
 //! (see `server.rs`), and no source IP address holds more than
-//! [`HttpLimits::max_connections_per_ip`] connections at once (WebSockets included): a
-//! connection over the cap is closed at once, before anything is read.
+//! [`HttpLimits::max_connections_per_ip`] connections at once: a connection over the cap
+//! is closed at once, before anything is read. A WebSocket counts until its upgrade (the
+//! signaling layer closes one that sends no valid token within 10 s).
 
 use std::collections::HashMap;
 use std::future::Future;
