@@ -122,11 +122,11 @@ fn base_url(headers: &HeaderMap, state: &AppState) -> String {
     }
 }
 
-fn answer(state: &AppState, headers: &HeaderMap, a: &ArchiveRecord) -> Json<Value> {
-    let url = state.archives.download_url(a, &base_url(headers, state));
-    let url = (a.status == crate::archives::model::ArchiveStatus::Available)
-        .then_some(url)
-        .flatten();
+async fn answer(state: &AppState, headers: &HeaderMap, a: &ArchiveRecord) -> Json<Value> {
+    let url = state
+        .archives
+        .download_url(a, &base_url(headers, state))
+        .await;
     Json(archive_json(a, url))
 }
 
@@ -264,7 +264,7 @@ pub async fn start(
         .archives
         .start_archive(&auth.0.api_key, req, false)
         .await?;
-    Ok(answer(&state, &headers, &record).into_response())
+    Ok(answer(&state, &headers, &record).await.into_response())
 }
 
 fn check_id(id: &str) -> Result<(), ApiError> {
@@ -288,7 +288,7 @@ pub async fn stop(
     auth.check_path_key(&api_key)?;
     check_id(&id)?;
     let record = state.archives.stop_archive(&auth.0.api_key, &id).await?;
-    Ok(answer(&state, &headers, &record))
+    Ok(answer(&state, &headers, &record).await)
 }
 
 /// `GET /v2/project/{key}/archive/{id}`.
@@ -301,7 +301,7 @@ pub async fn get(
     auth.check_path_key(&api_key)?;
     check_id(&id)?;
     let record = state.archives.get_archive(&auth.0.api_key, &id).await?;
-    Ok(answer(&state, &headers, &record))
+    Ok(answer(&state, &headers, &record).await)
 }
 
 /// `DELETE /v2/project/{key}/archive/{id}`: 204.
@@ -356,15 +356,11 @@ pub async fn list(
         )
         .await?;
     let base = base_url(&headers, &state);
-    let items: Vec<Value> = items
-        .iter()
-        .map(|a| {
-            let url = (a.status == crate::archives::model::ArchiveStatus::Available)
-                .then(|| state.archives.download_url(a, &base))
-                .flatten();
-            archive_json(a, url)
-        })
-        .collect();
+    let mut answers = Vec::with_capacity(items.len());
+    for a in &items {
+        answers.push(archive_json(a, state.archives.download_url(a, &base).await));
+    }
+    let items = answers;
     Ok(Json(json!({ "count": total, "items": items })))
 }
 
@@ -383,7 +379,7 @@ pub async fn set_layout(
         .archives
         .set_layout(&auth.0.api_key, &id, layout)
         .await?;
-    Ok(answer(&state, &headers, &record))
+    Ok(answer(&state, &headers, &record).await)
 }
 
 /// `PATCH /v2/project/{key}/archive/{id}/streams`: `{addStream, hasAudio, hasVideo}` or

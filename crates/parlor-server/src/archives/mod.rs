@@ -296,7 +296,7 @@ impl Archives {
                 lock(&self.unsaved).insert(record.id.clone(), record.clone());
             }
         }
-        self.notify(record);
+        self.notify(record).await;
     }
 
     /// Stores the records [`Archives::save`] could not.
@@ -314,10 +314,8 @@ impl Archives {
     }
 
     /// An archive status callback, in OpenTok's shape.
-    fn notify(&self, record: &ArchiveRecord) {
-        let url = (record.status == ArchiveStatus::Available)
-            .then(|| self.download_url(record, &self.base_url))
-            .flatten();
+    async fn notify(&self, record: &ArchiveRecord) {
+        let url = self.download_url(record, &self.base_url).await;
         let mut body = crate::api::archives::archive_json(record, url);
         body["event"] = json!("archive");
         // OpenTok's archive callbacks give createdAt in seconds.
@@ -330,11 +328,19 @@ impl Archives {
         });
     }
 
-    /// A signed, expiring download URL for an available archive, under `base` (the
-    /// scheme and host clients reach this server at).
-    pub fn download_url(&self, record: &ArchiveRecord, base: &str) -> Option<String> {
-        let secret = self.store.project(&record.project_id).ok()??.api_secret;
+    /// A signed, expiring download URL for an available archive (`None` for any other),
+    /// under `base` (the scheme and host clients reach this server at).
+    pub async fn download_url(&self, record: &ArchiveRecord, base: &str) -> Option<String> {
+        if record.status != ArchiveStatus::Available {
+            return None;
+        }
         let file = record.output_file.as_deref()?;
+        let project = record.project_id.clone();
+        let secret = self
+            .db(move |s| s.project(&project))
+            .await
+            .ok()??
+            .api_secret;
         Some(crate::api::archives::signed_download_url(
             base,
             &record.project_id,
