@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use crate::archives::ArchiveLimits;
+
 /// Default HTTP + WebSocket address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7600";
 /// Default UDP port for WebRTC media.
@@ -69,6 +71,17 @@ pub struct ServeArgs {
     /// Most open HTTP connections from one source IP address [default: 500].
     #[arg(long, env = "PARLOR_MAX_CONNECTIONS_PER_IP")]
     pub max_connections_per_ip: Option<usize>,
+    /// Publishing time after which an archive stops, e.g. 90m or 4h; it also stops after
+    /// three times this including paused time [default: 4h].
+    #[arg(long, env = "PARLOR_ARCHIVE_MAX_DURATION")]
+    pub archive_max_duration: Option<String>,
+    /// How long an archive stays paused (nobody publishes) before it stops [default: 1h].
+    #[arg(long, env = "PARLOR_ARCHIVE_PAUSED_TIMEOUT")]
+    pub archive_paused_timeout: Option<String>,
+    /// How long an archive's files are kept after it stopped, e.g. 72h (OpenTok's); then
+    /// they are removed and its status is "expired" [default: kept until deleted].
+    #[arg(long, env = "PARLOR_ARCHIVE_RETENTION")]
+    pub archive_retention: Option<String>,
 }
 
 /// The same settings in a TOML file.
@@ -87,6 +100,9 @@ struct FileConfig {
     http_header_timeout: Option<u64>,
     http_body_timeout: Option<u64>,
     max_connections_per_ip: Option<usize>,
+    archive_max_duration: Option<String>,
+    archive_paused_timeout: Option<String>,
+    archive_retention: Option<String>,
 }
 
 /// Resolved settings.
@@ -106,6 +122,8 @@ pub struct Config {
     pub callback_url: Option<String>,
     /// HTTP limits against slow or hoarding clients.
     pub http: HttpLimits,
+    /// How long archives run and their files are kept.
+    pub archives: ArchiveLimits,
 }
 
 /// Timeouts and caps of the HTTP server (slowloris and connection hoarding).
@@ -133,6 +151,7 @@ impl std::fmt::Debug for Config {
             .field("demo", &self.demo)
             .field("callback_url", &self.callback_url)
             .field("http", &self.http)
+            .field("archives", &self.archives)
             .finish()
     }
 }
@@ -154,6 +173,11 @@ pub enum ConfigError {
     BadCallbackUrl(String),
     #[error("invalid {0}: it must be at least 1")]
     Zero(&'static str),
+    #[error(
+        "invalid {0} '{1}': give a whole number of seconds, or one with a unit s, m, h or d \
+         (e.g. 90m, 72h), at least 1 s"
+    )]
+    BadDuration(&'static str, String),
 }
 
 impl Config {
@@ -212,8 +236,30 @@ impl Config {
                 v => v.unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_IP),
             },
         };
+        let duration = |v: Option<String>, name: &'static str| {
+            v.map(|v| parse_duration(&v).ok_or(ConfigError::BadDuration(name, v)))
+                .transpose()
+        };
+        let defaults = ArchiveLimits::default();
+        let archives = ArchiveLimits {
+            max_duration: duration(
+                args.archive_max_duration.or(file.archive_max_duration),
+                "--archive-max-duration",
+            )?
+            .unwrap_or(defaults.max_duration),
+            paused_timeout: duration(
+                args.archive_paused_timeout.or(file.archive_paused_timeout),
+                "--archive-paused-timeout",
+            )?
+            .unwrap_or(defaults.paused_timeout),
+            retention: duration(
+                args.archive_retention.or(file.archive_retention),
+                "--archive-retention",
+            )?,
+        };
         Ok(Config {
             http,
+            archives,
             listen,
             media_port: args
                 .media_port
@@ -235,6 +281,27 @@ impl Config {
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join(DB_FILE)
     }
+}
+
+/// A duration setting: whole seconds (`90`) or a number with a unit (`90s`, `15m`, `72h`,
+/// `3d`); `None` for anything else, zero, or more than ten years.
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = digits.parse().ok()?;
+    let secs = n.checked_mul(match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    })?;
+    (1..=10 * 365 * 86_400)
+        .contains(&secs)
+        .then(|| std::time::Duration::from_secs(secs))
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -305,6 +372,54 @@ mod tests {
             ..Default::default()
         });
         assert!(matches!(err, Err(ConfigError::Parse(..))));
+    }
+
+    #[test]
+    fn archive_limits_take_durations_with_units() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration("72h"), Some(Duration::from_secs(259_200)));
+        assert_eq!(parse_duration("2d"), Some(Duration::from_secs(172_800)));
+        for bad in [
+            "",
+            "0",
+            "0h",
+            "h",
+            "1.5h",
+            "-1",
+            "1w",
+            "1 hour",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad:?}");
+        }
+        let cfg = Config::resolve(ServeArgs::default()).unwrap();
+        assert_eq!(cfg.archives, ArchiveLimits::default());
+        assert_eq!(
+            cfg.archives.retention, None,
+            "kept until deleted by default"
+        );
+        let cfg = Config::resolve(ServeArgs {
+            archive_max_duration: Some("30m".into()),
+            archive_paused_timeout: Some("120".into()),
+            archive_retention: Some("72h".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(cfg.archives.max_duration, Duration::from_secs(1800));
+        assert_eq!(cfg.archives.paused_timeout, Duration::from_secs(120));
+        assert_eq!(cfg.archives.retention, Some(Duration::from_secs(259_200)));
+        let err = Config::resolve(ServeArgs {
+            archive_retention: Some("3 days".into()),
+            ..Default::default()
+        })
+        .err()
+        .unwrap();
+        assert!(
+            err.to_string().contains("--archive-retention '3 days'"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -56,6 +56,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         signaling.clone(),
         notifier,
         format!("http://{addr}"),
+        config.archives,
     );
     let state = AppState {
         store,

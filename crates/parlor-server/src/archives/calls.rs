@@ -63,7 +63,7 @@ impl Archives {
         let mut record = self.get_archive(project_id, id).await?;
         if matches!(
             record.status,
-            ArchiveStatus::Started | ArchiveStatus::Stopped
+            ArchiveStatus::Started | ArchiveStatus::Paused | ArchiveStatus::Stopped
         ) {
             return Err(ArchiveError::Conflict(format!(
                 "archive {id} is {}: stop it and wait until it is available before deleting it",

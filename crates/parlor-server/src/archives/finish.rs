@@ -150,19 +150,37 @@ fn make_output(
                 .unwrap_or("640x480")
                 .parse()
                 .map_err(|e| format!("{e}"))?;
-            let duration_ms = record
+            let wall_ms = record
                 .stopped_at
                 .map(|s| (s - record.created_at).max(0) as u64)
                 .unwrap_or(record.duration * 1000);
+            // The composition leaves the paused periods out (nobody published then): every
+            // offset moves to the output's clock.
+            let cut = |at_ms: u64| record.without_pauses(at_ms);
+            let files: Vec<RecordedStream> = files
+                .into_iter()
+                .map(|mut f| {
+                    f.start_offset_ms = cut(f.start_offset_ms);
+                    f.stop_offset_ms = cut(f.stop_offset_ms);
+                    f
+                })
+                .collect();
+            let events: Vec<Event> = events
+                .iter()
+                .map(|e| Event {
+                    at_ms: cut(e.at_ms),
+                    kind: e.kind.clone(),
+                })
+                .collect();
             output::write_composed_with(
                 ffmpeg,
                 dir,
                 &output::ComposedSpec {
                     files: &files,
-                    events,
+                    events: &events,
                     layout: &layout,
                     resolution,
-                    duration_ms,
+                    duration_ms: cut(wall_ms),
                     has_audio: record.has_audio,
                     has_video: record.has_video,
                 },

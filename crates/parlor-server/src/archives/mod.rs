@@ -11,9 +11,11 @@
 //! [`Archives`] is the service: it starts and stops archives for the REST API, follows
 //! the sessions' streams through [`SessionEvent`]s (streams joining and leaving, layout
 //! classes, video on/off) to record them and to keep the composed layout's timeline,
-//! stops archives 60 s after the last client left or after 4 hours, starts them by itself
-//! for `archiveMode=always` sessions, makes the outputs, reports every status change as an
-//! archive callback and tells the session's clients (`archiveStarted`/`archiveStopped`).
+//! pauses them while nobody publishes, stops them 60 s after the last client left, after
+//! an hour paused or after 4 hours of publishing ([`ArchiveLimits`]), starts them by itself
+//! for `archiveMode=always` sessions, makes the outputs, removes their files when the
+//! retention period (if one is set) runs out, reports every status change as an archive
+//! callback and tells the session's clients (`archiveStarted`/`archiveStopped`).
 //!
 //! Files live under `<data dir>/archives/<api key>/<archive id>/`: `streams/` (one file per
 //! stream period), `journal.jsonl`, and the output (`archive.mp4` or `archive.zip`).
@@ -50,8 +52,39 @@ use crate::store::{Store, StoreError};
 
 /// An archive stops this long after the last client left its session.
 pub const EMPTY_SESSION_GRACE: Duration = Duration::from_secs(60);
-/// The longest an archive records.
-pub const MAX_ARCHIVE_DURATION: Duration = Duration::from_secs(4 * 3600);
+
+/// How long archives run, and how long their files are kept (`parlor serve
+/// --archive-max-duration`, `--archive-paused-timeout`, `--archive-retention`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveLimits {
+    /// Publishing time after which an archive stops ("maximum duration exceeded"): 4 h,
+    /// as OpenTok. Paused time is not counted, but an archive stops after three times this
+    /// in all (12 h by default), as OpenTok's 12 hours including paused time.
+    pub max_duration: Duration,
+    /// How long an archive stays paused (nobody publishes) before it stops: 1 h.
+    pub paused_timeout: Duration,
+    /// How long an available archive's files are kept after it stopped recording; then
+    /// they are removed and the archive is `expired` (OpenTok: 72 h without an upload
+    /// target). `None` (the default): kept until the archive is deleted.
+    pub retention: Option<Duration>,
+}
+
+impl Default for ArchiveLimits {
+    fn default() -> Self {
+        ArchiveLimits {
+            max_duration: Duration::from_secs(4 * 3600),
+            paused_timeout: Duration::from_secs(3600),
+            retention: None,
+        }
+    }
+}
+
+impl ArchiveLimits {
+    /// The longest an archive runs, paused time included.
+    pub fn max_wall_duration(&self) -> Duration {
+        self.max_duration.saturating_mul(3)
+    }
+}
 /// Events a tap holds for a recorder that is behind (about 4 s of a 2.5 Mbps stream).
 const TAP_CAPACITY: usize = 4096;
 
@@ -145,12 +178,33 @@ struct Running {
     events: Vec<Event>,
     /// Since when the session has had no client.
     empty_since: Option<tokio::time::Instant>,
-    started: tokio::time::Instant,
 }
 
 impl Running {
     fn offset_ms(&self) -> u64 {
         (crate::unix_millis() - self.record.created_at).max(0) as u64
+    }
+
+    /// Pauses the archive when no client publishes in its session, and resumes it when one
+    /// does; says whether its status changed (then the record is to be saved).
+    fn update_paused(&mut self) -> bool {
+        let now = self.offset_ms();
+        match (self.record.status, self.known.is_empty()) {
+            (ArchiveStatus::Started, true) => {
+                self.record.status = ArchiveStatus::Paused;
+                self.record.pauses.push(model::Pause {
+                    from_ms: now,
+                    to_ms: None,
+                });
+            }
+            (ArchiveStatus::Paused, false) => {
+                self.record.status = ArchiveStatus::Started;
+                self.record.close_pause(now);
+            }
+            _ => return false,
+        }
+        self.record.updated_at = crate::unix_millis();
+        true
     }
 
     fn layout_stream(&self, info: &StreamInfo) -> LayoutStream {
@@ -213,6 +267,7 @@ pub struct Archives {
     unsaved: Mutex<HashMap<String, ArchiveRecord>>,
     /// Where download URLs point when no request names the host (callbacks).
     base_url: String,
+    limits: ArchiveLimits,
 }
 
 impl Archives {
@@ -224,6 +279,7 @@ impl Archives {
         signaling: Arc<Signaling>,
         notifier: Notifier,
         base_url: String,
+        limits: ArchiveLimits,
     ) -> Arc<Archives> {
         let ffmpeg = parlor_compositor::ffmpeg::detect().map_err(|e| e.to_string());
         if let Err(why) = &ffmpeg {
@@ -241,6 +297,7 @@ impl Archives {
             running: Mutex::new(HashMap::new()),
             unsaved: Mutex::new(HashMap::new()),
             base_url,
+            limits,
         });
         tokio::spawn(archives.clone().follow(events));
         tokio::spawn(archives.clone().watch_limits());
@@ -416,6 +473,7 @@ impl Archives {
             streams: Vec::new(),
             output_file: None,
             automatic,
+            pauses: Vec::new(),
         };
         let dir = self.dir(project_id, &record.id);
         std::fs::create_dir_all(dir.join("streams"))
@@ -467,7 +525,6 @@ impl Archives {
                     .existing_room(&record.session_id)
                     .is_none()
                     .then(tokio::time::Instant::now),
-                started: tokio::time::Instant::now(),
             };
             // The layout at the start: a live change later replaces `record.layout`, and
             // the composition must still begin with this one.
@@ -509,7 +566,16 @@ impl Archives {
         for stream_id in ids {
             self.record_stream(&record.id, &stream_id).await;
         }
-        Ok(self.current(&record.id).unwrap_or(record))
+        let started = self.current(&record.id).unwrap_or(record);
+        // Nobody publishes yet: the archive waits, paused. The answer still says
+        // `started`, as OpenTok's does (the Node SDK refuses any other status there).
+        let paused = lock(&self.running)
+            .get_mut(&started.id)
+            .and_then(|r| r.update_paused().then(|| r.record.clone()));
+        if let Some(paused) = paused {
+            self.save(&paused).await;
+        }
+        Ok(started)
     }
 
     /// The live record of a running archive.
@@ -654,7 +720,7 @@ impl Archives {
         id: &str,
     ) -> Result<ArchiveRecord, ArchiveError> {
         let record = self.get_archive(project_id, id).await?;
-        if record.status != ArchiveStatus::Started {
+        if !record.status.is_running() {
             return Err(ArchiveError::Conflict(format!(
                 "archive {id} is not being recorded (its status is {})",
                 record.status.as_str()
@@ -675,11 +741,14 @@ impl Archives {
             )));
         };
         let now = crate::unix_millis();
+        let offset = r.offset_ms();
+        r.record.close_pause(offset);
         r.record.status = ArchiveStatus::Stopped;
         r.record.reason = reason.to_owned();
         r.record.stopped_at = Some(now);
         r.record.updated_at = now;
-        r.record.duration = ((now - r.record.created_at).max(0) / 1000) as u64;
+        // The time recorded: paused periods are not in it.
+        r.record.duration = r.record.without_pauses(offset) / 1000;
         let ids: Vec<String> = r.active.keys().cloned().collect();
         for stream_id in ids {
             self.end_stream(&mut r, &stream_id);

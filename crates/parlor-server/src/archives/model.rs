@@ -14,6 +14,10 @@ use crate::store::{Store, StoreError};
 pub enum ArchiveStatus {
     /// Recording.
     Started,
+    /// Recording, but no client publishes in the session: nothing is being recorded.
+    /// It becomes `started` again with the next stream, and stops after the paused
+    /// timeout (1 h by default).
+    Paused,
     /// Recording ended; the output is being made.
     Stopped,
     /// The output is ready to download.
@@ -22,17 +26,26 @@ pub enum ArchiveStatus {
     Failed,
     /// Deleted: its files are gone.
     Deleted,
+    /// Its files were removed at the end of the retention period (`--archive-retention`).
+    Expired,
 }
 
 impl ArchiveStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             ArchiveStatus::Started => "started",
+            ArchiveStatus::Paused => "paused",
             ArchiveStatus::Stopped => "stopped",
             ArchiveStatus::Available => "available",
             ArchiveStatus::Failed => "failed",
             ArchiveStatus::Deleted => "deleted",
+            ArchiveStatus::Expired => "expired",
         }
+    }
+
+    /// Whether the archive is still running (`started` or `paused`).
+    pub fn is_running(self) -> bool {
+        matches!(self, ArchiveStatus::Started | ArchiveStatus::Paused)
     }
 }
 
@@ -96,6 +109,15 @@ pub struct ArchiveStreamRecord {
     pub has_video: bool,
 }
 
+/// A period of an archive without publishers (offsets from its start, in ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pause {
+    pub from_ms: u64,
+    /// When a client published again; `None` while the pause lasts.
+    pub to_ms: Option<u64>,
+}
+
 /// An archive.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -133,6 +155,40 @@ pub struct ArchiveRecord {
     /// Started automatically (`archiveMode=always`): the API cannot stop it.
     #[serde(default)]
     pub automatic: bool,
+    /// The periods it was paused, oldest first. The composed output leaves them out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pauses: Vec<Pause>,
+}
+
+impl ArchiveRecord {
+    /// Milliseconds spent paused before offset `now_ms` (a pause still open ends there).
+    pub fn paused_ms(&self, now_ms: u64) -> u64 {
+        self.pauses
+            .iter()
+            .map(|p| {
+                let end = p.to_ms.unwrap_or(now_ms).min(now_ms);
+                end.saturating_sub(p.from_ms)
+            })
+            .sum()
+    }
+
+    /// Maps an offset of the archive's wall clock to the composed output's clock, which
+    /// leaves the paused periods out: an offset inside a pause maps to where it began.
+    pub fn without_pauses(&self, at_ms: u64) -> u64 {
+        at_ms - self.paused_ms(at_ms)
+    }
+
+    /// The pause going on now, if any.
+    pub fn open_pause(&self) -> Option<&Pause> {
+        self.pauses.last().filter(|p| p.to_ms.is_none())
+    }
+
+    /// Ends the pause going on, if any, at offset `at_ms`.
+    pub fn close_pause(&mut self, at_ms: u64) {
+        if let Some(p) = self.pauses.last_mut().filter(|p| p.to_ms.is_none()) {
+            p.to_ms = Some(at_ms.max(p.from_ms));
+        }
+    }
 }
 
 impl Store {
@@ -204,6 +260,26 @@ impl Store {
         ))
     }
 
+    /// Available archives that stopped recording at or before `stopped_before` (ms since
+    /// the Unix epoch): the ones whose retention has run out.
+    pub fn archives_stopped_before(
+        &self,
+        stopped_before: i64,
+    ) -> Result<Vec<ArchiveRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT record FROM archives WHERE status = 'available'
+             AND COALESCE(json_extract(record, '$.stoppedAt'), created_at) <= ?1",
+        )?;
+        let rows = stmt
+            .query_map([stopped_before], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| serde_json::from_str(r).ok())
+            .collect())
+    }
+
     /// Archives in a status, across projects (recovery after a restart).
     pub fn archives_in_status(
         &self,
@@ -251,7 +327,71 @@ mod tests {
             streams: vec![],
             output_file: None,
             automatic: false,
+            pauses: vec![],
         }
+    }
+
+    #[test]
+    fn pauses_are_left_out_of_the_output_clock() {
+        let mut a = record("a", "s", 0);
+        assert_eq!(a.without_pauses(5_000), 5_000);
+        a.pauses = vec![
+            Pause {
+                from_ms: 1_000,
+                to_ms: Some(3_000),
+            },
+            Pause {
+                from_ms: 10_000,
+                to_ms: None,
+            },
+        ];
+        assert_eq!(a.without_pauses(500), 500, "before any pause");
+        assert_eq!(
+            a.without_pauses(2_000),
+            1_000,
+            "inside a pause: where it began"
+        );
+        assert_eq!(a.without_pauses(4_000), 2_000);
+        assert_eq!(
+            a.paused_ms(12_000),
+            4_000,
+            "the open pause counts up to now"
+        );
+        assert_eq!(a.open_pause().map(|p| p.from_ms), Some(10_000));
+        a.close_pause(11_000);
+        assert!(a.open_pause().is_none());
+        assert_eq!(a.paused_ms(20_000), 3_000);
+        a.close_pause(30_000);
+        assert_eq!(a.paused_ms(40_000), 3_000, "closing twice changes nothing");
+    }
+
+    #[test]
+    fn retention_finds_available_archives_by_their_stop_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("p.db")).unwrap();
+        store
+            .upsert_project(&Project {
+                api_key: "1".into(),
+                api_secret: "s".into(),
+                created_at: 0,
+            })
+            .unwrap();
+        for (id, status, stopped) in [
+            ("old", ArchiveStatus::Available, Some(1_000)),
+            ("new", ArchiveStatus::Available, Some(9_000)),
+            ("failed", ArchiveStatus::Failed, Some(1_000)),
+            ("running", ArchiveStatus::Started, None),
+        ] {
+            let mut a = record(id, "s", 500);
+            a.status = status;
+            a.stopped_at = stopped;
+            store.put_archive(&a).unwrap();
+        }
+        let due = store.archives_stopped_before(5_000).unwrap();
+        assert_eq!(
+            due.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+            ["old"]
+        );
     }
 
     #[test]
