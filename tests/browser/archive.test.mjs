@@ -89,7 +89,7 @@ test('an individual archive of a Chromium publisher: events, download, a clean V
   let archive;
   for (let i = 0; ; i++) {
     archive = (await rest('GET', `/archive/${id}`)).body;
-    if (archive.status !== 'started' && archive.status !== 'stopped') break;
+    if (!['started', 'paused', 'stopped'].includes(archive.status)) break;
     assert.ok(i < 150, `archive still ${archive.status} after 30 s`);
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -1182,7 +1182,7 @@ async fn full_disk(whole_data_dir: bool) {
         if observed.last() != Some(&status) {
             observed.push(status.clone());
         }
-        if status != "started" {
+        if status != "started" && status != "paused" {
             ended_by_itself = Some(a);
             break;
         }
@@ -1209,7 +1209,8 @@ async fn full_disk(whole_data_dir: bool) {
         if observed.last() != Some(&status) {
             observed.push(status.clone());
         }
-        if (status != "started" && status != "stopped") || Instant::now() > deadline {
+        if !["started", "paused", "stopped"].contains(&status.as_str()) || Instant::now() > deadline
+        {
             break a;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;

@@ -509,7 +509,7 @@ async fn an_archive_stops_60_s_after_the_last_client_left() {
         None,
     )
     .await;
-    assert_eq!(a["status"], "started", "{a}");
+    assert_eq!(a["status"], "paused", "nobody publishes: {a}");
     tokio::time::sleep(Duration::from_secs(50)).await;
     let (_, a) = call(
         &server,
@@ -518,11 +518,286 @@ async fn an_archive_stops_60_s_after_the_last_client_left() {
         None,
     )
     .await;
-    assert_eq!(a["status"], "started", "stopped before 60 s: {a}");
+    assert_eq!(a["status"], "paused", "stopped before 60 s: {a}");
     let done = wait_done(&server, &id).await;
     let after = left.elapsed().as_secs_f64();
     println!("stopped {after:.1} s after the last client left");
     assert!((58.0..75.0).contains(&after), "{after} s");
     assert_eq!(done["status"], "available", "{done}");
     assert_eq!(done["reason"], "session ended");
+    // The 60 s without anybody are not recording time.
+    let d = done["duration"].as_u64().unwrap();
+    assert!(
+        (1..=6).contains(&d),
+        "duration {d} s for ~3 s of publishing: {done}"
+    );
+}
+
+/// Polls an archive until `done(status)` holds (`secs` at most); the archive then.
+async fn wait_status(server: &Server, id: &str, secs: u64, done: impl Fn(&str) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (status, a) = call(
+            server,
+            reqwest::Method::GET,
+            &format!("/archive/{id}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{a}");
+        if done(a["status"].as_str().unwrap()) {
+            return a;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "archive {id} still {} after {secs} s",
+            a["status"]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn start_archive(server: &Server, body: Value) -> Value {
+    let (status, a) = call(server, reqwest::Method::POST, "/archive", Some(body)).await;
+    assert_eq!(status, 200, "{a}");
+    a
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_pauses_while_nobody_publishes_and_its_output_leaves_the_pauses_out() {
+    let server = Server::start_with(&[
+        "--api-key",
+        API_KEY,
+        "--api-secret",
+        API_SECRET,
+        "--archive-paused-timeout",
+        "8",
+    ]);
+    let (sid, tokens) = server
+        .session_with_tokens(&[Role::Publisher, Role::Subscriber])
+        .await;
+    // A subscriber keeps the session from being empty (which would stop it after 60 s).
+    let (_watcher, _events) = server.connect(&sid, &tokens[1]).await;
+    let t0 = Instant::now();
+    let a = start_archive(&server, json!({"sessionId": sid, "outputMode": "composed"})).await;
+    let id = a["id"].as_str().unwrap().to_owned();
+    // The answer says started (as OpenTok's: the Node SDK accepts nothing else), and the
+    // archive is paused at once: nobody publishes.
+    assert_eq!(a["status"], "started", "{a}");
+    wait_status(&server, &id, 2, |s| s == "paused").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut publisher = publish(&server, &tokens[0], 4, "cam");
+    let resumed = wait_status(&server, &id, 10, |s| s == "started").await;
+    assert_eq!(resumed["url"], Value::Null);
+    // Stopping or deleting is refused/allowed as for a started archive.
+    let (status, body) = call(
+        &server,
+        reqwest::Method::DELETE,
+        &format!("/archive/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    publisher.wait().unwrap();
+    let paused = wait_status(&server, &id, 10, |s| s != "started").await;
+    assert_eq!(paused["status"], "paused", "{paused}");
+    let paused_at = Instant::now();
+    let (status, body) = call(
+        &server,
+        reqwest::Method::DELETE,
+        &format!("/archive/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "deleting a paused archive: {body}");
+    // It stops by itself 8 s into the pause.
+    let stopped = wait_status(&server, &id, 20, |s| s != "paused").await;
+    let after = paused_at.elapsed().as_secs_f64();
+    let wall = t0.elapsed().as_secs_f64();
+    println!("stopped {after:.1} s into the pause, {wall:.1} s after the start");
+    assert!((6.5..12.0).contains(&after), "{after} s");
+    assert_eq!(
+        stopped["reason"], "no client published while paused",
+        "{stopped}"
+    );
+    let done = wait_done(&server, &id).await;
+    assert_eq!(done["status"], "available", "{done}");
+    let d = done["duration"].as_u64().unwrap();
+    assert!(
+        (3..=6).contains(&d),
+        "duration {d} s for ~4 s of publishing in {wall:.0} s: {done}"
+    );
+    // The MP4 holds the publishing time only: neither the 3 s before nor the 8 s after.
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("archive.mp4");
+    download(done["url"].as_str().unwrap(), &mp4).await;
+    let probe = ffprobe(&mp4);
+    assert_eq!(codecs(&probe), ["aac", "h264"], "{probe}");
+    decodes_cleanly(&mp4);
+    let file = duration(&probe);
+    println!("composed: {file:.2} s of {wall:.1} s wall, duration field {d} s");
+    assert!(
+        (2.5..7.0).contains(&file),
+        "the MP4 is {file} s long for ~4 s of publishing"
+    );
+    assert!(
+        (file - d as f64).abs() <= 1.5,
+        "file {file} s vs duration {d} s"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_maximum_duration_counts_publishing_time_and_caps_paused_time() {
+    let server = Server::start_with(&[
+        "--api-key",
+        API_KEY,
+        "--api-secret",
+        API_SECRET,
+        "--archive-max-duration",
+        "5",
+    ]);
+    let (sid, tokens) = server
+        .session_with_tokens(&[Role::Publisher, Role::Subscriber])
+        .await;
+    let (_watcher, _events) = server.connect(&sid, &tokens[1]).await;
+    // A second session, where nobody ever publishes: stopped after 3 x 5 s in all.
+    let (idle_sid, idle_tokens) = server.session_with_tokens(&[Role::Subscriber]).await;
+    let (_idle_watcher, _idle_events) = server.connect(&idle_sid, &idle_tokens[0]).await;
+    let idle = start_archive(
+        &server,
+        json!({"sessionId": idle_sid, "outputMode": "individual"}),
+    )
+    .await;
+    let idle_id = idle["id"].as_str().unwrap().to_owned();
+    let idle_t0 = Instant::now();
+
+    let t0 = Instant::now();
+    let a = start_archive(
+        &server,
+        json!({"sessionId": sid, "outputMode": "individual"}),
+    )
+    .await;
+    let id = a["id"].as_str().unwrap().to_owned();
+    wait_status(&server, &id, 2, |s| s == "paused").await;
+    // 4 s paused: not counted.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut publisher = publish(&server, &tokens[0], 30, "cam");
+    wait_status(&server, &id, 10, |s| s == "started").await;
+    let published = Instant::now();
+    let stopped = wait_status(&server, &id, 20, |s| s != "started").await;
+    let (since_publish, wall) = (
+        published.elapsed().as_secs_f64(),
+        t0.elapsed().as_secs_f64(),
+    );
+    println!("stopped {since_publish:.1} s after publishing began, {wall:.1} s after the start");
+    assert_eq!(stopped["reason"], "maximum duration exceeded", "{stopped}");
+    assert!((4.0..8.0).contains(&since_publish), "{since_publish} s");
+    assert!(
+        wall >= 8.5,
+        "the paused 4 s counted: stopped {wall} s after the start"
+    );
+    let done = wait_done(&server, &id).await;
+    assert_eq!(done["status"], "available", "{done}");
+    assert!(
+        (4..=6).contains(&done["duration"].as_u64().unwrap()),
+        "{done}"
+    );
+    publisher.kill().ok();
+    publisher.wait().ok();
+
+    let idle_stopped = wait_status(&server, &idle_id, 30, |s| s != "paused").await;
+    let idle_wall = idle_t0.elapsed().as_secs_f64();
+    println!("the idle archive left 'paused' after {idle_wall:.1} s");
+    assert!((14.0..20.0).contains(&idle_wall), "{idle_wall} s");
+    let idle_done = wait_done(&server, &idle_id).await;
+    assert_eq!(
+        idle_done["status"], "failed",
+        "{idle_done} (after {idle_stopped})"
+    );
+    assert!(
+        idle_done["reason"]
+            .as_str()
+            .unwrap()
+            .contains("nobody published"),
+        "{idle_done}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archives_expire_at_the_end_of_the_retention_period() {
+    let server = Server::start_with(&[
+        "--api-key",
+        API_KEY,
+        "--api-secret",
+        API_SECRET,
+        "--archive-retention",
+        "4",
+    ]);
+    let (sid, tokens) = server.session_with_tokens(&[Role::Publisher]).await;
+    let mut publisher = publish(&server, &tokens[0], 30, "cam");
+    wait_streams(&server, &sid, 1).await;
+    let a = start_archive(
+        &server,
+        json!({"sessionId": sid, "outputMode": "individual"}),
+    )
+    .await;
+    let id = a["id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (status, _) = call(
+        &server,
+        reqwest::Method::POST,
+        &format!("/archive/{id}/stop"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    publisher.kill().ok();
+    publisher.wait().ok();
+    let done = wait_done(&server, &id).await;
+    let available_at = Instant::now();
+    assert_eq!(done["status"], "available", "{done}");
+    let url = done["url"].as_str().unwrap().to_owned();
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 200);
+    let dir = server
+        .data_dir
+        .path()
+        .join("archives")
+        .join(API_KEY)
+        .join(&id);
+    assert!(dir.exists());
+
+    let expired = wait_status(&server, &id, 15, |s| s != "available").await;
+    println!(
+        "expired {:.1} s after it was available",
+        available_at.elapsed().as_secs_f64()
+    );
+    assert_eq!(expired["status"], "expired", "{expired}");
+    assert_eq!(expired["url"], Value::Null);
+    assert_eq!(
+        expired["size"], done["size"],
+        "the archive's facts are kept"
+    );
+    assert!(!dir.exists(), "its files are removed");
+    assert_eq!(
+        reqwest::get(&url).await.unwrap().status(),
+        404,
+        "the old URL serves nothing"
+    );
+    let (status, list) = call(
+        &server,
+        reqwest::Method::GET,
+        &format!("/archive?sessionId={sid}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(list["items"][0]["status"], "expired", "{list}");
+    let (status, _) = call(
+        &server,
+        reqwest::Method::DELETE,
+        &format!("/archive/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204, "an expired archive can be deleted");
 }

@@ -104,12 +104,12 @@ function checkArchive(a, want) {
   }
 }
 
-/** Polls getArchive until the archive leaves started/stopped. */
+/** Polls getArchive until the archive leaves started/paused/stopped. */
 async function waitDone(id, timeoutMs = 60000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const a = await must('getArchive', id);
-    if (a.status !== 'started' && a.status !== 'stopped') return a;
+    if (!['started', 'paused', 'stopped'].includes(a.status)) return a;
     if (Date.now() > deadline) throw new Error(`archive ${id} still ${a.status} after ${timeoutMs} ms`);
     await sleep(200);
   }
@@ -602,6 +602,34 @@ compatTest({ method: 'deleteArchive', operation: 'Delete an archive', feature: '
   assert.ok(r.err instanceof OpenTok.RequestError, errorText(r.err));
   assert.equal((await must('getArchive', state.alwaysArchive.id)).status, 'started');
   rec.note = 'a started archive: 409 RequestError carrying the server message, and it keeps recording';
+});
+
+compatTest({ method: 'getArchive', operation: 'Get an archive', feature: 'archiving', check: 'paused while nobody publishes' }, async (rec) => {
+  const sid = (await must('createSession', { mediaMode: 'routed' })).sessionId;
+  const watcher = await subscriber(server, ot.generateToken(sid, { role: 'subscriber' }), 'paused watcher');
+  const statusIs = async (want) => {
+    for (let i = 0; ; i++) {
+      const a = await must('getArchive', state.paused.id);
+      if (a.status === want) return a;
+      assert.ok(i < 100, `archive still ${a.status}, not ${want}, after 10 s`);
+      await sleep(100);
+    }
+  };
+  // The SDK accepts only 'started' in startArchive's answer; the archive is paused next.
+  state.paused = await must('startArchive', sid, { outputMode: 'individual' });
+  assert.equal(state.paused.status, 'started');
+  await watcher.waitEvent('archiveStarted', (e) => e.id === state.paused.id);
+  await statusIs('paused');
+  const pub = await publisher(server, ot.generateToken(sid), media, { name: 'late' });
+  await statusIs('started');
+  await pub.stop();
+  const paused = await statusIs('paused');
+  assert.equal(paused.url, null);
+  const stopped = await must('stopArchive', state.paused.id);
+  assert.equal(stopped.status, 'stopped');
+  const done = await waitDone(state.paused.id);
+  assert.equal(done.status, 'available', done.reason);
+  rec.note = 'startArchive while nobody publishes answers started (the SDK takes nothing else), then getArchive reads paused; started while a client publishes, paused again when it leaves; stopArchive stops a paused archive, which becomes available';
 });
 
 test('no archive call got a 5xx', () => {

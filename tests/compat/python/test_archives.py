@@ -143,7 +143,7 @@ def wait_done(client, archive_id, timeout=60.0):
     deadline = time.monotonic() + timeout
     while True:
         a = client.get_archive(archive_id)
-        if a.status not in ("started", "stopped"):
+        if a.status not in ("started", "paused", "stopped"):
             return a
         assert time.monotonic() < deadline, f"archive {archive_id} still {a.status} after {timeout} s"
         time.sleep(0.2)
@@ -716,6 +716,36 @@ def test_delete_started_archive(client, http, compat):
     assert client.get_archive(a.id).status == "started"
     compat.note = ("a started archive: 409 (the SDK raises RequestError('An unexpected error occurred', 409)), "
                    "and it keeps recording")
+
+
+@sdk(method="get_archive", operation="Get an archive", feature="archiving", check="paused while nobody publishes")
+def test_paused_while_nobody_publishes(client, server, media, compat):
+    sid = client.create_session(media_mode=MediaModes.routed).session_id
+    watcher = subscriber(server, client.generate_token(sid, role=Roles.subscriber), "paused watcher")
+
+    def status_is(archive_id, want):
+        deadline = time.monotonic() + 10
+        while True:
+            a = client.get_archive(archive_id)
+            if a.status == want:
+                return a
+            assert time.monotonic() < deadline, f"archive still {a.status}, not {want}, after 10 s"
+            time.sleep(0.1)
+
+    a = client.start_archive(sid, output_mode=OutputModes.individual)
+    assert a.status == "started", "the start's answer (the archive is paused next)"
+    watcher.wait_event("archiveStarted", lambda e: e["id"] == a.id)
+    status_is(a.id, "paused")
+    pub = publisher(server, client.generate_token(sid), media, name="late")
+    status_is(a.id, "started")
+    pub.stop()
+    assert status_is(a.id, "paused").url is None
+    assert client.stop_archive(a.id).status == "stopped"
+    done = wait_done(client, a.id)
+    assert done.status == "available", done.reason
+    compat.note = ("start_archive while nobody publishes answers started, then get_archive reads paused; "
+                   "started while a client publishes, paused again when it leaves; stop_archive stops a "
+                   "paused archive, which becomes available")
 
 
 def test_no_archive_call_got_a_5xx(http):

@@ -291,7 +291,7 @@ pub async fn rest_call(
     )
 }
 
-/// Polls an archive until it leaves `started`/`stopped` (2 minutes at most).
+/// Polls an archive until it leaves `started`/`paused`/`stopped` (2 minutes at most).
 pub async fn wait_archive(server: &Server, id: &str) -> serde_json::Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while std::time::Instant::now() < deadline {
@@ -303,7 +303,7 @@ pub async fn wait_archive(server: &Server, id: &str) -> serde_json::Value {
         )
         .await;
         assert_eq!(status, 200, "GET archive {id}: {a}");
-        if a["status"] != "started" && a["status"] != "stopped" {
+        if !["started", "paused", "stopped"].contains(&a["status"].as_str().unwrap_or("")) {
             return a;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
