@@ -1,5 +1,6 @@
-//! The two JWT steps shared by client tokens and REST auth: reading the claims before the
-//! signing key is known (to learn the issuer), and checking an HS256 signature.
+//! The JWT steps shared by client tokens and REST auth: reading the claims before the
+//! signing key is known (to learn the issuer), checking an HS256 signature (OpenTok API
+//! secrets) and an RS256 one (Vonage application keys, [`crate::app_auth`]).
 
 use std::collections::HashSet;
 
@@ -53,6 +54,104 @@ pub(crate) fn client_token_claim(claims: &Claims) -> Option<&'static str> {
     CLIENT_TOKEN_CLAIMS
         .into_iter()
         .find(|c| claims.contains_key(*c))
+}
+
+/// Reads the JOSE header of a compact JWT without checking anything else.
+pub(crate) fn peek_header(token: &str) -> Result<Claims, JwtError> {
+    let header = token.split('.').next().unwrap_or_default();
+    let bytes = URL_SAFE_NO_PAD
+        .decode(header.trim_end_matches('='))
+        .map_err(|_| JwtError::Malformed("JWT header is not base64url"))?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(JwtError::Malformed("JWT header is not a JSON object")),
+    }
+}
+
+/// Why a JWT meant for an application's RSA keys was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AppJwtError {
+    Malformed(&'static str),
+    /// `alg: none`: an unsigned token.
+    AlgNone,
+    /// HS256/384/512: signed with a shared secret, which applications do not have.
+    SecretSigned(String),
+    /// Another asymmetric algorithm (ES256, PS256, EdDSA, …): not an RSA PKCS#1 v1.5 key.
+    WrongKeyType(String),
+    /// The header names a key ID the application does not have.
+    UnknownKid(String),
+    /// The application has no key at all (all removed).
+    NoKeys,
+    BadSignature,
+}
+
+/// Checks the header of a token that claims an application: no `crit`, `alg` RS256.
+pub(crate) fn check_app_header(token: &str) -> Result<Claims, AppJwtError> {
+    check_header(token).map_err(|e| match e {
+        JwtError::Malformed(why) => AppJwtError::Malformed(why),
+        JwtError::BadSignature => AppJwtError::BadSignature,
+    })?;
+    let header = peek_header(token)
+        .map_err(|_| AppJwtError::Malformed("JWT header is not a JSON object"))?;
+    match header.get("alg").and_then(Value::as_str) {
+        None => Err(AppJwtError::Malformed("JWT header has no 'alg'")),
+        Some("RS256") => Ok(header),
+        Some(alg) if alg.eq_ignore_ascii_case("none") => Err(AppJwtError::AlgNone),
+        Some(alg @ ("HS256" | "HS384" | "HS512")) => Err(AppJwtError::SecretSigned(alg.to_owned())),
+        Some(alg) => Err(AppJwtError::WrongKeyType(alg.chars().take(20).collect())),
+    }
+}
+
+/// Checks that `token` is RS256-signed by one of `keys` (only the one its header's `kid`
+/// names, when it names one) and returns its claims. Time-based claims are the caller's.
+pub(crate) fn verify_rs256(
+    token: &str,
+    keys: &[crate::app_auth::PublicKey],
+) -> Result<Claims, AppJwtError> {
+    let header = check_app_header(token)?;
+    let candidates: Vec<&crate::app_auth::PublicKey> = match header.get("kid") {
+        None | Some(Value::Null) => keys.iter().collect(),
+        Some(Value::String(kid)) => {
+            let found: Vec<_> = keys.iter().filter(|k| k.id() == kid).collect();
+            if found.is_empty() {
+                return Err(AppJwtError::UnknownKid(kid.chars().take(64).collect()));
+            }
+            found
+        }
+        Some(_) => return Err(AppJwtError::Malformed("JWT header 'kid' is not a string")),
+    };
+    if candidates.is_empty() {
+        return Err(AppJwtError::NoKeys);
+    }
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims = HashSet::new();
+    for key in candidates {
+        match jsonwebtoken::decode::<Claims>(token, &key.decoding_key(), &validation) {
+            Ok(data) => return Ok(data.claims),
+            Err(e) => match e.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => continue,
+                _ => return Err(AppJwtError::Malformed("JWT could not be decoded")),
+            },
+        }
+    }
+    Err(AppJwtError::BadSignature)
+}
+
+/// Signs `claims` with RS256 and `key`, the header naming the key's ID when `with_kid`.
+pub(crate) fn sign_rs256(
+    claims: &Claims,
+    key: &crate::app_auth::PrivateKey,
+    with_kid: bool,
+) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    if with_kid {
+        header.kid = Some(key.public_key().id().to_owned());
+    }
+    jsonwebtoken::encode(&header, claims, &key.encoding_key())
+        .expect("an RSA key parsed at load signs any JSON map")
 }
 
 /// Refuses a JOSE header with a `crit` member: it names extensions the verifier must

@@ -9,12 +9,15 @@
 //! * [`token`] — client tokens in both formats the official OpenTok SDKs mint (JWT and the
 //!   legacy `T1==` form): minting for server SDKs, parsing and verification for the server.
 //! * [`project_auth`] — the `X-OPENTOK-AUTH` JWT a server SDK sends with every REST call.
+//! * [`app_auth`] — Vonage application credentials (an application ID and RSA keys): the
+//!   RS256 `Authorization: Bearer` JWT of `@vonage/video` and PyPI `vonage`.
 //! * [`signaling`] — the WebSocket signaling protocol (v1) between clients and the server.
 //! * [`limits`] — the documented product limits, in one place.
 //!
 //! The crate is deliberately sans-IO: the current time is always passed in, so every rule
 //! is testable without a clock or a socket.
 
+pub mod app_auth;
 mod jwt;
 pub mod limits;
 pub mod project_auth;

@@ -3,7 +3,8 @@
 //! A session ID is a two-character prefix followed by unpadded base64url of
 //! `1~<apiKey>~<location>~<createdMs>~<random>~`. The Node SDK requires field 1 to equal
 //! its API key, the Python SDK requires the key among the fields, so a token can only be
-//! minted for a session of the SDK's own project. IDs are ASCII and never expire.
+//! minted for a session of the SDK's own project. IDs are ASCII and never expire. For a
+//! Vonage application, field 1 is the application ID (a UUID) in place of the API key.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
@@ -69,7 +70,8 @@ pub fn decode(session_id: &str) -> Result<SessionIdParts, SessionIdError> {
         return Err(SessionIdError::BadLayout);
     }
     let api_key = fields[1];
-    if api_key.is_empty() || !api_key.bytes().all(|b| b.is_ascii_digit()) {
+    let opentok_key = !api_key.is_empty() && api_key.bytes().all(|b| b.is_ascii_digit());
+    if !opentok_key && !crate::app_auth::is_application_id(api_key) {
         return Err(SessionIdError::BadLayout);
     }
     let created_ms = fields[3].parse().map_err(|_| SessionIdError::BadLayout)?;
@@ -93,6 +95,15 @@ mod tests {
         assert_eq!(parts.api_key, "47001234");
         assert_eq!(parts.location, "10.1.2.3");
         assert_eq!(parts.created_ms, 1_700_000_000_000);
+    }
+
+    #[test]
+    fn application_ids_take_field_one() {
+        let app = "0b1c2d3e-4f50-4617-8829-3a4b5c6d7e8f";
+        let id = generate(app, None, 1_700_000_000_000);
+        assert_eq!(decode(&id).unwrap().api_key, app);
+        let not_uuid = generate("my-app", None, 1);
+        assert_eq!(decode(&not_uuid), Err(SessionIdError::BadLayout));
     }
 
     #[test]

@@ -21,12 +21,27 @@
 //!
 //! Tokens are minted offline from the API key and secret; no request is made.
 //!
+//! A Vonage application (an application ID and its RSA private key) works the same way
+//! with [`Parlor::with_application`]: REST calls carry `Authorization: Bearer` with an
+//! RS256 JWT, and tokens are the RS256 client tokens `@vonage/video` mints.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), parlor_sdk::Error> {
+//! let pem = std::fs::read_to_string("private.key").unwrap();
+//! let parlor = parlor_sdk::Parlor::with_application(
+//!     "0b1c2d3e-4f50-4617-8829-3a4b5c6d7e8f", &pem, "https://video.example.com")?;
+//! let session = parlor.create_session(Default::default()).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Archives (recordings) are started, stopped, listed and downloaded with the calls in
 //! [`archives`] (re-exported here).
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use parlor_proto::app_auth::{self, PrivateKey};
 use parlor_proto::limits::{
     ARCHIVE_RESOLUTIONS, DEFAULT_TOKEN_TTL_SECS, MAX_ARCHIVE_NAME_CHARS, MAX_CONNECTION_DATA_CHARS,
     MAX_TOKEN_TTL_SECS,
@@ -133,13 +148,46 @@ pub struct TokenOptions {
     pub format: TokenFormat,
 }
 
-/// A client for one project on one server.
+/// A client for one project (or Vonage application) on one server.
 #[derive(Debug, Clone)]
 pub struct Parlor {
+    /// The API key, or the application ID.
     api_key: String,
-    api_secret: String,
+    signer: Signer,
     api_url: String,
     http: reqwest::Client,
+}
+
+/// What signs REST JWTs and client tokens.
+#[derive(Clone)]
+enum Signer {
+    /// An OpenTok project's API secret (HS256, `X-OPENTOK-AUTH`).
+    Secret(String),
+    /// A Vonage application's RSA private key (RS256, `Authorization: Bearer`).
+    Application(Box<PrivateKey>),
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Signer::Secret(_) => f.write_str("Secret([redacted])"),
+            Signer::Application(key) => f.debug_tuple("Application").field(key).finish(),
+        }
+    }
+}
+
+fn check_url_and_client(api_url: &str) -> Result<(String, reqwest::Client), Error> {
+    let api_url = api_url.trim_end_matches('/').to_owned();
+    if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
+        return Err(Error::InvalidArgument(format!(
+            "API URL must start with http:// or https://, got '{api_url}'"
+        )));
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .user_agent(concat!("parlor-sdk-rust/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    Ok((api_url, http))
 }
 
 impl Parlor {
@@ -160,25 +208,47 @@ impl Parlor {
         if api_secret.is_empty() {
             return Err(Error::InvalidArgument("API secret is empty".into()));
         }
-        let api_url = api_url.as_ref().trim_end_matches('/').to_owned();
-        if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
-            return Err(Error::InvalidArgument(format!(
-                "API URL must start with http:// or https://, got '{api_url}'"
-            )));
-        }
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .user_agent(concat!("parlor-sdk-rust/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let (api_url, http) = check_url_and_client(api_url.as_ref())?;
         Ok(Parlor {
             api_key,
-            api_secret,
+            signer: Signer::Secret(api_secret),
             api_url,
             http,
         })
     }
 
-    /// The project's API key.
+    /// A client for the Vonage application `application_id` (a UUID), signing with its RSA
+    /// private key (PEM, PKCS#8 as Vonage hands it out, or PKCS#1).
+    pub fn with_application(
+        application_id: impl Into<String>,
+        private_key_pem: &str,
+        api_url: impl AsRef<str>,
+    ) -> Result<Self, Error> {
+        let application_id = application_id.into();
+        if !app_auth::is_application_id(&application_id) {
+            return Err(Error::InvalidArgument(format!(
+                "application ID must be a UUID, got '{application_id}'"
+            )));
+        }
+        let key = PrivateKey::from_pem(private_key_pem)
+            .map_err(|e| Error::InvalidArgument(format!("private key: {e}")))?;
+        let (api_url, http) = check_url_and_client(api_url.as_ref())?;
+        Ok(Parlor {
+            api_key: application_id,
+            signer: Signer::Application(Box::new(key)),
+            api_url,
+            http,
+        })
+    }
+
+    /// Uses `http` for every request: e.g. one that trusts a private CA
+    /// (`reqwest::Certificate`) for a server with a self-signed certificate.
+    pub fn with_http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// The project's API key, or the application ID.
     pub fn api_key(&self) -> &str {
         &self.api_key
     }
@@ -256,26 +326,53 @@ impl Parlor {
                 "layout class '{bad}' must be non-empty and without spaces"
             )));
         }
-        Ok(token::mint(&token::MintRequest {
-            api_key: &self.api_key,
-            api_secret: &self.api_secret,
-            session_id,
-            role: options.role,
-            create_time: now,
-            expire_time,
-            data: options.data.as_deref(),
-            initial_layout_class_list: &options.initial_layout_class_list,
-            format: options.format,
-        }))
+        match &self.signer {
+            Signer::Secret(api_secret) => Ok(token::mint(&token::MintRequest {
+                api_key: &self.api_key,
+                api_secret,
+                session_id,
+                role: options.role,
+                create_time: now,
+                expire_time,
+                data: options.data.as_deref(),
+                initial_layout_class_list: &options.initial_layout_class_list,
+                format: options.format,
+            })),
+            Signer::Application(_) if options.format == TokenFormat::T1 => {
+                Err(Error::InvalidArgument(
+                    "an application's tokens are RS256 JWTs; the T1 format needs an API secret"
+                        .into(),
+                ))
+            }
+            Signer::Application(key) => Ok(token::mint_application(&token::AppMintRequest {
+                application_id: &self.api_key,
+                private_key: key,
+                session_id,
+                role: options.role,
+                create_time: now,
+                expire_time,
+                data: options.data.as_deref(),
+                initial_layout_class_list: &options.initial_layout_class_list,
+            })),
+        }
     }
 
-    fn rest_auth(&self) -> String {
-        project_auth::mint(
-            &self.api_key,
-            &self.api_secret,
-            parlor_proto::unix_now(),
-            REST_AUTH_TTL_SECS,
-        )
+    /// The REST authentication header: name and value.
+    fn rest_auth(&self) -> (&'static str, String) {
+        let now = parlor_proto::unix_now();
+        match &self.signer {
+            Signer::Secret(api_secret) => (
+                project_auth::HEADER,
+                project_auth::mint(&self.api_key, api_secret, now, REST_AUTH_TTL_SECS),
+            ),
+            Signer::Application(key) => (
+                app_auth::HEADER,
+                format!(
+                    "Bearer {}",
+                    app_auth::mint(&self.api_key, key, now, REST_AUTH_TTL_SECS)
+                ),
+            ),
+        }
     }
 }
 
@@ -447,9 +544,10 @@ impl Parlor {
 
     /// A request to `url` with the project's REST authentication, asking for JSON.
     fn authed(&self, method: reqwest::Method, url: String) -> reqwest::RequestBuilder {
+        let (header, value) = self.rest_auth();
         self.http
             .request(method, url)
-            .header(project_auth::HEADER, self.rest_auth())
+            .header(header, value)
             .header(reqwest::header::ACCEPT, "application/json")
     }
 

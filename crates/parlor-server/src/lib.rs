@@ -3,6 +3,8 @@
 //! * [`config`] — `parlor serve` settings (flags, `PARLOR_*` env, TOML file, defaults).
 //! * [`store`] — SQLite: projects and sessions, migrated at start.
 //! * [`project`] — the project credentials: created on first start, printed once.
+//! * [`applications`] — Vonage applications (an ID and RSA public keys): creation, key
+//!   rotation, the keys verification reads.
 //! * [`verify`] — client token verification against the store (signature, expiry, role,
 //!   data, session existence and match), for the signaling layer and the CLI.
 //! * [`api`] — the REST API (OpenTok wire format) on axum.
@@ -14,6 +16,7 @@
 //! * [`cli`] — the `parlor` command line.
 
 pub mod api;
+pub mod applications;
 pub mod archives;
 pub mod callbacks;
 pub mod cli;

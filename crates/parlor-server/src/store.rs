@@ -1,4 +1,5 @@
-//! Durable state in SQLite: projects and sessions.
+//! Durable state in SQLite: projects (and Vonage applications), sessions, callbacks,
+//! archives.
 //!
 //! One connection behind a mutex. Calls are short (indexed lookups, single-row inserts)
 //! and never on the media path; async callers go through [`crate::AppState::db`], which
@@ -83,6 +84,25 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX archives_by_project ON archives(project_id, created_at);
     CREATE INDEX archives_by_status ON archives(status);
 "#,
+    // Vonage applications: a project row (the owner of sessions, archives, callbacks; its
+    // secret is internal, for signing callbacks and download URLs, never shown) plus RSA
+    // public keys. A deleted application keeps its row (its sessions and archives refer to
+    // it) with `deleted_at` set and no keys.
+    r#"
+    CREATE TABLE applications (
+        application_id TEXT PRIMARY KEY REFERENCES projects(api_key),
+        name           TEXT,
+        created_at     INTEGER NOT NULL,
+        deleted_at     INTEGER
+    );
+    CREATE TABLE application_keys (
+        application_id TEXT NOT NULL REFERENCES applications(application_id),
+        key_id         TEXT NOT NULL,
+        public_key_pem TEXT NOT NULL,
+        created_at     INTEGER NOT NULL,
+        PRIMARY KEY (application_id, key_id)
+    );
+"#,
 ];
 
 /// A project: the owner of sessions, identified by its API key.
@@ -92,6 +112,43 @@ pub struct Project {
     pub api_secret: String,
     /// Milliseconds since the Unix epoch.
     pub created_at: i64,
+}
+
+/// A Vonage application: the second kind of project credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Application {
+    pub application_id: String,
+    pub name: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+    /// When it was deleted (milliseconds), if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<i64>,
+    /// Its public keys, oldest first.
+    pub keys: Vec<ApplicationKey>,
+}
+
+/// One RSA public key of an application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationKey {
+    /// [`parlor_proto::app_auth::PublicKey::id`].
+    pub key_id: String,
+    /// SPKI PEM.
+    pub public_key_pem: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// What removing an application key did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRemoval {
+    Removed,
+    /// No such application or key.
+    NotFound,
+    /// Refused: it is the application's only key (add the new one first).
+    LastKey,
 }
 
 /// A session as stored, with the options it was created with.
@@ -205,11 +262,15 @@ impl Store {
             .optional()?)
     }
 
-    /// All projects, oldest first.
+    /// All OpenTok projects (API key and secret), oldest first; applications are not
+    /// listed (see [`Store::applications`]).
     pub fn projects(&self) -> Result<Vec<Project>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT api_key, api_secret, created_at FROM projects ORDER BY created_at")?;
+        let mut stmt = conn.prepare(
+            "SELECT api_key, api_secret, created_at FROM projects
+             WHERE api_key NOT IN (SELECT application_id FROM applications)
+             ORDER BY created_at",
+        )?;
         let rows = stmt.query_map([], project_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -347,6 +408,176 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Stores a new application with its first key: the project row that owns its sessions
+    /// (with `internal_secret`) and the application. Fails if the ID is taken.
+    pub fn create_application(
+        &self,
+        application_id: &str,
+        name: Option<&str>,
+        internal_secret: &str,
+        first_key: &ApplicationKey,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO projects (api_key, api_secret, created_at) VALUES (?1, ?2, ?3)",
+            params![application_id, internal_secret, first_key.created_at],
+        )?;
+        tx.execute(
+            "INSERT INTO applications (application_id, name, created_at) VALUES (?1, ?2, ?3)",
+            params![application_id, name, first_key.created_at],
+        )?;
+        tx.execute(
+            "INSERT INTO application_keys (application_id, key_id, public_key_pem, created_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![
+                application_id,
+                first_key.key_id,
+                first_key.public_key_pem,
+                first_key.created_at
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The application with this ID (deleted ones too: `deleted_at` says so).
+    pub fn application(&self, application_id: &str) -> Result<Option<Application>, StoreError> {
+        let conn = self.conn();
+        let Some(mut app) = conn
+            .query_row(
+                "SELECT application_id, name, created_at, deleted_at FROM applications
+                 WHERE application_id = ?1",
+                [application_id],
+                |r| {
+                    Ok(Application {
+                        application_id: r.get(0)?,
+                        name: r.get(1)?,
+                        created_at: r.get(2)?,
+                        deleted_at: r.get(3)?,
+                        keys: Vec::new(),
+                    })
+                },
+            )
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let mut stmt = conn.prepare(
+            "SELECT key_id, public_key_pem, created_at FROM application_keys
+             WHERE application_id = ?1 ORDER BY created_at, key_id",
+        )?;
+        app.keys = stmt
+            .query_map([application_id], |r| {
+                Ok(ApplicationKey {
+                    key_id: r.get(0)?,
+                    public_key_pem: r.get(1)?,
+                    created_at: r.get(2)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(Some(app))
+    }
+
+    /// Every application not deleted, oldest first.
+    pub fn applications(&self) -> Result<Vec<Application>, StoreError> {
+        let ids: Vec<String> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare(
+                "SELECT application_id FROM applications WHERE deleted_at IS NULL
+                 ORDER BY created_at, application_id",
+            )?;
+            stmt.query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut apps = Vec::with_capacity(ids.len());
+        for id in ids {
+            apps.extend(self.application(&id)?);
+        }
+        Ok(apps)
+    }
+
+    /// Adds a key to a live application. Returns false if the application does not exist
+    /// (or was deleted) or already has this key.
+    pub fn add_application_key(
+        &self,
+        application_id: &str,
+        key: &ApplicationKey,
+    ) -> Result<bool, StoreError> {
+        let n = self.conn().execute(
+            "INSERT OR IGNORE INTO application_keys
+                 (application_id, key_id, public_key_pem, created_at)
+             SELECT ?1, ?2, ?3, ?4 FROM applications
+             WHERE application_id = ?1 AND deleted_at IS NULL",
+            params![
+                application_id,
+                key.key_id,
+                key.public_key_pem,
+                key.created_at
+            ],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Removes one key of an application, unless it is the last one.
+    pub fn remove_application_key(
+        &self,
+        application_id: &str,
+        key_id: &str,
+    ) -> Result<KeyRemoval, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let count: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM application_keys WHERE application_id = ?1",
+            [application_id],
+            |r| r.get(0),
+        )?;
+        let exists: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM application_keys
+                           WHERE application_id = ?1 AND key_id = ?2)",
+            [application_id, key_id],
+            |r| r.get(0),
+        )?;
+        let outcome = if !exists {
+            KeyRemoval::NotFound
+        } else if count <= 1 {
+            KeyRemoval::LastKey
+        } else {
+            tx.execute(
+                "DELETE FROM application_keys WHERE application_id = ?1 AND key_id = ?2",
+                [application_id, key_id],
+            )?;
+            KeyRemoval::Removed
+        };
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// Deletes an application: its keys go (nothing it signs is accepted any more), its
+    /// row stays, marked, for the sessions and archives that name it. Returns false if
+    /// there is no live application with this ID.
+    pub fn delete_application(
+        &self,
+        application_id: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
+            "UPDATE applications SET deleted_at = ?2
+             WHERE application_id = ?1 AND deleted_at IS NULL",
+            params![application_id, now_ms],
+        )?;
+        tx.execute(
+            "DELETE FROM application_keys WHERE application_id = ?1",
+            [application_id],
+        )?;
+        tx.commit()?;
+        Ok(n > 0)
+    }
+}
+
 fn project_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Project> {
     Ok(Project {
         api_key: r.get(0)?,
@@ -405,5 +636,70 @@ mod tests {
             ..store.session("1_x").unwrap().unwrap()
         };
         assert!(store.insert_session(&orphan).is_err());
+    }
+
+    #[test]
+    fn applications_keys_rotation_and_deletion() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("parlor.db")).unwrap();
+        store
+            .upsert_project(&Project {
+                api_key: "123".into(),
+                api_secret: "abc".into(),
+                created_at: 1,
+            })
+            .unwrap();
+        let app = "0b1c2d3e-4f50-4617-8829-3a4b5c6d7e8f";
+        let key = |id: &str, at: i64| ApplicationKey {
+            key_id: id.into(),
+            public_key_pem: format!("pem {id}"),
+            created_at: at,
+        };
+        store
+            .create_application(app, Some("demo"), "internal", &key("k1", 5))
+            .unwrap();
+        // The ID is taken now, by the application and as a project.
+        assert!(
+            store
+                .create_application(app, None, "x", &key("k9", 6))
+                .is_err()
+        );
+        assert_eq!(store.project(app).unwrap().unwrap().api_secret, "internal");
+        // Projects lists only OpenTok projects: `serve` and the CLI pick among those.
+        let keys: Vec<_> = store
+            .projects()
+            .unwrap()
+            .into_iter()
+            .map(|p| p.api_key)
+            .collect();
+        assert_eq!(keys, ["123"]);
+        assert!(store.add_application_key(app, &key("k2", 7)).unwrap());
+        assert!(
+            !store.add_application_key(app, &key("k2", 8)).unwrap(),
+            "same key twice"
+        );
+        assert!(!store.add_application_key("nope", &key("k3", 8)).unwrap());
+        let got = store.application(app).unwrap().unwrap();
+        assert_eq!(got.name.as_deref(), Some("demo"));
+        assert_eq!(got.keys, [key("k1", 5), key("k2", 7)]);
+        assert_eq!(
+            store.remove_application_key(app, "k1").unwrap(),
+            KeyRemoval::Removed
+        );
+        assert_eq!(
+            store.remove_application_key(app, "k1").unwrap(),
+            KeyRemoval::NotFound
+        );
+        assert_eq!(
+            store.remove_application_key(app, "k2").unwrap(),
+            KeyRemoval::LastKey
+        );
+        assert_eq!(store.applications().unwrap().len(), 1);
+        assert!(store.delete_application(app, 99).unwrap());
+        assert!(!store.delete_application(app, 100).unwrap());
+        let deleted = store.application(app).unwrap().unwrap();
+        assert_eq!((deleted.deleted_at, deleted.keys.len()), (Some(99), 0));
+        assert!(store.applications().unwrap().is_empty());
+        assert!(!store.add_application_key(app, &key("k4", 101)).unwrap());
     }
 }

@@ -1,6 +1,7 @@
 //! Client tokens: what lets one client join one session with one role.
 //!
-//! Two formats exist, both minted by the official OpenTok server SDKs and by `parlor-sdk`:
+//! Two formats exist, both minted by the official OpenTok server SDKs and by `parlor-sdk`,
+//! plus the Vonage application kind:
 //!
 //! * **JWT** (HS256 with the API secret). Node claims: `iss`, `ist`, `iat`, `exp`,
 //!   `session_id`, `create_time`, `nonce`, `role`, `expire_time`,
@@ -8,6 +9,12 @@
 //!   `expire_time` and sends `initial_layout_class_list` only when non-empty.
 //! * **T1** (legacy): `"T1==" + base64("partner_id=<key>&sig=<hex>:<form data>")` where `sig`
 //!   is HMAC-SHA1 of the form data with the secret; fields in any order, `+` or `%20`.
+//! * **Application JWT** (RS256 with a Vonage application's private key, what
+//!   `@vonage/video`'s `generateClientToken` and PyPI `vonage` mint): claims
+//!   `application_id`, `iat`, `jti`, `exp`, `scope`, `session_id`, `role`,
+//!   `initial_layout_class_list`, `connection_data`, `sub`, `acl`. Told apart by its
+//!   `application_id` claim; verified with [`ParsedToken::verify_application`] against the
+//!   application's public keys (see [`crate::app_auth`]), then the same policy.
 //!
 //! Verification is split in two so the server can find the signing key first:
 //! [`ParsedToken::parse`] reads the token and the project it claims, untrusted;
@@ -20,7 +27,8 @@ mod t1;
 use serde_json::{Map, Value};
 
 use crate::Role;
-use crate::jwt::{self, JwtError};
+use crate::app_auth::{self, PrivateKey, PublicKey};
+use crate::jwt::{self, AppJwtError, JwtError};
 use crate::limits::{MAX_CONNECTION_DATA_CHARS, MAX_TOKEN_TTL_SECS, REST_AUTH_SKEW_SECS};
 
 /// How a legacy T1 token begins.
@@ -76,6 +84,19 @@ pub enum TokenError {
     UnknownProject(String),
     #[error("token is for project {token}, but the session belongs to project {session}")]
     WrongProject { token: String, session: String },
+    #[error("token is unsigned (alg 'none')")]
+    AlgNone,
+    #[error(
+        "token names application {0} but is signed with a shared secret (HS256); application \
+         tokens are RS256, signed with the application's private key"
+    )]
+    SecretSignedForApplication(String),
+    #[error("token is signed with {0}; application keys are RSA and tokens RS256")]
+    WrongKeyType(String),
+    #[error("token header names key '{0}', which is not one of the application's keys")]
+    UnknownKeyId(String),
+    #[error("token is for application {0}, which this server does not know")]
+    UnknownApplication(String),
     #[error("token is for session {0}, which does not exist")]
     UnknownSession(String),
     #[error("token is for session {token}, not for session {requested}")]
@@ -97,6 +118,11 @@ impl TokenError {
             TokenError::UnknownProject(_) => "unknown_project",
             TokenError::WrongProject { .. } => "wrong_project",
             TokenError::UnknownSession(_) => "unknown_session",
+            TokenError::AlgNone => "alg_none",
+            TokenError::SecretSignedForApplication(_) => "secret_signed_application",
+            TokenError::WrongKeyType(_) => "wrong_key_type",
+            TokenError::UnknownKeyId(_) => "unknown_kid",
+            TokenError::UnknownApplication(_) => "unknown_application",
             TokenError::WrongSession { .. } => "wrong_session",
         }
     }
@@ -106,14 +132,27 @@ impl TokenError {
     }
 }
 
+/// Which kind of credential signed a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Credential {
+    /// An OpenTok project's API secret (HS256 JWT or T1).
+    #[default]
+    Project,
+    /// A Vonage application's RSA private key (RS256 JWT).
+    Application,
+}
+
 /// What a token grants, independent of its format.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenGrant {
     /// The format the token was in.
     pub format: TokenFormat,
-    /// The API key of the project that signed it.
+    /// The API key of the project (or the ID of the application) that signed it.
     pub project_id: String,
+    /// Whether a project secret or an application key signed it.
+    pub credential: Credential,
     /// The one session it admits to.
     pub session_id: String,
     /// What the holder may do.
@@ -184,6 +223,47 @@ pub fn mint(req: &MintRequest<'_>) -> String {
     }
 }
 
+/// Everything needed to mint an application token; see [`mint_application`].
+#[derive(Debug, Clone)]
+pub struct AppMintRequest<'a> {
+    pub application_id: &'a str,
+    pub private_key: &'a PrivateKey,
+    pub session_id: &'a str,
+    pub role: Role,
+    /// Unix seconds at which the token is minted.
+    pub create_time: i64,
+    /// Unix seconds at which it expires.
+    pub expire_time: i64,
+    pub data: Option<&'a str>,
+    pub initial_layout_class_list: &'a [String],
+}
+
+/// Mints an application client token exactly as `@vonage/video` 1.31's
+/// `generateClientToken` does (RS256, no `kid`). No policy is applied here.
+pub fn mint_application(req: &AppMintRequest<'_>) -> String {
+    let mut c = Map::new();
+    c.insert("scope".into(), SCOPE.into());
+    c.insert("session_id".into(), req.session_id.into());
+    c.insert("role".into(), req.role.as_str().into());
+    c.insert(
+        "initial_layout_class_list".into(),
+        req.initial_layout_class_list.join(" ").into(),
+    );
+    c.insert("exp".into(), req.expire_time.into());
+    c.insert("sub".into(), "video".into());
+    c.insert(
+        "acl".into(),
+        serde_json::json!({"paths": {"/session/**": {}}}),
+    );
+    if let Some(data) = req.data {
+        c.insert("connection_data".into(), data.into());
+    }
+    c.insert("jti".into(), app_auth::new_jti().into());
+    c.insert("iat".into(), req.create_time.into());
+    c.insert("application_id".into(), req.application_id.into());
+    jwt::sign_rs256(&c, req.private_key, false)
+}
+
 /// A token read but not yet trusted: it knows which project it claims to be from.
 #[derive(Debug, Clone)]
 pub struct ParsedToken {
@@ -195,6 +275,8 @@ pub struct ParsedToken {
 enum Body {
     Jwt(String),
     T1(t1::T1Token),
+    /// A JWT with an `application_id` claim.
+    App(String),
 }
 
 impl ParsedToken {
@@ -215,6 +297,12 @@ impl ParsedToken {
             JwtError::Malformed(why) => TokenError::malformed(why),
             JwtError::BadSignature => TokenError::BadSignature,
         })?;
+        if let Some(application_id) = app_auth::peek_application_id(&claims) {
+            return Ok(ParsedToken {
+                project_id: application_id,
+                body: Body::App(token.to_owned()),
+            });
+        }
         let project_id = match jwt::string(&claims, "iss") {
             Some(Ok(iss)) if !iss.is_empty() => iss,
             _ => {
@@ -238,10 +326,12 @@ impl ParsedToken {
     /// join without being told the session ID separately.
     pub fn claimed_session_id(&self) -> Option<String> {
         match &self.body {
-            Body::Jwt(token) => match jwt::peek_claims(token).ok()?.get("session_id")? {
-                Value::String(s) => Some(s.clone()),
-                _ => None,
-            },
+            Body::Jwt(token) | Body::App(token) => {
+                match jwt::peek_claims(token).ok()?.get("session_id")? {
+                    Value::String(s) => Some(s.clone()),
+                    _ => None,
+                }
+            }
             Body::T1(t) => t
                 .fields
                 .iter()
@@ -253,9 +343,46 @@ impl ParsedToken {
     /// The token format.
     pub fn format(&self) -> TokenFormat {
         match self.body {
-            Body::Jwt(_) => TokenFormat::Jwt,
+            Body::Jwt(_) | Body::App(_) => TokenFormat::Jwt,
             Body::T1(_) => TokenFormat::T1,
         }
+    }
+
+    /// Whether the token claims a Vonage application (an `application_id` claim): it must
+    /// then be checked with [`ParsedToken::verify_application`], never with a secret.
+    pub fn is_application(&self) -> bool {
+        matches!(self.body, Body::App(_))
+    }
+
+    /// Checks an application token: RS256 by one of `keys` (the one its `kid` names, if
+    /// any), then expiry at `now`, role, scope and connection data, as for the other kinds.
+    pub fn verify_application(
+        self,
+        keys: &[PublicKey],
+        now: i64,
+    ) -> Result<TokenGrant, TokenError> {
+        let Body::App(token) = self.body else {
+            return Err(TokenError::malformed(
+                "this token is signed with a project secret, not an application key",
+            ));
+        };
+        let claims = jwt::verify_rs256(&token, keys).map_err(|e| match e {
+            AppJwtError::Malformed(why) => TokenError::malformed(why),
+            AppJwtError::AlgNone => TokenError::AlgNone,
+            AppJwtError::SecretSigned(_) => {
+                TokenError::SecretSignedForApplication(self.project_id.clone())
+            }
+            AppJwtError::WrongKeyType(alg) => TokenError::WrongKeyType(alg),
+            AppJwtError::UnknownKid(kid) => TokenError::UnknownKeyId(kid),
+            AppJwtError::NoKeys | AppJwtError::BadSignature => TokenError::BadSignature,
+        })?;
+        if jwt::client_token_claim(&claims).is_none() {
+            return Err(TokenError::RestCredential);
+        }
+        let mut grant =
+            Fields::from_jwt(&claims)?.into_grant(TokenFormat::Jwt, self.project_id, now)?;
+        grant.credential = Credential::Application;
+        Ok(grant)
     }
 
     /// Checks the signature against `api_secret`, then expiry at `now` (Unix seconds), role,
@@ -263,6 +390,9 @@ impl ParsedToken {
     pub fn verify(self, api_secret: &str, now: i64) -> Result<TokenGrant, TokenError> {
         let format = self.format();
         let fields = match self.body {
+            Body::App(_) => {
+                return Err(TokenError::UnknownApplication(self.project_id));
+            }
             Body::Jwt(token) => {
                 let claims = jwt::verify_hs256(&token, api_secret).map_err(|e| match e {
                     JwtError::Malformed(why) => TokenError::malformed(why),
@@ -430,6 +560,7 @@ impl Fields {
         Ok(TokenGrant {
             format,
             project_id,
+            credential: Credential::Project,
             session_id,
             role,
             data,

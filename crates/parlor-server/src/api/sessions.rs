@@ -103,7 +103,9 @@ fn session_options(p: &Params) -> Result<SessionRecord, ApiError> {
             )));
         }
     };
-    let location = match p.get("location").filter(|l| !l.is_empty()) {
+    // `@vonage/video` posts `location=null` when no location is given (its form encoder
+    // stringifies the null): that is no location.
+    let location = match p.get("location").filter(|l| !l.is_empty() && *l != "null") {
         None => None,
         Some(l) => Some(
             l.parse::<Ipv4Addr>()

@@ -1,6 +1,8 @@
 //! The `parlor` command line: `serve`, `session create|show`, `token [verify]`,
-//! `client publish|subscribe`, `archive start|stop|get|list|delete|download`.
+//! `client publish|subscribe`, `archive start|stop|get|list|delete|download`,
+//! `app create|list|add-key|remove-key|delete`.
 
+mod app;
 mod archive;
 mod client;
 
@@ -43,6 +45,9 @@ enum Command {
     /// Start, stop, list, inspect, download and delete archives (recordings).
     #[command(subcommand)]
     Archive(archive::ArchiveCommand),
+    /// Vonage applications: create (an ID and an RSA key pair), list, rotate keys, delete.
+    #[command(subcommand)]
+    App(app::AppCommand),
 }
 
 /// The project credentials a CLI command acts with: flags or env, else the data dir's.
@@ -121,6 +126,13 @@ struct TokenArgs {
     /// Token format.
     #[arg(long, value_enum, default_value = "jwt")]
     format: FormatArg,
+    /// Mint a Vonage application token (RS256) for this application ID, signed with
+    /// --private-key, instead of a project token.
+    #[arg(long, env = "PARLOR_APPLICATION_ID", requires = "private_key")]
+    application_id: Option<String>,
+    /// The application's private key (PEM file), with --application-id.
+    #[arg(long, env = "PARLOR_PRIVATE_KEY", requires = "application_id")]
+    private_key: Option<PathBuf>,
     #[command(flatten)]
     credentials: Credentials,
 }
@@ -161,6 +173,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Client(command) => Ok(client::run(command)),
         Command::Archive(command) => Ok(archive::run(command)),
+        Command::App(command) => Ok(app::run(command)),
         Command::Serve(args) => {
             let config = config::Config::resolve(args)?;
             init_logging(&config.log)?;
@@ -264,12 +277,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data,
             layout_classes,
             format,
+            application_id,
+            private_key,
             credentials,
         }) => {
             let session_id = session_id.context("a session ID is required")?;
-            let (key, secret) = credentials.resolve()?;
             // Minting is offline; the URL is never used.
-            let parlor = Parlor::new(key, secret, "http://127.0.0.1")?;
+            let parlor = match (application_id, private_key) {
+                (Some(id), Some(path)) => {
+                    let pem = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    Parlor::with_application(id, &pem, "http://127.0.0.1")?
+                }
+                _ => {
+                    let (key, secret) = credentials.resolve()?;
+                    Parlor::new(key, secret, "http://127.0.0.1")?
+                }
+            };
             let token = parlor.generate_token(
                 &session_id,
                 TokenOptions {
