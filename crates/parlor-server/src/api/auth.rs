@@ -105,6 +105,12 @@ async fn application_project(state: &AppState, token: String) -> Result<Project,
 }
 
 impl ProjectAuth {
+    /// Whether the request authenticated as a Vonage application (its ID is a UUID; an
+    /// OpenTok API key is digits).
+    pub fn is_application(&self) -> bool {
+        app_auth::is_application_id(&self.0.api_key)
+    }
+
     /// Refuses a request whose path names another project than the one authenticated.
     pub fn check_path_key(&self, path_key: &str) -> Result<(), ApiError> {
         if self.0.api_key == path_key {

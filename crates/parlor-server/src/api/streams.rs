@@ -42,8 +42,10 @@ pub async fn list(
 
 /// `GET .../session/{sid}/stream/{stid}`: `{id, videoType, name, layoutClassList}`.
 ///
-/// Sent as `text/plain`: the Node SDK's `getStream` parses the body itself and fails on a
-/// body its HTTP layer already parsed (it does so for `application/json`).
+/// Sent as `text/plain` to OpenTok credentials: the Node `opentok` SDK's `getStream` parses
+/// the body itself and fails on a body its HTTP layer already parsed (it does so for
+/// `application/json`). Sent as `application/json` to application credentials:
+/// `@vonage/video` decodes by content type and hands a `text/plain` body over as a string.
 pub async fn get(
     State(state): State<AppState>,
     auth: ProjectAuth,
@@ -57,7 +59,14 @@ pub async fn get(
         .ok_or_else(|| ApiError::not_found(format!("no stream {stream_id} in this session")))?;
     Ok((
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            if auth.is_application() {
+                "application/json"
+            } else {
+                "text/plain; charset=utf-8"
+            },
+        )],
         stream_json(&stream, &classes).to_string(),
     )
         .into_response())
