@@ -10,6 +10,7 @@ mod netns;
 mod parlor;
 mod procfs;
 mod scenario;
+mod soak;
 mod sut;
 
 use std::path::PathBuf;
@@ -121,6 +122,35 @@ enum Command {
         sfu_cpu: usize,
         #[arg(long, default_value_t = 1)]
         load_cpu: usize,
+        #[arg(long, default_value = "target/bench-media")]
+        media_dir: PathBuf,
+        /// Print one JSON object as the last line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Churn over time: sessions whose clients join, publish or subscribe, signal, toggle
+    /// video and leave continuously; the server's RSS, fds, threads, rooms, transports and
+    /// database sampled as it goes, and checked to return to zero when the load stops.
+    Soak {
+        #[arg(long, default_value_t = 50, value_parser = at_least_one)]
+        sessions: usize,
+        /// Clients in each session at any time (half publish, half subscribe).
+        #[arg(long, default_value_t = 10, value_parser = at_least_one)]
+        clients: usize,
+        /// Seconds of churn.
+        #[arg(long, default_value_t = 600.0, value_parser = positive_seconds)]
+        duration: f64,
+        /// Seconds between samples.
+        #[arg(long, default_value_t = 10.0, value_parser = positive_seconds)]
+        sample_every: f64,
+        /// Shortest and longest stay of a client, in seconds.
+        #[arg(long, default_value_t = 5.0, value_parser = positive_seconds)]
+        min_stay: f64,
+        #[arg(long, default_value_t = 30.0, value_parser = positive_seconds)]
+        max_stay: f64,
+        /// The `parlor` binary [default: next to this one].
+        #[arg(long)]
+        parlor_bin: Option<PathBuf>,
         #[arg(long, default_value = "target/bench-media")]
         media_dir: PathBuf,
         /// Print one JSON object as the last line.
@@ -370,6 +400,79 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{out}");
             }
         }
+        Command::Soak {
+            sessions,
+            clients,
+            duration,
+            sample_every,
+            min_stay,
+            max_stay,
+            parlor_bin: bin,
+            media_dir,
+            json,
+        } => {
+            anyhow::ensure!(
+                min_stay <= max_stay,
+                "--min-stay must not exceed --max-stay"
+            );
+            let media = Arc::new(media::Media::load(&media_dir)?);
+            let bin = parlor_bin(&bin)?;
+            let sut = Arc::new(parlor::ParlorSut::start(&bin, None)?);
+            let shape = soak::SoakShape {
+                sessions,
+                clients,
+                duration: Duration::from_secs_f64(duration),
+                sample_every: Duration::from_secs_f64(sample_every),
+                stay: (
+                    Duration::from_secs_f64(min_stay),
+                    Duration::from_secs_f64(max_stay),
+                ),
+            };
+            let r = soak::run(sut, shape, media).await?;
+            eprintln!(
+                "soak: {} sessions x {} clients for {:.0} s: {} joins, {} publishes, {} subscriptions ({} raced a leaving publisher), {} signals; join p50 {:.0} ms p99 {:.0} ms; after warm-up RSS spread {:.1}% and fds spread {:.1}%; RSS {:.1} MiB before, {:.1} MiB after; fds {} before, {} after; {} unexpected errors; released: {}",
+                r.sessions,
+                r.clients_per_session,
+                r.duration_s,
+                r.joins,
+                r.publishes,
+                r.subscriptions,
+                r.raced,
+                r.signals,
+                r.join_p50_ms,
+                r.join_p99_ms,
+                r.rss_spread_pct,
+                r.fds_spread_pct,
+                r.baseline.rss_mib,
+                r.after.rss_mib,
+                r.baseline.fds,
+                r.after.fds,
+                r.errors,
+                r.released
+            );
+            for m in &r.error_messages {
+                eprintln!("  error: {m}");
+            }
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            }
+            anyhow::ensure!(
+                r.errors == 0,
+                "{} unexpected errors during the soak",
+                r.errors
+            );
+            anyhow::ensure!(
+                r.released,
+                "30 s after the load stopped the server still held: {:?}",
+                r.after
+            );
+            anyhow::ensure!(
+                r.after.fds <= r.baseline.fds + 4,
+                "open file descriptors did not return to the baseline: {} before, {} after",
+                r.baseline.fds,
+                r.after.fds
+            );
+        }
         Command::UdpFloor {
             destinations,
             bytes,
@@ -415,7 +518,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let wants_janus = match &cli.command {
         Command::Compare { common, .. } | Command::Ramp { common, .. } => common.peer.is_some(),
-        Command::UdpFloor { .. } | Command::Archive { .. } => false,
+        Command::UdpFloor { .. } | Command::Archive { .. } | Command::Soak { .. } => false,
     };
     if wants_janus && !netns::inside() {
         return match netns::rerun_inside() {

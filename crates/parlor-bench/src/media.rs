@@ -50,6 +50,8 @@ pub async fn pump(media: Arc<Media>, senders: Senders, stop: tokio::sync::watch:
             return;
         }
         let mut senders = senders.lock().expect("not poisoned");
+        // Publishers that left (the soak's churn) are dropped.
+        senders.retain(|s| !s.is_closed());
         if next == next_v {
             let frame = &media.video[(v as usize) % media.video.len()];
             for s in senders.iter_mut().filter(|s| s.has(MediaKind::Video)) {

@@ -83,6 +83,11 @@ impl ParlorSut {
         })
     }
 
+    /// The server's data directory (its database, recordings).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self._data.0
+    }
+
     /// The server SDK, authenticated as the bench's project.
     pub fn sdk(&self) -> &Parlor {
         &self.sdk

@@ -75,6 +75,11 @@ impl PeerSender {
         }
     }
 
+    /// Whether its peer connection is gone (the publisher left): nothing sent arrives.
+    pub fn is_closed(&self) -> bool {
+        self.cmd.is_closed()
+    }
+
     /// Whether video / audio were negotiated.
     pub fn has(&self, kind: MediaKind) -> bool {
         match kind {
