@@ -15,9 +15,15 @@
 //! to 5 s) before the next is tried. Retries are bounded: a delivery is given up (recorded
 //! `failed`) once it is [`MAX_DELIVERY_AGE`] old, and a queue holds at most
 //! [`MAX_QUEUED_PER_TARGET`] deliveries (later events for a receiver that accepts nothing
-//! are recorded `failed` at once), so a dead receiver cannot grow memory or retry forever. Nothing here runs on the signaling or media path; a
-//! slow or dead receiver only delays its own queue. Every delivery's state is recorded in
-//! the store (`callback_deliveries`).
+//! are recorded `failed` at once), so a dead receiver cannot grow memory or retry forever.
+//! Nothing here runs on the signaling or media path; a slow or dead receiver only delays
+//! its own queue.
+//!
+//! Every delivery's state is recorded in the store (`callback_deliveries`) before it is
+//! first tried, so the queues survive a restart or a crash: deliveries still `pending`
+//! when the server starts are queued again, in their order and before any new event, with
+//! their delivery IDs (a delivery in flight at a crash may arrive twice; receivers can
+//! tell by `X-Parlor-Delivery`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -158,6 +164,7 @@ impl Dispatcher {
     }
 
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Notice>) {
+        self.resume().await;
         // Once every sender is gone, only the deliveries in flight are left to finish.
         let mut open = true;
         loop {
@@ -172,6 +179,51 @@ impl Dispatcher {
                         self.finished(key, outcome).await;
                     }
                 }
+            }
+        }
+    }
+
+    /// Queues again the deliveries a previous run left pending (it stopped or was killed
+    /// before they were delivered or given up), signed with their project's secret now.
+    async fn resume(&mut self) {
+        let store = self.store.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            let pending = store.pending_deliveries()?;
+            let mut secrets = HashMap::new();
+            for d in &pending {
+                if !secrets.contains_key(&d.project_id)
+                    && let Some(p) = store.project(&d.project_id)?
+                {
+                    secrets.insert(d.project_id.clone(), p.api_secret);
+                }
+            }
+            Ok::<_, crate::store::StoreError>((pending, secrets))
+        })
+        .await;
+        let (pending, secrets) = match found {
+            Ok(Ok(found)) => found,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot read the pending callback deliveries");
+                return;
+            }
+            Err(_) => return,
+        };
+        if !pending.is_empty() {
+            tracing::info!(
+                deliveries = pending.len(),
+                "resuming callback deliveries left pending"
+            );
+        }
+        for record in pending {
+            let Some(secret) = secrets.get(&record.project_id) else {
+                continue; // the project is gone: nothing can sign it
+            };
+            let signature = sign(secret, record.body.as_bytes());
+            let key = (record.url.clone(), record.session_id.clone());
+            let queue = self.queues.entry(key.clone()).or_default();
+            queue.push_back(Delivery { record, signature });
+            if queue.len() == 1 {
+                self.attempt(key, Duration::ZERO);
             }
         }
     }
@@ -343,6 +395,36 @@ impl Dispatcher {
         if let Ok(Err(e)) = result {
             tracing::warn!(error = %e, "cannot record a callback delivery");
         }
+    }
+}
+
+impl Store {
+    /// Deliveries not yet delivered nor given up, oldest first.
+    pub fn pending_deliveries(&self) -> Result<Vec<DeliveryRecord>, crate::store::StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, project_id, session_id, event, url, body, status, attempts, last_error,
+                    created_at, updated_at
+             FROM callback_deliveries WHERE status = 'pending' ORDER BY created_at, rowid",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(DeliveryRecord {
+                    id: r.get(0)?,
+                    project_id: r.get(1)?,
+                    session_id: r.get(2)?,
+                    event: r.get(3)?,
+                    url: r.get(4)?,
+                    body: r.get(5)?,
+                    status: r.get(6)?,
+                    attempts: r.get(7)?,
+                    last_error: r.get(8)?,
+                    created_at: r.get(9)?,
+                    updated_at: r.get(10)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 }
 

@@ -620,6 +620,69 @@ async fn callbacks_survive_a_receiver_down_for_30_seconds_without_slowing_client
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_callbacks_survive_kill_9_of_the_server() {
+    // The receiver is down while the events happen, so they wait in the queue.
+    let port = {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let flags = [
+        "--api-key",
+        API_KEY,
+        "--api-secret",
+        API_SECRET,
+        "--callback-url",
+        &url,
+    ];
+    let server = Server::start_with(&flags);
+    let (sid, _) = server.session_with_tokens(&[]).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (c, _events) = join(&server, &sid, Role::Publisher).await;
+        ids.push(c.connection_id().to_owned());
+        c.disconnect().await;
+    }
+    // Let the last events reach the store, then kill -9 the server.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let data_dir = server.keep_data_dir();
+    let server = Server::start_in(data_dir, &flags);
+
+    let receiver = Receiver::default();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    receiver.serve(listener).await;
+    let events = receiver.wait_for(12, Duration::from_secs(15)).await;
+    let expected: Vec<&str> = (0..3)
+        .flat_map(|_| {
+            [
+                "sessionCreated",
+                "connectionCreated",
+                "connectionDestroyed",
+                "sessionDestroyed",
+            ]
+        })
+        .collect();
+    assert_eq!(
+        names(&events),
+        expected,
+        "every queued event, in order, once"
+    );
+    let order: Vec<String> = events
+        .iter()
+        .filter(|e| e["event"] == "connectionCreated")
+        .map(|e| e["connection"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(order, ids, "in order");
+    receiver.check_signatures();
+    // Nothing more arrives (each was delivered once), and the server works as before.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(receiver.events().len(), 12);
+    server.stats().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn archive_status_callbacks_arrive_in_order_in_opentok_shape() {
     let (receiver, url) = Receiver::start("/hook").await;
     let server = Server::start_with(&[
