@@ -152,9 +152,14 @@ pub async fn run(
     while Instant::now() < deadline {
         tokio::time::sleep_until(next.min(deadline).into()).await;
         next += shape.sample_every;
-        let s = sample(&sut, start, &shared.counters).await?;
-        print_sample(&s);
-        samples.push(s);
+        // A server too busy to answer is a finding, not the end of the run.
+        match sample(&sut, start, &shared.counters).await {
+            Ok(s) => {
+                print_sample(&s);
+                samples.push(s);
+            }
+            Err(e) => shared.error("sampling the server", &e),
+        }
     }
     for c in clients {
         let _ = c.await;
