@@ -78,6 +78,33 @@ fn signaling_url(url: &str) -> Result<(String, String), ClientError> {
     Ok((format!("{ws}://{authority}/{path}"), authority.to_owned()))
 }
 
+/// The environment variable naming a PEM file of extra CA certificates to trust for
+/// `wss://` (a private CA, a self-signed server certificate), beside the system's.
+pub const CA_FILE_ENV: &str = "PARLOR_CA_FILE";
+
+/// The TLS connector for `wss://`: the system's roots (OpenSSL's, so `SSL_CERT_FILE` works
+/// too) plus the certificates in `$PARLOR_CA_FILE`. `None` (the default connector) when the
+/// variable is unset.
+fn tls_connector() -> Result<Option<tokio_tungstenite::Connector>, ClientError> {
+    let Some(path) = std::env::var_os(CA_FILE_ENV) else {
+        return Ok(None);
+    };
+    let pem = std::fs::read(&path).map_err(|e| {
+        ClientError::Connection(format!("{CA_FILE_ENV}={}: {e}", path.to_string_lossy()))
+    })?;
+    let mut builder = native_tls::TlsConnector::builder();
+    let certs = native_tls::Certificate::stack_from_pem(&pem).map_err(|e| {
+        ClientError::Connection(format!("{CA_FILE_ENV}={}: {e}", path.to_string_lossy()))
+    })?;
+    for cert in certs {
+        builder.add_root_certificate(cert);
+    }
+    let connector = builder
+        .build()
+        .map_err(|e| ClientError::Connection(format!("TLS: {e}")))?;
+    Ok(Some(tokio_tungstenite::Connector::NativeTls(connector)))
+}
+
 /// The local IP address that routes to `authority` (host:port), for host candidates.
 async fn local_ip_towards(authority: &str) -> Result<IpAddr, ClientError> {
     let with_port = if authority.contains(':') && !authority.ends_with(']') {
@@ -110,9 +137,14 @@ impl Session {
     ) -> Result<(Session, mpsc::UnboundedReceiver<ServerMessage>), ClientError> {
         let (ws_url, authority) = signaling_url(url)?;
         let media_ip = local_ip_towards(&authority).await?;
-        let (mut ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
-            .await
-            .map_err(|e| ClientError::Connection(format!("{ws_url}: {e}")))?;
+        let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(
+            ws_url.as_str(),
+            None,
+            false,
+            tls_connector()?,
+        )
+        .await
+        .map_err(|e| ClientError::Connection(format!("{ws_url}: {e}")))?;
         let hello = ClientMessage::Connect {
             version: VERSION,
             session_id: session_id.to_owned(),

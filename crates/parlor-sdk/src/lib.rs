@@ -58,6 +58,10 @@ pub use archives::{
 pub use parlor_proto::Role;
 pub use parlor_proto::token::TokenFormat;
 
+/// The environment variable naming a PEM file of extra CA certificates to trust for
+/// `https://` servers (beside the system's), as the native client does for `wss://`.
+pub const CA_FILE_ENV: &str = "PARLOR_CA_FILE";
+
 /// How long a REST authentication token lives (the Node SDK's choice).
 const REST_AUTH_TTL_SECS: i64 = 300;
 
@@ -183,11 +187,21 @@ fn check_url_and_client(api_url: &str) -> Result<(String, reqwest::Client), Erro
             "API URL must start with http:// or https://, got '{api_url}'"
         )));
     }
-    let http = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
-        .user_agent(concat!("parlor-sdk-rust/", env!("CARGO_PKG_VERSION")))
-        .build()?;
-    Ok((api_url, http))
+        .user_agent(concat!("parlor-sdk-rust/", env!("CARGO_PKG_VERSION")));
+    // A private CA (a self-signed server on a LAN): trusted beside the system's roots.
+    if let Some(path) = std::env::var_os(CA_FILE_ENV) {
+        let pem = std::fs::read(&path).map_err(|e| {
+            Error::InvalidArgument(format!("{CA_FILE_ENV}={}: {e}", path.to_string_lossy()))
+        })?;
+        for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            Error::InvalidArgument(format!("{CA_FILE_ENV}={}: {e}", path.to_string_lossy()))
+        })? {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    Ok((api_url, builder.build()?))
 }
 
 impl Parlor {

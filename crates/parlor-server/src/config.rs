@@ -82,6 +82,13 @@ pub struct ServeArgs {
     /// they are removed and its status is "expired" [default: kept until deleted].
     #[arg(long, env = "PARLOR_ARCHIVE_RETENTION")]
     pub archive_retention: Option<String>,
+    /// Serve HTTPS and WSS with this certificate chain (PEM, leaf first); needs --tls-key.
+    /// Reloaded on SIGHUP and when the file changes.
+    #[arg(long, env = "PARLOR_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1); needs --tls-cert.
+    #[arg(long, env = "PARLOR_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The same settings in a TOML file.
@@ -103,6 +110,8 @@ struct FileConfig {
     archive_max_duration: Option<String>,
     archive_paused_timeout: Option<String>,
     archive_retention: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 /// Resolved settings.
@@ -124,6 +133,15 @@ pub struct Config {
     pub http: HttpLimits,
     /// How long archives run and their files are kept.
     pub archives: ArchiveLimits,
+    /// HTTPS/WSS certificate and key files; plain HTTP when absent.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files of the server's TLS certificate chain and private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Timeouts and caps of the HTTP server (slowloris and connection hoarding).
@@ -152,6 +170,7 @@ impl std::fmt::Debug for Config {
             .field("callback_url", &self.callback_url)
             .field("http", &self.http)
             .field("archives", &self.archives)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -165,6 +184,8 @@ pub enum ConfigError {
     Parse(PathBuf, toml::de::Error),
     #[error("--api-key and --api-secret must be given together")]
     HalfCredentials,
+    #[error("--tls-cert and --tls-key must be given together")]
+    HalfTls,
     #[error("invalid API key '{0}': it must be 1 to 20 digits")]
     BadApiKey(String),
     #[error("invalid API secret: it must be 16 to 256 letters and digits (no '.')")]
@@ -257,9 +278,18 @@ impl Config {
                 "--archive-retention",
             )?,
         };
+        let tls = match (
+            args.tls_cert.or(file.tls_cert),
+            args.tls_key.or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => return Err(ConfigError::HalfTls),
+        };
         Ok(Config {
             http,
             archives,
+            tls,
             listen,
             media_port: args
                 .media_port
@@ -420,6 +450,44 @@ mod tests {
             err.to_string().contains("--archive-retention '3 days'"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn tls_files_from_flags_or_file_and_both_or_neither() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("parlor.toml");
+        std::fs::write(
+            &file,
+            "tls_cert = \"/etc/c.pem\"\ntls_key = \"/etc/k.pem\"\n",
+        )
+        .unwrap();
+        let cfg = Config::resolve(ServeArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            cfg.tls,
+            Some(TlsFiles {
+                cert: "/etc/c.pem".into(),
+                key: "/etc/k.pem".into()
+            })
+        );
+        let flags = Config::resolve(ServeArgs {
+            config: Some(file),
+            tls_cert: Some("/x/c.pem".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(flags.tls.unwrap().cert, PathBuf::from("/x/c.pem"));
+        assert!(Config::resolve(ServeArgs::default()).unwrap().tls.is_none());
+        assert!(matches!(
+            Config::resolve(ServeArgs {
+                tls_key: Some("/k.pem".into()),
+                ..Default::default()
+            }),
+            Err(ConfigError::HalfTls)
+        ));
     }
 
     #[test]

@@ -10,6 +10,9 @@
 //! [`HttpLimits::max_connections_per_ip`] connections at once: a connection over the cap
 //! is closed at once, before anything is read. A WebSocket counts until its upgrade (the
 //! signaling layer closes one that sends no valid token within 10 s).
+//!
+//! With TLS (`crate::tls`), the handshake runs in the connection's own task under the same
+//! header timeout, after the per-address cap; then the connection is served the same way.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -63,12 +66,14 @@ impl Drop for Slot {
     }
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then lets in-flight connections
-/// finish (WebSockets are closed by their own tasks when the server drops its state).
+/// Serves `app` on `listener` (over TLS when `tls` is given) until `shutdown` completes,
+/// then lets in-flight connections finish (WebSockets are closed by their own tasks when
+/// the server drops its state).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: HttpLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -110,16 +115,53 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(app.clone());
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            let _slot = slot;
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "HTTP connection ended with an error");
+        match &tls {
+            None => {
+                let conn = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _slot = slot;
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "HTTP connection ended with an error");
+                    }
+                });
             }
-        });
+            Some(acceptor) => {
+                let acceptor = acceptor.clone();
+                let builder = builder.clone();
+                // The watcher is taken before the handshake, so a shutdown also waits for
+                // (or cuts) handshakes in flight.
+                let watcher = graceful.watcher();
+                let handshake_timeout = limits.header_timeout;
+                tokio::spawn(async move {
+                    let _slot = slot;
+                    let stream = match tokio::time::timeout(
+                        handshake_timeout,
+                        acceptor.accept(stream),
+                    )
+                    .await
+                    {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::debug!(source = %peer.ip(), error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(source = %peer.ip(), "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let conn = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned();
+                    if let Err(e) = watcher.watch(conn).await {
+                        tracing::debug!(error = %e, "HTTPS connection ended with an error");
+                    }
+                });
+            }
+        }
     }
     drop(listener);
     // In-flight requests get a moment to finish; upgraded WebSockets are not waited for.

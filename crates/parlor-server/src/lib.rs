@@ -12,6 +12,7 @@
 //! * [`signaling`] — the WebSocket signaling endpoint and live session state (rooms),
 //!   bridged to the media router (`parlor-router`).
 //! * [`server`] — binding, serving and graceful shutdown.
+//! * [`tls`] — HTTPS/WSS: the certificate, reloaded on SIGHUP or file change.
 //! * [`web`] — the browser SDK bundle, the demo app and its dev-only endpoint.
 //! * [`cli`] — the `parlor` command line.
 
@@ -27,6 +28,7 @@ pub mod project;
 pub mod server;
 pub mod signaling;
 pub mod store;
+pub mod tls;
 pub mod verify;
 pub mod web;
 

@@ -36,6 +36,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         _ => tracing::info!(api_key = %project.api_key, "using project"),
     }
 
+    // TLS first: a certificate that cannot be loaded stops the start, before binding.
+    let tls = match &config.tls {
+        Some(files) => {
+            let cert = crate::tls::ReloadingCert::new(files.clone())
+                .context("cannot load the TLS certificate")?;
+            let acceptor = tokio_rustls::TlsAcceptor::from(cert.server_config()?);
+            cert.spawn_watcher()?;
+            Some(acceptor)
+        }
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -55,7 +67,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         &config.data_dir,
         signaling.clone(),
         notifier,
-        format!("http://{addr}"),
+        format!("{scheme}://{addr}"),
         config.archives,
     );
     let state = AppState {
@@ -80,9 +92,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // after the "listening" line must still be a graceful shutdown.
     let shutdown = shutdown_signal()?;
     println!("parlor media on udp://{}", router.advertised_addr());
-    println!("parlor listening on http://{addr}");
+    println!("parlor listening on {scheme}://{addr}");
     tracing::info!(%addr, media = %router.local_addr(), "serving");
-    crate::http::serve(listener, app, http_limits, shutdown).await;
+    crate::http::serve(listener, app, http_limits, tls, shutdown).await;
     router.shutdown();
     tracing::info!("shut down cleanly");
     Ok(())
