@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,6 +38,8 @@ struct Inner {
     out: mpsc::UnboundedSender<Message>,
     pending: Mutex<HashMap<String, oneshot::Sender<ServerMessage>>>,
     next_id: AtomicU64,
+    /// The server's side is gone (closed, or the connection broke): requests fail at once.
+    closed: AtomicBool,
     info: Connected,
     media_ip: IpAddr,
 }
@@ -208,6 +210,7 @@ impl Session {
             out: out_tx,
             pending: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
+            closed: AtomicBool::new(false),
             info,
             media_ip,
         });
@@ -250,11 +253,12 @@ impl Session {
                     }
                 }
             }
-            // Closed: pending requests fail as their senders drop.
-            if let Some(inner) = weak.upgrade()
-                && let Ok(mut p) = inner.pending.lock()
-            {
-                p.clear();
+            // Closed: pending requests fail as their senders drop, later ones at once.
+            if let Some(inner) = weak.upgrade() {
+                inner.closed.store(true, Ordering::SeqCst);
+                if let Ok(mut p) = inner.pending.lock() {
+                    p.clear();
+                }
             }
         });
         Ok((Session { inner }, events_rx))
@@ -293,6 +297,14 @@ impl Session {
             .lock()
             .map_err(|_| ClientError::Closed)?
             .insert(id.clone(), tx);
+        // Checked after the insert: the reader sets `closed` before it clears `pending`,
+        // so a request is either cleared there or sees the flag here.
+        if self.inner.closed.load(Ordering::SeqCst) {
+            if let Ok(mut p) = self.inner.pending.lock() {
+                p.remove(&id);
+            }
+            return Err(ClientError::Closed);
+        }
         let msg = build(Some(id));
         self.inner
             .out
