@@ -26,9 +26,14 @@ REPO = HERE.parents[1]
 RESULTS = HERE / "results"
 OUTPUT = REPO / "docs" / "compatibility.md"
 
+# sdk key -> (language, registry, package, how its suites run). The vonage-* columns are the
+# current Vonage SDKs authenticating as a Vonage application (`parlor app create`): their
+# suites are node/vonage_*.test.mjs and python/test_vonage_*.py, run by the same commands.
 SDKS = {
-    "node": ("Node.js", "npm", "node --test tests/compat/node/"),
-    "python": ("Python", "PyPI", "python3 -m pytest tests/compat/python"),
+    "node": ("Node.js", "npm", "opentok", "node --test tests/compat/node/"),
+    "python": ("Python", "PyPI", "opentok", "python3 -m pytest tests/compat/python"),
+    "vonage-node": ("Node.js", "npm", "@vonage/video", None),
+    "vonage-python": ("Python", "PyPI", "vonage", None),
 }
 STATUSES = ("works", "501", "fails", "n/a")
 # Worst first: a row's cell shows the worst status among its records.
@@ -126,7 +131,11 @@ def render(records):
     w("")
     w("Parlor's REST API is wire-compatible with OpenTok, so the official server SDKs work "
       "unchanged when pointed at a Parlor server. This table shows, for each SDK method, "
-      "what happens when it is called against a real `parlor serve`.")
+      "what happens when it is called against a real `parlor serve`. The `opentok` columns "
+      "authenticate with an API key and secret; the `@vonage/video` and `vonage` columns "
+      "with a Vonage application (an application ID and an RSA private key from `parlor app "
+      "create`), the Python one over HTTPS (`parlor serve --tls-cert --tls-key`), as that "
+      "SDK requires.")
     w("")
     w("How it is produced: the live compatibility suites in `tests/compat/` run the "
       "published SDKs, unmodified, against a freshly started server with native clients in "
@@ -142,7 +151,8 @@ def render(records):
     w("```sh")
     w("rm -rf tests/compat/results")
     for s in SDKS:
-        w(SDKS[s][2])
+        if SDKS[s][3]:
+            w(SDKS[s][3])
     w("python3 tests/compat/compat_table.py")
     w("```")
     w("")
@@ -159,7 +169,7 @@ def render(records):
     w("- **n/a**: this SDK has no method for the operation.")
     w("")
     head = ["Feature", "Operation"] + [
-        f"{SDKS[s][0]} ({SDKS[s][1]} `opentok` {', '.join(versions[s])})" for s in SDKS
+        f"{SDKS[s][0]} ({SDKS[s][1]} `{SDKS[s][2]}` {', '.join(versions[s])})" for s in SDKS
     ]
     w("| " + " | ".join(head) + " |")
     w("|" + "---|" * len(head))
@@ -177,7 +187,7 @@ def render(records):
             if recs:
                 st = min((r["status"] for r in recs), key=RANK.get)
                 per[st] = per.get(st, 0) + 1
-        counts.append(f"{SDKS[s][0]}: " + ", ".join(f"{per[k]} {k}" for k in STATUSES if k in per))
+        counts.append(f"{SDKS[s][0]} `{SDKS[s][2]}`: " + ", ".join(f"{per[k]} {k}" for k in STATUSES if k in per))
     w("Operations per status: " + "; ".join(counts) + ".")
     w("")
     w("## Notes")
@@ -185,7 +195,7 @@ def render(records):
     w("What each test checked or observed, in the order it ran.")
     for s in SDKS:
         w("")
-        w(f"### {SDKS[s][0]}")
+        w(f"### {SDKS[s][0]} (`{SDKS[s][2]}`)")
         w("")
         for feature, operation in rows:
             recs = [r for r in records if r["sdk"] == s and r["feature"] == feature

@@ -66,6 +66,11 @@ def _failure_text(rep):
     return text.strip().splitlines()[0][:300] if text.strip() else "failed"
 
 
+def _vonage_version():
+    from importlib.metadata import version
+    return version("vonage")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -77,9 +82,11 @@ def pytest_runtest_makereport(item, call):
     records = _records.setdefault(suite, {})
     meta = marker.kwargs
     check = meta.get("check")
+    # test_vonage_* modules drive PyPI `vonage` (vonage_video) with application credentials.
+    vonage = suite.startswith("vonage_")
     rec = records.setdefault(item.nodeid, {
-        "sdk": "python",
-        "version": opentok.__version__,
+        "sdk": "vonage-python" if vonage else "python",
+        "version": _vonage_version() if vonage else opentok.__version__,
         "method": meta["method"],
         "operation": meta["operation"],
         "feature": meta["feature"],
@@ -126,4 +133,5 @@ def pytest_sessionfinish(session):
                 rec["status"] = "fails"
                 rec["note"] = "did not run to the end"
             out.append(rec)
-        (RESULTS_DIR / f"python-{suite}.json").write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+        name = f"vonage-python-{suite.removeprefix('vonage_')}" if suite.startswith("vonage_") else f"python-{suite}"
+        (RESULTS_DIR / f"{name}.json").write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")

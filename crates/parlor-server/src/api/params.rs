@@ -27,24 +27,31 @@ impl Params {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Params::default());
         }
-        let pairs: Vec<(String, String)> = if content_type.starts_with("application/json") {
-            let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
-                return Err(ApiError::bad_request("request body is not a JSON object"));
+        // PyPI `vonage` 4.x keeps the Content-Type of its last JSON call on a later form post
+        // (its headers dict is shared between requests): a body that is plainly not JSON but
+        // a form is read as the form it is.
+        let first = body.iter().find(|b| !b.is_ascii_whitespace());
+        let form_under_json_type =
+            !matches!(first, Some(b'{' | b'[' | b'"')) && body.contains(&b'=');
+        let pairs: Vec<(String, String)> =
+            if content_type.starts_with("application/json") && !form_under_json_type {
+                let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
+                    return Err(ApiError::bad_request("request body is not a JSON object"));
+                };
+                map.into_iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| match v {
+                        Value::String(s) => Ok((k, s)),
+                        Value::Bool(_) | Value::Number(_) => Ok((k, v.to_string())),
+                        _ => Err(ApiError::bad_request(format!(
+                            "parameter '{k}' must be a string, number or boolean"
+                        ))),
+                    })
+                    .collect::<Result<_, _>>()?
+            } else {
+                serde_urlencoded::from_bytes(body)
+                    .map_err(|_| ApiError::bad_request("request body is not form-encoded data"))?
             };
-            map.into_iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| match v {
-                    Value::String(s) => Ok((k, s)),
-                    Value::Bool(_) | Value::Number(_) => Ok((k, v.to_string())),
-                    _ => Err(ApiError::bad_request(format!(
-                        "parameter '{k}' must be a string, number or boolean"
-                    ))),
-                })
-                .collect::<Result<_, _>>()?
-        } else {
-            serde_urlencoded::from_bytes(body)
-                .map_err(|_| ApiError::bad_request("request body is not form-encoded data"))?
-        };
         for (i, (k, _)) in pairs.iter().enumerate() {
             if pairs[..i].iter().any(|(seen, _)| seen == k) {
                 return Err(ApiError::bad_request(format!(
@@ -104,5 +111,13 @@ mod tests {
         assert!(Params::parse("application/json", b"[1]").is_err());
         assert!(Params::parse("application/json", br#"{"a":[1]}"#).is_err());
         assert!(Params::parse("", b"a=1&a=2").is_err());
+        // A form body sent with a stale JSON content type (PyPI vonage) is a form.
+        let f = Params::parse(
+            "application/json",
+            b"archiveMode=manual&p2p.preference=disabled",
+        )
+        .unwrap();
+        assert_eq!(f.get("p2p.preference"), Some("disabled"));
+        assert!(Params::parse("application/json", b"not json").is_err());
     }
 }

@@ -117,5 +117,15 @@ pub async fn set_class_lists(
         .map(|i| (i.id, i.layout_class_list))
         .collect();
     room.set_layout_classes(&items).map_err(from_protocol)?;
+    // PyPI `vonage` reads the session's streams back from this answer (`items`); the
+    // OpenTok SDKs get the empty object they always had.
+    if auth.is_application() {
+        let items: Vec<Value> = room
+            .streams_with_classes()
+            .iter()
+            .map(|(s, c)| stream_json(s, c))
+            .collect();
+        return Ok(Json(json!({ "count": items.len(), "items": items })));
+    }
     Ok(Json(json!({})))
 }
