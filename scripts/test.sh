@@ -13,7 +13,7 @@ trap 'rm -rf "$logs"' EXIT
 step() { printf '\n==> %s\n' "$*"; }
 
 step "system packages"
-apt_pkgs=(build-essential pkg-config libssl-dev ffmpeg janus util-linux iproute2 unzip nodejs npm python3 python3-pip)
+apt_pkgs=(build-essential pkg-config libssl-dev openssl ffmpeg janus util-linux iproute2 unzip nodejs npm python3 python3-pip)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # Node and Python may come from elsewhere than Debian (e.g. pyenv): only the commands count.
@@ -37,7 +37,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "Rust tests"
 cargo test --workspace --locked 2>&1 | tee "$logs/cargo.log"
 
-step "OpenTok SDK compatibility (npm opentok, PyPI opentok)"
+# node/ and python/ include the Vonage-application suites (node/vonage_*.test.mjs with npm
+# @vonage/video, python/test_vonage_*.py with PyPI vonage over HTTPS; both make their own
+# test CA with the openssl CLI).
+step "SDK compatibility (npm opentok and @vonage/video, PyPI opentok and vonage)"
 export PARLOR_BIN="$root/target/debug/parlor"
 (cd tests/compat && npm ci --no-audit --no-fund --loglevel=error)
 rm -rf tests/compat/results
@@ -126,7 +129,7 @@ if [ -z "${PARLOR_SKIP_FUZZ:-}" ]; then
     cargo install cargo-fuzz --locked --quiet
   fi
   # cargo-fuzz needs nightly features; the stable toolchain allows them with RUSTC_BOOTSTRAP.
-  for target in client_token rest_auth signaling; do
+  for target in client_token rest_auth app_auth signaling; do
     (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- \
       -max_total_time="${PARLOR_FUZZ_SECS:-20}" -print_final_stats=0 2>&1 | tail -n 3)
   done

@@ -408,6 +408,12 @@ pub fn mint(application_id: &str, key: &PrivateKey, now: i64, ttl_secs: i64) -> 
     jwt::sign_rs256(&claims, key, false)
 }
 
+/// Signs arbitrary `claims` with RS256 (no `kid`): for tests, fuzzing and tools that need a
+/// token of a shape the SDKs would not mint.
+pub fn sign_claims(claims: &Map<String, Value>, key: &PrivateKey) -> String {
+    jwt::sign_rs256(claims, key, false)
+}
+
 /// A random UUID v4 string, for `jti`.
 pub(crate) fn new_jti() -> String {
     let mut b: [u8; 16] = rand::random();
