@@ -271,3 +271,15 @@ compatTest({ method: 'deleteArchive', operation: 'Delete an archive', feature: '
   assert.equal(gone.status, 404);
   rec.note = 'deleted; getArchive then gets 404';
 });
+
+// ---------------------------------------------------------------------------------------
+// Callbacks: @vonage/video has no callback API (session monitoring is configured on the
+// application in Vonage's dashboard).
+
+for (const operation of ['Register a callback', 'List callbacks', 'Unregister a callback']) {
+  compatTest({ method: '(none)', operation, feature: 'callbacks' }, async (rec) => {
+    const names = Object.getOwnPropertyNames(Object.getPrototypeOf(video));
+    assert.deepEqual(names.filter((n) => /callback/i.test(n)), []);
+    rec.status = 'n/a';
+  });
+}
