@@ -353,7 +353,7 @@ impl JanusClient {
             .and_then(Value::as_u64)
             .context("no feed id")?;
         tracing::debug!(%answer, "janus publisher answer");
-        let mut peer = offer.start(answer, 0.0)?;
+        let mut peer = offer.start(answer, 0.0, None)?;
         peer.wait_connected(Duration::from_secs(15)).await?;
         let sender = PeerSender::new(&peer, None);
         keep_alive(peer);

@@ -136,7 +136,7 @@ pub async fn answer(
         .sdp_api()
         .accept_offer(offer)
         .map_err(|e| ClientError::Media(e.to_string()))?;
-    let peer = launch(rtc, socket, local, Vec::new(), drop_rate);
+    let peer = launch(rtc, socket, local, Vec::new(), drop_rate, None);
     Ok((peer, answer.to_sdp_string()))
 }
 
@@ -174,8 +174,15 @@ impl PeerOffer {
     }
 
     /// Applies the answer and starts the peer's task. `drop_rate` drops that share of
-    /// incoming RTP datagrams before str0m sees them (for loss tests).
-    pub fn start(mut self, answer: &str, drop_rate: f64) -> Result<Peer, ClientError> {
+    /// incoming RTP datagrams before str0m sees them (for loss tests). The peer ends when
+    /// `session_closed` becomes true (or its sender is gone): media lives in a session
+    /// (`None`: a peer of no Parlor session, e.g. the bench's Janus clients).
+    pub fn start(
+        mut self,
+        answer: &str,
+        drop_rate: f64,
+        session_closed: Option<tokio::sync::watch::Receiver<bool>>,
+    ) -> Result<Peer, ClientError> {
         let answer =
             SdpAnswer::from_sdp_string(answer).map_err(|e| ClientError::Media(e.to_string()))?;
         self.rtc
@@ -188,6 +195,7 @@ impl PeerOffer {
             self.local,
             self.mids,
             drop_rate,
+            session_closed,
         ))
     }
 }
@@ -199,6 +207,7 @@ fn launch(
     local: SocketAddr,
     mids: Vec<(Mid, MediaKind)>,
     drop_rate: f64,
+    session_closed: Option<tokio::sync::watch::Receiver<bool>>,
 ) -> Peer {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
@@ -234,10 +243,10 @@ fn launch(
         rtc,
         (socket, local),
         mids,
-        cmd_rx,
-        ev_tx,
+        (cmd_rx, ev_tx),
         loss,
         stats.clone(),
+        session_closed,
     ));
     Peer {
         cmd: cmd_tx,
@@ -286,11 +295,24 @@ async fn run(
     mut rtc: Rtc,
     (socket, local): (UdpSocket, SocketAddr),
     mids: Vec<(Mid, MediaKind)>,
-    mut commands: mpsc::UnboundedReceiver<PeerCommand>,
-    events: mpsc::UnboundedSender<PeerEvent>,
+    (mut commands, events): (
+        mpsc::UnboundedReceiver<PeerCommand>,
+        mpsc::UnboundedSender<PeerEvent>,
+    ),
     loss: Loss,
     stats: Arc<ReceiveStats>,
+    session_closed: Option<tokio::sync::watch::Receiver<bool>>,
 ) {
+    let session_ended = async move {
+        match session_closed {
+            // Ends when it turns true, or when the session is dropped altogether.
+            Some(mut rx) => {
+                let _ = rx.wait_for(|closed| *closed).await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(session_ended);
     let mut counts: Vec<StreamCount> = Vec::new();
     let mut buf = vec![0u8; 2048];
     let kind_of = |mid: Mid| mids.iter().find(|(m, _)| *m == mid).map(|(_, k)| *k);
@@ -362,6 +384,7 @@ async fn run(
                     tracing::debug!(error = %e, "datagram refused");
                 }
             }
+            () = &mut session_ended => break "the session ended".to_owned(),
             _ = tokio::time::sleep_until(deadline.into()) => {
                 if let Err(e) = rtc.handle_input(Input::Timeout(Instant::now())) {
                     break e.to_string();

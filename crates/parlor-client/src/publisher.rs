@@ -188,7 +188,7 @@ impl Publisher {
                 "unexpected reply to publish: {reply:?}"
             )));
         };
-        let peer = peer.start(&sdp, 0.0)?;
+        let peer = peer.start(&sdp, 0.0, Some(session.closed_signal()))?;
         let sender = PeerSender::new(&peer, o.initial_video_seq);
         if (o.has_video && !sender.has(MediaKind::Video))
             || (o.has_audio && !sender.has(MediaKind::Audio))

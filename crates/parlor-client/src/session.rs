@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,8 +38,9 @@ struct Inner {
     out: mpsc::UnboundedSender<Message>,
     pending: Mutex<HashMap<String, oneshot::Sender<ServerMessage>>>,
     next_id: AtomicU64,
-    /// The server's side is gone (closed, or the connection broke): requests fail at once.
-    closed: AtomicBool,
+    /// True once the connection is over (closed by either side, or broken): requests then
+    /// fail at once, and the session's media peers end.
+    closed: tokio::sync::watch::Sender<bool>,
     info: Connected,
     media_ip: IpAddr,
 }
@@ -210,7 +211,7 @@ impl Session {
             out: out_tx,
             pending: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
-            closed: AtomicBool::new(false),
+            closed: tokio::sync::watch::Sender::new(false),
             info,
             media_ip,
         });
@@ -255,7 +256,7 @@ impl Session {
             }
             // Closed: pending requests fail as their senders drop, later ones at once.
             if let Some(inner) = weak.upgrade() {
-                inner.closed.store(true, Ordering::SeqCst);
+                inner.closed.send_replace(true);
                 if let Ok(mut p) = inner.pending.lock() {
                     p.clear();
                 }
@@ -276,6 +277,11 @@ impl Session {
 
     pub(crate) fn media_ip(&self) -> IpAddr {
         self.inner.media_ip
+    }
+
+    /// Becomes true when the connection is over; its media peers end with it.
+    pub(crate) fn closed_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.closed.subscribe()
     }
 
     fn next_id(&self) -> String {
@@ -299,7 +305,7 @@ impl Session {
             .insert(id.clone(), tx);
         // Checked after the insert: the reader sets `closed` before it clears `pending`,
         // so a request is either cleared there or sees the flag here.
-        if self.inner.closed.load(Ordering::SeqCst) {
+        if *self.inner.closed.borrow() {
             if let Ok(mut p) = self.inner.pending.lock() {
                 p.remove(&id);
             }
@@ -420,6 +426,7 @@ impl Session {
     /// Leaves the session (the others see `connectionDestroyed` clientDisconnected).
     pub async fn disconnect(&self) {
         let _ = self.inner.out.send(Message::Close(None));
+        self.inner.closed.send_replace(true);
         // Give the writer a moment to flush the close frame.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -93,7 +93,7 @@ impl Subscriber {
                 "unexpected reply to subscribe: {reply:?}"
             )));
         };
-        let peer = peer.start(&sdp, o.drop_rate)?;
+        let peer = peer.start(&sdp, o.drop_rate, Some(session.closed_signal()))?;
         Ok(Subscriber {
             session,
             subscription_id,
