@@ -272,6 +272,59 @@ compatTest({ method: 'deleteArchive', operation: 'Delete an archive', feature: '
   rec.note = 'deleted; getArchive then gets 404';
 });
 
+// A composed archive in manual stream mode: streams added and removed, the layout changed.
+let manual;
+
+compatTest({ method: 'addArchiveStream', operation: 'Add a stream to an archive', feature: 'archiving' }, async (rec) => {
+  const sid = await newSession();
+  const pub = await publisher(server, tok(sid), media, { name: 'cam' });
+  const archive = await video.startArchive(sid, { streamMode: 'manual', outputMode: 'composed', layout: { type: 'bestFit' } });
+  assert.equal(archive.streamMode, 'manual');
+  assert.deepEqual(archive.streams, []);
+  const mark = exchanges.length;
+  await video.addArchiveStream(archive.id, pub.streamId, true, false);
+  const x = exchange(mark, 'PATCH', `${P}/archive/${archive.id}/streams`, 204);
+  assert.deepEqual(JSON.parse(x.requestBody), { addStream: pub.streamId, hasAudio: true, hasVideo: false });
+  const got = await video.getArchive(archive.id);
+  assert.deepEqual(got.streams.map((st) => st.streamId), [pub.streamId]);
+  manual = { archive, pub, sid };
+  rec.note = 'the stream is in the archive\'s streams (audio only, as asked)';
+}, { timeout: 60000 });
+
+compatTest({ method: 'updateArchiveLayout', operation: 'Set an archive\'s layout', feature: 'archiving' }, async (rec) => {
+  assert.ok(manual, 'addArchiveStream did not run');
+  const mark = exchanges.length;
+  await video.updateArchiveLayout(manual.archive.id, { type: 'pip' });
+  exchange(mark, 'PUT', `${P}/archive/${manual.archive.id}/layout`, 200);
+  const bad = await rejection(video.updateArchiveLayout(manual.archive.id, { type: 'nonsense' }));
+  assert.equal(bad.status, 400);
+  rec.note = 'pip accepted; an unknown layout type gets 400';
+});
+
+compatTest({ method: 'removeArchiveStream', operation: 'Remove a stream from an archive', feature: 'archiving' }, async (rec) => {
+  assert.ok(manual, 'addArchiveStream did not run');
+  const mark = exchanges.length;
+  await video.removeArchiveStream(manual.archive.id, manual.pub.streamId);
+  exchange(mark, 'PATCH', `${P}/archive/${manual.archive.id}/streams`, 204);
+  const got = await video.getArchive(manual.archive.id);
+  assert.deepEqual(got.streams, []);
+  await video.stopArchive(manual.archive.id);
+  await manual.pub.stop();
+  rec.note = 'the archive\'s streams are empty again';
+});
+
+compatTest({ method: 'createSession', operation: 'Archive a session automatically (archiveMode always)', feature: 'archiving' }, async (rec) => {
+  const { sessionId: sid } = await video.createSession({ mediaMode: MediaMode.ROUTED, archiveMode: 'always' });
+  const watcher = await subscriber(server, tok(sid, { role: 'subscriber' }), 'watcher');
+  const pub = await publisher(server, tok(sid), media, { name: 'cam' });
+  const started = await watcher.waitEvent('archiveStarted', () => true, { timeoutMs: 20000 });
+  const found = await video.searchArchives({ sessionId: sid });
+  assert.equal(found.count, 1);
+  assert.equal(found.items[0].id, started.id ?? found.items[0].id);
+  await Promise.all([watcher.stop(), pub.stop()]);
+  rec.note = 'an archive started by itself at the first stream; the subscriber was told; searchArchives lists it';
+}, { timeout: 60000 });
+
 // ---------------------------------------------------------------------------------------
 // Callbacks: @vonage/video has no callback API (session monitoring is configured on the
 // application in Vonage's dashboard).

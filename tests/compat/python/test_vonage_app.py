@@ -22,7 +22,7 @@ import pytest
 import requests
 from vonage import Auth, HttpClientOptions, Vonage
 from vonage_video import (
-    ArchiveMode, CreateArchiveRequest, ListArchivesFilter, MediaMode, SessionOptions,
+    AddStreamRequest, ArchiveMode, ComposedLayout, CreateArchiveRequest, ListArchivesFilter, MediaMode, SessionOptions,
     SignalData, StreamLayout, StreamLayoutOptions, TokenOptions,
 )
 
@@ -366,11 +366,26 @@ def test_get_archive(server, video, compat):
 
 
 @pytest.mark.sdk(method="list_archives", operation="List archives", feature="archiving")
-def test_list_archives(video, compat):
+def test_list_archives(video, http_log, compat):
     assert _archive, "start_archive did not run"
+    # Another session's archive (started and stopped at once; nobody needs to publish).
+    other = video.start_archive(CreateArchiveRequest(session_id=routed(video)))
+    video.stop_archive(other.id)
+    mark = http_log.mark()
     archives, count, _ = video.list_archives(ListArchivesFilter(session_id=_archive["sid"]))
-    assert count == 1 and archives[0].id == _archive["id"]
-    compat.note = "filtered by session: count and items"
+    sent = http_log.since(mark)[0].url
+    ids = {a.id for a in archives}
+    assert _archive["id"] in ids and count == len(archives)
+    if ids == {_archive["id"]}:
+        compat.note = "filtered by session: count and items"
+    else:
+        # Recorded, not raised: the SDK names the filter session_id; Parlor reads sessionId
+        # (the documented name, what the other SDKs send). Fixing it is a one-line alias in
+        # api/archives.rs.
+        assert "session_id=" in sent and other.id in ids, sent
+        compat.status = "fails"
+        compat.note = ("the SDK sends the session filter as session_id=, which Parlor ignores "
+                       "(it reads sessionId): every archive of the application is listed")
 
 
 @pytest.mark.sdk(method="delete_archive", operation="Delete an archive", feature="archiving")
@@ -380,6 +395,51 @@ def test_delete_archive(video, compat):
     with pytest.raises(Exception):
         video.get_archive(_archive["id"])
     compat.note = "deleted; get_archive then fails (404)"
+
+
+_manual = {}
+
+
+@pytest.mark.sdk(method="add_stream_to_archive", operation="Add a stream to an archive", feature="archiving")
+def test_add_stream_to_archive(server, video, media, compat):
+    sid = routed(video)
+    p = live.publisher(server, token(video, sid), media, name="cam")
+    archive = video.start_archive(CreateArchiveRequest(session_id=sid, stream_mode="manual", output_mode="composed"))
+    assert archive.stream_mode == "manual"
+    video.add_stream_to_archive(archive.id, AddStreamRequest(stream_id=p.stream_id, has_audio=True, has_video=False))
+    got = video.get_archive(archive.id)
+    assert [st.stream_id for st in got.streams] == [p.stream_id]
+    _manual.update(id=archive.id, publisher=p)
+    compat.note = "the stream is in the archive's streams"
+
+
+@pytest.mark.sdk(method="change_archive_layout", operation="Set an archive's layout", feature="archiving")
+def test_change_archive_layout(video, compat):
+    assert _manual, "add_stream_to_archive did not run"
+    video.change_archive_layout(_manual["id"], ComposedLayout(type="pip"))
+    compat.note = "pip accepted"
+
+
+@pytest.mark.sdk(method="remove_stream_from_archive", operation="Remove a stream from an archive", feature="archiving")
+def test_remove_stream_from_archive(video, compat):
+    assert _manual, "add_stream_to_archive did not run"
+    video.remove_stream_from_archive(_manual["id"], _manual["publisher"].stream_id)
+    assert not video.get_archive(_manual["id"]).streams
+    video.stop_archive(_manual["id"])
+    _manual["publisher"].stop()
+    compat.note = "the archive's streams are empty again"
+
+
+@pytest.mark.sdk(method="create_session", operation="Archive a session automatically (archiveMode always)", feature="archiving")
+def test_archive_mode_always(server, video, media, compat):
+    sid = video.create_session(SessionOptions(media_mode=MediaMode.ROUTED, archive_mode=ArchiveMode.ALWAYS)).session_id
+    watcher = live.subscriber(server, token(video, sid, role="subscriber"), "watcher")
+    p = live.publisher(server, token(video, sid), media, name="cam")
+    watcher.wait_event("archiveStarted", timeout=20)
+    archives, _, _ = video.list_archives(ListArchivesFilter(session_id=sid))
+    assert len([a for a in archives if a.session_id == sid]) == 1
+    watcher.stop(), p.stop()
+    compat.note = "an archive started by itself at the first stream; the subscriber was told"
 
 
 def _no_callback_api(video, compat):
