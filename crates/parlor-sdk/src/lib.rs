@@ -478,6 +478,50 @@ mod tests {
     }
 
     #[test]
+    fn with_application_validates_and_mints_rs256() {
+        use parlor_proto::app_auth::test_keys;
+        let app = "0b1c2d3e-4f50-4617-8829-3a4b5c6d7e8f";
+        assert!(Parlor::with_application("12345", test_keys::PRIVATE_A, "http://x").is_err());
+        assert!(Parlor::with_application(app, test_keys::PUBLIC_A, "http://x").is_err());
+        assert!(Parlor::with_application(app, test_keys::EC_PRIVATE, "http://x").is_err());
+        let p = Parlor::with_application(app, test_keys::PRIVATE_A, "http://127.0.0.1:1").unwrap();
+        // Debug never shows key material.
+        assert!(!format!("{p:?}").contains("MII"));
+        let sid = session_id::generate(app, None, 0);
+        let token = p
+            .generate_token(
+                &sid,
+                TokenOptions {
+                    role: Role::Moderator,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let key = parlor_proto::app_auth::PublicKey::from_pem(test_keys::PUBLIC_A).unwrap();
+        let grant = token::ParsedToken::parse(&token)
+            .unwrap()
+            .verify_application(std::slice::from_ref(&key), parlor_proto::unix_now())
+            .unwrap();
+        assert_eq!(
+            (grant.role, grant.project_id.as_str()),
+            (Role::Moderator, app)
+        );
+        // T1 needs a secret; another project's session is refused.
+        let t1 = TokenOptions {
+            format: TokenFormat::T1,
+            ..Default::default()
+        };
+        assert!(p.generate_token(&sid, t1).is_err());
+        let other = session_id::generate("47001234", None, 0);
+        assert!(p.generate_token(&other, TokenOptions::default()).is_err());
+        // The REST header is a Bearer RS256 JWT that verifies with the public key.
+        let (name, value) = p.rest_auth();
+        assert_eq!(name, "Authorization");
+        let jwt = value.strip_prefix("Bearer ").unwrap();
+        parlor_proto::app_auth::verify(jwt, &[key], parlor_proto::unix_now()).unwrap();
+    }
+
+    #[test]
     fn new_validates() {
         assert!(Parlor::new("abc", "s", "http://x").is_err());
         assert!(Parlor::new("1", "", "http://x").is_err());
