@@ -116,7 +116,13 @@ pub fn signed_download_url(
 fn base_url(headers: &HeaderMap, state: &AppState) -> String {
     match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
         Some(host) if !host.is_empty() && !host.contains(['/', ' ', '@']) => {
-            format!("http://{host}")
+            // The scheme this server serves (https with --tls-cert).
+            let scheme = if state.archives.base_url().starts_with("https://") {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{host}")
         }
         _ => state.archives.base_url().to_owned(),
     }
@@ -320,7 +326,8 @@ pub async fn delete(
 pub struct ListQuery {
     offset: Option<String>,
     count: Option<String>,
-    #[serde(rename = "sessionId")]
+    /// `sessionId` (OpenTok's name); PyPI `vonage` sends `session_id`.
+    #[serde(rename = "sessionId", alias = "session_id")]
     session_id: Option<String>,
 }
 
