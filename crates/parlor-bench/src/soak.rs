@@ -152,6 +152,9 @@ pub async fn run(
     while Instant::now() < deadline {
         tokio::time::sleep_until(next.min(deadline).into()).await;
         next += shape.sample_every;
+        if Instant::now() >= deadline {
+            break; // the clients are leaving: not a sample of the load
+        }
         // A server too busy to answer is a finding, not the end of the run.
         match sample(&sut, start, &shared.counters).await {
             Ok(s) => {
