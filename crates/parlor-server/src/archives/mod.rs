@@ -341,12 +341,19 @@ impl Archives {
 
     /// Stores a status change and reports it. A record the database cannot take (its
     /// disk is full) is kept in memory, served from there, and stored again every second
-    /// until it is (`retry_unsaved`): a status change is never lost on the way.
+    /// until it is (`retry_unsaved`): a status change is never lost on the way. A record
+    /// older than the stored one (by `updated_at`) is dropped: statuses never go back.
     async fn save(&self, record: &ArchiveRecord) {
         let r = record.clone();
         match self.db(move |s| s.put_archive(&r)).await {
-            Ok(()) => {
+            Ok(true) => {
                 lock(&self.unsaved).remove(&record.id);
+            }
+            Ok(false) => {
+                // A newer status was stored meanwhile (a stop right after a pause): this
+                // one is stale, and neither stored nor reported.
+                tracing::debug!(archive = %record.id, status = record.status.as_str(), "an older archive status was not stored");
+                return;
             }
             Err(e) => {
                 tracing::error!(archive = %record.id, error = %e, "cannot store an archive's status; kept in memory and retried");

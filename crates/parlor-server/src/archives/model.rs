@@ -192,13 +192,16 @@ impl ArchiveRecord {
 }
 
 impl Store {
-    /// Inserts or replaces an archive.
-    pub fn put_archive(&self, a: &ArchiveRecord) -> Result<(), StoreError> {
+    /// Inserts or replaces an archive, unless the stored one is newer (a later
+    /// `updatedAt`): two tasks saving one archive (a pause and a stop) cannot put an older
+    /// status back. Whether it was written.
+    pub fn put_archive(&self, a: &ArchiveRecord) -> Result<bool, StoreError> {
         let record = serde_json::to_string(a).expect("archive records serialize");
-        self.conn().execute(
+        let changed = self.conn().execute(
             "INSERT INTO archives (id, project_id, session_id, status, created_at, record)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(id) DO UPDATE SET status = ?4, record = ?6",
+             ON CONFLICT(id) DO UPDATE SET status = ?4, record = ?6
+             WHERE json_extract(?6, '$.updatedAt') >= json_extract(archives.record, '$.updatedAt')",
             rusqlite::params![
                 a.id,
                 a.project_id,
@@ -208,7 +211,7 @@ impl Store {
                 record
             ],
         )?;
-        Ok(())
+        Ok(changed > 0)
     }
 
     /// One archive of a project (deleted ones included).
@@ -329,6 +332,36 @@ mod tests {
             automatic: false,
             pauses: vec![],
         }
+    }
+
+    #[test]
+    fn an_older_status_is_not_written_over_a_newer_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("p.db")).unwrap();
+        store
+            .upsert_project(&Project {
+                api_key: "1".into(),
+                api_secret: "s".into(),
+                created_at: 0,
+            })
+            .unwrap();
+        let mut paused = record("a", "s", 0);
+        paused.status = ArchiveStatus::Paused;
+        paused.updated_at = 10;
+        let mut stopped = paused.clone();
+        stopped.status = ArchiveStatus::Stopped;
+        stopped.updated_at = 11;
+        assert!(store.put_archive(&stopped).unwrap());
+        assert!(!store.put_archive(&paused).unwrap(), "the stale pause");
+        assert_eq!(
+            store.archive("1", "a").unwrap().unwrap().status,
+            ArchiveStatus::Stopped
+        );
+        assert_eq!(
+            store.archives_in_status(ArchiveStatus::Paused).unwrap().len(),
+            0
+        );
+        assert!(store.put_archive(&stopped).unwrap(), "the same again is fine");
     }
 
     #[test]
