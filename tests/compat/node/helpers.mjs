@@ -28,7 +28,7 @@ export function spawnReaped(command, args, options) {
     : spawn(command, args, options);
 }
 
-const LISTEN_RE = /^parlor listening on (http:\/\/127\.0\.0\.1:(\d+))\s*$/m;
+const LISTEN_RE = /^parlor listening on (https?:\/\/127\.0\.0\.1:(\d+))\s*$/m;
 const START_TIMEOUT_MS = 20000;
 const STOP_TIMEOUT_MS = 10000;
 
