@@ -565,14 +565,7 @@ async fn start_archive(server: &Server, body: Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_archive_pauses_while_nobody_publishes_and_its_output_leaves_the_pauses_out() {
-    let server = Server::start_with(&[
-        "--api-key",
-        API_KEY,
-        "--api-secret",
-        API_SECRET,
-        "--archive-paused-timeout",
-        "8",
-    ]);
+    let server = Server::start_configured(&["--archive-paused-timeout", "8"]);
     let (sid, tokens) = server
         .session_with_tokens(&[Role::Publisher, Role::Subscriber])
         .await;
@@ -648,14 +641,7 @@ async fn an_archive_pauses_while_nobody_publishes_and_its_output_leaves_the_paus
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_maximum_duration_counts_publishing_time_and_caps_paused_time() {
-    let server = Server::start_with(&[
-        "--api-key",
-        API_KEY,
-        "--api-secret",
-        API_SECRET,
-        "--archive-max-duration",
-        "5",
-    ]);
+    let server = Server::start_configured(&["--archive-max-duration", "5"]);
     let (sid, tokens) = server
         .session_with_tokens(&[Role::Publisher, Role::Subscriber])
         .await;
@@ -725,14 +711,7 @@ async fn the_maximum_duration_counts_publishing_time_and_caps_paused_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn archives_expire_at_the_end_of_the_retention_period() {
-    let server = Server::start_with(&[
-        "--api-key",
-        API_KEY,
-        "--api-secret",
-        API_SECRET,
-        "--archive-retention",
-        "4",
-    ]);
+    let server = Server::start_configured(&["--archive-retention", "4"]);
     let (sid, tokens) = server.session_with_tokens(&[Role::Publisher]).await;
     let mut publisher = publish(&server, &tokens[0], 30, "cam");
     wait_streams(&server, &sid, 1).await;

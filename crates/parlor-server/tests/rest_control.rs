@@ -453,6 +453,26 @@ impl Receiver {
     }
 }
 
+/// A free port, left closed: a receiver that is down.
+async fn closed_port() -> u16 {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// The callbacks of `n` sessions that one client joined and left, in order.
+fn one_client_sessions(n: usize) -> Vec<&'static str> {
+    (0..n)
+        .flat_map(|_| {
+            [
+                "sessionCreated",
+                "connectionCreated",
+                "connectionDestroyed",
+                "sessionDestroyed",
+            ]
+        })
+        .collect()
+}
+
 fn names(events: &[Value]) -> Vec<String> {
     events
         .iter()
@@ -463,14 +483,7 @@ fn names(events: &[Value]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callbacks_arrive_signed_and_in_order_within_a_second() {
     let (receiver, url) = Receiver::start("/hook").await;
-    let server = Server::start_with(&[
-        "--api-key",
-        API_KEY,
-        "--api-secret",
-        API_SECRET,
-        "--callback-url",
-        &url,
-    ]);
+    let server = Server::start_configured(&["--callback-url", &url]);
 
     // A legacy registration for connection/created only.
     let (legacy, legacy_url) = Receiver::start("/legacy").await;
@@ -551,20 +564,10 @@ async fn callbacks_arrive_signed_and_in_order_within_a_second() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callbacks_survive_a_receiver_down_for_30_seconds_without_slowing_clients() {
-    // Find a free port, then leave it closed: the receiver is down.
-    let port = {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        l.local_addr().unwrap().port()
-    };
+    // The receiver is down.
+    let port = closed_port().await;
     let url = format!("http://127.0.0.1:{port}/hook");
-    let server = Server::start_with(&[
-        "--api-key",
-        API_KEY,
-        "--api-secret",
-        API_SECRET,
-        "--callback-url",
-        &url,
-    ]);
+    let server = Server::start_configured(&["--callback-url", &url]);
     let down_since = std::time::Instant::now();
     let (sid, _) = server.session_with_tokens(&[]).await;
 
@@ -599,17 +602,7 @@ async fn callbacks_survive_a_receiver_down_for_30_seconds_without_slowing_client
         "all callbacks delivered {:?} after the receiver came back",
         back.elapsed()
     );
-    let expected: Vec<&str> = (0..5)
-        .flat_map(|_| {
-            [
-                "sessionCreated",
-                "connectionCreated",
-                "connectionDestroyed",
-                "sessionDestroyed",
-            ]
-        })
-        .collect();
-    assert_eq!(names(&events), expected);
+    assert_eq!(names(&events), one_client_sessions(5));
     let order: Vec<String> = events
         .iter()
         .filter(|e| e["event"] == "connectionCreated")
@@ -622,10 +615,7 @@ async fn callbacks_survive_a_receiver_down_for_30_seconds_without_slowing_client
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_callbacks_survive_kill_9_of_the_server() {
     // The receiver is down while the events happen, so they wait in the queue.
-    let port = {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = closed_port().await;
     let url = format!("http://127.0.0.1:{port}/hook");
     let flags = [
         "--api-key",
@@ -654,19 +644,9 @@ async fn queued_callbacks_survive_kill_9_of_the_server() {
         .unwrap();
     receiver.serve(listener).await;
     let events = receiver.wait_for(12, Duration::from_secs(15)).await;
-    let expected: Vec<&str> = (0..3)
-        .flat_map(|_| {
-            [
-                "sessionCreated",
-                "connectionCreated",
-                "connectionDestroyed",
-                "sessionDestroyed",
-            ]
-        })
-        .collect();
     assert_eq!(
         names(&events),
-        expected,
+        one_client_sessions(3),
         "every queued event, in order, once"
     );
     let order: Vec<String> = events
@@ -685,14 +665,7 @@ async fn queued_callbacks_survive_kill_9_of_the_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn archive_status_callbacks_arrive_in_order_in_opentok_shape() {
     let (receiver, url) = Receiver::start("/hook").await;
-    let server = Server::start_with(&[
-        "--api-key",
-        API_KEY,
-        "--api-secret",
-        API_SECRET,
-        "--callback-url",
-        &url,
-    ]);
+    let server = Server::start_configured(&["--callback-url", &url]);
     // The legacy registration for the archive group.
     let (legacy, legacy_url) = Receiver::start("/legacy").await;
     let auth = parlor_proto::project_auth::mint(API_KEY, API_SECRET, parlor_proto::unix_now(), 60);

@@ -272,11 +272,7 @@ fn health(from: &str, addr: SocketAddr) -> String {
 
 #[test]
 fn slow_http_clients_are_cut_and_one_address_cannot_hoard_connections() {
-    let server = Server::start_with(&[
-        "--api-key",
-        API_KEY,
-        "--api-secret",
-        API_SECRET,
+    let server = Server::start_configured(&[
         "--http-header-timeout",
         "2",
         "--http-body-timeout",

@@ -305,6 +305,20 @@ mod tests {
     use super::*;
     use crate::store::Project;
 
+    /// A store with project "1" (archives refer to their project).
+    fn store_with_project() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("p.db")).unwrap();
+        store
+            .upsert_project(&Project {
+                api_key: "1".into(),
+                api_secret: "s".into(),
+                created_at: 0,
+            })
+            .unwrap();
+        (dir, store)
+    }
+
     fn record(id: &str, session: &str, created_at: i64) -> ArchiveRecord {
         ArchiveRecord {
             id: id.into(),
@@ -336,15 +350,7 @@ mod tests {
 
     #[test]
     fn an_older_status_is_not_written_over_a_newer_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("p.db")).unwrap();
-        store
-            .upsert_project(&Project {
-                api_key: "1".into(),
-                api_secret: "s".into(),
-                created_at: 0,
-            })
-            .unwrap();
+        let (_dir, store) = store_with_project();
         let mut paused = record("a", "s", 0);
         paused.status = ArchiveStatus::Paused;
         paused.updated_at = 10;
@@ -358,10 +364,16 @@ mod tests {
             ArchiveStatus::Stopped
         );
         assert_eq!(
-            store.archives_in_status(ArchiveStatus::Paused).unwrap().len(),
+            store
+                .archives_in_status(ArchiveStatus::Paused)
+                .unwrap()
+                .len(),
             0
         );
-        assert!(store.put_archive(&stopped).unwrap(), "the same again is fine");
+        assert!(
+            store.put_archive(&stopped).unwrap(),
+            "the same again is fine"
+        );
     }
 
     #[test]
@@ -400,15 +412,7 @@ mod tests {
 
     #[test]
     fn retention_finds_available_archives_by_their_stop_time() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("p.db")).unwrap();
-        store
-            .upsert_project(&Project {
-                api_key: "1".into(),
-                api_secret: "s".into(),
-                created_at: 0,
-            })
-            .unwrap();
+        let (_dir, store) = store_with_project();
         for (id, status, stopped) in [
             ("old", ArchiveStatus::Available, Some(1_000)),
             ("new", ArchiveStatus::Available, Some(9_000)),
@@ -429,15 +433,7 @@ mod tests {
 
     #[test]
     fn archives_round_trip_page_and_filter() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("p.db")).unwrap();
-        store
-            .upsert_project(&Project {
-                api_key: "1".into(),
-                api_secret: "s".into(),
-                created_at: 0,
-            })
-            .unwrap();
+        let (_dir, store) = store_with_project();
         for i in 0..5 {
             store
                 .put_archive(&record(

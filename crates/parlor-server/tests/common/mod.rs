@@ -28,7 +28,14 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Server {
-        Self::start_with(&["--api-key", API_KEY, "--api-secret", API_SECRET])
+        Self::start_configured(&[])
+    }
+
+    /// The test project's credentials ([`API_KEY`], [`API_SECRET`]) and `extra` flags.
+    pub fn start_configured(extra: &[&str]) -> Server {
+        let mut args = vec!["--api-key", API_KEY, "--api-secret", API_SECRET];
+        args.extend_from_slice(extra);
+        Self::start_with(&args)
     }
 
     pub fn start_with(extra: &[&str]) -> Server {
