@@ -99,7 +99,7 @@ async fn publish(
         .create_producer(id.clone(), offer.offer.clone())
         .await
         .unwrap();
-    let mut peer = offer.start(&answer, 0.0).unwrap();
+    let mut peer = offer.start(&answer, 0.0, None).unwrap();
     peer.wait_connected(Duration::from_secs(10)).await.unwrap();
     let sender = PeerSender::new(&peer, None);
     let state = Arc::new(Published::default());
@@ -171,7 +171,7 @@ async fn subscribe(
         .create_consumer(id.clone(), producer.clone(), offer.offer.clone(), media)
         .await
         .unwrap();
-    let mut peer = offer.start(&answer, 0.0).unwrap();
+    let mut peer = offer.start(&answer, 0.0, None).unwrap();
     peer.wait_connected(Duration::from_secs(10)).await.unwrap();
     let stats = peer.stats();
     (peer, stats)
