@@ -78,7 +78,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     // Status codes are the API's answers, not failures of the server: a 501 for an unbuilt
     // feature is expected. Real faults are logged where they happen.
+    // The span names the path, never the query: a download URL's query is its signature.
     let trace = tower_http::trace::TraceLayer::new_for_http()
+        .make_span_with(|req: &axum::http::Request<axum::body::Body>| {
+            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+        })
         .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG));
     let http_limits = state.config.http;
     let app =
