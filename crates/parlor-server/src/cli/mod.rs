@@ -357,8 +357,22 @@ fn open_existing(data_dir: &Path) -> anyhow::Result<Store> {
     Ok(Store::open(&path)?)
 }
 
+/// Dependencies whose most verbose level prints what clients send, tokens included
+/// (tungstenite logs every WebSocket message at trace): a plain `--log trace` keeps them
+/// at debug. An explicit directive naming them still turns them up.
+const CHATTY_DEPENDENCIES: &[&str] = &["tungstenite", "tokio_tungstenite"];
+
 fn init_logging(level: &str) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
+    let directives = if level.eq_ignore_ascii_case("trace") {
+        let mut d = level.to_owned();
+        for dep in CHATTY_DEPENDENCIES {
+            d.push_str(&format!(",{dep}=debug"));
+        }
+        d
+    } else {
+        level.to_owned()
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .with_context(|| format!("invalid --log filter '{level}'"))?;
     // Colours only on a terminal: a log file or journal gets plain text.
     use std::io::IsTerminal as _;
