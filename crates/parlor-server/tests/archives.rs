@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     API_KEY, API_SECRET, Server, expect_event, publish_files as publish, rest_call as call,
-    wait_archive as wait_done, wait_streams,
+    start_archive, stop_archive, wait_archive as wait_done, wait_streams,
 };
 use parlor_client::ServerMessage;
 use parlor_sdk::Role;
@@ -289,14 +289,7 @@ async fn a_composed_archive_is_one_mp4_at_the_requested_resolution() {
     .await;
     assert_eq!(status, 200, "{body}");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (status, _) = call(
-        &server,
-        reqwest::Method::POST,
-        &format!("/archive/{id}/stop"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
+    stop_archive(&server, &id).await;
     let wall = t0.elapsed().as_secs_f64();
     let done = wait_done(&server, &id).await;
     assert_eq!(done["status"], "available", "{done}");
@@ -439,14 +432,11 @@ async fn an_archive_survives_kill_9_of_the_server() {
     let (sid, tokens) = server.session_with_tokens(&[Role::Publisher]).await;
     let mut publisher = publish(&server, &tokens[0], 30, "cam");
     wait_streams(&server, &sid, 1).await;
-    let (status, started) = call(
+    let started = start_archive(
         &server,
-        reqwest::Method::POST,
-        "/archive",
-        Some(json!({"sessionId": sid, "outputMode": "individual"})),
+        json!({"sessionId": sid, "outputMode": "individual"}),
     )
     .await;
-    assert_eq!(status, 200, "{started}");
     let id = started["id"].as_str().unwrap().to_owned();
     tokio::time::sleep(Duration::from_secs(4)).await;
     // kill -9, then start again on the same data dir.
@@ -490,14 +480,11 @@ async fn an_archive_stops_60_s_after_the_last_client_left() {
     let (sid, tokens) = server.session_with_tokens(&[Role::Publisher]).await;
     let mut publisher = publish(&server, &tokens[0], 3, "cam");
     wait_streams(&server, &sid, 1).await;
-    let (status, started) = call(
+    let started = start_archive(
         &server,
-        reqwest::Method::POST,
-        "/archive",
-        Some(json!({"sessionId": sid, "outputMode": "individual"})),
+        json!({"sessionId": sid, "outputMode": "individual"}),
     )
     .await;
-    assert_eq!(status, 200, "{started}");
     let id = started["id"].as_str().unwrap().to_owned();
     // The publisher leaves after 3 s; nobody else is connected.
     publisher.wait().unwrap();
@@ -555,12 +542,6 @@ async fn wait_status(server: &Server, id: &str, secs: u64, done: impl Fn(&str) -
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-async fn start_archive(server: &Server, body: Value) -> Value {
-    let (status, a) = call(server, reqwest::Method::POST, "/archive", Some(body)).await;
-    assert_eq!(status, 200, "{a}");
-    a
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -722,14 +703,7 @@ async fn archives_expire_at_the_end_of_the_retention_period() {
     .await;
     let id = a["id"].as_str().unwrap().to_owned();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (status, _) = call(
-        &server,
-        reqwest::Method::POST,
-        &format!("/archive/{id}/stop"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
+    stop_archive(&server, &id).await;
     publisher.kill().ok();
     publisher.wait().ok();
     let done = wait_done(&server, &id).await;

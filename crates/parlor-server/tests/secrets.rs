@@ -8,7 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    API_KEY, API_SECRET, Server, publish_connected, rest_call, wait_archive, wait_subscribed,
+    API_KEY, API_SECRET, Server, publish_connected, start_archive, stop_archive, wait_archive,
+    wait_subscribed,
 };
 use parlor_client::{PublishOptions, Session, SubscribeOptions};
 use parlor_sdk::Role;
@@ -76,24 +77,14 @@ async fn no_secret_or_token_reaches_the_log() {
     secrets.push(("a refused REST JWT", wrong));
 
     // An archive and its signed download URL.
-    let (status, a) = rest_call(
+    let a = start_archive(
         &server,
-        reqwest::Method::POST,
-        "/archive",
-        Some(json!({"sessionId": sid, "outputMode": "individual"})),
+        json!({"sessionId": sid, "outputMode": "individual"}),
     )
     .await;
-    assert_eq!(status, 200, "{a}");
     let id = a["id"].as_str().unwrap().to_owned();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (status, _) = rest_call(
-        &server,
-        reqwest::Method::POST,
-        &format!("/archive/{id}/stop"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
+    stop_archive(&server, &id).await;
     let done = wait_archive(&server, &id).await;
     let url = done["url"].as_str().expect("a download URL").to_owned();
     assert_eq!(reqwest::get(&url).await.unwrap().status(), 200);

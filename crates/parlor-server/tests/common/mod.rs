@@ -298,6 +298,25 @@ pub async fn rest_call(
     )
 }
 
+/// `POST /archive` with `body` (expects 200); the archive.
+pub async fn start_archive(server: &Server, body: serde_json::Value) -> serde_json::Value {
+    let (status, a) = rest_call(server, reqwest::Method::POST, "/archive", Some(body)).await;
+    assert_eq!(status, 200, "{a}");
+    a
+}
+
+/// `POST /archive/{id}/stop` (expects 200).
+pub async fn stop_archive(server: &Server, id: &str) {
+    let (status, a) = rest_call(
+        server,
+        reqwest::Method::POST,
+        &format!("/archive/{id}/stop"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{a}");
+}
+
 /// Polls an archive until it leaves `started`/`paused`/`stopped` (2 minutes at most).
 pub async fn wait_archive(server: &Server, id: &str) -> serde_json::Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
