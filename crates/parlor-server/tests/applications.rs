@@ -12,15 +12,9 @@ use parlor_client::{PublishOptions, ServerMessage, Session};
 use parlor_sdk::{Parlor, Role, TokenOptions};
 use serde_json::{Value, json};
 
-/// `parlor app <args> --json` on the server's data dir; its JSON output.
+/// `parlor app <args>` on the server's data dir; its JSON output.
 fn app_cli(server: &Server, args: &[&str]) -> Value {
-    let out = server.parlor_cmd().arg("app").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "parlor app {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    server.cli_json(&[&["app"], args].concat())
 }
 
 struct App {

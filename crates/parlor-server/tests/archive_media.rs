@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{
-    API_KEY, API_SECRET, Server, expect_event, fixtures, rest_call as call,
-    wait_archive as wait_done,
+    API_KEY, API_SECRET, Server, expect_event, fixtures, rest_call as call, start_archive,
+    stop_archive, wait_archive as wait_done,
 };
 use parlor_client::ServerMessage;
 use parlor_sdk::Role;
@@ -41,25 +41,6 @@ const MAX_AV_OFFSET_MS: f64 = 80.0;
 const MAX_DURATION_ERROR_S: f64 = 0.5;
 
 // ---- REST ---------------------------------------------------------------------------------
-
-async fn start_archive(server: &Server, body: Value) -> Value {
-    let (status, a) = call(server, reqwest::Method::POST, "/archive", Some(body)).await;
-    assert_eq!(status, 200, "starting an archive: {a}");
-    assert_eq!(a["status"], "started", "{a}");
-    a
-}
-
-async fn stop_archive(server: &Server, id: &str) -> Value {
-    let (status, a) = call(
-        server,
-        reqwest::Method::POST,
-        &format!("/archive/{id}/stop"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "stopping archive {id}: {a}");
-    a
-}
 
 async fn get_archive(server: &Server, id: &str) -> Value {
     let (status, a) = call(

@@ -432,12 +432,7 @@ async fn an_archive_survives_kill_9_of_the_server() {
     let (sid, tokens) = server.session_with_tokens(&[Role::Publisher]).await;
     let mut publisher = publish(&server, &tokens[0], 30, "cam");
     wait_streams(&server, &sid, 1).await;
-    let started = start_archive(
-        &server,
-        json!({"sessionId": sid, "outputMode": "individual"}),
-    )
-    .await;
-    let id = started["id"].as_str().unwrap().to_owned();
+    let id = start_individual(&server, &sid).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     // kill -9, then start again on the same data dir.
     let status = Command::new("kill")
@@ -480,12 +475,7 @@ async fn an_archive_stops_60_s_after_the_last_client_left() {
     let (sid, tokens) = server.session_with_tokens(&[Role::Publisher]).await;
     let mut publisher = publish(&server, &tokens[0], 3, "cam");
     wait_streams(&server, &sid, 1).await;
-    let started = start_archive(
-        &server,
-        json!({"sessionId": sid, "outputMode": "individual"}),
-    )
-    .await;
-    let id = started["id"].as_str().unwrap().to_owned();
+    let id = start_individual(&server, &sid).await;
     // The publisher leaves after 3 s; nobody else is connected.
     publisher.wait().unwrap();
     let left = Instant::now();
@@ -518,6 +508,16 @@ async fn an_archive_stops_60_s_after_the_last_client_left() {
         (1..=6).contains(&d),
         "duration {d} s for ~3 s of publishing: {done}"
     );
+}
+
+/// Starts an individual archive of `sid`; its ID.
+async fn start_individual(server: &Server, sid: &str) -> String {
+    let a = start_archive(
+        server,
+        json!({"sessionId": sid, "outputMode": "individual"}),
+    )
+    .await;
+    a["id"].as_str().unwrap().to_owned()
 }
 
 /// Polls an archive until `done(status)` holds (`secs` at most); the archive then.
@@ -639,12 +639,7 @@ async fn the_maximum_duration_counts_publishing_time_and_caps_paused_time() {
     let idle_t0 = Instant::now();
 
     let t0 = Instant::now();
-    let a = start_archive(
-        &server,
-        json!({"sessionId": sid, "outputMode": "individual"}),
-    )
-    .await;
-    let id = a["id"].as_str().unwrap().to_owned();
+    let id = start_individual(&server, &sid).await;
     wait_status(&server, &id, 2, |s| s == "paused").await;
     // 4 s paused: not counted.
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -696,12 +691,7 @@ async fn archives_expire_at_the_end_of_the_retention_period() {
     let (sid, tokens) = server.session_with_tokens(&[Role::Publisher]).await;
     let mut publisher = publish(&server, &tokens[0], 30, "cam");
     wait_streams(&server, &sid, 1).await;
-    let a = start_archive(
-        &server,
-        json!({"sessionId": sid, "outputMode": "individual"}),
-    )
-    .await;
-    let id = a["id"].as_str().unwrap().to_owned();
+    let id = start_individual(&server, &sid).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop_archive(&server, &id).await;
     publisher.kill().ok();

@@ -13,7 +13,7 @@ use common::{
 };
 use parlor_client::{PublishOptions, Session, SubscribeOptions};
 use parlor_sdk::Role;
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_or_token_reaches_the_log() {
@@ -92,17 +92,7 @@ async fn no_secret_or_token_reaches_the_log() {
     secrets.push(("a download URL's signature", sig.to_owned()));
 
     // A Vonage application: its private key and its Bearer JWTs.
-    let out = server
-        .parlor_cmd()
-        .args(["app", "create", "--name", "logs", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let app: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let app = server.cli_json(&["app", "create", "--name", "logs", "--json"]);
     let app_id = app["applicationId"].as_str().unwrap();
     let pem = app["privateKey"].as_str().unwrap();
     let key = parlor_proto::app_auth::PrivateKey::from_pem(pem).unwrap();

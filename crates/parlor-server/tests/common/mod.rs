@@ -147,6 +147,17 @@ impl Server {
         cmd
     }
 
+    /// Runs `parlor <args>` on this server's data dir, expects success; its JSON output.
+    pub fn cli_json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.parlor_cmd().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "parlor {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
     /// Creates a session and mints a token per role (JWT).
     pub async fn session_with_tokens(&self, roles: &[parlor_sdk::Role]) -> (String, Vec<String>) {
         let sdk = self.sdk();
@@ -298,15 +309,17 @@ pub async fn rest_call(
     )
 }
 
-/// `POST /archive` with `body` (expects 200); the archive.
+/// `POST /archive` with `body` (expects 200, and `started`: the answer to a start always
+/// says so, even when the archive is paused right after); the archive.
 pub async fn start_archive(server: &Server, body: serde_json::Value) -> serde_json::Value {
     let (status, a) = rest_call(server, reqwest::Method::POST, "/archive", Some(body)).await;
-    assert_eq!(status, 200, "{a}");
+    assert_eq!(status, 200, "starting an archive: {a}");
+    assert_eq!(a["status"], "started", "{a}");
     a
 }
 
-/// `POST /archive/{id}/stop` (expects 200).
-pub async fn stop_archive(server: &Server, id: &str) {
+/// `POST /archive/{id}/stop` (expects 200); the archive.
+pub async fn stop_archive(server: &Server, id: &str) -> serde_json::Value {
     let (status, a) = rest_call(
         server,
         reqwest::Method::POST,
@@ -314,7 +327,8 @@ pub async fn stop_archive(server: &Server, id: &str) {
         None,
     )
     .await;
-    assert_eq!(status, 200, "{a}");
+    assert_eq!(status, 200, "stopping archive {id}: {a}");
+    a
 }
 
 /// Polls an archive until it leaves `started`/`paused`/`stopped` (2 minutes at most).
