@@ -129,7 +129,8 @@ async fn client_tokens_are_not_rest_credentials_and_rest_jwts_are_not_client_tok
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_that_stops_reading_is_disconnected_and_memory_stays_bounded() {
-    let server = Server::start();
+    // The sender's own signal rate limit is lifted: this is about the stalled reader.
+    let server = Server::start_configured(&["--signal-rate-limit", "1000000"]);
     let (sid, tokens) = server
         .session_with_tokens(&[Role::Publisher, Role::Publisher, Role::Publisher])
         .await;
