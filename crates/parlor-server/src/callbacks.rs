@@ -509,11 +509,19 @@ mod tests {
             created_at: updated_at,
             updated_at,
         };
-        for (id, status, at) in [("a", "pending", 10), ("b", "failed", 10), ("c", "failed", 50)] {
+        for (id, status, at) in [
+            ("a", "pending", 10),
+            ("b", "failed", 10),
+            ("c", "failed", 50),
+        ] {
             store.record_delivery(&delivery(id, status, at)).unwrap();
         }
-        store.record_delivery(&delivery("d", "pending", 20)).unwrap();
-        store.record_delivery(&delivery("d", "delivered", 30)).unwrap();
+        store
+            .record_delivery(&delivery("d", "pending", 20))
+            .unwrap();
+        store
+            .record_delivery(&delivery("d", "delivered", 30))
+            .unwrap();
         let ids = |store: &Store| {
             let conn = store.conn();
             let mut q = conn
