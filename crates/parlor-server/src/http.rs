@@ -66,6 +66,9 @@ impl Drop for Slot {
     }
 }
 
+/// The largest request head (request line and headers) read, in bytes.
+pub const MAX_REQUEST_HEAD_BYTES: usize = 64 * 1024;
+
 /// Serves `app` on `listener` (over TLS when `tls` is given) until `shutdown` completes,
 /// then lets in-flight connections finish (WebSockets are closed by their own tasks when
 /// the server drops its state).
@@ -81,6 +84,9 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        // A request's head (line and headers) must fit in 64 KiB: hyper answers 431 past
+        // it (its default buffer is ~400 KiB per connection).
+        .max_buf_size(MAX_REQUEST_HEAD_BYTES)
         .keep_alive(true);
     let builder = builder.http1_only();
     let graceful = GracefulShutdown::new();

@@ -458,3 +458,27 @@ async fn no_endpoint_grants_cross_origin_access() {
         }
     }
 }
+
+/// A request head over 64 KiB is refused (431) before any handler runs; the server goes on
+/// serving.
+#[test]
+fn an_oversized_request_head_is_refused() {
+    let server = Server::start();
+    let addr: SocketAddr = server.url.trim_start_matches("http://").parse().unwrap();
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let big = "a".repeat(100 * 1024);
+    let request = format!("GET /health HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n");
+    let _ = s.write_all(request.as_bytes());
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
