@@ -91,6 +91,10 @@ pub struct ServeArgs {
     /// Most subscriptions in one session at once, over all its clients [default: 10000].
     #[arg(long, env = "PARLOR_MAX_SUBSCRIPTIONS_PER_SESSION")]
     pub max_subscriptions_per_session: Option<usize>,
+    /// Bearer token a Prometheus scraper sends for `/metrics` (at least 16 characters);
+    /// without it `/metrics` takes a project's REST credentials only.
+    #[arg(long, env = "PARLOR_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Publishing time after which an archive stops, e.g. 90m or 4h; it also stops after
     /// three times this including paused time [default: 4h].
     #[arg(long, env = "PARLOR_ARCHIVE_MAX_DURATION")]
@@ -132,6 +136,7 @@ struct FileConfig {
     max_connections_per_session: Option<usize>,
     max_streams_per_session: Option<usize>,
     max_subscriptions_per_session: Option<usize>,
+    metrics_token: Option<String>,
     archive_max_duration: Option<String>,
     archive_paused_timeout: Option<String>,
     archive_retention: Option<String>,
@@ -160,6 +165,8 @@ pub struct Config {
     pub rates: Rates,
     /// What one session may hold at once.
     pub session_caps: SessionCaps,
+    /// The bearer token of `/metrics` scrapers.
+    pub metrics_token: Option<String>,
     /// How long archives run and their files are kept.
     pub archives: ArchiveLimits,
     /// HTTPS/WSS certificate and key files; plain HTTP when absent.
@@ -200,6 +207,10 @@ impl std::fmt::Debug for Config {
             .field("http", &self.http)
             .field("rates", &self.rates)
             .field("session_caps", &self.session_caps)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<set>"),
+            )
             .field("archives", &self.archives)
             .field("tls", &self.tls)
             .finish()
@@ -229,6 +240,8 @@ pub enum ConfigError {
     WeakApiSecret(&'static str),
     #[error("invalid callback URL '{0}': it must start with http:// or https://")]
     BadCallbackUrl(String),
+    #[error("invalid --metrics-token: it must be 16 to 256 visible ASCII characters")]
+    BadMetricsToken,
     #[error("invalid {0}: it must be at least 1")]
     Zero(&'static str),
     #[error(
@@ -335,6 +348,12 @@ impl Config {
                 "--max-subscriptions-per-session",
             )?,
         };
+        let metrics_token = args.metrics_token.or(file.metrics_token);
+        if let Some(t) = &metrics_token
+            && (!(16..=256).contains(&t.len()) || !t.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(ConfigError::BadMetricsToken);
+        }
         let duration = |v: Option<String>, name: &'static str| {
             v.map(|v| parse_duration(&v).ok_or(ConfigError::BadDuration(name, v)))
                 .transpose()
@@ -368,6 +387,7 @@ impl Config {
             http,
             rates,
             session_caps,
+            metrics_token,
             archives,
             tls,
             listen,
@@ -613,6 +633,27 @@ mod tests {
         assert!(validate_credentials("123", "0123456789abcde.").is_err());
         assert!(validate_credentials("123", "short").is_err());
         assert!(validate_credentials("123", "4f0c9a7e21b85d36").is_ok());
+    }
+
+    #[test]
+    fn metrics_tokens_are_16_to_256_visible_characters() {
+        for bad in ["short", "has a space in it!!", &"x".repeat(257)] {
+            let r = Config::resolve(ServeArgs {
+                metrics_token: Some(bad.to_string()),
+                ..Default::default()
+            });
+            assert!(matches!(r, Err(ConfigError::BadMetricsToken)), "{bad:?}");
+        }
+        let cfg = Config::resolve(ServeArgs {
+            metrics_token: Some("scrape-0f9e8d7c6b5a4938".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            cfg.metrics_token.as_deref(),
+            Some("scrape-0f9e8d7c6b5a4938")
+        );
+        assert!(!format!("{cfg:?}").contains("0f9e8d7c"), "never printed");
     }
 
     #[test]

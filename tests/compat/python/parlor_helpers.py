@@ -44,8 +44,9 @@ STOP_TIMEOUT = 10.0
 class ParlorServer:
     """A `parlor serve` child process on a free port with a fresh data dir."""
 
-    def __init__(self, api_key=API_KEY, api_secret=API_SECRET, data_dir=None):
-        """api_key=None starts without --api-key/--api-secret; data_dir reuses an existing dir."""
+    def __init__(self, api_key=API_KEY, api_secret=API_SECRET, data_dir=None, extra_args=()):
+        """api_key=None starts without --api-key/--api-secret; data_dir reuses an existing dir;
+        extra_args are more flags of `parlor serve`."""
         if not os.path.exists(PARLOR_BIN):
             raise RuntimeError(
                 f"parlor binary not found at {PARLOR_BIN} (set PARLOR_BIN or build parlor-server)"
@@ -63,6 +64,7 @@ class ParlorServer:
                 "--media-port", "0",
                 "--data-dir", self.data_dir,
                 *cred_args,
+                *extra_args,
             ]),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -9,6 +9,7 @@ mod auth;
 mod callbacks;
 mod error;
 mod json;
+mod metrics;
 mod moderation;
 mod params;
 mod project;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/session/create", post(sessions::create))
         .route("/v1/rtc", get(crate::signaling::connection::upgrade))
         .route("/v1/stats", get(stats::get))
+        .route("/metrics", get(metrics::get))
         .route(
             "/v2/project/{api_key}/session/{session_id}/signal",
             post(moderation::signal_session),

@@ -270,6 +270,12 @@ impl Signaling {
         self.router.close(id.clone());
     }
 
+    /// Connections in all rooms.
+    pub fn connection_count(&self) -> usize {
+        let rooms: Vec<Arc<Room>> = lock(&self.rooms).values().cloned().collect();
+        rooms.iter().map(|r| r.member_count()).sum()
+    }
+
     /// Number of rooms and transports known, for leak checks.
     pub fn counts(&self) -> (usize, usize) {
         (lock(&self.rooms).len(), lock(&self.transports).len())

@@ -154,6 +154,11 @@ impl Room {
         }
     }
 
+    /// How many connections the room has.
+    pub fn member_count(&self) -> usize {
+        lock(&self.state).members.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         lock(&self.state).members.is_empty()
     }
