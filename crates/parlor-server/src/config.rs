@@ -53,6 +53,10 @@ pub struct ServeArgs {
     /// Log filter: error, warn, info, debug, trace, or a tracing directive [default: info].
     #[arg(long, env = "PARLOR_LOG")]
     pub log: Option<String>,
+    /// Log lines as `text` (for people) or `json` (one object a line, for log pipelines)
+    /// [default: text].
+    #[arg(long, env = "PARLOR_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
     /// URL receiving every session-monitoring callback (signed JSON POSTs).
     #[arg(long, env = "PARLOR_CALLBACK_URL")]
     pub callback_url: Option<String>,
@@ -126,6 +130,7 @@ struct FileConfig {
     api_secret: Option<String>,
     public_ip: Option<IpAddr>,
     log: Option<String>,
+    log_format: Option<LogFormat>,
     demo: Option<bool>,
     callback_url: Option<String>,
     http_header_timeout: Option<u64>,
@@ -154,6 +159,7 @@ pub struct Config {
     pub credentials: Option<(String, String)>,
     pub public_ip: Option<IpAddr>,
     pub log: String,
+    pub log_format: LogFormat,
     /// Whether the demo app's dev-only endpoint (sessions and tokens for anyone who asks)
     /// is on: by default only on a loopback listen address.
     pub demo: bool,
@@ -180,6 +186,17 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object a line: `timestamp`, `level`, `target`, `fields`, `span`s.
+    Json,
+}
+
 /// Timeouts and caps of the HTTP server (slowloris and connection hoarding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpLimits {
@@ -202,6 +219,7 @@ impl std::fmt::Debug for Config {
             .field("api_key", &self.credentials.as_ref().map(|c| &c.0))
             .field("public_ip", &self.public_ip)
             .field("log", &self.log)
+            .field("log_format", &self.log_format)
             .field("demo", &self.demo)
             .field("callback_url", &self.callback_url)
             .field("http", &self.http)
@@ -402,6 +420,7 @@ impl Config {
             credentials,
             public_ip: args.public_ip.or(file.public_ip),
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             demo,
             callback_url: args.callback_url.or(file.callback_url),
         })

@@ -176,7 +176,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::App(command) => Ok(app::run(command)),
         Command::Serve(args) => {
             let config = config::Config::resolve(args)?;
-            init_logging(&config.log)?;
+            init_logging(&config.log, config.log_format)?;
             tokio::runtime::Runtime::new()?.block_on(crate::server::run(config))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -362,7 +362,7 @@ fn open_existing(data_dir: &Path) -> anyhow::Result<Store> {
 /// at debug. An explicit directive naming them still turns them up.
 const CHATTY_DEPENDENCIES: &[&str] = &["tungstenite", "tokio_tungstenite"];
 
-fn init_logging(level: &str) -> anyhow::Result<()> {
+fn init_logging(level: &str, format: crate::config::LogFormat) -> anyhow::Result<()> {
     let directives = if level.eq_ignore_ascii_case("trace") {
         let mut d = level.to_owned();
         for dep in CHATTY_DEPENDENCIES {
@@ -374,12 +374,16 @@ fn init_logging(level: &str) -> anyhow::Result<()> {
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .with_context(|| format!("invalid --log filter '{level}'"))?;
-    // Colours only on a terminal: a log file or journal gets plain text.
-    use std::io::IsTerminal as _;
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        crate::config::LogFormat::Json => builder.json().with_ansi(false).init(),
+        crate::config::LogFormat::Text => {
+            // Colours only on a terminal: a log file or journal gets plain text.
+            use std::io::IsTerminal as _;
+            builder.with_ansi(std::io::stderr().is_terminal()).init()
+        }
+    }
     Ok(())
 }
