@@ -31,6 +31,15 @@ mod tempdir {
 impl ParlorSut {
     /// Starts `parlor serve` from `bin`, on CPU `cpu` (taskset) if given.
     pub fn start(bin: &str, cpu: Option<usize>) -> anyhow::Result<ParlorSut> {
+        Self::start_with(bin, cpu, &[])
+    }
+
+    /// [`ParlorSut::start`] with more flags for `parlor serve` (limits, timeouts).
+    pub fn start_with(
+        bin: &str,
+        cpu: Option<usize>,
+        extra: &[String],
+    ) -> anyhow::Result<ParlorSut> {
         let dir = std::env::temp_dir().join(format!("parlor-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let mut cmd = match cpu {
@@ -59,6 +68,7 @@ impl ParlorSut {
                 "--data-dir",
             ])
             .arg(&dir)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
