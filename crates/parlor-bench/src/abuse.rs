@@ -1179,7 +1179,6 @@ async fn nack_flood(t: Arc<Target>, tally: Arc<Tally>, go: Go) -> anyhow::Result
     let deadline = go.ready().await?;
     let r0 = router_counter(&t, "retransmissions").await?.unwrap_or(0);
     let refused0 = router_counter(&t, "retransmissionsRefused").await?;
-    let f0 = router_counter(&t, "rtpForwarded").await?.unwrap_or(0);
     let d0 = arrived(&subs);
     let dropped0: u64 = subs
         .iter()
@@ -1188,7 +1187,6 @@ async fn nack_flood(t: Arc<Target>, tally: Arc<Tally>, go: Go) -> anyhow::Result
     tokio::time::sleep_until(deadline.into()).await;
     let r1 = router_counter(&t, "retransmissions").await?.unwrap_or(0);
     let refused1 = router_counter(&t, "retransmissionsRefused").await?;
-    let f1 = router_counter(&t, "rtpForwarded").await?.unwrap_or(0);
     let d1 = arrived(&subs);
     let dropped1: u64 = subs
         .iter()
@@ -1208,7 +1206,6 @@ async fn nack_flood(t: Arc<Target>, tally: Arc<Tally>, go: Go) -> anyhow::Result
         "retransmissions sent by the router (all consumers)",
         retrans,
     );
-    tally.add("RTP forwarded by the router (all consumers)", f1 - f0);
     match (refused0, refused1) {
         (Some(a), Some(b)) => tally.add("retransmissions refused by the router", b - a),
         _ => tally.note("the router reports no retransmissionsRefused counter".into()),
