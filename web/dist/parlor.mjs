@@ -58,6 +58,7 @@ function fromServerError(op, e) {
       case "badRequest":
         return make("OT_INVALID_PARAMETER", 400);
       case "limitExceeded":
+        if (e.reason === "rate_limited") return make("OT_RATE_LIMIT_EXCEEDED", 429);
         return make("OT_INVALID_PARAMETER", 413);
       case "notFound":
         return make("OT_NOT_FOUND", 404);
@@ -75,8 +76,18 @@ function fromServerError(op, e) {
     case "notFound":
       if (op === "subscribe") return make("OT_STREAM_NOT_FOUND", OPERATION_CODE[op]);
       return make("OT_NOT_FOUND", OPERATION_CODE[op]);
-    case "badRequest":
     case "limitExceeded":
+      if (e.reason === "session_full") {
+        return make("OT_CONNECTION_LIMIT_EXCEEDED", ExceptionCodes.CONNECTION_LIMIT_EXCEEDED);
+      }
+      if (e.reason === "stream_limit") {
+        return make("OT_STREAM_LIMIT_EXCEEDED", ExceptionCodes.STREAM_LIMIT_EXCEEDED);
+      }
+      if (e.reason === "subscription_limit") {
+        return make("OT_UNABLE_TO_SUBSCRIBE", ExceptionCodes.UNABLE_TO_SUBSCRIBE);
+      }
+      return make("OT_INVALID_PARAMETER", ExceptionCodes.INVALID_PARAMETER);
+    case "badRequest":
       return make("OT_INVALID_PARAMETER", ExceptionCodes.INVALID_PARAMETER);
     case "mediaError":
       return op === "publish" ? make("OT_STREAM_CREATE_FAILED", OPERATION_CODE[op]) : make("OT_CREATE_PEER_CONNECTION_FAILED", OPERATION_CODE[op]);

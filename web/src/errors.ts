@@ -66,7 +66,10 @@ export type OTErrorName =
   | 'OT_MEDIA_ERR_DECODE'
   | 'OT_MEDIA_ERR_NETWORK'
   | 'OT_MEDIA_ERR_SRC_NOT_SUPPORTED'
-  | 'OT_UNSUPPORTED_BROWSER';
+  | 'OT_UNSUPPORTED_BROWSER'
+  | 'OT_CONNECTION_LIMIT_EXCEEDED'
+  | 'OT_STREAM_LIMIT_EXCEEDED'
+  | 'OT_RATE_LIMIT_EXCEEDED';
 
 /** An error from the SDK: `name` says what kind, `code` is OpenTok's number for it. */
 export class OTError extends Error {
@@ -74,7 +77,10 @@ export class OTError extends Error {
   readonly code: number;
   /** The server's error code (`permissionDenied`, …) when the server refused a request. */
   readonly serverCode?: string;
-  /** The server's reason for a refused token (`expired`, `bad_signature`, …). */
+  /**
+   * The server's reason for a refused token (`expired`, `bad_signature`, …) or for a limit
+   * (`rate_limited`, `session_full`, `stream_limit`, `subscription_limit`).
+   */
   readonly reason?: string;
 
   constructor(
@@ -133,6 +139,8 @@ export function fromServerError(op: Operation, e: ErrorMessage): OTError {
       case 'badRequest':
         return make('OT_INVALID_PARAMETER', 400);
       case 'limitExceeded':
+        // Too many signals: 429, like the HTTP status; too large a signal: 413, as OpenTok.js.
+        if (e.reason === 'rate_limited') return make('OT_RATE_LIMIT_EXCEEDED', 429);
         return make('OT_INVALID_PARAMETER', 413);
       case 'notFound':
         return make('OT_NOT_FOUND', 404);
@@ -152,8 +160,19 @@ export function fromServerError(op: Operation, e: ErrorMessage): OTError {
     case 'notFound':
       if (op === 'subscribe') return make('OT_STREAM_NOT_FOUND', OPERATION_CODE[op]);
       return make('OT_NOT_FOUND', OPERATION_CODE[op]);
-    case 'badRequest':
     case 'limitExceeded':
+      // The session's caps (the server's --max-*-per-session).
+      if (e.reason === 'session_full') {
+        return make('OT_CONNECTION_LIMIT_EXCEEDED', ExceptionCodes.CONNECTION_LIMIT_EXCEEDED);
+      }
+      if (e.reason === 'stream_limit') {
+        return make('OT_STREAM_LIMIT_EXCEEDED', ExceptionCodes.STREAM_LIMIT_EXCEEDED);
+      }
+      if (e.reason === 'subscription_limit') {
+        return make('OT_UNABLE_TO_SUBSCRIBE', ExceptionCodes.UNABLE_TO_SUBSCRIBE);
+      }
+      return make('OT_INVALID_PARAMETER', ExceptionCodes.INVALID_PARAMETER);
+    case 'badRequest':
       return make('OT_INVALID_PARAMETER', ExceptionCodes.INVALID_PARAMETER);
     case 'mediaError':
       return op === 'publish'

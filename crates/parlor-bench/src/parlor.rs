@@ -9,7 +9,7 @@ use parlor_client::{PeerSender, PublishOptions, Session, SubscribeOptions, Subsc
 use parlor_sdk::{Parlor, Role, SessionOptions, TokenOptions};
 
 const API_KEY: &str = "47001234";
-const API_SECRET: &str = "0bench0secret0bench0secret0bench0secret0";
+const API_SECRET: &str = "0bedc8e883002744877652757e86b334d3a49219";
 
 pub struct ParlorSut {
     child: Child,

@@ -12,9 +12,14 @@ pub enum ClientError {
     /// The server refused the token; `reason` is its code (`expired`, `bad_signature`, …).
     #[error("token refused ({reason}): {message}")]
     Auth { reason: String, message: String },
-    /// The server refused a request.
+    /// The server refused a request; `reason` details some codes (`limitExceeded`:
+    /// `rate_limited`, `session_full`, `stream_limit`, `subscription_limit`).
     #[error("{message} ({code:?})")]
-    Server { code: ErrorCode, message: String },
+    Server {
+        code: ErrorCode,
+        reason: Option<String>,
+        message: String,
+    },
     /// The server said something this client does not understand.
     #[error("protocol error: {0}")]
     Protocol(String),

@@ -107,6 +107,8 @@ pub struct PeerOffer {
     pending: SdpPendingOffer,
     pub offer: String,
     pub mids: Vec<(Mid, MediaKind)>,
+    /// Whether induced loss also drops retransmissions.
+    drop_rtx: bool,
 }
 
 fn new_rtc(rtp_mode: bool) -> Rtc {
@@ -136,7 +138,14 @@ pub async fn answer(
         .sdp_api()
         .accept_offer(offer)
         .map_err(|e| ClientError::Media(e.to_string()))?;
-    let peer = launch(rtc, socket, local, Vec::new(), drop_rate, None);
+    let peer = launch(
+        rtc,
+        socket,
+        local,
+        Vec::new(),
+        Loss::new(drop_rate, false),
+        None,
+    );
     Ok((peer, answer.to_sdp_string()))
 }
 
@@ -170,7 +179,15 @@ impl PeerOffer {
             pending,
             offer: offer.to_sdp_string(),
             mids,
+            drop_rtx: false,
         })
+    }
+
+    /// Makes `start`'s `drop_rate` drop retransmissions too (by default they always get
+    /// through, so a test sees one repair per loss).
+    pub fn drop_retransmissions(mut self, yes: bool) -> Self {
+        self.drop_rtx = yes;
+        self
     }
 
     /// Applies the answer and starts the peer's task. `drop_rate` drops that share of
@@ -194,7 +211,7 @@ impl PeerOffer {
             self.socket,
             self.local,
             self.mids,
-            drop_rate,
+            Loss::new(drop_rate, self.drop_rtx),
             session_closed,
         ))
     }
@@ -206,7 +223,7 @@ fn launch(
     socket: UdpSocket,
     local: SocketAddr,
     mids: Vec<(Mid, MediaKind)>,
-    drop_rate: f64,
+    mut loss: Loss,
     session_closed: Option<tokio::sync::watch::Receiver<bool>>,
 ) -> Peer {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
@@ -226,18 +243,15 @@ fn launch(
             (*mid, *kind, pt)
         })
         .collect();
-    // Loss is induced on first transmissions only: retransmissions (RTX payload types)
-    // get through, so a test sees the repair path rather than repeated loss.
-    let rtx_pts: Vec<u8> = rtc
+    // Loss is induced on first transmissions only unless asked otherwise: retransmissions
+    // (RTX payload types) get through, so a test sees the repair path rather than
+    // repeated loss.
+    loss.rtx_pts = rtc
         .codec_config()
         .iter()
         .filter_map(|p| p.resend())
         .map(|pt| *pt)
         .collect();
-    let loss = Loss {
-        rate: drop_rate,
-        rtx_pts,
-    };
     let stats = Arc::new(ReceiveStats::default());
     tokio::spawn(run(
         rtc,
@@ -444,10 +458,20 @@ fn account(counts: &mut Vec<StreamCount>, stats: &ReceiveStats, p: &str0m::rtp::
 /// Induced loss of incoming RTP, for tests of the repair path.
 struct Loss {
     rate: f64,
+    /// Whether retransmissions (`rtx_pts`) are dropped too.
+    rtx_too: bool,
     rtx_pts: Vec<u8>,
 }
 
 impl Loss {
+    fn new(rate: f64, rtx_too: bool) -> Self {
+        Loss {
+            rate,
+            rtx_too,
+            rtx_pts: Vec::new(),
+        }
+    }
+
     fn drops(&self, data: &[u8]) -> bool {
         if self.rate <= 0.0 || data.len() <= 12 || !(128..192).contains(&data[0]) {
             return false;
@@ -457,7 +481,7 @@ impl Loss {
             return false;
         }
         let pt = data[1] & 0x7f;
-        !self.rtx_pts.contains(&pt) && rand::rng().random_bool(self.rate)
+        (self.rtx_too || !self.rtx_pts.contains(&pt)) && rand::rng().random_bool(self.rate)
     }
 }
 

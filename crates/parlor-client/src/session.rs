@@ -195,8 +195,17 @@ impl Session {
                     message,
                 });
             }
-            Ok(ServerMessage::Error { code, message, .. }) => {
-                return Err(ClientError::Server { code, message });
+            Ok(ServerMessage::Error {
+                code,
+                reason,
+                message,
+                ..
+            }) => {
+                return Err(ClientError::Server {
+                    code,
+                    reason,
+                    message,
+                });
             }
             _ => {
                 return Err(ClientError::Protocol(format!(
@@ -321,9 +330,16 @@ impl Session {
         match tokio::time::timeout(REQUEST_TIMEOUT, rx).await {
             Err(_) => Err(ClientError::Timeout("a reply")),
             Ok(Err(_)) => Err(ClientError::Closed),
-            Ok(Ok(ServerMessage::Error { code, message, .. })) => {
-                Err(ClientError::Server { code, message })
-            }
+            Ok(Ok(ServerMessage::Error {
+                code,
+                reason,
+                message,
+                ..
+            })) => Err(ClientError::Server {
+                code,
+                reason,
+                message,
+            }),
             Ok(Ok(reply)) => Ok(reply),
         }
     }

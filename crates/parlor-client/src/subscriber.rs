@@ -15,6 +15,10 @@ pub struct SubscribeOptions {
     pub video: bool,
     /// Share (0–1) of incoming RTP datagrams to drop, to exercise loss repair.
     pub drop_rate: f64,
+    /// Drop retransmissions at `drop_rate` too (by default they get through): the peer
+    /// NACKs the same packets again and again, as a client on a very bad link, or a
+    /// hostile one, would.
+    pub drop_retransmissions: bool,
     /// Count packets ([`Subscriber::stats`]) instead of assembling frames: no `Frame`
     /// events; what a load generator wants.
     pub count_only: bool,
@@ -26,6 +30,7 @@ impl Default for SubscribeOptions {
             audio: true,
             video: true,
             drop_rate: 0.0,
+            drop_retransmissions: false,
             count_only: false,
         }
     }
@@ -93,7 +98,11 @@ impl Subscriber {
                 "unexpected reply to subscribe: {reply:?}"
             )));
         };
-        let peer = peer.start(&sdp, o.drop_rate, Some(session.closed_signal()))?;
+        let peer = peer.drop_retransmissions(o.drop_retransmissions).start(
+            &sdp,
+            o.drop_rate,
+            Some(session.closed_signal()),
+        )?;
         Ok(Subscriber {
             session,
             subscription_id,

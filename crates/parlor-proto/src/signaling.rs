@@ -391,7 +391,9 @@ pub enum ServerMessage {
     Error {
         id: Option<String>,
         code: ErrorCode,
-        /// For `authFailed`: the token refusal reason (`expired`, `bad_signature`, …).
+        /// For `authFailed`: the token refusal reason (`expired`, `bad_signature`, …); for
+        /// `limitExceeded`: which limit (`rate_limited`, `session_full`, `stream_limit`,
+        /// `subscription_limit`), absent for size limits.
         reason: Option<String>,
         message: String,
     },
@@ -432,6 +434,9 @@ pub enum ErrorCode {
 #[error("{message}")]
 pub struct ProtocolError {
     pub code: ErrorCode,
+    /// A machine-readable detail for some codes (`limitExceeded`: `rate_limited`,
+    /// `session_full`, `stream_limit`, `subscription_limit`).
+    pub reason: Option<&'static str>,
     pub message: String,
 }
 
@@ -439,7 +444,16 @@ impl ProtocolError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ProtocolError {
             code,
+            reason: None,
             message: message.into(),
+        }
+    }
+
+    /// The same error with a `reason`.
+    pub fn with_reason(self, reason: &'static str) -> Self {
+        ProtocolError {
+            reason: Some(reason),
+            ..self
         }
     }
 
@@ -448,7 +462,7 @@ impl ProtocolError {
         ServerMessage::Error {
             id: id.map(str::to_owned),
             code: self.code,
-            reason: None,
+            reason: self.reason.map(str::to_owned),
             message: self.message.clone(),
         }
     }

@@ -107,6 +107,14 @@ pub enum TransportKind {
 pub const RTX_WINDOW: Duration = Duration::from_secs(1);
 /// The most packets a consumer's retransmission buffer holds (16 Mbps at 1 s).
 pub const RTX_MAX_PACKETS: usize = 2000;
+/// What each video packet forwarded to a consumer adds to its retransmission budget: a
+/// consumer is resent at most a quarter of the video it receives (plus the burst below),
+/// however many NACKs it sends. Real loss needing more than 25 % repair is beyond what
+/// retransmission can save anyway.
+pub const RTX_BUDGET_PER_PACKET: f32 = 0.25;
+/// The most retransmissions a consumer can have in hand (and what it starts with): a loss
+/// burst of this many packets is repaired at once.
+pub const RTX_BUDGET_BURST: f32 = 100.0;
 
 /// The str0m configuration of a transport (before its DTLS certificate and ICE
 /// credentials): ICE-lite, RTP mode (packets are forwarded, not reassembled), Opus, VP8 and
@@ -164,6 +172,9 @@ pub struct RouterStats {
     /// Packets resent on a retransmission stream in answer to a consumer's NACK (direct
     /// path; str0m's own retransmissions are not counted).
     pub retransmissions: u64,
+    /// Retransmissions asked for but not sent: the consumer's budget was spent
+    /// ([`RTX_BUDGET_PER_PACKET`]), e.g. a NACK flood.
+    pub retransmissions_refused: u64,
     pub keyframe_requests: u64,
     pub transports_failed: u64,
     /// Datagrams sent, and the `sendmmsg` calls that sent them.

@@ -175,6 +175,10 @@ struct Consumer {
     /// Set on connecting with an AEAD SRTP profile: forwarded media is then sent by the
     /// worker itself ([`send_direct`]); `None` leaves it all to str0m.
     srtp: Option<SrtpSender>,
+    /// Retransmissions this consumer may still ask for: earned by the video it is sent
+    /// ([`crate::RTX_BUDGET_PER_PACKET`] a packet, up to [`crate::RTX_BUDGET_BURST`]),
+    /// spent one per retransmission. A NACK flood cannot make the router send more.
+    rtx_budget: f32,
 }
 
 /// One kind of media on a consumer.
@@ -527,6 +531,7 @@ impl Worker {
                 video: Track::new(media.video),
                 keys,
                 srtp: None,
+                rtx_budget: crate::RTX_BUDGET_BURST,
             }),
         };
         let key = self.transports.insert(Transport {
@@ -962,6 +967,7 @@ impl Worker {
             };
             let rtc = &mut ct.rtc;
             let srtp = &mut c.srtp;
+            let rtx_budget = &mut c.rtx_budget;
             // The direct path needs the keys and the address str0m sends to.
             let direct_to = ct.send_to.filter(|_| srtp.is_some());
             let outbox = &mut self.outbox;
@@ -996,6 +1002,10 @@ impl Worker {
                         send_direct(srtp, d, &mut buf, &out, &p.packet)?;
                         outbox.push(to, buf);
                         direct += 1;
+                        if is_video {
+                            *rtx_budget = (*rtx_budget + crate::RTX_BUDGET_PER_PACKET)
+                                .min(crate::RTX_BUDGET_BURST);
+                        }
                     } else {
                         // On the direct path str0m keeps no retransmission copy: the
                         // worker answers NACKs for the whole track from the producer's
@@ -1088,7 +1098,8 @@ impl Worker {
     }
 
     /// Answers a consumer's NACK on the direct path: each lost packet still in the
-    /// producer's history is resent on the track's retransmission stream (RFC 4588).
+    /// producer's history is resent on the track's retransmission stream (RFC 4588),
+    /// as far as the consumer's retransmission budget goes.
     /// Transports on str0m's path answer NACKs themselves (str0m keeps their copies).
     fn retransmit(&mut self, ckey: usize, nack: &Nack) {
         let Some(pkey) = (match self.transports.get(ckey) {
@@ -1136,6 +1147,11 @@ impl Worker {
                 if packet.header.payload_type != in_pt {
                     continue; // sent with another codec than the track's current one
                 }
+                if c.rtx_budget < 1.0 {
+                    self.stats.retransmissions_refused += 1;
+                    continue;
+                }
+                c.rtx_budget -= 1.0;
                 let mut buf = self.outbox.buffer();
                 let index = d.rtx_seq;
                 d.rtx_seq += 1;

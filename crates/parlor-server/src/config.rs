@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use crate::archives::ArchiveLimits;
+pub use crate::limits::{Rates, SessionCaps};
 
 /// Default HTTP + WebSocket address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7600";
@@ -71,6 +72,25 @@ pub struct ServeArgs {
     /// Most open HTTP connections from one source IP address [default: 500].
     #[arg(long, env = "PARLOR_MAX_CONNECTIONS_PER_IP")]
     pub max_connections_per_ip: Option<usize>,
+    /// REST requests per second per credential (project or application), with bursts of
+    /// twice as many; past it the answer is 429 with Retry-After [default: 100].
+    #[arg(long, env = "PARLOR_REST_RATE_LIMIT")]
+    pub rest_rate_limit: Option<u32>,
+    /// Signals per second per client connection, with bursts of twice as many; past it a
+    /// signal is refused (limitExceeded, reason rate_limited) [default: 50].
+    #[arg(long, env = "PARLOR_SIGNAL_RATE_LIMIT")]
+    pub signal_rate_limit: Option<u32>,
+    /// Most connections in one session; the next connect is refused (OpenTok.js:
+    /// OT_CONNECTION_LIMIT_EXCEEDED) [default: 2000].
+    #[arg(long, env = "PARLOR_MAX_CONNECTIONS_PER_SESSION")]
+    pub max_connections_per_session: Option<usize>,
+    /// Most streams published in one session at once; the next publish is refused
+    /// (OpenTok.js: OT_STREAM_LIMIT_EXCEEDED) [default: 250].
+    #[arg(long, env = "PARLOR_MAX_STREAMS_PER_SESSION")]
+    pub max_streams_per_session: Option<usize>,
+    /// Most subscriptions in one session at once, over all its clients [default: 10000].
+    #[arg(long, env = "PARLOR_MAX_SUBSCRIPTIONS_PER_SESSION")]
+    pub max_subscriptions_per_session: Option<usize>,
     /// Publishing time after which an archive stops, e.g. 90m or 4h; it also stops after
     /// three times this including paused time [default: 4h].
     #[arg(long, env = "PARLOR_ARCHIVE_MAX_DURATION")]
@@ -107,6 +127,11 @@ struct FileConfig {
     http_header_timeout: Option<u64>,
     http_body_timeout: Option<u64>,
     max_connections_per_ip: Option<usize>,
+    rest_rate_limit: Option<u32>,
+    signal_rate_limit: Option<u32>,
+    max_connections_per_session: Option<usize>,
+    max_streams_per_session: Option<usize>,
+    max_subscriptions_per_session: Option<usize>,
     archive_max_duration: Option<String>,
     archive_paused_timeout: Option<String>,
     archive_retention: Option<String>,
@@ -131,6 +156,10 @@ pub struct Config {
     pub callback_url: Option<String>,
     /// HTTP limits against slow or hoarding clients.
     pub http: HttpLimits,
+    /// Request rates per credential (REST) and per connection (signals).
+    pub rates: Rates,
+    /// What one session may hold at once.
+    pub session_caps: SessionCaps,
     /// How long archives run and their files are kept.
     pub archives: ArchiveLimits,
     /// HTTPS/WSS certificate and key files; plain HTTP when absent.
@@ -169,6 +198,8 @@ impl std::fmt::Debug for Config {
             .field("demo", &self.demo)
             .field("callback_url", &self.callback_url)
             .field("http", &self.http)
+            .field("rates", &self.rates)
+            .field("session_caps", &self.session_caps)
             .field("archives", &self.archives)
             .field("tls", &self.tls)
             .finish()
@@ -190,6 +221,12 @@ pub enum ConfigError {
     BadApiKey(String),
     #[error("invalid API secret: it must be 16 to 256 letters and digits (no '.')")]
     BadApiSecret,
+    #[error(
+        "refusing a weak API secret: {0}. Anyone who guesses it can mint tokens and call the \
+         REST API; use a random one, e.g. `openssl rand -hex 20`, or give no credentials and \
+         one is created"
+    )]
+    WeakApiSecret(&'static str),
     #[error("invalid callback URL '{0}': it must start with http:// or https://")]
     BadCallbackUrl(String),
     #[error("invalid {0}: it must be at least 1")]
@@ -257,6 +294,47 @@ impl Config {
                 v => v.unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_IP),
             },
         };
+        let rate = |v: Option<u32>, default: std::num::NonZeroU32, name: &'static str| match v {
+            Some(n) => std::num::NonZeroU32::new(n).ok_or(ConfigError::Zero(name)),
+            None => Ok(default),
+        };
+        let cap = |v: Option<usize>, default: usize, name: &'static str| match v {
+            Some(0) => Err(ConfigError::Zero(name)),
+            v => Ok(v.unwrap_or(default)),
+        };
+        let (default_rates, default_caps) = (Rates::default(), SessionCaps::default());
+        let rates = Rates {
+            rest: rate(
+                args.rest_rate_limit.or(file.rest_rate_limit),
+                default_rates.rest,
+                "--rest-rate-limit",
+            )?,
+            signals: rate(
+                args.signal_rate_limit.or(file.signal_rate_limit),
+                default_rates.signals,
+                "--signal-rate-limit",
+            )?,
+        };
+        let session_caps = SessionCaps {
+            connections: cap(
+                args.max_connections_per_session
+                    .or(file.max_connections_per_session),
+                default_caps.connections,
+                "--max-connections-per-session",
+            )?,
+            streams: cap(
+                args.max_streams_per_session
+                    .or(file.max_streams_per_session),
+                default_caps.streams,
+                "--max-streams-per-session",
+            )?,
+            subscriptions: cap(
+                args.max_subscriptions_per_session
+                    .or(file.max_subscriptions_per_session),
+                default_caps.subscriptions,
+                "--max-subscriptions-per-session",
+            )?,
+        };
         let duration = |v: Option<String>, name: &'static str| {
             v.map(|v| parse_duration(&v).ok_or(ConfigError::BadDuration(name, v)))
                 .transpose()
@@ -288,6 +366,8 @@ impl Config {
         };
         Ok(Config {
             http,
+            rates,
+            session_caps,
             archives,
             tls,
             listen,
@@ -349,7 +429,36 @@ pub fn validate_credentials(key: &str, secret: &str) -> Result<(), ConfigError> 
     if !(16..=256).contains(&secret.len()) || !secret.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(ConfigError::BadApiSecret);
     }
-    Ok(())
+    match weakness(secret) {
+        Some(why) => Err(ConfigError::WeakApiSecret(why)),
+        None => Ok(()),
+    }
+}
+
+/// Why a (well-formed) secret is guessable, if it is: the shapes people type when they
+/// make one up — few different characters, a repeated pattern, a run like `abcdef…` or
+/// `0123…`. A random secret of 16+ characters never has them.
+fn weakness(secret: &str) -> Option<&'static str> {
+    let b = secret.as_bytes();
+    let mut seen = [false; 128];
+    for &c in b {
+        seen[usize::from(c & 0x7f)] = true;
+    }
+    if seen.iter().filter(|&&s| s).count() < 8 {
+        return Some("it has fewer than 8 different characters");
+    }
+    if (1..=b.len() / 2).any(|p| (p..b.len()).all(|i| b[i] == b[i - p])) {
+        return Some("it repeats a shorter pattern");
+    }
+    // Steps between neighbours: a run (or a keyboard-walk-like sequence) mostly repeats one.
+    let mut steps = [0usize; 256];
+    for w in b.windows(2) {
+        steps[usize::from(w[1].wrapping_sub(w[0]))] += 1;
+    }
+    if steps.iter().any(|&n| n * 4 >= (b.len() - 1) * 3) {
+        return Some("it is mostly a run of consecutive characters");
+    }
+    None
 }
 
 #[cfg(test)]
@@ -503,10 +612,42 @@ mod tests {
         assert!(validate_credentials("12a", "0123456789abcdef").is_err());
         assert!(validate_credentials("123", "0123456789abcde.").is_err());
         assert!(validate_credentials("123", "short").is_err());
-        assert!(validate_credentials("123", "0123456789abcdef").is_ok());
+        assert!(validate_credentials("123", "4f0c9a7e21b85d36").is_ok());
+    }
+
+    #[test]
+    fn weak_secrets_are_refused_with_the_reason() {
+        for (secret, why) in [
+            ("aaaaaaaaaaaaaaaaaaaa", "fewer than 8 different characters"),
+            ("passwordpassword", "fewer than 8 different characters"),
+            (
+                "0bench0secret0bench0secret0bench0secret0",
+                "repeats a shorter pattern",
+            ),
+            ("abcdefgh1abcdefgh1", "repeats a shorter pattern"),
+            ("0123456789abcdef", "run of consecutive characters"),
+            (
+                "abcdefghijklmnopqrstuvwxyz",
+                "run of consecutive characters",
+            ),
+            ("zyxwvutsrqponmlkjihg", "run of consecutive characters"),
+        ] {
+            let e = validate_credentials("123", secret).unwrap_err().to_string();
+            assert!(e.contains(why) && e.contains("weak"), "{secret}: {e}");
+        }
+        // Random secrets of every shape the project uses pass: hex (the generated ones and
+        // OpenTok's), mixed case.
+        for secret in [
+            "00112233445566778899aabbccddeeff00112233",
+            "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c",
+            "9c2e7a04b1f85d63e0aa41c7",
+            "Xq7PzL2mRt9vKc4W",
+        ] {
+            validate_credentials("123", secret).unwrap_or_else(|e| panic!("{secret}: {e}"));
+        }
         let cfg = Config::resolve(ServeArgs {
             api_key: Some("123".into()),
-            api_secret: Some("0123456789abcdefXYZ".into()),
+            api_secret: Some("9c2e7a04b1f85d63XYZ".into()),
             ..Default::default()
         })
         .unwrap();

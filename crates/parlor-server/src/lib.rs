@@ -8,6 +8,8 @@
 //! * [`verify`] — client token verification against the store (signature, expiry, role,
 //!   data, session existence and match), for the signaling layer and the CLI.
 //! * [`api`] — the REST API (OpenTok wire format) on axum.
+//! * [`limits`] — request rates (REST per credential, signals per connection) and
+//!   per-session caps on connections, streams and subscriptions.
 //! * [`callbacks`] — session-monitoring callbacks (signed webhooks, ordered, retried).
 //! * [`signaling`] — the WebSocket signaling endpoint and live session state (rooms),
 //!   bridged to the media router (`parlor-router`).
@@ -23,6 +25,7 @@ pub mod callbacks;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod limits;
 pub mod logsafe;
 pub mod project;
 pub mod server;
@@ -44,6 +47,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub signaling: Arc<signaling::Signaling>,
     pub archives: Arc<archives::Archives>,
+    /// REST requests per credential.
+    pub rest_rate: Arc<limits::RestRateLimiter>,
 }
 
 impl AppState {

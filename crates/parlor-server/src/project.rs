@@ -68,7 +68,7 @@ mod tests {
 
         let configured = Config::resolve(ServeArgs {
             api_key: Some(created.api_key.clone()),
-            api_secret: Some("ffffffffffffffffffff".into()),
+            api_secret: Some("7d1f4c9ae02b3865fa17".into()),
             ..Default::default()
         })
         .unwrap();
@@ -79,7 +79,7 @@ mod tests {
                 secret_changed: true
             }
         );
-        assert_eq!(p.api_secret, "ffffffffffffffffffff");
+        assert_eq!(p.api_secret, "7d1f4c9ae02b3865fa17");
         assert_eq!(p.created_at, created.created_at, "creation time kept");
     }
 }

@@ -60,7 +60,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .with_context(|| format!("cannot start the media router on UDP {media_bind}"))?;
     let notifier = crate::callbacks::Notifier::start(store.clone(), config.callback_url.clone())
         .context("cannot start the callback dispatcher")?;
-    let signaling = crate::signaling::Signaling::new(router.clone(), notifier.clone());
+    let signaling = crate::signaling::Signaling::new(
+        router.clone(),
+        notifier.clone(),
+        config.session_caps,
+        config.rates.signals,
+    );
     tokio::spawn(signaling.clone().run_router_events(router_events));
     let archives = crate::archives::Archives::start(
         store.clone(),
@@ -70,8 +75,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         format!("{scheme}://{addr}"),
         config.archives,
     );
+    let rest_rate = Arc::new(crate::limits::RestRateLimiter::new(config.rates.rest));
     let state = AppState {
         store,
+        rest_rate,
         config: Arc::new(config),
         signaling,
         archives,

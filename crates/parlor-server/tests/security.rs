@@ -129,7 +129,8 @@ async fn client_tokens_are_not_rest_credentials_and_rest_jwts_are_not_client_tok
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_that_stops_reading_is_disconnected_and_memory_stays_bounded() {
-    let server = Server::start();
+    // The sender's own signal rate limit is lifted: this is about the stalled reader.
+    let server = Server::start_configured(&["--signal-rate-limit", "1000000"]);
     let (sid, tokens) = server
         .session_with_tokens(&[Role::Publisher, Role::Publisher, Role::Publisher])
         .await;
@@ -412,5 +413,48 @@ async fn client_supplied_text_cannot_forge_or_flood_log_lines() {
             "forged: {line}"
         );
         assert!(line.len() < 1000, "a {}-byte log line", line.len());
+    }
+}
+
+/// No endpoint grants cross-origin access: the REST API is for app servers (a browser page
+/// on another origin cannot call it with a user's ambient credentials, and there are none
+/// to steal), signed download URLs work as plain links, and the WebSocket is authorized by
+/// its token alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_endpoint_grants_cross_origin_access() {
+    let server = Server::start();
+    let client = reqwest::Client::new();
+    let jwt = parlor_proto::project_auth::mint(API_KEY, API_SECRET, parlor_proto::unix_now(), 300);
+    for (method, path) in [
+        (reqwest::Method::OPTIONS, "/session/create".to_owned()),
+        (
+            reqwest::Method::OPTIONS,
+            format!("/v2/project/{API_KEY}/archive"),
+        ),
+        (reqwest::Method::GET, "/v1/stats".to_owned()),
+        (reqwest::Method::GET, "/health".to_owned()),
+    ] {
+        let r = client
+            .request(method.clone(), format!("{}{path}", server.url))
+            .header("Origin", "https://elsewhere.example")
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "x-opentok-auth")
+            .header("X-OPENTOK-AUTH", &jwt)
+            .send()
+            .await
+            .unwrap();
+        let granted: Vec<_> = r
+            .headers()
+            .keys()
+            .filter(|k| k.as_str().starts_with("access-control-"))
+            .collect();
+        assert!(granted.is_empty(), "{method} {path}: {granted:?}");
+        if method == reqwest::Method::OPTIONS {
+            assert_eq!(
+                r.status(),
+                405,
+                "{method} {path}: a preflight is not answered"
+            );
+        }
     }
 }

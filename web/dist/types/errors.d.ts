@@ -27,14 +27,17 @@ export declare const ExceptionCodes: {
     readonly GET_RTC_STATS_REPORT_NOT_SUPPORTED: 2031;
 };
 /** The `name` of every error this SDK reports. */
-export type OTErrorName = 'OT_AUTHENTICATION_ERROR' | 'OT_INVALID_SESSION_ID' | 'OT_CONNECT_FAILED' | 'OT_NOT_CONNECTED' | 'OT_DISCONNECTED' | 'OT_INVALID_PARAMETER' | 'OT_PERMISSION_DENIED' | 'OT_NOT_FOUND' | 'OT_STREAM_NOT_FOUND' | 'OT_STREAM_DESTROYED' | 'OT_STREAM_CREATE_FAILED' | 'OT_UNABLE_TO_SUBSCRIBE' | 'OT_CREATE_PEER_CONNECTION_FAILED' | 'OT_SET_REMOTE_DESCRIPTION_FAILED' | 'OT_ICE_WORKFLOW_FAILED' | 'OT_PEER_CONNECTION_NOT_CONNECTED' | 'OT_TIMEOUT' | 'OT_CANCEL' | 'OT_UNEXPECTED_SERVER_RESPONSE' | 'OT_USER_MEDIA_ACCESS_DENIED' | 'OT_NO_DEVICES_FOUND' | 'OT_NO_VALID_CONSTRAINTS' | 'OT_HARDWARE_UNAVAILABLE' | 'OT_CONSTRAINTS_NOT_SATISFIED' | 'OT_NOT_SUPPORTED' | 'OT_UNABLE_TO_CAPTURE_MEDIA' | 'OT_UNABLE_TO_CAPTURE_SCREEN' | 'OT_SCREEN_SHARING_NOT_SUPPORTED' | 'OT_MEDIA_ERR_ABORTED' | 'OT_MEDIA_ERR_DECODE' | 'OT_MEDIA_ERR_NETWORK' | 'OT_MEDIA_ERR_SRC_NOT_SUPPORTED' | 'OT_UNSUPPORTED_BROWSER';
+export type OTErrorName = 'OT_AUTHENTICATION_ERROR' | 'OT_INVALID_SESSION_ID' | 'OT_CONNECT_FAILED' | 'OT_NOT_CONNECTED' | 'OT_DISCONNECTED' | 'OT_INVALID_PARAMETER' | 'OT_PERMISSION_DENIED' | 'OT_NOT_FOUND' | 'OT_STREAM_NOT_FOUND' | 'OT_STREAM_DESTROYED' | 'OT_STREAM_CREATE_FAILED' | 'OT_UNABLE_TO_SUBSCRIBE' | 'OT_CREATE_PEER_CONNECTION_FAILED' | 'OT_SET_REMOTE_DESCRIPTION_FAILED' | 'OT_ICE_WORKFLOW_FAILED' | 'OT_PEER_CONNECTION_NOT_CONNECTED' | 'OT_TIMEOUT' | 'OT_CANCEL' | 'OT_UNEXPECTED_SERVER_RESPONSE' | 'OT_USER_MEDIA_ACCESS_DENIED' | 'OT_NO_DEVICES_FOUND' | 'OT_NO_VALID_CONSTRAINTS' | 'OT_HARDWARE_UNAVAILABLE' | 'OT_CONSTRAINTS_NOT_SATISFIED' | 'OT_NOT_SUPPORTED' | 'OT_UNABLE_TO_CAPTURE_MEDIA' | 'OT_UNABLE_TO_CAPTURE_SCREEN' | 'OT_SCREEN_SHARING_NOT_SUPPORTED' | 'OT_MEDIA_ERR_ABORTED' | 'OT_MEDIA_ERR_DECODE' | 'OT_MEDIA_ERR_NETWORK' | 'OT_MEDIA_ERR_SRC_NOT_SUPPORTED' | 'OT_UNSUPPORTED_BROWSER' | 'OT_CONNECTION_LIMIT_EXCEEDED' | 'OT_STREAM_LIMIT_EXCEEDED' | 'OT_RATE_LIMIT_EXCEEDED';
 /** An error from the SDK: `name` says what kind, `code` is OpenTok's number for it. */
 export declare class OTError extends Error {
     readonly name: OTErrorName;
     readonly code: number;
     /** The server's error code (`permissionDenied`, …) when the server refused a request. */
     readonly serverCode?: string;
-    /** The server's reason for a refused token (`expired`, `bad_signature`, …). */
+    /**
+     * The server's reason for a refused token (`expired`, `bad_signature`, …) or for a limit
+     * (`rate_limited`, `session_full`, `stream_limit`, `subscription_limit`).
+     */
     readonly reason?: string;
     constructor(name: OTErrorName, message: string, code: number, detail?: {
         serverCode?: string;

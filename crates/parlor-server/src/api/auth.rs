@@ -27,39 +27,62 @@ impl FromRequestParts<AppState> for ProjectAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(opentok) = parts.headers.get(project_auth::HEADER) {
-            let token = opentok
-                .to_str()
-                .map_err(|_| ApiError::forbidden("X-OPENTOK-AUTH header is not ASCII"))?
-                .trim()
-                .to_owned();
-            return opentok_project(state, token).await.map(ProjectAuth);
+        let project = authenticate(parts, state).await?;
+        // Counted per credential once it is proven: a forged or foreign credential can
+        // never use up another's allowance.
+        if let Err(wait) = state.rest_rate.check(&project.api_key) {
+            return Err(ApiError::too_many_requests(
+                format!(
+                    "rate limit exceeded for {} {}: at most {} requests per second (bursts \
+                     of twice as many); retry after {} ms",
+                    if app_auth::is_application_id(&project.api_key) {
+                        "application"
+                    } else {
+                        "project"
+                    },
+                    project.api_key,
+                    state.rest_rate.per_second(),
+                    wait.millis()
+                ),
+                wait.header_seconds(),
+            ));
         }
-        if let Some(authorization) = parts.headers.get(app_auth::HEADER) {
-            let value = authorization
-                .to_str()
-                .map_err(|_| ApiError::forbidden("Authorization header is not ASCII"))?
-                .trim();
-            let token = match value.split_once(' ') {
-                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-                _ => {
-                    return Err(ApiError::new(
-                        StatusCode::UNAUTHORIZED,
-                        "the Authorization header must be 'Bearer <JWT>' signed with a Vonage \
-                         application's private key",
-                    ));
-                }
-            };
-            return application_project(state, token.to_owned())
-                .await
-                .map(ProjectAuth);
-        }
-        Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "missing X-OPENTOK-AUTH header (a JWT signed with the project's API secret) or \
-             Authorization: Bearer (a JWT signed with a Vonage application's private key)",
-        ))
+        Ok(ProjectAuth(project))
     }
+}
+
+/// Checks the request's credentials (see the module's documentation).
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Project, ApiError> {
+    if let Some(opentok) = parts.headers.get(project_auth::HEADER) {
+        let token = opentok
+            .to_str()
+            .map_err(|_| ApiError::forbidden("X-OPENTOK-AUTH header is not ASCII"))?
+            .trim()
+            .to_owned();
+        return opentok_project(state, token).await;
+    }
+    if let Some(authorization) = parts.headers.get(app_auth::HEADER) {
+        let value = authorization
+            .to_str()
+            .map_err(|_| ApiError::forbidden("Authorization header is not ASCII"))?
+            .trim();
+        let token = match value.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "the Authorization header must be 'Bearer <JWT>' signed with a Vonage \
+                     application's private key",
+                ));
+            }
+        };
+        return application_project(state, token.to_owned()).await;
+    }
+    Err(ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "missing X-OPENTOK-AUTH header (a JWT signed with the project's API secret) or \
+         Authorization: Bearer (a JWT signed with a Vonage application's private key)",
+    ))
 }
 
 async fn opentok_project(state: &AppState, token: String) -> Result<Project, ApiError> {

@@ -31,6 +31,7 @@ pub async fn get(
             "forwardPasses": r.forward_passes,
             "rtpForwardedDirect": r.rtp_forwarded_direct,
             "retransmissions": r.retransmissions,
+            "retransmissionsRefused": r.retransmissions_refused,
             "keyframeRequests": r.keyframe_requests,
             "transportsFailed": r.transports_failed,
             "datagramsSent": r.datagrams_sent,

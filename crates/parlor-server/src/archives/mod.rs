@@ -556,13 +556,6 @@ impl Archives {
             running.insert(record.id.clone(), r);
         }
         self.save(&record).await;
-        self.signaling.archive_started(
-            &record.session_id,
-            ActiveArchive {
-                id: record.id.clone(),
-                name: record.name.clone(),
-            },
-        );
         tracing::info!(archive = %record.id, session = %record.session_id, "archive started");
         // Record the streams already in the session.
         let ids: Vec<String> = lock(&self.running)[&record.id]
@@ -581,6 +574,17 @@ impl Archives {
             .and_then(|r| r.update_paused().then(|| r.record.clone()));
         if let Some(paused) = paused {
             self.save(&paused).await;
+        }
+        // Clients hear of the archive once it holds the session's streams: one that asks
+        // for it on `archiveStarted` finds them in it. (Unless it was stopped meanwhile.)
+        if self.current(&started.id).is_some() {
+            self.signaling.archive_started(
+                &started.session_id,
+                ActiveArchive {
+                    id: started.id.clone(),
+                    name: started.name.clone(),
+                },
+            );
         }
         Ok(started)
     }

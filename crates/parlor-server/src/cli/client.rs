@@ -833,7 +833,7 @@ async fn subscribe(args: SubscribeArgs) -> Result<(), Failure> {
                     json!({"event": "subscribed", "streamId": stream_id, "subscriptionId": subscription_id}),
                     || format!("subscribed to stream {stream_id} (media connected)"),
                 ),
-                Report::Refused { stream_id, error: ClientError::Server { code: ErrorCode::PermissionDenied, message } } => {
+                Report::Refused { stream_id, error: ClientError::Server { code: ErrorCode::PermissionDenied, message, .. } } => {
                     break SubscribeEnd::Refused(format!("subscribing to stream {stream_id} refused: {message}"));
                 }
                 Report::Refused { stream_id, error } => {

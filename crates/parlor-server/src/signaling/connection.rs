@@ -18,6 +18,7 @@ use tokio::time::{Instant, interval};
 use super::outbox::{Outbound, OutboxReader};
 use super::room::Room;
 use crate::AppState;
+use crate::limits::REASON_RATE_LIMITED;
 use crate::logsafe::Untrusted;
 use crate::verify::{VerifyError, verify_client_token};
 
@@ -47,6 +48,8 @@ const CLOSE_PROTOCOL: u16 = 4000;
 const CLOSE_AUTH: u16 = 4001;
 const CLOSE_FORCED: u16 = 4003;
 const CLOSE_TIMEOUT: u16 = 4008;
+/// Close code when the session is at a cap (`limitExceeded`, reason `session_full`).
+const CLOSE_LIMIT: u16 = 4029;
 
 /// `GET /v1/rtc`: upgrade to the signaling protocol.
 pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
@@ -171,7 +174,7 @@ async fn serve(mut socket: WebSocket, state: AppState) {
 
     // 2. Join the room.
     let (tx, outbox) = super::outbox::outbox();
-    let (room, me) = state.signaling.join(
+    let joined = state.signaling.join(
         &grant.session_id,
         &grant.project_id,
         grant.data.clone().unwrap_or_default(),
@@ -179,7 +182,16 @@ async fn serve(mut socket: WebSocket, state: AppState) {
         grant.initial_layout_class_list.clone(),
         tx,
     );
+    let (room, me) = match joined {
+        Ok(joined) => joined,
+        Err(e) => {
+            tracing::info!(session = %grant.session_id, "connection refused: {e}");
+            let reason = e.reason.unwrap_or("limit exceeded");
+            return close(&mut socket, &e.to_message(None), CLOSE_LIMIT, reason).await;
+        }
+    };
     let me = me.connection_id;
+    let signals = state.signaling.signal_limiter();
     tracing::info!(session = %grant.session_id, connection = %me, role = %grant.role, "connection joined");
 
     // 3. Serve until the client leaves, is forced out, or goes silent. Three tasks, so
@@ -218,6 +230,23 @@ async fn serve(mut socket: WebSocket, state: AppState) {
                     Some(Ok(_)) => continue, // ping/pong
                     Some(Err(_)) => break ConnectionReason::NetworkDisconnected,
                 };
+                // Signals over the connection's rate are refused here, before they queue.
+                if let Ok(ClientMessage::Signal { id, .. }) = &request
+                    && let Err(wait) = signals.check()
+                {
+                    let e = ProtocolError::new(
+                        ErrorCode::LimitExceeded,
+                        format!(
+                            "signal rate limit: at most {} signals per second per connection \
+                             (bursts of twice as many); retry after {} ms",
+                            signals.per_second(),
+                            wait.millis()
+                        ),
+                    )
+                    .with_reason(REASON_RATE_LIMITED);
+                    room.send_to(&me, &e.to_message(id.as_deref()));
+                    continue;
+                }
                 if let Err(mpsc::error::TrySendError::Full(request)) = requests_tx.try_send(request) {
                     let id = match &request {
                         Ok(msg) => msg.id().map(str::to_owned),

@@ -16,15 +16,17 @@ pub mod outbox;
 pub mod room;
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use parlor_proto::signaling::{ServerMessage, Stream, StreamReason};
+use parlor_proto::signaling::{ProtocolError, ServerMessage, Stream, StreamReason};
 use parlor_router::{CloseReason, RouterEvent, RouterHandle, TransportId};
 use tokio::sync::mpsc;
 
 pub use room::Room;
 
 use crate::callbacks::{self, Notice, Notifier};
+use crate::limits::{SessionCaps, SignalRateLimiter};
 use serde_json::json;
 
 /// What a router transport belongs to.
@@ -90,11 +92,22 @@ pub struct Signaling {
     observer: OnceLock<mpsc::UnboundedSender<SessionEvent>>,
     /// Archives running per session: announced to clients joining later.
     active_archives: Mutex<HashMap<String, Vec<ActiveArchive>>>,
+    /// What one session may hold.
+    caps: SessionCaps,
+    /// Signals per second per connection.
+    signal_rate: NonZeroU32,
 }
 
 impl Signaling {
-    pub fn new(router: RouterHandle, notifier: Notifier) -> Arc<Self> {
+    pub fn new(
+        router: RouterHandle,
+        notifier: Notifier,
+        caps: SessionCaps,
+        signal_rate: NonZeroU32,
+    ) -> Arc<Self> {
         Arc::new(Signaling {
+            caps,
+            signal_rate,
             router,
             notifier,
             rooms: Mutex::new(HashMap::new()),
@@ -185,8 +198,14 @@ impl Signaling {
             .is_some_and(|ex| !ex.iter().any(|e| e == stream_id))
     }
 
+    /// A new connection's signal rate limiter.
+    pub(crate) fn signal_limiter(&self) -> SignalRateLimiter {
+        SignalRateLimiter::new(self.signal_rate)
+    }
+
     /// Joins a session's room (created on first use). Holding the rooms lock while
     /// joining means a room being dropped as empty can never take a new member with it.
+    /// Refused (`limitExceeded`, `session_full`) when the session is at its cap.
     pub fn join(
         self: &Arc<Self>,
         session_id: &str,
@@ -195,12 +214,12 @@ impl Signaling {
         role: parlor_proto::Role,
         layout_classes: Vec<String>,
         tx: outbox::Outbox,
-    ) -> (Arc<Room>, parlor_proto::signaling::Connection) {
+    ) -> Result<(Arc<Room>, parlor_proto::signaling::Connection), ProtocolError> {
         let mut rooms = lock(&self.rooms);
         let room = match rooms.get(session_id) {
             Some(room) => room.clone(),
             None => {
-                let room = Room::new(session_id, project_id, Arc::downgrade(self));
+                let room = Room::new(session_id, project_id, Arc::downgrade(self), self.caps);
                 rooms.insert(session_id.to_owned(), room.clone());
                 self.notifier.notify(Notice {
                     project_id: project_id.to_owned(),
@@ -211,8 +230,8 @@ impl Signaling {
                 room
             }
         };
-        let connection = room.join(data, role, layout_classes, tx);
-        (room, connection)
+        let connection = room.join(data, role, layout_classes, tx)?;
+        Ok((room, connection))
     }
 
     /// The room of a session if anyone is in it.

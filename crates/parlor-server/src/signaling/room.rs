@@ -21,6 +21,9 @@ use serde_json::Value;
 use super::outbox::Outbox;
 use super::{SessionEvent, Signaling, lock};
 use crate::callbacks;
+use crate::limits::{
+    REASON_SESSION_FULL, REASON_STREAM_LIMIT, REASON_SUBSCRIPTION_LIMIT, SessionCaps,
+};
 use serde_json::json;
 
 struct Member {
@@ -57,6 +60,7 @@ pub struct Room {
     session_id: String,
     project_id: String,
     hub: Weak<Signaling>,
+    caps: SessionCaps,
     state: Mutex<State>,
 }
 
@@ -109,11 +113,17 @@ fn denied(what: &str, role: Role) -> ProtocolError {
 }
 
 impl Room {
-    pub(super) fn new(session_id: &str, project_id: &str, hub: Weak<Signaling>) -> Arc<Room> {
+    pub(super) fn new(
+        session_id: &str,
+        project_id: &str,
+        hub: Weak<Signaling>,
+        caps: SessionCaps,
+    ) -> Arc<Room> {
         Arc::new(Room {
             session_id: session_id.to_owned(),
             project_id: project_id.to_owned(),
             hub,
+            caps,
             state: Mutex::new(State::default()),
         })
     }
@@ -149,20 +159,32 @@ impl Room {
     }
 
     /// Adds a connection: it receives `connected` (with everyone else and every announced
-    /// stream), the others receive `connectionCreated`.
+    /// stream), the others receive `connectionCreated`. Refused when the session holds
+    /// [`SessionCaps::connections`] already.
     pub fn join(
         &self,
         data: String,
         role: Role,
         layout_classes: Vec<String>,
         tx: Outbox,
-    ) -> Connection {
+    ) -> Result<Connection, ProtocolError> {
+        let mut state = lock(&self.state);
+        if state.members.len() >= self.caps.connections {
+            return Err(ProtocolError::new(
+                ErrorCode::LimitExceeded,
+                format!(
+                    "the session is full: it has {} connections, the most this server allows \
+                     in one session",
+                    self.caps.connections
+                ),
+            )
+            .with_reason(REASON_SESSION_FULL));
+        }
         let connection = Connection {
             connection_id: uuid::Uuid::new_v4().to_string(),
             creation_time: crate::unix_millis(),
             data,
         };
-        let mut state = lock(&self.state);
         let connected = ServerMessage::Connected {
             version: VERSION,
             session_id: self.session_id.clone(),
@@ -209,7 +231,7 @@ impl Room {
                 tx,
             },
         );
-        connection
+        Ok(connection)
     }
 
     /// Removes a connection with its streams and subscriptions. Idempotent.
@@ -324,6 +346,16 @@ impl Room {
                 ErrorCode::BadRequest,
                 "a stream needs audio, video or both",
             ));
+        }
+        if state.streams.len() >= self.caps.streams {
+            return Err(ProtocolError::new(
+                ErrorCode::LimitExceeded,
+                format!(
+                    "the session has {} streams, the most this server allows in one session",
+                    self.caps.streams
+                ),
+            )
+            .with_reason(REASON_STREAM_LIMIT));
         }
         let connection = state.members[connection_id].connection.clone();
         let layout_class_list = state.members[connection_id].layout_classes.clone();
@@ -530,6 +562,17 @@ impl Room {
         match state.streams.get(stream_id) {
             Some(s) if s.announced => {}
             _ => return Err(not_found("stream", stream_id)),
+        }
+        if state.subscriptions.len() >= self.caps.subscriptions {
+            return Err(ProtocolError::new(
+                ErrorCode::LimitExceeded,
+                format!(
+                    "the session has {} subscriptions, the most this server allows in one \
+                     session",
+                    self.caps.subscriptions
+                ),
+            )
+            .with_reason(REASON_SUBSCRIPTION_LIMIT));
         }
         let id = uuid::Uuid::new_v4().to_string();
         state.subscriptions.insert(
