@@ -61,7 +61,8 @@ pub enum Attack {
     SignalFlood,
     /// REST calls as fast as 8 keep-alive connections carry them, with another credential.
     RestFlood,
-    /// Subscribers of another session that drop half of what arrives, so they NACK.
+    /// Subscriptions in another session that drop half of what arrives, retransmissions
+    /// too, so they NACK the same packets again and again.
     NackFlood,
     /// 100 connections into one other session (the server capped at 20 a session).
     SessionFill,
@@ -1102,6 +1103,9 @@ async fn rest_flood(t: Arc<Target>, tally: Arc<Tally>, go: Go) -> anyhow::Result
                         match (status, &retry_after) {
                             (429, Some(ra)) => {
                                 tally.add("HTTP 429 with Retry-After", 1);
+                                if tally.count("HTTP 429 with Retry-After") > 1 {
+                                    continue;
+                                }
                                 tally.note(format!(
                                     "429: Retry-After {ra}, body {}",
                                     body.chars().take(200).collect::<String>()
@@ -1160,8 +1164,10 @@ async fn nack_flood(t: Arc<Target>, tally: Arc<Tally>, go: Go) -> anyhow::Result
                     audio: true,
                     video: true,
                     count_only: true,
+                    // Half of what arrives is lost, retransmissions too: the same
+                    // packets are NACKed again and again.
                     drop_rate: 0.5,
-                    ..Default::default()
+                    drop_retransmissions: true,
                 },
             )
             .await?;
@@ -1694,8 +1700,9 @@ async fn big_messages(t: Arc<Target>, tally: Arc<Tally>, go: Go) -> anyhow::Resu
                     Ok(r) => {
                         let status = r.status().as_u16();
                         let text = r.text().await.unwrap_or_default();
-                        tally.add(format!("REST 100 KiB body: HTTP {status}"), 1);
-                        if status != 413 {
+                        let key = format!("REST 100 KiB body: HTTP {status}");
+                        tally.add(&key, 1);
+                        if status != 413 && tally.count(&key) == 1 {
                             tally.note(format!(
                                 "REST 100 KiB body: HTTP {status}: {}",
                                 text.chars().take(200).collect::<String>()
