@@ -129,7 +129,9 @@ impl Attack {
             Attack::ConnectionFlood => {
                 "--max-connections-per-ip (50 here): connections over the cap closed unread"
             }
-            Attack::Slowloris => "--http-header-timeout (5 s here; default 10 s): 408 and closed",
+            Attack::Slowloris => {
+                "--http-header-timeout (5 s here; default 10 s): the connection is closed"
+            }
             Attack::NonReader => {
                 "a member's queue holds 4096 messages / 4 MiB: then disconnected (networkDisconnected)"
             }
