@@ -90,8 +90,9 @@ assert c["output_video"] == [640, 480] and c["output_s"] > 2, c
 print("archive bench: 2 passed, 0 failed")
 PY
 # The soak (parlor-bench soak): 30 s of clients joining, publishing or subscribing,
-# signalling and leaving; it fails on any unexpected error, or if anything the load made
-# is still held after it (RELIABILITY.md has the 10-minute run).
+# signalling and leaving, its callbacks going to a local receiver; it fails on any
+# unexpected error, or if anything the load made (callback deliveries included) is still
+# held after it (RELIABILITY.md has the 10-minute run).
 ./target/debug/parlor-bench soak --sessions 4 --clients 4 --duration 30 --sample-every 10 \
   --min-stay 3 --max-stay 10 --media-dir target/bench-media --json | tail -n 1 > "$logs/soak.json"
 python3 - "$logs/soak.json" <<'PY'
@@ -99,6 +100,7 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 assert r["errors"] == 0 and r["released"], r
 assert r["joins"] > 16 and r["publishes"] > 8 and r["subscriptions"] > 8 and r["signals"] > 0, r
+assert r["callbacks"] > r["joins"], r  # connectionCreated and -Destroyed at least, all delivered
 assert r["after"]["fds"] <= r["baseline"]["fds"] + 4, r
 print("soak: 1 passed, 0 failed")
 PY

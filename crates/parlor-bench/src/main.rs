@@ -438,7 +438,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             let media = Arc::new(media::Media::load(&media_dir)?);
             let bin = parlor_bin(&bin)?;
-            let sut = Arc::new(parlor::ParlorSut::start(&bin, None)?);
+            let counters = Arc::new(soak::Counters::default());
+            let callback_url = soak::callback_sink(counters.clone()).await?;
+            let sut = Arc::new(parlor::ParlorSut::start_with(
+                &bin,
+                None,
+                &["--callback-url".into(), callback_url],
+            )?);
             let shape = soak::SoakShape {
                 sessions,
                 clients,
@@ -449,9 +455,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     Duration::from_secs_f64(max_stay),
                 ),
             };
-            let r = soak::run(sut, shape, media).await?;
+            let r = soak::run(sut, shape, media, counters).await?;
             eprintln!(
-                "soak: {} sessions x {} clients for {:.0} s: {} joins, {} publishes, {} subscriptions ({} raced a leaving publisher), {} signals; join p50 {:.0} ms p99 {:.0} ms; after warm-up RSS spread {:.1}% and fds spread {:.1}%; RSS {:.1} MiB before, {:.1} MiB after; fds {} before, {} after; {} unexpected errors; released: {}",
+                "soak: {} sessions x {} clients for {:.0} s: {} joins, {} publishes, {} subscriptions ({} raced a leaving publisher), {} signals, {} callbacks delivered; join p50 {:.0} ms p99 {:.0} ms; tokio tasks {} before, {} after; after warm-up RSS spread {:.1}% and fds spread {:.1}%; RSS {:.1} MiB before, {:.1} MiB after; fds {} before, {} after; {} unexpected errors; released: {}",
                 r.sessions,
                 r.clients_per_session,
                 r.duration_s,
@@ -460,8 +466,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 r.subscriptions,
                 r.raced,
                 r.signals,
+                r.callbacks,
                 r.join_p50_ms,
                 r.join_p99_ms,
+                r.baseline.tokio_tasks,
+                r.after.tokio_tasks,
                 r.rss_spread_pct,
                 r.fds_spread_pct,
                 r.baseline.rss_mib,

@@ -47,6 +47,12 @@ pub struct Sample {
     pub consumers: u64,
     pub db_kib: u64,
     pub wal_kib: u64,
+    /// Tasks alive on the server's tokio runtime.
+    pub tokio_tasks: u64,
+    /// Callback deliveries queued and not done yet.
+    pub callbacks_queued: u64,
+    /// Callbacks the soak's receiver got so far.
+    pub callbacks_received: u64,
     pub joins: u64,
     pub leaves: u64,
 }
@@ -67,6 +73,8 @@ pub struct SoakReport {
     pub publishes: u64,
     pub subscriptions: u64,
     pub signals: u64,
+    /// Session-monitoring callbacks the local receiver got.
+    pub callbacks: u64,
     pub join_p50_ms: f64,
     pub join_p99_ms: f64,
     /// Subscriptions to a stream that ended in the meantime (churn, not an error).
@@ -79,7 +87,7 @@ pub struct SoakReport {
 }
 
 #[derive(Default)]
-struct Counters {
+pub struct Counters {
     joins: AtomicU64,
     leaves: AtomicU64,
     publishes: AtomicU64,
@@ -87,10 +95,12 @@ struct Counters {
     signals: AtomicU64,
     raced: AtomicU64,
     errors: AtomicU64,
+    /// Callbacks received by [`callback_sink`].
+    pub callbacks: AtomicU64,
 }
 
 struct Shared {
-    counters: Counters,
+    counters: Arc<Counters>,
     join_ms: std::sync::Mutex<Vec<f64>>,
     error_messages: std::sync::Mutex<Vec<String>>,
 }
@@ -105,16 +115,65 @@ impl Shared {
     }
 }
 
-/// Runs the soak against `sut` and reports.
+/// A local receiver for the server's session-monitoring callbacks (`--callback-url`), so
+/// the callback queue works under the churn: answers every POST with 204 and counts it.
+/// Returns its URL.
+pub async fn callback_sink(counters: Arc<Counters>) -> anyhow::Result<String> {
+    use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/callbacks", listener.local_addr()?);
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let counters = counters.clone();
+            tokio::spawn(async move {
+                let mut conn = tokio::io::BufReader::new(socket);
+                // Requests one after another on a kept-alive connection.
+                loop {
+                    let mut length = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        match conn.read_line(&mut line).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) => {}
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some((name, value)) = line.split_once(':')
+                            && name.eq_ignore_ascii_case("content-length")
+                        {
+                            length = value.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if conn.read_exact(&mut body).await.is_err() {
+                        return;
+                    }
+                    counters.callbacks.fetch_add(1, Ordering::Relaxed);
+                    let answer = b"HTTP/1.1 204 No Content\r\n\r\n";
+                    if conn.get_mut().write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Ok(url)
+}
+
+/// Runs the soak against `sut` and reports; `counters` counts what the receiver of
+/// [`callback_sink`] got.
 pub async fn run(
     sut: Arc<ParlorSut>,
     shape: SoakShape,
     media: Arc<Media>,
+    counters: Arc<Counters>,
 ) -> anyhow::Result<SoakReport> {
     let start = Instant::now();
-    let baseline = sample(&sut, start, &Counters::default()).await?;
+    let baseline = sample(&sut, start, &counters).await?;
     let shared = Arc::new(Shared {
-        counters: Counters::default(),
+        counters,
         join_ms: std::sync::Mutex::new(Vec::new()),
         error_messages: std::sync::Mutex::new(Vec::new()),
     });
@@ -208,6 +267,7 @@ pub async fn run(
         publishes: c.publishes.load(Ordering::Relaxed),
         subscriptions: c.subscriptions.load(Ordering::Relaxed),
         signals: c.signals.load(Ordering::Relaxed),
+        callbacks: c.callbacks.load(Ordering::Relaxed),
         join_p50_ms: procfs::percentile_ms(&mut join_ms, 0.5),
         join_p99_ms: procfs::percentile_ms(&mut join_ms, 0.99),
         raced: c.raced.load(Ordering::Relaxed),
@@ -292,7 +352,8 @@ async fn one_visit(
 }
 
 fn is_released(s: &Sample) -> bool {
-    s.rooms == 0
+    s.callbacks_queued == 0
+        && s.rooms == 0
         && s.signaling_transports == 0
         && s.router_transports == 0
         && s.producers == 0
@@ -325,6 +386,9 @@ async fn sample(sut: &ParlorSut, start: Instant, c: &Counters) -> anyhow::Result
         consumers: n("/router/consumers"),
         db_kib: kib("parlor.db"),
         wal_kib: kib("parlor.db-wal"),
+        tokio_tasks: n("/runtime/tasks"),
+        callbacks_queued: n("/callbacks/queued"),
+        callbacks_received: c.callbacks.load(Ordering::Relaxed),
         joins: c.joins.load(Ordering::Relaxed),
         leaves: c.leaves.load(Ordering::Relaxed),
     })
@@ -332,11 +396,12 @@ async fn sample(sut: &ParlorSut, start: Instant, c: &Counters) -> anyhow::Result
 
 fn print_sample(s: &Sample) {
     eprintln!(
-        "{:>6.0} s  rss {:>6.1} MiB  fds {:>4}  threads {:>3}  rooms {:>3}  transports {:>4}/{:>4}  producers {:>4}  consumers {:>4}  db {:>5} KiB  wal {:>5} KiB  joins {:>6}  leaves {:>6}",
+        "{:>6.0} s  rss {:>6.1} MiB  fds {:>4}  threads {:>3}  tasks {:>5}  rooms {:>3}  transports {:>4}/{:>4}  producers {:>4}  consumers {:>4}  db {:>5} KiB  wal {:>5} KiB  callbacks {:>4} queued {:>7} got  joins {:>6}  leaves {:>6}",
         s.at_s,
         s.rss_mib,
         s.fds,
         s.threads,
+        s.tokio_tasks,
         s.rooms,
         s.signaling_transports,
         s.router_transports,
@@ -344,6 +409,8 @@ fn print_sample(s: &Sample) {
         s.consumers,
         s.db_kib,
         s.wal_kib,
+        s.callbacks_queued,
+        s.callbacks_received,
         s.joins,
         s.leaves
     );

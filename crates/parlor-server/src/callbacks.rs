@@ -23,10 +23,13 @@
 //! first tried, so the queues survive a restart or a crash: deliveries still `pending`
 //! when the server starts are queued again, in their order and before any new event, with
 //! their delivery IDs (a delivery in flight at a crash may arrive twice; receivers can
-//! tell by `X-Parlor-Delivery`).
+//! tell by `X-Parlor-Delivery`). A delivered one's row is removed; failed ones are kept
+//! [`FAILED_RETENTION`] (pruned at start and hourly), so the table holds what is still owed and
+//! recent failures, not every event ever sent (the soak found it growing).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -48,6 +51,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub const MAX_DELIVERY_AGE: Duration = Duration::from_secs(3600);
 /// Deliveries waiting per (URL, session); past this, new events for it fail at once.
 pub const MAX_QUEUED_PER_TARGET: usize = 1000;
+/// How long a failed delivery's record is kept (pruned at start and every hour).
+pub const FAILED_RETENTION: Duration = Duration::from_secs(7 * 86_400);
 
 /// One event to deliver.
 #[derive(Debug, Clone)]
@@ -62,6 +67,8 @@ pub struct Notice {
 #[derive(Clone, Debug)]
 pub struct Notifier {
     tx: mpsc::UnboundedSender<Notice>,
+    /// Deliveries queued and not done yet (in flight and waiting), for `/v1/stats`.
+    queued: Arc<AtomicUsize>,
 }
 
 impl Notifier {
@@ -72,8 +79,14 @@ impl Notifier {
         callback_url: Option<String>,
     ) -> Result<Notifier, reqwest::Error> {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(Dispatcher::new(store, callback_url)?.run(rx));
-        Ok(Notifier { tx })
+        let queued = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(Dispatcher::new(store, callback_url, queued.clone())?.run(rx));
+        Ok(Notifier { tx, queued })
+    }
+
+    /// Deliveries queued and not done yet (delivered or given up).
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
     }
 
     /// Queues an event; returns at once.
@@ -145,11 +158,17 @@ struct Dispatcher {
     callback_url: Option<String>,
     http: reqwest::Client,
     queues: HashMap<Key, VecDeque<Delivery>>,
+    /// How many deliveries `queues` holds in all.
+    queued: Arc<AtomicUsize>,
     in_flight: JoinSet<(Key, Result<(), String>)>,
 }
 
 impl Dispatcher {
-    fn new(store: Arc<Store>, callback_url: Option<String>) -> Result<Self, reqwest::Error> {
+    fn new(
+        store: Arc<Store>,
+        callback_url: Option<String>,
+        queued: Arc<AtomicUsize>,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(ATTEMPT_TIMEOUT)
             .user_agent(concat!("parlor-callbacks/", env!("CARGO_PKG_VERSION")))
@@ -159,6 +178,7 @@ impl Dispatcher {
             callback_url,
             http,
             queues: HashMap::new(),
+            queued,
             in_flight: JoinSet::new(),
         })
     }
@@ -167,8 +187,15 @@ impl Dispatcher {
         self.resume().await;
         // Once every sender is gone, only the deliveries in flight are left to finish.
         let mut open = true;
+        let mut prune = tokio::time::interval(Duration::from_secs(3600));
+        prune.tick().await; // the first tick is now: `resume` just pruned
         loop {
             tokio::select! {
+                _ = prune.tick() => {
+                    let store = self.store.clone();
+                    let cutoff = crate::unix_millis() - FAILED_RETENTION.as_millis() as i64;
+                    let _ = tokio::task::spawn_blocking(move || store.prune_failed_deliveries(cutoff)).await;
+                }
                 notice = rx.recv(), if open => match notice {
                     Some(n) => self.enqueue(n).await,
                     None if self.in_flight.is_empty() => return,
@@ -188,6 +215,8 @@ impl Dispatcher {
     async fn resume(&mut self) {
         let store = self.store.clone();
         let found = tokio::task::spawn_blocking(move || {
+            let cutoff = crate::unix_millis() - FAILED_RETENTION.as_millis() as i64;
+            store.prune_failed_deliveries(cutoff)?;
             let pending = store.pending_deliveries()?;
             let mut secrets = HashMap::new();
             for d in &pending {
@@ -222,6 +251,7 @@ impl Dispatcher {
             let key = (record.url.clone(), record.session_id.clone());
             let queue = self.queues.entry(key.clone()).or_default();
             queue.push_back(Delivery { record, signature });
+            self.queued.fetch_add(1, Ordering::Relaxed);
             if queue.len() == 1 {
                 self.attempt(key, Duration::ZERO);
             }
@@ -310,6 +340,7 @@ impl Dispatcher {
                 record,
                 signature: signature.clone(),
             });
+            self.queued.fetch_add(1, Ordering::Relaxed);
             if queue.len() == 1 {
                 self.attempt(key, Duration::ZERO);
             }
@@ -374,6 +405,7 @@ impl Dispatcher {
         if done {
             let queue = self.queues.get_mut(&key).expect("present above");
             queue.pop_front();
+            self.queued.fetch_sub(1, Ordering::Relaxed);
             if queue.is_empty() {
                 self.queues.remove(&key);
             } else {
@@ -458,5 +490,51 @@ mod tests {
             group_and_event("streamDestroyed"),
             Some(("stream", "destroyed"))
         );
+    }
+
+    #[test]
+    fn delivered_rows_go_and_failed_ones_are_pruned_after_their_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("p.db")).unwrap();
+        let delivery = |id: &str, status: &str, updated_at: i64| DeliveryRecord {
+            id: id.into(),
+            project_id: "1".into(),
+            session_id: "s".into(),
+            event: "connectionCreated".into(),
+            url: "http://127.0.0.1:9/".into(),
+            body: "{}".into(),
+            status: status.into(),
+            attempts: 0,
+            last_error: None,
+            created_at: updated_at,
+            updated_at,
+        };
+        for (id, status, at) in [
+            ("a", "pending", 10),
+            ("b", "failed", 10),
+            ("c", "failed", 50),
+        ] {
+            store.record_delivery(&delivery(id, status, at)).unwrap();
+        }
+        store
+            .record_delivery(&delivery("d", "pending", 20))
+            .unwrap();
+        store
+            .record_delivery(&delivery("d", "delivered", 30))
+            .unwrap();
+        let ids = |store: &Store| {
+            let conn = store.conn();
+            let mut q = conn
+                .prepare("SELECT id FROM callback_deliveries ORDER BY id")
+                .unwrap();
+            q.query_map([], |r| r.get::<_, String>(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&store), ["a", "b", "c"], "the delivered row is gone");
+        assert_eq!(store.prune_failed_deliveries(40).unwrap(), 1);
+        assert_eq!(ids(&store), ["a", "c"], "old failures pruned, pending kept");
+        assert_eq!(store.pending_deliveries().unwrap().len(), 1);
     }
 }

@@ -381,8 +381,18 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Records (inserts or updates) the state of a delivery.
+    /// Records (inserts or updates) the state of a delivery. A delivered one is removed:
+    /// only pending deliveries (to resume after a restart) and failed ones (for a while,
+    /// see [`Store::prune_failed_deliveries`]) are kept, so the table does not grow with
+    /// every event ever sent.
     pub fn record_delivery(&self, d: &DeliveryRecord) -> Result<(), StoreError> {
+        if d.status == "delivered" {
+            self.conn().execute(
+                "DELETE FROM callback_deliveries WHERE id = ?1",
+                params![d.id],
+            )?;
+            return Ok(());
+        }
         self.conn().execute(
             "INSERT INTO callback_deliveries (id, project_id, session_id, event, url, body, status,
                                               attempts, last_error, created_at, updated_at)
@@ -405,6 +415,14 @@ impl Store {
             ],
         )?;
         Ok(())
+    }
+
+    /// Removes failed deliveries last updated before `before_ms` (Unix ms); how many.
+    pub fn prune_failed_deliveries(&self, before_ms: i64) -> Result<usize, StoreError> {
+        Ok(self.conn().execute(
+            "DELETE FROM callback_deliveries WHERE status = 'failed' AND updated_at < ?1",
+            params![before_ms],
+        )?)
     }
 }
 

@@ -304,3 +304,32 @@ fn the_server_refuses_to_start_with_a_weak_secret() {
         }
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_that_never_sends_connect_is_closed() {
+    use futures_util::StreamExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+    let server = Server::start();
+    let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url().as_str())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut error = None;
+    let close = loop {
+        match tokio::time::timeout(Duration::from_secs(20), ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => error = Some(t.to_string()),
+            Ok(Some(Ok(Message::Close(frame)))) => break frame,
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("no close frame: {other:?}"),
+        }
+    };
+    let close = close.expect("a close frame with a code");
+    assert_eq!(u16::from(close.code), 4008);
+    assert_eq!(close.reason.as_str(), "connect timeout");
+    let error = error.expect("an error message before the close");
+    assert!(
+        error.contains("notConnected") && error.contains("within 10 s"),
+        "{error}"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(9), "closed early");
+}

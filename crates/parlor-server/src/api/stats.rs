@@ -43,5 +43,9 @@ pub async fn get(
             "tapDropped": r.tap_dropped,
         },
         "archives": { "recording": state.archives.recording_count() },
+        "callbacks": { "queued": state.signaling.notifier.queued() },
+        "runtime": {
+            "tasks": tokio::runtime::Handle::current().metrics().num_alive_tasks(),
+        },
     })))
 }
