@@ -2,6 +2,7 @@
 //! WebRTC clients and report forwarded packets per CPU-second, loss, join and first-media
 //! times and memory. See BENCHMARKS.md.
 
+mod abuse;
 mod archive;
 mod floor;
 mod janus;
@@ -148,6 +149,26 @@ enum Command {
         min_stay: f64,
         #[arg(long, default_value_t = 30.0, value_parser = positive_seconds)]
         max_stay: f64,
+        /// The `parlor` binary [default: next to this one].
+        #[arg(long)]
+        parlor_bin: Option<PathBuf>,
+        #[arg(long, default_value = "target/bench-media")]
+        media_dir: PathBuf,
+        /// Print one JSON object as the last line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Each abuse of the server's limits (signal, REST and NACK floods, a full session,
+    /// connection floods, slowloris, a member that never reads, oversized messages) against
+    /// its own server, while a bystander session (media, signal and REST round trips) is
+    /// measured before and during the attack.
+    Abuse {
+        /// Run only this attack (repeatable) [default: all].
+        #[arg(long, value_enum)]
+        attack: Vec<abuse::Attack>,
+        /// Seconds of each phase: the bystander alone, then under attack.
+        #[arg(long, default_value_t = 10.0, value_parser = positive_seconds)]
+        duration: f64,
         /// The `parlor` binary [default: next to this one].
         #[arg(long)]
         parlor_bin: Option<PathBuf>,
@@ -482,6 +503,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 r.after.fds
             );
         }
+        Command::Abuse {
+            attack,
+            duration,
+            parlor_bin: bin,
+            media_dir,
+            json,
+        } => {
+            let options = abuse::AbuseOptions {
+                attacks: if attack.is_empty() {
+                    abuse::Attack::ALL.to_vec()
+                } else {
+                    attack
+                },
+                duration: Duration::from_secs_f64(duration),
+                parlor_bin: parlor_bin(&bin)?,
+                media: Arc::new(media::Media::load(&media_dir)?),
+            };
+            let reports = abuse::run(options).await?;
+            if json {
+                println!("{}", json!({ "duration_s": duration, "attacks": reports }));
+            }
+        }
         Command::UdpFloor {
             destinations,
             bytes,
@@ -527,7 +570,10 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let wants_janus = match &cli.command {
         Command::Compare { common, .. } | Command::Ramp { common, .. } => common.peer.is_some(),
-        Command::UdpFloor { .. } | Command::Archive { .. } | Command::Soak { .. } => false,
+        Command::UdpFloor { .. }
+        | Command::Archive { .. }
+        | Command::Soak { .. }
+        | Command::Abuse { .. } => false,
     };
     if wants_janus && !netns::inside() {
         return match netns::rerun_inside() {
