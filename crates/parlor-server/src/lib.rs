@@ -22,6 +22,8 @@ pub mod archives;
 pub mod callbacks;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod http;
 pub mod logsafe;
 pub mod project;
