@@ -32,7 +32,11 @@ fuzz_target!(|data: &[u8]| {
         r#"{"alg":"RS256","kid":"0123456789abcdef"}"#,
         r#"{"alg":"RS256","crit":["x"]}"#,
     ] {
-        candidates.push(format!("{}.{payload}.{}", b64.encode(header), b64.encode(text)));
+        candidates.push(format!(
+            "{}.{payload}.{}",
+            b64.encode(header),
+            b64.encode(text)
+        ));
     }
     // A correctly signed token whose claims are the fuzzed JSON, when it is JSON.
     if let Ok(serde_json::Value::Object(claims)) = serde_json::from_str::<serde_json::Value>(text) {

@@ -12,7 +12,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(msg) = ClientMessage::parse(text) {
         let again = serde_json::to_string(&msg).expect("a parsed message serializes");
         assert_eq!(ClientMessage::parse(&again).expect("and parses again"), msg);
-        if let ClientMessage::Signal { signal_type, data, .. } = &msg {
+        if let ClientMessage::Signal {
+            signal_type, data, ..
+        } = &msg
+        {
             let _ = validate_signal(signal_type, data);
         }
     }

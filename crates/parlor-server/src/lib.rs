@@ -24,6 +24,8 @@ pub mod archives;
 pub mod callbacks;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod http;
 pub mod limits;
 pub mod logsafe;

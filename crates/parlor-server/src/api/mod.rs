@@ -13,6 +13,7 @@ mod metrics;
 mod moderation;
 mod params;
 mod project;
+mod rejections;
 pub(crate) mod sessions;
 mod stats;
 mod streams;
@@ -103,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::web::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response(rejections::json_errors))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             error::panic_response,

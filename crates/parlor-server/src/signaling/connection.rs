@@ -352,7 +352,7 @@ async fn run_requests(
     }
 }
 
-async fn handle(
+pub(crate) async fn handle(
     state: &AppState,
     room: &Arc<Room>,
     me: &str,
