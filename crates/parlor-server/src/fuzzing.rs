@@ -54,6 +54,10 @@ impl Harness {
             api_key: Some(API_KEY.into()),
             api_secret: Some(API_SECRET.into()),
             no_demo: true,
+            // Rates out of the way: a fuzzer's thousands of requests a second are not abuse
+            // to refuse but inputs to run (the limits have their own tests).
+            rest_rate_limit: Some(u32::MAX),
+            signal_rate_limit: Some(u32::MAX),
             ..ServeArgs::default()
         })
         .expect("fuzzing config");
@@ -69,7 +73,12 @@ impl Harness {
         // applies them.
         let notifier =
             crate::callbacks::Notifier::start(store.clone(), None).expect("callback dispatcher");
-        let signaling = crate::signaling::Signaling::new(router.clone(), notifier.clone());
+        let signaling = crate::signaling::Signaling::new(
+            router.clone(),
+            notifier.clone(),
+            config.session_caps,
+            config.rates.signals,
+        );
         tokio::spawn(signaling.clone().run_router_events(events));
         let archives = crate::archives::Archives::start(
             store.clone(),
@@ -81,6 +90,7 @@ impl Harness {
         );
         let state = AppState {
             store,
+            rest_rate: Arc::new(crate::limits::RestRateLimiter::new(config.rates.rest)),
             config: Arc::new(config),
             signaling,
             archives,
@@ -103,7 +113,8 @@ impl Harness {
         let (room, connection) = self
             .state
             .signaling
-            .join(session_id, API_KEY, data, role, classes, tx);
+            .join(session_id, API_KEY, data, role, classes, tx)
+            .expect("a fuzz script joins far fewer than a session's connection cap");
         Member {
             room,
             connection_id: connection.connection_id,
