@@ -171,6 +171,9 @@ impl Dispatcher {
     ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(ATTEMPT_TIMEOUT)
+            // Idle connections to receivers are closed after 10 s, not reqwest's 90 s: a
+            // server with many receivers does not hold their sockets open for nothing.
+            .pool_idle_timeout(Duration::from_secs(10))
             .user_agent(concat!("parlor-callbacks/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Dispatcher {
