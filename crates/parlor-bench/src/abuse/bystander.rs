@@ -159,14 +159,7 @@ impl Bystander {
                     _ = tick.tick() => {}
                     _ = stop_rx.changed() => return,
                 }
-                let i = {
-                    let mut probes = lock(&s);
-                    probes.push(Probe {
-                        sent: Instant::now(),
-                        rtt_ms: None,
-                    });
-                    probes.len() - 1
-                };
+                let i = start_probe(&s);
                 let session = session.clone();
                 // Not awaited here: a slow answer must not slow the probing.
                 tokio::spawn(async move {
@@ -185,14 +178,7 @@ impl Bystander {
                     _ = tick.tick() => {}
                     _ = stop_rx.changed() => return,
                 }
-                let i = {
-                    let mut probes = lock(&r);
-                    probes.push(Probe {
-                        sent: Instant::now(),
-                        rtt_ms: None,
-                    });
-                    probes.len() - 1
-                };
+                let i = start_probe(&r);
                 let (r, sdk, room) = (r.clone(), sdk.clone(), room2.clone());
                 tokio::spawn(async move {
                     let t = Instant::now();
@@ -328,3 +314,13 @@ impl Bystander {
 
 // ---------------------------------------------------------------------------------------
 // The attacks.
+
+/// Records a probe sent now; its index (the answer fills in its round trip).
+fn start_probe(probes: &Mutex<Vec<Probe>>) -> usize {
+    let mut probes = lock(probes);
+    probes.push(Probe {
+        sent: Instant::now(),
+        rtt_ms: None,
+    });
+    probes.len() - 1
+}
