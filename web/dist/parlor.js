@@ -1282,6 +1282,10 @@
     });
   }
 
+  // src/version.ts
+  var VERSION = "0.1.0";
+  var SDK_NAME = "parlor-web";
+
   // src/signaling.ts
   var CONNECT_TIMEOUT_MS = 15e3;
   var REQUEST_TIMEOUT_MS = 15e3;
@@ -1329,7 +1333,15 @@
         );
         ws.onopen = () => {
           logger.debug("signaling open", url);
-          ws.send(JSON.stringify({ type: "connect", version: PROTOCOL_VERSION, sessionId, token }));
+          ws.send(
+            JSON.stringify({
+              type: "connect",
+              version: PROTOCOL_VERSION,
+              sessionId,
+              token,
+              client: { name: SDK_NAME, version: VERSION }
+            })
+          );
         };
         ws.onerror = () => logger.debug("signaling socket error");
         ws.onclose = (ev) => {
@@ -2388,7 +2400,6 @@
   }
 
   // src/ot.ts
-  var VERSION = "0.1.0";
   var defaultServer;
   function setDefaultServerUrl(url) {
     defaultServer = url;

@@ -1281,6 +1281,10 @@ function sharedCertificate() {
   });
 }
 
+// src/version.ts
+var VERSION = "0.1.0";
+var SDK_NAME = "parlor-web";
+
 // src/signaling.ts
 var CONNECT_TIMEOUT_MS = 15e3;
 var REQUEST_TIMEOUT_MS = 15e3;
@@ -1328,7 +1332,15 @@ var SignalingChannel = class _SignalingChannel {
       );
       ws.onopen = () => {
         logger.debug("signaling open", url);
-        ws.send(JSON.stringify({ type: "connect", version: PROTOCOL_VERSION, sessionId, token }));
+        ws.send(
+          JSON.stringify({
+            type: "connect",
+            version: PROTOCOL_VERSION,
+            sessionId,
+            token,
+            client: { name: SDK_NAME, version: VERSION }
+          })
+        );
       };
       ws.onerror = () => logger.debug("signaling socket error");
       ws.onclose = (ev) => {
@@ -2387,7 +2399,6 @@ function subscribeArgs(target, props, callback) {
 }
 
 // src/ot.ts
-var VERSION = "0.1.0";
 var defaultServer;
 function setDefaultServerUrl(url) {
   defaultServer = url;

@@ -12,8 +12,9 @@ import { Session, type SessionOptions } from './session';
 import { Subscriber, liveSubscribers } from './subscriber';
 import { type Callback, complete, isElement } from './util';
 
-/** The SDK's version. */
-export const VERSION = '0.1.0';
+import { VERSION } from './version';
+
+export { VERSION };
 
 let defaultServer: string | undefined;
 

@@ -4,6 +4,7 @@
 
 import { ExceptionCodes, OTError, fromServerError, otError, type Operation } from './errors';
 import { logger } from './log';
+import { SDK_NAME, VERSION } from './version';
 import {
   PROTOCOL_VERSION,
   type ConnectedMessage,
@@ -87,7 +88,15 @@ export class SignalingChannel {
       );
       ws.onopen = () => {
         logger.debug('signaling open', url);
-        ws.send(JSON.stringify({ type: 'connect', version: PROTOCOL_VERSION, sessionId, token }));
+        ws.send(
+          JSON.stringify({
+            type: 'connect',
+            version: PROTOCOL_VERSION,
+            sessionId,
+            token,
+            client: { name: SDK_NAME, version: VERSION },
+          }),
+        );
       };
       ws.onerror = () => logger.debug('signaling socket error');
       ws.onclose = (ev) => {

@@ -152,6 +152,10 @@ impl Session {
             version: VERSION,
             session_id: session_id.to_owned(),
             token: token.to_owned(),
+            client: Some(parlor_proto::signaling::ClientSdk {
+                name: "parlor-client".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            }),
         };
         ws.send(Message::text(
             serde_json::to_string(&hello).expect("serializes"),

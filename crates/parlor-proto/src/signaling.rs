@@ -15,6 +15,18 @@ pub const VERSION: u32 = 1;
 /// Largest client message accepted, in bytes (a signal's data plus an SDP offer fit).
 pub const MAX_CLIENT_MESSAGE_BYTES: usize = 64 * 1024;
 
+/// What a client says it is in `connect`: its SDK's name and version (each at most
+/// [`MAX_CLIENT_SDK_CHARS`] characters; longer ones are cut by the server).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSdk {
+    pub name: String,
+    pub version: String,
+}
+
+/// The longest SDK name or version kept.
+pub const MAX_CLIENT_SDK_CHARS: usize = 64;
+
 /// A message from a client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
@@ -26,6 +38,9 @@ pub enum ClientMessage {
         version: u32,
         session_id: String,
         token: String,
+        /// The client's SDK, shown in the Inspector (optional).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<ClientSdk>,
     },
     /// Publish a stream: an SDP offer with send-only audio and/or video.
     #[serde(rename_all = "camelCase")]
@@ -481,8 +496,23 @@ mod tests {
             ClientMessage::Connect {
                 version: 1,
                 session_id: "s".into(),
-                token: "t".into()
+                token: "t".into(),
+                client: None,
             }
+        );
+        let m = ClientMessage::parse(
+            r#"{"type":"connect","sessionId":"s","token":"t","client":{"name":"parlor-web","version":"1.2.3"}}"#,
+        )
+        .unwrap();
+        let ClientMessage::Connect { client, .. } = m else {
+            panic!()
+        };
+        assert_eq!(
+            client,
+            Some(ClientSdk {
+                name: "parlor-web".into(),
+                version: "1.2.3".into()
+            })
         );
         let m = ClientMessage::parse(r#"{"type":"publish","id":"1","sdp":"v=0"}"#).unwrap();
         let ClientMessage::Publish {

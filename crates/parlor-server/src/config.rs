@@ -22,6 +22,9 @@ pub const DEFAULT_HTTP_HEADER_TIMEOUT_SECS: u64 = 10;
 pub const DEFAULT_HTTP_BODY_TIMEOUT_SECS: u64 = 30;
 /// Default cap on open HTTP connections from one source address.
 pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 500;
+/// How long session history is kept by default (OpenTok's Inspector keeps 20 days).
+pub const DEFAULT_HISTORY_RETENTION: std::time::Duration =
+    std::time::Duration::from_secs(20 * 86_400);
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "parlor.db";
 
@@ -110,6 +113,10 @@ pub struct ServeArgs {
     /// they are removed and its status is "expired" [default: kept until deleted].
     #[arg(long, env = "PARLOR_ARCHIVE_RETENTION")]
     pub archive_retention: Option<String>,
+    /// How long the Inspector's session history (meetings, connections, streams,
+    /// subscriptions, events) is kept, e.g. 7d or 72h [default: 20d, OpenTok's].
+    #[arg(long, env = "PARLOR_HISTORY_RETENTION")]
+    pub history_retention: Option<String>,
     /// Serve HTTPS and WSS with this certificate chain (PEM, leaf first); needs --tls-key.
     /// Reloaded on SIGHUP and when the file changes.
     #[arg(long, env = "PARLOR_TLS_CERT", requires = "tls_key")]
@@ -145,6 +152,7 @@ struct FileConfig {
     archive_max_duration: Option<String>,
     archive_paused_timeout: Option<String>,
     archive_retention: Option<String>,
+    history_retention: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
 }
@@ -175,6 +183,8 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// How long archives run and their files are kept.
     pub archives: ArchiveLimits,
+    /// How long the session history is kept.
+    pub history_retention: std::time::Duration,
     /// HTTPS/WSS certificate and key files; plain HTTP when absent.
     pub tls: Option<TlsFiles>,
 }
@@ -230,6 +240,7 @@ impl std::fmt::Debug for Config {
                 &self.metrics_token.as_ref().map(|_| "<set>"),
             )
             .field("archives", &self.archives)
+            .field("history_retention", &self.history_retention)
             .field("tls", &self.tls)
             .finish()
     }
@@ -393,6 +404,11 @@ impl Config {
                 "--archive-retention",
             )?,
         };
+        let history_retention = duration(
+            args.history_retention.or(file.history_retention),
+            "--history-retention",
+        )?
+        .unwrap_or(DEFAULT_HISTORY_RETENTION);
         let tls = match (
             args.tls_cert.or(file.tls_cert),
             args.tls_key.or(file.tls_key),
@@ -407,6 +423,7 @@ impl Config {
             session_caps,
             metrics_token,
             archives,
+            history_retention,
             tls,
             listen,
             media_port: args

@@ -74,9 +74,11 @@ impl Harness {
         // applies them.
         let notifier =
             crate::callbacks::Notifier::start(store.clone(), None).expect("callback dispatcher");
+        let history = crate::inspector::History::start(store.clone(), config.history_retention);
         let signaling = crate::signaling::Signaling::new(
             router.clone(),
             notifier.clone(),
+            history,
             config.session_caps,
             config.rates.signals,
         );
@@ -114,7 +116,17 @@ impl Harness {
         let (room, connection) = self
             .state
             .signaling
-            .join(session_id, API_KEY, data, role, classes, tx)
+            .join(
+                session_id,
+                API_KEY,
+                crate::signaling::Joining {
+                    data,
+                    role,
+                    layout_classes: classes,
+                    client: Default::default(),
+                },
+                tx,
+            )
             .expect("a fuzz script joins far fewer than a session's connection cap");
         Member {
             room,

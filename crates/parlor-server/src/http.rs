@@ -120,7 +120,12 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        // Handlers that want the client's address (the signaling layer, for the
+        // Inspector) read it as axum's `ConnectInfo`.
+        let service = TowerToHyperService::new(tower_http::add_extension::AddExtension::new(
+            app.clone(),
+            axum::extract::ConnectInfo(peer),
+        ));
         match &tls {
             None => {
                 let conn = builder

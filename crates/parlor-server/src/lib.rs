@@ -11,6 +11,9 @@
 //! * [`limits`] — request rates (REST per credential, signals per connection) and
 //!   per-session caps on connections, streams and subscriptions.
 //! * [`callbacks`] — session-monitoring callbacks (signed webhooks, ordered, retried).
+//! * [`inspector`] — the session history the Inspector shows: meetings, connections,
+//!   streams, subscriptions and a timeline of events, written in the background, pruned
+//!   after the retention.
 //! * [`signaling`] — the WebSocket signaling endpoint and live session state (rooms),
 //!   bridged to the media router (`parlor-router`).
 //! * [`server`] — binding, serving and graceful shutdown.
@@ -27,6 +30,7 @@ pub mod config;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod http;
+pub mod inspector;
 pub mod limits;
 pub mod logsafe;
 pub mod project;

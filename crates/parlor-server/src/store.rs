@@ -1,5 +1,6 @@
 //! Durable state in SQLite: projects (and Vonage applications), sessions, callbacks,
-//! archives.
+//! archives, and the Inspector's session history (its tables and queries live in
+//! `crate::inspector::store`).
 //!
 //! One connection behind a mutex. Calls are short (indexed lookups, single-row inserts)
 //! and never on the media path; async callers go through [`crate::AppState::db`], which
@@ -103,6 +104,8 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (application_id, key_id)
     );
 "#,
+    // The Inspector's session history (`crate::inspector::store`).
+    crate::inspector::store::SCHEMA,
 ];
 
 /// A project: the owner of sessions, identified by its API key.

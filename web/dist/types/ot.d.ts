@@ -7,8 +7,8 @@ import { Publisher, type PublisherProperties } from './publisher';
 import { Session, type SessionOptions } from './session';
 import { Subscriber } from './subscriber';
 import { type Callback } from './util';
-/** The SDK's version. */
-export declare const VERSION = "0.1.0";
+import { VERSION } from './version';
+export { VERSION };
 /** Sets the server used when `initSession` gets no `serverUrl` (done by the bundles at load). */
 export declare function setDefaultServerUrl(url: string | undefined): void;
 type InitPublisher = {
@@ -98,4 +98,3 @@ declare class OTNamespace extends EventEmitter<OTEventMap> {
 export type OT = OTNamespace;
 /** The OT namespace (OpenTok.js's global), also exported as `Parlor`. */
 export declare const OT: OTNamespace;
-export {};

@@ -180,6 +180,12 @@ pub async fn get(State(state): State<AppState>, _auth: MetricsAuth) -> Result<Re
         "Callback deliveries waiting or in flight",
         state.signaling.notifier.queued(),
     );
+    counter(
+        &mut reg,
+        "history_dropped",
+        "Session history records dropped because the history writer fell behind",
+        state.signaling.history.dropped(),
+    );
     gauge(
         &mut reg,
         "tokio_tasks",

@@ -8,6 +8,7 @@ pub(crate) mod archives;
 mod auth;
 mod callbacks;
 mod error;
+mod inspector;
 mod json;
 mod metrics;
 mod moderation;
@@ -98,6 +99,18 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v2/project/{api_key}/callback/{id}",
             delete(callbacks::unregister),
+        )
+        .route(
+            "/v2/project/{api_key}/inspector/sessions",
+            get(inspector::sessions),
+        )
+        .route(
+            "/v2/project/{api_key}/inspector/sessions/{session_id}",
+            get(inspector::session),
+        )
+        .route(
+            "/v2/project/{api_key}/inspector/sessions/{session_id}/events",
+            get(inspector::events),
         )
         .route("/v2/project/{api_key}", any(project::unrouted))
         .route("/v2/project/{api_key}/{*rest}", any(project::unrouted))

@@ -44,6 +44,7 @@ pub async fn get(
         },
         "archives": { "recording": state.archives.recording_count() },
         "callbacks": { "queued": state.signaling.notifier.queued() },
+        "history": { "dropped": state.signaling.history.dropped() },
         "runtime": {
             "tasks": tokio::runtime::Handle::current().metrics().num_alive_tasks(),
         },

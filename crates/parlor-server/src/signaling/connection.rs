@@ -4,8 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::Extension;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use parlor_proto::signaling::{
@@ -18,6 +22,7 @@ use tokio::time::{Instant, interval};
 use super::outbox::{Outbound, OutboxReader};
 use super::room::Room;
 use crate::AppState;
+use crate::inspector::{ClientInfo, What};
 use crate::limits::REASON_RATE_LIMITED;
 use crate::logsafe::Untrusted;
 use crate::verify::{VerifyError, verify_client_token};
@@ -52,11 +57,43 @@ const CLOSE_TIMEOUT: u16 = 4008;
 const CLOSE_LIMIT: u16 = 4029;
 
 /// `GET /v1/rtc`: upgrade to the signaling protocol.
-pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    // What the Inspector shows about the client (recorded only once its token verified).
+    let client = ClientInfo {
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| cut(v, MAX_USER_AGENT_CHARS)),
+        remote_addr: peer.map(|Extension(ConnectInfo(a))| a.ip().to_string()),
+        ..ClientInfo::default()
+    };
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .read_buffer_size(READ_CHUNK_BYTES)
-        .on_upgrade(move |socket| serve(socket, state))
+        .on_upgrade(move |socket| serve(socket, state, client))
+}
+
+/// Token refusals that come after its signature verified (`docs/protocol.md` §2.2).
+const SIGNED_REFUSALS: &[&str] = &[
+    "expired",
+    "lifetime_too_long",
+    "invalid_role",
+    "data_too_long",
+    "invalid_scope",
+    "wrong_session",
+];
+
+/// The longest `User-Agent` kept.
+const MAX_USER_AGENT_CHARS: usize = 512;
+
+/// `text`, at most `max` characters of it.
+fn cut(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
 }
 
 fn text(msg: &ServerMessage) -> Message {
@@ -89,7 +126,7 @@ fn error(
     }
 }
 
-async fn serve(mut socket: WebSocket, state: AppState) {
+async fn serve(mut socket: WebSocket, state: AppState, mut client: ClientInfo) {
     // 1. Authenticate: nothing else is read, and nothing is joined, before the token passes.
     let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
     let first = loop {
@@ -122,7 +159,15 @@ async fn serve(mut socket: WebSocket, state: AppState) {
             version,
             session_id,
             token,
-        }) if version == parlor_proto::signaling::VERSION => (session_id, token),
+            client: sdk,
+        }) if version == parlor_proto::signaling::VERSION => {
+            if let Some(sdk) = sdk {
+                let max = parlor_proto::signaling::MAX_CLIENT_SDK_CHARS;
+                client.sdk = Some(cut(&sdk.name, max));
+                client.sdk_version = Some(cut(&sdk.version, max));
+            }
+            (session_id, token)
+        }
         Ok(ClientMessage::Connect { version, .. }) => {
             let msg = error(
                 None,
@@ -161,6 +206,19 @@ async fn serve(mut socket: WebSocket, state: AppState) {
         Ok(Ok(grant)) => grant,
         Ok(Err(VerifyError::Token(e))) => {
             tracing::info!(session = %Untrusted(&session_id), reason = e.reason(), "client token refused");
+            // Refusals past the signature check (the token is the project's own) are the
+            // Inspector's to show; unsigned or forged input never writes to the history.
+            if SIGNED_REFUSALS.contains(&e.reason()) {
+                state.signaling.history.record(
+                    &session_id,
+                    None,
+                    What::ConnectionFailed {
+                        reason: e.reason().to_owned(),
+                        message: e.to_string(),
+                        client,
+                    },
+                );
+            }
             let msg = error(None, ErrorCode::AuthFailed, Some(e.reason()), e.to_string());
             return close(&mut socket, &msg, CLOSE_AUTH, e.reason()).await;
         }
@@ -177,9 +235,12 @@ async fn serve(mut socket: WebSocket, state: AppState) {
     let joined = state.signaling.join(
         &grant.session_id,
         &grant.project_id,
-        grant.data.clone().unwrap_or_default(),
-        grant.role,
-        grant.initial_layout_class_list.clone(),
+        super::Joining {
+            data: grant.data.clone().unwrap_or_default(),
+            role: grant.role,
+            layout_classes: grant.initial_layout_class_list.clone(),
+            client: client.clone(),
+        },
         tx,
     );
     let (room, me) = match joined {
@@ -187,6 +248,15 @@ async fn serve(mut socket: WebSocket, state: AppState) {
         Err(e) => {
             tracing::info!(session = %grant.session_id, "connection refused: {e}");
             let reason = e.reason.unwrap_or("limit exceeded");
+            state.signaling.history.record(
+                &grant.session_id,
+                None,
+                What::ConnectionFailed {
+                    reason: reason.to_owned(),
+                    message: e.message.clone(),
+                    client,
+                },
+            );
             return close(&mut socket, &e.to_message(None), CLOSE_LIMIT, reason).await;
         }
     };
@@ -317,6 +387,14 @@ async fn write_events(
     reason
 }
 
+/// An error code as the protocol spells it (`mediaError`).
+fn wire_code(code: ErrorCode) -> String {
+    match serde_json::to_value(code) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => format!("{code:?}"),
+    }
+}
+
 /// A request as read: a message, or why it could not be read (with its id if readable).
 type Request = Result<ClientMessage, (Option<String>, ProtocolError)>;
 
@@ -341,9 +419,31 @@ async fn run_requests(
         let reply = match request {
             Ok(msg) => {
                 let id = msg.id().map(str::to_owned);
+                let failed = match &msg {
+                    ClientMessage::Publish { .. } => Some(None),
+                    ClientMessage::Subscribe { stream_id, .. } => Some(Some(stream_id.clone())),
+                    _ => None,
+                };
                 match handle(&state, &room, &me, msg).await {
                     Ok(reply) => reply,
-                    Err(e) => e.to_message(id.as_deref()),
+                    Err(e) => {
+                        // A publish or subscribe refused: the Inspector's error log.
+                        let reason = format!("{}: {}", wire_code(e.code), e.message);
+                        match failed {
+                            Some(None) => room.record(What::PublishFailed {
+                                connection_id: me.clone(),
+                                stream_id: None,
+                                reason,
+                            }),
+                            Some(Some(stream_id)) => room.record(What::SubscribeFailed {
+                                connection_id: me.clone(),
+                                stream_id,
+                                reason,
+                            }),
+                            None => {}
+                        }
+                        e.to_message(id.as_deref())
+                    }
                 }
             }
             Err((id, e)) => e.to_message(id.as_deref()),

@@ -23,9 +23,10 @@ use parlor_proto::signaling::{ProtocolError, ServerMessage, Stream, StreamReason
 use parlor_router::{CloseReason, RouterEvent, RouterHandle, TransportId};
 use tokio::sync::mpsc;
 
-pub use room::Room;
+pub use room::{Joining, Room};
 
 use crate::callbacks::{self, Notice, Notifier};
+use crate::inspector::{History, What};
 use crate::limits::{SessionCaps, SignalRateLimiter};
 use serde_json::json;
 
@@ -79,10 +80,11 @@ pub struct ActiveArchive {
     pub name: Option<String>,
 }
 
-/// All rooms, the media router and the callback notifier.
+/// All rooms, the media router, the callback notifier and the session history.
 pub struct Signaling {
     pub router: RouterHandle,
     pub(crate) notifier: Notifier,
+    pub(crate) history: History,
     rooms: Mutex<HashMap<String, Arc<Room>>>,
     transports: Mutex<HashMap<TransportId, TransportOwner>>,
     /// Sessions under "mute all" (REST `active: true`), with their excluded streams:
@@ -102,6 +104,7 @@ impl Signaling {
     pub fn new(
         router: RouterHandle,
         notifier: Notifier,
+        history: History,
         caps: SessionCaps,
         signal_rate: NonZeroU32,
     ) -> Arc<Self> {
@@ -110,6 +113,7 @@ impl Signaling {
             signal_rate,
             router,
             notifier,
+            history,
             rooms: Mutex::new(HashMap::new()),
             transports: Mutex::new(HashMap::new()),
             mute_all: Mutex::new(HashMap::new()),
@@ -141,6 +145,9 @@ impl Signaling {
             .or_default()
             .push(archive.clone());
         if let Some(room) = self.existing_room(session_id) {
+            room.record(What::ArchiveStarted {
+                archive_id: archive.id.clone(),
+            });
             room.broadcast(&ServerMessage::ArchiveStarted {
                 id: archive.id,
                 name: archive.name,
@@ -163,6 +170,9 @@ impl Signaling {
             removed
         };
         if let (Some(archive), Some(room)) = (removed, self.existing_room(session_id)) {
+            room.record(What::ArchiveStopped {
+                archive_id: archive.id.clone(),
+            });
             room.broadcast(&ServerMessage::ArchiveStopped {
                 id: archive.id,
                 name: archive.name,
@@ -210,9 +220,7 @@ impl Signaling {
         self: &Arc<Self>,
         session_id: &str,
         project_id: &str,
-        data: String,
-        role: parlor_proto::Role,
-        layout_classes: Vec<String>,
+        joining: Joining,
         tx: outbox::Outbox,
     ) -> Result<(Arc<Room>, parlor_proto::signaling::Connection), ProtocolError> {
         let mut rooms = lock(&self.rooms);
@@ -221,6 +229,9 @@ impl Signaling {
             None => {
                 let room = Room::new(session_id, project_id, Arc::downgrade(self), self.caps);
                 rooms.insert(session_id.to_owned(), room.clone());
+                room.record(What::MeetingStarted {
+                    project_id: project_id.to_owned(),
+                });
                 self.notifier.notify(Notice {
                     project_id: project_id.to_owned(),
                     session_id: session_id.to_owned(),
@@ -230,7 +241,7 @@ impl Signaling {
                 room
             }
         };
-        let connection = room.join(data, role, layout_classes, tx)?;
+        let connection = room.join(joining, tx)?;
         Ok((room, connection))
     }
 
@@ -243,6 +254,7 @@ impl Signaling {
     pub(crate) fn drop_room_if_empty(&self, room: &Room) {
         let mut rooms = lock(&self.rooms);
         if room.is_empty() && rooms.remove(room.session_id()).is_some() {
+            room.record(What::MeetingEnded);
             let (project, session) = (room.project_id(), room.session_id());
             self.emit(SessionEvent::Emptied {
                 session_id: session.to_owned(),

@@ -21,10 +21,21 @@ use serde_json::Value;
 use super::outbox::Outbox;
 use super::{SessionEvent, Signaling, lock};
 use crate::callbacks;
+use crate::inspector::{ClientInfo, What};
 use crate::limits::{
     REASON_SESSION_FULL, REASON_STREAM_LIMIT, REASON_SUBSCRIPTION_LIMIT, SessionCaps,
 };
 use serde_json::json;
+
+/// Who is joining a room: what its token granted, and what the client told about itself.
+pub struct Joining {
+    /// The token's connection data.
+    pub data: String,
+    pub role: Role,
+    /// The token's initial layout classes, given to this member's streams.
+    pub layout_classes: Vec<String>,
+    pub client: ClientInfo,
+}
 
 struct Member {
     connection: Connection,
@@ -32,6 +43,8 @@ struct Member {
     /// The token's initial layout classes, given to this member's streams.
     layout_classes: Vec<String>,
     tx: Outbox,
+    /// Signals sent, for the history.
+    signals: u64,
 }
 
 struct StreamEntry {
@@ -46,6 +59,8 @@ struct StreamEntry {
 struct SubscriptionEntry {
     connection_id: String,
     stream_id: String,
+    /// Its media connected (`subscriptionConnected`).
+    connected: bool,
 }
 
 #[derive(Default)]
@@ -59,9 +74,20 @@ struct State {
 pub struct Room {
     session_id: String,
     project_id: String,
+    /// This period of use of the session, in the history (a room lives as long as a
+    /// meeting).
+    meeting_id: String,
     hub: Weak<Signaling>,
     caps: SessionCaps,
     state: Mutex<State>,
+}
+
+/// A wire enum's name as the protocol spells it (`clientDisconnected`, `camera`).
+fn wire_name<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::String(s)) => s,
+        _ => String::new(),
+    }
 }
 
 fn encode(msg: &ServerMessage) -> Utf8Bytes {
@@ -122,6 +148,7 @@ impl Room {
         Arc::new(Room {
             session_id: session_id.to_owned(),
             project_id: project_id.to_owned(),
+            meeting_id: uuid::Uuid::new_v4().to_string(),
             hub,
             caps,
             state: Mutex::new(State::default()),
@@ -154,6 +181,31 @@ impl Room {
         }
     }
 
+    /// Records what happened in this meeting in the session history.
+    pub(crate) fn record(&self, what: What) {
+        if let Some(hub) = self.hub.upgrade() {
+            hub.history
+                .record(&self.session_id, Some(&self.meeting_id), what);
+        }
+    }
+
+    /// Records the end of a subscription: destroyed if its media had connected, failed if
+    /// not.
+    fn record_subscription_end(&self, id: &str, sub: &SubscriptionEntry, reason: &str) {
+        if sub.connected {
+            self.record(What::SubscriptionDestroyed {
+                subscription_id: id.to_owned(),
+                reason: reason.to_owned(),
+            });
+        } else {
+            self.record(What::SubscribeFailed {
+                connection_id: sub.connection_id.clone(),
+                stream_id: sub.stream_id.clone(),
+                reason: format!("the subscription ended ({reason}) before its media connected"),
+            });
+        }
+    }
+
     /// How many connections the room has.
     pub fn member_count(&self) -> usize {
         lock(&self.state).members.len()
@@ -166,13 +218,13 @@ impl Room {
     /// Adds a connection: it receives `connected` (with everyone else and every announced
     /// stream), the others receive `connectionCreated`. Refused when the session holds
     /// [`SessionCaps::connections`] already.
-    pub fn join(
-        &self,
-        data: String,
-        role: Role,
-        layout_classes: Vec<String>,
-        tx: Outbox,
-    ) -> Result<Connection, ProtocolError> {
+    pub fn join(&self, joining: Joining, tx: Outbox) -> Result<Connection, ProtocolError> {
+        let Joining {
+            data,
+            role,
+            layout_classes,
+            client,
+        } = joining;
         let mut state = lock(&self.state);
         if state.members.len() >= self.caps.connections {
             return Err(ProtocolError::new(
@@ -227,6 +279,12 @@ impl Room {
             "connectionCreated",
             json!({ "connection": callbacks::connection_json(&connection) }),
         );
+        self.record(What::ConnectionCreated {
+            connection_id: connection.connection_id.clone(),
+            role: role.to_string(),
+            data: connection.data.clone(),
+            client,
+        });
         state.members.insert(
             connection.connection_id.clone(),
             Member {
@@ -234,6 +292,7 @@ impl Room {
                 role,
                 layout_classes,
                 tx,
+                signals: 0,
             },
         );
         Ok(connection)
@@ -263,9 +322,16 @@ impl Room {
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in own_subs {
-                state.subscriptions.remove(&id);
+                if let Some(sub) = state.subscriptions.remove(&id) {
+                    self.record_subscription_end(&id, &sub, "connectionDestroyed");
+                }
                 released.push(TransportId::from(id));
             }
+            self.record(What::ConnectionDestroyed {
+                connection_id: connection_id.to_owned(),
+                reason: wire_name(&reason),
+                signals: member.signals,
+            });
             self.notify(
                 "connectionDestroyed",
                 json!({ "connection": callbacks::connection_json(&member.connection), "reason": reason }),
@@ -295,6 +361,11 @@ impl Room {
                 .map(|m| m.tx.clone())
                 .ok_or_else(|| not_found("connection", target))?
         };
+        self.record(What::Moderation {
+            action: "forceDisconnect",
+            by: by.map(str::to_owned),
+            target: Some(target.to_owned()),
+        });
         self.leave(target, ConnectionReason::ForceDisconnected);
         tx.close(ConnectionReason::ForceDisconnected);
         Ok(())
@@ -430,6 +501,14 @@ impl Room {
             );
         }
         let stream = state.streams[&stream_id].stream.clone();
+        self.record(What::StreamCreated {
+            stream_id: stream.stream_id.clone(),
+            connection_id: stream.connection.connection_id.clone(),
+            name: stream.name.clone(),
+            video_type: wire_name(&stream.video_type),
+            has_audio: stream.has_audio,
+            has_video: stream.has_video,
+        });
         self.notify(
             "streamCreated",
             json!({ "stream": callbacks::stream_json(&stream) }),
@@ -496,7 +575,9 @@ impl Room {
             .map(|(id, s)| (id.clone(), s.connection_id.clone()))
             .collect();
         for (sub_id, owner) in subs {
-            state.subscriptions.remove(&sub_id);
+            if let Some(sub) = state.subscriptions.remove(&sub_id) {
+                self.record_subscription_end(&sub_id, &sub, "streamDestroyed");
+            }
             released.push(TransportId::from(sub_id.as_str()));
             state.send(
                 &owner,
@@ -510,6 +591,23 @@ impl Room {
             stream: entry.stream.clone(),
             reason,
         };
+        if entry.announced {
+            self.record(What::StreamDestroyed {
+                stream_id: stream_id.to_owned(),
+                reason: wire_name(&reason),
+            });
+        } else if reason != StreamReason::ClientDisconnected {
+            // Its media never connected (a client that left or unpublished first gave up;
+            // that is not a failure).
+            self.record(What::PublishFailed {
+                connection_id: entry.stream.connection.connection_id.clone(),
+                stream_id: Some(stream_id.to_owned()),
+                reason: format!(
+                    "the stream ended ({}) before its media connected",
+                    wire_name(&reason)
+                ),
+            });
+        }
         if entry.announced {
             self.notify(
                 "streamDestroyed",
@@ -545,6 +643,11 @@ impl Room {
             }
         }
         let reason = if force {
+            self.record(What::Moderation {
+                action: "forceUnpublish",
+                by: by.map(str::to_owned),
+                target: Some(stream_id.to_owned()),
+            });
             StreamReason::ForceUnpublished
         } else {
             StreamReason::ClientDisconnected
@@ -585,6 +688,7 @@ impl Room {
             SubscriptionEntry {
                 connection_id: connection_id.to_owned(),
                 stream_id: stream_id.to_owned(),
+                connected: false,
             },
         );
         let id = TransportId::from(id.as_str());
@@ -607,8 +711,17 @@ impl Room {
     }
 
     pub(super) fn subscription_connected(&self, id: &TransportId) {
-        let state = lock(&self.state);
-        if let Some(sub) = state.subscriptions.get(&**id) {
+        let mut state = lock(&self.state);
+        if let Some(sub) = state.subscriptions.get_mut(&**id) {
+            if !sub.connected {
+                sub.connected = true;
+                self.record(What::SubscriptionCreated {
+                    subscription_id: id.to_string(),
+                    stream_id: sub.stream_id.clone(),
+                    connection_id: sub.connection_id.clone(),
+                });
+            }
+            let sub = &state.subscriptions[&**id];
             state.send(
                 &sub.connection_id,
                 &ServerMessage::SubscriptionConnected {
@@ -623,6 +736,18 @@ impl Room {
         let removed = {
             let mut state = lock(&self.state);
             let removed = state.subscriptions.remove(subscription_id);
+            if let Some(sub) = &removed {
+                // `notify`: the router ended it (its media failed or stopped); otherwise
+                // its owner unsubscribed, or its negotiation failed (recorded with the error).
+                let reason = if notify {
+                    "mediaStopped"
+                } else {
+                    "unsubscribed"
+                };
+                if sub.connected || notify {
+                    self.record_subscription_end(subscription_id, sub, reason);
+                }
+            }
             if let (Some(sub), true) = (&removed, notify) {
                 state.send(
                     &sub.connection_id,
@@ -723,6 +848,15 @@ impl Room {
             .filter(|id| only.is_none_or(|o| o == id.as_str()) && !excluded.contains(id))
             .cloned()
             .collect();
+        self.record(What::Moderation {
+            action: if only.is_some() {
+                "forceMuteStream"
+            } else {
+                "forceMuteAll"
+            },
+            by: by.map(str::to_owned),
+            target: only.map(str::to_owned),
+        });
         let hub = self.hub.upgrade();
         for stream_id in targets {
             let entry = state.streams.get_mut(&stream_id).expect("listed above");
@@ -760,7 +894,7 @@ impl Room {
         signal_type: String,
         data: String,
     ) -> Result<(), ProtocolError> {
-        let state = lock(&self.state);
+        let mut state = lock(&self.state);
         let sender = match from {
             Some(id) => {
                 let m = state
@@ -775,6 +909,9 @@ impl Room {
             None => None,
         };
         parlor_proto::signaling::validate_signal(&signal_type, &data)?;
+        if let Some(m) = from.and_then(|id| state.members.get_mut(id)) {
+            m.signals += 1;
+        }
         let msg = ServerMessage::Signal {
             signal_type,
             data,

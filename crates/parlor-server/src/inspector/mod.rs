@@ -1,0 +1,23 @@
+//! The Inspector's data: what happened in each session, kept after it ends.
+//!
+//! * [`record`] — the vocabulary: a [`Record`] is one thing that happened (a meeting
+//!   started, a connection joined or failed to, a stream was published or refused, a
+//!   subscription ended, a moderator acted), stamped with its time and meeting.
+//! * [`writer`] — [`History`], the handle the signaling layer records through: a bounded
+//!   queue and one task that writes batches to the store, so recording never waits for
+//!   SQLite (a full queue drops and counts); and the pruning of what is older than the
+//!   retention.
+//! * [`store`] — the tables and their queries (`history_*` in the server's SQLite).
+//!
+//! A **meeting** is one period of use of a session: it starts when the first client joins
+//! and ends when the last one leaves (the life of the session's room), so a session used
+//! on Monday and again on Tuesday has two meetings. Signals are counted per connection, not
+//! stored. Only clients whose token verified are recorded: an unauthenticated client
+//! cannot write to the history.
+
+pub mod record;
+pub mod store;
+pub mod writer;
+
+pub use record::{ClientInfo, Record, What};
+pub use writer::History;

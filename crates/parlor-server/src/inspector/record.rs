@@ -1,0 +1,143 @@
+//! One thing that happened in a session, as the history keeps it.
+
+use serde::Serialize;
+
+/// What a client told about itself: its SDK (from the `connect` message) and its HTTP
+/// `User-Agent` and address (from the WebSocket upgrade).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientInfo {
+    /// The SDK, e.g. `parlor-web` or `parlor-client` (`None`: it did not say).
+    pub sdk: Option<String>,
+    pub sdk_version: Option<String>,
+    pub user_agent: Option<String>,
+    /// The address the WebSocket came from (a proxy's, behind one).
+    pub remote_addr: Option<String>,
+}
+
+/// A record: when, where, what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Unix milliseconds.
+    pub at: i64,
+    pub session_id: String,
+    /// The meeting it belongs to; `None` for a connection refused before it joined one.
+    pub meeting_id: Option<String>,
+    pub what: What,
+}
+
+/// The kinds of records. Each has a stable name ([`What::kind`]) used in the events table
+/// and the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum What {
+    MeetingStarted {
+        project_id: String,
+    },
+    MeetingEnded,
+    ConnectionCreated {
+        connection_id: String,
+        role: String,
+        data: String,
+        client: ClientInfo,
+    },
+    /// A client with a valid token that could not join (the session is full, …).
+    ConnectionFailed {
+        reason: String,
+        message: String,
+        client: ClientInfo,
+    },
+    ConnectionDestroyed {
+        connection_id: String,
+        reason: String,
+        /// Signals the connection sent.
+        signals: u64,
+    },
+    /// A stream announced to the session (its media connected).
+    StreamCreated {
+        stream_id: String,
+        connection_id: String,
+        name: String,
+        video_type: String,
+        has_audio: bool,
+        has_video: bool,
+    },
+    StreamDestroyed {
+        stream_id: String,
+        reason: String,
+    },
+    /// A publish that did not become a stream: refused, its offer rejected, or its media
+    /// never connected.
+    PublishFailed {
+        connection_id: String,
+        stream_id: Option<String>,
+        reason: String,
+    },
+    /// A subscription whose media connected.
+    SubscriptionCreated {
+        subscription_id: String,
+        stream_id: String,
+        connection_id: String,
+    },
+    SubscriptionDestroyed {
+        subscription_id: String,
+        reason: String,
+    },
+    SubscribeFailed {
+        connection_id: String,
+        stream_id: String,
+        reason: String,
+    },
+    /// `forceDisconnect`, `forceUnpublish`, `forceMute`, `forceMuteAll`, by a moderator's
+    /// connection or (`by` = None) the REST API.
+    Moderation {
+        action: &'static str,
+        by: Option<String>,
+        target: Option<String>,
+    },
+    ArchiveStarted {
+        archive_id: String,
+    },
+    ArchiveStopped {
+        archive_id: String,
+    },
+}
+
+impl What {
+    /// The event's name in the history and the API.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            What::MeetingStarted { .. } => "meetingStarted",
+            What::MeetingEnded => "meetingEnded",
+            What::ConnectionCreated { .. } => "connectionCreated",
+            What::ConnectionFailed { .. } => "connectionFailed",
+            What::ConnectionDestroyed { .. } => "connectionDestroyed",
+            What::StreamCreated { .. } => "streamCreated",
+            What::StreamDestroyed { .. } => "streamDestroyed",
+            What::PublishFailed { .. } => "publishFailed",
+            What::SubscriptionCreated { .. } => "subscriptionCreated",
+            What::SubscriptionDestroyed { .. } => "subscriptionDestroyed",
+            What::SubscribeFailed { .. } => "subscribeFailed",
+            What::Moderation { .. } => "moderation",
+            What::ArchiveStarted { .. } => "archiveStarted",
+            What::ArchiveStopped { .. } => "archiveStopped",
+        }
+    }
+}
+
+/// Every event name, for validating the API's `kind` filter.
+pub const KINDS: &[&str] = &[
+    "meetingStarted",
+    "meetingEnded",
+    "connectionCreated",
+    "connectionFailed",
+    "connectionDestroyed",
+    "streamCreated",
+    "streamDestroyed",
+    "publishFailed",
+    "subscriptionCreated",
+    "subscriptionDestroyed",
+    "subscribeFailed",
+    "moderation",
+    "archiveStarted",
+    "archiveStopped",
+];

@@ -1,0 +1,279 @@
+//! The Inspector's session history against a real `parlor serve`, driven by native clients
+//! (real WebRTC): what each connection did is in `/v2/project/{key}/inspector/...`, it
+//! survives a `kill -9` (open meetings are closed with `serverStopped`), old history is
+//! pruned after the retention, and the API refuses anyone without the project's
+//! credentials.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{API_KEY, Server, publish_connected, rest_call, wait_subscribed};
+use parlor_client::{PublishOptions, SubscribeOptions};
+use parlor_sdk::Role;
+use reqwest::Method;
+use serde_json::Value;
+
+async fn inspector(server: &Server, path: &str) -> (u16, Value) {
+    rest_call(server, Method::GET, &format!("/inspector{path}"), None).await
+}
+
+/// Polls the session's events until `done` holds for them (10 s at most).
+async fn events_until(server: &Server, sid: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let mut last = Vec::new();
+    for _ in 0..100 {
+        let (status, body) = inspector(server, &format!("/sessions/{sid}/events?count=1000")).await;
+        assert_eq!(status, 200, "{body}");
+        last = body["items"].as_array().cloned().unwrap_or_default();
+        if done(&last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the history never showed what was expected: {last:#?}");
+}
+
+fn kinds(events: &[Value]) -> Vec<&str> {
+    events.iter().filter_map(|e| e["kind"].as_str()).collect()
+}
+
+fn count(events: &[Value], kind: &str) -> usize {
+    kinds(events).iter().filter(|k| **k == kind).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_shows_who_did_what_and_survives_a_kill_9() {
+    let server = Server::start();
+    let (sid, [(moderator, _), (alice, _), (bob, _)]) = server
+        .join([Role::Moderator, Role::Publisher, Role::Subscriber])
+        .await;
+    let publisher = publish_connected(&alice, PublishOptions::default()).await;
+    let mut sub = bob
+        .subscribe(publisher.stream_id(), SubscribeOptions::default())
+        .await
+        .unwrap();
+    wait_subscribed(&mut sub).await;
+    // A subscribe that fails, three signals, a publish the role does not allow.
+    assert!(
+        bob.subscribe("no-such-stream", SubscribeOptions::default())
+            .await
+            .is_err()
+    );
+    for i in 0..3 {
+        bob.signal(None, "chat", &format!("hello {i}"))
+            .await
+            .unwrap();
+    }
+    assert!(bob.publish(PublishOptions::default()).await.is_err());
+    // The moderator mutes alice's stream; the REST API ends bob's connection.
+    moderator
+        .force_mute_stream(publisher.stream_id())
+        .await
+        .unwrap();
+    let (status, _) = rest_call(
+        &server,
+        Method::DELETE,
+        &format!("/session/{sid}/connection/{}", bob.connection_id()),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+
+    let events = events_until(&server, &sid, |e| {
+        count(e, "connectionDestroyed") == 1 && count(e, "subscriptionDestroyed") == 1
+    })
+    .await;
+    let k = kinds(&events);
+    assert_eq!(k[0], "meetingStarted", "{k:?}");
+    assert_eq!(count(&events, "connectionCreated"), 3, "{k:?}");
+    assert_eq!(count(&events, "streamCreated"), 1, "{k:?}");
+    assert_eq!(count(&events, "subscriptionCreated"), 1, "{k:?}");
+    assert_eq!(count(&events, "subscribeFailed"), 1, "{k:?}");
+    assert_eq!(count(&events, "publishFailed"), 1, "{k:?}");
+    assert_eq!(count(&events, "moderation"), 2, "{k:?}");
+    let by_kind = |kind: &str| events.iter().find(|e| e["kind"] == kind).unwrap();
+    assert_eq!(by_kind("subscribeFailed")["streamId"], "no-such-stream");
+    assert!(
+        by_kind("publishFailed")["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("permissionDenied:"),
+        "{}",
+        by_kind("publishFailed")
+    );
+    let mods: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["kind"] == "moderation")
+        .collect();
+    assert_eq!(mods[0]["detail"]["action"], "forceMuteStream");
+    assert_eq!(mods[0]["connectionId"], moderator.connection_id());
+    assert_eq!(mods[1]["detail"]["action"], "forceDisconnect");
+    assert_eq!(mods[1]["detail"]["by"], Value::Null, "the REST API");
+    let gone = by_kind("connectionDestroyed");
+    assert_eq!(gone["connectionId"], bob.connection_id());
+    assert_eq!(gone["reason"], "forceDisconnected");
+    assert_eq!(gone["detail"]["signalsSent"], 3);
+    assert_eq!(
+        by_kind("subscriptionDestroyed")["reason"],
+        "connectionDestroyed"
+    );
+    // Cursor paging walks the same timeline.
+    let (_, first) = inspector(&server, &format!("/sessions/{sid}/events?count=2")).await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    let next = first["next"].as_i64().unwrap();
+    let (_, rest) = inspector(
+        &server,
+        &format!("/sessions/{sid}/events?count=1000&after={next}"),
+    )
+    .await;
+    assert_eq!(
+        rest["items"].as_array().unwrap().len() + 2,
+        events.len(),
+        "{rest}"
+    );
+    assert_eq!(rest["next"], Value::Null);
+
+    // The session as a whole, live.
+    let (status, s) = inspector(&server, &format!("/sessions/{sid}")).await;
+    assert_eq!(status, 200, "{s}");
+    assert_eq!(s["live"], true);
+    assert_eq!(s["meetings"].as_array().unwrap().len(), 1);
+    let conns = s["connections"].as_array().unwrap();
+    assert_eq!(conns.len(), 3);
+    for c in conns {
+        assert_eq!(c["sdk"], "parlor-client", "{c}");
+        assert_eq!(c["sdkVersion"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(c["remoteAddr"], "127.0.0.1");
+    }
+    assert_eq!(conns[0]["role"], "moderator");
+    assert_eq!(conns[1]["data"], "client-1");
+    assert_eq!(s["streams"][0]["id"], publisher.stream_id());
+    assert_eq!(s["streams"][0]["destroyedAt"], Value::Null);
+    assert_eq!(
+        s["subscriptions"][0]["destroyReason"],
+        "connectionDestroyed"
+    );
+    assert_eq!(s["failureRates"]["subscribe"]["attempts"], 2);
+    assert_eq!(s["failureRates"]["subscribe"]["failures"], 1);
+    assert_eq!(s["failureRates"]["subscribe"]["rate"], 0.5);
+    assert_eq!(s["failureRates"]["publish"]["attempts"], 2);
+    assert_eq!(s["failureRates"]["connect"]["failures"], 0);
+
+    // kill -9 with alice and the moderator connected, then a restart.
+    let data_dir = server.keep_data_dir();
+    drop((moderator, alice, bob, sub, publisher));
+    let server = Server::start_in(data_dir, &[]);
+    let (status, s) = inspector(&server, &format!("/sessions/{sid}")).await;
+    assert_eq!(status, 200, "{s}");
+    assert_eq!(s["live"], false);
+    let meeting = &s["meetings"][0];
+    assert_eq!(meeting["endReason"], "serverStopped", "{s}");
+    assert!(meeting["endedAt"].as_i64().unwrap() >= meeting["startedAt"].as_i64().unwrap());
+    let conns = s["connections"].as_array().unwrap();
+    let reasons: Vec<&str> = conns
+        .iter()
+        .map(|c| c["leaveReason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        ["serverStopped", "serverStopped", "forceDisconnected"]
+    );
+    assert_eq!(s["streams"][0]["destroyReason"], "serverStopped");
+
+    // Using the session again is a second meeting; the list shows both, live.
+    let token = server
+        .sdk()
+        .generate_token(&sid, parlor_sdk::TokenOptions::default())
+        .unwrap();
+    let (again, _) = server.connect(&sid, &token).await;
+    events_until(&server, &sid, |e| count(e, "meetingStarted") == 2).await;
+    let (_, list) = inspector(&server, "/sessions").await;
+    let item = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["sessionId"] == sid.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(item["meetings"], 2, "{list}");
+    assert_eq!(item["connections"], 4);
+    assert_eq!(item["live"], true);
+    assert_eq!(item["lastEndedAt"], Value::Null, "a meeting is going on");
+    again.disconnect().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inspector_api_refuses_strangers_and_bad_queries() {
+    let server = Server::start();
+    let (sid, _) = server.session_with_tokens(&[]).await;
+    let url = format!(
+        "{}/v2/project/{API_KEY}/inspector/sessions/{sid}",
+        server.url
+    );
+    // No credentials, a wrong secret.
+    let r = reqwest::get(&url).await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let forged = parlor_proto::project_auth::mint(
+        API_KEY,
+        "not-the-secret-1234",
+        parlor_proto::unix_now(),
+        300,
+    );
+    let r = reqwest::Client::new()
+        .get(&url)
+        .header("X-OPENTOK-AUTH", forged)
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(r.status().as_u16(), 401 | 403), "{}", r.status());
+    // Known session, nothing happened yet: empty, not an error.
+    let (status, s) = inspector(&server, &format!("/sessions/{sid}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(s["meetings"], serde_json::json!([]));
+    for (path, status, words) in [
+        ("/sessions/nope", 404, "no session nope"),
+        (
+            "/sessions?count=1001",
+            400,
+            "count must be between 0 and 1000",
+        ),
+        ("/sessions?offset=-1", 400, "offset must be between"),
+        ("/sessions?count=ten", 400, "count must be a whole number"),
+        (
+            &format!("/sessions/{sid}/events?kind=bogus") as &str,
+            400,
+            "unknown event kind 'bogus'",
+        ),
+    ] {
+        let (got, body) = inspector(&server, path).await;
+        assert_eq!(got, status, "{path}: {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains(words),
+            "{path}: {body}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_past_the_retention_is_pruned() {
+    let mut server = Server::start();
+    let (sid, [(alice, _)]) = server.join([Role::Publisher]).await;
+    alice.disconnect().await;
+    events_until(&server, &sid, |e| count(e, "meetingEnded") == 1).await;
+    assert!(server.stop(), "a clean stop");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Restarted with a retention of 1 s: the meeting that ended over a second ago goes.
+    let data_dir = server.keep_data_dir();
+    let server = Server::start_in(data_dir, &["--history-retention", "1s"]);
+    for _ in 0..100 {
+        let (status, s) = inspector(&server, &format!("/sessions/{sid}")).await;
+        assert_eq!(status, 200, "{s}");
+        if s["meetings"] == serde_json::json!([]) && s["connections"] == serde_json::json!([]) {
+            let (_, events) = inspector(&server, &format!("/sessions/{sid}/events")).await;
+            assert_eq!(events["items"], serde_json::json!([]));
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the history was not pruned");
+}
