@@ -487,7 +487,7 @@ impl Store {
         };
         let mut stmt = conn.prepare(
             "SELECT key_id, public_key_pem, created_at FROM application_keys
-             WHERE application_id = ?1 ORDER BY created_at, key_id",
+             WHERE application_id = ?1 ORDER BY created_at, rowid",
         )?;
         app.keys = stmt
             .query_map([application_id], |r| {
