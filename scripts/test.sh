@@ -40,7 +40,8 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 step "Rust tests"
-cargo test --workspace --locked 2>&1 | tee "$logs/cargo.log"
+# --no-fail-fast: one failing test binary does not hide what the others would report.
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$logs/cargo.log"
 
 # node/ and python/ include the Vonage-application suites (node/vonage_*.test.mjs with npm
 # @vonage/video, python/test_vonage_*.py with PyPI vonage over HTTPS; both make their own
