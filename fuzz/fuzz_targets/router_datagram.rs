@@ -207,6 +207,7 @@ fn fixture() -> &'static Mutex<Fixture> {
         let (router, events) = RouterHandle::start(RouterConfig {
             bind: "127.0.0.1:0".parse().expect("address"),
             advertise_ip: None,
+            quality_interval: None,
         })
         .expect("router");
         std::mem::forget(events);

@@ -55,6 +55,7 @@ fn fixture() -> &'static Fixture {
         let (router, events) = RouterHandle::start(RouterConfig {
             bind: "127.0.0.1:0".parse().expect("address"),
             advertise_ip: None,
+            quality_interval: None,
         })
         .expect("router");
         // Nobody reads the events (transports never connect here); keep the channel open.

@@ -23,6 +23,7 @@
 pub mod dtls_keys;
 pub mod forward;
 pub mod outbox;
+pub mod quality;
 mod sdp;
 pub mod srtp;
 mod stun;
@@ -36,6 +37,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+pub use quality::{Direction, QualitySample};
 pub use str0m::media::MediaKind;
 pub use tap::{Tap, TapCodec, TapEvent, TapPacket};
 
@@ -50,6 +52,9 @@ pub struct RouterConfig {
     /// The address advertised in ICE candidates (the bind address, or the public IP with
     /// the bound port). Must not be unspecified.
     pub advertise_ip: Option<std::net::IpAddr>,
+    /// How often each transport's media is sampled ([`RouterEvent::Quality`]); `None`:
+    /// never.
+    pub quality_interval: Option<Duration>,
 }
 
 /// A failure reported to the caller of a [`RouterHandle`] method.
@@ -90,6 +95,9 @@ pub enum RouterEvent {
         id: TransportId,
         reason: CloseReason,
     },
+    /// A window of one kind of media on a transport (every
+    /// [`RouterConfig::quality_interval`]).
+    Quality(QualitySample),
 }
 
 /// Which side of the router a transport is.

@@ -43,6 +43,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::dtls_keys::{self, KeySlot};
 use crate::forward::SeqRewriter;
 use crate::outbox::{self, Outbox};
+use crate::quality::{self, Direction, Meter};
 use crate::srtp::SrtpSender;
 use crate::tap::{TapCodec, TapPacket, TapSet, WallClock, unix_micros};
 use crate::{
@@ -121,6 +122,8 @@ struct Transport {
     /// destination of the direct send path.
     send_to: Option<SocketAddr>,
     role: Role,
+    /// The last quality report per kind of media.
+    quality: Meter,
 }
 
 // Consumers are most transports and are read for every forwarded packet: kept inline.
@@ -197,6 +200,9 @@ struct Track {
     direct: Option<DirectTrack>,
     /// When a packet of this track last went through str0m (see [`VIA_RTC_INTERVAL`]).
     last_via_rtc: Option<Instant>,
+    /// Packets and bytes forwarded on this track (both send paths), for quality samples.
+    sent_packets: u64,
+    sent_bytes: u64,
 }
 
 /// A consumer track's send stream as the direct path writes it.
@@ -224,6 +230,8 @@ impl Track {
             first_out: rand::rng().random_range(1..0x7fff),
             direct: None,
             last_via_rtc: None,
+            sent_packets: 0,
+            sent_bytes: 0,
         }
     }
 }
@@ -272,10 +280,13 @@ impl Worker {
         // Consumers: the DTLS keys are captured for the direct send path, and incoming RTCP
         // is surfaced (as raw packets) for the NACKs that path answers.
         let consumer_config = crate::transport_config(TransportKind::Consumer)
+            .set_stats_interval(config.quality_interval)
             .set_dtls_cert(cert.clone())
             .set_crypto_provider(dtls_keys::provider())
             .enable_raw_packets(true);
-        let producer_config = crate::transport_config(TransportKind::Producer).set_dtls_cert(cert);
+        let producer_config = crate::transport_config(TransportKind::Producer)
+            .set_stats_interval(config.quality_interval)
+            .set_dtls_cert(cert);
         tracing::info!(%local_addr, %advertised, "media router bound");
         Ok(Started {
             worker: Worker {
@@ -545,6 +556,7 @@ impl Worker {
             addrs: Vec::new(),
             send_to: None,
             role,
+            quality: Meter::default(),
         });
         if let Some((producer, _)) = consumer_of
             && let Role::Producer(p) = &mut self.transports[producer].role
@@ -842,6 +854,63 @@ impl Worker {
                     self.want_keyframe(p);
                 }
             }
+            Event::MediaIngressStats(s) => {
+                let Role::Producer(p) = &t.role else {
+                    return;
+                };
+                let Some(&(_, kind)) = p.mids.iter().find(|(mid, _)| *mid == s.mid) else {
+                    return;
+                };
+                let counters = quality::Counters {
+                    at: s.timestamp,
+                    bytes: s.bytes,
+                    packets: s.packets,
+                    nacks: s.nacks,
+                    plis: s.plis + s.firs,
+                };
+                let report = quality::Report {
+                    loss: s.loss,
+                    jitter: Some(s.jitter),
+                    rtt: s.rtt,
+                };
+                if let Some(sample) =
+                    t.quality
+                        .sample(&t.id, kind, Direction::Ingress, counters, report)
+                {
+                    let _ = self.events.send(RouterEvent::Quality(sample));
+                }
+            }
+            Event::MediaEgressStats(s) => {
+                let Role::Consumer(c) = &t.role else {
+                    return;
+                };
+                let (kind, track) = if c.video.mid == Some(s.mid) {
+                    (MediaKind::Video, &c.video)
+                } else if c.audio.mid == Some(s.mid) {
+                    (MediaKind::Audio, &c.audio)
+                } else {
+                    return;
+                };
+                // str0m counts only what went through it; the worker counts both paths.
+                let counters = quality::Counters {
+                    at: s.timestamp,
+                    bytes: track.sent_bytes,
+                    packets: track.sent_packets,
+                    nacks: s.nacks,
+                    plis: s.plis + s.firs,
+                };
+                let report = quality::Report {
+                    loss: s.loss,
+                    jitter: s.remote.map(|r| r.jitter),
+                    rtt: s.rtt,
+                };
+                if let Some(sample) =
+                    t.quality
+                        .sample(&t.id, kind, Direction::Egress, counters, report)
+                {
+                    let _ = self.events.send(RouterEvent::Quality(sample));
+                }
+            }
             Event::Closed => self.closing.push((key, CloseReason::Disconnected)),
             _ => {}
         }
@@ -1000,6 +1069,8 @@ impl Worker {
                     {
                         let mut buf = outbox.buffer();
                         send_direct(srtp, d, &mut buf, &out, &p.packet)?;
+                        track.sent_bytes += buf.len() as u64;
+                        track.sent_packets += 1;
                         outbox.push(to, buf);
                         direct += 1;
                         if is_video {
@@ -1013,6 +1084,10 @@ impl Worker {
                         let nackable = is_video && direct_to.is_none();
                         if write_via_rtc(rtc, track, &out, &p.packet, nackable) {
                             track.last_via_rtc = Some(now);
+                            // Header and payload, as the direct path counts its datagram
+                            // (less SRTP's tag): close enough for a bitrate.
+                            track.sent_bytes += (12 + p.packet.payload.len()) as u64;
+                            track.sent_packets += 1;
                             via_rtc += 1;
                         }
                     }

@@ -24,6 +24,7 @@ fn start_router() -> RouterHandle {
     let (router, mut events) = RouterHandle::start(RouterConfig {
         bind: SocketAddr::new(LOCALHOST, 0),
         advertise_ip: None,
+        quality_interval: None,
     })
     .expect("router starts");
     // Nothing here needs the events, but the channel must be read.

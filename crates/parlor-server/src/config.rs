@@ -22,6 +22,8 @@ pub const DEFAULT_HTTP_HEADER_TIMEOUT_SECS: u64 = 10;
 pub const DEFAULT_HTTP_BODY_TIMEOUT_SECS: u64 = 30;
 /// Default cap on open HTTP connections from one source address.
 pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 500;
+/// How often media quality is sampled by default.
+pub const DEFAULT_QUALITY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 /// How long session history is kept by default (OpenTok's Inspector keeps 20 days).
 pub const DEFAULT_HISTORY_RETENTION: std::time::Duration =
     std::time::Duration::from_secs(20 * 86_400);
@@ -117,6 +119,10 @@ pub struct ServeArgs {
     /// subscriptions, events) is kept, e.g. 7d or 72h [default: 20d, OpenTok's].
     #[arg(long, env = "PARLOR_HISTORY_RETENTION")]
     pub history_retention: Option<String>,
+    /// How often each stream's and subscription's media quality is sampled for the
+    /// Inspector, e.g. 5s, or `off` [default: 5s].
+    #[arg(long, env = "PARLOR_QUALITY_INTERVAL")]
+    pub quality_interval: Option<String>,
     /// Serve HTTPS and WSS with this certificate chain (PEM, leaf first); needs --tls-key.
     /// Reloaded on SIGHUP and when the file changes.
     #[arg(long, env = "PARLOR_TLS_CERT", requires = "tls_key")]
@@ -153,6 +159,7 @@ struct FileConfig {
     archive_paused_timeout: Option<String>,
     archive_retention: Option<String>,
     history_retention: Option<String>,
+    quality_interval: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
 }
@@ -185,6 +192,8 @@ pub struct Config {
     pub archives: ArchiveLimits,
     /// How long the session history is kept.
     pub history_retention: std::time::Duration,
+    /// How often media quality is sampled (`None`: off).
+    pub quality_interval: Option<std::time::Duration>,
     /// HTTPS/WSS certificate and key files; plain HTTP when absent.
     pub tls: Option<TlsFiles>,
 }
@@ -241,6 +250,7 @@ impl std::fmt::Debug for Config {
             )
             .field("archives", &self.archives)
             .field("history_retention", &self.history_retention)
+            .field("quality_interval", &self.quality_interval)
             .field("tls", &self.tls)
             .finish()
     }
@@ -409,6 +419,15 @@ impl Config {
             "--history-retention",
         )?
         .unwrap_or(DEFAULT_HISTORY_RETENTION);
+        let quality_interval = match args.quality_interval.or(file.quality_interval) {
+            None => Some(DEFAULT_QUALITY_INTERVAL),
+            Some(v) if v.trim() == "off" => None,
+            Some(v) => Some(
+                parse_duration(&v)
+                    .filter(|d| d.as_secs() <= 3600)
+                    .ok_or(ConfigError::BadDuration("--quality-interval", v))?,
+            ),
+        };
         let tls = match (
             args.tls_cert.or(file.tls_cert),
             args.tls_key.or(file.tls_key),
@@ -424,6 +443,7 @@ impl Config {
             metrics_token,
             archives,
             history_retention,
+            quality_interval,
             tls,
             listen,
             media_port: args

@@ -68,6 +68,7 @@ impl Harness {
         let (router, events) = RouterHandle::start(parlor_router::RouterConfig {
             bind: "127.0.0.1:0".parse().expect("address"),
             advertise_ip: None,
+            quality_interval: None,
         })
         .expect("router");
         // The router's own events (transports that time out) are applied as the server

@@ -56,6 +56,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let (router, router_events) = parlor_router::RouterHandle::start(parlor_router::RouterConfig {
         bind: media_bind,
         advertise_ip: config.public_ip,
+        quality_interval: config.quality_interval,
     })
     .with_context(|| format!("cannot start the media router on UDP {media_bind}"))?;
     let notifier = crate::callbacks::Notifier::start(store.clone(), config.callback_url.clone())

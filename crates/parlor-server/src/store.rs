@@ -106,6 +106,7 @@ const MIGRATIONS: &[&str] = &[
 "#,
     // The Inspector's session history (`crate::inspector::store`).
     crate::inspector::store::SCHEMA,
+    crate::inspector::store::QUALITY_SCHEMA,
 ];
 
 /// A project: the owner of sessions, identified by its API key.

@@ -8,7 +8,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{API_KEY, Server, publish_connected, rest_call, wait_subscribed};
+use common::{
+    API_KEY, Server, fixtures, ivf_frames, ogg_packets, publish_connected, rest_call,
+    wait_subscribed,
+};
 use parlor_client::{PublishOptions, SubscribeOptions};
 use parlor_sdk::Role;
 use reqwest::Method;
@@ -276,4 +279,144 @@ async fn history_past_the_retention_is_pruned() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the history was not pruned");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quality_windows_show_a_lossy_subscriber_and_score_it_lower() {
+    let server = Server::start_configured(&["--quality-interval", "1s"]);
+    let (sid, [(alice, _), (clean, _), (lossy, _)]) = server
+        .join([Role::Publisher, Role::Subscriber, Role::Subscriber])
+        .await;
+    let mut publisher = publish_connected(&alice, PublishOptions::default()).await;
+    let stream_id = publisher.stream_id().to_owned();
+    let mut good = clean
+        .subscribe(&stream_id, SubscribeOptions::default())
+        .await
+        .unwrap();
+    wait_subscribed(&mut good).await;
+    // A subscriber on a very bad link: 40 % of what reaches it is lost, retransmissions
+    // included.
+    let mut bad = lossy
+        .subscribe(
+            &stream_id,
+            SubscribeOptions {
+                drop_rate: 0.4,
+                drop_retransmissions: true,
+                ..SubscribeOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    wait_subscribed(&mut bad).await;
+    // Real VP8 and Opus at their pace (the fixtures, looped) until the test ends: a
+    // video frame every 33 ms, an audio packet every 20 ms.
+    let fixtures = fixtures();
+    let frames = ivf_frames(&fixtures.video_ivf);
+    let packets = ogg_packets(&fixtures.audio_ogg);
+    let sender = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(10));
+        let started = tokio::time::Instant::now();
+        let (mut video, mut audio) = (0u32, 0u32);
+        loop {
+            tick.tick().await;
+            let ms = started.elapsed().as_millis() as u32;
+            while video * 33 <= ms {
+                let (_, frame) = &frames[video as usize % frames.len()];
+                if publisher
+                    .send_video(frame, video.wrapping_mul(3000))
+                    .is_err()
+                {
+                    return;
+                }
+                video += 1;
+            }
+            while audio * 20 <= ms {
+                let packet = &packets[audio as usize % packets.len()];
+                if publisher
+                    .send_audio(packet, audio.wrapping_mul(960))
+                    .is_err()
+                {
+                    return;
+                }
+                audio += 1;
+            }
+        }
+    });
+    let path = format!("/sessions/{sid}/quality?streamId={stream_id}");
+    let mut last = Value::Null;
+    for _ in 0..150 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (status, body) = inspector(&server, &path).await;
+        assert_eq!(status, 200, "{body}");
+        last = body;
+        let series = last["items"].as_array().unwrap();
+        let find = |media: &str, conn: &str| {
+            series
+                .iter()
+                .find(|s| s["media"] == media && s["connectionId"] == conn)
+                .cloned()
+        };
+        let (Some(publisher_side), Some(gv), Some(bv), Some(ga), Some(ba)) = (
+            find("video", alice.connection_id()),
+            find("video", clean.connection_id()),
+            find("video", lossy.connection_id()),
+            find("audio", clean.connection_id()),
+            find("audio", lossy.connection_id()),
+        ) else {
+            continue;
+        };
+        // Enough windows with loss reported on every subscription.
+        let reported = |s: &Value| {
+            s["samples"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|w| w["loss"].is_number() && w["mos"].is_number())
+                .count()
+        };
+        if [&gv, &bv, &ga, &ba].iter().any(|s| reported(s) < 4) {
+            continue;
+        }
+        assert_eq!(publisher_side["side"], "publisher");
+        let most = |field: &str| {
+            publisher_side["samples"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w[field].as_i64().unwrap())
+                .max()
+                .unwrap()
+        };
+        assert!(most("bitrateBps") > 100_000, "{publisher_side}");
+        assert!(most("packets") > 0);
+        // Video is repaired by retransmission: the lossy subscriber NACKs far more.
+        let nacks = |s: &Value| {
+            s["samples"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w["nacks"].as_i64().unwrap())
+                .sum::<i64>()
+        };
+        assert!(
+            nacks(&bv) > nacks(&gv) + 10,
+            "the lossy subscriber NACKs more: {} vs {}",
+            nacks(&bv),
+            nacks(&gv)
+        );
+        // Audio is not: its receiver reports the loss, and the score falls.
+        let (ga, ba) = (&ga["summary"], &ba["summary"]);
+        assert_eq!(ga["meanLoss"], 0.0, "clean: {ga}");
+        assert!(ba["meanLoss"].as_f64().unwrap() >= 0.2, "lossy: {ba}");
+        assert!(ga["meanMos"].as_f64().unwrap() > 4.0, "clean: {ga}");
+        assert!(
+            ba["meanMos"].as_f64().unwrap() < ga["meanMos"].as_f64().unwrap() - 1.0,
+            "the lossy subscriber scores lower: {ba} vs {ga}"
+        );
+        assert!(ba["score"].as_u64().unwrap() <= 3, "{ba}");
+        assert_eq!(ga["score"], 4, "{ga}");
+        sender.abort();
+        return;
+    }
+    panic!("no quality windows as expected: {last:#}");
 }

@@ -163,3 +163,87 @@ pub async fn events(
     };
     Ok(Json(json!({ "items": items, "next": next })))
 }
+
+#[derive(Deserialize)]
+pub struct QualityQuery {
+    #[serde(rename = "streamId")]
+    stream_id: Option<String>,
+    since: Option<String>,
+}
+
+/// `GET /v2/project/{key}/inspector/sessions/{sessionId}/quality?streamId&since`: the
+/// quality windows as series, one per stream side (the publisher's, each subscription's)
+/// and kind of media, each with its samples oldest first and a summary.
+pub async fn quality(
+    State(state): State<AppState>,
+    auth: ProjectAuth,
+    Path((api_key, session_id)): Path<(String, String)>,
+    Query(q): Query<QualityQuery>,
+) -> Result<Json<Value>, ApiError> {
+    session_of(&state, &auth, &api_key, &session_id).await?;
+    let since = number(q.since.as_deref(), "since", 0, i64::MAX)?;
+    let stream = q.stream_id.filter(|s| !s.is_empty());
+    let rows = state
+        .db(move |s| s.history_quality(&session_id, stream.as_deref(), since))
+        .await?;
+    // Series in the order they first appear.
+    let mut order: Vec<(String, Option<String>, String)> = Vec::new();
+    let mut series: std::collections::HashMap<(String, Option<String>, String), Vec<Value>> =
+        std::collections::HashMap::new();
+    let mut owners = std::collections::HashMap::new();
+    for r in rows {
+        let key = (
+            r.stream_id.clone(),
+            r.subscription_id.clone(),
+            r.media.clone(),
+        );
+        let samples = series.entry(key.clone()).or_insert_with(|| {
+            order.push(key.clone());
+            Vec::new()
+        });
+        owners.insert(key, r.connection_id.clone());
+        samples.push(json!({
+            "at": r.at,
+            "windowMs": r.window_ms,
+            "bitrateBps": r.bitrate_bps,
+            "packets": r.packets,
+            "nacks": r.nacks,
+            "plis": r.plis,
+            "loss": r.loss,
+            "jitterMs": r.jitter_ms,
+            "rttMs": r.rtt_ms,
+            "mos": r.mos,
+        }));
+    }
+    let items: Vec<Value> = order
+        .into_iter()
+        .map(|key| {
+            let samples = series.remove(&key).unwrap_or_default();
+            let connection = owners.remove(&key);
+            let (stream_id, subscription_id, media) = key;
+            let mos: Vec<f64> = samples.iter().filter_map(|s| s["mos"].as_f64()).collect();
+            let loss: Vec<f64> = samples.iter().filter_map(|s| s["loss"].as_f64()).collect();
+            let rtt: Vec<f64> = samples.iter().filter_map(|s| s["rttMs"].as_f64()).collect();
+            let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+            let last_mos = mos.last().copied();
+            json!({
+                "streamId": stream_id,
+                "subscriptionId": subscription_id,
+                "side": if subscription_id.is_some() { "subscriber" } else { "publisher" },
+                "connectionId": connection,
+                "media": media,
+                "summary": {
+                    "samples": samples.len(),
+                    "meanMos": mean(&mos),
+                    "lastMos": last_mos,
+                    "score": last_mos.map(crate::inspector::score::opentok_score),
+                    "meanLoss": mean(&loss),
+                    "maxLoss": loss.iter().copied().fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x)))),
+                    "meanRttMs": mean(&rtt),
+                },
+                "samples": samples,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}

@@ -112,6 +112,10 @@ pub fn router(state: AppState) -> Router {
             "/v2/project/{api_key}/inspector/sessions/{session_id}/events",
             get(inspector::events),
         )
+        .route(
+            "/v2/project/{api_key}/inspector/sessions/{session_id}/quality",
+            get(inspector::quality),
+        )
         .route("/v2/project/{api_key}", any(project::unrouted))
         .route("/v2/project/{api_key}/{*rest}", any(project::unrouted))
         .merge(crate::web::router())

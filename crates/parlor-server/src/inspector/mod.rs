@@ -7,6 +7,7 @@
 //!   queue and one task that writes batches to the store, so recording never waits for
 //!   SQLite (a full queue drops and counts); and the pruning of what is older than the
 //!   retention.
+//! * [`score`] — the quality score of a window of media (an E-model MOS).
 //! * [`store`] — the tables and their queries (`history_*` in the server's SQLite).
 //!
 //! A **meeting** is one period of use of a session: it starts when the first client joins
@@ -16,8 +17,9 @@
 //! cannot write to the history.
 
 pub mod record;
+pub mod score;
 pub mod store;
 pub mod writer;
 
-pub use record::{ClientInfo, Record, What};
+pub use record::{ClientInfo, Quality, Record, What};
 pub use writer::History;

@@ -16,7 +16,7 @@ pub struct ClientInfo {
 }
 
 /// A record: when, where, what.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     /// Unix milliseconds.
     pub at: i64,
@@ -28,7 +28,7 @@ pub struct Record {
 
 /// The kinds of records. Each has a stable name ([`What::kind`]) used in the events table
 /// and the API.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum What {
     MeetingStarted {
         project_id: String,
@@ -100,6 +100,32 @@ pub enum What {
     ArchiveStopped {
         archive_id: String,
     },
+    /// A window of media quality (kept in its own table, not the timeline).
+    Quality(Quality),
+}
+
+/// One window of one kind of media, on a stream's publisher side or on a subscription.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quality {
+    pub stream_id: String,
+    /// `None`: the publisher's side (what the router receives).
+    pub subscription_id: Option<String>,
+    /// The publisher's or the subscriber's connection.
+    pub connection_id: String,
+    /// `audio` or `video`.
+    pub media: &'static str,
+    pub window_ms: u32,
+    pub bitrate_bps: u64,
+    pub packets: u64,
+    pub nacks: u64,
+    pub plis: u64,
+    /// Fraction lost, 0–1.
+    pub loss: Option<f64>,
+    pub jitter_ms: Option<f64>,
+    pub rtt_ms: Option<f64>,
+    /// The window's estimated MOS ([`crate::inspector::score`]); `None` when no media
+    /// flowed (a muted track) or no receiver report has told the loss yet.
+    pub mos: Option<f64>,
 }
 
 impl What {
@@ -120,6 +146,7 @@ impl What {
             What::Moderation { .. } => "moderation",
             What::ArchiveStarted { .. } => "archiveStarted",
             What::ArchiveStopped { .. } => "archiveStopped",
+            What::Quality(_) => "quality",
         }
     }
 }

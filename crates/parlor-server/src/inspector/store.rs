@@ -85,6 +85,54 @@ pub(crate) const SCHEMA: &str = r#"
     CREATE INDEX history_events_by_time ON history_events(at);
 "#;
 
+/// Media quality windows (a second migration).
+pub(crate) const QUALITY_SCHEMA: &str = r#"
+    CREATE TABLE history_quality (
+        id              INTEGER PRIMARY KEY,
+        session_id      TEXT NOT NULL,
+        meeting_id      TEXT,
+        at              INTEGER NOT NULL,
+        stream_id       TEXT NOT NULL,
+        subscription_id TEXT,
+        connection_id   TEXT NOT NULL,
+        media           TEXT NOT NULL,
+        window_ms       INTEGER NOT NULL,
+        bitrate_bps     INTEGER NOT NULL,
+        packets         INTEGER NOT NULL,
+        nacks           INTEGER NOT NULL,
+        plis            INTEGER NOT NULL,
+        loss            REAL,
+        jitter_ms       REAL,
+        rtt_ms          REAL,
+        mos             REAL
+    );
+    CREATE INDEX history_quality_by_session ON history_quality(session_id, at);
+    CREATE INDEX history_quality_by_time ON history_quality(at);
+"#;
+
+/// At most this many quality windows are returned per request (the newest).
+pub const MAX_QUALITY_ROWS: i64 = 20_000;
+
+/// One window of quality, as the API shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct QualityRow {
+    pub at: i64,
+    pub stream_id: String,
+    pub subscription_id: Option<String>,
+    pub connection_id: String,
+    pub media: String,
+    pub window_ms: i64,
+    pub bitrate_bps: i64,
+    pub packets: i64,
+    pub nacks: i64,
+    pub plis: i64,
+    pub loss: Option<f64>,
+    pub jitter_ms: Option<f64>,
+    pub rtt_ms: Option<f64>,
+    pub mos: Option<f64>,
+}
+
 /// At most this many connections, streams or subscriptions are listed per session (the
 /// newest); the counts are always complete.
 pub const MAX_ROWS_PER_SESSION: i64 = 5000;
@@ -200,10 +248,38 @@ fn client_json(c: &ClientInfo) -> Value {
     serde_json::to_value(c).unwrap_or(Value::Null)
 }
 
-/// Updates the entity tables for one record and returns its event columns.
-fn apply<'a>(tx: &Transaction<'_>, r: &'a Record) -> Result<EventColumns<'a>, StoreError> {
+/// Updates the entity tables for one record and returns its event columns (`None`: it is
+/// not an event of the timeline).
+fn apply<'a>(tx: &Transaction<'_>, r: &'a Record) -> Result<Option<EventColumns<'a>>, StoreError> {
     let meeting = r.meeting_id.as_deref();
-    Ok(match &r.what {
+    Ok(Some(match &r.what {
+        What::Quality(q) => {
+            tx.prepare_cached(
+                "INSERT INTO history_quality (session_id, meeting_id, at, stream_id, \
+                 subscription_id, connection_id, media, window_ms, bitrate_bps, packets, \
+                 nacks, plis, loss, jitter_ms, rtt_ms, mos) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            )?
+            .execute(params![
+                r.session_id,
+                meeting,
+                r.at,
+                q.stream_id,
+                q.subscription_id,
+                q.connection_id,
+                q.media,
+                q.window_ms,
+                i64::try_from(q.bitrate_bps).unwrap_or(i64::MAX),
+                i64::try_from(q.packets).unwrap_or(i64::MAX),
+                i64::try_from(q.nacks).unwrap_or(i64::MAX),
+                i64::try_from(q.plis).unwrap_or(i64::MAX),
+                q.loss,
+                q.jitter_ms,
+                q.rtt_ms,
+                q.mos,
+            ])?;
+            return Ok(None);
+        }
         What::MeetingStarted { project_id } => {
             tx.prepare_cached(
                 "INSERT OR IGNORE INTO history_meetings (meeting_id, project_id, session_id, \
@@ -406,7 +482,7 @@ fn apply<'a>(tx: &Transaction<'_>, r: &'a Record) -> Result<EventColumns<'a>, St
             None,
             Some(json!({ "archiveId": archive_id })),
         ),
-    })
+    }))
 }
 
 fn opt_client(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<ClientInfo> {
@@ -424,7 +500,9 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         for r in batch {
-            let (connection, stream, subscription, reason, detail) = apply(&tx, r)?;
+            let Some((connection, stream, subscription, reason, detail)) = apply(&tx, r)? else {
+                continue;
+            };
             tx.prepare_cached(
                 "INSERT INTO history_events (session_id, meeting_id, at, kind, connection_id, \
                  stream_id, subscription_id, reason, detail) \
@@ -507,6 +585,7 @@ impl Store {
             [before_ms],
         )?;
         n += tx.execute("DELETE FROM history_events WHERE at < ?1", [before_ms])?;
+        n += tx.execute("DELETE FROM history_quality WHERE at < ?1", [before_ms])?;
         tx.commit()?;
         Ok(n)
     }
@@ -654,6 +733,50 @@ impl Store {
             subscriptions,
             counts,
         }))
+    }
+
+    /// A session's quality windows since `since_ms`, oldest first (the newest
+    /// [`MAX_QUALITY_ROWS`]), optionally of one stream (its publisher side and every
+    /// subscription to it).
+    pub fn history_quality(
+        &self,
+        session_id: &str,
+        stream_id: Option<&str>,
+        since_ms: i64,
+    ) -> Result<Vec<QualityRow>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT at, stream_id, subscription_id, connection_id, media, window_ms, \
+             bitrate_bps, packets, nacks, plis, loss, jitter_ms, rtt_ms, mos \
+             FROM history_quality \
+             WHERE session_id = ?1 AND at >= ?2 AND (?3 IS NULL OR stream_id = ?3) \
+             ORDER BY at DESC, id DESC LIMIT ?4",
+        )?;
+        let mut rows = stmt
+            .query_map(
+                params![session_id, since_ms, stream_id, MAX_QUALITY_ROWS],
+                |r| {
+                    Ok(QualityRow {
+                        at: r.get(0)?,
+                        stream_id: r.get(1)?,
+                        subscription_id: r.get(2)?,
+                        connection_id: r.get(3)?,
+                        media: r.get(4)?,
+                        window_ms: r.get(5)?,
+                        bitrate_bps: r.get(6)?,
+                        packets: r.get(7)?,
+                        nacks: r.get(8)?,
+                        plis: r.get(9)?,
+                        loss: r.get(10)?,
+                        jitter_ms: r.get(11)?,
+                        rtt_ms: r.get(12)?,
+                        mos: r.get(13)?,
+                    })
+                },
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.reverse();
+        Ok(rows)
     }
 
     /// A session's events after the event `after` (0: from the start), oldest first, of

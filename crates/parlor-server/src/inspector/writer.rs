@@ -92,7 +92,9 @@ async fn write(store: Arc<Store>, mut rx: mpsc::Receiver<Record>) {
                 batch = records;
             }
             Ok((Err(e), _)) => tracing::error!(error = %e, "history: cannot write records"),
-            Err(_) => tracing::error!("history: the writer panicked"),
+            Err(e) if e.is_panic() => tracing::error!("history: the writer panicked"),
+            // The runtime is shutting down.
+            Err(_) => return,
         }
     }
 }
@@ -109,7 +111,8 @@ async fn prune(store: Arc<Store>, retention: Duration) {
             Ok(Ok(0)) => {}
             Ok(Ok(n)) => tracing::info!(rows = n, "history: pruned what is past the retention"),
             Ok(Err(e)) => tracing::error!(error = %e, "history: cannot prune"),
-            Err(_) => tracing::error!("history: pruning panicked"),
+            Err(e) if e.is_panic() => tracing::error!("history: pruning panicked"),
+            Err(_) => return,
         }
     }
 }

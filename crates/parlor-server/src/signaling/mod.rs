@@ -301,6 +301,7 @@ impl Signaling {
         while let Some(event) = events.recv().await {
             let id = match &event {
                 RouterEvent::Connected { id } | RouterEvent::Closed { id, .. } => id.clone(),
+                RouterEvent::Quality(sample) => sample.id.clone(),
             };
             let owner = lock(&self.transports).get(&id).cloned();
             match (event, owner) {
@@ -321,6 +322,12 @@ impl Signaling {
                         tracing::info!(subscription = %id, ?reason, "subscriber media ended");
                     }
                     room.end_subscription(&id, true);
+                }
+                (RouterEvent::Quality(sample), Some(TransportOwner::Stream(room))) => {
+                    room.quality(&sample, false)
+                }
+                (RouterEvent::Quality(sample), Some(TransportOwner::Subscription(room))) => {
+                    room.quality(&sample, true)
                 }
                 (_, None) => {}
             }

@@ -21,7 +21,8 @@ use serde_json::Value;
 use super::outbox::Outbox;
 use super::{SessionEvent, Signaling, lock};
 use crate::callbacks;
-use crate::inspector::{ClientInfo, What};
+use crate::inspector::score::{self, Window};
+use crate::inspector::{ClientInfo, Quality, What};
 use crate::limits::{
     REASON_SESSION_FULL, REASON_STREAM_LIMIT, REASON_SUBSCRIPTION_LIMIT, SessionCaps,
 };
@@ -187,6 +188,62 @@ impl Room {
             hub.history
                 .record(&self.session_id, Some(&self.meeting_id), what);
         }
+    }
+
+    /// Records a window of media quality the router measured on one of this room's
+    /// transports: a stream's producer, or (`subscription`) a consumer.
+    pub(super) fn quality(&self, sample: &parlor_router::QualitySample, subscription: bool) {
+        let (stream_id, subscription_id, connection_id) = {
+            let state = lock(&self.state);
+            if subscription {
+                let Some(sub) = state.subscriptions.get(&*sample.id) else {
+                    return;
+                };
+                (
+                    sub.stream_id.clone(),
+                    Some(sample.id.to_string()),
+                    sub.connection_id.clone(),
+                )
+            } else {
+                let Some(entry) = state.streams.get(&*sample.id) else {
+                    return;
+                };
+                (
+                    entry.stream.stream_id.clone(),
+                    None,
+                    entry.stream.connection.connection_id.clone(),
+                )
+            }
+        };
+        let video = sample.kind == parlor_router::MediaKind::Video;
+        let loss = sample.loss_permille.map(|l| f64::from(l) / 1000.0);
+        let jitter_ms = sample.jitter_us.map(|j| f64::from(j) / 1000.0);
+        let rtt_ms = sample.rtt_us.map(|r| f64::from(r) / 1000.0);
+        // No score without media, or before the first receiver report says what was lost.
+        let mos = (sample.packets > 0 && loss.is_some()).then(|| {
+            score::mos(&Window {
+                video,
+                loss,
+                rtt_ms,
+                jitter_ms,
+                bitrate_bps: sample.bitrate_bps as f64,
+            })
+        });
+        self.record(What::Quality(Quality {
+            stream_id,
+            subscription_id,
+            connection_id,
+            media: if video { "video" } else { "audio" },
+            window_ms: sample.window_ms,
+            bitrate_bps: sample.bitrate_bps,
+            packets: sample.packets,
+            nacks: sample.nacks,
+            plis: sample.plis,
+            loss,
+            jitter_ms,
+            rtt_ms,
+            mos,
+        }));
     }
 
     /// Records the end of a subscription: destroyed if its media had connected, failed if
