@@ -1545,6 +1545,8 @@
       this.destroyed = false;
       this.audioBlocked = false;
       this.resubscribes = 0;
+      /** The last scores the server sent (qualityScoreChanged). */
+      this.qualityScore = {};
       /** @internal */
       this.status = "pending";
       this.id = uniqueId("OT_subscriber");
@@ -1678,6 +1680,13 @@
     /** @internal The server reports the subscription's media up. */
     _onConnected() {
       this.connected?.resolve();
+    }
+    /** @internal The server scored a window of this subscription's audio or video. */
+    _onQualityScore(media, score) {
+      const key = media === "audio" ? "audioQualityScore" : "videoQualityScore";
+      if (this.qualityScore[key] === score) return;
+      this.qualityScore = { ...this.qualityScore, [key]: score };
+      this.emit("qualityScoreChanged", { qualityScore: { ...this.qualityScore } });
     }
     /** @internal The server ended the subscription (its stream went, or its media failed). */
     _onEnded() {
@@ -2217,6 +2226,9 @@
           break;
         case "subscriptionConnected":
           this.subscriptions.get(msg.subscriptionId)?._onConnected();
+          break;
+        case "qualityScore":
+          this.subscriptions.get(msg.subscriptionId)?._onQualityScore(msg.media, msg.score);
           break;
         case "subscriptionEnded": {
           const sub = this.subscriptions.get(msg.subscriptionId);

@@ -1544,6 +1544,8 @@ var Subscriber = class extends EventEmitter {
     this.destroyed = false;
     this.audioBlocked = false;
     this.resubscribes = 0;
+    /** The last scores the server sent (qualityScoreChanged). */
+    this.qualityScore = {};
     /** @internal */
     this.status = "pending";
     this.id = uniqueId("OT_subscriber");
@@ -1677,6 +1679,13 @@ var Subscriber = class extends EventEmitter {
   /** @internal The server reports the subscription's media up. */
   _onConnected() {
     this.connected?.resolve();
+  }
+  /** @internal The server scored a window of this subscription's audio or video. */
+  _onQualityScore(media, score) {
+    const key = media === "audio" ? "audioQualityScore" : "videoQualityScore";
+    if (this.qualityScore[key] === score) return;
+    this.qualityScore = { ...this.qualityScore, [key]: score };
+    this.emit("qualityScoreChanged", { qualityScore: { ...this.qualityScore } });
   }
   /** @internal The server ended the subscription (its stream went, or its media failed). */
   _onEnded() {
@@ -2216,6 +2225,9 @@ var Session = class extends EventEmitter {
         break;
       case "subscriptionConnected":
         this.subscriptions.get(msg.subscriptionId)?._onConnected();
+        break;
+      case "qualityScore":
+        this.subscriptions.get(msg.subscriptionId)?._onQualityScore(msg.media, msg.score);
         break;
       case "subscriptionEnded": {
         const sub = this.subscriptions.get(msg.subscriptionId);

@@ -72,6 +72,12 @@ export interface PublisherEventMap {
   videoDisableWarningLifted: PublisherEvent;
 }
 
+/** A subscriber's quality scores (OpenTok.js's `qualityScoreChanged`). */
+export interface QualityScore {
+  audioQualityScore?: number;
+  videoQualityScore?: number;
+}
+
 export interface SubscriberEventMap {
   connected: SubscriberEvent;
   /** The server ended this subscription's media; it resubscribes if the stream still exists. */
@@ -86,6 +92,12 @@ export interface SubscriberEventMap {
   videoDisableWarning: SubscriberEvent;
   videoDisableWarningLifted: SubscriberEvent;
   audioLevelUpdated: SubscriberEvent<{ audioLevel: number }>;
+  /**
+   * The audio or video quality score changed: 1 (bad) to 5 (excellent), from the server's
+   * measurements of this subscription and its stream's publisher (every quality window,
+   * 5 s by default). A score is undefined for media not received.
+   */
+  qualityScoreChanged: SubscriberEvent<{ qualityScore: QualityScore }>;
   videoDimensionsChanged: SubscriberEvent<{ oldValue: Dimensions; newValue: Dimensions }>;
   /** The browser's autoplay policy muted this subscriber; OT.unblockAudio() from a click plays it. */
   audioBlocked: SubscriberEvent;

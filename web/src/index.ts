@@ -25,6 +25,7 @@ export type {
   SessionEvent,
   PublisherEvent,
   SubscriberEvent,
+  QualityScore,
 } from './event-types';
 export { OTError, ExceptionCodes } from './errors';
 export type { OTErrorName } from './errors';

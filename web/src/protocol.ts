@@ -95,6 +95,7 @@ export type EventMessage =
   | { type: 'archiveStarted'; id: string; name: string | null }
   | { type: 'archiveStopped'; id: string; name: string | null }
   | { type: 'subscriptionConnected'; subscriptionId: string }
+  | { type: 'qualityScore'; subscriptionId: string; media: 'audio' | 'video'; score: number }
   | { type: 'subscriptionEnded'; subscriptionId: string; streamId: string }
   | { type: 'disconnected'; reason: ConnectionReason };
 

@@ -498,6 +498,9 @@ export class Session extends EventEmitter<SessionEventMap> {
       case 'subscriptionConnected':
         this.subscriptions.get(msg.subscriptionId)?._onConnected();
         break;
+      case 'qualityScore':
+        this.subscriptions.get(msg.subscriptionId)?._onQualityScore(msg.media, msg.score);
+        break;
       case 'subscriptionEnded': {
         const sub = this.subscriptions.get(msg.subscriptionId);
         if (sub) sub._onEnded();

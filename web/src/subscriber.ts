@@ -3,7 +3,7 @@
 
 import { LevelMonitor } from './audio-level';
 import { ExceptionCodes, OTError, asOTError, otError } from './errors';
-import type { SubscriberEventMap } from './event-types';
+import type { QualityScore, SubscriberEventMap } from './event-types';
 import { EventEmitter } from './events';
 import { logger } from './log';
 import type { Dimensions, Stream } from './model';
@@ -68,6 +68,8 @@ export class Subscriber extends EventEmitter<SubscriberEventMap> {
   private audioBlocked = false;
   private resubscribes = 0;
   private lastDimensions?: Dimensions;
+  /** The last scores the server sent (qualityScoreChanged). */
+  private qualityScore: QualityScore = {};
   private readonly levels: LevelMonitor;
   /** @internal */
   status: SubscriptionStatus = 'pending';
@@ -224,6 +226,14 @@ export class Subscriber extends EventEmitter<SubscriberEventMap> {
   /** @internal The server reports the subscription's media up. */
   _onConnected(): void {
     this.connected?.resolve();
+  }
+
+  /** @internal The server scored a window of this subscription's audio or video. */
+  _onQualityScore(media: 'audio' | 'video', score: number): void {
+    const key = media === 'audio' ? 'audioQualityScore' : 'videoQualityScore';
+    if (this.qualityScore[key] === score) return;
+    this.qualityScore = { ...this.qualityScore, [key]: score };
+    this.emit('qualityScoreChanged', { qualityScore: { ...this.qualityScore } });
   }
 
   /** @internal The server ended the subscription (its stream went, or its media failed). */

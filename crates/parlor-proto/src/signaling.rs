@@ -391,6 +391,17 @@ pub enum ServerMessage {
     SubscriptionConnected {
         subscription_id: String,
     },
+    /// A subscription's quality score for one kind of media over the last quality window
+    /// (every `--quality-interval` while media flows): 1 (bad) to 5 (excellent), the worse
+    /// of the publisher's side and the subscriber's, as the Inspector scores them. The web
+    /// SDK turns changes into OpenTok.js's `qualityScoreChanged`.
+    #[serde(rename_all = "camelCase")]
+    QualityScore {
+        subscription_id: String,
+        /// `audio` or `video`.
+        media: String,
+        score: u8,
+    },
     /// A subscription ended without the client asking (its stream went away).
     #[serde(rename_all = "camelCase")]
     SubscriptionEnded {

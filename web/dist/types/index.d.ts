@@ -9,7 +9,7 @@ export type { SubscriberProperties, SubscriptionStatus } from './subscriber';
 export { Connection, Stream, Collection } from './model';
 export type { Dimensions } from './model';
 export { Event, EventEmitter } from './events';
-export type { SessionEventMap, PublisherEventMap, SubscriberEventMap, OTEventMap, SignalEvent, SessionEvent, PublisherEvent, SubscriberEvent, } from './event-types';
+export type { SessionEventMap, PublisherEventMap, SubscriberEventMap, OTEventMap, SignalEvent, SessionEvent, PublisherEvent, SubscriberEvent, QualityScore, } from './event-types';
 export { OTError, ExceptionCodes } from './errors';
 export type { OTErrorName } from './errors';
 export type { RoomState, RoomStatus, ParticipantState, StreamState } from './state';

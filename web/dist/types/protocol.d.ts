@@ -108,6 +108,11 @@ export type EventMessage = {
     type: 'subscriptionConnected';
     subscriptionId: string;
 } | {
+    type: 'qualityScore';
+    subscriptionId: string;
+    media: 'audio' | 'video';
+    score: number;
+} | {
     type: 'subscriptionEnded';
     subscriptionId: string;
     streamId: string;

@@ -47,6 +47,8 @@ export declare class Subscriber extends EventEmitter<SubscriberEventMap> {
     private audioBlocked;
     private resubscribes;
     private lastDimensions?;
+    /** The last scores the server sent (qualityScoreChanged). */
+    private qualityScore;
     private readonly levels;
     getAudioVolume(): number;
     isAudioBlocked(): boolean;

@@ -912,6 +912,10 @@ async fn subscribe(args: SubscribeArgs) -> Result<(), Failure> {
                             sub.stop(false);
                         }
                     }
+                    ServerMessage::QualityScore { subscription_id, media, score } => out.event(
+                        json!({"event": "qualityScore", "subscriptionId": subscription_id, "media": media, "score": score}),
+                        || format!("quality score of subscription {subscription_id} ({media}): {score} of 5"),
+                    ),
                     ServerMessage::Disconnected { reason } => {
                         out.event(
                             json!({"event": "sessionDisconnected", "reason": to_json(&reason)}),

@@ -55,6 +55,8 @@ struct StreamEntry {
     announced: bool,
     /// Classes for composed layouts (set by the token, then the REST API).
     layout_class_list: Vec<String>,
+    /// The publisher side's last quality score (MOS) per kind of media: audio, video.
+    publisher_mos: [Option<f64>; 2],
 }
 
 struct SubscriptionEntry {
@@ -192,30 +194,13 @@ impl Room {
 
     /// Records a window of media quality the router measured on one of this room's
     /// transports: a stream's producer, or (`subscription`) a consumer.
+    ///
+    /// A subscriber is told its subscription's score for the window (`qualityScore`): the
+    /// worse of its own side's and the publisher side's, since a publisher's bad uplink
+    /// reaches every subscriber without showing in their receiver reports.
     pub(super) fn quality(&self, sample: &parlor_router::QualitySample, subscription: bool) {
-        let (stream_id, subscription_id, connection_id) = {
-            let state = lock(&self.state);
-            if subscription {
-                let Some(sub) = state.subscriptions.get(&*sample.id) else {
-                    return;
-                };
-                (
-                    sub.stream_id.clone(),
-                    Some(sample.id.to_string()),
-                    sub.connection_id.clone(),
-                )
-            } else {
-                let Some(entry) = state.streams.get(&*sample.id) else {
-                    return;
-                };
-                (
-                    entry.stream.stream_id.clone(),
-                    None,
-                    entry.stream.connection.connection_id.clone(),
-                )
-            }
-        };
         let video = sample.kind == parlor_router::MediaKind::Video;
+        let slot = usize::from(video);
         let loss = sample.loss_permille.map(|l| f64::from(l) / 1000.0);
         let jitter_ms = sample.jitter_us.map(|j| f64::from(j) / 1000.0);
         let rtt_ms = sample.rtt_us.map(|r| f64::from(r) / 1000.0);
@@ -229,6 +214,44 @@ impl Room {
                 bitrate_bps: sample.bitrate_bps as f64,
             })
         });
+        let (stream_id, subscription_id, connection_id) = {
+            let mut state = lock(&self.state);
+            if subscription {
+                let Some(sub) = state.subscriptions.get(&*sample.id) else {
+                    return;
+                };
+                let publisher = state
+                    .streams
+                    .get(&sub.stream_id)
+                    .and_then(|s| s.publisher_mos[slot]);
+                if let Some(m) = mos {
+                    let worst = publisher.map_or(m, |p| p.min(m));
+                    state.send(
+                        &sub.connection_id,
+                        &ServerMessage::QualityScore {
+                            subscription_id: sample.id.to_string(),
+                            media: if video { "video" } else { "audio" }.into(),
+                            score: score::opentok_score(worst),
+                        },
+                    );
+                }
+                (
+                    sub.stream_id.clone(),
+                    Some(sample.id.to_string()),
+                    sub.connection_id.clone(),
+                )
+            } else {
+                let Some(entry) = state.streams.get_mut(&*sample.id) else {
+                    return;
+                };
+                entry.publisher_mos[slot] = mos;
+                (
+                    entry.stream.stream_id.clone(),
+                    None,
+                    entry.stream.connection.connection_id.clone(),
+                )
+            }
+        };
         self.record(What::Quality(Quality {
             stream_id,
             subscription_id,
@@ -510,6 +533,7 @@ impl Room {
                 id: id.clone(),
                 announced: false,
                 layout_class_list,
+                publisher_mos: [None; 2],
             },
         );
         if let Some(hub) = self.hub.upgrade() {

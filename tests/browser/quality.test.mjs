@@ -1,0 +1,76 @@
+// Media quality as an OpenTok.js app and the Inspector see it: with the server sampling
+// every second, a Chromium subscriber gets `qualityScoreChanged` with OpenTok's 1–5
+// audio and video scores (only when a score changes), and the Inspector API has the same
+// session's quality windows for both sides, scored, with the browsers' SDK and User-Agent.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { API_KEY, API_SECRET, createSession, join, openTestPage, useEnvironment, waitInPage } from './lib/harness.mjs';
+import { signHs256 } from '../compat/node/helpers.mjs';
+
+const env = useEnvironment({ serverArgs: ['--quality-interval', '1s'] });
+
+async function inspector(path) {
+  const now = Math.floor(Date.now() / 1000);
+  const auth = signHs256({ iss: API_KEY, ist: 'project', iat: now, exp: now + 300 }, API_SECRET);
+  const r = await fetch(`${env.server.baseUrl}/v2/project/${API_KEY}/inspector${path}`, {
+    headers: { 'X-OPENTOK-AUTH': auth },
+  });
+  assert.equal(r.status, 200, await r.clone().text());
+  return r.json();
+}
+
+test('qualityScoreChanged on subscribers, and the same session in the Inspector', async () => {
+  const sid = await createSession(env.server);
+  const ann = await openTestPage(env);
+  const bob = await openTestPage(env);
+  await ann.evaluate(() => {
+    window.scores = [];
+  });
+  const a = await join(ann, sid, { publish: true });
+  assert.ok(a.streamId, JSON.stringify(a));
+  const b = await join(bob, sid, { publish: true });
+  assert.ok(b.streamId, JSON.stringify(b));
+  // Ann subscribes to Bob's stream: record the events on that subscriber.
+  await waitInPage(ann, () => T.subscribers.size === 1);
+  await ann.evaluate(() => {
+    for (const sub of T.subscribers.values()) {
+      sub.on('qualityScoreChanged', (e) => window.scores.push(e.qualityScore));
+    }
+  });
+  const scores = await waitInPage(
+    ann,
+    () => {
+      const s = window.scores;
+      const last = s[s.length - 1];
+      return last && last.audioQualityScore !== undefined && last.videoQualityScore !== undefined ? s : null;
+    },
+    undefined,
+    30000,
+  );
+  for (const s of scores) {
+    for (const v of [s.audioQualityScore, s.videoQualityScore]) {
+      if (v !== undefined) assert.ok(Number.isInteger(v) && v >= 1 && v <= 5, JSON.stringify(scores));
+    }
+  }
+  // Dispatched only on a change: no two consecutive events carry the same scores.
+  for (let i = 1; i < scores.length; i++) assert.notDeepEqual(scores[i], scores[i - 1], JSON.stringify(scores));
+
+  const session = await inspector(`/sessions/${sid}`);
+  assert.equal(session.live, true);
+  assert.equal(session.connections.length, 2);
+  for (const c of session.connections) {
+    assert.equal(c.sdk, 'parlor-web', JSON.stringify(c));
+    assert.match(c.userAgent, /Chrome\//);
+    assert.equal(c.remoteAddr, '127.0.0.1');
+  }
+  const quality = await inspector(`/sessions/${sid}/quality?streamId=${b.streamId}`);
+  const sides = new Set(quality.items.filter((s) => s.summary.lastMos !== null).map((s) => `${s.side}/${s.media}`));
+  for (const side of ['publisher/audio', 'publisher/video', 'subscriber/audio', 'subscriber/video']) {
+    assert.ok(sides.has(side), `${side} missing: ${[...sides]}`);
+  }
+  const video = quality.items.find((s) => s.side === 'publisher' && s.media === 'video');
+  assert.equal(video.connectionId, b.connectionId);
+  assert.ok(video.samples.some((w) => w.bitrateBps > 50000), JSON.stringify(video.samples));
+
+  for (const p of [ann, bob]) await p.context().close();
+});
