@@ -22,6 +22,9 @@ pub const DEFAULT_HTTP_HEADER_TIMEOUT_SECS: u64 = 10;
 pub const DEFAULT_HTTP_BODY_TIMEOUT_SECS: u64 = 30;
 /// Default cap on open HTTP connections from one source address.
 pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 500;
+/// How long quality windows are kept by default.
+pub const DEFAULT_QUALITY_RETENTION: std::time::Duration =
+    std::time::Duration::from_secs(3 * 86_400);
 /// How often media quality is sampled by default.
 pub const DEFAULT_QUALITY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 /// How long session history is kept by default (OpenTok's Inspector keeps 20 days).
@@ -123,6 +126,10 @@ pub struct ServeArgs {
     /// Inspector, e.g. 5s, or `off` [default: 5s].
     #[arg(long, env = "PARLOR_QUALITY_INTERVAL")]
     pub quality_interval: Option<String>,
+    /// How long quality windows are kept, e.g. 24h: they are most of the history's volume
+    /// (two rows per stream and subscription per interval) [default: 3d].
+    #[arg(long, env = "PARLOR_QUALITY_RETENTION")]
+    pub quality_retention: Option<String>,
     /// Serve HTTPS and WSS with this certificate chain (PEM, leaf first); needs --tls-key.
     /// Reloaded on SIGHUP and when the file changes.
     #[arg(long, env = "PARLOR_TLS_CERT", requires = "tls_key")]
@@ -160,6 +167,7 @@ struct FileConfig {
     archive_retention: Option<String>,
     history_retention: Option<String>,
     quality_interval: Option<String>,
+    quality_retention: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
 }
@@ -194,6 +202,8 @@ pub struct Config {
     pub history_retention: std::time::Duration,
     /// How often media quality is sampled (`None`: off).
     pub quality_interval: Option<std::time::Duration>,
+    /// How long quality windows are kept (at most the history's retention).
+    pub quality_retention: std::time::Duration,
     /// HTTPS/WSS certificate and key files; plain HTTP when absent.
     pub tls: Option<TlsFiles>,
 }
@@ -251,6 +261,7 @@ impl std::fmt::Debug for Config {
             .field("archives", &self.archives)
             .field("history_retention", &self.history_retention)
             .field("quality_interval", &self.quality_interval)
+            .field("quality_retention", &self.quality_retention)
             .field("tls", &self.tls)
             .finish()
     }
@@ -419,6 +430,12 @@ impl Config {
             "--history-retention",
         )?
         .unwrap_or(DEFAULT_HISTORY_RETENTION);
+        let quality_retention = duration(
+            args.quality_retention.or(file.quality_retention),
+            "--quality-retention",
+        )?
+        .unwrap_or(DEFAULT_QUALITY_RETENTION)
+        .min(history_retention);
         let quality_interval = match args.quality_interval.or(file.quality_interval) {
             None => Some(DEFAULT_QUALITY_INTERVAL),
             Some(v) if v.trim() == "off" => None,
@@ -444,6 +461,7 @@ impl Config {
             archives,
             history_retention,
             quality_interval,
+            quality_retention,
             tls,
             listen,
             media_port: args

@@ -75,7 +75,11 @@ impl Harness {
         // applies them.
         let notifier =
             crate::callbacks::Notifier::start(store.clone(), None).expect("callback dispatcher");
-        let history = crate::inspector::History::start(store.clone(), config.history_retention);
+        let history = crate::inspector::History::start(
+            store.clone(),
+            config.history_retention,
+            config.quality_retention,
+        );
         let signaling = crate::signaling::Signaling::new(
             router.clone(),
             notifier.clone(),

@@ -72,6 +72,16 @@ impl AppState {
     }
 }
 
+/// A wire value's name as the protocol spells it (`clientDisconnected`, `camera`,
+/// `mediaError`): its JSON string, or its JSON text when it is not a string.
+pub fn wire_name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => "?".into(),
+    }
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn unix_millis() -> i64 {
     std::time::SystemTime::now()

@@ -61,7 +61,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .with_context(|| format!("cannot start the media router on UDP {media_bind}"))?;
     let notifier = crate::callbacks::Notifier::start(store.clone(), config.callback_url.clone())
         .context("cannot start the callback dispatcher")?;
-    let history = crate::inspector::History::start(store.clone(), config.history_retention);
+    let history = crate::inspector::History::start(
+        store.clone(),
+        config.history_retention,
+        config.quality_retention,
+    );
     let signaling = crate::signaling::Signaling::new(
         router.clone(),
         notifier.clone(),

@@ -64,6 +64,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::wire_name;
+
 /// `parlor client ...`
 #[derive(Debug, clap::Subcommand)]
 pub enum ClientCommand {
@@ -298,15 +300,6 @@ fn event_line(value: &Value) -> String {
         fields.push(format!("{}:{v}", Value::String(key.clone())));
     }
     format!("{{{}}}", fields.join(","))
-}
-
-/// A serde enum's wire name (`clientDisconnected`, …).
-fn wire_name<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(Value::String(s)) => s,
-        Ok(other) => other.to_string(),
-        Err(_) => "?".into(),
-    }
 }
 
 fn to_json<T: Serialize>(value: &T) -> Value {

@@ -561,9 +561,13 @@ impl Store {
         Ok(usize::try_from(closed).unwrap_or(0))
     }
 
-    /// Deletes what ended before `before_ms` (meetings and their rows) and events older
-    /// than it. Returns the rows deleted.
-    pub fn prune_history(&self, before_ms: i64) -> Result<usize, StoreError> {
+    /// Deletes what ended before `before_ms` (meetings and their rows), events older than
+    /// it, and quality windows older than `quality_before_ms`. Returns the rows deleted.
+    pub fn prune_history(
+        &self,
+        before_ms: i64,
+        quality_before_ms: i64,
+    ) -> Result<usize, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let mut n = 0;
@@ -585,7 +589,10 @@ impl Store {
             [before_ms],
         )?;
         n += tx.execute("DELETE FROM history_events WHERE at < ?1", [before_ms])?;
-        n += tx.execute("DELETE FROM history_quality WHERE at < ?1", [before_ms])?;
+        n += tx.execute(
+            "DELETE FROM history_quality WHERE at < ?1",
+            [quality_before_ms.max(before_ms)],
+        )?;
         tx.commit()?;
         Ok(n)
     }
@@ -951,7 +958,7 @@ mod tests {
         store.write_history(&old).unwrap();
         // A meeting that started before the cutoff and is still going is kept.
         store.write_history(&meeting(1800, "live")).unwrap();
-        assert!(store.prune_history(2000).unwrap() > 0);
+        assert!(store.prune_history(2000, 2000).unwrap() > 0);
         let h = store.session_history("s1").unwrap().unwrap();
         assert_eq!(h.meetings.len(), 1);
         assert_eq!(h.meetings[0].id, "live");
@@ -959,6 +966,50 @@ mod tests {
         assert_eq!(h.streams.len(), 1);
         // Its events older than the cutoff went (the timeline is pruned by time).
         assert!(store.history_events("s1", None, 0, 100).unwrap().is_empty());
-        assert_eq!(store.prune_history(2000).unwrap(), 0);
+        assert_eq!(store.prune_history(2000, 2000).unwrap(), 0);
+    }
+
+    #[test]
+    fn quality_windows_have_their_own_shorter_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let window = |at: i64| {
+            rec(
+                at,
+                Some("m1"),
+                What::Quality(crate::inspector::Quality {
+                    stream_id: "st".into(),
+                    subscription_id: None,
+                    connection_id: "c".into(),
+                    media: "video",
+                    window_ms: 5000,
+                    bitrate_bps: 500_000,
+                    packets: 200,
+                    nacks: 0,
+                    plis: 0,
+                    loss: Some(0.0),
+                    jitter_ms: Some(2.0),
+                    rtt_ms: None,
+                    mos: Some(4.4),
+                }),
+            )
+        };
+        store.write_history(&[window(1000), window(5000)]).unwrap();
+        assert!(
+            store.history_events("s1", None, 0, 10).unwrap().is_empty(),
+            "not events"
+        );
+        assert_eq!(store.history_quality("s1", None, 0).unwrap().len(), 2);
+        assert_eq!(store.prune_history(0, 3000).unwrap(), 1);
+        let left = store.history_quality("s1", Some("st"), 0).unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].at, 5000);
+        assert_eq!(left[0].mos, Some(4.4));
+        assert!(
+            store
+                .history_quality("s1", Some("other"), 0)
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -25,8 +25,9 @@ pub struct History {
 
 impl History {
     /// Closes what a previous run left open, then starts the writer and the pruner (on
-    /// the current tokio runtime). History older than `retention` is deleted hourly.
-    pub fn start(store: Arc<Store>, retention: Duration) -> History {
+    /// the current tokio runtime). History older than `retention`, and quality windows
+    /// older than `quality_retention`, are deleted hourly.
+    pub fn start(store: Arc<Store>, retention: Duration, quality_retention: Duration) -> History {
         match store.close_open_history() {
             Ok(0) => {}
             Ok(n) => tracing::info!(
@@ -38,7 +39,7 @@ impl History {
         let (tx, rx) = mpsc::channel(QUEUE);
         let dropped = Arc::new(AtomicU64::new(0));
         tokio::spawn(write(store.clone(), rx));
-        tokio::spawn(prune(store, retention));
+        tokio::spawn(prune(store, retention, quality_retention));
         History {
             tx: Some(tx),
             dropped,
@@ -99,15 +100,21 @@ async fn write(store: Arc<Store>, mut rx: mpsc::Receiver<Record>) {
     }
 }
 
-/// Deletes history older than `retention`, at start and then hourly.
-async fn prune(store: Arc<Store>, retention: Duration) {
-    let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+/// Deletes history older than its retentions, at start and then hourly.
+async fn prune(store: Arc<Store>, retention: Duration, quality_retention: Duration) {
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let (retention_ms, quality_ms) = (ms(retention), ms(quality_retention));
     let mut every = tokio::time::interval(PRUNE_EVERY);
     loop {
         every.tick().await;
         let store = store.clone();
-        let cutoff = crate::unix_millis().saturating_sub(retention_ms);
-        match tokio::task::spawn_blocking(move || store.prune_history(cutoff)).await {
+        let now = crate::unix_millis();
+        let (cutoff, quality_cutoff) = (
+            now.saturating_sub(retention_ms),
+            now.saturating_sub(quality_ms),
+        );
+        match tokio::task::spawn_blocking(move || store.prune_history(cutoff, quality_cutoff)).await
+        {
             Ok(Ok(0)) => {}
             Ok(Ok(n)) => tracing::info!(rows = n, "history: pruned what is past the retention"),
             Ok(Err(e)) => tracing::error!(error = %e, "history: cannot prune"),

@@ -387,14 +387,6 @@ async fn write_events(
     reason
 }
 
-/// An error code as the protocol spells it (`mediaError`).
-fn wire_code(code: ErrorCode) -> String {
-    match serde_json::to_value(code) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => format!("{code:?}"),
-    }
-}
-
 /// A request as read: a message, or why it could not be read (with its id if readable).
 type Request = Result<ClientMessage, (Option<String>, ProtocolError)>;
 
@@ -428,7 +420,7 @@ async fn run_requests(
                     Ok(reply) => reply,
                     Err(e) => {
                         // A publish or subscribe refused: the Inspector's error log.
-                        let reason = format!("{}: {}", wire_code(e.code), e.message);
+                        let reason = format!("{}: {}", crate::wire_name(&e.code), e.message);
                         match failed {
                             Some(None) => room.record(What::PublishFailed {
                                 connection_id: me.clone(),

@@ -20,12 +20,12 @@ use serde_json::Value;
 
 use super::outbox::Outbox;
 use super::{SessionEvent, Signaling, lock};
-use crate::callbacks;
 use crate::inspector::score::{self, Window};
 use crate::inspector::{ClientInfo, Quality, What};
 use crate::limits::{
     REASON_SESSION_FULL, REASON_STREAM_LIMIT, REASON_SUBSCRIPTION_LIMIT, SessionCaps,
 };
+use crate::{callbacks, wire_name};
 use serde_json::json;
 
 /// Who is joining a room: what its token granted, and what the client told about itself.
@@ -83,14 +83,6 @@ pub struct Room {
     hub: Weak<Signaling>,
     caps: SessionCaps,
     state: Mutex<State>,
-}
-
-/// A wire enum's name as the protocol spells it (`clientDisconnected`, `camera`).
-fn wire_name<T: serde::Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(Value::String(s)) => s,
-        _ => String::new(),
-    }
 }
 
 fn encode(msg: &ServerMessage) -> Utf8Bytes {
