@@ -13,6 +13,7 @@
 use std::time::{Duration, Instant};
 
 use str0m::media::MediaKind;
+use str0m::stats::{MediaEgressStats, MediaIngressStats};
 
 use crate::TransportId;
 
@@ -69,6 +70,47 @@ pub(crate) struct Report {
     /// Jitter in RTP timestamp units.
     pub jitter: Option<u32>,
     pub rtt: Option<Duration>,
+}
+
+/// A producer's media line as str0m reports it: what the router received, and its own
+/// receiver report.
+pub(crate) fn ingress(s: &MediaIngressStats) -> (Counters, Report) {
+    let counters = Counters {
+        at: s.timestamp,
+        bytes: s.bytes,
+        packets: s.packets,
+        nacks: s.nacks,
+        plis: s.plis + s.firs,
+    };
+    let report = Report {
+        loss: s.loss,
+        jitter: Some(s.jitter),
+        rtt: s.rtt,
+    };
+    (counters, report)
+}
+
+/// A consumer's media line: the subscriber's receiver report from str0m, and what was
+/// sent as the worker counted it (str0m counts only what went through it, not the direct
+/// send path).
+pub(crate) fn egress(
+    s: &MediaEgressStats,
+    sent_bytes: u64,
+    sent_packets: u64,
+) -> (Counters, Report) {
+    let counters = Counters {
+        at: s.timestamp,
+        bytes: sent_bytes,
+        packets: sent_packets,
+        nacks: s.nacks,
+        plis: s.plis + s.firs,
+    };
+    let report = Report {
+        loss: s.loss,
+        jitter: s.remote.as_ref().map(|r| r.jitter),
+        rtt: s.rtt,
+    };
+    (counters, report)
 }
 
 /// A transport's last counters and report per kind of media.

@@ -861,24 +861,8 @@ impl Worker {
                 let Some(&(_, kind)) = p.mids.iter().find(|(mid, _)| *mid == s.mid) else {
                     return;
                 };
-                let counters = quality::Counters {
-                    at: s.timestamp,
-                    bytes: s.bytes,
-                    packets: s.packets,
-                    nacks: s.nacks,
-                    plis: s.plis + s.firs,
-                };
-                let report = quality::Report {
-                    loss: s.loss,
-                    jitter: Some(s.jitter),
-                    rtt: s.rtt,
-                };
-                if let Some(sample) =
-                    t.quality
-                        .sample(&t.id, kind, Direction::Ingress, counters, report)
-                {
-                    let _ = self.events.send(RouterEvent::Quality(sample));
-                }
+                let (counters, report) = quality::ingress(&s);
+                self.quality(key, kind, Direction::Ingress, counters, report);
             }
             Event::MediaEgressStats(s) => {
                 let Role::Consumer(c) = &t.role else {
@@ -891,28 +875,26 @@ impl Worker {
                 } else {
                     return;
                 };
-                // str0m counts only what went through it; the worker counts both paths.
-                let counters = quality::Counters {
-                    at: s.timestamp,
-                    bytes: track.sent_bytes,
-                    packets: track.sent_packets,
-                    nacks: s.nacks,
-                    plis: s.plis + s.firs,
-                };
-                let report = quality::Report {
-                    loss: s.loss,
-                    jitter: s.remote.map(|r| r.jitter),
-                    rtt: s.rtt,
-                };
-                if let Some(sample) =
-                    t.quality
-                        .sample(&t.id, kind, Direction::Egress, counters, report)
-                {
-                    let _ = self.events.send(RouterEvent::Quality(sample));
-                }
+                let (counters, report) = quality::egress(&s, track.sent_bytes, track.sent_packets);
+                self.quality(key, kind, Direction::Egress, counters, report);
             }
             Event::Closed => self.closing.push((key, CloseReason::Disconnected)),
             _ => {}
+        }
+    }
+
+    /// Turns a transport's statistics into a quality window, sent as a [`RouterEvent`].
+    fn quality(
+        &mut self,
+        key: usize,
+        kind: MediaKind,
+        direction: Direction,
+        counters: quality::Counters,
+        report: quality::Report,
+    ) {
+        let t = &mut self.transports[key];
+        if let Some(sample) = t.quality.sample(&t.id, kind, direction, counters, report) {
+            let _ = self.events.send(RouterEvent::Quality(sample));
         }
     }
 
