@@ -420,3 +420,47 @@ async fn quality_windows_show_a_lossy_subscriber_and_score_it_lower() {
     }
     panic!("no quality windows as expected: {last:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connect_refused_at_the_cap_is_in_the_history_and_a_bad_token_is_not() {
+    let server = Server::start_configured(&["--max-connections-per-session", "1"]);
+    let (sid, tokens) = server
+        .session_with_tokens(&[Role::Publisher, Role::Publisher])
+        .await;
+    let (_alice, _) = server.connect(&sid, &tokens[0]).await;
+    assert!(
+        parlor_client::Session::connect(&server.url, &sid, &tokens[1])
+            .await
+            .is_err(),
+        "the session is full"
+    );
+    // A forged token naming the session writes nothing.
+    let forged = format!("{}x", tokens[1]);
+    assert!(
+        parlor_client::Session::connect(&server.url, &sid, &forged)
+            .await
+            .is_err()
+    );
+    let events = events_until(&server, &sid, |e| count(e, "connectionFailed") >= 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, all) = inspector(&server, &format!("/sessions/{sid}/events")).await;
+    let failed: Vec<&Value> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "connectionFailed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{events:?}");
+    assert_eq!(failed[0]["reason"], "session_full");
+    assert_eq!(failed[0]["meetingId"], Value::Null);
+    assert_eq!(failed[0]["detail"]["sdk"], "parlor-client");
+    assert!(
+        failed[0]["detail"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("session is full")
+    );
+    let (_, s) = inspector(&server, &format!("/sessions/{sid}")).await;
+    assert_eq!(s["failureRates"]["connect"]["attempts"], 2, "{s}");
+    assert_eq!(s["failureRates"]["connect"]["failures"], 1);
+}

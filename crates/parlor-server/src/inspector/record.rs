@@ -40,7 +40,7 @@ pub enum What {
         data: String,
         client: ClientInfo,
     },
-    /// A client with a valid token that could not join (the session is full, …).
+    /// A client with a valid token that could not join (the session is full).
     ConnectionFailed {
         reason: String,
         message: String,

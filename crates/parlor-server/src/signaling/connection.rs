@@ -78,16 +78,6 @@ pub async fn upgrade(
         .on_upgrade(move |socket| serve(socket, state, client))
 }
 
-/// Token refusals that come after its signature verified (`docs/protocol.md` §2.2).
-const SIGNED_REFUSALS: &[&str] = &[
-    "expired",
-    "lifetime_too_long",
-    "invalid_role",
-    "data_too_long",
-    "invalid_scope",
-    "wrong_session",
-];
-
 /// The longest `User-Agent` kept.
 const MAX_USER_AGENT_CHARS: usize = 512;
 
@@ -206,19 +196,9 @@ async fn serve(mut socket: WebSocket, state: AppState, mut client: ClientInfo) {
         Ok(Ok(grant)) => grant,
         Ok(Err(VerifyError::Token(e))) => {
             tracing::info!(session = %Untrusted(&session_id), reason = e.reason(), "client token refused");
-            // Refusals past the signature check (the token is the project's own) are the
-            // Inspector's to show; unsigned or forged input never writes to the history.
-            if SIGNED_REFUSALS.contains(&e.reason()) {
-                state.signaling.history.record(
-                    &session_id,
-                    None,
-                    What::ConnectionFailed {
-                        reason: e.reason().to_owned(),
-                        message: e.to_string(),
-                        client,
-                    },
-                );
-            }
+            // Not in the session history: the session named here is the client's word,
+            // not checked against the token's project yet (an expired token of one project
+            // must not write into another's timeline).
             let msg = error(None, ErrorCode::AuthFailed, Some(e.reason()), e.to_string());
             return close(&mut socket, &msg, CLOSE_AUTH, e.reason()).await;
         }
