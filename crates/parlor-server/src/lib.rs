@@ -11,6 +11,7 @@
 //! * [`limits`] — request rates (REST per credential, signals per connection) and
 //!   per-session caps on connections, streams and subscriptions.
 //! * [`callbacks`] — session-monitoring callbacks (signed webhooks, ordered, retried).
+//! * [`histograms`] — distributions for `/metrics`: join time, media quality windows.
 //! * [`inspector`] — the session history the Inspector shows: meetings, connections,
 //!   streams, subscriptions and a timeline of events, written in the background, pruned
 //!   after the retention.
@@ -29,6 +30,7 @@ pub mod cli;
 pub mod config;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod histograms;
 pub mod http;
 pub mod inspector;
 pub mod limits;

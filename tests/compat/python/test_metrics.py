@@ -17,7 +17,7 @@ TOKEN = "scrape-0f9e8d7c6b5a4938"
 
 @pytest.fixture(scope="module")
 def metrics_server():
-    srv = ParlorServer(extra_args=["--metrics-token", TOKEN])
+    srv = ParlorServer(extra_args=["--metrics-token", TOKEN, "--quality-interval", "1s"])
     yield srv
     stop_all_clients()
     assert srv.stop() == 0, srv.stderr_text()
@@ -35,8 +35,13 @@ def samples(server):
     out = {}
     for family in text_string_to_metric_families(r.text):
         for s in family.samples:
-            assert not s.labels, f"{s.name} has labels {s.labels}: no per-session labels"
-            out[s.name] = s.value
+            # Histograms' buckets (le) and the quality histograms' side and media: never
+            # anything per session.
+            assert set(s.labels) <= {"le", "side", "media"}, f"{s.name} has labels {s.labels}"
+            if s.labels and "le" in s.labels:
+                continue
+            # Labelled series are summed per name (e.g. every side's window count).
+            out[s.name] = out.get(s.name, 0) + s.value if s.labels else s.value
     return out
 
 
@@ -74,7 +79,8 @@ def test_metrics_parse_and_move_with_a_session(metrics_server):
         deadline = time.monotonic() + 20
         while True:
             now = samples(metrics_server)
-            if now["parlor_rtp_forwarded_total"] > before["parlor_rtp_forwarded_total"] + 50:
+            if (now["parlor_rtp_forwarded_total"] > before["parlor_rtp_forwarded_total"] + 50
+                    and now.get("parlor_quality_score_count", 0) > 0):
                 break
             assert time.monotonic() < deadline, f"nothing forwarded: {now}"
             time.sleep(0.5)
@@ -84,6 +90,10 @@ def test_metrics_parse_and_move_with_a_session(metrics_server):
         assert now["parlor_tracks_subscribed"] >= 1
         assert now["parlor_datagrams_received_total"] > before["parlor_datagrams_received_total"]
         assert now["parlor_process_cpu_seconds_total"] >= before["parlor_process_cpu_seconds_total"]
+        # The histograms moved: two more joins, and scored quality windows on both sides.
+        assert now["parlor_join_seconds_count"] >= before["parlor_join_seconds_count"] + 2
+        assert now["parlor_join_seconds_sum"] > before["parlor_join_seconds_sum"]
+        assert now["parlor_quality_loss_ratio_count"] > 0
     finally:
         stop_all_clients()
         remove_media(media)

@@ -4,7 +4,8 @@
 //! Authenticated like everything else: `Authorization: Bearer <--metrics-token>` (what a
 //! Prometheus `scrape_config` sends with `authorization: {credentials: …}`), or any
 //! project credential the REST API accepts. No per-session labels: per-session detail
-//! belongs to `/v1/stats` and, later, the Inspector.
+//! belongs to `/v1/stats` and the Inspector. Histograms (`crate::histograms`) carry only
+//! `side` and `media` labels.
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -194,6 +195,7 @@ pub async fn get(State(state): State<AppState>, _auth: MetricsAuth) -> Result<Re
             .metrics()
             .num_alive_tasks(),
     );
+    state.signaling.histograms.register(&mut reg);
     process_metrics(&mut reg);
     let mut body = String::new();
     encode(&mut body, &reg).map_err(|_| {

@@ -117,6 +117,7 @@ fn error(
 }
 
 async fn serve(mut socket: WebSocket, state: AppState, mut client: ClientInfo) {
+    let upgraded = Instant::now();
     // 1. Authenticate: nothing else is read, and nothing is joined, before the token passes.
     let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
     let first = loop {
@@ -241,6 +242,11 @@ async fn serve(mut socket: WebSocket, state: AppState, mut client: ClientInfo) {
         }
     };
     let me = me.connection_id;
+    state
+        .signaling
+        .histograms
+        .join
+        .observe(upgraded.elapsed().as_secs_f64());
     let signals = state.signaling.signal_limiter();
     tracing::info!(session = %grant.session_id, connection = %me, role = %grant.role, "connection joined");
 

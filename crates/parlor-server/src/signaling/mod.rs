@@ -85,6 +85,8 @@ pub struct Signaling {
     pub router: RouterHandle,
     pub(crate) notifier: Notifier,
     pub(crate) history: History,
+    /// Join times and quality windows, for `/metrics`.
+    pub(crate) histograms: crate::histograms::Histograms,
     rooms: Mutex<HashMap<String, Arc<Room>>>,
     transports: Mutex<HashMap<TransportId, TransportOwner>>,
     /// Sessions under "mute all" (REST `active: true`), with their excluded streams:
@@ -114,6 +116,7 @@ impl Signaling {
             router,
             notifier,
             history,
+            histograms: Default::default(),
             rooms: Mutex::new(HashMap::new()),
             transports: Mutex::new(HashMap::new()),
             mute_all: Mutex::new(HashMap::new()),

@@ -206,6 +206,18 @@ impl Room {
                 bitrate_bps: sample.bitrate_bps as f64,
             })
         });
+        if let Some(hub) = self.hub.upgrade() {
+            use crate::histograms::{Media, QualityLabels, Side};
+            let labels = QualityLabels {
+                side: if subscription {
+                    Side::Subscriber
+                } else {
+                    Side::Publisher
+                },
+                media: if video { Media::Video } else { Media::Audio },
+            };
+            hub.histograms.quality(labels, mos, loss, rtt_ms, jitter_ms);
+        }
         let (stream_id, subscription_id, connection_id) = {
             let mut state = lock(&self.state);
             if subscription {
