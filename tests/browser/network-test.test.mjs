@@ -8,23 +8,14 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { API_KEY, API_SECRET, createSession, openTestPage, token, useEnvironment } from './lib/harness.mjs';
-import { signHs256 } from '../compat/node/helpers.mjs';
+import { API_KEY, createSession, inspector as inspectorOf, openTestPage, token, useEnvironment } from './lib/harness.mjs';
 
 const require = createRequire(import.meta.url);
 const NETWORK_TEST = require.resolve('opentok-network-test-js');
 
 const env = useEnvironment({ serverArgs: ['--quality-interval', '1s'] });
 
-async function inspector(path) {
-  const now = Math.floor(Date.now() / 1000);
-  const auth = signHs256({ iss: API_KEY, ist: 'project', iat: now, exp: now + 300 }, API_SECRET);
-  const r = await fetch(`${env.server.baseUrl}/v2/project/${API_KEY}/inspector${path}`, {
-    headers: { 'X-OPENTOK-AUTH': auth },
-  });
-  assert.equal(r.status, 200, await r.clone().text());
-  return r.json();
-}
+const inspector = (path) => inspectorOf(env.server, path);
 
 test('opentok-network-test-js: connectivity and quality through Parlor', { timeout: 120000 }, async () => {
   const sid = await createSession(env.server);

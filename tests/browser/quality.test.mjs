@@ -4,20 +4,11 @@
 // session's quality windows for both sides, scored, with the browsers' SDK and User-Agent.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { API_KEY, API_SECRET, createSession, join, openTestPage, useEnvironment, waitInPage } from './lib/harness.mjs';
-import { signHs256 } from '../compat/node/helpers.mjs';
+import { createSession, inspector as inspectorOf, join, openTestPage, useEnvironment, waitInPage } from './lib/harness.mjs';
 
 const env = useEnvironment({ serverArgs: ['--quality-interval', '1s'] });
 
-async function inspector(path) {
-  const now = Math.floor(Date.now() / 1000);
-  const auth = signHs256({ iss: API_KEY, ist: 'project', iat: now, exp: now + 300 }, API_SECRET);
-  const r = await fetch(`${env.server.baseUrl}/v2/project/${API_KEY}/inspector${path}`, {
-    headers: { 'X-OPENTOK-AUTH': auth },
-  });
-  assert.equal(r.status, 200, await r.clone().text());
-  return r.json();
-}
+const inspector = (path) => inspectorOf(env.server, path);
 
 test('qualityScoreChanged on subscribers, and the same session in the Inspector', async () => {
   const sid = await createSession(env.server);

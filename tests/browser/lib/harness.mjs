@@ -93,6 +93,17 @@ export async function createSession(server) {
   return (await res.json())[0].session_id;
 }
 
+/** `GET /v2/project/{key}/inspector{path}` with a fresh project JWT; asserts a 200, returns the JSON. */
+export async function inspector(server, path) {
+  const now = Math.floor(Date.now() / 1000);
+  const auth = signHs256({ iss: API_KEY, ist: 'project', iat: now, exp: now + 300 }, API_SECRET);
+  const r = await fetch(`${server.baseUrl}/v2/project/${API_KEY}/inspector${path}`, {
+    headers: { 'X-OPENTOK-AUTH': auth },
+  });
+  if (r.status !== 200) throw new Error(`inspector ${path}: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
 /** A client token with the claims the Node OpenTok SDK mints. */
 export function token(sessionId, { role = 'publisher', data } = {}) {
   const now = Math.floor(Date.now() / 1000);

@@ -8,7 +8,9 @@
 //!   SQLite (a full queue drops and counts); and the pruning of what is older than the
 //!   retention.
 //! * [`score`] — the quality score of a window of media (an E-model MOS).
-//! * [`store`] — the tables and their queries (`history_*` in the server's SQLite).
+//! * [`store`] — the tables (`history_*` in the server's SQLite) and their writes: batches
+//!   of records, closing what a crash left open, pruning.
+//! * [`queries`] — reading it back: the rows the Inspector API answers with.
 //!
 //! A **meeting** is one period of use of a session: it starts when the first client joins
 //! and ends when the last one leaves (the life of the session's room), so a session used
@@ -16,6 +18,7 @@
 //! stored. Only clients whose token verified are recorded: an unauthenticated client
 //! cannot write to the history.
 
+pub mod queries;
 pub mod record;
 pub mod score;
 pub mod store;
