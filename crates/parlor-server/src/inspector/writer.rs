@@ -19,7 +19,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// The recording side's handle: cheap to clone, never blocks.
 #[derive(Clone, Debug)]
 pub struct History {
-    tx: Option<mpsc::Sender<Record>>,
+    tx: mpsc::Sender<Record>,
     dropped: Arc<AtomicU64>,
 }
 
@@ -40,32 +40,18 @@ impl History {
         let dropped = Arc::new(AtomicU64::new(0));
         tokio::spawn(write(store.clone(), rx));
         tokio::spawn(prune(store, retention, quality_retention));
-        History {
-            tx: Some(tx),
-            dropped,
-        }
-    }
-
-    /// A history that records nothing.
-    pub fn off() -> History {
-        History {
-            tx: None,
-            dropped: Arc::new(AtomicU64::new(0)),
-        }
+        History { tx, dropped }
     }
 
     /// Records `what` now; returns at once.
     pub fn record(&self, session_id: &str, meeting_id: Option<&str>, what: What) {
-        let Some(tx) = &self.tx else {
-            return;
-        };
         let record = Record {
             at: crate::unix_millis(),
             session_id: session_id.to_owned(),
             meeting_id: meeting_id.map(str::to_owned),
             what,
         };
-        if tx.try_send(record).is_err() {
+        if self.tx.try_send(record).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
