@@ -4,7 +4,8 @@
 // which this test machine cannot reach, so that one fails), and `testQuality()` publishes
 // and subscribes through Parlor's media router and reports the audio and video it measured,
 // each with a MOS, and a recommended resolution. The same session then shows in the Inspector: the test's connections,
-// its stream and the server's own quality windows of it.
+// its stream, the server's own quality windows of it, and a `precallTest` entry per test
+// subscription with what the router and the browser measured.
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
@@ -49,5 +50,23 @@ test('opentok-network-test-js: connectivity and quality through Parlor', { timeo
   const q = await inspector(`/sessions/${sid}/quality`);
   const scored = q.items.filter((x) => x.summary.lastMos !== null).map((x) => `${x.side}/${x.media}`);
   assert.ok(scored.includes('publisher/video') && scored.includes('subscriber/video'), JSON.stringify(scored));
+
+  // The pre-call entry: the test's subscriptions (it subscribes with `testNetwork`) are
+  // marked, and each one's end records what it measured, beside the library's own result.
+  assert.ok(s.subscriptions.length >= 1 && s.subscriptions.every((x) => x.testNetwork), JSON.stringify(s.subscriptions));
+  let precall = [];
+  for (let i = 0; i < 50 && !precall.some((e) => e.detail.video); i++) {
+    const ev = await inspector(`/sessions/${sid}/events?kind=precallTest`);
+    precall = ev.items;
+    if (!precall.some((e) => e.detail.video)) await new Promise((r) => setTimeout(r, 200));
+  }
+  const entry = precall.find((e) => e.detail.video);
+  assert.ok(entry, JSON.stringify(precall));
+  const { audio, video, durationMs } = entry.detail;
+  assert.ok(durationMs > 1000, JSON.stringify(entry));
+  assert.ok(video.bitrateBps > 0 && video.windows >= 2, JSON.stringify(entry));
+  assert.ok(video.score >= 1 && video.score <= 5 && video.mos > 1, JSON.stringify(entry));
+  assert.ok(video.fps > 0 && video.width > 0 && video.height > 0, `the browser's own reports: ${JSON.stringify(entry)}`);
+  assert.ok(audio && audio.bitrateBps > 0 && audio.loss !== null, JSON.stringify(entry));
   await page.context().close();
 });

@@ -1,7 +1,9 @@
 // Media quality as an OpenTok.js app and the Inspector see it: with the server sampling
 // every second, a Chromium subscriber gets `qualityScoreChanged` with OpenTok's 1–5
 // audio and video scores (only when a score changes), and the Inspector API has the same
-// session's quality windows for both sides, scored, with the browsers' SDK and User-Agent.
+// session's quality windows for both sides, scored, with the browsers' SDK and User-Agent
+// and what the browsers themselves measure (frame rate, resolution, freezes, concealment,
+// quality limitation, candidate type).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createSession, inspector as inspectorOf, join, openTestPage, useEnvironment, waitInPage } from './lib/harness.mjs';
@@ -62,6 +64,30 @@ test('qualityScoreChanged on subscribers, and the same session in the Inspector'
   const video = quality.items.find((s) => s.side === 'publisher' && s.media === 'video');
   assert.equal(video.connectionId, b.connectionId);
   assert.ok(video.samples.some((w) => w.bitrateBps > 50000), JSON.stringify(video.samples));
+
+  // The browsers' own measures (W3C getStats, sent as `stats` every window) are in the
+  // same windows: what Bob's browser encodes, and what Ann's decodes and plays.
+  const reported = async () => {
+    const q = await inspector(`/sessions/${sid}/quality?streamId=${b.streamId}`);
+    const side = (s, m) => q.items.filter((i) => i.side === s && i.media === m).flatMap((i) => i.samples);
+    const sent = side('publisher', 'video').find((w) => w.fps > 0 && w.width > 0);
+    const shown = side('subscriber', 'video').find((w) => w.fps > 0 && w.width > 0 && w.freezes !== null);
+    const heard = side('subscriber', 'audio').find((w) => w.concealed !== null);
+    return sent && shown && heard ? { sent, shown, heard } : null;
+  };
+  let seen = null;
+  for (let i = 0; i < 40 && !seen; i++) {
+    seen = await reported();
+    if (!seen) await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.ok(seen, 'the browsers never reported their stats');
+  const { sent, shown, heard } = seen;
+  assert.ok(['none', 'cpu', 'bandwidth', 'other'].includes(sent.qualityLimitation), JSON.stringify(sent));
+  assert.equal(sent.candidateType, 'host', JSON.stringify(sent));
+  assert.equal(sent.protocol, 'udp');
+  assert.ok(sent.fps <= 60 && sent.height > 0, JSON.stringify(sent));
+  assert.ok(shown.freezes >= 0 && shown.freezeMs >= 0, JSON.stringify(shown));
+  assert.ok(heard.concealed >= 0 && heard.concealed <= 1, JSON.stringify(heard));
 
   for (const p of [ann, bob]) await p.context().close();
 });

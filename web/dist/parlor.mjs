@@ -524,6 +524,69 @@ var LocalAudioMeter = class {
   }
 };
 
+// src/upstream-stats.ts
+var LIMITATIONS = /* @__PURE__ */ new Set(["none", "cpu", "bandwidth", "other"]);
+var CANDIDATE_TYPES = /* @__PURE__ */ new Set(["host", "srflx", "prflx", "relay"]);
+function selectedCandidate(report) {
+  let pair;
+  report.forEach((s) => {
+    if (s.type === "transport" && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId);
+  });
+  if (!pair) {
+    report.forEach((s) => {
+      if (!pair && s.type === "candidate-pair" && s.nominated && s.state === "succeeded") pair = s;
+    });
+  }
+  const local = pair?.localCandidateId ? report.get(pair.localCandidateId) : void 0;
+  const out = {};
+  if (local && CANDIDATE_TYPES.has(local.candidateType)) out.candidateType = local.candidateType;
+  if (local && (local.protocol === "udp" || local.protocol === "tcp")) out.protocol = local.protocol;
+  return out;
+}
+function finite(n) {
+  return typeof n === "number" && Number.isFinite(n) ? n : void 0;
+}
+function upstreamReports(report, owner, memory) {
+  const sending = "streamId" in owner;
+  const type = sending ? "outbound-rtp" : "inbound-rtp";
+  const candidate = selectedCandidate(report);
+  const out = [];
+  report.forEach((s) => {
+    if (s.type !== type || s.kind !== "audio" && s.kind !== "video") return;
+    if (out.some((r2) => r2.media === s.kind)) return;
+    const r = { ...owner, media: s.kind, ...candidate };
+    const prev = memory.get(s.id);
+    const now = {
+      freezeCount: finite(s.freezeCount) ?? 0,
+      freezeSecs: finite(s.totalFreezesDuration) ?? 0,
+      concealed: finite(s.concealedSamples) ?? 0,
+      samples: finite(s.totalSamplesReceived) ?? 0
+    };
+    memory.set(s.id, now);
+    if (s.kind === "video") {
+      const fps = finite(s.framesPerSecond);
+      if (fps !== void 0) r.fps = Math.min(1e3, Math.max(0, fps));
+      const w = finite(s.frameWidth);
+      const h = finite(s.frameHeight);
+      if (w !== void 0 && h !== void 0) {
+        r.width = Math.min(16384, Math.round(w));
+        r.height = Math.min(16384, Math.round(h));
+      }
+      if (sending && LIMITATIONS.has(s.qualityLimitationReason)) r.qualityLimitation = s.qualityLimitationReason;
+      if (!sending && finite(s.freezeCount) !== void 0) {
+        r.freezes = Math.max(0, now.freezeCount - (prev?.freezeCount ?? 0));
+        r.freezeMs = Math.max(0, Math.round((now.freezeSecs - (prev?.freezeSecs ?? 0)) * 1e3));
+      }
+    } else if (!sending && finite(s.totalSamplesReceived) !== void 0) {
+      const samples = now.samples - (prev?.samples ?? 0);
+      const concealed = now.concealed - (prev?.concealed ?? 0);
+      if (samples > 0) r.concealed = Math.min(1, Math.max(0, concealed / samples));
+    }
+    out.push(r);
+  });
+  return out;
+}
+
 // src/stats.ts
 function codecOf(report, s) {
   const codec = s.codecId ? report.get(s.codecId) : void 0;
@@ -808,6 +871,7 @@ var Publisher = class extends EventEmitter {
     this.onException = onException;
     /** Whether the user allowed camera/microphone access. */
     this.accessAllowed = false;
+    this.upstream = /* @__PURE__ */ new Map();
     this.destroyed = false;
     this.unpublishing = false;
     this.id = uniqueId("OT_publisher");
@@ -1202,6 +1266,12 @@ var Publisher = class extends EventEmitter {
     if (!this.pc) return void 0;
     return audioLevelOf(await this.pc.getStats(), "media-source");
   }
+  /** @internal What this publisher sends, for the server's `stats` (none before it publishes). */
+  async _upstreamStats() {
+    const streamId = this.streamId;
+    if (!this.pc || !streamId) return [];
+    return upstreamReports(await this.pc.getStats(), { streamId }, this.upstream);
+  }
   async report() {
     if (!this.pc) {
       throw otError("OT_PEER_CONNECTION_NOT_CONNECTED", "the publisher is not publishing", ExceptionCodes.PEER_CONNECTION_NOT_CONNECTED);
@@ -1401,6 +1471,11 @@ var SignalingChannel = class _SignalingChannel {
       this.ws.send(text);
     });
   }
+  /** Sends a message the server does not answer; dropped when the socket is not open. */
+  notify(msg) {
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
+    this.ws.send(JSON.stringify(msg));
+  }
   /** Leaves the session (close 1000); the server tells the others `clientDisconnected`. */
   close() {
     if (this.closed) return;
@@ -1540,6 +1615,7 @@ var Subscriber = class extends EventEmitter {
   /** @internal Use session.subscribe. */
   constructor(session, stream, target, properties) {
     super();
+    this.upstream = /* @__PURE__ */ new Map();
     this.mediaStream = new MediaStream();
     this.destroyed = false;
     this.audioBlocked = false;
@@ -1771,7 +1847,14 @@ var Subscriber = class extends EventEmitter {
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
     const reply = await session._request(
-      { type: "subscribe", streamId: this.stream.streamId, audio: this.audioOn, video: this.videoOn, sdp: offer.sdp },
+      {
+        type: "subscribe",
+        streamId: this.stream.streamId,
+        audio: this.audioOn,
+        video: this.videoOn,
+        ...this.props.testNetwork ? { testNetwork: true } : {},
+        sdp: offer.sdp
+      },
       "subscribe"
     );
     this.subscriptionId = reply.subscriptionId;
@@ -1841,6 +1924,12 @@ var Subscriber = class extends EventEmitter {
     this.volume = clampVolume(value);
     if (this.widget) this.widget.video.volume = this.volume / 100;
   }
+  /** @internal What this subscription receives, for the server's `stats` (none before it is set up). */
+  async _upstreamStats() {
+    const id = this.subscriptionId;
+    if (!this.pc || !id || this.status !== "started") return [];
+    return upstreamReports(await this.pc.getStats(), { subscriptionId: id }, this.upstream);
+  }
   async report() {
     if (!this.pc) {
       throw otError("OT_PEER_CONNECTION_NOT_CONNECTED", "the subscriber is not connected", ExceptionCodes.PEER_CONNECTION_NOT_CONNECTED);
@@ -1859,6 +1948,7 @@ function clampVolume(v) {
 }
 
 // src/session.ts
+var MAX_STATS_REPORTS = 32;
 var NO_CAPABILITIES = {
   publish: false,
   subscribe: false,
@@ -2132,6 +2222,7 @@ var Session = class extends EventEmitter {
     const others = msg.connections.map((c) => this.addConnection(c));
     const streams = msg.streams.map((s) => this.addStream(s));
     this.setStatus("connected");
+    this.startStatsReports(msg.statsInterval ?? 0);
     this.emit("sessionConnected", { connections: others, streams });
     queueMicrotask(() => {
       if (this.status !== "connected") return;
@@ -2141,6 +2232,22 @@ var Session = class extends EventEmitter {
       }
       for (const s of streams) if (!s.destroyed) this.emit("streamCreated", { stream: s });
     });
+  }
+  /** Sends the server what this client measures of its media, every `interval` ms. */
+  startStatsReports(interval) {
+    clearInterval(this.statsTimer);
+    if (!(interval > 0)) return;
+    this.statsTimer = setInterval(() => {
+      if (!this._isConnected()) {
+        clearInterval(this.statsTimer);
+        return;
+      }
+      const sources = [...new Set(this.publishers.values()), ...new Set(this.subscriptions.values())];
+      void Promise.all(sources.map((s) => s._upstreamStats().catch(() => []))).then((lists) => {
+        const reports = lists.flat().slice(0, MAX_STATS_REPORTS);
+        if (reports.length && this.channel) this.channel.notify({ type: "stats", reports });
+      }).catch(() => void 0);
+    }, interval);
   }
   fail(error) {
     this.host.exception(error, this);
@@ -2372,6 +2479,7 @@ var Session = class extends EventEmitter {
   }
   setStatus(status, notify = true) {
     this.status = status;
+    if (status === "disconnected") clearInterval(this.statsTimer);
     if (notify) this._stateChanged(status);
   }
 };

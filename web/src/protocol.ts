@@ -59,6 +59,24 @@ export interface ConnectedMessage {
   capabilities: WireCapabilities;
   connections: WireConnection[];
   streams: WireStream[];
+  /** How often the server wants `stats` reports, in ms; 0: none. */
+  statsInterval?: number;
+}
+
+/** One kind of media of a published stream or a subscription, as the browser measures it. */
+export interface WireStatsReport {
+  streamId?: string;
+  subscriptionId?: string;
+  media: 'audio' | 'video';
+  fps?: number;
+  width?: number;
+  height?: number;
+  freezes?: number;
+  freezeMs?: number;
+  concealed?: number;
+  qualityLimitation?: 'none' | 'cpu' | 'bandwidth' | 'other';
+  candidateType?: 'host' | 'srflx' | 'prflx' | 'relay';
+  protocol?: 'udp' | 'tcp';
 }
 
 export interface ErrorMessage {
@@ -113,7 +131,7 @@ export type Request =
       sdp: string;
     }
   | { type: 'unpublish'; streamId: string }
-  | { type: 'subscribe'; streamId: string; audio: boolean; video: boolean; sdp: string }
+  | { type: 'subscribe'; streamId: string; audio: boolean; video: boolean; testNetwork?: boolean; sdp: string }
   | { type: 'setSubscription'; subscriptionId: string; audio?: boolean; video?: boolean }
   | { type: 'unsubscribe'; subscriptionId: string }
   | {
@@ -129,6 +147,9 @@ export type Request =
   | { type: 'forceMuteStream'; streamId: string }
   | { type: 'forceMuteAll'; excludedStreamIds: string[] }
   | { type: 'ping' };
+
+/** Messages sent without an id: the server does not answer them. */
+export type Notice = { type: 'stats'; reports: WireStatsReport[] };
 
 /** The reply each request type gets on success. */
 export type ReplyFor<R extends Request> = R['type'] extends 'publish'

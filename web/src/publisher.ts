@@ -6,6 +6,8 @@ import { ExceptionCodes, OTError, asOTError, otError } from './errors';
 import type { PublisherEventMap } from './event-types';
 import { EventEmitter } from './events';
 import { logger } from './log';
+import type { WireStatsReport } from './protocol';
+import { type UpstreamMemory, upstreamReports } from './upstream-stats';
 import { type CaptureOptions, type Captured, capture, isScreenSource, listDevices } from './media';
 import type { Dimensions, Stream } from './model';
 import type { StreamReason, VideoType, WireDimensions } from './protocol';
@@ -66,6 +68,7 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
   private readonly ready: Promise<void>;
   private pc?: RTCPeerConnection;
   private streamId?: string;
+  private readonly upstream: UpstreamMemory = new Map();
   private announced?: Deferred<Stream>;
   private audioOn: boolean;
   private videoOn: boolean;
@@ -514,6 +517,13 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
     if (level !== undefined) return level;
     if (!this.pc) return undefined;
     return audioLevelOf(await this.pc.getStats(), 'media-source');
+  }
+
+  /** @internal What this publisher sends, for the server's `stats` (none before it publishes). */
+  async _upstreamStats(): Promise<WireStatsReport[]> {
+    const streamId = this.streamId;
+    if (!this.pc || !streamId) return [];
+    return upstreamReports(await this.pc.getStats(), { streamId }, this.upstream);
   }
 
   private async report(): Promise<RTCStatsReport> {

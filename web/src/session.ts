@@ -18,6 +18,9 @@ import type {
   WireStream,
 } from './protocol';
 import { LIMITS } from './protocol';
+
+/** Most reports in one `stats` message (the server's limit). */
+const MAX_STATS_REPORTS = 32;
 import { Publisher, type PublisherProperties } from './publisher';
 import { sharedCertificate } from './rtc';
 import { SignalingChannel } from './signaling';
@@ -112,6 +115,7 @@ export class Session extends EventEmitter<SessionEventMap> {
   private allPublishers = new Set<Publisher>();
   private subscribers = new Set<Subscriber>();
   private subscriptions = new Map<string, Subscriber>();
+  private statsTimer?: ReturnType<typeof setInterval>;
   /** Subscriptions / streams the server ended before its reply named them (protocol.md Note 5). */
   private endedEarly = new Set<string>();
   private mutedEarly = new Set<string>();
@@ -397,6 +401,7 @@ export class Session extends EventEmitter<SessionEventMap> {
     const others = msg.connections.map((c) => this.addConnection(c));
     const streams = msg.streams.map((s) => this.addStream(s));
     this.setStatus('connected');
+    this.startStatsReports(msg.statsInterval ?? 0);
     this.emit('sessionConnected', { connections: others, streams });
     // As OpenTok.js does: connectionCreated for every connection, this one's too, then
     // streamCreated for the streams already published.
@@ -408,6 +413,25 @@ export class Session extends EventEmitter<SessionEventMap> {
       }
       for (const s of streams) if (!s.destroyed) this.emit('streamCreated', { stream: s });
     });
+  }
+
+  /** Sends the server what this client measures of its media, every `interval` ms. */
+  private startStatsReports(interval: number) {
+    clearInterval(this.statsTimer);
+    if (!(interval > 0)) return;
+    this.statsTimer = setInterval(() => {
+      if (!this._isConnected()) {
+        clearInterval(this.statsTimer);
+        return;
+      }
+      const sources = [...new Set(this.publishers.values()), ...new Set(this.subscriptions.values())];
+      void Promise.all(sources.map((s) => s._upstreamStats().catch(() => [])))
+        .then((lists) => {
+          const reports = lists.flat().slice(0, MAX_STATS_REPORTS);
+          if (reports.length && this.channel) this.channel.notify({ type: 'stats', reports });
+        })
+        .catch(() => undefined);
+    }, interval);
   }
 
   private fail(error: OTError): OTError {
@@ -664,6 +688,7 @@ export class Session extends EventEmitter<SessionEventMap> {
 
   private setStatus(status: RoomStatus, notify = true) {
     this.status = status;
+    if (status === 'disconnected') clearInterval(this.statsTimer);
     if (notify) this._stateChanged(status);
   }
 }

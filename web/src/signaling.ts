@@ -11,6 +11,7 @@ import {
   type ConnectionReason,
   type ErrorMessage,
   type EventMessage,
+  type Notice,
   type ReplyFor,
   type Request,
   type ServerMessage,
@@ -158,6 +159,12 @@ export class SignalingChannel {
       logger.debug('→', req.type === 'publish' || req.type === 'subscribe' ? { ...req, sdp: '…' } : req);
       this.ws.send(text);
     });
+  }
+
+  /** Sends a message the server does not answer; dropped when the socket is not open. */
+  notify(msg: Notice): void {
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
+    this.ws.send(JSON.stringify(msg));
   }
 
   /** Leaves the session (close 1000); the server tells the others `clientDisconnected`. */

@@ -10,6 +10,8 @@ import type { Dimensions, Stream } from './model';
 import { snapshot } from './publisher';
 import type { Session } from './session';
 import { type SubscriberStats, audioLevelOf, subscriberStats } from './stats';
+import type { WireStatsReport } from './protocol';
+import { type UpstreamMemory, upstreamReports } from './upstream-stats';
 import { type Callback, complete, deferred, type Deferred, uniqueId, withTimeout } from './util';
 import { Widget, type WidgetProperties, type WidgetStyle } from './widget';
 
@@ -27,6 +29,12 @@ export interface SubscriberProperties extends WidgetProperties {
   preferredResolution?: 'auto' | Dimensions;
   preferredFrameRate?: number;
   style?: WidgetStyle & { audioBlockedDisplayMode?: 'auto' | 'on' | 'off' };
+  /**
+   * A pre-call network test's subscriber (what `opentok-network-test-js` sets). Parlor
+   * always routes, so the media path is the same; the Inspector shows its numbers as the
+   * session's pre-call test.
+   */
+  testNetwork?: boolean;
 }
 
 export type SubscriptionStatus = 'pending' | 'started' | 'ended';
@@ -59,6 +67,7 @@ export class Subscriber extends EventEmitter<SubscriberEventMap> {
   private widget?: Widget;
   private pc?: RTCPeerConnection;
   private subscriptionId?: string;
+  private readonly upstream: UpstreamMemory = new Map();
   private connected?: Deferred<void>;
   private mediaStream = new MediaStream();
   private audioOn: boolean;
@@ -328,7 +337,14 @@ export class Subscriber extends EventEmitter<SubscriberEventMap> {
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
     const reply = await session._request(
-      { type: 'subscribe', streamId: this.stream.streamId, audio: this.audioOn, video: this.videoOn, sdp: offer.sdp! },
+      {
+        type: 'subscribe',
+        streamId: this.stream.streamId,
+        audio: this.audioOn,
+        video: this.videoOn,
+        ...(this.props.testNetwork ? { testNetwork: true } : {}),
+        sdp: offer.sdp!,
+      },
       'subscribe',
     );
     this.subscriptionId = reply.subscriptionId;
@@ -405,6 +421,13 @@ export class Subscriber extends EventEmitter<SubscriberEventMap> {
   private applyVolume(value: number) {
     this.volume = clampVolume(value);
     if (this.widget) this.widget.video.volume = this.volume / 100;
+  }
+
+  /** @internal What this subscription receives, for the server's `stats` (none before it is set up). */
+  async _upstreamStats(): Promise<WireStatsReport[]> {
+    const id = this.subscriptionId;
+    if (!this.pc || !id || this.status !== 'started') return [];
+    return upstreamReports(await this.pc.getStats(), { subscriptionId: id }, this.upstream);
   }
 
   private async report(): Promise<RTCStatsReport> {

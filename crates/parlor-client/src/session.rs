@@ -32,6 +32,9 @@ pub struct Connected {
     pub connections: Vec<Connection>,
     /// The streams at the time of joining.
     pub streams: Vec<Stream>,
+    /// How often the server wants `stats` reports ([`Session::report_stats`]), in ms; 0:
+    /// none.
+    pub stats_interval_ms: u32,
 }
 
 struct Inner {
@@ -179,8 +182,10 @@ impl Session {
                 capabilities,
                 connections,
                 streams,
+                stats_interval,
                 ..
             }) => Connected {
+                stats_interval_ms: stats_interval,
                 session_id,
                 connection,
                 role,
@@ -436,6 +441,16 @@ impl Session {
             excluded_stream_ids: excluded_stream_ids.to_vec(),
         })
         .await
+    }
+
+    /// Tells the server what this client measures of its own streams and subscriptions
+    /// (the `stats` message), for the Inspector. The server asks for a report every
+    /// [`Connected::stats_interval_ms`] and takes at most one a second.
+    pub async fn report_stats(
+        &self,
+        reports: Vec<parlor_proto::signaling::StatsReport>,
+    ) -> Result<(), ClientError> {
+        self.simple(|id| ClientMessage::Stats { id, reports }).await
     }
 
     /// A round trip to the server.

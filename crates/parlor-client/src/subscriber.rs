@@ -85,6 +85,7 @@ impl Subscriber {
                 stream_id: stream_id.to_owned(),
                 audio: o.audio,
                 video: o.video,
+                test_network: false,
                 sdp: offer,
             })
             .await?;

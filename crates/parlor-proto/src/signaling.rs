@@ -72,6 +72,11 @@ pub enum ClientMessage {
         audio: bool,
         #[serde(default = "yes")]
         video: bool,
+        /// A pre-call network test's subscription (OpenTok.js's `testNetwork` subscriber
+        /// option, which `opentok-network-test-js` sets): the Inspector shows its numbers
+        /// as the session's pre-call test.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        test_network: bool,
         sdp: String,
     },
     /// Change what a subscription receives (subscribeToAudio / subscribeToVideo).
@@ -134,6 +139,120 @@ pub enum ClientMessage {
     },
     /// Keep-alive; answered with `pong`.
     Ping { id: Option<String> },
+    /// What the client measures of its own streams and subscriptions (W3C `getStats`),
+    /// sent every `statsInterval` of `connected` for the Inspector. Answered with `ok`
+    /// only when it has an `id`.
+    #[serde(rename_all = "camelCase")]
+    Stats {
+        id: Option<String>,
+        /// At most [`MAX_STATS_REPORTS`].
+        #[serde(default)]
+        reports: Vec<StatsReport>,
+    },
+}
+
+/// Most reports in one `stats` message.
+pub const MAX_STATS_REPORTS: usize = 32;
+
+/// Kind of media.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Media {
+    #[default]
+    Audio,
+    Video,
+}
+
+/// Why a sender lowers its quality (W3C `qualityLimitationReason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QualityLimitation {
+    None,
+    Cpu,
+    Bandwidth,
+    Other,
+}
+
+/// ICE candidate type of the client's side of the selected pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CandidateType {
+    Host,
+    Srflx,
+    Prflx,
+    Relay,
+}
+
+/// One kind of media of one of the client's streams (`streamId`: what it sends) or
+/// subscriptions (`subscriptionId`: what it receives), over the time since its previous
+/// report. Every measure is optional: a client sends what its platform knows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatsReport {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<String>,
+    /// `audio` (the default) or `video`.
+    #[serde(default)]
+    pub media: Media,
+    /// Frames a second sent or decoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fps: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Video freezes (W3C `freezeCount`) since the previous report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freezes: Option<u32>,
+    /// Time spent frozen since the previous report, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freeze_ms: Option<u32>,
+    /// Fraction of audio samples concealed since the previous report, 0–1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concealed: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality_limitation: Option<QualityLimitation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate_type: Option<CandidateType>,
+    /// `udp` or `tcp`: the transport of the selected candidate pair.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<TransportProtocol>,
+}
+
+/// Transport of an ICE candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportProtocol {
+    Udp,
+    Tcp,
+}
+
+impl StatsReport {
+    /// Checks the report's numbers: finite and within what a real client measures.
+    pub fn validate(&self) -> Result<(), ProtocolError> {
+        let bad = |what: &str| {
+            Err(ProtocolError::new(
+                ErrorCode::BadRequest,
+                format!("stats: {what}"),
+            ))
+        };
+        match (&self.stream_id, &self.subscription_id) {
+            (Some(_), None) | (None, Some(_)) => {}
+            _ => return bad("a report names either a streamId or a subscriptionId"),
+        }
+        if self.fps.is_some_and(|f| !(0.0..=1000.0).contains(&f)) {
+            return bad("fps must be between 0 and 1000");
+        }
+        if self.concealed.is_some_and(|c| !(0.0..=1.0).contains(&c)) {
+            return bad("concealed must be a fraction between 0 and 1");
+        }
+        if self.width.is_some_and(|w| w > 16384) || self.height.is_some_and(|h| h > 16384) {
+            return bad("width and height must be at most 16384");
+        }
+        Ok(())
+    }
 }
 
 fn default_version() -> u32 {
@@ -172,7 +291,8 @@ impl ClientMessage {
             | ClientMessage::ForceUnpublish { id, .. }
             | ClientMessage::ForceMuteStream { id, .. }
             | ClientMessage::ForceMuteAll { id, .. }
-            | ClientMessage::Ping { id } => id.as_deref(),
+            | ClientMessage::Ping { id }
+            | ClientMessage::Stats { id, .. } => id.as_deref(),
         }
     }
 }
@@ -321,6 +441,10 @@ pub enum ServerMessage {
         connections: Vec<Connection>,
         /// The streams being published, oldest first.
         streams: Vec<Stream>,
+        /// How often the server would like `stats` reports, in milliseconds (the
+        /// server's quality interval); 0: it wants none.
+        #[serde(default)]
+        stats_interval: u32,
     },
     #[serde(rename_all = "camelCase")]
     ConnectionCreated {

@@ -86,6 +86,7 @@ impl Harness {
             history,
             config.session_caps,
             config.rates.signals,
+            None,
         );
         tokio::spawn(signaling.clone().run_router_events(events));
         let archives = crate::archives::Archives::start(

@@ -72,6 +72,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         history,
         config.session_caps,
         config.rates.signals,
+        config.quality_interval,
     );
     tokio::spawn(signaling.clone().run_router_events(router_events));
     let archives = crate::archives::Archives::start(

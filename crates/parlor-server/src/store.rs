@@ -107,6 +107,7 @@ const MIGRATIONS: &[&str] = &[
     // The Inspector's session history (`crate::inspector::store`).
     crate::inspector::store::SCHEMA,
     crate::inspector::store::QUALITY_SCHEMA,
+    crate::inspector::store::CLIENT_STATS_SCHEMA,
 ];
 
 /// A project: the owner of sessions, identified by its API key.

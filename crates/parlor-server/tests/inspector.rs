@@ -36,6 +36,43 @@ async fn events_until(server: &Server, sid: &str, done: impl Fn(&[Value]) -> boo
     panic!("the history never showed what was expected: {last:#?}");
 }
 
+/// Sends real VP8 and Opus at their pace (the fixtures, looped) until aborted: a video
+/// frame every 33 ms, an audio packet every 20 ms.
+fn send_media(mut publisher: parlor_client::Publisher) -> tokio::task::JoinHandle<()> {
+    let fixtures = fixtures();
+    let frames = ivf_frames(&fixtures.video_ivf);
+    let packets = ogg_packets(&fixtures.audio_ogg);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(10));
+        let started = tokio::time::Instant::now();
+        let (mut video, mut audio) = (0u32, 0u32);
+        loop {
+            tick.tick().await;
+            let ms = started.elapsed().as_millis() as u32;
+            while video * 33 <= ms {
+                let (_, frame) = &frames[video as usize % frames.len()];
+                if publisher
+                    .send_video(frame, video.wrapping_mul(3000))
+                    .is_err()
+                {
+                    return;
+                }
+                video += 1;
+            }
+            while audio * 20 <= ms {
+                let packet = &packets[audio as usize % packets.len()];
+                if publisher
+                    .send_audio(packet, audio.wrapping_mul(960))
+                    .is_err()
+                {
+                    return;
+                }
+                audio += 1;
+            }
+        }
+    })
+}
+
 fn kinds(events: &[Value]) -> Vec<&str> {
     events.iter().filter_map(|e| e["kind"].as_str()).collect()
 }
@@ -287,7 +324,7 @@ async fn quality_windows_show_a_lossy_subscriber_and_score_it_lower() {
     let (sid, [(alice, _), (clean, _), (lossy, _)]) = server
         .join([Role::Publisher, Role::Subscriber, Role::Subscriber])
         .await;
-    let mut publisher = publish_connected(&alice, PublishOptions::default()).await;
+    let publisher = publish_connected(&alice, PublishOptions::default()).await;
     let stream_id = publisher.stream_id().to_owned();
     let mut good = clean
         .subscribe(&stream_id, SubscribeOptions::default())
@@ -308,40 +345,7 @@ async fn quality_windows_show_a_lossy_subscriber_and_score_it_lower() {
         .await
         .unwrap();
     wait_subscribed(&mut bad).await;
-    // Real VP8 and Opus at their pace (the fixtures, looped) until the test ends: a
-    // video frame every 33 ms, an audio packet every 20 ms.
-    let fixtures = fixtures();
-    let frames = ivf_frames(&fixtures.video_ivf);
-    let packets = ogg_packets(&fixtures.audio_ogg);
-    let sender = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(10));
-        let started = tokio::time::Instant::now();
-        let (mut video, mut audio) = (0u32, 0u32);
-        loop {
-            tick.tick().await;
-            let ms = started.elapsed().as_millis() as u32;
-            while video * 33 <= ms {
-                let (_, frame) = &frames[video as usize % frames.len()];
-                if publisher
-                    .send_video(frame, video.wrapping_mul(3000))
-                    .is_err()
-                {
-                    return;
-                }
-                video += 1;
-            }
-            while audio * 20 <= ms {
-                let packet = &packets[audio as usize % packets.len()];
-                if publisher
-                    .send_audio(packet, audio.wrapping_mul(960))
-                    .is_err()
-                {
-                    return;
-                }
-                audio += 1;
-            }
-        }
-    });
+    let sender = send_media(publisher);
     let path = format!("/sessions/{sid}/quality?streamId={stream_id}");
     let mut last = Value::Null;
     for _ in 0..150 {
@@ -463,4 +467,140 @@ async fn a_connect_refused_at_the_cap_is_in_the_history_and_a_bad_token_is_not()
     let (_, s) = inspector(&server, &format!("/sessions/{sid}")).await;
     assert_eq!(s["failureRates"]["connect"]["attempts"], 2, "{s}");
     assert_eq!(s["failureRates"]["connect"]["failures"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_stats_reports_join_the_quality_windows_and_only_their_own_count() {
+    use parlor_proto::signaling::{
+        CandidateType, Media, QualityLimitation, StatsReport, TransportProtocol,
+    };
+    let server = Server::start_configured(&["--quality-interval", "1s"]);
+    let (sid, [(alice, _), (bob, _)]) = server.join([Role::Publisher, Role::Subscriber]).await;
+    assert_eq!(alice.info().stats_interval_ms, 1000);
+    let publisher = publish_connected(&alice, PublishOptions::default()).await;
+    let stream_id = publisher.stream_id().to_owned();
+    let mut sub = bob
+        .subscribe(&stream_id, SubscribeOptions::default())
+        .await
+        .unwrap();
+    wait_subscribed(&mut sub).await;
+    let subscription_id = sub.subscription_id().to_owned();
+    let sender = send_media(publisher);
+
+    // What a client may not send: each refused with its reason.
+    let both = StatsReport {
+        stream_id: Some(stream_id.clone()),
+        subscription_id: Some(subscription_id.clone()),
+        ..Default::default()
+    };
+    let err = alice
+        .report_stats(vec![both])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("either a streamId or a subscriptionId"),
+        "{err}"
+    );
+    let fast = StatsReport {
+        stream_id: Some(stream_id.clone()),
+        fps: Some(5000.0),
+        ..Default::default()
+    };
+    let err = alice
+        .report_stats(vec![fast])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("fps must be between 0 and 1000"), "{err}");
+    let many = vec![StatsReport::default(); 33];
+    let err = alice.report_stats(many).await.unwrap_err().to_string();
+    assert!(err.contains("33 reports; the limit is 32"), "{err}");
+    alice
+        .ping()
+        .await
+        .expect("still connected after refused reports");
+
+    let sent = StatsReport {
+        stream_id: Some(stream_id.clone()),
+        media: Media::Video,
+        fps: Some(29.5),
+        width: Some(640),
+        height: Some(480),
+        quality_limitation: Some(QualityLimitation::Bandwidth),
+        candidate_type: Some(CandidateType::Host),
+        protocol: Some(TransportProtocol::Udp),
+        ..Default::default()
+    };
+    let received = StatsReport {
+        subscription_id: Some(subscription_id.clone()),
+        media: Media::Video,
+        fps: Some(24.0),
+        freezes: Some(2),
+        freeze_ms: Some(300),
+        ..Default::default()
+    };
+    let heard = StatsReport {
+        subscription_id: Some(subscription_id.clone()),
+        media: Media::Audio,
+        concealed: Some(0.05),
+        ..Default::default()
+    };
+    // Bob claims to measure Alice's stream: not his, ignored.
+    let forged = StatsReport {
+        stream_id: Some(stream_id.clone()),
+        media: Media::Video,
+        fps: Some(1.0),
+        ..Default::default()
+    };
+    let path = format!("/sessions/{sid}/quality?streamId={stream_id}");
+    let mut last = Value::Null;
+    for _ in 0..30 {
+        alice.report_stats(vec![sent.clone()]).await.unwrap();
+        bob.report_stats(vec![received.clone(), heard.clone(), forged.clone()])
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let (status, body) = inspector(&server, &path).await;
+        assert_eq!(status, 200, "{body}");
+        last = body;
+        let samples = |side: &str, media: &str| -> Vec<Value> {
+            last["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["side"] == side && s["media"] == media)
+                .flat_map(|s| s["samples"].as_array().unwrap().clone())
+                .collect()
+        };
+        let pv = samples("publisher", "video");
+        let sv = samples("subscriber", "video");
+        let sa = samples("subscriber", "audio");
+        assert!(
+            pv.iter().all(|w| w["fps"] != 1.0),
+            "another client's report was taken: {pv:#?}"
+        );
+        let Some(p) = pv.iter().find(|w| w["fps"] == 29.5) else {
+            continue;
+        };
+        let (Some(v), Some(a)) = (
+            sv.iter().find(|w| w["fps"] == 24.0),
+            sa.iter().find(|w| w["concealed"].is_number()),
+        ) else {
+            continue;
+        };
+        assert_eq!(p["width"], 640, "{p}");
+        assert_eq!(p["height"], 480);
+        assert_eq!(p["qualityLimitation"], "bandwidth");
+        assert_eq!(p["candidateType"], "host");
+        assert_eq!(p["protocol"], "udp");
+        // The router's own measures are in the same window.
+        assert!(p["bitrateBps"].as_i64().unwrap() > 0, "{p}");
+        assert_eq!(v["freezes"], 2, "{v}");
+        assert_eq!(v["freezeMs"], 300);
+        assert_eq!(a["concealed"], 0.05, "{a}");
+        sender.abort();
+        return;
+    }
+    panic!("the clients' reports never showed in the quality windows: {last:#}");
 }

@@ -41,6 +41,23 @@ export interface ConnectedMessage {
     capabilities: WireCapabilities;
     connections: WireConnection[];
     streams: WireStream[];
+    /** How often the server wants `stats` reports, in ms; 0: none. */
+    statsInterval?: number;
+}
+/** One kind of media of a published stream or a subscription, as the browser measures it. */
+export interface WireStatsReport {
+    streamId?: string;
+    subscriptionId?: string;
+    media: 'audio' | 'video';
+    fps?: number;
+    width?: number;
+    height?: number;
+    freezes?: number;
+    freezeMs?: number;
+    concealed?: number;
+    qualityLimitation?: 'none' | 'cpu' | 'bandwidth' | 'other';
+    candidateType?: 'host' | 'srflx' | 'prflx' | 'relay';
+    protocol?: 'udp' | 'tcp';
 }
 export interface ErrorMessage {
     type: 'error';
@@ -138,6 +155,7 @@ export type Request = {
     streamId: string;
     audio: boolean;
     video: boolean;
+    testNetwork?: boolean;
     sdp: string;
 } | {
     type: 'setSubscription';
@@ -172,6 +190,11 @@ export type Request = {
     excludedStreamIds: string[];
 } | {
     type: 'ping';
+};
+/** Messages sent without an id: the server does not answer them. */
+export type Notice = {
+    type: 'stats';
+    reports: WireStatsReport[];
 };
 /** The reply each request type gets on success. */
 export type ReplyFor<R extends Request> = R['type'] extends 'publish' ? {

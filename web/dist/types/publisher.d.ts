@@ -49,6 +49,7 @@ export declare class Publisher extends EventEmitter<PublisherEventMap> {
     private readonly ready;
     private pc?;
     private streamId?;
+    private readonly upstream;
     private announced?;
     private audioOn;
     private videoOn;

@@ -74,6 +74,7 @@ export declare class Session extends EventEmitter<SessionEventMap> {
     private allPublishers;
     private subscribers;
     private subscriptions;
+    private statsTimer?;
     /** Subscriptions / streams the server ended before its reply named them (protocol.md Note 5). */
     private endedEarly;
     private mutedEarly;
@@ -103,6 +104,8 @@ export declare class Session extends EventEmitter<SessionEventMap> {
     getState(): RoomState;
     private doConnect;
     private onConnected;
+    /** Sends the server what this client measures of its media, every `interval` ms. */
+    private startStatsReports;
     private fail;
     private onEvent;
     private onClosed;

@@ -1,5 +1,5 @@
 import { type Operation } from './errors';
-import { type ConnectedMessage, type ConnectionReason, type EventMessage, type ReplyFor, type Request } from './protocol';
+import { type ConnectedMessage, type ConnectionReason, type EventMessage, type Notice, type ReplyFor, type Request } from './protocol';
 export interface ChannelHandlers {
     onEvent(msg: EventMessage): void;
     /** The channel closed; `reason` is how the session ended. */
@@ -25,6 +25,8 @@ export declare class SignalingChannel {
     get isOpen(): boolean;
     /** Sends a request and resolves with its reply, or rejects with the mapped OTError. */
     request<R extends Request>(req: R, op?: Operation, timeoutMs?: number): Promise<ReplyFor<R>>;
+    /** Sends a message the server does not answer; dropped when the socket is not open. */
+    notify(msg: Notice): void;
     /** Leaves the session (close 1000); the server tells the others `clientDisconnected`. */
     close(): void;
     private onMessage;

@@ -15,6 +15,12 @@ export interface SubscriberProperties extends WidgetProperties {
     style?: WidgetStyle & {
         audioBlockedDisplayMode?: 'auto' | 'on' | 'off';
     };
+    /**
+     * A pre-call network test's subscriber (what `opentok-network-test-js` sets). Parlor
+     * always routes, so the media path is the same; the Inspector shows its numbers as the
+     * session's pre-call test.
+     */
+    testNetwork?: boolean;
 }
 export type SubscriptionStatus = 'pending' | 'started' | 'ended';
 type Toggle = ((value: boolean) => Subscriber) & {
@@ -38,6 +44,7 @@ export declare class Subscriber extends EventEmitter<SubscriberEventMap> {
     private widget?;
     private pc?;
     private subscriptionId?;
+    private readonly upstream;
     private connected?;
     private mediaStream;
     private audioOn;

@@ -213,6 +213,15 @@ pub async fn quality(
             "jitterMs": r.jitter_ms,
             "rttMs": r.rtt_ms,
             "mos": r.mos,
+            "fps": r.fps,
+            "width": r.width,
+            "height": r.height,
+            "freezes": r.freezes,
+            "freezeMs": r.freeze_ms,
+            "concealed": r.concealed,
+            "qualityLimitation": r.quality_limitation,
+            "candidateType": r.candidate_type,
+            "protocol": r.protocol,
         }));
     }
     let items: Vec<Value> = order

@@ -28,6 +28,16 @@ pub struct QualityRow {
     pub jitter_ms: Option<f64>,
     pub rtt_ms: Option<f64>,
     pub mos: Option<f64>,
+    /// What the client reported (`stats`), when it did.
+    pub fps: Option<f64>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub freezes: Option<i64>,
+    pub freeze_ms: Option<i64>,
+    pub concealed: Option<f64>,
+    pub quality_limitation: Option<String>,
+    pub candidate_type: Option<String>,
+    pub protocol: Option<String>,
 }
 
 /// At most this many connections, streams or subscriptions are listed per session (the
@@ -101,6 +111,8 @@ pub struct SubscriptionRow {
     pub created_at: i64,
     pub destroyed_at: Option<i64>,
     pub destroy_reason: Option<String>,
+    /// A pre-call network test's subscription (`testNetwork`).
+    pub test_network: bool,
 }
 
 /// One event of the timeline.
@@ -255,7 +267,7 @@ impl Store {
         let mut subscriptions = conn
             .prepare_cached(
                 "SELECT subscription_id, meeting_id, stream_id, connection_id, created_at, \
-                 destroyed_at, destroy_reason FROM history_subscriptions \
+                 destroyed_at, destroy_reason, test_network FROM history_subscriptions \
                  WHERE session_id = ?1 ORDER BY created_at DESC, rowid DESC LIMIT ?2",
             )?
             .query_map(params![session_id, MAX_ROWS_PER_SESSION], |r| {
@@ -267,6 +279,7 @@ impl Store {
                     created_at: r.get(4)?,
                     destroyed_at: r.get(5)?,
                     destroy_reason: r.get(6)?,
+                    test_network: r.get(7)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -298,8 +311,9 @@ impl Store {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT at, stream_id, subscription_id, connection_id, media, window_ms, \
-             bitrate_bps, packets, nacks, plis, loss, jitter_ms, rtt_ms, mos \
-             FROM history_quality \
+             bitrate_bps, packets, nacks, plis, loss, jitter_ms, rtt_ms, mos, fps, width, \
+             height, freezes, freeze_ms, concealed, quality_limitation, candidate_type, \
+             protocol FROM history_quality \
              WHERE session_id = ?1 AND at >= ?2 AND (?3 IS NULL OR stream_id = ?3) \
              ORDER BY at DESC, id DESC LIMIT ?4",
         )?;
@@ -322,6 +336,15 @@ impl Store {
                         jitter_ms: r.get(11)?,
                         rtt_ms: r.get(12)?,
                         mos: r.get(13)?,
+                        fps: r.get(14)?,
+                        width: r.get(15)?,
+                        height: r.get(16)?,
+                        freezes: r.get(17)?,
+                        freeze_ms: r.get(18)?,
+                        concealed: r.get(19)?,
+                        quality_limitation: r.get(20)?,
+                        candidate_type: r.get(21)?,
+                        protocol: r.get(22)?,
                     })
                 },
             )?

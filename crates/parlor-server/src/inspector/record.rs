@@ -77,6 +77,16 @@ pub enum What {
         subscription_id: String,
         stream_id: String,
         connection_id: String,
+        /// A pre-call network test's subscription (`testNetwork`).
+        test_network: bool,
+    },
+    /// A pre-call network test's subscription ended: what it measured (the router's
+    /// windows and the client's reports), summed up per kind of media.
+    PrecallTest {
+        subscription_id: String,
+        stream_id: String,
+        connection_id: String,
+        summary: serde_json::Value,
     },
     SubscriptionDestroyed {
         subscription_id: String,
@@ -126,6 +136,8 @@ pub struct Quality {
     /// The window's estimated MOS ([`crate::inspector::score`]); `None` when no media
     /// flowed (a muted track) or no receiver report has told the loss yet.
     pub mos: Option<f64>,
+    /// What the client reported of the same media for about the same time (`stats`).
+    pub client: Option<parlor_proto::signaling::StatsReport>,
 }
 
 impl What {
@@ -143,6 +155,7 @@ impl What {
             What::SubscriptionCreated { .. } => "subscriptionCreated",
             What::SubscriptionDestroyed { .. } => "subscriptionDestroyed",
             What::SubscribeFailed { .. } => "subscribeFailed",
+            What::PrecallTest { .. } => "precallTest",
             What::Moderation { .. } => "moderation",
             What::ArchiveStarted { .. } => "archiveStarted",
             What::ArchiveStopped { .. } => "archiveStopped",
@@ -164,6 +177,7 @@ pub const KINDS: &[&str] = &[
     "subscriptionCreated",
     "subscriptionDestroyed",
     "subscribeFailed",
+    "precallTest",
     "moderation",
     "archiveStarted",
     "archiveStopped",

@@ -109,6 +109,21 @@ pub(crate) const QUALITY_SCHEMA: &str = r#"
     CREATE INDEX history_quality_by_time ON history_quality(at);
 "#;
 
+/// What clients report of their media (`stats`) beside the router's windows, and which
+/// subscriptions are pre-call tests (a third migration).
+pub(crate) const CLIENT_STATS_SCHEMA: &str = r#"
+    ALTER TABLE history_quality ADD COLUMN fps REAL;
+    ALTER TABLE history_quality ADD COLUMN width INTEGER;
+    ALTER TABLE history_quality ADD COLUMN height INTEGER;
+    ALTER TABLE history_quality ADD COLUMN freezes INTEGER;
+    ALTER TABLE history_quality ADD COLUMN freeze_ms INTEGER;
+    ALTER TABLE history_quality ADD COLUMN concealed REAL;
+    ALTER TABLE history_quality ADD COLUMN quality_limitation TEXT;
+    ALTER TABLE history_quality ADD COLUMN candidate_type TEXT;
+    ALTER TABLE history_quality ADD COLUMN protocol TEXT;
+    ALTER TABLE history_subscriptions ADD COLUMN test_network INTEGER NOT NULL DEFAULT 0;
+"#;
+
 /// The columns an event row gets from a record: connection, stream, subscription, reason,
 /// detail.
 type EventColumns<'a> = (
@@ -129,11 +144,14 @@ fn apply<'a>(tx: &Transaction<'_>, r: &'a Record) -> Result<Option<EventColumns<
     let meeting = r.meeting_id.as_deref();
     Ok(Some(match &r.what {
         What::Quality(q) => {
+            let c = q.client.as_ref();
             tx.prepare_cached(
                 "INSERT INTO history_quality (session_id, meeting_id, at, stream_id, \
                  subscription_id, connection_id, media, window_ms, bitrate_bps, packets, \
-                 nacks, plis, loss, jitter_ms, rtt_ms, mos) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                 nacks, plis, loss, jitter_ms, rtt_ms, mos, fps, width, height, freezes, \
+                 freeze_ms, concealed, quality_limitation, candidate_type, protocol) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+                 ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
             )?
             .execute(params![
                 r.session_id,
@@ -152,6 +170,17 @@ fn apply<'a>(tx: &Transaction<'_>, r: &'a Record) -> Result<Option<EventColumns<
                 q.jitter_ms,
                 q.rtt_ms,
                 q.mos,
+                c.and_then(|c| c.fps),
+                c.and_then(|c| c.width),
+                c.and_then(|c| c.height),
+                c.and_then(|c| c.freezes),
+                c.and_then(|c| c.freeze_ms),
+                c.and_then(|c| c.concealed),
+                c.and_then(|c| c.quality_limitation)
+                    .map(|v| crate::wire_name(&v)),
+                c.and_then(|c| c.candidate_type)
+                    .map(|v| crate::wire_name(&v)),
+                c.and_then(|c| c.protocol).map(|v| crate::wire_name(&v)),
             ])?;
             return Ok(None);
         }
@@ -296,11 +325,12 @@ fn apply<'a>(tx: &Transaction<'_>, r: &'a Record) -> Result<Option<EventColumns<
             subscription_id,
             stream_id,
             connection_id,
+            test_network,
         } => {
             tx.prepare_cached(
                 "INSERT OR IGNORE INTO history_subscriptions (subscription_id, meeting_id, \
-                 session_id, stream_id, connection_id, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                 session_id, stream_id, connection_id, created_at, test_network) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
                 subscription_id,
@@ -308,16 +338,29 @@ fn apply<'a>(tx: &Transaction<'_>, r: &'a Record) -> Result<Option<EventColumns<
                 r.session_id,
                 stream_id,
                 connection_id,
-                r.at
+                r.at,
+                test_network
             ])?;
             (
                 Some(connection_id.as_str()),
                 Some(stream_id.as_str()),
                 Some(subscription_id.as_str()),
                 None,
-                None,
+                test_network.then(|| json!({ "testNetwork": true })),
             )
         }
+        What::PrecallTest {
+            subscription_id,
+            stream_id,
+            connection_id,
+            summary,
+        } => (
+            Some(connection_id.as_str()),
+            Some(stream_id.as_str()),
+            Some(subscription_id.as_str()),
+            None,
+            Some(summary.clone()),
+        ),
         What::SubscriptionDestroyed {
             subscription_id,
             reason,
@@ -633,6 +676,7 @@ mod tests {
                     jitter_ms: Some(2.0),
                     rtt_ms: None,
                     mos: Some(4.4),
+                    client: None,
                 }),
             )
         };

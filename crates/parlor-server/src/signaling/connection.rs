@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use parlor_proto::signaling::{
-    ClientMessage, ConnectionReason, ErrorCode, ProtocolError, ServerMessage,
+    ClientMessage, ConnectionReason, ErrorCode, MAX_STATS_REPORTS, ProtocolError, ServerMessage,
 };
 use parlor_router::ConsumerMedia;
 use tokio::sync::mpsc;
@@ -397,12 +397,15 @@ async fn run_requests(
         let reply = match request {
             Ok(msg) => {
                 let id = msg.id().map(str::to_owned);
+                // Reports without an id are not answered (unless refused).
+                let quiet = matches!(msg, ClientMessage::Stats { id: None, .. });
                 let failed = match &msg {
                     ClientMessage::Publish { .. } => Some(None),
                     ClientMessage::Subscribe { stream_id, .. } => Some(Some(stream_id.clone())),
                     _ => None,
                 };
                 match handle(&state, &room, &me, msg).await {
+                    Ok(_) if quiet => continue,
                     Ok(reply) => reply,
                     Err(e) => {
                         // A publish or subscribe refused: the Inspector's error log.
@@ -441,6 +444,22 @@ pub(crate) async fn handle(
     match msg {
         ClientMessage::Connect { .. } => unreachable!("handled by the connection loop"),
         ClientMessage::Ping { id } => Ok(ServerMessage::Pong { id }),
+        ClientMessage::Stats { id, reports } => {
+            if reports.len() > MAX_STATS_REPORTS {
+                return Err(ProtocolError::new(
+                    ErrorCode::LimitExceeded,
+                    format!(
+                        "stats: {} reports; the limit is {MAX_STATS_REPORTS}",
+                        reports.len()
+                    ),
+                ));
+            }
+            for report in &reports {
+                report.validate()?;
+            }
+            room.client_stats(me, reports);
+            ok(id)
+        }
         ClientMessage::Publish {
             id,
             name,
@@ -479,9 +498,10 @@ pub(crate) async fn handle(
             stream_id,
             audio,
             video,
+            test_network,
             sdp,
         } => {
-            let sub = room.add_subscription(me, &stream_id)?;
+            let sub = room.add_subscription(me, &stream_id, test_network)?;
             let media = ConsumerMedia { audio, video };
             match router
                 .create_consumer(sub.clone(), stream_id.as_str().into(), sdp, media)

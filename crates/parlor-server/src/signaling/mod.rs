@@ -100,6 +100,9 @@ pub struct Signaling {
     caps: SessionCaps,
     /// Signals per second per connection.
     signal_rate: NonZeroU32,
+    /// How often clients are asked for `stats` reports, in ms (the router's quality
+    /// interval; 0 when it samples none).
+    pub(crate) stats_interval_ms: u32,
 }
 
 impl Signaling {
@@ -109,10 +112,13 @@ impl Signaling {
         history: History,
         caps: SessionCaps,
         signal_rate: NonZeroU32,
+        quality_interval: Option<std::time::Duration>,
     ) -> Arc<Self> {
         Arc::new(Signaling {
             caps,
             signal_rate,
+            stats_interval_ms: quality_interval
+                .map_or(0, |d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX)),
             router,
             notifier,
             history,

@@ -12,8 +12,8 @@ use axum::extract::ws::Utf8Bytes;
 use indexmap::IndexMap;
 use parlor_proto::Role;
 use parlor_proto::signaling::{
-    Capabilities, Connection, ConnectionReason, ErrorCode, ProtocolError, ServerMessage, Stream,
-    StreamReason, VERSION, VideoDimensions,
+    Capabilities, Connection, ConnectionReason, ErrorCode, ProtocolError, ServerMessage,
+    StatsReport, Stream, StreamReason, VERSION, VideoDimensions,
 };
 use parlor_router::TransportId;
 use serde_json::Value;
@@ -47,6 +47,8 @@ struct Member {
     tx: Outbox,
     /// Signals sent, for the history.
     signals: u64,
+    /// When its last `stats` report was taken (more than one a second are ignored).
+    last_stats: Option<std::time::Instant>,
 }
 
 struct StreamEntry {
@@ -58,6 +60,9 @@ struct StreamEntry {
     layout_class_list: Vec<String>,
     /// The publisher side's last quality score (MOS) per kind of media: audio, video.
     publisher_mos: [Option<f64>; 2],
+    /// The publisher's last `stats` report per kind of media, until a quality window
+    /// takes it.
+    client: [Option<StatsReport>; 2],
 }
 
 struct SubscriptionEntry {
@@ -65,6 +70,11 @@ struct SubscriptionEntry {
     stream_id: String,
     /// Its media connected (`subscriptionConnected`).
     connected: bool,
+    /// The subscriber's last `stats` report per kind of media, until a quality window
+    /// takes it.
+    client: [Option<StatsReport>; 2],
+    /// A pre-call network test's subscription: what its windows measured so far.
+    precall: Option<Box<history::Precall>>,
 }
 
 #[derive(Default)]
@@ -230,6 +240,7 @@ impl Room {
                 .filter(|s| s.announced)
                 .map(|s| s.stream.clone())
                 .collect(),
+            stats_interval: self.hub.upgrade().map_or(0, |h| h.stats_interval_ms),
         };
         tx.send(encode(&connected));
         if let Some(hub) = self.hub.upgrade() {
@@ -264,6 +275,7 @@ impl Room {
                 layout_classes,
                 tx,
                 signals: 0,
+                last_stats: None,
             },
         );
         Ok(connection)
@@ -425,6 +437,7 @@ impl Room {
                 announced: false,
                 layout_class_list,
                 publisher_mos: [None; 2],
+                client: [None, None],
             },
         );
         if let Some(hub) = self.hub.upgrade() {
@@ -633,6 +646,7 @@ impl Room {
         self: &Arc<Self>,
         connection_id: &str,
         stream_id: &str,
+        test_network: bool,
     ) -> Result<TransportId, ProtocolError> {
         let mut state = lock(&self.state);
         let role = self.role_of(&state, connection_id)?;
@@ -661,6 +675,8 @@ impl Room {
                 connection_id: connection_id.to_owned(),
                 stream_id: stream_id.to_owned(),
                 connected: false,
+                client: [None, None],
+                precall: test_network.then(Default::default),
             },
         );
         let id = TransportId::from(id.as_str());
@@ -691,6 +707,7 @@ impl Room {
                     subscription_id: id.to_string(),
                     stream_id: sub.stream_id.clone(),
                     connection_id: sub.connection_id.clone(),
+                    test_network: sub.precall.is_some(),
                 });
             }
             let sub = &state.subscriptions[&**id];

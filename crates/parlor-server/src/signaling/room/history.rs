@@ -2,7 +2,8 @@
 //! media quality windows the router measures on its transports (scored, recorded, and
 //! sent to subscribers as `qualityScore`).
 
-use parlor_proto::signaling::ServerMessage;
+use parlor_proto::signaling::{Media, ServerMessage, StatsReport};
+use serde_json::{Value, json};
 
 use super::{Room, SubscriptionEntry};
 use crate::inspector::score::{self, Window};
@@ -56,20 +57,31 @@ impl Room {
             };
             hub.histograms.quality(labels, mos, loss, rtt_ms, jitter_ms);
         }
-        let (stream_id, subscription_id, connection_id) = {
+        let (stream_id, subscription_id, connection_id, client) = {
             let mut state = lock(&self.state);
+            let state = &mut *state;
             if subscription {
-                let Some(sub) = state.subscriptions.get(&*sample.id) else {
+                let Some(sub) = state.subscriptions.get_mut(&*sample.id) else {
                     return;
                 };
+                let client = sub.client[slot].take();
+                if let Some(precall) = sub.precall.as_mut() {
+                    precall.add(video, sample, loss, mos, client.as_ref());
+                }
                 let publisher = state
                     .streams
                     .get(&sub.stream_id)
                     .and_then(|s| s.publisher_mos[slot]);
+                let ids = (
+                    sub.stream_id.clone(),
+                    Some(sample.id.to_string()),
+                    sub.connection_id.clone(),
+                    client,
+                );
                 if let Some(m) = mos {
                     let worst = publisher.map_or(m, |p| p.min(m));
                     state.send(
-                        &sub.connection_id,
+                        &ids.2,
                         &ServerMessage::QualityScore {
                             subscription_id: sample.id.to_string(),
                             media: if video { "video" } else { "audio" }.into(),
@@ -77,11 +89,7 @@ impl Room {
                         },
                     );
                 }
-                (
-                    sub.stream_id.clone(),
-                    Some(sample.id.to_string()),
-                    sub.connection_id.clone(),
-                )
+                ids
             } else {
                 let Some(entry) = state.streams.get_mut(&*sample.id) else {
                     return;
@@ -91,6 +99,7 @@ impl Room {
                     entry.stream.stream_id.clone(),
                     None,
                     entry.stream.connection.connection_id.clone(),
+                    entry.client[slot].take(),
                 )
             }
         };
@@ -108,12 +117,63 @@ impl Room {
             jitter_ms,
             rtt_ms,
             mos,
+            client,
         }));
+    }
+
+    /// Takes a client's `stats` reports: each one of its own streams' or subscriptions'
+    /// is kept until the next quality window of that media takes it. Reports of streams
+    /// or subscriptions that are not the client's (or no longer exist) are ignored, and so
+    /// is a client reporting more than once a second. Returns how many were taken.
+    pub(crate) fn client_stats(&self, me: &str, reports: Vec<StatsReport>) -> usize {
+        let mut state = lock(&self.state);
+        let state = &mut *state;
+        let Some(member) = state.members.get_mut(me) else {
+            return 0;
+        };
+        let now = std::time::Instant::now();
+        if member
+            .last_stats
+            .is_some_and(|t| now.duration_since(t) < MIN_STATS_SPACING)
+        {
+            return 0;
+        }
+        member.last_stats = Some(now);
+        let mut taken = 0;
+        for report in reports {
+            let slot = usize::from(report.media == Media::Video);
+            let target = match (&report.stream_id, &report.subscription_id) {
+                (Some(stream), None) => state
+                    .streams
+                    .get_mut(stream.as_str())
+                    .filter(|s| s.stream.connection.connection_id == me)
+                    .map(|s| &mut s.client[slot]),
+                (None, Some(sub)) => state
+                    .subscriptions
+                    .get_mut(sub.as_str())
+                    .filter(|s| s.connection_id == me)
+                    .map(|s| &mut s.client[slot]),
+                _ => None,
+            };
+            if let Some(target) = target {
+                *target = Some(report);
+                taken += 1;
+            }
+        }
+        taken
     }
 
     /// Records the end of a subscription: destroyed if its media had connected, failed if
     /// not.
     pub(super) fn record_subscription_end(&self, id: &str, sub: &SubscriptionEntry, reason: &str) {
+        if let Some(precall) = &sub.precall {
+            self.record(What::PrecallTest {
+                subscription_id: id.to_owned(),
+                stream_id: sub.stream_id.clone(),
+                connection_id: sub.connection_id.clone(),
+                summary: precall.summary(),
+            });
+        }
         if sub.connected {
             self.record(What::SubscriptionDestroyed {
                 subscription_id: id.to_owned(),
@@ -126,5 +186,101 @@ impl Room {
                 reason: format!("the subscription ended ({reason}) before its media connected"),
             });
         }
+    }
+}
+
+/// The least time between two `stats` reports of one client that are both taken.
+const MIN_STATS_SPACING: std::time::Duration = std::time::Duration::from_millis(900);
+
+/// What a pre-call test's subscription measured, per kind of media (audio, video): the
+/// router's windows (bitrate, loss, score) and the client's reports (frame rate,
+/// resolution, freezes).
+#[derive(Debug, Default)]
+pub(crate) struct Precall {
+    started: Option<std::time::Instant>,
+    media: [PrecallMedia; 2],
+}
+
+#[derive(Debug, Default)]
+struct PrecallMedia {
+    windows: u32,
+    bits: u64,
+    window_ms: u64,
+    loss_sum: f64,
+    loss_n: u32,
+    mos_sum: f64,
+    mos_n: u32,
+    fps_sum: f64,
+    fps_n: u32,
+    freezes: u64,
+    width: Option<u32>,
+    height: Option<u32>,
+}
+
+impl Precall {
+    fn add(
+        &mut self,
+        video: bool,
+        sample: &parlor_router::QualitySample,
+        loss: Option<f64>,
+        mos: Option<f64>,
+        client: Option<&StatsReport>,
+    ) {
+        self.started.get_or_insert_with(std::time::Instant::now);
+        let m = &mut self.media[usize::from(video)];
+        m.windows += 1;
+        m.bits += sample
+            .bitrate_bps
+            .saturating_mul(u64::from(sample.window_ms))
+            / 1000;
+        m.window_ms += u64::from(sample.window_ms);
+        if let Some(l) = loss {
+            m.loss_sum += l;
+            m.loss_n += 1;
+        }
+        if let Some(s) = mos {
+            m.mos_sum += s;
+            m.mos_n += 1;
+        }
+        if let Some(c) = client {
+            if let Some(f) = c.fps {
+                m.fps_sum += f;
+                m.fps_n += 1;
+            }
+            m.freezes += u64::from(c.freezes.unwrap_or(0));
+            m.width = c.width.or(m.width);
+            m.height = c.height.or(m.height);
+        }
+    }
+
+    /// `{audio, video}`, each `null` when that media never flowed, else its mean bitrate,
+    /// loss, MOS and score, and for video the mean frame rate, last resolution and freezes.
+    fn summary(&self) -> Value {
+        let mean = |sum: f64, n: u32| (n > 0).then(|| sum / f64::from(n));
+        let one = |m: &PrecallMedia, video: bool| {
+            if m.windows == 0 {
+                return Value::Null;
+            }
+            let mos = mean(m.mos_sum, m.mos_n);
+            let mut v = json!({
+                "windows": m.windows,
+                "bitrateBps": (m.bits * 1000).checked_div(m.window_ms).unwrap_or(0),
+                "loss": mean(m.loss_sum, m.loss_n),
+                "mos": mos,
+                "score": mos.map(score::opentok_score),
+            });
+            if video {
+                v["fps"] = json!(mean(m.fps_sum, m.fps_n));
+                v["width"] = json!(m.width);
+                v["height"] = json!(m.height);
+                v["freezes"] = json!(m.freezes);
+            }
+            v
+        };
+        json!({
+            "durationMs": self.started.map(|t| t.elapsed().as_millis() as u64),
+            "audio": one(&self.media[0], false),
+            "video": one(&self.media[1], true),
+        })
     }
 }
