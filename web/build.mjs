@@ -3,6 +3,8 @@
 //   dist/parlor.mjs     ES module
 //   dist/types/*.d.ts   declarations (the package's types)
 //   dist/parlor.global.d.ts  the globals of the classic script
+//   dist/inspector.js, dist/inspector.css  the Inspector page (inspector/, with uPlot),
+//                       which `parlor serve` embeds and serves at /inspector
 // `node build.mjs --outdir DIR` builds into DIR instead (the test script compares that
 // with the committed dist/). The output is deterministic for a given esbuild/tsc.
 import { execFileSync } from 'node:child_process';
@@ -34,6 +36,23 @@ const common = {
 await esbuild.build({ ...common, entryPoints: ['src/classic.ts'], format: 'iife', outfile: path.join(outdir, 'parlor.js') });
 await esbuild.build({ ...common, entryPoints: ['src/index.ts'], format: 'esm', outfile: path.join(outdir, 'parlor.mjs') });
 
+// The Inspector page: its code and uPlot in one script, their styles in one sheet.
+const uplotVersion = JSON.parse(readFileSync(path.join('node_modules', 'uplot', 'package.json'), 'utf8')).version;
+await esbuild.build({
+  ...common,
+  entryPoints: ['inspector/main.ts'],
+  format: 'iife',
+  minify: true,
+  outfile: path.join(outdir, 'inspector.js'),
+  banner: {
+    js: `/*! Parlor Inspector ${version}. Apache-2.0. Includes uPlot ${uplotVersion} (c) Leon Sorokin, MIT License. */`,
+    css: `/*! Parlor Inspector ${version}. Includes uPlot ${uplotVersion} styles, MIT License. */`,
+  },
+});
+
+execFileSync(process.execPath, [path.join('node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join('inspector', 'tsconfig.json')], {
+  stdio: 'inherit',
+});
 execFileSync(process.execPath, [path.join('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--outDir', path.join(outdir, 'types')], {
   stdio: 'inherit',
 });
@@ -56,4 +75,4 @@ declare global {
 export {};
 `,
 );
-console.log(`built ${path.relative(process.cwd(), outdir) || '.'}: parlor.js, parlor.mjs, types/`);
+console.log(`built ${path.relative(process.cwd(), outdir) || '.'}: parlor.js, parlor.mjs, types/, inspector.js, inspector.css`);

@@ -8,7 +8,7 @@ pub(crate) mod archives;
 mod auth;
 mod callbacks;
 mod error;
-mod inspector;
+pub(crate) mod inspector;
 mod json;
 mod metrics;
 mod moderation;
@@ -119,6 +119,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/project/{api_key}", any(project::unrouted))
         .route("/v2/project/{api_key}/{*rest}", any(project::unrouted))
         .merge(crate::web::router())
+        .merge(crate::inspector::page::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(rejections::json_errors))

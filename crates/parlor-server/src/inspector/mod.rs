@@ -11,6 +11,7 @@
 //! * [`store`] — the tables (`history_*` in the server's SQLite) and their writes: batches
 //!   of records, closing what a crash left open, pruning.
 //! * [`queries`] — reading it back: the rows the Inspector API answers with.
+//! * [`page`] — the Inspector web page at `/inspector` (login, the page, its data).
 //!
 //! A **meeting** is one period of use of a session: it starts when the first client joins
 //! and ends when the last one leaves (the life of the session's room), so a session used
@@ -18,6 +19,7 @@
 //! stored. Only clients whose token verified are recorded: an unauthenticated client
 //! cannot write to the history.
 
+pub mod page;
 pub mod queries;
 pub mod record;
 pub mod score;
