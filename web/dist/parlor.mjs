@@ -541,7 +541,13 @@ function selectedCandidate(report) {
   const out = {};
   if (local && CANDIDATE_TYPES.has(local.candidateType)) out.candidateType = local.candidateType;
   if (local && (local.protocol === "udp" || local.protocol === "tcp")) out.protocol = local.protocol;
+  const rtt = rttMs(pair?.currentRoundTripTime);
+  if (rtt !== void 0) out.rttMs = rtt;
   return out;
+}
+function rttMs(seconds) {
+  const s = finite(seconds);
+  return s === void 0 ? void 0 : Math.min(6e4, Math.max(0, Math.round(s * 1e4) / 10));
 }
 function finite(n) {
   return typeof n === "number" && Number.isFinite(n) ? n : void 0;
@@ -555,6 +561,11 @@ function upstreamReports(report, owner, memory) {
     if (s.type !== type || s.kind !== "audio" && s.kind !== "video") return;
     if (out.some((r2) => r2.media === s.kind)) return;
     const r = { ...owner, media: s.kind, ...candidate };
+    if (sending) {
+      const remote = s.remoteId ? report.get(s.remoteId) : void 0;
+      const rtt = rttMs(remote?.roundTripTime);
+      if (rtt !== void 0) r.rttMs = rtt;
+    }
     const prev = memory.get(s.id);
     const now = {
       freezeCount: finite(s.freezeCount) ?? 0,

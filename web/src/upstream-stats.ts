@@ -17,7 +17,7 @@ const LIMITATIONS = new Set(['none', 'cpu', 'bandwidth', 'other']);
 const CANDIDATE_TYPES = new Set(['host', 'srflx', 'prflx', 'relay']);
 
 /** The client side of the selected candidate pair: its type and protocol. */
-function selectedCandidate(report: RTCStatsReport): Pick<WireStatsReport, 'candidateType' | 'protocol'> {
+function selectedCandidate(report: RTCStatsReport): Pick<WireStatsReport, 'candidateType' | 'protocol' | 'rttMs'> {
   let pair: AnyStats | undefined;
   report.forEach((s: AnyStats) => {
     if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId) as AnyStats | undefined;
@@ -28,10 +28,18 @@ function selectedCandidate(report: RTCStatsReport): Pick<WireStatsReport, 'candi
     });
   }
   const local = pair?.localCandidateId ? (report.get(pair.localCandidateId) as AnyStats | undefined) : undefined;
-  const out: Pick<WireStatsReport, 'candidateType' | 'protocol'> = {};
+  const out: Pick<WireStatsReport, 'candidateType' | 'protocol' | 'rttMs'> = {};
   if (local && CANDIDATE_TYPES.has(local.candidateType)) out.candidateType = local.candidateType;
   if (local && (local.protocol === 'udp' || local.protocol === 'tcp')) out.protocol = local.protocol;
+  const rtt = rttMs(pair?.currentRoundTripTime);
+  if (rtt !== undefined) out.rttMs = rtt;
   return out;
+}
+
+/** Seconds (W3C) → milliseconds within what the server accepts. */
+function rttMs(seconds: unknown): number | undefined {
+  const s = finite(seconds);
+  return s === undefined ? undefined : Math.min(60000, Math.max(0, Math.round(s * 10000) / 10));
 }
 
 function finite(n: unknown): number | undefined {
@@ -56,6 +64,12 @@ export function upstreamReports(
     // A publisher's simulcast layers would each be an outbound-rtp: the first of a kind counts.
     if (out.some((r) => r.media === s.kind)) return;
     const r: WireStatsReport = { ...owner, media: s.kind, ...candidate };
+    // A sender's RTT from the server's receiver reports, better than the ICE checks'.
+    if (sending) {
+      const remote = s.remoteId ? (report.get(s.remoteId) as AnyStats | undefined) : undefined;
+      const rtt = rttMs(remote?.roundTripTime);
+      if (rtt !== undefined) r.rttMs = rtt;
+    }
     const prev = memory.get(s.id);
     const now = {
       freezeCount: finite(s.freezeCount) ?? 0,

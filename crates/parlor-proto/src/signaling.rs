@@ -219,6 +219,10 @@ pub struct StatsReport {
     /// `udp` or `tcp`: the transport of the selected candidate pair.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<TransportProtocol>,
+    /// Round-trip time to the media server in milliseconds, as the client measures it
+    /// (a sender from the server's receiver reports; otherwise its ICE checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<f64>,
 }
 
 /// Transport of an ICE candidate.
@@ -244,6 +248,9 @@ impl StatsReport {
         }
         if self.fps.is_some_and(|f| !(0.0..=1000.0).contains(&f)) {
             return bad("fps must be between 0 and 1000");
+        }
+        if self.rtt_ms.is_some_and(|r| !(0.0..=60_000.0).contains(&r)) {
+            return bad("rttMs must be between 0 and 60000");
         }
         if self.concealed.is_some_and(|c| !(0.0..=1.0).contains(&c)) {
             return bad("concealed must be a fraction between 0 and 1");

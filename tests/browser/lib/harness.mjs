@@ -72,9 +72,10 @@ export const CHROMIUM_ARGS = [
 ];
 
 /** Starts `parlor serve` on free ports with a fresh data dir (the compat suites' launcher). */
-export function startServer(extraArgs = []) {
+export function startServer(extraArgs = [], { listen } = {}) {
   return startParlor({
     extraArgs,
+    listen,
     env: { PARLOR_LOG: process.env.PARLOR_LOG || 'warn' },
     dataDirPrefix: 'parlor-browser-',
   });
@@ -125,9 +126,13 @@ export function token(sessionId, { role = 'publisher', data } = {}) {
 }
 
 /** Launches Chromium (a fresh profile in a temp dir, as Playwright does for every launch). */
-export async function launchBrowser() {
+export async function launchBrowser({ executablePath = CHROMIUM, hosts = [], secureOrigins = [] } = {}) {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (apt-get install chromium)`);
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  // `hosts`: more addresses the pages may reach (the test hosts of lib/impair.mjs);
+  // `secureOrigins`: plain-HTTP origins beyond localhost whose pages may use the camera.
+  const args = CHROMIUM_ARGS.map((a) => (a.startsWith('--host-resolver-rules=') ? [a, ...hosts.map((h) => `EXCLUDE ${h}`)].join(', ') : a));
+  if (secureOrigins.length) args.push(`--unsafely-treat-insecure-origin-as-secure=${secureOrigins.join(',')}`);
+  return chromium.launch({ executablePath, headless: true, args });
 }
 
 /**
@@ -135,7 +140,7 @@ export async function launchBrowser() {
  * the Parlor server's, as for a real app that loads the SDK with a script tag. `{{PARLOR}}`
  * in a page becomes the Parlor server's base URL.
  */
-export async function startPageServer(server) {
+export async function startPageServer(server, host = '127.0.0.1') {
   const srv = http.createServer((req, res) => {
     const name = path.basename(new URL(req.url, 'http://x').pathname) || 'test.html';
     const file = path.join(PAGES, name);
@@ -147,10 +152,10 @@ export async function startPageServer(server) {
     const body = readFileSync(file, 'utf8').replaceAll('{{PARLOR}}', server.baseUrl);
     res.writeHead(200, { 'Content-Type': `${type}; charset=utf-8`, 'Cache-Control': 'no-store' }).end(body);
   });
-  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  await new Promise((resolve) => srv.listen(0, host, resolve));
   const { port } = srv.address();
   return {
-    baseUrl: `http://127.0.0.1:${port}`,
+    baseUrl: `http://${host}:${port}`,
     close: () => new Promise((resolve) => srv.close(resolve)),
   };
 }

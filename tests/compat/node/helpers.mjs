@@ -28,7 +28,7 @@ export function spawnReaped(command, args, options) {
     : spawn(command, args, options);
 }
 
-const LISTEN_RE = /^parlor listening on (https?:\/\/127\.0\.0\.1:(\d+))\s*$/m;
+const LISTEN_RE = /^parlor listening on (https?:\/\/\d+\.\d+\.\d+\.\d+:(\d+))\s*$/m;
 const START_TIMEOUT_MS = 20000;
 const STOP_TIMEOUT_MS = 10000;
 
@@ -43,6 +43,7 @@ export async function startServer({
   extraArgs = [],
   env = {},
   dataDirPrefix = 'parlor-compat-node-',
+  listen = '127.0.0.1:0',
 } = {}) {
   if (!existsSync(PARLOR_BIN)) {
     throw new Error(`parlor binary not found at ${PARLOR_BIN} (set PARLOR_BIN or build parlor-server)`);
@@ -50,7 +51,7 @@ export async function startServer({
   const dataDir = mkdtempSync(path.join(tmpdir(), dataDirPrefix));
   const child = spawnReaped(
     PARLOR_BIN,
-    ['serve', '--listen', '127.0.0.1:0', '--media-port', '0', '--data-dir', dataDir, '--api-key', apiKey, '--api-secret', apiSecret, ...extraArgs],
+    ['serve', '--listen', listen, '--media-port', '0', '--data-dir', dataDir, '--api-key', apiKey, '--api-secret', apiSecret, ...extraArgs],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
   let stdout = '';

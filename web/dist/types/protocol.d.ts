@@ -58,6 +58,7 @@ export interface WireStatsReport {
     qualityLimitation?: 'none' | 'cpu' | 'bandwidth' | 'other';
     candidateType?: 'host' | 'srflx' | 'prflx' | 'relay';
     protocol?: 'udp' | 'tcp';
+    rttMs?: number;
 }
 export interface ErrorMessage {
     type: 'error';

@@ -34,7 +34,12 @@ impl Room {
         let slot = usize::from(video);
         let loss = sample.loss_permille.map(|l| f64::from(l) / 1000.0);
         let jitter_ms = sample.jitter_us.map(|j| f64::from(j) / 1000.0);
-        let rtt_ms = sample.rtt_us.map(|r| f64::from(r) / 1000.0);
+        // The router's RTT (from receiver reports, or RTCP XR from a publisher), else the
+        // client's own (a browser measures its publisher's from the router's reports).
+        let rtt_ms = sample
+            .rtt_us
+            .map(|r| f64::from(r) / 1000.0)
+            .or_else(|| self.client_rtt(&sample.id, subscription, slot));
         // No score without media, or before the first receiver report says what was lost.
         let mos = (sample.packets > 0 && loss.is_some()).then(|| {
             score::mos(&Window {
@@ -119,6 +124,17 @@ impl Room {
             mos,
             client,
         }));
+    }
+
+    /// The RTT in the client's pending report for a transport's media, if it gave one.
+    fn client_rtt(&self, id: &str, subscription: bool, slot: usize) -> Option<f64> {
+        let state = lock(&self.state);
+        let report = if subscription {
+            state.subscriptions.get(id)?.client[slot].as_ref()
+        } else {
+            state.streams.get(id)?.client[slot].as_ref()
+        };
+        report?.rtt_ms
     }
 
     /// Takes a client's `stats` reports: each one of its own streams' or subscriptions'
