@@ -1101,6 +1101,17 @@ impl Worker {
                 self.flush_outbox();
             }
         }
+        if !consumers.is_empty() {
+            // Each packet's arrival to the end of its fan-out: one clock read per pass.
+            let done = Instant::now();
+            for (i, p) in group.iter().enumerate() {
+                if media[i].is_some() {
+                    self.stats
+                        .forward_latency
+                        .observe(done.saturating_duration_since(p.packet.timestamp));
+                }
+            }
+        }
         if let Some(Transport {
             role: Role::Producer(p),
             ..

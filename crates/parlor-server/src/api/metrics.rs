@@ -12,6 +12,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
@@ -195,6 +197,11 @@ pub async fn get(State(state): State<AppState>, _auth: MetricsAuth) -> Result<Re
             .metrics()
             .num_alive_tasks(),
     );
+    reg.register(
+        "forward_latency_seconds",
+        "Time from a publisher's packet arriving at the media router to the end of its fan-out to every subscriber",
+        ForwardLatency(r.forward_latency),
+    );
     state.signaling.histograms.register(&mut reg);
     process_metrics(&mut reg);
     let mut body = String::new();
@@ -213,6 +220,28 @@ pub async fn get(State(state): State<AppState>, _auth: MetricsAuth) -> Result<Re
 
 /// The process's CPU time, resident memory and open file descriptors, from `/proc/self`
 /// (Linux); left out where it cannot be read.
+/// The router's forwarding-latency buckets, as a Prometheus histogram in seconds.
+#[derive(Debug)]
+struct ForwardLatency(parlor_router::LatencyHistogram);
+
+impl EncodeMetric for ForwardLatency {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let h = &self.0;
+        let mut buckets = [(f64::INFINITY, 0u64); parlor_router::LATENCY_BOUNDS_US.len() + 1];
+        for (i, b) in buckets.iter_mut().enumerate() {
+            if let Some(&bound) = parlor_router::LATENCY_BOUNDS_US.get(i) {
+                b.0 = bound as f64 / 1e6;
+            }
+            b.1 = h.counts[i];
+        }
+        encoder.encode_histogram::<NoLabelSet>(h.sum_us as f64 / 1e6, h.count(), &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
 fn process_metrics(reg: &mut Registry) {
     let process = reg.sub_registry_with_prefix("process");
     if let Ok(stat) = std::fs::read_to_string("/proc/self/stat")
