@@ -3,7 +3,8 @@
 // and is capped at 1 Mbit/s (lib/impair.mjs: a network namespace, nftables and tc). All
 // three publish and subscribe to the others. The Inspector's quality API then shows Carol's
 // stream with her loss and RTT and a lower score, while Ann's and Bob's stay green; the
-// subscribers of Carol's stream are told the lower score (`qualityScoreChanged`).
+// subscribers of Carol's stream are told the lower score (`qualityScoreChanged`), and the
+// Inspector page shows it (a screenshot in target/screenshots/inspector/impaired-session.png).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
@@ -12,7 +13,9 @@ import {
   inspector as inspectorOf,
   join,
   launchBrowser,
+  logInInspector,
   openPage,
+  screenshot,
   startPageServer,
   startServer,
   waitInPage,
@@ -61,9 +64,10 @@ test('one participant on a lossy link: the Inspector shows her loss, RTT and low
   await ann.evaluate(() => {
     window.scores = [];
   });
-  const a = await join(ann, sid, { publish: true });
-  const b = await join(bob, sid, { publish: true });
-  const c = await join(carol, sid, { publish: true });
+  const as = (name) => ({ publish: true, data: `name=${name}`, publisherProps: { name: 'webcam' } });
+  const a = await join(ann, sid, as('Ann'));
+  const b = await join(bob, sid, as('Bob'));
+  const c = await join(carol, sid, as('Carol'));
   for (const r of [a, b, c]) assert.ok(r.streamId, JSON.stringify(r));
   // Everyone subscribes to the two others; Ann records the scores of Carol's stream.
   for (const p of [ann, bob, carol]) await waitInPage(p, () => T.subscribers.size === 2, undefined, 30000);
@@ -90,7 +94,7 @@ test('one participant on a lossy link: the Inspector shows her loss, RTT and low
   const bad = summary(c.streamId, 'audio');
   for (const [who, r] of [['Ann', a], ['Bob', b], ['Carol', c]]) {
     const { meanLoss, meanMos, meanRttMs, score } = summary(r.streamId, 'audio');
-    console.log(`# ${who}'s audio as the router receives it: loss ${meanLoss?.toFixed(3)}, RTT ${meanRttMs?.toFixed(0)} ms, MOS ${meanMos?.toFixed(2)}, score ${score}`);
+    console.log(`${who}'s audio as the router receives it: loss ${meanLoss?.toFixed(3)}, RTT ${meanRttMs?.toFixed(0)} ms, MOS ${meanMos?.toFixed(2)}, score ${score}`);
   }
   // Audio is not retransmitted: the router's receiver reports show Carol's loss.
   assert.ok(bad.meanLoss >= 0.07, `Carol's audio loss: ${JSON.stringify(bad)}`);
@@ -113,5 +117,28 @@ test('one participant on a lossy link: the Inspector shows her loss, RTT and low
   // Ann, subscribing to Carol, is told a low audio score: the worse of Carol's side and hers.
   const scores = await waitInPage(ann, () => (window.scores.some((s) => s.audioQualityScore <= 3) ? window.scores : null), undefined, 20000);
   assert.ok(scores.length >= 1);
+
+  // The Inspector page shows the same, for a person to look at: Carol's stream's audio
+  // with her loss and a red or amber score beside the others' green ones.
+  const context = await env.browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  await logInInspector(page, env.server);
+  await page.goto(`${env.server.baseUrl}/inspector/sessions/${encodeURIComponent(sid)}`);
+  await page.click('button[data-media="audio"]');
+  const shown = await waitInPage(
+    page,
+    ([carolStream, others]) => {
+      const score = (id) => document.querySelector(`.stream-quality[data-stream-id="${id}"] li[data-side="publisher"]`)?.dataset.score;
+      const loss = document.querySelector(`.stream-quality[data-stream-id="${carolStream}"] .chart[data-metric="loss"]`);
+      const c = Number(score(carolStream));
+      const o = others.map((id) => Number(score(id)));
+      return c && o.every(Boolean) && Number(loss?.dataset.points) > 0 ? { carol: c, others: o } : null;
+    },
+    [c.streamId, [a.streamId, b.streamId]],
+    20000,
+  );
+  assert.ok(shown.carol <= 3 && shown.others.every((x) => x >= 4), JSON.stringify(shown));
+  console.log(`screenshot: ${await screenshot(page, 'impaired-session')}`);
+  await context.close();
   for (const p of [ann, bob, carol]) await p.context().close();
 });

@@ -9,8 +9,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createSign } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { test } from 'node:test';
 
 import { b64url } from '../compat/node/helpers.mjs';
@@ -18,23 +16,17 @@ import {
   API_KEY,
   API_SECRET,
   PARLOR_BIN,
-  REPO_ROOT,
   createSession,
   join,
+  logInInspector,
   openTestPage,
+  screenshot,
   useEnvironment,
   waitInPage,
 } from './lib/harness.mjs';
 
 const env = useEnvironment({ serverArgs: ['--quality-interval', '1s'] });
-const SHOTS = process.env.PARLOR_SCREENSHOT_DIR || path.join(REPO_ROOT, 'target', 'screenshots', 'inspector');
-
-async function shot(page, name) {
-  mkdirSync(SHOTS, { recursive: true });
-  const file = path.join(SHOTS, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  return file;
-}
+const shot = screenshot;
 
 /** What the Inspector's pages reported as broken: script errors, CSP violations. */
 const problems = [];
@@ -51,14 +43,7 @@ async function inspectorContext() {
   return context;
 }
 
-/** Logs in through the form; resolves with the page after the redirect. */
-async function logIn(page, key, secret) {
-  await page.goto(`${env.server.baseUrl}/inspector`);
-  await page.fill('#key', key);
-  await page.fill('#secret', secret);
-  await Promise.all([page.waitForNavigation(), page.click('#login-form button[type=submit]')]);
-  return page;
-}
+const logIn = (page, key, secret) => logInInspector(page, env.server, key, secret);
 
 /** `parlor app create` in the server's data dir → {applicationId, privateKey}. */
 function createApplication() {

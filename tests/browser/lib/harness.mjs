@@ -182,6 +182,26 @@ export async function waitInPage(page, fn, arg, timeout = 20000) {
   return handle.jsonValue();
 }
 
+/** Where screenshots go: $PARLOR_SCREENSHOT_DIR, by default target/screenshots/inspector. */
+export const SCREENSHOTS = process.env.PARLOR_SCREENSHOT_DIR || path.join(REPO_ROOT, 'target', 'screenshots', 'inspector');
+
+/** A full-page screenshot of `page` as SCREENSHOTS/`name`.png; returns its path. */
+export async function screenshot(page, name) {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const file = path.join(SCREENSHOTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/** Logs in to `server`'s Inspector page through its form; resolves after the redirect. */
+export async function logInInspector(page, server, key = API_KEY, secret = API_SECRET) {
+  await page.goto(`${server.baseUrl}/inspector`);
+  await page.fill('#key', key);
+  await page.fill('#secret', secret);
+  await Promise.all([page.waitForNavigation(), page.click('#login-form button[type=submit]')]);
+  return page;
+}
+
 export function artifactPath(name) {
   mkdirSync(ARTIFACTS, { recursive: true });
   return path.join(ARTIFACTS, name);
