@@ -27,6 +27,8 @@ pub const DEFAULT_QUALITY_RETENTION: std::time::Duration =
     std::time::Duration::from_secs(3 * 86_400);
 /// How often media quality is sampled by default.
 pub const DEFAULT_QUALITY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a session may stay empty and still continue its meeting (OpenTok's 10 minutes).
+pub const DEFAULT_MEETING_GAP: std::time::Duration = std::time::Duration::from_secs(600);
 /// How long session history is kept by default (OpenTok's Inspector keeps 20 days).
 pub const DEFAULT_HISTORY_RETENTION: std::time::Duration =
     std::time::Duration::from_secs(20 * 86_400);
@@ -130,6 +132,10 @@ pub struct ServeArgs {
     /// (two rows per stream and subscription per interval) [default: 3d].
     #[arg(long, env = "PARLOR_QUALITY_RETENTION")]
     pub quality_retention: Option<String>,
+    /// A session empty for less than this and joined again continues the same meeting in
+    /// the Inspector, e.g. 30m [default: 10m, as OpenTok splits meetings].
+    #[arg(long, env = "PARLOR_MEETING_GAP")]
+    pub meeting_gap: Option<String>,
     /// Serve HTTPS and WSS with this certificate chain (PEM, leaf first); needs --tls-key.
     /// Reloaded on SIGHUP and when the file changes.
     #[arg(long, env = "PARLOR_TLS_CERT", requires = "tls_key")]
@@ -168,6 +174,7 @@ struct FileConfig {
     history_retention: Option<String>,
     quality_interval: Option<String>,
     quality_retention: Option<String>,
+    meeting_gap: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
 }
@@ -204,6 +211,8 @@ pub struct Config {
     pub quality_interval: Option<std::time::Duration>,
     /// How long quality windows are kept (at most the history's retention).
     pub quality_retention: std::time::Duration,
+    /// How long a session may stay empty and still continue its meeting.
+    pub meeting_gap: std::time::Duration,
     /// HTTPS/WSS certificate and key files; plain HTTP when absent.
     pub tls: Option<TlsFiles>,
 }
@@ -262,6 +271,7 @@ impl std::fmt::Debug for Config {
             .field("history_retention", &self.history_retention)
             .field("quality_interval", &self.quality_interval)
             .field("quality_retention", &self.quality_retention)
+            .field("meeting_gap", &self.meeting_gap)
             .field("tls", &self.tls)
             .finish()
     }
@@ -425,6 +435,8 @@ impl Config {
                 "--archive-retention",
             )?,
         };
+        let meeting_gap = duration(args.meeting_gap.or(file.meeting_gap), "--meeting-gap")?
+            .unwrap_or(DEFAULT_MEETING_GAP);
         let history_retention = duration(
             args.history_retention.or(file.history_retention),
             "--history-retention",
@@ -462,6 +474,7 @@ impl Config {
             history_retention,
             quality_interval,
             quality_retention,
+            meeting_gap,
             tls,
             listen,
             media_port: args

@@ -87,6 +87,7 @@ impl Harness {
             config.session_caps,
             config.rates.signals,
             None,
+            config.meeting_gap,
         );
         tokio::spawn(signaling.clone().run_router_events(events));
         let archives = crate::archives::Archives::start(

@@ -73,6 +73,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.session_caps,
         config.rates.signals,
         config.quality_interval,
+        config.meeting_gap,
     );
     tokio::spawn(signaling.clone().run_router_events(router_events));
     let archives = crate::archives::Archives::start(

@@ -604,3 +604,43 @@ async fn clients_stats_reports_join_the_quality_windows_and_only_their_own_count
     }
     panic!("the clients' reports never showed in the quality windows: {last:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_joined_again_soon_continues_its_meeting_and_later_starts_a_new_one() {
+    let server = Server::start_configured(&["--meeting-gap", "3s"]);
+    let (sid, [(alice, _)]) = server.join([Role::Publisher]).await;
+    let token = |server: &Server| {
+        server
+            .sdk()
+            .generate_token(&sid, parlor_sdk::TokenOptions::default())
+            .unwrap()
+    };
+    alice.disconnect().await;
+    events_until(&server, &sid, |e| count(e, "meetingEnded") == 1).await;
+    // Back within the gap: the same meeting, open again.
+    let (bob, _) = server.connect(&sid, &token(&server)).await;
+    let events = events_until(&server, &sid, |e| count(e, "meetingStarted") == 2).await;
+    let resumed = events
+        .iter()
+        .filter(|e| e["kind"] == "meetingStarted")
+        .nth(1)
+        .unwrap();
+    assert_eq!(resumed["detail"]["resumed"], true, "{resumed}");
+    let (_, s) = inspector(&server, &format!("/sessions/{sid}")).await;
+    let meetings = s["meetings"].as_array().unwrap();
+    assert_eq!(meetings.len(), 1, "{s}");
+    assert_eq!(meetings[0]["endedAt"], Value::Null, "open again: {s}");
+    assert_eq!(s["connections"].as_array().unwrap().len(), 2);
+    bob.disconnect().await;
+    events_until(&server, &sid, |e| count(e, "meetingEnded") == 2).await;
+    // Empty for longer than the gap: a new meeting.
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    let (carol, _) = server.connect(&sid, &token(&server)).await;
+    events_until(&server, &sid, |e| count(e, "meetingStarted") == 3).await;
+    let (_, s) = inspector(&server, &format!("/sessions/{sid}")).await;
+    let meetings = s["meetings"].as_array().unwrap();
+    assert_eq!(meetings.len(), 2, "{s}");
+    assert_eq!(meetings[0]["endReason"], "lastConnectionLeft", "{s}");
+    assert_eq!(meetings[1]["endedAt"], Value::Null);
+    carol.disconnect().await;
+}

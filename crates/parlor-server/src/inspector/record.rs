@@ -30,8 +30,11 @@ pub struct Record {
 /// and the API.
 #[derive(Debug, Clone, PartialEq)]
 pub enum What {
+    /// A meeting started, or (`resumed`) went on: its session was joined again less than
+    /// `--meeting-gap` after it emptied.
     MeetingStarted {
         project_id: String,
+        resumed: bool,
     },
     MeetingEnded,
     ConnectionCreated {

@@ -184,13 +184,24 @@ fn apply<'a>(tx: &Transaction<'_>, r: &'a Record) -> Result<Option<EventColumns<
             ])?;
             return Ok(None);
         }
-        What::MeetingStarted { project_id } => {
+        What::MeetingStarted {
+            project_id,
+            resumed,
+        } => {
+            // A resumed meeting is open again.
             tx.prepare_cached(
-                "INSERT OR IGNORE INTO history_meetings (meeting_id, project_id, session_id, \
-                 started_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO history_meetings (meeting_id, project_id, session_id, started_at) \
+                 VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT(meeting_id) DO UPDATE SET ended_at = NULL, end_reason = NULL",
             )?
             .execute(params![meeting, project_id, r.session_id, r.at])?;
-            (None, None, None, None, None)
+            (
+                None,
+                None,
+                None,
+                None,
+                resumed.then(|| json!({ "resumed": true })),
+            )
         }
         What::MeetingEnded => {
             tx.prepare_cached(
@@ -527,6 +538,7 @@ mod tests {
                 Some(id),
                 What::MeetingStarted {
                     project_id: "123".into(),
+                    resumed: false,
                 },
             ),
             rec(

@@ -103,6 +103,11 @@ pub struct Signaling {
     /// How often clients are asked for `stats` reports, in ms (the router's quality
     /// interval; 0 when it samples none).
     pub(crate) stats_interval_ms: u32,
+    /// A session empty for less than this continues its meeting when joined again.
+    meeting_gap: std::time::Duration,
+    /// Meetings of sessions that emptied less than `meeting_gap` ago: session → (meeting,
+    /// when it emptied).
+    idle_meetings: Mutex<HashMap<String, (String, std::time::Instant)>>,
 }
 
 impl Signaling {
@@ -113,8 +118,11 @@ impl Signaling {
         caps: SessionCaps,
         signal_rate: NonZeroU32,
         quality_interval: Option<std::time::Duration>,
+        meeting_gap: std::time::Duration,
     ) -> Arc<Self> {
         Arc::new(Signaling {
+            meeting_gap,
+            idle_meetings: Mutex::new(HashMap::new()),
             caps,
             signal_rate,
             stats_interval_ms: quality_interval
@@ -236,10 +244,22 @@ impl Signaling {
         let room = match rooms.get(session_id) {
             Some(room) => room.clone(),
             None => {
-                let room = Room::new(session_id, project_id, Arc::downgrade(self), self.caps);
+                // The meeting of a session that emptied only a moment ago goes on.
+                let resumed = lock(&self.idle_meetings)
+                    .remove(session_id)
+                    .filter(|(_, at)| at.elapsed() < self.meeting_gap)
+                    .map(|(meeting, _)| meeting);
+                let room = Room::new(
+                    session_id,
+                    project_id,
+                    resumed.clone(),
+                    Arc::downgrade(self),
+                    self.caps,
+                );
                 rooms.insert(session_id.to_owned(), room.clone());
                 room.record(What::MeetingStarted {
                     project_id: project_id.to_owned(),
+                    resumed: resumed.is_some(),
                 });
                 self.notifier.notify(Notice {
                     project_id: project_id.to_owned(),
@@ -264,6 +284,14 @@ impl Signaling {
         let mut rooms = lock(&self.rooms);
         if room.is_empty() && rooms.remove(room.session_id()).is_some() {
             room.record(What::MeetingEnded);
+            if !self.meeting_gap.is_zero() {
+                let mut idle = lock(&self.idle_meetings);
+                idle.retain(|_, (_, at)| at.elapsed() < self.meeting_gap);
+                idle.insert(
+                    room.session_id().to_owned(),
+                    (room.meeting_id().to_owned(), std::time::Instant::now()),
+                );
+            }
             let (project, session) = (room.project_id(), room.session_id());
             self.emit(SessionEvent::Emptied {
                 session_id: session.to_owned(),

@@ -145,16 +145,18 @@ fn denied(what: &str, role: Role) -> ProtocolError {
 }
 
 impl Room {
+    /// A room for a session: in a new meeting, or continuing `meeting`.
     pub(super) fn new(
         session_id: &str,
         project_id: &str,
+        meeting: Option<String>,
         hub: Weak<Signaling>,
         caps: SessionCaps,
     ) -> Arc<Room> {
         Arc::new(Room {
             session_id: session_id.to_owned(),
             project_id: project_id.to_owned(),
-            meeting_id: uuid::Uuid::new_v4().to_string(),
+            meeting_id: meeting.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             hub,
             caps,
             state: Mutex::new(State::default()),
@@ -167,6 +169,11 @@ impl Room {
 
     pub fn project_id(&self) -> &str {
         &self.project_id
+    }
+
+    /// The meeting this room's life belongs to (the Inspector's).
+    pub fn meeting_id(&self) -> &str {
+        &self.meeting_id
     }
 
     /// Sends one message to one member.
