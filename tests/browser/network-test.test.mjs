@@ -9,7 +9,17 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { API_KEY, createSession, inspector as inspectorOf, openTestPage, token, useEnvironment } from './lib/harness.mjs';
+import {
+  API_KEY,
+  createSession,
+  inspector as inspectorOf,
+  logInInspector,
+  openTestPage,
+  screenshot,
+  token,
+  useEnvironment,
+  waitInPage,
+} from './lib/harness.mjs';
 
 const require = createRequire(import.meta.url);
 const NETWORK_TEST = require.resolve('opentok-network-test-js');
@@ -69,4 +79,22 @@ test('opentok-network-test-js: connectivity and quality through Parlor', { timeo
   assert.ok(video.fps > 0 && video.width > 0 && video.height > 0, `the browser's own reports: ${JSON.stringify(entry)}`);
   assert.ok(audio && audio.bitrateBps > 0 && audio.loss !== null, JSON.stringify(entry));
   await page.context().close();
+
+  // The Inspector page shows the pre-call test as its own section.
+  const context = await env.browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const inspectorPage = await context.newPage();
+  await logInInspector(inspectorPage, env.server);
+  await inspectorPage.goto(`${env.server.baseUrl}/inspector/sessions/${encodeURIComponent(sid)}`);
+  const rows = await waitInPage(
+    inspectorPage,
+    () => {
+      const r = [...document.querySelectorAll('#precall-table tbody tr[data-event-id]')].map((tr) => tr.textContent);
+      return r.length && !document.getElementById('precall').hidden ? r : null;
+    },
+    undefined,
+    15000,
+  );
+  assert.ok(rows.some((t) => /\d+×\d+ · \d+ fps/.test(t) && /kbps/.test(t)), JSON.stringify(rows));
+  console.log(`screenshot: ${await screenshot(inspectorPage, 'precall-session')}`);
+  await context.close();
 });

@@ -55,6 +55,8 @@ export interface Subscription {
   createdAt: number;
   destroyedAt: number | null;
   destroyReason: string | null;
+  /** A pre-call network test's subscription. */
+  testNetwork?: boolean;
 }
 
 export interface FailureRate {
@@ -137,6 +139,7 @@ export const KINDS = [
   'subscriptionCreated',
   'subscriptionDestroyed',
   'subscribeFailed',
+  'precallTest',
   'moderation',
   'archiveStarted',
   'archiveStopped',

@@ -4,6 +4,7 @@
 import { ApiFailure, type Event, FAILURE_KINDS, KINDS, type Session, api } from './api';
 import { subscriptionGraph } from './graph';
 import { Names, health } from './names';
+import { precallTable } from './precall';
 import { QualityStore, QualityView } from './quality';
 import { browserOf, duration, empty, fullTime, h, level, pct, section, shortId, table, when } from './util';
 
@@ -21,6 +22,8 @@ export function renderSession(app: HTMLElement, sid: string): void {
   let kind = '';
   let errors: Event[] = [];
   let errorsCounted = 0;
+  let precalls: Event[] = [];
+  let precallsCounted = 0;
 
   const status = h('span', { class: 'badge' });
   const updated = h('span', { class: 'muted small', id: 'updated' });
@@ -30,6 +33,8 @@ export function renderSession(app: HTMLElement, sid: string): void {
   const graph = section('Who subscribes to whom', 'subscriptions');
   const qualityView = new QualityView(() => draw());
   const failures = section('Errors', 'errors');
+  const precall = section('Pre-call tests', 'precall');
+  precall.hidden = true;
 
   const kindSelect = h('select', { id: 'timeline-kind', 'aria-label': 'Event kind' }, h('option', { value: '' }, 'All events'), ...KINDS.map((k) => h('option', { value: k }, k)));
   const timelineBody = h('div', {});
@@ -54,6 +59,7 @@ export function renderSession(app: HTMLElement, sid: string): void {
     meetings,
     participants,
     graph,
+    precall,
     qualityView.el,
     failures,
     timeline,
@@ -160,6 +166,17 @@ export function renderSession(app: HTMLElement, sid: string): void {
         : empty('No subscription yet.'),
     );
 
+    // Pre-call network tests: shown only for a session that had one.
+    const pre = precallTable(precalls, n);
+    precall.hidden = pre === null;
+    if (pre) {
+      setBody(
+        precall,
+        h('p', { class: 'muted small' }, 'Subscriptions of a pre-call network test (opentok-network-test-js): what the router measured of each, and what the browser reported.'),
+        pre,
+      );
+    }
+
     qualityView.render(s, n, quality);
 
     // Errors: failure rates and the failures themselves.
@@ -226,10 +243,17 @@ export function renderSession(app: HTMLElement, sid: string): void {
       const since = quality.newest ? Math.max(0, quality.newest - 15000) : undefined;
       // The error log is read again only when the session counts more failures.
       const failed = FAILURE_KINDS.reduce((n, k) => n + (s.eventCounts[k] ?? 0), 0);
+      const tested = s.eventCounts.precallTest ?? 0;
       const [q] = await Promise.all([
         api.quality(sid, since),
         first ? loadEvents(true) : eventsDone ? loadEvents(false) : Promise.resolve(),
         first || failed !== errorsCounted ? loadErrors().then(() => (errorsCounted = failed)) : Promise.resolve(),
+        tested !== precallsCounted
+          ? api.events(sid, 0, 200, 'precallTest').then((p) => {
+              precalls = p.items;
+              precallsCounted = tested;
+            })
+          : Promise.resolve(),
       ]);
       quality.merge(q.items);
       session = s;
@@ -295,6 +319,12 @@ function eventRow(e: Event, n: Names): HTMLTableRowElement {
     h('td', {}, e.connectionId ? n.person(e.connectionId) : e.kind === 'moderation' ? 'REST API' : '—'),
     h('td', {}, e.streamId ? n.stream(e.streamId) : ''),
     h('td', { class: bad ? 'bad' : '' }, e.reason ?? ''),
-    h('td', { class: 'small muted detail' }, detail.map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' · ')),
+    h(
+      'td',
+      { class: 'small muted detail' },
+      e.kind === 'precallTest'
+        ? 'measured: see Pre-call tests'
+        : detail.map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' · '),
+    ),
   );
 }
