@@ -90,6 +90,49 @@ impl ReceiveStats {
     }
 }
 
+/// What a peer measures of its media, for the server's `stats` reports
+/// ([`crate::Session`] sends them every `statsInterval`): frames, the last key frame's
+/// size, the RTT from RTCP.
+#[derive(Debug, Default)]
+pub struct MediaMeasures {
+    /// Video frames sent (a publisher) or received whole (a subscriber in frame mode).
+    pub video_frames: AtomicU64,
+    /// The last VP8 key frame's size, `width << 16 | height` (0: none yet).
+    pub video_size: AtomicU64,
+    /// The latest RTT RTCP measured, in microseconds (0: none yet).
+    pub rtt_us: AtomicU64,
+}
+
+impl MediaMeasures {
+    /// Counts a video frame (sent or received) and its size if it is a key frame.
+    pub fn video_frame(&self, frame: &[u8]) {
+        self.video_frames.fetch_add(1, Ordering::Relaxed);
+        if let Some((w, h)) = parlor_media::vp8::keyframe_size(frame) {
+            self.video_size
+                .store(u64::from(w) << 16 | u64::from(h), Ordering::Relaxed);
+        }
+    }
+
+    /// The last key frame's width and height.
+    pub fn size(&self) -> Option<(u32, u32)> {
+        let v = self.video_size.load(Ordering::Relaxed);
+        (v != 0).then_some(((v >> 16) as u32, (v & 0xffff) as u32))
+    }
+
+    /// The latest RTT, in milliseconds.
+    pub fn rtt_ms(&self) -> Option<f64> {
+        let us = self.rtt_us.load(Ordering::Relaxed);
+        (us != 0).then(|| us as f64 / 1000.0)
+    }
+
+    fn rtt(&self, rtt: Option<Duration>) {
+        if let Some(r) = rtt {
+            let us = u64::try_from(r.as_micros()).unwrap_or(u64::MAX).max(1);
+            self.rtt_us.store(us, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Per-SSRC accounting in the peer task.
 struct StreamCount {
     ssrc: u32,
@@ -111,9 +154,12 @@ pub struct PeerOffer {
     drop_rtx: bool,
 }
 
-fn new_rtc(rtp_mode: bool) -> Rtc {
+/// An `Rtc`; `stats`: with str0m's statistics every second (the RTT of `stats` reports),
+/// which a load generator's hundreds of counting subscribers do without.
+fn new_rtc(rtp_mode: bool, stats: bool) -> Rtc {
     Rtc::builder()
         .set_rtp_mode(rtp_mode)
+        .set_stats_interval(stats.then_some(Duration::from_secs(1)))
         .clear_codecs()
         .enable_opus(true, false)
         .enable_vp8(true)
@@ -129,7 +175,7 @@ pub async fn answer(
 ) -> Result<(Peer, String), ClientError> {
     let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
     let local = socket.local_addr()?;
-    let mut rtc = new_rtc(rtp_mode);
+    let mut rtc = new_rtc(rtp_mode, false);
     let candidate = Candidate::host(local, "udp").map_err(|e| ClientError::Media(e.to_string()))?;
     rtc.add_local_candidate(candidate);
     let offer = str0m::change::SdpOffer::from_sdp_string(offer)
@@ -160,7 +206,8 @@ impl PeerOffer {
     ) -> Result<PeerOffer, ClientError> {
         let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
         let local = socket.local_addr()?;
-        let mut rtc = new_rtc(rtp_mode);
+        // Publishers and frame-mode subscribers report what they measure.
+        let mut rtc = new_rtc(rtp_mode, !rtp_mode || direction == Direction::SendOnly);
         let candidate =
             Candidate::host(local, "udp").map_err(|e| ClientError::Media(e.to_string()))?;
         rtc.add_local_candidate(candidate);
@@ -253,13 +300,14 @@ fn launch(
         .map(|pt| *pt)
         .collect();
     let stats = Arc::new(ReceiveStats::default());
+    let measures = Arc::new(MediaMeasures::default());
     tokio::spawn(run(
         rtc,
         (socket, local),
         mids,
         (cmd_rx, ev_tx),
         loss,
-        stats.clone(),
+        (stats.clone(), measures.clone()),
         session_closed,
     ));
     Peer {
@@ -267,6 +315,7 @@ fn launch(
         pts,
         events: ev_rx,
         stats,
+        measures,
     }
 }
 
@@ -277,6 +326,7 @@ pub struct Peer {
     pub(crate) pts: Vec<(Mid, MediaKind, Option<str0m::media::Pt>)>,
     pub(crate) events: mpsc::UnboundedReceiver<PeerEvent>,
     stats: Arc<ReceiveStats>,
+    pub(crate) measures: Arc<MediaMeasures>,
 }
 
 impl Peer {
@@ -314,7 +364,7 @@ async fn run(
         mpsc::UnboundedSender<PeerEvent>,
     ),
     loss: Loss,
-    stats: Arc<ReceiveStats>,
+    (stats, measures): (Arc<ReceiveStats>, Arc<MediaMeasures>),
     session_closed: Option<tokio::sync::watch::Receiver<bool>>,
 ) {
     let session_ended = async move {
@@ -342,6 +392,9 @@ async fn run(
                     let ev = match e {
                         Event::Connected => Some(PeerEvent::Connected),
                         Event::MediaData(d) => kind_of(d.mid).map(|kind| {
+                            if kind == MediaKind::Video {
+                                measures.video_frame(&d.data);
+                            }
                             PeerEvent::Frame(MediaFrame {
                                 kind,
                                 keyframe: d.is_keyframe(),
@@ -351,6 +404,14 @@ async fn run(
                             })
                         }),
                         Event::KeyframeRequest(_) => Some(PeerEvent::KeyframeRequest),
+                        Event::MediaEgressStats(s) => {
+                            measures.rtt(s.rtt);
+                            None
+                        }
+                        Event::MediaIngressStats(s) => {
+                            measures.rtt(s.rtt);
+                            None
+                        }
                         Event::RtpPacket(p) => {
                             account(&mut counts, &stats, &p);
                             None

@@ -52,6 +52,7 @@ pub struct PeerSender {
     video: Option<Track>,
     audio: Option<Track>,
     packetizer: Vp8Packetizer,
+    measures: std::sync::Arc<crate::peer::MediaMeasures>,
 }
 
 impl PeerSender {
@@ -72,6 +73,7 @@ impl PeerSender {
             ),
             audio: track(MediaKind::Audio, random_seq()),
             packetizer: Vp8Packetizer::new(rand::rng().random()),
+            measures: peer.measures.clone(),
         }
     }
 
@@ -114,6 +116,7 @@ impl PeerSender {
                 .map_err(|_| ClientError::Closed)?;
             track.seq += 1;
         }
+        self.measures.video_frame(frame);
         Ok(())
     }
 
@@ -190,6 +193,10 @@ impl Publisher {
         };
         let peer = peer.start(&sdp, 0.0, Some(session.closed_signal()))?;
         let sender = PeerSender::new(&peer, o.initial_video_seq);
+        session.report_measures(
+            crate::session::Measured::Stream(stream_id.clone()),
+            &peer.measures,
+        );
         if (o.has_video && !sender.has(MediaKind::Video))
             || (o.has_audio && !sender.has(MediaKind::Audio))
         {

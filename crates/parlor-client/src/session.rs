@@ -3,18 +3,20 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use parlor_proto::Role;
 use parlor_proto::signaling::{
-    Capabilities, ClientMessage, Connection, ErrorCode, ServerMessage, Stream, VERSION,
+    CandidateType, Capabilities, ClientMessage, Connection, ErrorCode, MAX_STATS_REPORTS, Media,
+    ServerMessage, StatsReport, Stream, TransportProtocol, VERSION,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::ClientError;
+use crate::peer::MediaMeasures;
 use crate::publisher::{PublishOptions, Publisher};
 use crate::subscriber::{SubscribeOptions, Subscriber};
 
@@ -46,6 +48,90 @@ struct Inner {
     closed: tokio::sync::watch::Sender<bool>,
     info: Connected,
     media_ip: IpAddr,
+    /// The media whose measures go into `stats` reports.
+    reporters: Mutex<Vec<Reporter>>,
+    /// The application sends its own reports ([`Session::report_stats`]): the automatic
+    /// ones stop.
+    manual_stats: std::sync::atomic::AtomicBool,
+}
+
+/// Whose media a [`MediaMeasures`] measures.
+#[derive(Debug, Clone)]
+pub(crate) enum Measured {
+    /// A stream this client publishes.
+    Stream(String),
+    /// A subscription of this client's.
+    Subscription(String),
+}
+
+/// A registered [`MediaMeasures`] and what the last report took of it.
+struct Reporter {
+    owner: Measured,
+    measures: Weak<MediaMeasures>,
+    frames: u64,
+    at: Instant,
+}
+
+/// Sends a `stats` report every `interval` with what each registered peer measured, until
+/// the session ends.
+async fn report_stats(inner: Weak<Inner>, interval: Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        if *inner.closed.borrow() || inner.manual_stats.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut reports = Vec::new();
+        if let Ok(mut reporters) = inner.reporters.lock() {
+            reporters.retain(|r| r.measures.strong_count() > 0);
+            let now = Instant::now();
+            for r in reporters.iter_mut() {
+                let Some(m) = r.measures.upgrade() else {
+                    continue;
+                };
+                let frames = m.video_frames.load(Ordering::Relaxed);
+                let secs = now.duration_since(r.at).as_secs_f64();
+                let fps = (secs > 0.0)
+                    .then(|| ((frames.saturating_sub(r.frames)) as f64 / secs).min(1000.0));
+                (r.frames, r.at) = (frames, now);
+                let (stream_id, subscription_id) = match &r.owner {
+                    Measured::Stream(id) => (Some(id.clone()), None),
+                    Measured::Subscription(id) => (None, Some(id.clone())),
+                };
+                let base = StatsReport {
+                    stream_id,
+                    subscription_id,
+                    rtt_ms: m.rtt_ms().map(|r| r.min(60_000.0)),
+                    // The native client gathers only host candidates over UDP.
+                    candidate_type: Some(CandidateType::Host),
+                    protocol: Some(TransportProtocol::Udp),
+                    ..StatsReport::default()
+                };
+                let size = m.size();
+                reports.push(StatsReport {
+                    media: Media::Video,
+                    fps: if frames > 0 { fps } else { None },
+                    width: size.map(|s| s.0),
+                    height: size.map(|s| s.1),
+                    ..base.clone()
+                });
+                reports.push(StatsReport {
+                    media: Media::Audio,
+                    ..base
+                });
+            }
+        }
+        reports.truncate(MAX_STATS_REPORTS);
+        if reports.is_empty() {
+            continue;
+        }
+        let msg = ClientMessage::Stats { id: None, reports };
+        let _ = inner.out.send(Message::text(
+            serde_json::to_string(&msg).expect("serializes"),
+        ));
+    }
 }
 
 /// A connection to one session. Cheap to clone; the connection closes when
@@ -232,7 +318,15 @@ impl Session {
             closed: tokio::sync::watch::Sender::new(false),
             info,
             media_ip,
+            reporters: Mutex::new(Vec::new()),
+            manual_stats: Default::default(),
         });
+        if inner.info.stats_interval_ms > 0 {
+            tokio::spawn(report_stats(
+                Arc::downgrade(&inner),
+                Duration::from_millis(u64::from(inner.info.stats_interval_ms)),
+            ));
+        }
         let (mut sink, mut stream) = ws.split();
         tokio::spawn(async move {
             while let Some(msg) = out_rx.recv().await {
@@ -295,6 +389,22 @@ impl Session {
 
     pub(crate) fn media_ip(&self) -> IpAddr {
         self.inner.media_ip
+    }
+
+    /// Includes what a peer measures in this session's `stats` reports (when the server
+    /// wants them), for as long as the peer lives.
+    pub(crate) fn report_measures(&self, owner: Measured, measures: &Arc<MediaMeasures>) {
+        if self.inner.info.stats_interval_ms == 0 {
+            return;
+        }
+        if let Ok(mut reporters) = self.inner.reporters.lock() {
+            reporters.push(Reporter {
+                owner,
+                measures: Arc::downgrade(measures),
+                frames: measures.video_frames.load(Ordering::Relaxed),
+                at: Instant::now(),
+            });
+        }
     }
 
     /// Becomes true when the connection is over; its media peers end with it.
@@ -446,10 +556,12 @@ impl Session {
     /// Tells the server what this client measures of its own streams and subscriptions
     /// (the `stats` message), for the Inspector. The server asks for a report every
     /// [`Connected::stats_interval_ms`] and takes at most one a second.
-    pub async fn report_stats(
-        &self,
-        reports: Vec<parlor_proto::signaling::StatsReport>,
-    ) -> Result<(), ClientError> {
+    ///
+    /// By default the session reports by itself what its publishers and (frame-mode)
+    /// subscribers measure — frame rate, key-frame size, RTT — every interval; the first
+    /// call of this method stops that, and the application reports instead.
+    pub async fn report_stats(&self, reports: Vec<StatsReport>) -> Result<(), ClientError> {
+        self.inner.manual_stats.store(true, Ordering::Relaxed);
         self.simple(|id| ClientMessage::Stats { id, reports }).await
     }
 

@@ -104,6 +104,12 @@ impl Subscriber {
             o.drop_rate,
             Some(session.closed_signal()),
         )?;
+        if !o.count_only {
+            session.report_measures(
+                crate::session::Measured::Subscription(subscription_id.clone()),
+                &peer.measures,
+            );
+        }
         Ok(Subscriber {
             session,
             subscription_id,

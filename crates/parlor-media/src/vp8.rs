@@ -81,6 +81,17 @@ pub fn is_keyframe(frame: &[u8]) -> bool {
     frame.len() >= 6 && frame[0] & 0x01 == 0 && frame[3..6] == [0x9d, 0x01, 0x2a]
 }
 
+/// A key frame's width and height (the 14-bit fields after the start code; the scaling
+/// bits are ignored), or `None` for an inter frame or a truncated one.
+pub fn keyframe_size(frame: &[u8]) -> Option<(u16, u16)> {
+    if !is_keyframe(frame) || frame.len() < 10 {
+        return None;
+    }
+    let w = u16::from_le_bytes([frame[6], frame[7]]) & 0x3fff;
+    let h = u16::from_le_bytes([frame[8], frame[9]]) & 0x3fff;
+    Some((w, h))
+}
+
 /// Whether an RTP VP8 payload is the first packet of a key frame: its descriptor parses,
 /// has `S=1` and `PID=0`, and the data after it passes [`is_keyframe`] (so the packet
 /// must hold at least the frame's first 6 bytes, which every sender does).
@@ -442,6 +453,16 @@ impl Vp8Depacketizer {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn keyframe_size_reads_the_14_bit_fields() {
+        // 320x240 (0x140, 0xf0), with scaling bits set on the width.
+        let key = [0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x41, 0xf0, 0x00];
+        assert_eq!(keyframe_size(&key), Some((320, 240)));
+        let inter = [0x11, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00];
+        assert_eq!(keyframe_size(&inter), None);
+        assert_eq!(keyframe_size(&key[..8]), None);
+    }
     use super::*;
     use proptest::prelude::*;
 

@@ -644,3 +644,59 @@ async fn a_session_joined_again_soon_continues_its_meeting_and_later_starts_a_ne
     assert_eq!(meetings[1]["endedAt"], Value::Null);
     carol.disconnect().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_clients_report_their_frame_rate_size_and_rtt_by_themselves() {
+    let server = Server::start_configured(&["--quality-interval", "1s"]);
+    let (sid, [(alice, _), (bob, _)]) = server.join([Role::Publisher, Role::Subscriber]).await;
+    let publisher = publish_connected(&alice, PublishOptions::default()).await;
+    let stream_id = publisher.stream_id().to_owned();
+    let mut sub = bob
+        .subscribe(&stream_id, SubscribeOptions::default())
+        .await
+        .unwrap();
+    wait_subscribed(&mut sub).await;
+    let sender = send_media(publisher);
+    // The subscriber's frames must be taken from its queue for it to count them.
+    let reader = tokio::spawn(async move { while sub.next_event().await.is_some() {} });
+    let path = format!("/sessions/{sid}/quality?streamId={stream_id}");
+    let mut last = Value::Null;
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (status, body) = inspector(&server, &path).await;
+        assert_eq!(status, 200, "{body}");
+        last = body;
+        let reported = |side: &str| -> Option<Value> {
+            last["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["side"] == side && s["media"] == "video")
+                .flat_map(|s| s["samples"].as_array().unwrap().clone())
+                .find(|w| w["fps"].as_f64().is_some_and(|f| f > 20.0) && w["width"].is_number())
+        };
+        let (Some(p), Some(s)) = (reported("publisher"), reported("subscriber")) else {
+            continue;
+        };
+        // The router measures no RTT of a publisher that sends no RTCP XR: the window has
+        // the publisher's own, from the router's receiver reports.
+        if !p["rttMs"].is_number() {
+            continue;
+        }
+        // The fixture: 320x240 at 30 fps.
+        for w in [&p, &s] {
+            assert_eq!(
+                (w["width"].as_i64(), w["height"].as_i64()),
+                (Some(320), Some(240)),
+                "{w}"
+            );
+            assert!(w["fps"].as_f64().unwrap() < 40.0, "{w}");
+            assert_eq!(w["candidateType"], "host");
+            assert_eq!(w["protocol"], "udp");
+        }
+        sender.abort();
+        reader.abort();
+        return;
+    }
+    panic!("the native clients never reported: {last:#}");
+}
