@@ -10,6 +10,10 @@
 //!   (the profile str0m negotiates), into a reused buffer; for one consumer, and for N
 //!   consumers' keys in turn.
 //!
+//! * `direct_fan_out_timed/N`: `direct_fan_out/N` with what the worker adds per pass to
+//!   measure forwarding latency (a clock read and a histogram observation; the arrival
+//!   time is str0m's, already there — here a second clock read, so this overstates it).
+//!
 //! `cargo bench -p parlor-router --bench forward`
 
 mod common;
@@ -18,7 +22,9 @@ use std::sync::Arc;
 
 use common::{Pair, direct, sender};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use parlor_router::LatencyHistogram;
 use parlor_router::srtp::SrtpSender;
+use std::time::Instant;
 
 fn benches(c: &mut Criterion) {
     let payload: Arc<[u8]> = vec![0x5a; 1100].into();
@@ -62,7 +68,7 @@ fn benches(c: &mut Criterion) {
             direct(&mut s, &mut buf, seq, &payload)
         })
     });
-    for n in [10usize, 100, 300] {
+    for n in [1usize, 10, 100, 300] {
         let mut senders: Vec<SrtpSender> = (0..n as u16).map(sender).collect();
         g.throughput(Throughput::Elements(n as u64));
         g.bench_with_input(BenchmarkId::new("direct_fan_out", n), &n, |b, _| {
@@ -74,6 +80,22 @@ fn benches(c: &mut Criterion) {
                     .sum::<usize>()
             })
         });
+        // The same pass with the worker's forwarding-latency measure: its arrival time,
+        // a clock read at the end of the fan-out and the histogram's observation.
+        let mut latency = LatencyHistogram::default();
+        g.bench_with_input(BenchmarkId::new("direct_fan_out_timed", n), &n, |b, _| {
+            b.iter(|| {
+                let arrival = Instant::now();
+                seq += 1;
+                let sent = senders
+                    .iter_mut()
+                    .map(|s| direct(s, &mut buf, seq, &payload))
+                    .sum::<usize>();
+                latency.observe(Instant::now().saturating_duration_since(arrival));
+                sent
+            })
+        });
+        assert!(latency.count() > 0);
     }
     g.finish();
 }
