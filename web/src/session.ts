@@ -18,9 +18,6 @@ import type {
   WireStream,
 } from './protocol';
 import { LIMITS } from './protocol';
-
-/** Most reports in one `stats` message (the server's limit). */
-const MAX_STATS_REPORTS = 32;
 import { Publisher, type PublisherProperties } from './publisher';
 import { sharedCertificate } from './rtc';
 import { SignalingChannel } from './signaling';
@@ -28,6 +25,9 @@ import { type RoomState, type RoomStatus, type StreamFacts, buildRoomState } fro
 import { Subscriber, type SubscriberProperties } from './subscriber';
 import { type Callback, complete, isElement, signalingUrl, utf8Length } from './util';
 import { resolveTarget } from './widget';
+
+/** Most reports in one `stats` message (the server's limit). */
+const MAX_STATS_REPORTS = 32;
 
 export interface IceConfig {
   includeServers?: 'all' | 'custom';
