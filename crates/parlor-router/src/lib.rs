@@ -14,6 +14,11 @@
 //! recorder; later a broadcast) over a bounded queue the worker never waits on — in
 //! mediasoup's terms, a consumer on a `DirectTransport`.
 //!
+//! The worker's code is in `worker.rs` (its loop, socket I/O, timers, str0m's output) and
+//! `worker/`: `commands.rs` (creating and removing transports, the handle's requests),
+//! `forwarding.rs` (a producer's packets to its consumers and taps, keyframe requests)
+//! and `direct.rs` (the direct send path and its retransmissions).
+//!
 //! The worker is sans-lock: the signaling layer talks to it through [`RouterHandle`]
 //! (a command channel plus a `mio` waker), and hears back through [`RouterEvent`]s. No
 //! packet crosses a thread; a producer and all its consumers live on the same worker.

@@ -1,0 +1,281 @@
+//! The worker's commands: creating, changing and removing transports (producers,
+//! consumers, taps), answering the handle's questions, and ending transports.
+
+use super::*;
+
+impl Worker {
+    // ---- commands -------------------------------------------------------------------
+
+    pub(super) fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::CreateProducer { id, offer, reply } => {
+                let result = self.create(id, offer, None);
+                let _ = reply.send(result);
+            }
+            Command::CreateConsumer {
+                id,
+                producer,
+                offer,
+                media,
+                reply,
+            } => {
+                let result = match self.by_id.get(&producer).copied() {
+                    Some(p) if matches!(self.transports[p].role, Role::Producer(_)) => {
+                        self.create(id, offer, Some((p, media)))
+                    }
+                    _ => Err(RouterError::UnknownProducer(producer.to_string())),
+                };
+                let _ = reply.send(result);
+            }
+            Command::SetConsumerMedia { id, audio, video } => {
+                let Some(&key) = self.by_id.get(&id) else {
+                    return;
+                };
+                let mut want_keyframe = None;
+                if let Role::Consumer(c) = &mut self.transports[key].role {
+                    if let Some(a) = audio {
+                        set_wanted(&mut c.audio, a);
+                    }
+                    if let Some(v) = video {
+                        // Only turning video back on needs a keyframe (asked now rather than
+                        // on the next packet); repeating "on" must not make the publisher
+                        // send keyframes.
+                        if v && !c.video.wanted {
+                            want_keyframe = Some(c.producer);
+                        }
+                        set_wanted(&mut c.video, v);
+                    }
+                }
+                if let Some(p) = want_keyframe {
+                    self.want_keyframe(p);
+                }
+            }
+            Command::RequestKeyframe { producer } => {
+                if let Some(&key) = self.by_id.get(&producer)
+                    && matches!(self.transports[key].role, Role::Producer(_))
+                {
+                    self.want_keyframe(key);
+                }
+            }
+            Command::SetProducerAudio { id, enabled } => {
+                let Some(&key) = self.by_id.get(&id) else {
+                    return;
+                };
+                let consumers = match &mut self.transports[key].role {
+                    Role::Producer(p) => {
+                        p.audio_enabled = enabled;
+                        p.consumers.clone()
+                    }
+                    Role::Consumer(_) => return,
+                };
+                if !enabled {
+                    // Muted audio resumes from the next packet, numbered without a gap.
+                    for c in consumers {
+                        if let Some(Transport {
+                            role: Role::Consumer(c),
+                            ..
+                        }) = self.transports.get_mut(c)
+                        {
+                            c.audio.seq.pause();
+                        }
+                    }
+                }
+            }
+            Command::Close { id } => {
+                if let Some(&key) = self.by_id.get(&id) {
+                    self.remove(key, None);
+                }
+            }
+            Command::Stats { reply } => {
+                let mut stats = self.stats;
+                stats.forward_latency = *self.forward_latency;
+                stats.transports = self.transports.len();
+                stats.producers = self
+                    .transports
+                    .iter()
+                    .filter(|(_, t)| matches!(t.role, Role::Producer(_)))
+                    .count();
+                stats.consumers = stats.transports - stats.producers;
+                stats.routes = self.by_addr.len() + self.by_ufrag.len() + self.by_id.len();
+                for (_, t) in &mut self.transports {
+                    if let Role::Producer(p) = &mut t.role {
+                        p.taps.prune();
+                        stats.taps += p.taps.len();
+                    }
+                }
+                let _ = reply.send(stats);
+            }
+            Command::Tap {
+                producer,
+                capacity,
+                reply,
+            } => {
+                let tapped = self.by_id.get(&producer).copied().and_then(|key| {
+                    match &mut self.transports[key].role {
+                        Role::Producer(p) => Some((key, p.taps.attach(producer.clone(), capacity))),
+                        Role::Consumer(_) => None,
+                    }
+                });
+                let result = match tapped {
+                    Some((key, tap)) => {
+                        tracing::debug!(id = %producer, capacity, "tap attached");
+                        // The tap's video starts on a keyframe: ask for one now.
+                        self.want_keyframe(key);
+                        Ok(tap)
+                    }
+                    None => Err(RouterError::UnknownProducer(producer.to_string())),
+                };
+                let _ = reply.send(result);
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    pub(super) fn create(
+        &mut self,
+        id: TransportId,
+        offer: String,
+        consumer_of: Option<(usize, ConsumerMedia)>,
+    ) -> Result<String, RouterError> {
+        if self.by_id.contains_key(&id) {
+            return Err(RouterError::Duplicate(id.to_string()));
+        }
+        let offer = SdpOffer::from_sdp_string(&offer)
+            .map_err(|e| RouterError::Sdp(crate::sdp::describe(&e)))?;
+        let ufrag = random_string(16);
+        let now = Instant::now();
+        let advertised = self.advertised;
+        let base = match consumer_of {
+            None => &self.producer_config,
+            Some(_) => &self.consumer_config,
+        };
+        let config = base.clone().set_local_ice_credentials(IceCreds {
+            ufrag: ufrag.clone(),
+            pass: random_string(32),
+        });
+        let built = catch_unwind(AssertUnwindSafe(|| {
+            let (mut rtc, keys) = dtls_keys::build(&config, now);
+            let candidate = Candidate::host(advertised, "udp").map_err(|e| e.to_string())?;
+            rtc.add_local_candidate(candidate);
+            let answer = rtc
+                .sdp_api()
+                .accept_offer(offer)
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((rtc, keys, answer.to_sdp_string()))
+        }));
+        let (rtc, keys, answer) = match built {
+            Ok(Ok(ok)) => ok,
+            Ok(Err(e)) => return Err(RouterError::Sdp(e)),
+            Err(_) => {
+                return Err(RouterError::Sdp(
+                    "the offer made the SDP parser fail".into(),
+                ));
+            }
+        };
+        let role = match consumer_of {
+            None => Role::Producer(Producer {
+                consumers: Vec::new(),
+                mids: Vec::new(),
+                ssrcs: Vec::new(),
+                video_ssrc: None,
+                audio_enabled: true,
+                last_keyframe_request: None,
+                keyframe_pending: false,
+                history: VecDeque::new(),
+                taps: TapSet::default(),
+            }),
+            Some((producer, media)) => Role::Consumer(Consumer {
+                producer,
+                audio: Track::new(media.audio),
+                video: Track::new(media.video),
+                keys,
+                srtp: None,
+                rtx_budget: crate::RTX_BUDGET_BURST,
+            }),
+        };
+        let key = self.transports.insert(Transport {
+            id: id.clone(),
+            rtc,
+            ufrag: ufrag.clone(),
+            created: now,
+            connected: false,
+            disconnected_since: None,
+            scheduled: None,
+            addrs: Vec::new(),
+            send_to: None,
+            role,
+            quality: Meter::default(),
+        });
+        if let Some((producer, _)) = consumer_of
+            && let Role::Producer(p) = &mut self.transports[producer].role
+        {
+            p.consumers.push(key);
+        }
+        self.by_id.insert(id, key);
+        self.by_ufrag.insert(ufrag, key);
+        self.drain(key);
+        Ok(answer)
+    }
+
+    /// Drops a transport and everything that routes to it. `reason` is `None` when the
+    /// signaling layer asked for it (it needs no event back).
+    pub(super) fn remove(&mut self, key: usize, reason: Option<CloseReason>) {
+        if !self.transports.contains(key) {
+            return;
+        }
+        let t = self.transports.remove(key);
+        self.by_id.remove(&t.id);
+        self.by_ufrag.remove(&t.ufrag);
+        for addr in &t.addrs {
+            if self.by_addr.get(addr) == Some(&key) {
+                self.by_addr.remove(addr);
+            }
+        }
+        self.keyframe_wanted.retain(|&k| k != key);
+        self.pending.retain(|p| p.producer != key);
+        if let Some(reason) = reason {
+            tracing::debug!(id = %t.id, ?reason, "transport closed");
+            let _ = self.events.send(RouterEvent::Closed {
+                id: t.id.clone(),
+                reason,
+            });
+        }
+        match t.role {
+            Role::Producer(p) => {
+                for c in p.consumers {
+                    self.remove(c, Some(CloseReason::ProducerClosed));
+                }
+            }
+            Role::Consumer(c) => {
+                if let Some(Transport {
+                    role: Role::Producer(p),
+                    ..
+                }) = self.transports.get_mut(c.producer)
+                {
+                    p.consumers.retain(|&k| k != key);
+                }
+            }
+        }
+    }
+
+    pub(super) fn flush_closing(&mut self) {
+        while let Some((key, reason)) = self.closing.pop() {
+            self.remove(key, Some(reason));
+        }
+    }
+
+    pub(super) fn fail(&mut self, key: usize, why: &str) {
+        if let Some(t) = self.transports.get(key) {
+            tracing::warn!(id = %t.id, why, "transport failed; dropping it");
+        }
+        self.stats.transports_failed += 1;
+        self.closing.push((key, CloseReason::Failed));
+    }
+}
+
+pub(super) fn set_wanted(track: &mut Track, wanted: bool) {
+    if track.wanted && !wanted {
+        track.seq.pause();
+    }
+    track.wanted = wanted;
+}

@@ -1,0 +1,500 @@
+//! Forwarding: a producer's packets, queued while the socket has more to read, go to
+//! every consumer (and tap) that wants them, grouped per consumer; keyframe requests.
+//! The direct send path's own pieces are in [`super::direct`].
+
+use super::direct::{direct_track, send_direct};
+use super::*;
+
+impl Worker {
+    // ---- forwarding ---------------------------------------------------------------
+
+    /// Queues a producer's packet; [`Worker::forward_pending`] sends it on.
+    pub(super) fn enqueue(&mut self, producer: usize, packet: RtpPacket) {
+        self.stats.rtp_received += 1;
+        let arrival = self.pending.len() as u32;
+        self.pending.push(Pending {
+            producer,
+            arrival,
+            packet,
+        });
+        if self.pending.len() >= MAX_PENDING {
+            self.forward_pending();
+        }
+    }
+
+    /// Forwards the packets queued since the last call, grouped by producer, arrival order
+    /// kept. A consumer gets all of a group at once — every packet written, then one send
+    /// timeout and one drain — so packets that arrive together (a keyframe's, a backlog
+    /// under load) cost one pass over the consumer's state instead of one pass each. That
+    /// state is cold in the cache by the time its turn comes (there are hundreds of
+    /// consumers), so passes are what forwarding costs.
+    pub(super) fn forward_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut pending = std::mem::take(&mut self.pending);
+        // With one producer (the common case) this is already sorted: a linear pass.
+        pending.sort_unstable_by_key(|p| (p.producer, p.arrival));
+        let mut rest = &pending[..];
+        while let Some(first) = rest.first() {
+            let n = rest
+                .iter()
+                .position(|p| p.producer != first.producer)
+                .unwrap_or(rest.len());
+            let (group, tail) = rest.split_at(n);
+            self.forward(first.producer, group);
+            rest = tail;
+        }
+        for p in pending.drain(..) {
+            if let Some(Transport {
+                role: Role::Producer(producer),
+                ..
+            }) = self.transports.get_mut(p.producer)
+                && producer.video_ssrc == Some(p.packet.header.ssrc)
+            {
+                producer.remember(p.packet);
+            }
+        }
+        self.pending = pending;
+        self.flush_closing();
+    }
+
+    /// Forwards one producer's packets (at most [`MAX_PENDING`]) to every consumer that
+    /// wants them.
+    pub(super) fn forward(&mut self, pkey: usize, group: &[Pending]) {
+        debug_assert!(group.len() <= MAX_PENDING);
+        // What each packet is, once for all consumers.
+        let mut media = [None; MAX_PENDING];
+        let mut keyframe_starts = 0u64;
+        for (i, p) in group.iter().enumerate() {
+            let header = &p.packet.header;
+            let Some((kind, params)) = self.resolve(pkey, header.ssrc, header.payload_type) else {
+                continue;
+            };
+            let Role::Producer(producer) = &mut self.transports[pkey].role else {
+                return;
+            };
+            let is_video = kind == MediaKind::Video;
+            if is_video {
+                producer.video_ssrc.get_or_insert(header.ssrc);
+                if starts_keyframe(params.spec().codec, &p.packet.payload) {
+                    keyframe_starts |= 1 << i;
+                }
+            } else if !producer.audio_enabled {
+                continue;
+            }
+            media[i] = Some((is_video, params));
+        }
+        let retry_keyframe = matches!(
+            self.transports.get(pkey),
+            Some(Transport { role: Role::Producer(p), .. }) if p.keyframe_pending
+        );
+        if retry_keyframe && media.iter().flatten().any(|&(video, _)| video) {
+            // A throttled request: retry it on the producer's own video.
+            self.want_keyframe(pkey);
+        }
+        let Some(Transport {
+            role: Role::Producer(producer),
+            ..
+        }) = self.transports.get_mut(pkey)
+        else {
+            return;
+        };
+        // Packets that found a tap or a consumer still waiting for a keyframe.
+        let mut keyframe_needed = 0u64;
+        if !producer.taps.is_empty() {
+            keyframe_needed = tap_group(
+                &mut producer.taps,
+                group,
+                &media,
+                keyframe_starts,
+                &self.clock,
+                &mut self.stats,
+            );
+        }
+        let consumers = std::mem::take(&mut producer.consumers);
+        let now = Instant::now();
+        for &ckey in &consumers {
+            let Some(ct) = self.transports.get_mut(ckey) else {
+                continue;
+            };
+            if !ct.connected {
+                continue;
+            }
+            let Role::Consumer(c) = &mut ct.role else {
+                continue;
+            };
+            let rtc = &mut ct.rtc;
+            let srtp = &mut c.srtp;
+            let rtx_budget = &mut c.rtx_budget;
+            // The direct path needs the keys and the address str0m sends to.
+            let direct_to = ct.send_to.filter(|_| srtp.is_some());
+            let outbox = &mut self.outbox;
+            let (mut via_rtc, mut direct) = (0u64, 0u64);
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                for (i, p) in group.iter().enumerate() {
+                    let Some((is_video, params)) = media[i] else {
+                        continue;
+                    };
+                    let track = if is_video { &mut c.video } else { &mut c.audio };
+                    let keyframe_start = keyframe_starts & (1 << i) != 0;
+                    let out = match prepare(rtc, track, &p.packet, params, is_video, keyframe_start)
+                    {
+                        Ok(out) => out,
+                        Err(Skip::AwaitingKeyframe) => {
+                            keyframe_needed |= 1 << i;
+                            continue;
+                        }
+                        Err(_) => continue,
+                    };
+                    // Once a packet of this pass went through str0m, the rest follow it
+                    // there: str0m's packets leave at the end of the pass, and the order
+                    // must hold.
+                    let due_via_rtc = via_rtc > 0
+                        || track
+                            .last_via_rtc
+                            .is_none_or(|t| now.saturating_duration_since(t) >= VIA_RTC_INTERVAL);
+                    if let (Some(to), Some(srtp), false) = (direct_to, srtp.as_mut(), due_via_rtc)
+                        && let Some(d) = direct_track(rtc, track)
+                    {
+                        let mut buf = outbox.buffer();
+                        send_direct(srtp, d, &mut buf, &out, &p.packet)?;
+                        track.sent_bytes += buf.len() as u64;
+                        track.sent_packets += 1;
+                        outbox.push(to, buf);
+                        direct += 1;
+                        if is_video {
+                            *rtx_budget = (*rtx_budget + crate::RTX_BUDGET_PER_PACKET)
+                                .min(crate::RTX_BUDGET_BURST);
+                        }
+                    } else {
+                        // On the direct path str0m keeps no retransmission copy: the
+                        // worker answers NACKs for the whole track from the producer's
+                        // history.
+                        let nackable = is_video && direct_to.is_none();
+                        if write_via_rtc(rtc, track, &out, &p.packet, nackable) {
+                            track.last_via_rtc = Some(now);
+                            // Header and payload, as the direct path counts its datagram
+                            // (less SRTP's tag): close enough for a bitrate.
+                            track.sent_bytes += (12 + p.packet.payload.len()) as u64;
+                            track.sent_packets += 1;
+                            via_rtc += 1;
+                        }
+                    }
+                }
+                if via_rtc > 0 {
+                    // str0m queues written packets and sends them on its next timeout: hand
+                    // it that timeout now, so they leave in this pass instead of a later
+                    // timer wake-up (a second drain per consumer).
+                    rtc.handle_input(Input::Timeout(now))
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok::<_, String>(())
+            }));
+            match result {
+                Ok(Ok(())) => {
+                    self.stats.rtp_forwarded += via_rtc + direct;
+                    self.stats.rtp_forwarded_direct += direct;
+                    if via_rtc + direct > 0 {
+                        self.stats.forward_passes += 1;
+                    }
+                    if via_rtc > 0 {
+                        self.drain(ckey);
+                    }
+                }
+                Ok(Err(e)) => self.fail(ckey, &e),
+                Err(_) => self.fail(ckey, "panic in forwarding"),
+            }
+            if self.outbox.len() >= outbox::BATCH {
+                self.flush_outbox();
+            }
+        }
+        if !consumers.is_empty() {
+            // Each packet's arrival to the end of its fan-out: one clock read per pass.
+            let done = Instant::now();
+            for (i, p) in group.iter().enumerate() {
+                if media[i].is_some() {
+                    self.forward_latency
+                        .observe(done.saturating_duration_since(p.packet.timestamp));
+                }
+            }
+        }
+        if let Some(Transport {
+            role: Role::Producer(p),
+            ..
+        }) = self.transports.get_mut(pkey)
+        {
+            // Consumers added meanwhile cannot exist (no command runs in here); consumers
+            // closed meanwhile are queued in `closing` and unlinked when removed.
+            p.consumers = consumers;
+        }
+        // In arrival order, as if forwarded one by one: a packet a waiting consumer could
+        // not start on asks for a keyframe; a keyframe that started every waiting consumer
+        // makes a throttled request moot.
+        for i in 0..group.len() {
+            if keyframe_needed & (1 << i) != 0 {
+                self.want_keyframe(pkey);
+            } else if keyframe_starts & (1 << i) != 0 {
+                if let Some(Transport {
+                    role: Role::Producer(p),
+                    ..
+                }) = self.transports.get_mut(pkey)
+                {
+                    p.keyframe_pending = false;
+                }
+                self.keyframe_wanted.retain(|&k| k != pkey);
+            }
+        }
+    }
+
+    /// Hands a producer's RTCP sender report to its taps, after the packets that arrived
+    /// before it.
+    pub(super) fn tap_sender_report(&mut self, pkey: usize, report: SenderFeedback) {
+        self.forward_pending();
+        let Some(Transport {
+            role: Role::Producer(p),
+            ..
+        }) = self.transports.get_mut(pkey)
+        else {
+            return;
+        };
+        let Some(&(_, kind)) = p.mids.iter().find(|(mid, _)| *mid == report.mid) else {
+            return;
+        };
+        let info = report.sender_info;
+        let d = p.taps.sender_report(
+            kind,
+            *info.ssrc,
+            unix_micros(info.ntp_time),
+            // str0m extends the report's RTP time; the wire value is its low 32 bits.
+            info.rtp_time.numer() as u32,
+        );
+        self.stats.tap_dropped += d.dropped;
+    }
+
+    pub(super) fn resolve(
+        &mut self,
+        pkey: usize,
+        ssrc: Ssrc,
+        pt: Pt,
+    ) -> Option<(MediaKind, PayloadParams)> {
+        let t = &mut self.transports[pkey];
+        let Role::Producer(p) = &mut t.role else {
+            return None;
+        };
+        let kind = match p.ssrcs.iter().find(|(s, _)| *s == ssrc) {
+            Some(&(_, kind)) => kind,
+            None => {
+                let mid = t.rtc.direct_api().stream_rx(&ssrc).map(|s| s.mid())?;
+                let kind = p.mids.iter().find(|(m, _)| *m == mid)?.1;
+                p.ssrcs.push((ssrc, kind));
+                kind
+            }
+        };
+        let params = *t.rtc.codec_config().iter().find(|c| c.pt() == pt)?;
+        Some((kind, params))
+    }
+
+    pub(super) fn want_keyframe(&mut self, producer: usize) {
+        if !self.keyframe_wanted.contains(&producer) {
+            self.keyframe_wanted.push(producer);
+        }
+    }
+
+    /// Sends the keyframe requests that are due; throttled ones stay pending and are
+    /// retried as the producer's packets arrive.
+    pub(super) fn flush_keyframe_requests(&mut self) {
+        let now = Instant::now();
+        while let Some(pkey) = self.keyframe_wanted.pop() {
+            let Some(t) = self.transports.get_mut(pkey) else {
+                continue;
+            };
+            let Role::Producer(p) = &mut t.role else {
+                continue;
+            };
+            let throttled = p
+                .last_keyframe_request
+                .is_some_and(|last| now.duration_since(last) < KEYFRAME_INTERVAL);
+            let Some(ssrc) = p.video_ssrc.filter(|_| !throttled) else {
+                p.keyframe_pending = true;
+                continue;
+            };
+            p.keyframe_pending = false;
+            p.last_keyframe_request = Some(now);
+            self.stats.keyframe_requests += 1;
+            let rtc = &mut t.rtc;
+            let sent = catch_unwind(AssertUnwindSafe(|| {
+                if let Some(rx) = rtc.direct_api().stream_rx(&ssrc) {
+                    rx.request_keyframe(KeyframeRequestKind::Pli);
+                }
+            }));
+            match sent {
+                Ok(()) => self.drain(pkey),
+                Err(_) => self.fail(pkey, "panic in request_keyframe"),
+            }
+        }
+        self.flush_closing();
+    }
+}
+
+/// Offers one producer's group of packets to its taps, in arrival order. Returns the
+/// packets a tap waited on a keyframe for (as bits, like the consumers').
+pub(super) fn tap_group(
+    taps: &mut TapSet,
+    group: &[Pending],
+    media: &[Option<(bool, PayloadParams)>],
+    keyframe_starts: u64,
+    clock: &WallClock,
+    stats: &mut RouterStats,
+) -> u64 {
+    let mut needed = 0u64;
+    for (i, p) in group.iter().enumerate() {
+        let Some((is_video, params)) = media[i] else {
+            continue;
+        };
+        let Some(codec) = TapCodec::from_codec(params.spec().codec) else {
+            continue;
+        };
+        let header = &p.packet.header;
+        let packet = TapPacket {
+            kind: if is_video {
+                MediaKind::Video
+            } else {
+                MediaKind::Audio
+            },
+            codec,
+            ssrc: *header.ssrc,
+            seq: header.sequence_number,
+            timestamp: header.timestamp,
+            marker: header.marker,
+            payload: p.packet.payload.clone(),
+            arrival_unix_micros: clock.unix_micros(p.packet.timestamp),
+        };
+        let d = taps.deliver(packet, keyframe_starts & (1 << i) != 0);
+        stats.tap_packets += d.queued;
+        stats.tap_dropped += d.dropped;
+        if d.awaiting_keyframe {
+            needed |= 1 << i;
+        }
+        if taps.is_empty() {
+            break; // every reader is gone
+        }
+    }
+    needed
+}
+
+/// Why a producer packet is not sent on a consumer track.
+pub(super) enum Skip {
+    /// The track waits for a keyframe and this packet does not start one.
+    AwaitingKeyframe,
+    /// The track is off or not negotiated, the codec is not the consumer's, or the
+    /// packet precedes the track's start.
+    NotForTrack,
+}
+
+/// A producer packet as one consumer track sends it.
+pub(super) struct Prepared {
+    pub(super) seq: u64,
+    pub(super) pt: Pt,
+}
+
+/// Decides whether a producer packet goes to a consumer track and how it is numbered
+/// there (sequence number, payload type).
+pub(super) fn prepare(
+    rtc: &Rtc,
+    track: &mut Track,
+    packet: &RtpPacket,
+    params: PayloadParams,
+    is_video: bool,
+    keyframe_start: bool,
+) -> Result<Prepared, Skip> {
+    if track.mid.is_none() || !track.wanted {
+        return Err(Skip::NotForTrack);
+    }
+    let pt = match track.pt_map {
+        Some((i, o, _)) if i == packet.header.payload_type => o,
+        _ => match rtc.codec_config().match_params(params) {
+            Some(p) => {
+                track.pt_map = Some((packet.header.payload_type, p.pt(), p.resend()));
+                p.pt()
+            }
+            None => return Err(Skip::NotForTrack), // the consumer did not negotiate this codec
+        },
+    };
+    let input_seq: u64 = *packet.seq_no;
+    if !track.seq.started() {
+        if is_video && !keyframe_start {
+            return Err(Skip::AwaitingKeyframe);
+        }
+        track.seq.start(input_seq, track.first_out);
+    }
+    let seq = track.seq.map(input_seq).ok_or(Skip::NotForTrack)?;
+    Ok(Prepared { seq, pt })
+}
+
+/// The header extensions forwarded: only what describes the media, never the publisher's
+/// mid/rid or transport ids.
+pub(super) fn media_extensions(packet: &RtpPacket) -> ExtensionValues {
+    ExtensionValues {
+        audio_level: packet.header.ext_vals.audio_level,
+        voice_activity: packet.header.ext_vals.voice_activity,
+        video_orientation: packet.header.ext_vals.video_orientation,
+        ..Default::default()
+    }
+}
+
+/// Writes a prepared packet to the consumer's str0m send stream; it leaves on the
+/// transport's next timeout. Whether it was written.
+pub(super) fn write_via_rtc(
+    rtc: &mut Rtc,
+    track: &mut Track,
+    out: &Prepared,
+    packet: &RtpPacket,
+    nackable: bool,
+) -> bool {
+    let Some(mid) = track.mid else {
+        return false;
+    };
+    let write = RtpWrite::new(
+        out.pt,
+        SeqNo::from(out.seq),
+        packet.header.timestamp,
+        packet.timestamp,
+        packet.payload.clone(),
+    )
+    .marker(packet.header.marker)
+    .ext_vals(media_extensions(packet))
+    .nackable(nackable);
+    with_send_stream(rtc, track, mid, |tx| tx.write_rtp(write)).is_some()
+}
+
+/// Runs `f` on the consumer track's str0m send stream: found by mid (a scan) the first
+/// time and configured, by SSRC (a hash lookup) after. `None` if it does not exist.
+pub(super) fn with_send_stream<R>(
+    rtc: &mut Rtc,
+    track: &mut Track,
+    mid: Mid,
+    f: impl FnOnce(&mut StreamTx) -> R,
+) -> Option<R> {
+    let mut api = rtc.direct_api();
+    let tx = match track.tx_ssrc {
+        Some(ssrc) => api.stream_tx(&ssrc)?,
+        None => {
+            let tx = api.stream_tx_by_mid(mid, None)?;
+            crate::configure_send_stream(tx);
+            track.tx_ssrc = Some(tx.ssrc());
+            tx
+        }
+    };
+    Some(f(tx))
+}
+
+/// Whether an RTP payload is the first packet of a keyframe, for the codecs we route.
+pub(super) fn starts_keyframe(codec: Codec, payload: &[u8]) -> bool {
+    match codec {
+        Codec::Vp8 => str0m::format::detect_vp8_keyframe(payload),
+        Codec::H264 => str0m::format::detect_h264_keyframe(payload),
+        // Unknown video codecs: do not hold the consumer back.
+        _ => true,
+    }
+}
