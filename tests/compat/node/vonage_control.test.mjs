@@ -158,9 +158,21 @@ compatTest({ method: 'disableForceMute', operation: 'Lift "mute all"', feature: 
   rec.note = 'active false; a stream published afterwards has its audio';
 });
 
+/**
+ * A publisher whose stream the session has announced (its media connected): what the REST
+ * API lists. The client says "published" before that, so a watcher waits for it.
+ */
+async function announcedPublisher(sid, token, opts) {
+  const watcher = await subscriber(server, tok(sid, { role: 'subscriber' }), 'watcher');
+  const p = await publisher(server, token, media, opts);
+  await watcher.waitEvent('streamCreated', (e) => e.stream.streamId === p.streamId);
+  await watcher.stop();
+  return p;
+}
+
 compatTest({ method: 'getStreamInfo', operation: 'List the streams of a session', feature: 'streams' }, async (rec) => {
   const sid = await newSession();
-  const p = await publisher(server, tok(sid, { initialLayoutClassList: ['focus'] }), media, { name: 'cam' });
+  const p = await announcedPublisher(sid, tok(sid, { initialLayoutClassList: ['focus'] }), { name: 'cam' });
   const mark = exchanges.length;
   const list = await video.getStreamInfo(sid);
   exchange(mark, 'GET', `${P}/session/${sid}/stream`, 200);
@@ -174,7 +186,7 @@ compatTest({ method: 'getStreamInfo', operation: 'List the streams of a session'
 
 compatTest({ method: 'getStreamInfo', operation: 'Get one stream', feature: 'streams' }, async (rec) => {
   const sid = await newSession();
-  const p = await publisher(server, tok(sid), media, { name: 'cam' });
+  const p = await announcedPublisher(sid, tok(sid), { name: 'cam' });
   const mark = exchanges.length;
   const one = await video.getStreamInfo(sid, p.streamId);
   exchange(mark, 'GET', `${P}/session/${sid}/stream/${p.streamId}`, 200);
@@ -189,7 +201,7 @@ compatTest({ method: 'getStreamInfo', operation: 'Get one stream', feature: 'str
 
 compatTest({ method: 'setStreamClassLists', operation: 'Set layout class lists of streams', feature: 'streams' }, async (rec) => {
   const sid = await newSession();
-  const p = await publisher(server, tok(sid), media, { name: 'cam' });
+  const p = await announcedPublisher(sid, tok(sid), { name: 'cam' });
   const mark = exchanges.length;
   await video.setStreamClassLists(sid, [{ id: p.streamId, layoutClassList: ['full', 'focus'] }]);
   exchange(mark, 'PUT', `${P}/session/${sid}/stream`, 200);

@@ -291,7 +291,12 @@ def test_lift_mute_all(video, muted_session, media, server, compat):
 @pytest.fixture(scope="module")
 def one_stream(server, video, media):
     sid = routed(video)
+    # The client says "published" before its media connected; the REST API lists the
+    # stream once the session announced it.
+    watcher = live.subscriber(server, token(video, sid, role="subscriber"), "watcher")
     p = live.publisher(server, token(video, sid, initial_layout_class_list=["focus"]), media, name="cam")
+    watcher.wait_event("streamCreated", lambda e: e["stream"]["streamId"] == p.stream_id)
+    watcher.stop()
     yield sid, p
     p.stop()
 
