@@ -127,7 +127,7 @@ impl ArchiveLayout {
     }
 
     /// Refuses the combinations OpenTok documents as invalid.
-    fn check(&self) -> Result<(), Error> {
+    pub(crate) fn check(&self) -> Result<(), Error> {
         match (&self.kind, &self.stylesheet) {
             (LayoutType::Custom, None) => {
                 return Err(Error::InvalidArgument(
@@ -272,7 +272,7 @@ fn start_body<'a>(session_id: &'a str, o: &'a ArchiveOptions) -> Result<StartBod
 /// The body of `PATCH /v2/project/{key}/archive/{id}/streams`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase", untagged)]
-enum StreamsBody<'a> {
+pub(crate) enum StreamsBody<'a> {
     #[serde(rename_all = "camelCase")]
     Add {
         add_stream: &'a str,
@@ -296,7 +296,7 @@ pub struct ListArchives {
 }
 
 impl ListArchives {
-    fn query(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn query(&self) -> Vec<(&'static str, String)> {
         let mut q = Vec::new();
         if let Some(offset) = self.offset {
             q.push(("offset", offset.to_string()));
@@ -524,7 +524,7 @@ pub struct ArchiveList {
 }
 
 /// `null` read as the type's default (serde's `default` covers only missing fields).
-fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+pub(crate) fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de> + Default,
@@ -538,7 +538,7 @@ fn null_true<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 }
 
 /// An ID sent as a string or a number (OpenTok sends `projectId` as a number).
-fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+pub(crate) fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Id {
@@ -607,7 +607,7 @@ wire_names!(LayoutType, "bestFit, pip, verticalPresentation, horizontalPresentat
 // Calls
 
 /// Checks an ID that goes into a URL path: it must be one path segment.
-fn path_id<'a>(what: &str, id: &'a str) -> Result<&'a str, Error> {
+pub(crate) fn path_id<'a>(what: &str, id: &'a str) -> Result<&'a str, Error> {
     let ok = !id.is_empty()
         && id.len() <= MAX_ID_CHARS
         && id != "."

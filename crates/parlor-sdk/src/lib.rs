@@ -50,10 +50,15 @@ use parlor_proto::{project_auth, session_id, token};
 use serde::Deserialize;
 
 pub mod archives;
+pub mod broadcasts;
 
 pub use archives::{
     Archive, ArchiveLayout, ArchiveList, ArchiveOptions, ArchiveStatus, ArchiveStream, LayoutType,
     ListArchives, OutputMode, ParseEnumError, StreamMode,
+};
+pub use broadcasts::{
+    Broadcast, BroadcastList, BroadcastOptions, BroadcastStatus, BroadcastUrls, HlsOptions,
+    ListBroadcasts, RtmpTarget,
 };
 pub use parlor_proto::Role;
 pub use parlor_proto::token::TokenFormat;
