@@ -1,5 +1,6 @@
-//! Parlor's compositor: the layout of composed archives and broadcasts, and the ffmpeg
-//! driver that renders a composed MP4 from per-stream recordings.
+//! Parlor's compositor: the layout of composed archives and broadcasts, the ffmpeg
+//! driver that renders a composed MP4 from per-stream recordings, and the live
+//! compositor of broadcasts.
 //!
 //! * [`layout`] — pure functions, no I/O: OpenTok's stream order, the predefined
 //!   layouts, `screenshareType` switching and a CSS engine for `custom` stylesheets,
@@ -10,10 +11,13 @@
 //!   supports.
 //! * [`compose`] — one ffmpeg filter graph from a [`compose::Composition`], run as a
 //!   child process with progress reports and cancellation.
+//! * [`live`] — the live compositor of broadcasts: sources decoded by ffmpeg, composed
+//!   and mixed on a clock, encoded once (H.264 + AAC) to HLS and RTMP/RTMPS targets.
 
 #![warn(missing_docs)]
 
 pub mod compose;
 pub mod ffmpeg;
 pub mod layout;
+pub mod live;
 pub mod timeline;
