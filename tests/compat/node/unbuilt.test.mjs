@@ -1,8 +1,7 @@
-// Live compatibility: every Node SDK call for a feature Parlor has not built (broadcasts,
-// SIP dial and DTMF, captions, Experience Composer, Audio Connector). The server
-// must answer each with 501 JSON naming the feature; the suite records what the SDK made of
-// it (whether the error an application sees carries the server's message) in
-// results/node-unbuilt.json.
+// Live compatibility: every Node SDK call for a feature Parlor has not built (SIP dial and
+// DTMF, captions, Experience Composer, Audio Connector). The server must answer each with
+// 501 JSON naming the feature; the suite records what the SDK made of it (whether the error
+// an application sees carries the server's message) in results/node-unbuilt.json.
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, API_KEY, API_SECRET } from './helpers.mjs';
@@ -10,7 +9,6 @@ import { OpenTok, compatSuite, call, errorText, exchanges, since, describeExchan
 
 const compatTest = compatSuite('unbuilt');
 const P = `/v2/project/${API_KEY}`;
-const BROADCAST = '5a1e0a4c-0000-4000-8000-00000000b001';
 const RENDER = '5a1e0a4c-0000-4000-8000-00000000c001';
 const CAPTIONS = '5a1e0a4c-0000-4000-8000-00000000d001';
 const STREAM = '5a1e0a4c-0000-4000-8000-00000000e001';
@@ -38,7 +36,6 @@ after(async () => {
 const run = (name, ...args) => call(ot[name].bind(ot), ...args);
 const not = (feature) => `this Parlor server does not support ${feature} yet`;
 
-const BROADCASTS = not('live streaming broadcasts');
 const SIP = not('SIP interconnect');
 const DTMF = not('SIP interconnect (DTMF)');
 const CAPTIONING = not('live captions');
@@ -47,13 +44,6 @@ const AUDIO_CONNECTOR = not('Audio Connector');
 
 // [method, operation, feature, HTTP method, path (after P), server message, invoke]
 const CASES = [
-  ['startBroadcast', 'Start a broadcast', 'broadcasts', 'POST', () => '/broadcast', BROADCASTS, () => run('startBroadcast', sid, { outputs: { hls: {} } })],
-  ['stopBroadcast', 'Stop a broadcast', 'broadcasts', 'POST', () => `/broadcast/${BROADCAST}/stop`, BROADCASTS, () => run('stopBroadcast', BROADCAST)],
-  ['getBroadcast', 'Get a broadcast', 'broadcasts', 'GET', () => `/broadcast/${BROADCAST}`, BROADCASTS, () => run('getBroadcast', BROADCAST)],
-  ['listBroadcasts', 'List broadcasts', 'broadcasts', 'GET', () => '/broadcast', BROADCASTS, () => run('listBroadcasts', { sessionId: sid })],
-  ['setBroadcastLayout', 'Set a broadcast\'s layout', 'broadcasts', 'PUT', () => `/broadcast/${BROADCAST}/layout`, BROADCASTS, () => run('setBroadcastLayout', BROADCAST, 'bestFit', null, 'pip')],
-  ['addBroadcastStream', 'Add a stream to a broadcast', 'broadcasts', 'PATCH', () => `/broadcast/${BROADCAST}/streams`, BROADCASTS, () => run('addBroadcastStream', BROADCAST, STREAM, { hasAudio: true, hasVideo: true })],
-  ['removeBroadcastStream', 'Remove a stream from a broadcast', 'broadcasts', 'PATCH', () => `/broadcast/${BROADCAST}/streams`, BROADCASTS, () => run('removeBroadcastStream', BROADCAST, STREAM)],
   ['dial', 'Dial a SIP endpoint', 'SIP interconnect', 'POST', () => '/dial', SIP, () => run('dial', sid, token, 'sip:user@sip.example.com;transport=tls', { secure: true })],
   ['playDTMF', 'Play DTMF to a session', 'SIP interconnect', 'POST', () => `/session/${sid}/play-dtmf`, DTMF, () => run('playDTMF', sid, null, '1234#')],
   ['playDTMF', 'Play DTMF to one connection', 'SIP interconnect', 'POST', () => `/session/${sid}/connection/${CONNECTION}/play-dtmf`, DTMF, () => run('playDTMF', sid, CONNECTION, '1234#')],

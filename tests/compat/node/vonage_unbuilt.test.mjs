@@ -1,5 +1,5 @@
 // Live compatibility: every `@vonage/video` call for a feature Parlor has not built
-// (broadcasts, SIP dial and DTMF, captions, Experience Composer, Audio Connector), with
+// (SIP dial and DTMF, captions, Experience Composer, Audio Connector), with
 // Vonage application credentials. The server must answer each with 501 JSON naming the
 // feature; the suite records what the SDK made of it in results/vonage-node-unbuilt.json.
 import { before, after, test } from 'node:test';
@@ -11,7 +11,6 @@ import {
 } from './vonage_sdk.mjs';
 
 const compatTest = compatSuite('unbuilt');
-const BROADCAST = '5a1e0a4c-0000-4000-8000-00000000b001';
 const RENDER = '5a1e0a4c-0000-4000-8000-00000000c001';
 const CAPTIONS = '5a1e0a4c-0000-4000-8000-00000000d001';
 const STREAM = '5a1e0a4c-0000-4000-8000-00000000e001';
@@ -40,7 +39,6 @@ after(async () => {
 });
 
 const not = (feature) => `this Parlor server does not support ${feature} yet`;
-const BROADCASTS = not('live streaming broadcasts');
 const SIP = not('SIP interconnect');
 const DTMF = not('SIP interconnect (DTMF)');
 const CAPTIONING = not('live captions');
@@ -49,12 +47,6 @@ const AUDIO_CONNECTOR = not('Audio Connector');
 
 // [method, operation (the table's row), feature, HTTP method, path after P, message, invoke]
 const CASES = [
-  ['startBroadcast', 'Start a broadcast', 'broadcasts', 'POST', () => '/broadcast/', BROADCASTS, () => video.startBroadcast(sid, { outputs: { hls: {} } })],
-  ['stopBroadcast', 'Stop a broadcast', 'broadcasts', 'POST', () => `/broadcast/${BROADCAST}/stop`, BROADCASTS, () => video.stopBroadcast(BROADCAST)],
-  ['getBroadcast', 'Get a broadcast', 'broadcasts', 'GET', () => `/broadcast/${BROADCAST}`, BROADCASTS, () => video.getBroadcast(BROADCAST)],
-  ['searchBroadcasts', 'List broadcasts', 'broadcasts', 'GET', () => '/broadcast/', BROADCASTS, () => video.searchBroadcasts({ sessionId: sid })],
-  ['addStreamToBroadcast', 'Add a stream to a broadcast', 'broadcasts', 'PATCH', () => `/broadcast/${BROADCAST}/streams`, BROADCASTS, () => video.addStreamToBroadcast(BROADCAST, STREAM)],
-  ['removeStreamFromBroadcast', 'Remove a stream from a broadcast', 'broadcasts', 'PATCH', () => `/broadcast/${BROADCAST}/streams`, BROADCASTS, () => video.removeStreamFromBroadcast(BROADCAST, STREAM)],
   ['initiateSIPCall', 'Dial a SIP endpoint', 'SIP interconnect', 'POST', () => '/dial', SIP, () => video.initiateSIPCall(sid, { token, sip: { uri: 'sip:user@sip.example.com;transport=tls' } })],
   ['playDTMF', 'Play DTMF to a session', 'SIP interconnect', 'POST', () => `/session/${sid}/play-dtmf`, DTMF, () => video.playDTMF(sid, '1234#')],
   ['playDTMF', 'Play DTMF to one connection', 'SIP interconnect', 'POST', () => `/session/${sid}/connection/${CONNECTION}/play-dtmf`, DTMF, () => video.playDTMF(sid, '1234#', CONNECTION)],
@@ -99,13 +91,6 @@ for (const [method, operation, feature, verb, path, message, invoke] of CASES) {
       : `the error says "${err.message}"; the server's message is in error.response${body && body.message === message ? '' : ' (not readable)'}`;
   });
 }
-
-compatTest({ method: '(none)', operation: 'Set a broadcast\'s layout', feature: 'broadcasts' }, async (rec) => {
-  // @vonage/video sets a broadcast's layout only when starting it (no update call).
-  const names = Object.getOwnPropertyNames(Object.getPrototypeOf(video));
-  assert.deepEqual(names.filter((n) => /broadcast.*layout|layout.*broadcast/i.test(n)), []);
-  rec.status = 'n/a';
-});
 
 test('only the unbuilt features answered 5xx, and only 501', () => {
   const bad = exchanges.filter((x) => x.status >= 500 && x.status !== 501);

@@ -1,6 +1,6 @@
-"""Live compatibility: every Python SDK call for a feature Parlor has not built (broadcasts,
-SIP dial and DTMF, captions, Experience Composer, Audio Connector), and the
-operations the Python SDK has no method for. The server must answer each call with 501 JSON
+"""Live compatibility: every Python SDK call for a feature Parlor has not built (SIP dial and
+DTMF, captions, Experience Composer, Audio Connector), and the operations the Python SDK has no
+method for (callbacks, listing broadcasts). The server must answer each call with 501 JSON
 naming the feature; the suite records what the SDK made of it (whether the exception text
 carries the server's message) in results/python-unbuilt.json."""
 
@@ -16,7 +16,6 @@ from live_helpers import HttpLog
 from parlor_helpers import API_KEY
 
 P = f"/v2/project/{API_KEY}"
-BROADCAST = "5a1e0a4c-0000-4000-8000-00000000b001"
 RENDER = "5a1e0a4c-0000-4000-8000-00000000c001"
 CAPTIONS = "5a1e0a4c-0000-4000-8000-00000000d001"
 STREAM = "5a1e0a4c-0000-4000-8000-00000000e001"
@@ -27,7 +26,6 @@ def not_available(feature):
     return f"this Parlor server does not support {feature} yet"
 
 
-BROADCASTS = not_available("live streaming broadcasts")
 SIP = not_available("SIP interconnect")
 DTMF = not_available("SIP interconnect (DTMF)")
 CAPTIONING = not_available("live captions")
@@ -50,18 +48,6 @@ def live(client):
 
 # (method, operation, feature, HTTP method, path after P, server message, call(client, sid, token))
 CASES = [
-    ("start_broadcast", "Start a broadcast", "broadcasts", "POST", lambda s: "/broadcast", BROADCASTS,
-     lambda c, s, t: c.start_broadcast(s, {"outputs": {"hls": {}}})),
-    ("stop_broadcast", "Stop a broadcast", "broadcasts", "POST", lambda s: f"/broadcast/{BROADCAST}/stop", BROADCASTS,
-     lambda c, s, t: c.stop_broadcast(BROADCAST)),
-    ("get_broadcast", "Get a broadcast", "broadcasts", "GET", lambda s: f"/broadcast/{BROADCAST}", BROADCASTS,
-     lambda c, s, t: c.get_broadcast(BROADCAST)),
-    ("set_broadcast_layout", "Set a broadcast's layout", "broadcasts", "PUT", lambda s: f"/broadcast/{BROADCAST}/layout", BROADCASTS,
-     lambda c, s, t: c.set_broadcast_layout(BROADCAST, "bestFit", screenshare_type="pip")),
-    ("add_broadcast_stream", "Add a stream to a broadcast", "broadcasts", "PATCH", lambda s: f"/broadcast/{BROADCAST}/streams", BROADCASTS,
-     lambda c, s, t: c.add_broadcast_stream(BROADCAST, STREAM)),
-    ("remove_broadcast_stream", "Remove a stream from a broadcast", "broadcasts", "PATCH", lambda s: f"/broadcast/{BROADCAST}/streams", BROADCASTS,
-     lambda c, s, t: c.remove_broadcast_stream(BROADCAST, STREAM)),
     ("dial", "Dial a SIP endpoint", "SIP interconnect", "POST", lambda s: "/dial", SIP,
      lambda c, s, t: c.dial(s, t, "sip:user@sip.example.com;transport=tls", {"secure": True})),
     ("play_dtmf", "Play DTMF to a session", "SIP interconnect", "POST", lambda s: f"/session/{s}/play-dtmf", DTMF,

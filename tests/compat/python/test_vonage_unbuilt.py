@@ -1,5 +1,5 @@
 """Live compatibility: every PyPI `vonage` (`vonage_video`) call for a feature Parlor has
-not built (broadcasts, SIP dial and DTMF, captions, Experience Composer, Audio Connector),
+not built (SIP dial and DTMF, captions, Experience Composer, Audio Connector),
 with Vonage application credentials over HTTPS. The server must answer each with 501 JSON
 naming the feature; the suite records what the SDK made of it in
 results/vonage-python-unbuilt.json. The server, CA and application fixtures are
@@ -9,15 +9,13 @@ import json
 
 import pytest
 from vonage_video import (
-    AddStreamRequest, AudioConnectorOptions, AudioConnectorWebSocket, BroadcastHls,
-    BroadcastOutputSettings, CaptionsData, CaptionsOptions, ComposedLayout,
-    CreateBroadcastRequest, ExperienceComposerOptions, InitiateSipRequest, SipOptions,
+    AudioConnectorOptions, AudioConnectorWebSocket, CaptionsData, CaptionsOptions,
+    ExperienceComposerOptions, InitiateSipRequest, SipOptions,
 )
 
 import live_helpers as live
 from test_vonage_app import app, routed, server, tls_env, token, video  # noqa: F401
 
-BROADCAST = "5a1e0a4c-0000-4000-8000-00000000b001"
 RENDER = "5a1e0a4c-0000-4000-8000-00000000c001"
 CAPTIONS = "5a1e0a4c-0000-4000-8000-00000000d001"
 STREAM = "5a1e0a4c-0000-4000-8000-00000000e001"
@@ -28,7 +26,6 @@ def _not(feature):
     return f"this Parlor server does not support {feature} yet"
 
 
-BROADCASTS = _not("live streaming broadcasts")
 SIP = _not("SIP interconnect")
 DTMF = _not("SIP interconnect (DTMF)")
 CAPTIONING = _not("live captions")
@@ -74,47 +71,6 @@ def check_501(video, http_log, compat, verb, path, message, call):  # noqa: F811
     else:
         compat.message_surfaced = message in str(err)
         compat.note = f"{type(err).__name__}" + ("" if compat.message_surfaced else ": the message is not in the error")
-
-
-@pytest.mark.sdk(method="start_broadcast", operation="Start a broadcast", feature="broadcasts")
-def test_start_broadcast(video, ctx, http_log, compat):  # noqa: F811
-    check_501(video, http_log, compat, "POST", "/broadcast", BROADCASTS, lambda: video.start_broadcast(
-        CreateBroadcastRequest(session_id=ctx["sid"], outputs=BroadcastOutputSettings(hls=BroadcastHls()))))
-
-
-@pytest.mark.sdk(method="stop_broadcast", operation="Stop a broadcast", feature="broadcasts")
-def test_stop_broadcast(video, http_log, compat):  # noqa: F811
-    check_501(video, http_log, compat, "POST", f"/broadcast/{BROADCAST}/stop", BROADCASTS,
-              lambda: video.stop_broadcast(BROADCAST))
-
-
-@pytest.mark.sdk(method="get_broadcast", operation="Get a broadcast", feature="broadcasts")
-def test_get_broadcast(video, http_log, compat):  # noqa: F811
-    check_501(video, http_log, compat, "GET", f"/broadcast/{BROADCAST}", BROADCASTS,
-              lambda: video.get_broadcast(BROADCAST))
-
-
-@pytest.mark.sdk(method="list_broadcasts", operation="List broadcasts", feature="broadcasts")
-def test_list_broadcasts(video, http_log, compat):  # noqa: F811
-    check_501(video, http_log, compat, "GET", "/broadcast", BROADCASTS, lambda: video.list_broadcasts())
-
-
-@pytest.mark.sdk(method="change_broadcast_layout", operation="Set a broadcast's layout", feature="broadcasts")
-def test_change_broadcast_layout(video, http_log, compat):  # noqa: F811
-    check_501(video, http_log, compat, "PUT", f"/broadcast/{BROADCAST}/layout", BROADCASTS,
-              lambda: video.change_broadcast_layout(BROADCAST, ComposedLayout(type="bestFit")))
-
-
-@pytest.mark.sdk(method="add_stream_to_broadcast", operation="Add a stream to a broadcast", feature="broadcasts")
-def test_add_stream_to_broadcast(video, http_log, compat):  # noqa: F811
-    check_501(video, http_log, compat, "PATCH", f"/broadcast/{BROADCAST}/streams", BROADCASTS,
-              lambda: video.add_stream_to_broadcast(BROADCAST, AddStreamRequest(stream_id=STREAM)))
-
-
-@pytest.mark.sdk(method="remove_stream_from_broadcast", operation="Remove a stream from a broadcast", feature="broadcasts")
-def test_remove_stream_from_broadcast(video, http_log, compat):  # noqa: F811
-    check_501(video, http_log, compat, "PATCH", f"/broadcast/{BROADCAST}/streams", BROADCASTS,
-              lambda: video.remove_stream_from_broadcast(BROADCAST, STREAM))
 
 
 @pytest.mark.sdk(method="initiate_sip_call", operation="Dial a SIP endpoint", feature="SIP interconnect")
