@@ -94,9 +94,16 @@ impl Harness {
             store.clone(),
             &config.data_dir,
             signaling.clone(),
-            notifier,
+            notifier.clone(),
             "http://127.0.0.1:1".into(),
             config.archives,
+        );
+        let broadcasts = crate::broadcasts::Broadcasts::start(
+            store.clone(),
+            &config.data_dir,
+            signaling.clone(),
+            notifier,
+            "http://127.0.0.1:1".into(),
         );
         let state = AppState {
             store,
@@ -104,6 +111,7 @@ impl Harness {
             config: Arc::new(config),
             signaling,
             archives,
+            broadcasts,
         };
         let app = api::router(state.clone());
         Harness { state, router, app }

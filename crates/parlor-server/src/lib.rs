@@ -7,6 +7,10 @@
 //!   rotation, the keys verification reads.
 //! * [`verify`] — client token verification against the store (signature, expiry, role,
 //!   data, session existence and match), for the signaling layer and the CLI.
+//! * [`broadcasts`] — live streaming broadcasts: a session composed live and sent to HLS
+//!   (served here) and RTMP targets.
+//! * [`broadcasts`] — live streaming broadcasts: a session composed live and sent to HLS
+//!   (served here) and RTMP targets.
 //! * [`api`] — the REST API (OpenTok wire format) on axum.
 //! * [`limits`] — request rates (REST per credential, signals per connection) and
 //!   per-session caps on connections, streams and subscriptions.
@@ -25,6 +29,7 @@
 pub mod api;
 pub mod applications;
 pub mod archives;
+pub mod broadcasts;
 pub mod callbacks;
 pub mod cli;
 pub mod config;
@@ -55,6 +60,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub signaling: Arc<signaling::Signaling>,
     pub archives: Arc<archives::Archives>,
+    pub broadcasts: Arc<broadcasts::Broadcasts>,
     /// REST requests per credential.
     pub rest_rate: Arc<limits::RestRateLimiter>,
 }

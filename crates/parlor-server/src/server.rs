@@ -80,9 +80,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         store.clone(),
         &config.data_dir,
         signaling.clone(),
-        notifier,
+        notifier.clone(),
         format!("{scheme}://{addr}"),
         config.archives,
+    );
+    let broadcasts = crate::broadcasts::Broadcasts::start(
+        store.clone(),
+        &config.data_dir,
+        signaling.clone(),
+        notifier,
+        format!("{scheme}://{addr}"),
     );
     let rest_rate = Arc::new(crate::limits::RestRateLimiter::new(config.rates.rest));
     let state = AppState {
@@ -91,6 +98,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config: Arc::new(config),
         signaling,
         archives,
+        broadcasts,
     };
     // Status codes are the API's answers, not failures of the server: a 501 for an unbuilt
     // feature is expected. Real faults are logged where they happen.

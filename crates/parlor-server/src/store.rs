@@ -108,6 +108,8 @@ const MIGRATIONS: &[&str] = &[
     crate::inspector::store::SCHEMA,
     crate::inspector::store::QUALITY_SCHEMA,
     crate::inspector::store::CLIENT_STATS_SCHEMA,
+    // Live streaming broadcasts (`crate::broadcasts::model`).
+    crate::broadcasts::model::SCHEMA,
 ];
 
 /// A project: the owner of sessions, identified by its API key.

@@ -245,11 +245,10 @@ async fn unknown_paths_methods_other_projects_and_unbuilt_features() {
     let (status, _, body) = get(&format!("/v2/project/{API_KEY}/archive"), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
 
-    let (status, ct, body) =
-        get(&format!("/v2/project/{API_KEY}/broadcast"), Some(a.clone())).await;
+    let (status, ct, body) = get(&format!("/v2/project/{API_KEY}/captions"), Some(a.clone())).await;
     assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{body}");
     assert_eq!(ct, "application/json");
-    assert!(body["message"].as_str().unwrap().contains("broadcast"));
+    assert!(body["message"].as_str().unwrap().contains("captions"));
 
     let (status, _, body) = get(&format!("/v2/project/{API_KEY}/nothing"), Some(a)).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");

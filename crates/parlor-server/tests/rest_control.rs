@@ -350,7 +350,8 @@ async fn bad_rest_input_gets_4xx_json_never_5xx() {
             404,
         ),
         (reqwest::Method::POST, format!("{p}/archive"), "{}", 400),
-        (reqwest::Method::POST, format!("{p}/broadcast"), "{}", 501),
+        (reqwest::Method::POST, format!("{p}/broadcast"), "{}", 400),
+        (reqwest::Method::POST, format!("{p}/captions"), "{}", 501),
         (
             reqwest::Method::POST,
             format!("{p}/session/{sid}/play-dtmf"),

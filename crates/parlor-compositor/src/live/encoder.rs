@@ -59,6 +59,8 @@ pub(crate) fn encoder_args(cfg: &LiveConfig, audio_port: u16, append_hls: bool) 
     }
     if cfg.has_audio {
         push(&["-f", "s16le", "-ar", "48000", "-ac", "2"]);
+        // Raw PCM has no layout: without this ffmpeg warns that it guessed stereo.
+        push(&["-guess_layout_max", "0"]);
         push(&["-probesize", "32", "-analyzeduration", "0"]);
         let url = format!("tcp://127.0.0.1:{audio_port}");
         push(&["-thread_queue_size", "64", "-i", &url]);

@@ -112,20 +112,24 @@ pub fn signed_download_url(
     format!("{base}/archive-download/{api_key}/{id}/{file}?exp={exp}&sig={sig}")
 }
 
-/// The scheme and host the client reached us at (for URLs in answers).
-fn base_url(headers: &HeaderMap, state: &AppState) -> String {
+/// The scheme and host the client reached us at (for URLs in answers); `configured` is
+/// the server's own base URL (its scheme says whether it serves https).
+pub(super) fn base_url_for(headers: &HeaderMap, configured: &str) -> String {
     match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
         Some(host) if !host.is_empty() && !host.contains(['/', ' ', '@']) => {
-            // The scheme this server serves (https with --tls-cert).
-            let scheme = if state.archives.base_url().starts_with("https://") {
+            let scheme = if configured.starts_with("https://") {
                 "https"
             } else {
                 "http"
             };
             format!("{scheme}://{host}")
         }
-        _ => state.archives.base_url().to_owned(),
+        _ => configured.to_owned(),
     }
+}
+
+fn base_url(headers: &HeaderMap, state: &AppState) -> String {
+    base_url_for(headers, state.archives.base_url())
 }
 
 async fn answer(state: &AppState, headers: &HeaderMap, a: &ArchiveRecord) -> Json<Value> {
@@ -137,7 +141,7 @@ async fn answer(state: &AppState, headers: &HeaderMap, a: &ArchiveRecord) -> Jso
 }
 
 /// A JSON field that may be absent or `null` (the default), or of type `T`.
-fn field<T: serde::de::DeserializeOwned>(
+pub(super) fn field<T: serde::de::DeserializeOwned>(
     body: &serde_json::Map<String, Value>,
     name: &str,
     what: &str,
@@ -150,7 +154,7 @@ fn field<T: serde::de::DeserializeOwned>(
     }
 }
 
-fn layout_from(v: &Value) -> Result<LayoutRecord, ApiError> {
+pub(super) fn layout_from(v: &Value) -> Result<LayoutRecord, ApiError> {
     let Value::Object(m) = v else {
         return Err(ApiError::bad_request(
             "layout must be an object {type, stylesheet?, screenshareType?}",
@@ -331,15 +335,9 @@ pub struct ListQuery {
     session_id: Option<String>,
 }
 
-/// `GET /v2/project/{key}/archive?offset&count&sessionId`: `{count, items}`.
-pub async fn list(
-    State(state): State<AppState>,
-    auth: ProjectAuth,
-    Path(api_key): Path<String>,
-    headers: HeaderMap,
-    Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
-    auth.check_path_key(&api_key)?;
+/// `offset`, `count` (default 50, at most [`MAX_LIST_COUNT`]) and `sessionId` of a list
+/// call, checked.
+pub(super) fn page_params(q: ListQuery) -> Result<(usize, usize, Option<String>), ApiError> {
     let number = |v: Option<String>, name: &str, default: usize| match v.as_deref() {
         None | Some("") => Ok(default),
         Some(s) => s.parse::<usize>().map_err(|_| {
@@ -353,14 +351,22 @@ pub async fn list(
             "count must be at most {MAX_LIST_COUNT}, not {count}"
         )));
     }
+    Ok((offset, count, q.session_id.filter(|s| !s.is_empty())))
+}
+
+/// `GET /v2/project/{key}/archive?offset&count&sessionId`: `{count, items}`.
+pub async fn list(
+    State(state): State<AppState>,
+    auth: ProjectAuth,
+    Path(api_key): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    auth.check_path_key(&api_key)?;
+    let (offset, count, session_id) = page_params(q)?;
     let (total, items) = state
         .archives
-        .list_archives(
-            &auth.0.api_key,
-            q.session_id.filter(|s| !s.is_empty()),
-            offset,
-            count,
-        )
+        .list_archives(&auth.0.api_key, session_id, offset, count)
         .await?;
     let base = base_url(&headers, &state);
     let mut answers = Vec::with_capacity(items.len());
@@ -399,29 +405,32 @@ pub async fn change_streams(
 ) -> Result<StatusCode, ApiError> {
     auth.check_path_key(&api_key)?;
     check_id(&id)?;
-    let Value::Object(body) = body else {
-        return Err(ApiError::bad_request("the body must be a JSON object"));
-    };
-    let add: Option<String> = field(&body, "addStream", "a stream ID")?;
-    let remove: Option<String> = field(&body, "removeStream", "a stream ID")?;
-    let change = match (add, remove) {
-        (Some(stream_id), None) => StreamChange::Add {
-            stream_id,
-            has_audio: field(&body, "hasAudio", "true or false")?.unwrap_or(true),
-            has_video: field(&body, "hasVideo", "true or false")?.unwrap_or(true),
-        },
-        (None, Some(stream_id)) => StreamChange::Remove { stream_id },
-        _ => {
-            return Err(ApiError::bad_request(
-                "give exactly one of addStream and removeStream",
-            ));
-        }
-    };
+    let change = stream_change_from(body)?;
     state
         .archives
         .change_streams(&auth.0.api_key, &id, change)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A `PATCH …/streams` body: `{addStream, hasAudio?, hasVideo?}` or `{removeStream}`.
+pub(super) fn stream_change_from(body: Value) -> Result<StreamChange, ApiError> {
+    let Value::Object(body) = body else {
+        return Err(ApiError::bad_request("the body must be a JSON object"));
+    };
+    let add: Option<String> = field(&body, "addStream", "a stream ID")?;
+    let remove: Option<String> = field(&body, "removeStream", "a stream ID")?;
+    match (add, remove) {
+        (Some(stream_id), None) => Ok(StreamChange::Add {
+            stream_id,
+            has_audio: field(&body, "hasAudio", "true or false")?.unwrap_or(true),
+            has_video: field(&body, "hasVideo", "true or false")?.unwrap_or(true),
+        }),
+        (None, Some(stream_id)) => Ok(StreamChange::Remove { stream_id }),
+        _ => Err(ApiError::bad_request(
+            "give exactly one of addStream and removeStream",
+        )),
+    }
 }
 
 #[derive(Deserialize)]

@@ -6,6 +6,7 @@
 
 pub(crate) mod archives;
 mod auth;
+pub(crate) mod broadcasts;
 mod callbacks;
 mod error;
 pub(crate) mod inspector;
@@ -91,6 +92,32 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/archive-download/{api_key}/{id}/{file}",
             get(archives::download),
+        )
+        .route(
+            "/v2/project/{api_key}/broadcast",
+            post(broadcasts::start).get(broadcasts::list),
+        )
+        // @vonage/video calls the collection with a trailing slash.
+        .route(
+            "/v2/project/{api_key}/broadcast/",
+            post(broadcasts::start).get(broadcasts::list),
+        )
+        .route("/v2/project/{api_key}/broadcast/{id}", get(broadcasts::get))
+        .route(
+            "/v2/project/{api_key}/broadcast/{id}/stop",
+            post(broadcasts::stop),
+        )
+        .route(
+            "/v2/project/{api_key}/broadcast/{id}/layout",
+            put(broadcasts::set_layout),
+        )
+        .route(
+            "/v2/project/{api_key}/broadcast/{id}/streams",
+            patch(broadcasts::change_streams),
+        )
+        .route(
+            "/broadcast-hls/{api_key}/{id}/{sig}/{file}",
+            get(broadcasts::hls),
         )
         .route(
             "/v2/project/{api_key}/callback",

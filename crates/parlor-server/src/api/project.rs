@@ -11,7 +11,6 @@ use super::{ApiError, ProjectAuth};
 fn feature(segment: &str) -> Option<&'static str> {
     Some(match segment {
         "archive" => "archiving",
-        "broadcast" => "live streaming broadcasts",
         "dial" => "SIP interconnect",
         "captions" => "live captions",
         "render" => "Experience Composer",

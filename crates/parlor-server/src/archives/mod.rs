@@ -137,6 +137,35 @@ pub enum StreamChange {
     },
 }
 
+/// A stream as the layout engine sees it: its classes, video type and size, and whether
+/// its client also shares a screen (among `session_streams`). Archives and broadcasts
+/// lay out their streams with it.
+pub(crate) fn layout_stream<'a>(
+    stream: &Stream,
+    classes: &[String],
+    added_seq: u64,
+    session_streams: impl IntoIterator<Item = &'a Stream>,
+) -> LayoutStream {
+    use parlor_proto::signaling::VideoType as Wire;
+    let owner = &stream.connection.connection_id;
+    let video_type = match stream.video_type {
+        Wire::Screen => VideoType::Screen,
+        Wire::Custom => VideoType::Custom,
+        _ => VideoType::Camera,
+    };
+    LayoutStream {
+        id: stream.stream_id.clone(),
+        classes: classes.to_vec(),
+        video_type,
+        owner_shares_screen: session_streams
+            .into_iter()
+            .any(|o| o.connection.connection_id == *owner && o.video_type == Wire::Screen),
+        added_seq,
+        has_video: stream.has_video,
+        size: stream.video_dimensions.map(|d| (d.width, d.height)),
+    }
+}
+
 /// Whether `id` can be an archive id: a UUID, so never a path.
 pub fn valid_id(id: &str) -> bool {
     uuid::Uuid::parse_str(id).is_ok() && id.len() == 36
@@ -208,24 +237,12 @@ impl Running {
     }
 
     fn layout_stream(&self, info: &StreamInfo) -> LayoutStream {
-        let owner = &info.stream.connection.connection_id;
-        let video_type = match info.stream.video_type {
-            parlor_proto::signaling::VideoType::Screen => VideoType::Screen,
-            parlor_proto::signaling::VideoType::Custom => VideoType::Custom,
-            _ => VideoType::Camera,
-        };
-        LayoutStream {
-            id: info.stream.stream_id.clone(),
-            classes: info.classes.clone(),
-            video_type,
-            owner_shares_screen: self.known.values().any(|o| {
-                o.stream.connection.connection_id == *owner
-                    && o.stream.video_type == parlor_proto::signaling::VideoType::Screen
-            }),
-            added_seq: info.added_seq,
-            has_video: info.stream.has_video,
-            size: info.stream.video_dimensions.map(|d| (d.width, d.height)),
-        }
+        layout_stream(
+            &info.stream,
+            &info.classes,
+            info.added_seq,
+            self.known.values().map(|o| &o.stream),
+        )
     }
 
     fn event(&mut self, kind: EventKind) {

@@ -106,7 +106,7 @@ pub struct ApiArgs {
     credentials: Credentials,
     /// Print JSON (the OpenTok wire form) instead of text.
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -155,14 +155,14 @@ pub struct StartArgs {
 
 /// Why a command failed, with its exit code.
 #[derive(Debug)]
-struct Failure {
-    code: u8,
-    message: String,
+pub(super) struct Failure {
+    pub(super) code: u8,
+    pub(super) message: String,
 }
 
 impl Failure {
     /// Bad arguments, missing credentials, unwritable files: exit 2.
-    fn usage(message: impl Into<String>) -> Self {
+    pub(super) fn usage(message: impl Into<String>) -> Self {
         Failure {
             code: 2,
             message: message.into(),
@@ -178,7 +178,7 @@ impl Failure {
     }
 
     /// Maps an SDK error; `doing` says what was attempted.
-    fn sdk(doing: &str, e: parlor_sdk::Error) -> Self {
+    pub(super) fn sdk(doing: &str, e: parlor_sdk::Error) -> Self {
         use parlor_sdk::Error;
         match e {
             Error::InvalidArgument(m) => Failure::usage(m),
@@ -265,7 +265,7 @@ async fn execute(command: ArchiveCommand) -> Result<(), Failure> {
 }
 
 impl ApiArgs {
-    fn client(&self) -> Result<Parlor, Failure> {
+    pub(super) fn client(&self) -> Result<Parlor, Failure> {
         let (key, secret) = self
             .credentials
             .clone()
@@ -434,7 +434,7 @@ async fn wait_available(
     }
 }
 
-fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
+pub(super) fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
     let text = serde_json::to_string(value).map_err(|e| Failure::failed(e.to_string()))?;
     println!("{text}");
     Ok(())

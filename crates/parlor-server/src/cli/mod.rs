@@ -1,9 +1,10 @@
 //! The `parlor` command line: `serve`, `session create|show`, `token [verify]`,
 //! `client publish|subscribe`, `archive start|stop|get|list|delete|download`,
-//! `app create|list|add-key|remove-key|delete`.
+//! `broadcast start|stop|get|list`, `app create|list|add-key|remove-key|delete`.
 
 mod app;
 mod archive;
+mod broadcast;
 mod client;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +48,9 @@ enum Command {
     /// Start, stop, list, inspect, download and delete archives (recordings).
     #[command(subcommand)]
     Archive(archive::ArchiveCommand),
+    /// Start, stop, list and inspect live streaming broadcasts (HLS, RTMP).
+    #[command(subcommand)]
+    Broadcast(broadcast::BroadcastCommand),
     /// Vonage applications: create (an ID and an RSA key pair), list, rotate keys, delete.
     #[command(subcommand)]
     App(app::AppCommand),
@@ -175,6 +179,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Client(command) => Ok(client::run(command)),
         Command::Archive(command) => Ok(archive::run(command)),
+        Command::Broadcast(command) => Ok(broadcast::run(command)),
         Command::App(command) => Ok(app::run(command)),
         Command::Serve(args) => {
             let config = config::Config::resolve(args)?;

@@ -17,7 +17,7 @@ pub mod room;
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use parlor_proto::signaling::{ProtocolError, ServerMessage, Stream, StreamReason};
 use parlor_router::{CloseReason, RouterEvent, RouterHandle, TransportId};
@@ -92,8 +92,9 @@ pub struct Signaling {
     /// Sessions under "mute all" (REST `active: true`), with their excluded streams:
     /// streams published later are muted too, until it is lifted.
     mute_all: Mutex<HashMap<String, Vec<String>>>,
-    /// Where [`SessionEvent`]s go (set once, by [`Signaling::observe`]).
-    observer: OnceLock<mpsc::UnboundedSender<SessionEvent>>,
+    /// Where [`SessionEvent`]s go (archives, broadcasts: [`Signaling::observe`]). Events
+    /// are signaling-rate (joins, streams), never per packet.
+    observers: Mutex<Vec<mpsc::UnboundedSender<SessionEvent>>>,
     /// Archives running per session: announced to clients joining later.
     active_archives: Mutex<HashMap<String, Vec<ActiveArchive>>>,
     /// What one session may hold.
@@ -134,23 +135,26 @@ impl Signaling {
             rooms: Mutex::new(HashMap::new()),
             transports: Mutex::new(HashMap::new()),
             mute_all: Mutex::new(HashMap::new()),
-            observer: OnceLock::new(),
+            observers: Mutex::new(Vec::new()),
             active_archives: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Starts receiving every session's [`SessionEvent`]s (one observer per server).
+    /// Starts receiving every session's [`SessionEvent`]s, from now on.
     pub fn observe(&self) -> mpsc::UnboundedReceiver<SessionEvent> {
         let (tx, rx) = mpsc::unbounded_channel();
-        if self.observer.set(tx).is_err() {
-            panic!("Signaling::observe called twice");
-        }
+        lock(&self.observers).push(tx);
         rx
     }
 
     pub(crate) fn emit(&self, event: SessionEvent) {
-        if let Some(tx) = self.observer.get() {
-            let _ = tx.send(event);
+        let mut observers = lock(&self.observers);
+        observers.retain(|tx| !tx.is_closed());
+        if let Some((last, rest)) = observers.split_last() {
+            for tx in rest {
+                let _ = tx.send(event.clone());
+            }
+            let _ = last.send(event);
         }
     }
 
