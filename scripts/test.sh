@@ -92,6 +92,23 @@ c = json.load(open(sys.argv[2]))["compose"][0]["runs"][0]
 assert c["output_video"] == [640, 480] and c["output_s"] > 2, c
 print("archive bench: 2 passed, 0 failed")
 PY
+# The broadcast benchmark (parlor-bench broadcast): one round of the forwarding comparison,
+# the CPU of a small broadcast and one latency run of each HLS mode, a few seconds each.
+./target/debug/parlor-bench broadcast --streams 2 --subscribers 1 --resolution 640x480 \
+  --duration 3 --forwarding-rounds 1 --latency-duration 12 --media-dir target/bench-media \
+  --json | tail -n 1 > "$logs/broadcast-bench.json"
+python3 - "$logs/broadcast-bench.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+f = r["forwarding"]
+assert f["subscriptions"] == 2 and len(f["media_ratio_per_round"]) == 1, f
+assert all(w["loss_pct"] < 5 and w["tap_dropped"] == 0 for w in f["windows"]), f["windows"]
+assert [w["tap_packets_per_s"] > 0 for w in f["windows"]] == [w["recorded"] for w in f["windows"]], f["windows"]
+c = r["cpu"]
+assert c["ffmpeg_processes"] >= 3 and c["ffmpeg_cpu"] > 0 and c["server_cpu"] > 0, c
+assert [l["hls_mode"] for l in r["latency"]] == ["normal", "lowLatency"], r["latency"]
+print("broadcast bench: 1 passed, 0 failed")
+PY
 # The soak (parlor-bench soak): 30 s of clients joining, publishing or subscribing,
 # signalling and leaving, its callbacks going to a local receiver; it fails on any
 # unexpected error, or if anything the load made (callback deliveries included) is still

@@ -243,13 +243,13 @@ fn summarize(windows: &[&Window]) -> Summary {
 }
 
 /// Runs the media pump for a set of publishers until dropped.
-struct Pump {
+pub(crate) struct Pump {
     stop: tokio::sync::watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Pump {
-    fn start(media: Arc<Media>, senders: Senders) -> Pump {
+    pub(crate) fn start(media: Arc<Media>, senders: Senders) -> Pump {
         let (stop, rx) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(crate::media::pump(media, senders, rx));
         Pump {
@@ -258,7 +258,7 @@ impl Pump {
         }
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         let _ = self.stop.send(true);
         if let Some(t) = self.task.take() {
             let _ = t.await;
@@ -273,7 +273,7 @@ impl Drop for Pump {
 }
 
 /// Joins `n` publishers (audio + video) to `room`; their senders go to `senders`.
-async fn publishers(
+pub(crate) async fn publishers(
     sut: &ParlorSut,
     room: &str,
     n: usize,
@@ -337,7 +337,7 @@ fn u64_of(v: &serde_json::Value, k: &str) -> u64 {
 }
 
 /// One measurement window over the running load.
-async fn window(
+pub(crate) async fn window(
     sut: &ParlorSut,
     stats: &[Arc<ReceiveStats>],
     length: Duration,
@@ -538,7 +538,7 @@ pub async fn run_record(
     })
 }
 
-fn print_window(w: &Window) {
+pub(crate) fn print_window(w: &Window) {
     eprintln!(
         "round {} {:>8}: {:>7.0} pkt/s  {:>7.0} pkt/media-CPU-s ({:>4.1}%, preempted {:>4.0}/s)  {:>7.0} pkt/process-CPU-s ({:>5.1}%)  recorders {} at {:>5.1}%  loss {:.2}%  taps {:.0} pkt/s, {} dropped",
         w.round,

@@ -4,6 +4,7 @@
 
 mod abuse;
 mod archive;
+mod broadcast;
 mod floor;
 mod janus;
 mod media;
@@ -123,6 +124,41 @@ enum Command {
         sfu_cpu: usize,
         #[arg(long, default_value_t = 1)]
         load_cpu: usize,
+        #[arg(long, default_value = "target/bench-media")]
+        media_dir: PathBuf,
+        /// Print one JSON object as the last line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What a live streaming broadcast costs and how late its outputs are, through the
+    /// broadcast REST API: CPU of the server and its ffmpeg children for `--streams`
+    /// publishers at `--resolution`; glass-to-glass latency of RTMP and HLS (normal and
+    /// lowLatency) from a flashing publisher.
+    Broadcast {
+        /// Publishers in the CPU measurement.
+        #[arg(long, default_value_t = 4, value_parser = at_least_one)]
+        streams: usize,
+        #[arg(long, default_value = "1280x720")]
+        resolution: String,
+        /// Seconds of the CPU window.
+        #[arg(long, default_value_t = 20.0, value_parser = positive_seconds)]
+        duration: f64,
+        /// Seconds of each latency run (a flash every 10.5 s).
+        #[arg(long, default_value_t = 60.0, value_parser = positive_seconds)]
+        latency_duration: f64,
+        /// Skip the latency runs.
+        #[arg(long)]
+        no_latency: bool,
+        /// Rounds of the forwarding comparison (a window without and one with a broadcast
+        /// each); 0 skips it.
+        #[arg(long, default_value_t = 3)]
+        forwarding_rounds: usize,
+        /// Clients subscribed to every stream in the forwarding comparison.
+        #[arg(long, default_value_t = 5, value_parser = at_least_one)]
+        subscribers: usize,
+        /// The `parlor` binary [default: next to this one].
+        #[arg(long)]
+        parlor_bin: Option<PathBuf>,
         #[arg(long, default_value = "target/bench-media")]
         media_dir: PathBuf,
         /// Print one JSON object as the last line.
@@ -325,6 +361,98 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if common.json {
                 println!("{}", serde_json::Value::Object(out));
+            }
+        }
+        Command::Broadcast {
+            streams,
+            resolution,
+            duration,
+            latency_duration,
+            no_latency,
+            forwarding_rounds,
+            subscribers,
+            parlor_bin: bin,
+            media_dir,
+            json,
+        } => {
+            let media = Arc::new(media::Media::load(&media_dir)?);
+            let bin = parlor_bin(&bin)?;
+            let forwarding = if forwarding_rounds > 0 {
+                let f = broadcast::run_forwarding(
+                    &bin,
+                    media.clone(),
+                    streams,
+                    subscribers,
+                    Duration::from_secs(10),
+                    forwarding_rounds,
+                )
+                .await?;
+                eprintln!(
+                    "forwarding, {} streams, {} subscriptions: pkt per media-thread CPU-s none {:.0} / broadcast {:.0}; broadcast/none per round {:?}, median {:.3}",
+                    f.streams,
+                    f.subscriptions,
+                    f.none_pkt_per_media_cpu_s,
+                    f.broadcast_pkt_per_media_cpu_s,
+                    f.media_ratio_per_round
+                        .iter()
+                        .map(|x| (x * 1000.0).round() / 1000.0)
+                        .collect::<Vec<_>>(),
+                    f.media_ratio
+                );
+                Some(f)
+            } else {
+                None
+            };
+            let cpu = broadcast::run_cpu(
+                &bin,
+                media.clone(),
+                streams,
+                &resolution,
+                Duration::from_secs_f64(duration),
+            )
+            .await?;
+            eprintln!(
+                "broadcast of {} streams at {}: server {:.2} + ffmpeg {:.2} = {:.2} cores ({} ffmpeg processes, {:.0} s window)",
+                cpu.streams,
+                cpu.resolution,
+                cpu.server_cpu,
+                cpu.ffmpeg_cpu,
+                cpu.total_cpu,
+                cpu.ffmpeg_processes,
+                cpu.window_s
+            );
+            let mut latency = Vec::new();
+            if !no_latency {
+                for low in [false, true] {
+                    let r = broadcast::run_latency(
+                        &bin,
+                        &media,
+                        &media_dir,
+                        low,
+                        Duration::from_secs_f64(latency_duration),
+                    )
+                    .await?;
+                    let med = |v: &[f64]| procfs::percentile_ms(&mut v.to_vec(), 0.5);
+                    eprintln!(
+                        "latency (HLS {}): RTMP p50 {:.0} ms {:?}; HLS segment available p50 {:.0} ms {:?} (target duration {:?} s)",
+                        r.hls_mode,
+                        med(&r.rtmp_ms),
+                        r.rtmp_ms.iter().map(|x| x.round()).collect::<Vec<_>>(),
+                        med(&r.hls_segment_available_ms),
+                        r.hls_segment_available_ms
+                            .iter()
+                            .map(|x| x.round())
+                            .collect::<Vec<_>>(),
+                        r.hls_target_duration_s
+                    );
+                    latency.push(r);
+                }
+            }
+            if json {
+                println!(
+                    "{}",
+                    json!({ "forwarding": forwarding, "cpu": cpu, "latency": latency })
+                );
             }
         }
         Command::Archive {
@@ -572,6 +700,7 @@ fn main() -> std::process::ExitCode {
         Command::Compare { common, .. } | Command::Ramp { common, .. } => common.peer.is_some(),
         Command::UdpFloor { .. }
         | Command::Archive { .. }
+        | Command::Broadcast { .. }
         | Command::Soak { .. }
         | Command::Abuse { .. } => false,
     };
