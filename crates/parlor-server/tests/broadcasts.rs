@@ -575,3 +575,195 @@ async fn a_broadcast_left_running_by_a_kill_9_is_stopped_at_restart() {
         "the dead broadcast's files were not removed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rtmps_target_must_present_a_trusted_certificate() {
+    // A TLS server with a self-signed certificate: a man in the middle. Parlor must refuse
+    // it before sending anything (the stream key travels in the RTMP connect).
+    let work = tempfile::tempdir().unwrap();
+    let (key, cert) = (work.path().join("k.pem"), work.path().join("c.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(made.success());
+    // The man in the middle: a TLS server (rustls, with that certificate) counting the
+    // bytes it is sent after a completed handshake.
+    let tls = parlor_server::tls::ReloadingCert::new(parlor_server::config::TlsFiles {
+        cert: cert.clone(),
+        key: key.clone(),
+    })
+    .unwrap()
+    .server_config()
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let handshakes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (r, h) = (received.clone(), handshakes.clone());
+    let mitm = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt as _;
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (acceptor, r, h) = (acceptor.clone(), r.clone(), h.clone());
+            tokio::spawn(async move {
+                let Ok(mut stream) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                h.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    r.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+
+    let server = Server::start();
+    let (sid, tokens) = server.session_with_tokens(&[Role::Publisher]).await;
+    let mut p = publish(&server, &tokens[0], 40, "cam");
+    wait_streams(&server, &sid, 1).await;
+    let (status, b) = call(
+        &server,
+        Method::POST,
+        "/broadcast",
+        Some(json!({"sessionId": sid, "outputs": {"rtmp": [
+            {"id": "mitm", "serverUrl": format!("rtmps://127.0.0.1:{port}/live"), "streamName": "secret-key"}
+        ]}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{b}");
+    let id = b["id"].as_str().unwrap().to_owned();
+    wait_for(&server, &id, 20, "the untrusted target in error", |b| {
+        target_status(b, "mitm") == "error"
+    })
+    .await;
+    let (status, _) = call(
+        &server,
+        Method::POST,
+        &format!("/broadcast/{id}/stop"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    mitm.abort();
+    p.kill().ok();
+    p.wait().ok();
+    let (got, done) = (
+        received.load(std::sync::atomic::Ordering::Relaxed),
+        handshakes.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    // ffmpeg's GnuTLS checks the certificate once the handshake is done, so the server
+    // may see handshakes; what matters is that nothing is sent over them.
+    assert_eq!(
+        got, 0,
+        "the untrusted server received {got} bytes over {done} TLS sessions: the RTMP handshake went through"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_starts_lists_describes_and_stops_a_broadcast() {
+    let server = Server::start();
+    let (sid, _) = server.session_with_tokens(&[Role::Publisher]).await;
+    let url = server.url.clone();
+    let api = [
+        "--url",
+        url.as_str(),
+        "--api-key",
+        API_KEY,
+        "--api-secret",
+        common::API_SECRET,
+    ];
+    let with = |args: &[&str]| -> Vec<String> {
+        args.iter()
+            .chain(api.iter())
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let args = with(&[
+        "broadcast",
+        "start",
+        &sid,
+        "--hls",
+        "--low-latency",
+        "--max-duration",
+        "120",
+        "--json",
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let b = server.cli_json(&args);
+    let id = b["id"].as_str().unwrap().to_owned();
+    assert_eq!(b["status"], "started");
+    assert_eq!(b["maxDuration"], 120);
+    assert!(
+        b["broadcastUrls"]["hls"]
+            .as_str()
+            .unwrap()
+            .ends_with("/index.m3u8")
+    );
+
+    // Text output: the ID alone on stdout for `start`; `get` describes the outputs.
+    let out = server
+        .parlor_cmd()
+        .args(with(&["broadcast", "get", &id]))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(&format!("id: {id}")) && text.contains("hls: "),
+        "{text}"
+    );
+
+    let args = with(&["broadcast", "list", "--session", &sid, "--json"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let list = server.cli_json(&args);
+    assert_eq!(list["count"], 1);
+    // A second one without a tag: refused (exit 1, the server's reason on stderr).
+    let out = server
+        .parlor_cmd()
+        .args(with(&[
+            "broadcast",
+            "start",
+            &sid,
+            "--rtmp",
+            "rtmp://127.0.0.1:1/live/k",
+        ]))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already being broadcast"));
+    // Bad arguments: exit 2 before any request.
+    let out = server
+        .parlor_cmd()
+        .args(with(&["broadcast", "start", &sid]))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let args = with(&["broadcast", "stop", &id, "--json"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let stopped = server.cli_json(&args);
+    assert_eq!(stopped["status"], "stopped");
+}

@@ -168,6 +168,14 @@ pub(crate) fn target_args(url: &str, has_audio: bool) -> Vec<String> {
     // A connection that neither fails nor moves (a silent peer) errors after 10 s
     // instead of hanging in Connecting or in a blocked write.
     a.extend(["-rw_timeout", "10000000"].map(String::from));
+    if url
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("rtmps://"))
+    {
+        // ffmpeg's TLS does not check the server's certificate unless told to: without
+        // this a man in the middle would get the stream key. The system's trust store.
+        a.extend(["-tls_verify", "1"].map(String::from));
+    }
     a.push(url.to_owned());
     a
 }
@@ -415,13 +423,14 @@ mod tests {
         );
         assert!(
             a.ends_with(
-                "-f flv -flvflags no_duration_filesize -rw_timeout 10000000 \
+                "-f flv -flvflags no_duration_filesize -rw_timeout 10000000 -tls_verify 1 \
                  rtmps://example.com/live/key"
             ),
             "{a}"
         );
         let a = target_args("rtmp://h/app/key", false).join(" ");
         assert!(!a.contains("aac_adtstoasc"), "{a}");
+        assert!(!a.contains("tls_verify"), "{a}");
     }
 
     #[test]
