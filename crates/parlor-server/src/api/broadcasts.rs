@@ -25,7 +25,7 @@ use super::{ApiError, ProjectAuth};
 use crate::AppState;
 use crate::archives::model::{LayoutRecord, StreamMode};
 use crate::broadcasts::model::{BroadcastRecord, HlsSettings, OutputStatus};
-use crate::broadcasts::{BroadcastError, StartRequest};
+use crate::broadcasts::StartRequest;
 
 /// `maxDuration` bounds in seconds, and its default (OpenTok's).
 const MAX_DURATION_RANGE: std::ops::RangeInclusive<u64> = 60..=36_000;
@@ -34,24 +34,6 @@ const DEFAULT_MAX_DURATION: u64 = 14_400;
 const BITRATE_RANGE: std::ops::RangeInclusive<u64> = 100_000..=6_000_000;
 /// At most this many RTMP targets (OpenTok's limit).
 pub const MAX_RTMP_TARGETS: usize = 5;
-
-impl From<BroadcastError> for ApiError {
-    fn from(e: BroadcastError) -> Self {
-        let status = match &e {
-            BroadcastError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            BroadcastError::NotFound(_) => StatusCode::NOT_FOUND,
-            BroadcastError::Conflict(_) => StatusCode::CONFLICT,
-            BroadcastError::NotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            BroadcastError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            BroadcastError::Store(e) => {
-                tracing::error!(error = %e, "storage failure");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-            BroadcastError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError::new(status, e.to_string())
-    }
-}
 
 fn status_str(s: OutputStatus) -> &'static str {
     match s {

@@ -1,9 +1,7 @@
 //! The API's calls on existing archives: get, list, delete, live layout changes, and
 //! manual-mode stream changes.
 
-use super::model::{
-    ArchiveRecord, ArchiveStatus, ArchiveStreamRecord, LayoutRecord, OutputMode, StreamMode,
-};
+use super::model::{ArchiveRecord, ArchiveStatus, LayoutRecord, OutputMode, StreamMode};
 use super::{ArchiveError, Archives, StreamChange, valid_id};
 use crate::signaling::lock;
 use parlor_compositor::timeline::EventKind;
@@ -136,33 +134,16 @@ impl Archives {
                     record.status.as_str()
                 )));
             };
+            super::apply_stream_change(
+                &mut r.record.streams,
+                &change,
+                |s| r.known.contains_key(s),
+                &format!("archive {id}"),
+                &r.record.session_id,
+            )?;
             match change {
-                StreamChange::Add {
-                    stream_id,
-                    has_audio,
-                    has_video,
-                } => {
-                    if !r.known.contains_key(&stream_id) {
-                        return Err(ArchiveError::NotFound(format!(
-                            "stream {stream_id} is not published in session {}",
-                            r.record.session_id
-                        )));
-                    }
-                    r.record.streams.retain(|s| s.stream_id != stream_id);
-                    r.record.streams.push(ArchiveStreamRecord {
-                        stream_id: stream_id.clone(),
-                        has_audio,
-                        has_video,
-                    });
-                    Some(stream_id)
-                }
+                StreamChange::Add { stream_id, .. } => Some(stream_id),
                 StreamChange::Remove { stream_id } => {
-                    if !r.record.streams.iter().any(|s| s.stream_id == stream_id) {
-                        return Err(ArchiveError::NotFound(format!(
-                            "stream {stream_id} is not in archive {id}"
-                        )));
-                    }
-                    r.record.streams.retain(|s| s.stream_id != stream_id);
                     self.end_stream(r, &stream_id);
                     None
                 }

@@ -88,7 +88,8 @@ impl ArchiveLimits {
 /// Events a tap holds for a recorder that is behind (about 4 s of a 2.5 Mbps stream).
 const TAP_CAPACITY: usize = 4096;
 
-/// Why an archive call was refused; the API layer maps each to its status.
+/// Why an archive (or broadcast: [`crate::broadcasts::BroadcastError`] is this type) call
+/// was refused; the API layer maps each to its status.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
     #[error("{0}")]
@@ -164,6 +165,46 @@ pub(crate) fn layout_stream<'a>(
         has_video: stream.has_video,
         size: stream.video_dimensions.map(|d| (d.width, d.height)),
     }
+}
+
+/// Applies a manual-mode stream change to the list of streams of an archive or a
+/// broadcast (`what`, e.g. "archive 1234…"): an added stream must be `published` in the
+/// session (replacing its earlier entry), a removed one must be in the list.
+pub(crate) fn apply_stream_change(
+    streams: &mut Vec<ArchiveStreamRecord>,
+    change: &StreamChange,
+    published: impl Fn(&str) -> bool,
+    what: &str,
+    session_id: &str,
+) -> Result<(), ArchiveError> {
+    match change {
+        StreamChange::Add {
+            stream_id,
+            has_audio,
+            has_video,
+        } => {
+            if !published(stream_id) {
+                return Err(ArchiveError::NotFound(format!(
+                    "stream {stream_id} is not published in session {session_id}"
+                )));
+            }
+            streams.retain(|s| s.stream_id != *stream_id);
+            streams.push(ArchiveStreamRecord {
+                stream_id: stream_id.clone(),
+                has_audio: *has_audio,
+                has_video: *has_video,
+            });
+        }
+        StreamChange::Remove { stream_id } => {
+            if !streams.iter().any(|s| s.stream_id == *stream_id) {
+                return Err(ArchiveError::NotFound(format!(
+                    "stream {stream_id} is not in {what}"
+                )));
+            }
+            streams.retain(|s| s.stream_id != *stream_id);
+        }
+    }
+    Ok(())
 }
 
 /// Whether `id` can be an archive id: a UUID, so never a path.

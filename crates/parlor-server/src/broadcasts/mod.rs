@@ -35,7 +35,7 @@ use tokio::sync::mpsc;
 use self::model::{BroadcastRecord, BroadcastStatus, HlsSettings, OutputStatus, RtmpRecord};
 use self::pipeline::{Pipeline, PipelineEvent};
 use crate::archives::model::{ArchiveStreamRecord, LayoutRecord, StreamMode};
-use crate::archives::{EMPTY_SESSION_GRACE, layout_stream, valid_id};
+use crate::archives::{EMPTY_SESSION_GRACE, apply_stream_change, layout_stream, valid_id};
 use crate::callbacks::{Notice, Notifier};
 use crate::signaling::{SessionEvent, Signaling, lock};
 use crate::store::{Store, StoreError};
@@ -43,26 +43,9 @@ use crate::store::{Store, StoreError};
 /// How long a stopped broadcast's HLS files stay (players finishing the last segments).
 pub const HLS_GRACE: Duration = Duration::from_secs(120);
 
-/// Why a broadcast call was refused; the API layer maps each to its status.
-#[derive(Debug, thiserror::Error)]
-pub enum BroadcastError {
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    /// A call that does not apply to the broadcast's stream mode (405, as archives).
-    #[error("{0}")]
-    NotAllowed(String),
-    /// ffmpeg is missing: this server cannot broadcast.
-    #[error("{0}")]
-    Unavailable(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Internal(String),
-}
+/// Why a broadcast call was refused: the archive calls' errors (the same kinds, mapped to
+/// the same statuses by the API layer).
+pub use crate::archives::ArchiveError as BroadcastError;
 
 /// What starting a broadcast asks for (validated by the API layer's parsing).
 #[derive(Debug, Clone)]
@@ -556,34 +539,13 @@ impl Broadcasts {
                     record.status.as_str()
                 )));
             };
-            match change {
-                StreamChange::Add {
-                    stream_id,
-                    has_audio,
-                    has_video,
-                } => {
-                    if !r.known.contains_key(&stream_id) {
-                        return Err(BroadcastError::NotFound(format!(
-                            "stream {stream_id} is not published in session {}",
-                            r.record.session_id
-                        )));
-                    }
-                    r.record.streams.retain(|s| s.stream_id != stream_id);
-                    r.record.streams.push(ArchiveStreamRecord {
-                        stream_id,
-                        has_audio,
-                        has_video,
-                    });
-                }
-                StreamChange::Remove { stream_id } => {
-                    if !r.record.streams.iter().any(|s| s.stream_id == stream_id) {
-                        return Err(BroadcastError::NotFound(format!(
-                            "stream {stream_id} is not in broadcast {id}"
-                        )));
-                    }
-                    r.record.streams.retain(|s| s.stream_id != stream_id);
-                }
-            }
+            apply_stream_change(
+                &mut r.record.streams,
+                &change,
+                |s| r.known.contains_key(s),
+                &format!("broadcast {id}"),
+                &r.record.session_id,
+            )?;
             r.record.updated_at = crate::unix_millis();
             r.sync_pipeline(&self.signaling);
             r.record.clone()
