@@ -767,3 +767,51 @@ async fn the_cli_starts_lists_describes_and_stops_a_broadcast() {
     let stopped = server.cli_json(&args);
     assert_eq!(stopped["status"], "stopped");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasts_stop_at_max_duration_and_a_minute_after_the_session_emptied() {
+    let server = Server::start();
+    // One session with a publisher and the shortest maxDuration; one nobody is in.
+    let (busy, tokens) = server.session_with_tokens(&[Role::Publisher]).await;
+    let (empty, _) = server.session_with_tokens(&[Role::Publisher]).await;
+    let mut p = publish(&server, &tokens[0], 90, "cam");
+    wait_streams(&server, &busy, 1).await;
+    let start = |sid: String, max: u64| {
+        let server = &server;
+        async move {
+            let (status, b) = call(
+                server,
+                Method::POST,
+                "/broadcast",
+                Some(json!({"sessionId": sid, "outputs": {"hls": {}}, "maxDuration": max})),
+            )
+            .await;
+            assert_eq!(status, 200, "{b}");
+            b["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let timed = start(busy, 60).await;
+    let abandoned = start(empty, 3600).await;
+    let t0 = Instant::now();
+    let b = wait_for(&server, &timed, 75, "stopped at maxDuration", |b| {
+        b["status"] == "stopped"
+    })
+    .await;
+    assert_eq!(b["reason"], "maximum duration exceeded");
+    assert!(
+        t0.elapsed() >= Duration::from_secs(58),
+        "stopped after {:?}",
+        t0.elapsed()
+    );
+    let b = wait_for(
+        &server,
+        &abandoned,
+        15,
+        "stopped for want of clients",
+        |b| b["status"] == "stopped",
+    )
+    .await;
+    assert_eq!(b["reason"], "the session has had no client for 60 seconds");
+    p.kill().ok();
+    p.wait().ok();
+}
