@@ -120,6 +120,11 @@ pub struct ServeArgs {
     /// they are removed and its status is "expired" [default: kept until deleted].
     #[arg(long, env = "PARLOR_ARCHIVE_RETENTION")]
     pub archive_retention: Option<String>,
+    /// When composed archives are composed: `after` the stop, from the stream files, or
+    /// `live` while they record, as broadcasts are (ready seconds after the stop; the
+    /// paused time stays in the MP4) [default: after].
+    #[arg(long, env = "PARLOR_ARCHIVE_COMPOSITION", value_enum)]
+    pub archive_composition: Option<ArchiveComposition>,
     /// How long the Inspector's session history (meetings, connections, streams,
     /// subscriptions, events) is kept, e.g. 7d or 72h [default: 20d, OpenTok's].
     #[arg(long, env = "PARLOR_HISTORY_RETENTION")]
@@ -171,6 +176,7 @@ struct FileConfig {
     archive_max_duration: Option<String>,
     archive_paused_timeout: Option<String>,
     archive_retention: Option<String>,
+    archive_composition: Option<ArchiveComposition>,
     history_retention: Option<String>,
     quality_interval: Option<String>,
     quality_retention: Option<String>,
@@ -222,6 +228,17 @@ pub struct Config {
 pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
+}
+
+/// When composed archives are composed (`--archive-composition`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchiveComposition {
+    /// After the stop, from the stream files (the paused time left out).
+    #[default]
+    After,
+    /// While recording, by the live compositor of broadcasts.
+    Live,
 }
 
 /// How log lines are written.
@@ -434,6 +451,11 @@ impl Config {
                 args.archive_retention.or(file.archive_retention),
                 "--archive-retention",
             )?,
+            live_composition: args
+                .archive_composition
+                .or(file.archive_composition)
+                .unwrap_or_default()
+                == ArchiveComposition::Live,
         };
         let meeting_gap = duration(args.meeting_gap.or(file.meeting_gap), "--meeting-gap")?
             .unwrap_or(DEFAULT_MEETING_GAP);

@@ -744,3 +744,66 @@ async fn archives_expire_at_the_end_of_the_retention_period() {
     .await;
     assert_eq!(status, 204, "an expired archive can be deleted");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_composed_archive_composed_live_is_the_remuxed_live_recording() {
+    // `--archive-composition live`: the broadcasts' live compositor records the archive
+    // while it runs (a DVR HLS recording in `live/`), and the stop remuxes it.
+    let server = Server::start_configured(&["--archive-composition", "live"]);
+    let (sid, tokens) = server
+        .session_with_tokens(&[Role::Publisher, Role::Publisher])
+        .await;
+    let mut a = publish(&server, &tokens[0], 60, "cam-a");
+    let mut b = publish(&server, &tokens[1], 60, "cam-b");
+    wait_streams(&server, &sid, 2).await;
+    let started = start_archive(
+        &server,
+        json!({"sessionId": sid, "outputMode": "composed", "resolution": "640x480"}),
+    )
+    .await;
+    let id = started["id"].as_str().unwrap().to_owned();
+    let live = server
+        .data_dir
+        .path()
+        .join("archives")
+        .join(common::API_KEY)
+        .join(&id)
+        .join("live");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(live.join("index.m3u8")).is_ok_and(|p| p.contains(".ts")) {
+        assert!(
+            Instant::now() < deadline,
+            "no live recording in {}",
+            live.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    stop_archive(&server, &id).await;
+    let done = wait_done(&server, &id).await;
+    assert_eq!(done["status"], "available", "{done}");
+    // The live recording was what became the archive (its directory goes once remuxed;
+    // had it been unusable, it would stay, and the archive be composed afterwards).
+    assert!(!live.exists(), "the live recording was not used");
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("archive.mp4");
+    download(done["url"].as_str().unwrap(), &mp4).await;
+    let probe = ffprobe(&mp4);
+    assert_eq!(codecs(&probe), ["aac", "h264"], "{probe}");
+    let video = probe["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["codec_type"] == "video")
+        .unwrap();
+    assert_eq!(
+        (video["width"].as_u64(), video["height"].as_u64()),
+        (Some(640), Some(480))
+    );
+    assert!(duration(&probe) > 4.0, "{probe}");
+    decodes_cleanly(&mp4);
+    for p in [&mut a, &mut b] {
+        p.kill().ok();
+        p.wait().ok();
+    }
+}

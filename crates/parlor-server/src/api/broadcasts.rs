@@ -24,8 +24,8 @@ use super::json::JsonBody;
 use super::{ApiError, ProjectAuth};
 use crate::AppState;
 use crate::archives::model::{LayoutRecord, StreamMode};
-use crate::broadcasts::model::{BroadcastRecord, HlsSettings, OutputStatus};
 use crate::broadcasts::StartRequest;
+use crate::broadcasts::model::{BroadcastRecord, HlsSettings, OutputStatus};
 
 /// `maxDuration` bounds in seconds, and its default (OpenTok's).
 const MAX_DURATION_RANGE: std::ops::RangeInclusive<u64> = 60..=36_000;

@@ -141,6 +141,7 @@ impl Archives {
                 &format!("archive {id}"),
                 &r.record.session_id,
             )?;
+            r.sync_live();
             match change {
                 StreamChange::Add { stream_id, .. } => Some(stream_id),
                 StreamChange::Remove { stream_id } => {

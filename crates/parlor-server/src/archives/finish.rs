@@ -28,6 +28,7 @@ impl Archives {
         dir: PathBuf,
         finishing: Vec<Finishing>,
         events: Vec<Event>,
+        live: Option<super::live::LiveComposition>,
     ) {
         let mut files = Vec::new();
         let mut failure = None;
@@ -43,6 +44,14 @@ impl Archives {
         let made = match failure {
             Some(why) => Err(format!("recording failed: {why}")),
             None => tokio::task::spawn_blocking(move || {
+                // Composed live: the recording is remuxed; if it is unusable, the archive
+                // is composed from the stream files as usual.
+                if let (Some(live), Ok(ff)) = (live, ffmpeg.as_ref()) {
+                    match live.finish(ff, &dir) {
+                        Ok(out) => return Ok(out),
+                        Err(why) => tracing::warn!(archive = %rec.id, %why, "the live composition is unusable; composing from the stream files"),
+                    }
+                }
                 make_output(&rec, &dir, files, &events, ffmpeg.as_ref().ok())
             })
             .await

@@ -365,6 +365,7 @@ impl Archives {
                         .map(super::finish::finished)
                         .collect(),
                     recovered.events,
+                    None,
                 )
                 .await;
         }

@@ -26,6 +26,7 @@ mod calls;
 mod finish;
 mod follow;
 pub mod journal;
+mod live;
 pub mod model;
 pub mod output;
 pub mod recording;
@@ -67,6 +68,9 @@ pub struct ArchiveLimits {
     /// they are removed and the archive is `expired` (OpenTok: 72 h without an upload
     /// target). `None` (the default): kept until the archive is deleted.
     pub retention: Option<Duration>,
+    /// Compose composed archives live, as broadcasts are ([`live`]), instead of from the
+    /// stream files after the stop (`--archive-composition live`; default: after).
+    pub live_composition: bool,
 }
 
 impl Default for ArchiveLimits {
@@ -75,6 +79,7 @@ impl Default for ArchiveLimits {
             max_duration: Duration::from_secs(4 * 3600),
             paused_timeout: Duration::from_secs(3600),
             retention: None,
+            live_composition: false,
         }
     }
 }
@@ -248,6 +253,8 @@ struct Running {
     events: Vec<Event>,
     /// Since when the session has had no client.
     empty_since: Option<tokio::time::Instant>,
+    /// The live composition (`--archive-composition live`, composed archives).
+    live: Option<live::LiveComposition>,
 }
 
 impl Running {
@@ -291,6 +298,33 @@ impl Running {
         self.journal
             .append(&JournalEntry::layout_event(at_ms, &kind));
         self.events.push(Event { at_ms, kind });
+        self.sync_live();
+    }
+
+    /// Brings a live composition's sources and layout in line with the archive's streams
+    /// (the announced streams it wants, laid out as the composition afterwards would).
+    fn sync_live(&self) {
+        let Some(live) = &self.live else {
+            return;
+        };
+        let mut sources = Vec::new();
+        let mut shown = Vec::new();
+        for info in self.known.values().filter(|i| i.announced) {
+            let Some((audio, video)) = self.wants(&info.stream.stream_id) else {
+                continue;
+            };
+            let (audio, video) = (audio && info.stream.has_audio, video);
+            if audio || video {
+                sources.push((info.stream.stream_id.clone(), audio, video));
+            }
+            if video && info.stream.has_video {
+                shown.push(self.layout_stream(info));
+            }
+        }
+        shown.sort_by_key(|s| s.added_seq);
+        let spec = self.record.layout.to_spec().unwrap_or_default();
+        let placements = parlor_compositor::layout::layout(&shown, &spec, live.resolution());
+        live.update(sources, placements);
     }
 
     /// Whether this archive records `stream_id` now (auto: every stream; manual: added).
@@ -559,6 +593,7 @@ impl Archives {
                 announced: true,
             })
             .collect();
+        let live = self.start_live(&record, &dir).await;
         {
             let mut running = lock(&self.running);
             // One archive per session, unless each has its own tag.
@@ -590,6 +625,7 @@ impl Archives {
                     .existing_room(&record.session_id)
                     .is_none()
                     .then(tokio::time::Instant::now),
+                live,
             };
             // The layout at the start: a live change later replaces `record.layout`, and
             // the composition must still begin with this one.
@@ -611,6 +647,7 @@ impl Archives {
                 r.journal
                     .append(&JournalEntry::layout_event(e.at_ms, &e.kind));
             }
+            r.sync_live();
             running.insert(record.id.clone(), r);
         }
         self.save(&record).await;
@@ -782,6 +819,34 @@ impl Archives {
         })
     }
 
+    /// The live composition of a composed archive, when the server composes live and
+    /// ffmpeg can; `None` otherwise (or if it cannot start: the archive is then composed
+    /// from its stream files).
+    async fn start_live(
+        &self,
+        record: &ArchiveRecord,
+        dir: &Path,
+    ) -> Option<live::LiveComposition> {
+        if !self.limits.live_composition || record.output_mode != OutputMode::Composed {
+            return None;
+        }
+        let ffmpeg = self.ffmpeg.clone().ok()?;
+        let (rec, dir) = (record.clone(), dir.to_owned());
+        let router = self.signaling.router.clone();
+        match tokio::task::spawn_blocking(move || {
+            live::LiveComposition::start(&ffmpeg, &rec, &dir, router)
+        })
+        .await
+        {
+            Ok(Ok(l)) => Some(l),
+            Ok(Err(why)) => {
+                tracing::warn!(archive = %record.id, %why, "cannot compose live; the archive will be composed from its stream files");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
     /// Stops an archive through the API.
     pub async fn stop_archive(
         self: &Arc<Self>,
@@ -827,7 +892,11 @@ impl Archives {
         tracing::info!(archive = id, reason, "archive stopped");
         let stopped = r.record.clone();
         let this = self.clone();
-        tokio::spawn(async move { this.finalize(r.record, r.dir, r.finished, r.events).await });
+        let live = r.live.take();
+        tokio::spawn(async move {
+            this.finalize(r.record, r.dir, r.finished, r.events, live)
+                .await
+        });
         Ok(stopped)
     }
 }

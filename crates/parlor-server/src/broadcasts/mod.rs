@@ -164,7 +164,8 @@ impl Running {
                 height: h,
             },
         );
-        self.pipeline.update(signaling, self.sources(), placements);
+        self.pipeline
+            .update(&signaling.router, self.sources(), placements);
     }
 }
 
@@ -405,7 +406,7 @@ impl Broadcasts {
         let pipeline = running.pipeline;
         let _ = tokio::task::spawn_blocking(move || {
             if let Ok(p) = Arc::try_unwrap(pipeline) {
-                p.stop();
+                let _ = p.stop();
             }
         })
         .await;

@@ -22,16 +22,17 @@ use std::time::Duration;
 use parlor_compositor::ffmpeg::FfmpegInfo;
 use parlor_compositor::layout::Placement;
 use parlor_compositor::live::{
-    HlsConfig, LiveCompositor, LiveConfig, LiveEvent, RtmpTarget, SourceInput, TargetStatus,
+    HlsConfig, LiveCompositor, LiveConfig, LiveEvent, LiveReport, RtmpTarget, SourceInput,
+    TargetStatus,
 };
 use parlor_recorder::{Codec, RtpIn, SenderReport, TrackKind};
-use parlor_router::TransportId;
 use parlor_router::tap::{Tap, TapCodec, TapEvent};
+use parlor_router::{RouterHandle, TransportId};
 use str0m::media::MediaKind;
 use tokio::sync::mpsc;
 
 use super::model::{BroadcastRecord, OutputStatus};
-use crate::signaling::{Signaling, lock};
+use crate::signaling::lock;
 
 /// Events a tap holds for a feeder that is behind (as archives).
 const TAP_CAPACITY: usize = 4096;
@@ -119,7 +120,18 @@ impl Pipeline {
                 })
                 .collect(),
         };
-        let id = record.id.clone();
+        Pipeline::start_config(ffmpeg, &record.id, config, events)
+    }
+
+    /// Starts a compositor of any configuration (composed archives use one with a DVR
+    /// HLS output as their recording); its events go to `events` tagged with `id`.
+    pub fn start_config(
+        ffmpeg: &FfmpegInfo,
+        id: &str,
+        config: LiveConfig,
+        events: mpsc::UnboundedSender<PipelineEvent>,
+    ) -> Result<Pipeline, String> {
+        let id = id.to_owned();
         let on_event = move |event: LiveEvent| {
             let e = match event {
                 LiveEvent::Target { id: target, status } => {
@@ -160,7 +172,7 @@ impl Pipeline {
     /// asked for asynchronously); never blocks on media.
     pub fn update(
         &self,
-        signaling: &Arc<Signaling>,
+        router: &RouterHandle,
         sources: Vec<(String, bool, bool)>,
         placements: Vec<Placement>,
     ) {
@@ -187,7 +199,7 @@ impl Pipeline {
                     stop: stop.clone(),
                 },
             );
-            let router = signaling.router.clone();
+            let router = router.clone();
             let live = Arc::downgrade(&self.live);
             tokio::spawn(async move {
                 let producer = TransportId::from(id.as_str());
@@ -211,9 +223,9 @@ impl Pipeline {
         self.live.set_placements(placements);
     }
 
-    /// Stops feeding and the compositor; its outputs end (HLS gets its end tag).
-    /// Blocking.
-    pub fn stop(self) {
+    /// Stops feeding and the compositor; its outputs end (HLS gets its end tag). Blocking.
+    /// The compositor's report, unless it was still in use and had to be dropped.
+    pub fn stop(self) -> Option<LiveReport> {
         lock(&self.feeders).clear();
         // Feeders hold the compositor only while adding their source: wait that out.
         let mut live = self.live;
@@ -222,7 +234,7 @@ impl Pipeline {
                 Ok(l) => {
                     let report = l.stop();
                     tracing::debug!(?report, "broadcast pipeline stopped");
-                    return;
+                    return Some(report);
                 }
                 Err(still_shared) => {
                     live = still_shared;
@@ -232,6 +244,7 @@ impl Pipeline {
         }
         // Dropping the last reference kills the compositor's processes.
         tracing::warn!("a broadcast's compositor was still in use when it stopped");
+        None
     }
 }
 
