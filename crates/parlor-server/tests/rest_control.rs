@@ -750,3 +750,83 @@ async fn archive_status_callbacks_arrive_in_order_in_opentok_shape() {
     publisher.kill().ok();
     publisher.wait().ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_status_callbacks_arrive_in_order() {
+    let (receiver, url) = Receiver::start("/hook").await;
+    let server = Server::start_configured(&["--callback-url", &url]);
+    let auth = parlor_proto::project_auth::mint(API_KEY, API_SECRET, parlor_proto::unix_now(), 60);
+    let http = reqwest::Client::new();
+    let (sid, _) = server.session_with_tokens(&[Role::Publisher]).await;
+    let started: Value = http
+        .post(format!("{}/v2/project/{API_KEY}/broadcast", server.url))
+        .header("X-OPENTOK-AUTH", &auth)
+        .json(&serde_json::json!({"sessionId": sid, "outputs": {"hls": {}}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = started["id"].as_str().unwrap().to_owned();
+    // Until the HLS output is live (its status change is a callback too).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !receiver
+        .events()
+        .iter()
+        .any(|e| e["event"] == "broadcast" && e["broadcastUrls"]["hlsStatus"] == "live")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            receiver.events()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stopped = http
+        .post(format!(
+            "{}/v2/project/{API_KEY}/broadcast/{id}/stop",
+            server.url
+        ))
+        .header("X-OPENTOK-AUTH", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stopped.status(), 200);
+    let mut events = Vec::new();
+    while tokio::time::Instant::now() < deadline {
+        events = receiver
+            .events()
+            .into_iter()
+            .filter(|e| e["event"] == "broadcast")
+            .collect();
+        if events.last().is_some_and(|e| e["status"] == "stopped") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let statuses: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["status"].as_str().unwrap(),
+                e["broadcastUrls"]["hlsStatus"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("started", "connecting"),
+            ("started", "live"),
+            ("stopped", "ended")
+        ],
+        "{events:?}"
+    );
+    for e in &events {
+        assert_eq!(e["id"], id);
+        assert_eq!(e["sessionId"], sid);
+        assert_eq!(e["partnerId"].to_string(), API_KEY);
+    }
+    assert_eq!(events[2]["reason"], "stopped by the API");
+}
