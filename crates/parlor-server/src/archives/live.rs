@@ -23,8 +23,9 @@ use parlor_compositor::live::{HlsConfig, LiveConfig};
 use parlor_router::RouterHandle;
 use tokio::sync::mpsc;
 
-use super::model::ArchiveRecord;
+use super::model::{ArchiveRecord, OutputMode};
 use super::output::{self, OutputFile};
+use super::{Archives, Running};
 use crate::broadcasts::pipeline::{FPS, Pipeline, PipelineEvent};
 
 /// The live recording's directory inside the archive's.
@@ -155,6 +156,64 @@ impl LiveComposition {
             sha256,
             duration_secs: report.duration.as_secs_f64(),
         })
+    }
+}
+
+impl Running {
+    /// Brings a live composition's sources and layout in line with the archive's streams
+    /// (the announced streams it wants, laid out as the composition afterwards would).
+    pub(super) fn sync_live(&self) {
+        let Some(live) = &self.live else {
+            return;
+        };
+        let mut sources = Vec::new();
+        let mut shown = Vec::new();
+        for info in self.known.values().filter(|i| i.announced) {
+            let Some((audio, video)) = self.wants(&info.stream.stream_id) else {
+                continue;
+            };
+            let (audio, video) = (audio && info.stream.has_audio, video);
+            if audio || video {
+                sources.push((info.stream.stream_id.clone(), audio, video));
+            }
+            if video && info.stream.has_video {
+                shown.push(self.layout_stream(info));
+            }
+        }
+        shown.sort_by_key(|s| s.added_seq);
+        let spec = self.record.layout.to_spec().unwrap_or_default();
+        let placements = parlor_compositor::layout::layout(&shown, &spec, live.resolution());
+        live.update(sources, placements);
+    }
+}
+
+impl Archives {
+    /// The live composition of a composed archive, when the server composes live and
+    /// ffmpeg can; `None` otherwise (or if it cannot start: the archive is then composed
+    /// from its stream files).
+    pub(super) async fn start_live(
+        &self,
+        record: &ArchiveRecord,
+        dir: &Path,
+    ) -> Option<LiveComposition> {
+        if !self.limits.live_composition || record.output_mode != OutputMode::Composed {
+            return None;
+        }
+        let ffmpeg = self.ffmpeg.clone().ok()?;
+        let (rec, dir) = (record.clone(), dir.to_owned());
+        let router = self.signaling.router.clone();
+        match tokio::task::spawn_blocking(move || {
+            LiveComposition::start(&ffmpeg, &rec, &dir, router)
+        })
+        .await
+        {
+            Ok(Ok(l)) => Some(l),
+            Ok(Err(why)) => {
+                tracing::warn!(archive = %record.id, %why, "cannot compose live; the archive will be composed from its stream files");
+                None
+            }
+            Err(_) => None,
+        }
     }
 }
 

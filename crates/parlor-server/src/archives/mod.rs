@@ -7,6 +7,10 @@
 //!   manifest (individual), or an MP4 rendered by `parlor-compositor` (composed).
 //! * [`journal`] — what each archive's directory says about its files and layout events,
 //!   appended as they happen, so a restart after a crash can finish the archive.
+//! * `streams` — how the layout engine sees a stream, and manual-mode stream changes
+//!   (shared with broadcasts).
+//! * `live` — composed archives composed live (`--archive-composition live`) by the
+//!   broadcasts' live compositor.
 //!
 //! [`Archives`] is the service: it starts and stops archives for the REST API, follows
 //! the sessions' streams through [`SessionEvent`]s (streams joining and leaving, layout
@@ -30,13 +34,14 @@ mod live;
 pub mod model;
 pub mod output;
 pub mod recording;
+mod streams;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use parlor_compositor::layout::{LayoutStream, VideoType};
+use parlor_compositor::layout::LayoutStream;
 use parlor_compositor::timeline::{Event, EventKind};
 use parlor_proto::signaling::Stream;
 use serde_json::json;
@@ -47,6 +52,7 @@ use self::model::{
     ArchiveRecord, ArchiveStatus, ArchiveStreamRecord, LayoutRecord, OutputMode, StreamMode,
 };
 use self::recording::{StreamRecording, Tracks};
+pub(crate) use self::streams::{apply_stream_change, layout_stream};
 use crate::callbacks::{Notice, Notifier};
 use crate::signaling::{ActiveArchive, Signaling, lock};
 use crate::store::{Store, StoreError};
@@ -143,75 +149,6 @@ pub enum StreamChange {
     },
 }
 
-/// A stream as the layout engine sees it: its classes, video type and size, and whether
-/// its client also shares a screen (among `session_streams`). Archives and broadcasts
-/// lay out their streams with it.
-pub(crate) fn layout_stream<'a>(
-    stream: &Stream,
-    classes: &[String],
-    added_seq: u64,
-    session_streams: impl IntoIterator<Item = &'a Stream>,
-) -> LayoutStream {
-    use parlor_proto::signaling::VideoType as Wire;
-    let owner = &stream.connection.connection_id;
-    let video_type = match stream.video_type {
-        Wire::Screen => VideoType::Screen,
-        Wire::Custom => VideoType::Custom,
-        _ => VideoType::Camera,
-    };
-    LayoutStream {
-        id: stream.stream_id.clone(),
-        classes: classes.to_vec(),
-        video_type,
-        owner_shares_screen: session_streams
-            .into_iter()
-            .any(|o| o.connection.connection_id == *owner && o.video_type == Wire::Screen),
-        added_seq,
-        has_video: stream.has_video,
-        size: stream.video_dimensions.map(|d| (d.width, d.height)),
-    }
-}
-
-/// Applies a manual-mode stream change to the list of streams of an archive or a
-/// broadcast (`what`, e.g. "archive 1234…"): an added stream must be `published` in the
-/// session (replacing its earlier entry), a removed one must be in the list.
-pub(crate) fn apply_stream_change(
-    streams: &mut Vec<ArchiveStreamRecord>,
-    change: &StreamChange,
-    published: impl Fn(&str) -> bool,
-    what: &str,
-    session_id: &str,
-) -> Result<(), ArchiveError> {
-    match change {
-        StreamChange::Add {
-            stream_id,
-            has_audio,
-            has_video,
-        } => {
-            if !published(stream_id) {
-                return Err(ArchiveError::NotFound(format!(
-                    "stream {stream_id} is not published in session {session_id}"
-                )));
-            }
-            streams.retain(|s| s.stream_id != *stream_id);
-            streams.push(ArchiveStreamRecord {
-                stream_id: stream_id.clone(),
-                has_audio: *has_audio,
-                has_video: *has_video,
-            });
-        }
-        StreamChange::Remove { stream_id } => {
-            if !streams.iter().any(|s| s.stream_id == *stream_id) {
-                return Err(ArchiveError::NotFound(format!(
-                    "stream {stream_id} is not in {what}"
-                )));
-            }
-            streams.retain(|s| s.stream_id != *stream_id);
-        }
-    }
-    Ok(())
-}
-
 /// Whether `id` can be an archive id: a UUID, so never a path.
 pub fn valid_id(id: &str) -> bool {
     uuid::Uuid::parse_str(id).is_ok() && id.len() == 36
@@ -299,32 +236,6 @@ impl Running {
             .append(&JournalEntry::layout_event(at_ms, &kind));
         self.events.push(Event { at_ms, kind });
         self.sync_live();
-    }
-
-    /// Brings a live composition's sources and layout in line with the archive's streams
-    /// (the announced streams it wants, laid out as the composition afterwards would).
-    fn sync_live(&self) {
-        let Some(live) = &self.live else {
-            return;
-        };
-        let mut sources = Vec::new();
-        let mut shown = Vec::new();
-        for info in self.known.values().filter(|i| i.announced) {
-            let Some((audio, video)) = self.wants(&info.stream.stream_id) else {
-                continue;
-            };
-            let (audio, video) = (audio && info.stream.has_audio, video);
-            if audio || video {
-                sources.push((info.stream.stream_id.clone(), audio, video));
-            }
-            if video && info.stream.has_video {
-                shown.push(self.layout_stream(info));
-            }
-        }
-        shown.sort_by_key(|s| s.added_seq);
-        let spec = self.record.layout.to_spec().unwrap_or_default();
-        let placements = parlor_compositor::layout::layout(&shown, &spec, live.resolution());
-        live.update(sources, placements);
     }
 
     /// Whether this archive records `stream_id` now (auto: every stream; manual: added).
@@ -817,34 +728,6 @@ impl Archives {
                 .map(video_type_str)
                 .unwrap_or_else(|| "camera".into()),
         })
-    }
-
-    /// The live composition of a composed archive, when the server composes live and
-    /// ffmpeg can; `None` otherwise (or if it cannot start: the archive is then composed
-    /// from its stream files).
-    async fn start_live(
-        &self,
-        record: &ArchiveRecord,
-        dir: &Path,
-    ) -> Option<live::LiveComposition> {
-        if !self.limits.live_composition || record.output_mode != OutputMode::Composed {
-            return None;
-        }
-        let ffmpeg = self.ffmpeg.clone().ok()?;
-        let (rec, dir) = (record.clone(), dir.to_owned());
-        let router = self.signaling.router.clone();
-        match tokio::task::spawn_blocking(move || {
-            live::LiveComposition::start(&ffmpeg, &rec, &dir, router)
-        })
-        .await
-        {
-            Ok(Ok(l)) => Some(l),
-            Ok(Err(why)) => {
-                tracing::warn!(archive = %record.id, %why, "cannot compose live; the archive will be composed from its stream files");
-                None
-            }
-            Err(_) => None,
-        }
     }
 
     /// Stops an archive through the API.
