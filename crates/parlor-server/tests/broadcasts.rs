@@ -390,6 +390,11 @@ async fn bad_broadcast_requests_get_specific_errors() {
             "rtmp:// or rtmps://",
         ),
         (
+            json!({"sessionId": sid, "outputs": {"rtmp": rtmp("rtmp://:1935/live")}}),
+            400,
+            "rtmp:// or rtmps://",
+        ),
+        (
             json!({"sessionId": sid, "outputs": {"rtmp": [{"serverUrl": "rtmp://h/live", "streamName": "a b"}]}}),
             400,
             "streamName",

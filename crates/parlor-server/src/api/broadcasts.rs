@@ -198,7 +198,7 @@ fn rtmp_from(v: &Value) -> Result<Vec<(String, String, String)>, ApiError> {
         let host_part = lower
             .strip_prefix("rtmp://")
             .or_else(|| lower.strip_prefix("rtmps://"));
-        if !host_part.is_some_and(|h| !h.is_empty() && !h.starts_with('/'))
+        if !host_part.is_some_and(|h| !h.is_empty() && !h.starts_with(['/', ':']))
             || !plain_url_part(&server_url)
         {
             return Err(ApiError::bad_request(format!(
@@ -212,6 +212,11 @@ fn rtmp_from(v: &Value) -> Result<Vec<(String, String, String)>, ApiError> {
         if !plain_url_part(&stream_name) {
             return Err(ApiError::bad_request(format!(
                 "outputs.rtmp[{i}].streamName must be 1 to 1024 printable characters without spaces, quotes, '|', '[', ']' or '\\'"
+            )));
+        }
+        if server_url.len() + stream_name.len() > 2000 {
+            return Err(ApiError::bad_request(format!(
+                "outputs.rtmp[{i}]: serverUrl and streamName together are longer than 2000 bytes"
             )));
         }
         out.push((id, server_url, stream_name));
