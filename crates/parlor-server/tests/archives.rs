@@ -807,3 +807,78 @@ async fn a_composed_archive_composed_live_is_the_remuxed_live_recording() {
         p.wait().ok();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_pauses_again_when_a_stream_ends_before_its_media_connected() {
+    // A publisher whose media never connects (a raw signaling client that offers and
+    // never does ICE), then leaves: the archive, which knew the stream from the moment
+    // it was being published, must pause again (CI once saw it stay `started`).
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use str0m::media::{Direction, MediaKind};
+    let server = Server::start();
+    let (sid, tokens) = server
+        .session_with_tokens(&[Role::Subscriber, Role::Publisher])
+        .await;
+    let (_watcher, _events) = server.connect(&sid, &tokens[0]).await;
+    let a = start_archive(
+        &server,
+        json!({"sessionId": sid, "outputMode": "individual"}),
+    )
+    .await;
+    let id = a["id"].as_str().unwrap().to_owned();
+    let status_is = |want: &'static str| {
+        let (server, id) = (&server, id.clone());
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let (_, a) = call(
+                    server,
+                    reqwest::Method::GET,
+                    &format!("/archive/{id}"),
+                    None,
+                )
+                .await;
+                if a["status"] == want {
+                    return;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "archive still {}, not {want}",
+                    a["status"]
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    status_is("paused").await;
+
+    let url = server.url.replace("http://", "ws://") + "/v1/rtc";
+    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .unwrap();
+    let text = |v: serde_json::Value| tokio_tungstenite::tungstenite::Message::text(v.to_string());
+    ws.send(text(
+        json!({"type": "connect", "sessionId": sid, "token": tokens[1]}),
+    ))
+    .await
+    .unwrap();
+    let first = ws.next().await.unwrap().unwrap();
+    assert!(
+        first.to_text().unwrap().contains("\"connected\""),
+        "{first:?}"
+    );
+    let mut rtc = str0m::Rtc::builder().build(std::time::Instant::now());
+    let mut api = rtc.sdp_api();
+    api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+    api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+    let (offer, _pending) = api.apply().unwrap();
+    ws.send(text(
+        json!({"type": "publish", "id": "p1", "name": "never", "sdp": offer.to_sdp_string()}),
+    ))
+    .await
+    .unwrap();
+    // The archive resumes as the stream is being published (its media never connects).
+    status_is("started").await;
+    drop(ws);
+    status_is("paused").await;
+}

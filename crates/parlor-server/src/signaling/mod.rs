@@ -66,7 +66,8 @@ pub enum SessionEvent {
         stream_id: String,
         classes: Vec<String>,
     },
-    /// An announced stream ended.
+    /// A stream ended: an announced one, or one still connecting (after its
+    /// `StreamPublishing`).
     StreamDestroyed {
         session_id: String,
         stream_id: String,

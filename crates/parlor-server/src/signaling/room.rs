@@ -600,15 +600,18 @@ impl Room {
                 ),
             });
         }
+        // Observers hear of every stream that ends, announced or not: archives know a
+        // stream from its `StreamPublishing` (to record its first frames), so one whose
+        // media never connected must end for them too (else the archive never pauses).
+        self.observe(SessionEvent::StreamDestroyed {
+            session_id: self.session_id.clone(),
+            stream_id: stream_id.to_owned(),
+        });
         if entry.announced {
             self.notify(
                 "streamDestroyed",
                 json!({ "stream": callbacks::stream_json(&entry.stream), "reason": reason }),
             );
-            self.observe(SessionEvent::StreamDestroyed {
-                session_id: self.session_id.clone(),
-                stream_id: stream_id.to_owned(),
-            });
             state.broadcast(&msg);
         } else {
             state.send(&entry.stream.connection.connection_id, &msg);
