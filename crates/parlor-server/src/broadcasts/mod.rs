@@ -80,7 +80,7 @@ struct Running {
     record: BroadcastRecord,
     known: HashMap<String, Known>,
     next_seq: u64,
-    pipeline: Arc<Pipeline>,
+    pipeline: Pipeline,
     started: tokio::time::Instant,
     empty_since: Option<tokio::time::Instant>,
 }
@@ -375,7 +375,7 @@ impl Broadcasts {
                 record,
                 known: HashMap::new(),
                 next_seq: streams.len() as u64,
-                pipeline: Arc::new(pipeline),
+                pipeline,
                 started: tokio::time::Instant::now(),
                 empty_since: room.is_none().then(tokio::time::Instant::now),
             };
@@ -405,9 +405,7 @@ impl Broadcasts {
         let mut record = running.record;
         let pipeline = running.pipeline;
         let _ = tokio::task::spawn_blocking(move || {
-            if let Ok(p) = Arc::try_unwrap(pipeline) {
-                let _ = p.stop();
-            }
+            let _ = pipeline.stop();
         })
         .await;
         let now = crate::unix_millis();
