@@ -27,6 +27,7 @@
 
 mod error;
 pub mod media_files;
+pub mod net;
 pub mod peer;
 mod publisher;
 pub mod recording;
@@ -34,6 +35,7 @@ mod session;
 mod subscriber;
 
 pub use error::ClientError;
+pub use net::MediaTransport;
 pub use peer::{MediaFrame, MediaKind, Peer, PeerEvent, PeerOffer, ReceiveStats};
 pub use publisher::{PeerSender, PublishOptions, Publisher};
 pub use session::{Connected, Session};

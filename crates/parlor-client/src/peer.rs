@@ -1,4 +1,5 @@
-//! One WebRTC peer connection: a `str0m::Rtc` on its own UDP socket, driven by a task.
+//! One WebRTC peer connection: a `str0m::Rtc` on its own UDP socket (or ICE-TCP
+//! connection, [`crate::net`]), driven by a task.
 //!
 //! [`PeerOffer`] makes an offer and starts on the answer (how Parlor's publishers and
 //! subscribers connect); [`answer`] takes a remote offer (how other SFUs, e.g. Janus,
@@ -6,7 +7,7 @@
 //! reports [`PeerEvent`]s; in RTP mode it also counts what it receives ([`ReceiveStats`])
 //! without depacketizing, which is what a load generator needs.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -14,13 +15,13 @@ use std::time::{Duration, Instant};
 use rand::Rng as _;
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::media::Mid;
-use str0m::net::{Protocol, Receive};
+use str0m::net::Receive;
 use str0m::rtp::{RtpWrite, SeqNo};
-use str0m::{Candidate, Event, Input, Output, Rtc};
-use tokio::net::UdpSocket;
+use str0m::{Event, Input, Output, Rtc};
 use tokio::sync::mpsc;
 
 use crate::ClientError;
+use crate::net::{MediaTransport, Net};
 
 pub use str0m::media::{Direction, MediaKind};
 
@@ -145,8 +146,7 @@ struct StreamCount {
 /// A peer that made an offer and waits for the answer.
 pub struct PeerOffer {
     rtc: Rtc,
-    socket: UdpSocket,
-    local: SocketAddr,
+    net: Net,
     pending: SdpPendingOffer,
     pub offer: String,
     pub mids: Vec<(Mid, MediaKind)>,
@@ -173,11 +173,11 @@ pub async fn answer(
     offer: &str,
     drop_rate: f64,
 ) -> Result<(Peer, String), ClientError> {
-    let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
-    let local = socket.local_addr()?;
+    let (net, candidates) = Net::bind(ip, MediaTransport::Udp).await?;
     let mut rtc = new_rtc(rtp_mode, false);
-    let candidate = Candidate::host(local, "udp").map_err(|e| ClientError::Media(e.to_string()))?;
-    rtc.add_local_candidate(candidate);
+    for candidate in candidates {
+        rtc.add_local_candidate(candidate);
+    }
     let offer = str0m::change::SdpOffer::from_sdp_string(offer)
         .map_err(|e| ClientError::Media(e.to_string()))?;
     let answer = rtc
@@ -186,8 +186,7 @@ pub async fn answer(
         .map_err(|e| ClientError::Media(e.to_string()))?;
     let peer = launch(
         rtc,
-        socket,
-        local,
+        net,
         Vec::new(),
         Loss::new(drop_rate, false),
         None,
@@ -197,20 +196,30 @@ pub async fn answer(
 
 impl PeerOffer {
     /// Creates a peer on `ip` offering `kinds` in `direction` (RTP mode: RTP in and out,
-    /// counted not depacketized; frame mode: frames out of the receive side).
+    /// counted not depacketized; frame mode: frames out of the receive side), over UDP.
     pub async fn new(
         ip: IpAddr,
         rtp_mode: bool,
         kinds: &[MediaKind],
         direction: Direction,
     ) -> Result<PeerOffer, ClientError> {
-        let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
-        let local = socket.local_addr()?;
+        Self::with_transport(ip, MediaTransport::Udp, rtp_mode, kinds, direction).await
+    }
+
+    /// [`PeerOffer::new`] with the candidates `transport` asks for.
+    pub async fn with_transport(
+        ip: IpAddr,
+        transport: MediaTransport,
+        rtp_mode: bool,
+        kinds: &[MediaKind],
+        direction: Direction,
+    ) -> Result<PeerOffer, ClientError> {
+        let (net, candidates) = Net::bind(ip, transport).await?;
         // Publishers and frame-mode subscribers report what they measure.
         let mut rtc = new_rtc(rtp_mode, !rtp_mode || direction == Direction::SendOnly);
-        let candidate =
-            Candidate::host(local, "udp").map_err(|e| ClientError::Media(e.to_string()))?;
-        rtc.add_local_candidate(candidate);
+        for candidate in candidates {
+            rtc.add_local_candidate(candidate);
+        }
         let mut api = rtc.sdp_api();
         let mids = kinds
             .iter()
@@ -221,8 +230,7 @@ impl PeerOffer {
             .ok_or_else(|| ClientError::Media("nothing to negotiate".into()))?;
         Ok(PeerOffer {
             rtc,
-            socket,
-            local,
+            net,
             pending,
             offer: offer.to_sdp_string(),
             mids,
@@ -255,8 +263,7 @@ impl PeerOffer {
             .map_err(|e| ClientError::Media(e.to_string()))?;
         Ok(launch(
             self.rtc,
-            self.socket,
-            self.local,
+            self.net,
             self.mids,
             Loss::new(drop_rate, self.drop_rtx),
             session_closed,
@@ -267,8 +274,7 @@ impl PeerOffer {
 /// Starts the task of a negotiated peer.
 fn launch(
     rtc: Rtc,
-    socket: UdpSocket,
-    local: SocketAddr,
+    net: Net,
     mids: Vec<(Mid, MediaKind)>,
     mut loss: Loss,
     session_closed: Option<tokio::sync::watch::Receiver<bool>>,
@@ -303,7 +309,7 @@ fn launch(
     let measures = Arc::new(MediaMeasures::default());
     tokio::spawn(run(
         rtc,
-        (socket, local),
+        net,
         mids,
         (cmd_rx, ev_tx),
         loss,
@@ -357,7 +363,7 @@ impl Peer {
 
 async fn run(
     mut rtc: Rtc,
-    (socket, local): (UdpSocket, SocketAddr),
+    mut net: Net,
     mids: Vec<(Mid, MediaKind)>,
     (mut commands, events): (
         mpsc::UnboundedReceiver<PeerCommand>,
@@ -386,7 +392,7 @@ async fn run(
             match rtc.poll_output() {
                 Ok(Output::Timeout(t)) => break t,
                 Ok(Output::Transmit(t)) => {
-                    let _ = socket.send_to(&t.contents, t.destination).await;
+                    net.send(t.proto, t.destination, &t.contents).await;
                 }
                 Ok(Output::Event(e)) => {
                     let ev = match e {
@@ -447,14 +453,13 @@ async fn run(
                 }
                 None => break "closed by the application".to_owned(),
             },
-            received = socket.recv_from(&mut buf) => {
-                let Ok((n, source)) = received else { continue };
-                let data = &buf[..n];
-                if loss.drops(data) {
+            received = net.recv(&mut buf) => {
+                let Some(r) = received else { continue };
+                if loss.drops(r.data) {
                     stats.dropped.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                let Ok(receive) = Receive::new(Protocol::Udp, source, local, data) else { continue };
+                let Ok(receive) = Receive::new(r.proto, r.source, r.destination, r.data) else { continue };
                 if let Err(e) = rtc.handle_input(Input::Receive(Instant::now(), receive)) {
                     tracing::debug!(error = %e, "datagram refused");
                 }

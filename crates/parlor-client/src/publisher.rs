@@ -173,7 +173,14 @@ impl Publisher {
         if o.has_video {
             kinds.push(MediaKind::Video);
         }
-        let peer = PeerOffer::new(session.media_ip(), true, &kinds, Direction::SendOnly).await?;
+        let peer = PeerOffer::with_transport(
+            session.media_ip(),
+            session.media_transport(),
+            true,
+            &kinds,
+            Direction::SendOnly,
+        )
+        .await?;
         let offer = peer.offer.clone();
         let reply = session
             .request(|id| ClientMessage::Publish {

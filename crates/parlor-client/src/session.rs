@@ -48,6 +48,8 @@ struct Inner {
     closed: tokio::sync::watch::Sender<bool>,
     info: Connected,
     media_ip: IpAddr,
+    /// The candidates this session's peers offer ([`Session::set_media_transport`]).
+    media_transport: Mutex<crate::MediaTransport>,
     /// The media whose measures go into `stats` reports.
     reporters: Mutex<Vec<Reporter>>,
     /// The application sends its own reports ([`Session::report_stats`]): the automatic
@@ -318,6 +320,7 @@ impl Session {
             closed: tokio::sync::watch::Sender::new(false),
             info,
             media_ip,
+            media_transport: Mutex::new(crate::MediaTransport::default()),
             reporters: Mutex::new(Vec::new()),
             manual_stats: Default::default(),
         });
@@ -389,6 +392,16 @@ impl Session {
 
     pub(crate) fn media_ip(&self) -> IpAddr {
         self.inner.media_ip
+    }
+
+    /// How the media of publishers and subscribers started from now on reaches the server:
+    /// UDP (the default), ICE over TCP, or either.
+    pub fn set_media_transport(&self, transport: crate::MediaTransport) {
+        *self.inner.media_transport.lock().unwrap_or_else(|e| e.into_inner()) = transport;
+    }
+
+    pub(crate) fn media_transport(&self) -> crate::MediaTransport {
+        *self.inner.media_transport.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Includes what a peer measures in this session's `stats` reports (when the server

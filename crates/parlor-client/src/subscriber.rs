@@ -71,8 +71,9 @@ impl Subscriber {
     ) -> Result<Subscriber, ClientError> {
         // Both m-lines are always offered, so audio or video can be turned on later.
         let kinds = [MediaKind::Audio, MediaKind::Video];
-        let peer = PeerOffer::new(
+        let peer = PeerOffer::with_transport(
             session.media_ip(),
+            session.media_transport(),
             o.count_only,
             &kinds,
             Direction::RecvOnly,

@@ -27,6 +27,7 @@
 
 pub mod dtls_keys;
 pub mod forward;
+pub mod ice_tcp;
 pub mod outbox;
 pub mod quality;
 mod sdp;
@@ -60,6 +61,9 @@ pub struct RouterConfig {
     /// How often each transport's media is sampled ([`RouterEvent::Quality`]); `None`:
     /// never.
     pub quality_interval: Option<Duration>,
+    /// The TCP port of the ICE-TCP passive candidate (on the bind address's IP; 0: any
+    /// free port); `None`: media over UDP only.
+    pub tcp_port: Option<u16>,
 }
 
 /// A failure reported to the caller of a [`RouterHandle`] method.
@@ -206,6 +210,23 @@ pub struct RouterStats {
     /// How long forwarding takes: each forwarded packet's arrival to the end of its fan-out
     /// to every consumer (queued for `sendmmsg`).
     pub forward_latency: LatencyHistogram,
+    /// ICE over TCP (all zero when it is off).
+    pub ice_tcp: IceTcpStats,
+}
+
+/// Counters of the worker's ICE-TCP side.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IceTcpStats {
+    /// Connections open now.
+    pub open: usize,
+    pub accepted: u64,
+    /// Connections closed at once because too many were open.
+    pub refused: u64,
+    pub closed: u64,
+    /// Frames (datagrams) received and queued to send on connections. Received frames are
+    /// counted in `datagrams_received` too.
+    pub frames_received: u64,
+    pub frames_sent: u64,
 }
 
 /// Upper bounds of [`LatencyHistogram`]'s buckets, in microseconds.
@@ -290,6 +311,7 @@ pub struct RouterHandle {
     waker: Arc<mio::Waker>,
     local_addr: SocketAddr,
     advertised: SocketAddr,
+    advertised_tcp: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for RouterHandle {
@@ -297,6 +319,7 @@ impl std::fmt::Debug for RouterHandle {
         f.debug_struct("RouterHandle")
             .field("local_addr", &self.local_addr)
             .field("advertised", &self.advertised)
+            .field("advertised_tcp", &self.advertised_tcp)
             .finish()
     }
 }
@@ -315,6 +338,7 @@ impl RouterHandle {
             waker: started.waker.clone(),
             local_addr: started.local_addr,
             advertised: started.advertised,
+            advertised_tcp: started.advertised_tcp,
         };
         std::thread::Builder::new()
             .name("parlor-media".into())
@@ -331,6 +355,11 @@ impl RouterHandle {
     /// The address in the ICE candidates.
     pub fn advertised_addr(&self) -> SocketAddr {
         self.advertised
+    }
+
+    /// The address of the ICE-TCP passive candidate, when TCP is on.
+    pub fn advertised_tcp_addr(&self) -> Option<SocketAddr> {
+        self.advertised_tcp
     }
 
     fn send(&self, cmd: Command) -> Result<(), RouterError> {

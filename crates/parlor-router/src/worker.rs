@@ -32,7 +32,7 @@ use slab::Slab;
 use str0m::change::SdpOffer;
 use str0m::format::{Codec, PayloadParams};
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt, SenderFeedback};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, TcpType};
 use str0m::rtp::rtcp::{Nack, Rtcp};
 use str0m::rtp::{
     Extension, ExtensionValues, RawPacket, RtpHeader, RtpPacket, RtpWrite, SeqNo, Ssrc, StreamTx,
@@ -43,6 +43,7 @@ use tokio::sync::mpsc::UnboundedSender;
 mod commands;
 mod direct;
 mod forwarding;
+mod tcp;
 
 use crate::dtls_keys::{self, KeySlot};
 use crate::forward::SeqRewriter;
@@ -57,6 +58,8 @@ use crate::{
 
 const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
+/// The ICE-TCP listener; its connections are `tcp::CONN_BASE` and up.
+const TCP_LISTENER: Token = Token(2);
 /// A transport must connect (ICE + DTLS) within this time of its creation.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// A transport whose ICE stays disconnected this long is closed.
@@ -83,11 +86,15 @@ pub(crate) struct Started {
     pub waker: Arc<Waker>,
     pub local_addr: SocketAddr,
     pub advertised: SocketAddr,
+    /// The ICE-TCP candidate's address, when TCP is on.
+    pub advertised_tcp: Option<SocketAddr>,
 }
 
 pub(crate) struct Worker {
     poll: Poll,
     socket: UdpSocket,
+    /// ICE over TCP, when configured (boxed: off the hot fields' cache lines).
+    tcp: Option<Box<tcp::TcpSide>>,
     commands: Receiver<Command>,
     events: UnboundedSender<RouterEvent>,
     advertised: SocketAddr,
@@ -281,6 +288,14 @@ impl Worker {
             .register(&mut socket, SOCKET, Interest::READABLE)
             .map_err(start)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(start)?);
+        let tcp = match config.tcp_port {
+            Some(port) => {
+                let bind = SocketAddr::new(config.bind.ip(), port);
+                Some(Box::new(tcp::TcpSide::bind(bind, ip, &poll)?))
+            }
+            None => None,
+        };
+        let advertised_tcp = tcp.as_ref().map(|t| t.advertised);
         let cert = str0m::crypto::from_feature_flags()
             .dtls_provider
             .generate_certificate()
@@ -295,11 +310,12 @@ impl Worker {
         let producer_config = crate::transport_config(TransportKind::Producer)
             .set_stats_interval(config.quality_interval)
             .set_dtls_cert(cert);
-        tracing::info!(%local_addr, %advertised, "media router bound");
+        tracing::info!(%local_addr, %advertised, ?advertised_tcp, "media router bound");
         Ok(Started {
             worker: Worker {
                 poll,
                 socket,
+                tcp,
                 commands,
                 events,
                 advertised,
@@ -324,6 +340,7 @@ impl Worker {
             waker,
             local_addr,
             advertised,
+            advertised_tcp,
         })
     }
 
@@ -351,6 +368,19 @@ impl Worker {
                     }
                     Ok(cmd) => self.command(cmd),
                     Err(TryRecvError::Empty) => break,
+                }
+            }
+            if self.tcp.is_some() {
+                for event in events.iter() {
+                    match event.token() {
+                        TCP_LISTENER => self.tcp_accept(),
+                        Token(t) if t >= tcp::CONN_BASE => self.tcp_ready(
+                            t - tcp::CONN_BASE,
+                            event.is_readable() || event.is_read_closed(),
+                            event.is_writable(),
+                        ),
+                        _ => {}
+                    }
                 }
             }
             self.read_socket();
@@ -422,6 +452,11 @@ impl Worker {
                 Err(_) => return self.fail(key, "panic in accepts"),
             }
         }
+        self.receive(key, input);
+    }
+
+    /// Feeds a datagram (from UDP or a TCP frame) to transport `key`, then drains it.
+    fn receive(&mut self, key: usize, input: Input) {
         let t = &mut self.transports[key];
         match catch_unwind(AssertUnwindSafe(|| t.rtc.handle_input(input))) {
             Ok(Ok(())) => {}
@@ -452,6 +487,9 @@ impl Worker {
         self.stats.datagrams_sent += f.sent;
         self.stats.send_syscalls += f.syscalls;
         self.stats.datagrams_send_dropped += f.dropped;
+        if self.tcp.is_some() {
+            self.tcp_flush();
+        }
     }
 
     // ---- timers -------------------------------------------------------------------
@@ -507,6 +545,7 @@ impl Worker {
                 self.closing.push((key, CloseReason::Disconnected));
             }
         }
+        self.tcp_housekeeping(now);
     }
 
     // ---- output -------------------------------------------------------------------
@@ -522,10 +561,15 @@ impl Worker {
                 Ok(Ok(Output::Timeout(at))) => return self.schedule(key, at),
                 Ok(Ok(Output::Transmit(tx))) => {
                     // STUN answers go wherever a check came from; the rest to the nominee.
+                    // The direct send path is for UDP: a transport nominated over TCP
+                    // sends through str0m (and its frames go out on the connection).
                     if !stun::is_stun(&tx.contents) {
-                        t.send_to = Some(tx.destination);
+                        t.send_to = (tx.proto == Protocol::Udp).then_some(tx.destination);
                     }
-                    self.transmit(tx.destination, tx.contents.into())
+                    match tx.proto {
+                        Protocol::Udp => self.transmit(tx.destination, tx.contents.into()),
+                        _ => self.tcp_transmit(tx.destination, &tx.contents),
+                    }
                 }
                 Ok(Ok(Output::Event(event))) => self.on_event(key, event),
                 Ok(Err(e)) => return self.fail(key, &e.to_string()),

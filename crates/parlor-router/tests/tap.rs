@@ -25,6 +25,7 @@ fn start_router() -> RouterHandle {
         bind: SocketAddr::new(LOCALHOST, 0),
         advertise_ip: None,
         quality_interval: None,
+        tcp_port: None,
     })
     .expect("router starts");
     // Nothing here needs the events, but the channel must be read.

@@ -89,6 +89,10 @@ impl Worker {
             Command::Stats { reply } => {
                 let mut stats = self.stats;
                 stats.forward_latency = *self.forward_latency;
+                if let Some(tcp) = &self.tcp {
+                    stats.ice_tcp = tcp.stats;
+                    stats.ice_tcp.open = tcp.conns.len();
+                }
                 stats.transports = self.transports.len();
                 stats.producers = self
                     .transports
@@ -145,6 +149,7 @@ impl Worker {
         let ufrag = random_string(16);
         let now = Instant::now();
         let advertised = self.advertised;
+        let advertised_tcp = self.tcp.as_ref().map(|t| t.advertised);
         let base = match consumer_of {
             None => &self.producer_config,
             Some(_) => &self.consumer_config,
@@ -157,6 +162,16 @@ impl Worker {
             let (mut rtc, keys) = dtls_keys::build(&config, now);
             let candidate = Candidate::host(advertised, "udp").map_err(|e| e.to_string())?;
             rtc.add_local_candidate(candidate);
+            if let Some(addr) = advertised_tcp {
+                // RFC 6544: a passive candidate; the client connects to it.
+                let candidate = Candidate::builder()
+                    .tcp()
+                    .host(addr)
+                    .tcptype(TcpType::Passive)
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                rtc.add_local_candidate(candidate);
+            }
             let answer = rtc
                 .sdp_api()
                 .accept_offer(offer)
@@ -233,6 +248,7 @@ impl Worker {
         }
         self.keyframe_wanted.retain(|&k| k != key);
         self.pending.retain(|p| p.producer != key);
+        self.tcp_forget(key);
         if let Some(reason) = reason {
             tracing::debug!(id = %t.id, ?reason, "transport closed");
             let _ = self.events.send(RouterEvent::Closed {
