@@ -377,6 +377,31 @@ pub struct Stream {
     pub creation_time: i64,
 }
 
+/// A STUN or TURN server, as WebRTC's `RTCIceServer`: its URLs, and for TURN the user name
+/// and password. `Debug` leaves the password out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+impl std::fmt::Debug for IceServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IceServer")
+            .field("urls", &self.urls)
+            .field("username", &self.username)
+            .field(
+                "credential",
+                &self.credential.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
 /// What the holder of a role may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -452,6 +477,11 @@ pub enum ServerMessage {
         /// server's quality interval); 0: it wants none.
         #[serde(default)]
         stats_interval: u32,
+        /// STUN and TURN servers for this connection's peer connections (an
+        /// `RTCConfiguration.iceServers` list), TURN credentials minted for this connection;
+        /// absent when the server has none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ice_servers: Vec<IceServer>,
     },
     #[serde(rename_all = "camelCase")]
     ConnectionCreated {
@@ -707,6 +737,57 @@ mod tests {
         assert!(json.contains(r#""type":"connectionDestroyed""#), "{json}");
         assert!(json.contains(r#""reason":"networkDisconnected""#), "{json}");
         assert!(json.contains(r#""connectionId":"c""#), "{json}");
+    }
+
+    #[test]
+    fn connected_carries_ice_servers_only_when_there_are_some() {
+        let connected = |ice_servers| ServerMessage::Connected {
+            version: 1,
+            session_id: "s".into(),
+            connection: Connection {
+                connection_id: "c".into(),
+                creation_time: 1,
+                data: String::new(),
+            },
+            role: Role::Publisher,
+            capabilities: Capabilities::from(Role::Publisher),
+            connections: vec![],
+            streams: vec![],
+            stats_interval: 0,
+            ice_servers,
+        };
+        let json = serde_json::to_string(&connected(vec![])).unwrap();
+        assert!(!json.contains("iceServers"), "{json}");
+        // A `connected` without the field (an older server) parses, with none.
+        assert_eq!(
+            serde_json::from_str::<ServerMessage>(&json).unwrap(),
+            connected(vec![])
+        );
+        let turn = IceServer {
+            urls: vec!["turn:t.example.com:3478?transport=udp".into()],
+            username: Some("1700000000:c".into()),
+            credential: Some("c2VjcmV0LXBhc3N3b3Jk".into()),
+        };
+        let stun = IceServer {
+            urls: vec!["stun:s.example.com".into()],
+            username: None,
+            credential: None,
+        };
+        let m = connected(vec![turn.clone(), stun]);
+        let json = serde_json::to_value(&m).unwrap();
+        assert_eq!(
+            json["iceServers"],
+            serde_json::json!([
+                {"urls": ["turn:t.example.com:3478?transport=udp"], "username": "1700000000:c",
+                 "credential": "c2VjcmV0LXBhc3N3b3Jk"},
+                {"urls": ["stun:s.example.com"]}
+            ])
+        );
+        assert_eq!(serde_json::from_value::<ServerMessage>(json).unwrap(), m);
+        assert!(
+            !format!("{m:?}").contains("c2VjcmV0"),
+            "no password in Debug"
+        );
     }
 
     #[test]
