@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 pub use crate::archives::ArchiveLimits;
 pub use crate::limits::{Rates, SessionCaps};
+pub use crate::turn::{TurnConfigError, TurnSettings};
 
 /// Default HTTP + WebSocket address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7600";
@@ -148,6 +149,20 @@ pub struct ServeArgs {
     /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1); needs --tls-cert.
     #[arg(long, env = "PARLOR_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// A TURN or STUN server for clients that cannot reach the media port, e.g.
+    /// `turn:turn.example.com:3478?transport=udp`, `turns:turn.example.com:5349?transport=tcp`
+    /// or `stun:stun.example.com:3478`; repeat it, or separate URLs with commas. turn: URLs
+    /// need --turn-secret.
+    #[arg(long = "turn-url", env = "PARLOR_TURN_URL", value_delimiter = ',')]
+    pub turn_url: Vec<String>,
+    /// The TURN server's shared secret (coturn's `static-auth-secret`, with
+    /// `use-auth-secret`): each client gets credentials minted with it.
+    #[arg(long, env = "PARLOR_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+    /// How long the TURN credentials minted for a client last, e.g. 12h (10m to 7d)
+    /// [default: 1d].
+    #[arg(long, env = "PARLOR_TURN_CREDENTIAL_TTL")]
+    pub turn_credential_ttl: Option<String>,
 }
 
 /// The same settings in a TOML file.
@@ -183,6 +198,17 @@ struct FileConfig {
     meeting_gap: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    turn_url: Option<TurnUrls>,
+    turn_secret: Option<String>,
+    turn_credential_ttl: Option<String>,
+}
+
+/// `turn_url` in the file: one string (URLs separated by commas) or a list.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum TurnUrls {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// Resolved settings.
@@ -221,6 +247,8 @@ pub struct Config {
     pub meeting_gap: std::time::Duration,
     /// HTTPS/WSS certificate and key files; plain HTTP when absent.
     pub tls: Option<TlsFiles>,
+    /// The external STUN/TURN servers clients are given (`Debug` hides the secret).
+    pub turn: TurnSettings,
 }
 
 /// The PEM files of the server's TLS certificate chain and private key.
@@ -290,6 +318,7 @@ impl std::fmt::Debug for Config {
             .field("quality_retention", &self.quality_retention)
             .field("meeting_gap", &self.meeting_gap)
             .field("tls", &self.tls)
+            .field("turn", &self.turn)
             .finish()
     }
 }
@@ -326,6 +355,8 @@ pub enum ConfigError {
          (e.g. 90m, 72h), at least 1 s"
     )]
     BadDuration(&'static str, String),
+    #[error(transparent)]
+    Turn(#[from] TurnConfigError),
 }
 
 impl Config {
@@ -431,6 +462,19 @@ impl Config {
         {
             return Err(ConfigError::BadMetricsToken);
         }
+        let turn = TurnSettings::resolve(
+            if args.turn_url.is_empty() {
+                match file.turn_url {
+                    Some(TurnUrls::One(urls)) => vec![urls],
+                    Some(TurnUrls::Many(urls)) => urls,
+                    None => Vec::new(),
+                }
+            } else {
+                args.turn_url
+            },
+            args.turn_secret.or(file.turn_secret),
+            args.turn_credential_ttl.or(file.turn_credential_ttl),
+        )?;
         let duration = |v: Option<String>, name: &'static str| {
             v.map(|v| parse_duration(&v).ok_or(ConfigError::BadDuration(name, v)))
                 .transpose()
@@ -513,6 +557,7 @@ impl Config {
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             demo,
             callback_url: args.callback_url.or(file.callback_url),
+            turn,
         })
     }
 
@@ -763,6 +808,72 @@ mod tests {
             Some("scrape-0f9e8d7c6b5a4938")
         );
         assert!(!format!("{cfg:?}").contains("0f9e8d7c"), "never printed");
+    }
+
+    #[test]
+    fn turn_settings_from_flags_or_file_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("parlor.toml");
+        std::fs::write(
+            &file,
+            "turn_url = [\"turn:192.0.2.7:3478?transport=udp\", \"stun:192.0.2.7\"]\n\
+             turn_secret = \"north-wind-7f3a9c21e5d84b60\"\nturn_credential_ttl = \"1h\"\n",
+        )
+        .unwrap();
+        let cfg = Config::resolve(ServeArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(cfg.turn.urls.len(), 2);
+        assert_eq!(
+            cfg.turn.credential_ttl,
+            std::time::Duration::from_secs(3600)
+        );
+        assert!(
+            !format!("{cfg:?}").contains("north-wind"),
+            "secret not in Debug"
+        );
+        // Flags replace the file's URLs; a comma-separated string works in the file too.
+        let flags = Config::resolve(ServeArgs {
+            config: Some(file.clone()),
+            turn_url: vec!["turns:t.example.com:5349?transport=tcp".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            flags.turn.urls[0].as_str(),
+            "turns:t.example.com:5349?transport=tcp"
+        );
+        assert_eq!(flags.turn.urls.len(), 1);
+        std::fs::write(
+            &file,
+            "turn_url = \"stun:a.example.com, stun:b.example.com\"\n",
+        )
+        .unwrap();
+        let cfg = Config::resolve(ServeArgs {
+            config: Some(file),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(cfg.turn.urls.len(), 2);
+        assert_eq!(cfg.turn.credential_ttl, crate::turn::DEFAULT_CREDENTIAL_TTL);
+        assert!(
+            Config::resolve(ServeArgs::default())
+                .unwrap()
+                .turn
+                .urls
+                .is_empty()
+        );
+        let err = Config::resolve(ServeArgs {
+            turn_url: vec!["turn:192.0.2.7:3478".into()],
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Turn(TurnConfigError::NoSecret(_))),
+            "{err}"
+        );
     }
 
     #[test]

@@ -23,6 +23,8 @@
 //!   bridged to the media router (`parlor-router`).
 //! * [`server`] — binding, serving and graceful shutdown.
 //! * [`tls`] — HTTPS/WSS: the certificate, reloaded on SIGHUP or file change.
+//! * [`turn`] — the STUN/TURN servers clients are given when they connect, with TURN
+//!   credentials minted per connection (coturn's `use-auth-secret` scheme).
 //! * [`web`] — the browser SDK bundle, the demo app and its dev-only endpoint.
 //! * [`cli`] — the `parlor` command line.
 
@@ -45,6 +47,7 @@ pub mod server;
 pub mod signaling;
 pub mod store;
 pub mod tls;
+pub mod turn;
 pub mod verify;
 pub mod web;
 

@@ -75,6 +75,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.quality_interval,
         config.meeting_gap,
     );
+    signaling.set_ice_servers(config.turn.ice_servers());
     tokio::spawn(signaling.clone().run_router_events(router_events));
     let archives = crate::archives::Archives::start(
         store.clone(),

@@ -110,6 +110,8 @@ pub struct Signaling {
     /// Meetings of sessions that emptied less than `meeting_gap` ago: session → (meeting,
     /// when it emptied).
     idle_meetings: Mutex<HashMap<String, (String, std::time::Instant)>>,
+    /// The STUN/TURN servers every joining client is given (none until set).
+    ice_servers: std::sync::OnceLock<crate::turn::IceServers>,
 }
 
 impl Signaling {
@@ -125,6 +127,7 @@ impl Signaling {
         Arc::new(Signaling {
             meeting_gap,
             idle_meetings: Mutex::new(HashMap::new()),
+            ice_servers: std::sync::OnceLock::new(),
             caps,
             signal_rate,
             stats_interval_ms: quality_interval
@@ -139,6 +142,28 @@ impl Signaling {
             observers: Mutex::new(Vec::new()),
             active_archives: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Sets the STUN/TURN servers given to every client that joins from now on (once, at
+    /// start; a second call is ignored).
+    pub fn set_ice_servers(&self, servers: crate::turn::IceServers) {
+        if !servers.is_empty() {
+            tracing::info!(urls = ?servers.urls(), "clients get these STUN/TURN servers");
+        }
+        if self.ice_servers.set(servers).is_err() {
+            tracing::warn!("the ICE servers were set already; keeping the first list");
+        }
+    }
+
+    /// The ICE servers of a joining connection, TURN credentials minted for it.
+    pub(crate) fn ice_servers_for(
+        &self,
+        connection_id: &str,
+    ) -> Vec<parlor_proto::signaling::IceServer> {
+        self.ice_servers
+            .get()
+            .map(|s| s.for_connection(connection_id, std::time::SystemTime::now()))
+            .unwrap_or_default()
     }
 
     /// Starts receiving every session's [`SessionEvent`]s, from now on.

@@ -230,6 +230,7 @@ impl Room {
             creation_time: crate::unix_millis(),
             data,
         };
+        let hub = self.hub.upgrade();
         let connected = ServerMessage::Connected {
             version: VERSION,
             session_id: self.session_id.clone(),
@@ -247,10 +248,14 @@ impl Room {
                 .filter(|s| s.announced)
                 .map(|s| s.stream.clone())
                 .collect(),
-            stats_interval: self.hub.upgrade().map_or(0, |h| h.stats_interval_ms),
+            stats_interval: hub.as_ref().map_or(0, |h| h.stats_interval_ms),
+            ice_servers: hub
+                .as_ref()
+                .map(|h| h.ice_servers_for(&connection.connection_id))
+                .unwrap_or_default(),
         };
         tx.send(encode(&connected));
-        if let Some(hub) = self.hub.upgrade() {
+        if let Some(hub) = hub {
             for archive in hub.active_archives(&self.session_id) {
                 tx.send(encode(&ServerMessage::ArchiveStarted {
                     id: archive.id,
