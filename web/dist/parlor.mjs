@@ -1340,6 +1340,62 @@ function snapshot(video) {
   return canvas.toDataURL("image/png").replace(/^data:image\/png;base64,/, "");
 }
 
+// src/ice.ts
+var SCHEMES = ["stun:", "stuns:", "turn:", "turns:"];
+function invalid(message) {
+  return otError("OT_INVALID_PARAMETER", `iceConfig: ${message}`, ExceptionCodes.INVALID_PARAMETER);
+}
+var show = (v) => typeof v === "string" ? `'${v}'` : JSON.stringify(v) ?? String(v);
+function checkIceConfig(value) {
+  if (value === void 0 || value === null) return void 0;
+  if (typeof value !== "object" || Array.isArray(value)) throw invalid(`it must be an object, not ${show(value)}`);
+  const { includeServers, transportPolicy, customServers } = value;
+  if (includeServers !== void 0 && includeServers !== "all" && includeServers !== "custom") {
+    throw invalid(`includeServers must be 'all' or 'custom', not ${show(includeServers)}`);
+  }
+  if (transportPolicy !== void 0 && transportPolicy !== "all" && transportPolicy !== "relay") {
+    throw invalid(`transportPolicy must be 'all' or 'relay', not ${show(transportPolicy)}`);
+  }
+  if (customServers !== void 0 && !Array.isArray(customServers)) {
+    throw invalid(`customServers must be an array of {urls, username, credential}, not ${show(customServers)}`);
+  }
+  const servers = (customServers ?? []).map((s, i) => checkServer(s, `customServers[${i}]`));
+  const out = {};
+  if (includeServers) out.includeServers = includeServers;
+  if (transportPolicy) out.transportPolicy = transportPolicy;
+  if (customServers) out.customServers = servers;
+  return out;
+}
+function checkServer(value, where) {
+  if (!value || typeof value !== "object" || Array.isArray(value)) throw invalid(`${where} must be an object {urls, username, credential}`);
+  const { urls, username, credential } = value;
+  const list = typeof urls === "string" ? [urls] : urls;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((u) => typeof u === "string")) {
+    throw invalid(`${where}.urls must be a URL or a non-empty array of URLs`);
+  }
+  for (const u of list) {
+    if (!SCHEMES.some((s) => u.startsWith(s)) || u.length <= u.indexOf(":") + 1) {
+      throw invalid(`${where}.urls: ${show(u)} is not a stun:, stuns:, turn: or turns: URL`);
+    }
+  }
+  for (const [name, v] of [["username", username], ["credential", credential]]) {
+    if (v !== void 0 && typeof v !== "string") throw invalid(`${where}.${name} must be a string`);
+  }
+  const turn = list.some((u) => u.startsWith("turn"));
+  if (turn && (username === void 0 || credential === void 0)) {
+    throw invalid(`${where} has TURN URLs: it needs a username and a credential`);
+  }
+  const server = { urls: typeof urls === "string" ? urls : [...urls] };
+  if (username !== void 0) server.username = username;
+  if (credential !== void 0) server.credential = credential;
+  return server;
+}
+function iceSettings(config, serverServers) {
+  const own = config?.customServers ?? [];
+  const iceServers = config?.includeServers === "custom" ? [...own] : [...serverServers, ...own];
+  return { iceServers: iceServers.map((s) => ({ ...s })), iceTransportPolicy: config?.transportPolicy === "relay" ? "relay" : "all" };
+}
+
 // src/protocol.ts
 var PROTOCOL_VERSION = 1;
 var LIMITS = {
@@ -1977,6 +2033,8 @@ var Session = class extends EventEmitter {
     this.connections = new Collection();
     /** Every stream in the session, this client's included. */
     this.streams = new Collection();
+    /** The server's STUN/TURN servers for this connection (`connected.iceServers`). */
+    this.serverIceServers = [];
     this.status = "initialized";
     this.publishers = /* @__PURE__ */ new Map();
     this.allPublishers = /* @__PURE__ */ new Set();
@@ -1988,6 +2046,7 @@ var Session = class extends EventEmitter {
     this.apiKey = String(apiKey ?? "");
     this.sessionId = String(sessionId ?? "");
     this.options = { ...options };
+    this.iceConfig = checkIceConfig(this.options.iceConfig);
     this.host = host;
     this.connect = Object.assign(
       (token, callback) => {
@@ -2145,10 +2204,7 @@ var Session = class extends EventEmitter {
   }
   /** @internal */
   async _rtcConfiguration() {
-    const ice = this.options.iceConfig;
-    const config = { iceServers: [], bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" };
-    if (ice?.customServers?.length) config.iceServers = ice.customServers;
-    if (ice?.transportPolicy === "relay") config.iceTransportPolicy = "relay";
+    const config = { ...iceSettings(this.iceConfig, this.serverIceServers), bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" };
     const certificate = await sharedCertificate();
     if (certificate) config.certificates = [certificate];
     return config;
@@ -2230,6 +2286,7 @@ var Session = class extends EventEmitter {
     this.connection = this.addConnection(msg.connection);
     this.role = msg.role;
     this.capabilities = capabilities(msg.capabilities);
+    this.serverIceServers = msg.iceServers ?? [];
     const others = msg.connections.map((c) => this.addConnection(c));
     const streams = msg.streams.map((s) => this.addStream(s));
     this.setStatus("connected");
@@ -2568,7 +2625,11 @@ var OTNamespace = class extends EventEmitter {
       })
     });
   }
-  /** A Session object for `sessionId`; `options.serverUrl` picks the Parlor server. */
+  /**
+   * A Session object for `sessionId`; `options.serverUrl` picks the Parlor server,
+   * `options.iceConfig` the TURN servers and transport policy (throws OT_INVALID_PARAMETER
+   * when it is malformed).
+   */
   initSession(apiKey, sessionId, options) {
     return new Session(apiKey, sessionId, options, {
       defaultServerUrl,

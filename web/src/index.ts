@@ -8,7 +8,7 @@ setDefaultServerUrl(serverUrlFromScript(import.meta.url));
 
 export { OT, OT as Parlor, VERSION, setDefaultServerUrl } from './ot';
 export { Session } from './session';
-export type { Capabilities, IceConfig, SessionOptions, SignalOptions } from './session';
+export type { Capabilities, IceConfig, IceServer, SessionOptions, SignalOptions } from './session';
 export { Publisher } from './publisher';
 export type { PublisherProperties } from './publisher';
 export { Subscriber } from './subscriber';

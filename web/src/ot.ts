@@ -74,7 +74,11 @@ class OTNamespace extends EventEmitter<OTEventMap> {
     });
   }
 
-  /** A Session object for `sessionId`; `options.serverUrl` picks the Parlor server. */
+  /**
+   * A Session object for `sessionId`; `options.serverUrl` picks the Parlor server,
+   * `options.iceConfig` the TURN servers and transport policy (throws OT_INVALID_PARAMETER
+   * when it is malformed).
+   */
   initSession(apiKey: string, sessionId: string, options?: SessionOptions): Session {
     return new Session(apiKey, sessionId, options, {
       defaultServerUrl,

@@ -5,6 +5,7 @@
 import { ExceptionCodes, OTError, otError, type Operation } from './errors';
 import type { SessionEventMap } from './event-types';
 import { EventEmitter, makeEvent } from './events';
+import { type IceConfig, type IceServer, checkIceConfig, iceSettings } from './ice';
 import { logger } from './log';
 import { Collection, Connection, Stream } from './model';
 import type {
@@ -29,15 +30,12 @@ import { resolveTarget } from './widget';
 /** Most reports in one `stats` message (the server's limit). */
 const MAX_STATS_REPORTS = 32;
 
-export interface IceConfig {
-  includeServers?: 'all' | 'custom';
-  transportPolicy?: 'all' | 'relay';
-  customServers?: Array<{ urls: string | string[]; username?: string; credential?: string }>;
-}
+export type { IceConfig, IceServer };
 
 export interface SessionOptions {
   /** The Parlor server, e.g. `https://video.example.com`. Default: where the SDK was loaded from. */
   serverUrl?: string;
+  /** TURN servers and transport policy of the peer connections, as in OpenTok.js. */
   iceConfig?: IceConfig;
   connectionEventsSuppressed?: boolean;
 }
@@ -109,6 +107,9 @@ export class Session extends EventEmitter<SessionEventMap> {
 
   private readonly host: Host;
   private readonly options: SessionOptions;
+  private readonly iceConfig: IceConfig | undefined;
+  /** The server's STUN/TURN servers for this connection (`connected.iceServers`). */
+  private serverIceServers: IceServer[] = [];
   private channel?: SignalingChannel;
   private status: RoomStatus = 'initialized';
   private publishers = new Map<string, Publisher>();
@@ -126,6 +127,7 @@ export class Session extends EventEmitter<SessionEventMap> {
     this.apiKey = String(apiKey ?? '');
     this.sessionId = String(sessionId ?? '');
     this.options = { ...options };
+    this.iceConfig = checkIceConfig(this.options.iceConfig);
     this.host = host;
 
     this.connect = Object.assign(
@@ -303,10 +305,7 @@ export class Session extends EventEmitter<SessionEventMap> {
 
   /** @internal */
   async _rtcConfiguration(): Promise<RTCConfiguration> {
-    const ice = this.options.iceConfig;
-    const config: RTCConfiguration = { iceServers: [], bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
-    if (ice?.customServers?.length) config.iceServers = ice.customServers;
-    if (ice?.transportPolicy === 'relay') config.iceTransportPolicy = 'relay';
+    const config: RTCConfiguration = { ...iceSettings(this.iceConfig, this.serverIceServers), bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
     const certificate = await sharedCertificate();
     if (certificate) config.certificates = [certificate];
     return config;
@@ -398,6 +397,7 @@ export class Session extends EventEmitter<SessionEventMap> {
     this.connection = this.addConnection(msg.connection);
     this.role = msg.role;
     this.capabilities = capabilities(msg.capabilities);
+    this.serverIceServers = msg.iceServers ?? [];
     const others = msg.connections.map((c) => this.addConnection(c));
     const streams = msg.streams.map((s) => this.addStream(s));
     this.setStatus('connected');

@@ -11,6 +11,14 @@ function handleError(error?: OTError): void {
 }
 
 const session = OT.initSession(apiKey, sessionId, { serverUrl: 'https://video.example.com' });
+// OpenTok.js's configurable TURN: only the app's own TURN server, relayed media only.
+OT.initSession(apiKey, sessionId, {
+  iceConfig: {
+    includeServers: 'custom',
+    transportPolicy: 'relay',
+    customServers: [{ urls: ['turn:turn.example.com:3478?transport=udp', 'turns:turn.example.com:443?transport=tcp'], username: 'u', credential: 'p' }],
+  },
+});
 session.on('streamCreated', (event) => {
   const stream: Stream = event.stream;
   session.subscribe(stream, 'subscriber', { insertMode: 'append', width: '100%', height: '100%' }, handleError);

@@ -1,7 +1,7 @@
 import { OT } from './ot';
 export { OT, OT as Parlor, VERSION, setDefaultServerUrl } from './ot';
 export { Session } from './session';
-export type { Capabilities, IceConfig, SessionOptions, SignalOptions } from './session';
+export type { Capabilities, IceConfig, IceServer, SessionOptions, SignalOptions } from './session';
 export { Publisher } from './publisher';
 export type { PublisherProperties } from './publisher';
 export { Subscriber } from './subscriber';

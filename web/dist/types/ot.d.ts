@@ -62,7 +62,11 @@ declare class OTNamespace extends EventEmitter<OTEventMap> {
     /** Creates a Publisher: captures media (callback `(error)` when done) and shows it in `target`. */
     readonly initPublisher: InitPublisher;
     constructor();
-    /** A Session object for `sessionId`; `options.serverUrl` picks the Parlor server. */
+    /**
+     * A Session object for `sessionId`; `options.serverUrl` picks the Parlor server,
+     * `options.iceConfig` the TURN servers and transport policy (throws OT_INVALID_PARAMETER
+     * when it is malformed).
+     */
     initSession(apiKey: string, sessionId: string, options?: SessionOptions): Session;
     /** 1 if this browser can use Parlor (WebRTC and WebSocket), else 0. */
     checkSystemRequirements(): 0 | 1;

@@ -43,6 +43,14 @@ export interface ConnectedMessage {
     streams: WireStream[];
     /** How often the server wants `stats` reports, in ms; 0: none. */
     statsInterval?: number;
+    /** The server's STUN/TURN servers, TURN credentials minted for this connection; absent: none. */
+    iceServers?: WireIceServer[];
+}
+/** A STUN or TURN server (RTCIceServer). */
+export interface WireIceServer {
+    urls: string[];
+    username?: string;
+    credential?: string;
 }
 /** One kind of media of a published stream or a subscription, as the browser measures it. */
 export interface WireStatsReport {

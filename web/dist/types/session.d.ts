@@ -1,22 +1,16 @@
 import type { SessionEventMap } from './event-types';
 import { EventEmitter } from './events';
+import { type IceConfig, type IceServer } from './ice';
 import { Collection, Connection, Stream } from './model';
 import { Publisher, type PublisherProperties } from './publisher';
 import { type RoomState } from './state';
 import { Subscriber, type SubscriberProperties } from './subscriber';
 import { type Callback } from './util';
-export interface IceConfig {
-    includeServers?: 'all' | 'custom';
-    transportPolicy?: 'all' | 'relay';
-    customServers?: Array<{
-        urls: string | string[];
-        username?: string;
-        credential?: string;
-    }>;
-}
+export type { IceConfig, IceServer };
 export interface SessionOptions {
     /** The Parlor server, e.g. `https://video.example.com`. Default: where the SDK was loaded from. */
     serverUrl?: string;
+    /** TURN servers and transport policy of the peer connections, as in OpenTok.js. */
     iceConfig?: IceConfig;
     connectionEventsSuppressed?: boolean;
 }
@@ -68,6 +62,9 @@ export declare class Session extends EventEmitter<SessionEventMap> {
     readonly subscribe: SubscribeFn;
     private readonly host;
     private readonly options;
+    private readonly iceConfig;
+    /** The server's STUN/TURN servers for this connection (`connected.iceServers`). */
+    private serverIceServers;
     private channel?;
     private status;
     private publishers;
@@ -121,4 +118,3 @@ export declare class Session extends EventEmitter<SessionEventMap> {
     private isOwnWire;
     private setStatus;
 }
-export {};
