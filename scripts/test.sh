@@ -13,7 +13,7 @@ trap 'rm -rf "$logs"' EXIT
 step() { printf '\n==> %s\n' "$*"; }
 
 step "system packages"
-apt_pkgs=(build-essential pkg-config libssl-dev openssl ffmpeg janus util-linux iproute2 nftables unzip nodejs npm python3 python3-pip)
+apt_pkgs=(build-essential pkg-config libssl-dev openssl ffmpeg janus coturn util-linux iproute2 nftables unzip nodejs npm python3 python3-pip)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # Node and Python may come from elsewhere than Debian (e.g. pyenv): only the commands count.

@@ -9,6 +9,9 @@
 // listens on the host end's address, and the other participants reach it there too (over
 // the host's own stack, unimpaired). tc netem (fixed delay) would be the usual tool, but
 // this kernel has no sch_netem; tbf and nftables are built in. Needs root.
+//
+// A firewalled host (`firewalledHost`) is made the same way, with a firewall instead of
+// impairments: only TCP to the ports it is given reaches this machine (the TURN tests).
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,20 +37,20 @@ export function impairmentUnavailable() {
 }
 
 /**
- * Makes the impaired host. `lossPercent` of its outgoing UDP is dropped; its uplink carries
- * at most `rateKbit`, with up to `queueMs` of queue. Returns the host end's address (for
- * servers), the namespace's, a Chromium executable that runs inside it, and `close()`.
+ * A host of its own: a network namespace joined to this machine by a veth pair on
+ * `10.<net>.x.0/30` (this machine's end `.1`, the namespace's `.2`), and a Chromium wrapper
+ * that runs inside it. `setup(inNs, inner)` adds its rules; `close()` removes it all.
  */
-export function impairedHost({ lossPercent = 15, rateKbit = 1000, queueMs = 400 } = {}) {
+function makeHost(name, net, setup) {
   const tag = String(process.pid % 100000);
-  const ns = `parlor-impair-${tag}`;
-  const outer = `pi${tag}a`;
-  const inner = `pi${tag}b`;
-  const net = `10.213.${process.pid % 250}`;
-  const hostIp = `${net}.1`;
-  const nsIp = `${net}.2`;
+  const ns = `parlor-${name}-${tag}`;
+  const outer = `p${name[0]}${tag}a`;
+  const inner = `p${name[0]}${tag}b`;
+  const prefix = `10.${net}.${process.pid % 250}`;
+  const hostIp = `${prefix}.1`;
+  const nsIp = `${prefix}.2`;
   const inNs = (cmd, args) => run('ip', ['netns', 'exec', ns, cmd, ...args]);
-  const dir = mkdtempSync(path.join(tmpdir(), 'parlor-impair-'));
+  const dir = mkdtempSync(path.join(tmpdir(), `parlor-${name}-`));
   const close = () => {
     try {
       run('ip', ['netns', 'del', ns]);
@@ -66,6 +69,24 @@ export function impairedHost({ lossPercent = 15, rateKbit = 1000, queueMs = 400 
     inNs('ip', ['link', 'set', 'lo', 'up']);
     inNs('ip', ['addr', 'add', `${nsIp}/30`, 'dev', inner]);
     inNs('ip', ['link', 'set', inner, 'up']);
+    setup(inNs, inner);
+  } catch (e) {
+    close();
+    throw new Error(`cannot make the ${name} host: ${e.stderr?.toString() || e.message}`);
+  }
+  const chromium = path.join(dir, `chromium-${name}`);
+  writeFileSync(chromium, `#!/bin/sh\nexec ip netns exec ${ns} ${CHROMIUM} "$@"\n`);
+  chmodSync(chromium, 0o755);
+  return { ns, hostIp, nsIp, chromium, inNs, close };
+}
+
+/**
+ * Makes the impaired host. `lossPercent` of its outgoing UDP is dropped; its uplink carries
+ * at most `rateKbit`, with up to `queueMs` of queue. Returns the host end's address (for
+ * servers), the namespace's, a Chromium executable that runs inside it, and `close()`.
+ */
+export function impairedHost({ lossPercent = 15, rateKbit = 1000, queueMs = 400 } = {}) {
+  const { ns, hostIp, nsIp, chromium, close } = makeHost('impair', 213, (inNs, inner) => {
     // At the device's egress, not in the IP output hook: a packet dropped there is lost on
     // the wire as far as the sender knows (the output hook fails its send with EPERM, and a
     // browser then sends it again).
@@ -73,12 +94,33 @@ export function impairedHost({ lossPercent = 15, rateKbit = 1000, queueMs = 400 
     inNs('nft', ['add', 'chain', 'netdev', 'impair', 'out', `{ type filter hook egress device ${inner} priority 0 ; }`]);
     inNs('nft', ['add', 'rule', 'netdev', 'impair', 'out', 'meta', 'l4proto', 'udp', 'numgen', 'random', 'mod', '100', 'lt', String(lossPercent), 'drop']);
     inNs('tc', ['qdisc', 'add', 'dev', inner, 'root', 'tbf', 'rate', `${rateKbit}kbit`, 'burst', '16kb', 'latency', `${queueMs}ms`]);
-  } catch (e) {
-    close();
-    throw new Error(`cannot make the impaired host: ${e.stderr?.toString() || e.message}`);
-  }
-  const chromium = path.join(dir, 'chromium-impaired');
-  writeFileSync(chromium, `#!/bin/sh\nexec ip netns exec ${ns} ${CHROMIUM} "$@"\n`);
-  chmodSync(chromium, 0o755);
+  });
   return { ns, hostIp, nsIp, chromium, close };
+}
+
+/**
+ * A host behind a strict firewall, as in an office that lets only some TCP out: once its
+ * servers run on this machine's end (`hostIp`), `allowOnlyTcp(ports)` drops everything the
+ * namespace sends there but TCP to `ports` — no UDP at all, so no media straight to the
+ * router. Returns the same fields as `impairedHost`, and `allowOnlyTcp`.
+ */
+export function firewalledHost() {
+  const host = makeHost('fence', 214, () => {});
+  const allowOnlyTcp = (ports) => {
+    const { inNs, hostIp } = host;
+    try {
+      inNs('nft', ['add', 'table', 'inet', 'fence']);
+      inNs('nft', ['add', 'chain', 'inet', 'fence', 'out', '{ type filter hook output priority 0 ; policy accept ; }']);
+      inNs('nft', ['add', 'rule', 'inet', 'fence', 'out', 'ip', 'daddr', hostIp, 'tcp', 'dport', `{ ${ports.join(', ')} }`, 'accept']);
+      inNs('nft', ['add', 'rule', 'inet', 'fence', 'out', 'ip', 'daddr', hostIp, 'counter', 'drop']);
+    } catch (e) {
+      throw new Error(`cannot set the firewall: ${e.stderr?.toString() || e.message}`);
+    }
+  };
+  /** How many packets the firewall dropped so far. */
+  const dropped = () => {
+    const out = execFileSync('ip', ['netns', 'exec', host.ns, 'nft', 'list', 'chain', 'inet', 'fence', 'out']).toString();
+    return Number(/counter packets (\d+)/.exec(out)?.[1] ?? 0);
+  };
+  return { ...host, allowOnlyTcp, dropped };
 }

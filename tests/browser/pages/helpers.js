@@ -46,8 +46,11 @@ window.T = (() => {
   }
 
   /** Connects; publishes unless publish === false; subscribes to every stream unless autoSubscribe === false. */
-  function join({ apiKey, sessionId, token, publish = true, publisherProps = {}, autoSubscribe = true, serverUrl }) {
-    session = OT.initSession(apiKey, sessionId, serverUrl ? { serverUrl } : undefined);
+  function join({ apiKey, sessionId, token, publish = true, publisherProps = {}, autoSubscribe = true, serverUrl, iceConfig }) {
+    const options = {};
+    if (serverUrl) options.serverUrl = serverUrl;
+    if (iceConfig) options.iceConfig = iceConfig;
+    session = OT.initSession(apiKey, sessionId, Object.keys(options).length ? options : undefined);
     record(session, [
       'sessionConnected', 'sessionDisconnected', 'connectionCreated', 'connectionDestroyed',
       'streamCreated', 'streamDestroyed', 'streamPropertyChanged', 'signal', 'muteForced',
