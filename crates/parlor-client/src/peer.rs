@@ -184,13 +184,7 @@ pub async fn answer(
         .sdp_api()
         .accept_offer(offer)
         .map_err(|e| ClientError::Media(e.to_string()))?;
-    let peer = launch(
-        rtc,
-        net,
-        Vec::new(),
-        Loss::new(drop_rate, false),
-        None,
-    );
+    let peer = launch(rtc, net, Vec::new(), Loss::new(drop_rate, false), None);
     Ok((peer, answer.to_sdp_string()))
 }
 

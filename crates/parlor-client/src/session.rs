@@ -397,11 +397,19 @@ impl Session {
     /// How the media of publishers and subscribers started from now on reaches the server:
     /// UDP (the default), ICE over TCP, or either.
     pub fn set_media_transport(&self, transport: crate::MediaTransport) {
-        *self.inner.media_transport.lock().unwrap_or_else(|e| e.into_inner()) = transport;
+        *self
+            .inner
+            .media_transport
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = transport;
     }
 
     pub(crate) fn media_transport(&self) -> crate::MediaTransport {
-        *self.inner.media_transport.lock().unwrap_or_else(|e| e.into_inner())
+        *self
+            .inner
+            .media_transport
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Includes what a peer measures in this session's `stats` reports (when the server

@@ -31,7 +31,6 @@ pub struct FrameReader {
     start: usize,
 }
 
-
 impl FrameReader {
     /// The free space to read into: at least enough for the frame being received (the
     /// buffer grows for it) or, between frames, some space.

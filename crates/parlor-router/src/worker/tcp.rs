@@ -211,7 +211,10 @@ impl Worker {
         if claim {
             match catch_unwind(AssertUnwindSafe(|| t.rtc.accepts(&input))) {
                 Ok(true) => {
-                    let tcp = self.tcp.as_mut().expect("a connection implies the TCP side");
+                    let tcp = self
+                        .tcp
+                        .as_mut()
+                        .expect("a connection implies the TCP side");
                     if let Some(old) = tcp.by_peer.insert(peer, c)
                         && old != c
                     {
