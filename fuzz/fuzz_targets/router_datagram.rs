@@ -208,6 +208,7 @@ fn fixture() -> &'static Mutex<Fixture> {
             bind: "127.0.0.1:0".parse().expect("address"),
             advertise_ip: None,
             quality_interval: None,
+            tcp_port: None,
         })
         .expect("router");
         std::mem::forget(events);

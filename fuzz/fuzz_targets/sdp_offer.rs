@@ -56,6 +56,7 @@ fn fixture() -> &'static Fixture {
             bind: "127.0.0.1:0".parse().expect("address"),
             advertise_ip: None,
             quality_interval: None,
+            tcp_port: None,
         })
         .expect("router");
         // Nobody reads the events (transports never connect here); keep the channel open.

@@ -49,6 +49,10 @@ pub struct ServeArgs {
     /// UDP port for WebRTC media [default: 7601].
     #[arg(long, env = "PARLOR_MEDIA_PORT")]
     pub media_port: Option<u16>,
+    /// TCP port for WebRTC media over ICE-TCP, for clients that cannot use UDP, or `off`
+    /// [default: the media port's number].
+    #[arg(long, env = "PARLOR_MEDIA_TCP_PORT")]
+    pub media_tcp_port: Option<MediaTcpPort>,
     /// Where the database and recordings live [default: ./parlor-data].
     #[arg(long, env = "PARLOR_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -171,6 +175,7 @@ pub struct ServeArgs {
 struct FileConfig {
     listen: Option<SocketAddr>,
     media_port: Option<u16>,
+    media_tcp_port: Option<MediaTcpPort>,
     data_dir: Option<PathBuf>,
     api_key: Option<String>,
     api_secret: Option<String>,
@@ -216,6 +221,8 @@ enum TurnUrls {
 pub struct Config {
     pub listen: SocketAddr,
     pub media_port: u16,
+    /// The ICE-TCP port (0: any free one); `None`: media over UDP only.
+    pub media_tcp_port: Option<u16>,
     pub data_dir: PathBuf,
     /// Credentials given explicitly (both or neither).
     pub credentials: Option<(String, String)>,
@@ -258,6 +265,39 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+/// `--media-tcp-port`: a port number, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum MediaTcpPort {
+    Port(u16),
+    #[serde(deserialize_with = "off")]
+    Off,
+}
+
+fn off<'de, D: serde::Deserializer<'de>>(d: D) -> Result<(), D::Error> {
+    let s = String::deserialize(d)?;
+    if s == "off" {
+        Ok(())
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "media_tcp_port must be a port number or \"off\", not {s:?}"
+        )))
+    }
+}
+
+impl std::str::FromStr for MediaTcpPort {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "off" {
+            return Ok(MediaTcpPort::Off);
+        }
+        s.parse()
+            .map(MediaTcpPort::Port)
+            .map_err(|_| format!("{s:?} is neither a TCP port number (0-65535) nor \"off\""))
+    }
+}
+
 /// When composed archives are composed (`--archive-composition`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -298,6 +338,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("media_port", &self.media_port)
+            .field("media_tcp_port", &self.media_tcp_port)
             .field("data_dir", &self.data_dir)
             .field("api_key", &self.credentials.as_ref().map(|c| &c.0))
             .field("public_ip", &self.public_ip)
@@ -531,6 +572,10 @@ impl Config {
             (None, None) => None,
             _ => return Err(ConfigError::HalfTls),
         };
+        let media_port = args
+            .media_port
+            .or(file.media_port)
+            .unwrap_or(DEFAULT_MEDIA_PORT);
         Ok(Config {
             http,
             rates,
@@ -543,10 +588,12 @@ impl Config {
             meeting_gap,
             tls,
             listen,
-            media_port: args
-                .media_port
-                .or(file.media_port)
-                .unwrap_or(DEFAULT_MEDIA_PORT),
+            media_port,
+            media_tcp_port: match args.media_tcp_port.or(file.media_tcp_port) {
+                None => Some(media_port),
+                Some(MediaTcpPort::Port(p)) => Some(p),
+                Some(MediaTcpPort::Off) => None,
+            },
             data_dir: args
                 .data_dir
                 .or(file.data_dir)
@@ -771,6 +818,59 @@ mod tests {
             }),
             Err(ConfigError::HalfTls)
         ));
+    }
+
+    #[test]
+    fn media_tcp_port_defaults_to_the_media_port_and_can_be_off() {
+        let with = |args: ServeArgs| Config::resolve(args).unwrap().media_tcp_port;
+        assert_eq!(with(ServeArgs::default()), Some(DEFAULT_MEDIA_PORT));
+        let media_port = Some(9000);
+        assert_eq!(
+            with(ServeArgs {
+                media_port,
+                ..Default::default()
+            }),
+            Some(9000)
+        );
+        assert_eq!(
+            with(ServeArgs {
+                media_port,
+                media_tcp_port: Some("443".parse().unwrap()),
+                ..Default::default()
+            }),
+            Some(443)
+        );
+        assert_eq!(
+            with(ServeArgs {
+                media_tcp_port: Some("off".parse().unwrap()),
+                ..Default::default()
+            }),
+            None
+        );
+        for bad in ["", "of", "65536", "-1", "tcp"] {
+            let e = bad.parse::<MediaTcpPort>().unwrap_err();
+            assert!(e.contains("nor \"off\""), "{bad}: {e}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("parlor.toml");
+        for (text, want) in [
+            ("media_tcp_port = 3478\n", Some(3478)),
+            ("media_tcp_port = \"off\"\n", None),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let args = ServeArgs {
+                config: Some(file.clone()),
+                ..Default::default()
+            };
+            assert_eq!(with(args), want, "{text}");
+        }
+        std::fs::write(&file, "media_tcp_port = \"on\"\n").unwrap();
+        let e = Config::resolve(ServeArgs {
+            config: Some(file),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("media_tcp_port"), "{e}");
     }
 
     #[test]

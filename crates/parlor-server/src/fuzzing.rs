@@ -69,6 +69,7 @@ impl Harness {
             bind: "127.0.0.1:0".parse().expect("address"),
             advertise_ip: None,
             quality_interval: None,
+            tcp_port: None,
         })
         .expect("router");
         // The router's own events (transports that time out) are applied as the server

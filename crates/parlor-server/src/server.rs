@@ -57,8 +57,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         bind: media_bind,
         advertise_ip: config.public_ip,
         quality_interval: config.quality_interval,
+        tcp_port: config.media_tcp_port,
     })
-    .with_context(|| format!("cannot start the media router on UDP {media_bind}"))?;
+    .with_context(|| format!("cannot start the media router on {media_bind}"))?;
     let notifier = crate::callbacks::Notifier::start(store.clone(), config.callback_url.clone())
         .context("cannot start the callback dispatcher")?;
     let history = crate::inspector::History::start(
@@ -121,6 +122,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // after the "listening" line must still be a graceful shutdown.
     let shutdown = shutdown_signal()?;
     println!("parlor media on udp://{}", router.advertised_addr());
+    if let Some(tcp) = router.advertised_tcp_addr() {
+        println!("parlor media on tcp://{tcp}");
+    }
     println!("parlor listening on {scheme}://{addr}");
     tracing::info!(%addr, media = %router.local_addr(), "serving");
     crate::http::serve(listener, app, http_limits, tls, shutdown).await;

@@ -123,6 +123,24 @@ pub async fn get(State(state): State<AppState>, _auth: MetricsAuth) -> Result<Re
         "UDP datagrams sent",
         r.datagrams_sent,
     );
+    gauge(
+        &mut reg,
+        "ice_tcp_connections",
+        "ICE-TCP connections open to the media router",
+        r.ice_tcp.open,
+    );
+    counter(
+        &mut reg,
+        "ice_tcp_frames_received",
+        "Datagrams received as ICE-TCP frames (also in datagrams_received)",
+        r.ice_tcp.frames_received,
+    );
+    counter(
+        &mut reg,
+        "ice_tcp_frames_sent",
+        "Datagrams sent as ICE-TCP frames",
+        r.ice_tcp.frames_sent,
+    );
     counter(
         &mut reg,
         "datagrams_send_dropped",

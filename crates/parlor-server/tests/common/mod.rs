@@ -22,6 +22,7 @@ pub const API_SECRET: &str = "00112233445566778899aabbccddeeff00112233";
 pub struct Server {
     pub url: String,
     media: std::net::SocketAddr,
+    media_tcp: Option<std::net::SocketAddr>,
     pub data_dir: tempfile::TempDir,
     child: Option<Child>,
 }
@@ -92,12 +93,16 @@ impl Server {
         });
         let mut seen = Vec::new();
         let mut media = None;
+        let mut media_tcp = None;
         let url = loop {
             let line = rx
                 .recv_timeout(Duration::from_secs(30))
                 .unwrap_or_else(|_| panic!("server did not start; printed {seen:?}"));
             if let Some(addr) = line.strip_prefix("parlor media on udp://") {
                 media = addr.parse().ok();
+            }
+            if let Some(addr) = line.strip_prefix("parlor media on tcp://") {
+                media_tcp = addr.parse().ok();
             }
             if let Some(url) = line.strip_prefix("parlor listening on ") {
                 break url.to_owned();
@@ -107,6 +112,7 @@ impl Server {
         Server {
             url,
             media: media.expect("the server printed its media address"),
+            media_tcp,
             data_dir,
             child: Some(child),
         }
@@ -135,6 +141,11 @@ impl Server {
     /// The UDP media address.
     pub fn media_addr(&self) -> std::net::SocketAddr {
         self.media
+    }
+
+    /// The ICE-TCP media address, when the server offers one.
+    pub fn media_tcp_addr(&self) -> Option<std::net::SocketAddr> {
+        self.media_tcp
     }
 
     pub fn sdk(&self) -> parlor_sdk::Parlor {
