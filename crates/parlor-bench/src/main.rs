@@ -66,6 +66,15 @@ struct Common {
     /// Print one JSON object as the last line.
     #[arg(long)]
     json: bool,
+    /// How the load generator's media reaches Parlor's router: UDP, or ICE over TCP.
+    #[arg(long, value_enum, default_value = "udp")]
+    media_transport: MediaTransportArg,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy)]
+enum MediaTransportArg {
+    Udp,
+    Tcp,
 }
 
 #[derive(Subcommand)]
@@ -262,7 +271,14 @@ fn parlor_bin(arg: &Option<PathBuf>) -> anyhow::Result<String> {
 async fn start(system: &str, c: &Common) -> anyhow::Result<Sut> {
     let cpu = Some(c.sfu_cpu);
     Ok(match system {
-        "parlor" => Sut::Parlor(parlor::ParlorSut::start(&parlor_bin(&c.parlor_bin)?, cpu)?),
+        "parlor" => Sut::Parlor(
+            parlor::ParlorSut::start(&parlor_bin(&c.parlor_bin)?, cpu)?.with_media_transport(
+                match c.media_transport {
+                    MediaTransportArg::Udp => parlor_client::MediaTransport::Udp,
+                    MediaTransportArg::Tcp => parlor_client::MediaTransport::Tcp,
+                },
+            ),
+        ),
         _ => Sut::Janus(janus::JanusSut::start(cpu).await?),
     })
 }

@@ -16,6 +16,8 @@ pub struct ParlorSut {
     pub url: String,
     sdk: Parlor,
     _data: tempdir::Dir,
+    /// How the clients' media reaches the router (`--media-transport`).
+    media_transport: parlor_client::MediaTransport,
 }
 
 mod tempdir {
@@ -90,7 +92,14 @@ impl ParlorSut {
             url,
             sdk,
             _data: tempdir::Dir(dir),
+            media_transport: parlor_client::MediaTransport::Udp,
         })
+    }
+
+    /// Clients joining from now on send and receive media over `transport`.
+    pub fn with_media_transport(mut self, transport: parlor_client::MediaTransport) -> Self {
+        self.media_transport = transport;
+        self
     }
 
     /// The server's data directory (its database, recordings).
@@ -137,6 +146,7 @@ impl ParlorSut {
         let t = Instant::now();
         let (session, mut events) = Session::connect(&self.url, room, &token).await?;
         let took = t.elapsed();
+        session.set_media_transport(self.media_transport);
         // Events are not needed by the load generator: drain them.
         tokio::spawn(async move { while events.recv().await.is_some() {} });
         Ok((session, took))
