@@ -29,6 +29,14 @@ pub enum ClientError {
     /// Something did not happen in time.
     #[error("timed out waiting for {0}")]
     Timeout(&'static str),
+    /// The session is relayed (`p2p.preference=enabled`): its media goes peer to peer
+    /// between web clients, which this client does not implement.
+    #[error(
+        "this session is relayed (p2p.preference=enabled): its clients connect peer to peer, \
+         which this native client does not do; publish and subscribe in a routed session \
+         (p2p.preference=disabled)"
+    )]
+    RelayedSession,
     /// The session (or the peer connection) is closed.
     #[error("closed")]
     Closed,

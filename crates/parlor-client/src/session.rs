@@ -37,6 +37,10 @@ pub struct Connected {
     /// How often the server wants `stats` reports ([`Session::report_stats`]), in ms; 0:
     /// none.
     pub stats_interval_ms: u32,
+    /// The session is relayed (`p2p.preference=enabled`): its clients connect peer to
+    /// peer, which this client does not do, so [`Session::publish`] and
+    /// [`Session::subscribe`] fail with [`ClientError::RelayedSession`].
+    pub relayed: bool,
 }
 
 struct Inner {
@@ -271,9 +275,11 @@ impl Session {
                 connections,
                 streams,
                 stats_interval,
+                relayed,
                 ..
             }) => Connected {
                 stats_interval_ms: stats_interval,
+                relayed,
                 session_id,
                 connection,
                 role,
@@ -493,6 +499,9 @@ impl Session {
 
     /// Publishes a stream.
     pub async fn publish(&self, options: PublishOptions) -> Result<Publisher, ClientError> {
+        if self.info().relayed {
+            return Err(ClientError::RelayedSession);
+        }
         Publisher::start(self.clone(), options).await
     }
 
@@ -502,6 +511,9 @@ impl Session {
         stream_id: &str,
         options: SubscribeOptions,
     ) -> Result<Subscriber, ClientError> {
+        if self.info().relayed {
+            return Err(ClientError::RelayedSession);
+        }
         Subscriber::start(self.clone(), stream_id, options).await
     }
 

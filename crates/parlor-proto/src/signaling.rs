@@ -55,6 +55,9 @@ pub enum ClientMessage {
         #[serde(default)]
         video_type: VideoType,
         video_dimensions: Option<VideoDimensions>,
+        /// The SDP offer; empty (or absent) in a relayed session, whose media goes peer to
+        /// peer ([`ClientMessage::P2pSignal`]).
+        #[serde(default)]
         sdp: String,
     },
     /// Stop publishing a stream of one's own.
@@ -77,6 +80,8 @@ pub enum ClientMessage {
         /// as the session's pre-call test.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         test_network: bool,
+        /// The SDP offer; empty (or absent) in a relayed session.
+        #[serde(default)]
         sdp: String,
     },
     /// Change what a subscription receives (subscribeToAudio / subscribeToVideo).
@@ -137,6 +142,25 @@ pub enum ClientMessage {
         #[serde(default)]
         excluded_stream_ids: Vec<String>,
     },
+    /// Relayed sessions: an offer, answer or ICE candidate for the peer connection between
+    /// a stream's publisher and one of its subscribers, forwarded by the server to `to`
+    /// only (as a [`ServerMessage::P2pSignal`]). One of the two must be the stream's
+    /// publisher and the other the subscription's owner.
+    #[serde(rename_all = "camelCase")]
+    P2pSignal {
+        id: Option<String>,
+        /// The other party's connection ID.
+        to: String,
+        stream_id: String,
+        subscription_id: String,
+        kind: P2pKind,
+        /// The SDP of an `offer` or `answer` (at most [`MAX_P2P_SDP_BYTES`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sdp: Option<String>,
+        /// The ICE candidate of a `candidate`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        candidate: Option<P2pCandidate>,
+    },
     /// Keep-alive; answered with `pong`.
     Ping { id: Option<String> },
     /// What the client measures of its own streams and subscriptions (W3C `getStats`),
@@ -153,6 +177,82 @@ pub enum ClientMessage {
 
 /// Most reports in one `stats` message.
 pub const MAX_STATS_REPORTS: usize = 32;
+
+/// Largest SDP of a `p2pSignal` offer or answer, in bytes.
+pub const MAX_P2P_SDP_BYTES: usize = 32 * 1024;
+/// Longest ICE candidate line of a `p2pSignal`, in bytes.
+pub const MAX_P2P_CANDIDATE_BYTES: usize = 1024;
+/// Longest `sdpMid` of a `p2pSignal` candidate, in bytes.
+pub const MAX_P2P_MID_BYTES: usize = 64;
+
+/// What a `p2pSignal` carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum P2pKind {
+    /// The subscriber's SDP offer (receive-only).
+    Offer,
+    /// The publisher's SDP answer.
+    Answer,
+    /// A trickled ICE candidate, either way.
+    Candidate,
+}
+
+/// An ICE candidate, as WebRTC's `RTCIceCandidateInit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct P2pCandidate {
+    pub candidate: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdp_mid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdp_m_line_index: Option<u16>,
+}
+
+/// Checks a `p2pSignal`'s payload: an offer or answer has an SDP and no candidate, a
+/// candidate a candidate and no SDP, each within its size limit.
+pub fn validate_p2p(
+    kind: P2pKind,
+    sdp: Option<&str>,
+    candidate: Option<&P2pCandidate>,
+) -> Result<(), ProtocolError> {
+    let bad = |m: String| Err(ProtocolError::new(ErrorCode::BadRequest, m));
+    let big = |m: String| Err(ProtocolError::new(ErrorCode::LimitExceeded, m));
+    match (kind, sdp, candidate) {
+        (P2pKind::Offer | P2pKind::Answer, Some(sdp), None) => {
+            if sdp.is_empty() {
+                return bad("p2pSignal: the sdp is empty".into());
+            }
+            if sdp.len() > MAX_P2P_SDP_BYTES {
+                return big(format!(
+                    "p2pSignal: the sdp is {} bytes; the limit is {MAX_P2P_SDP_BYTES}",
+                    sdp.len()
+                ));
+            }
+            Ok(())
+        }
+        (P2pKind::Candidate, None, Some(c)) => {
+            if c.candidate.len() > MAX_P2P_CANDIDATE_BYTES {
+                return big(format!(
+                    "p2pSignal: the candidate is {} bytes; the limit is {MAX_P2P_CANDIDATE_BYTES}",
+                    c.candidate.len()
+                ));
+            }
+            if c.sdp_mid
+                .as_ref()
+                .is_some_and(|m| m.len() > MAX_P2P_MID_BYTES)
+            {
+                return big(format!(
+                    "p2pSignal: sdpMid is longer than {MAX_P2P_MID_BYTES} bytes"
+                ));
+            }
+            Ok(())
+        }
+        (P2pKind::Candidate, _, _) => {
+            bad("p2pSignal: a candidate carries a candidate and no sdp".into())
+        }
+        _ => bad("p2pSignal: an offer or answer carries an sdp and no candidate".into()),
+    }
+}
 
 /// Kind of media.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -298,6 +398,7 @@ impl ClientMessage {
             | ClientMessage::ForceUnpublish { id, .. }
             | ClientMessage::ForceMuteStream { id, .. }
             | ClientMessage::ForceMuteAll { id, .. }
+            | ClientMessage::P2pSignal { id, .. }
             | ClientMessage::Ping { id }
             | ClientMessage::Stats { id, .. } => id.as_deref(),
         }
@@ -482,6 +583,10 @@ pub enum ServerMessage {
         /// absent when the server has none.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ice_servers: Vec<IceServer>,
+        /// The session is relayed (`p2p.preference=enabled`): media goes directly between
+        /// clients (`p2pSignal`), never through the media router. Absent: routed.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        relayed: bool,
     },
     #[serde(rename_all = "camelCase")]
     ConnectionCreated {
@@ -568,6 +673,19 @@ pub enum ServerMessage {
     SubscriptionEnded {
         subscription_id: String,
         stream_id: String,
+    },
+    /// Relayed sessions: a `p2pSignal` from the connection `from`, about one of its
+    /// streams or subscriptions (see [`ClientMessage::P2pSignal`]).
+    #[serde(rename_all = "camelCase")]
+    P2pSignal {
+        from: String,
+        stream_id: String,
+        subscription_id: String,
+        kind: P2pKind,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sdp: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        candidate: Option<P2pCandidate>,
     },
     /// Reply to any other request that succeeded.
     Ok {
@@ -755,6 +873,7 @@ mod tests {
             streams: vec![],
             stats_interval: 0,
             ice_servers,
+            relayed: false,
         };
         let json = serde_json::to_string(&connected(vec![])).unwrap();
         assert!(!json.contains("iceServers"), "{json}");
@@ -808,6 +927,79 @@ mod tests {
                 .code,
             ErrorCode::LimitExceeded
         );
+    }
+
+    #[test]
+    fn p2p_signal_parses_and_validates() {
+        let m = ClientMessage::parse(
+            r#"{"type":"p2pSignal","id":"1","to":"c","streamId":"s","subscriptionId":"u","kind":"candidate","candidate":{"candidate":"candidate:1 1 udp 1 10.0.0.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0}}"#,
+        )
+        .unwrap();
+        let ClientMessage::P2pSignal {
+            kind,
+            sdp,
+            candidate,
+            ..
+        } = &m
+        else {
+            panic!()
+        };
+        validate_p2p(*kind, sdp.as_deref(), candidate.as_ref()).unwrap();
+        assert_eq!(m.id(), Some("1"));
+        let c = P2pCandidate {
+            candidate: "x".into(),
+            sdp_mid: None,
+            sdp_m_line_index: None,
+        };
+        validate_p2p(P2pKind::Offer, Some("v=0"), None).unwrap();
+        for (kind, sdp, cand, code) in [
+            (P2pKind::Offer, None, None, ErrorCode::BadRequest),
+            (P2pKind::Offer, Some(""), None, ErrorCode::BadRequest),
+            (
+                P2pKind::Answer,
+                Some("v=0"),
+                Some(&c),
+                ErrorCode::BadRequest,
+            ),
+            (
+                P2pKind::Candidate,
+                Some("v=0"),
+                Some(&c),
+                ErrorCode::BadRequest,
+            ),
+            (P2pKind::Candidate, None, None, ErrorCode::BadRequest),
+        ] {
+            assert_eq!(validate_p2p(kind, sdp, cand).unwrap_err().code, code);
+        }
+        let huge = "x".repeat(MAX_P2P_SDP_BYTES + 1);
+        assert_eq!(
+            validate_p2p(P2pKind::Answer, Some(&huge), None)
+                .unwrap_err()
+                .code,
+            ErrorCode::LimitExceeded
+        );
+        let long = P2pCandidate {
+            candidate: "x".repeat(MAX_P2P_CANDIDATE_BYTES + 1),
+            ..c
+        };
+        assert_eq!(
+            validate_p2p(P2pKind::Candidate, None, Some(&long))
+                .unwrap_err()
+                .code,
+            ErrorCode::LimitExceeded
+        );
+        let json = serde_json::to_string(&ServerMessage::P2pSignal {
+            from: "c".into(),
+            stream_id: "s".into(),
+            subscription_id: "u".into(),
+            kind: P2pKind::Offer,
+            sdp: Some("v=0".into()),
+            candidate: None,
+        })
+        .unwrap();
+        assert!(json.contains(r#""type":"p2pSignal""#), "{json}");
+        assert!(json.contains(r#""kind":"offer""#), "{json}");
+        assert!(!json.contains("candidate"), "{json}");
     }
 
     proptest! {

@@ -140,6 +140,7 @@ impl Harness {
                     role,
                     layout_classes: classes,
                     client: Default::default(),
+                    relayed: false,
                 },
                 tx,
             )

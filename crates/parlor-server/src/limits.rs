@@ -31,6 +31,15 @@ pub const DEFAULT_MAX_STREAMS_PER_SESSION: usize = 250;
 /// Default most subscriptions in one session at once (over all its subscribers).
 pub const DEFAULT_MAX_SUBSCRIPTIONS_PER_SESSION: usize = 10_000;
 
+/// Most connections in one relayed session (`p2p.preference=enabled`): every publisher
+/// sends its media once per subscriber, so OpenTok advises relayed sessions for two or three
+/// participants; the next connect is refused (`session_full`) and larger calls need a
+/// routed session.
+pub const MAX_RELAYED_CONNECTIONS: usize = 4;
+
+/// The error `reason` of a `publish` or `subscribe` with an SDP offer in a relayed session
+/// (a client that cannot connect peer to peer).
+pub const REASON_RELAYED_SESSION: &str = "relayed_session";
 /// The error `reason` of a `signal` refused by [`SignalRateLimiter`].
 pub const REASON_RATE_LIMITED: &str = "rate_limited";
 /// The error `reason` of a `connect` refused by [`SessionCaps::connections`].

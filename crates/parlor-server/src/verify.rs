@@ -3,7 +3,7 @@
 
 use parlor_proto::token::{ParsedToken, TokenError, TokenGrant};
 
-use crate::store::{Store, StoreError};
+use crate::store::{SessionRecord, Store, StoreError};
 
 /// Why a token was not accepted: the token's fault, or the server's.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +25,16 @@ pub fn verify_client_token(
     requested_session: Option<&str>,
     now: i64,
 ) -> Result<TokenGrant, VerifyError> {
+    verify_client_token_for_session(store, token, requested_session, now).map(|(grant, _)| grant)
+}
+
+/// [`verify_client_token`], also returning the session's record (its media mode, ...).
+pub fn verify_client_token_for_session(
+    store: &Store,
+    token: &str,
+    requested_session: Option<&str>,
+    now: i64,
+) -> Result<(TokenGrant, SessionRecord), VerifyError> {
     let parsed = ParsedToken::parse(token)?;
     let application = store.application(parsed.project_id())?;
     let grant = match application {
@@ -70,7 +80,7 @@ pub fn verify_client_token(
         }
         .into());
     }
-    Ok(grant)
+    Ok((grant, session))
 }
 
 #[cfg(test)]

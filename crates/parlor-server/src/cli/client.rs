@@ -924,6 +924,7 @@ async fn subscribe(args: SubscribeArgs) -> Result<(), Failure> {
                     | ServerMessage::Connected { .. }
                     | ServerMessage::Published { .. }
                     | ServerMessage::Subscribed { .. }
+                    | ServerMessage::P2pSignal { .. }
                     | ServerMessage::Ok { .. }
                     | ServerMessage::Pong { .. } => {}
                 }

@@ -23,9 +23,9 @@ use super::outbox::{Outbound, OutboxReader};
 use super::room::Room;
 use crate::AppState;
 use crate::inspector::{ClientInfo, What};
-use crate::limits::REASON_RATE_LIMITED;
+use crate::limits::{REASON_RATE_LIMITED, REASON_RELAYED_SESSION};
 use crate::logsafe::Untrusted;
-use crate::verify::{VerifyError, verify_client_token};
+use crate::verify::{VerifyError, verify_client_token_for_session};
 
 /// The first message must arrive within this time.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -190,11 +190,11 @@ async fn serve(mut socket: WebSocket, state: AppState, mut client: ClientInfo) {
     let store = state.store.clone();
     let sid = session_id.clone();
     let verified = tokio::task::spawn_blocking(move || {
-        verify_client_token(&store, &token, Some(&sid), parlor_proto::unix_now())
+        verify_client_token_for_session(&store, &token, Some(&sid), parlor_proto::unix_now())
     })
     .await;
-    let grant = match verified {
-        Ok(Ok(grant)) => grant,
+    let (grant, session) = match verified {
+        Ok(Ok(verified)) => verified,
         Ok(Err(VerifyError::Token(e))) => {
             tracing::info!(session = %Untrusted(&session_id), reason = e.reason(), "client token refused");
             // Not in the session history: the session named here is the client's word,
@@ -221,6 +221,7 @@ async fn serve(mut socket: WebSocket, state: AppState, mut client: ClientInfo) {
             role: grant.role,
             layout_classes: grant.initial_layout_class_list.clone(),
             client: client.clone(),
+            relayed: session.media_mode == "relayed",
         },
         tx,
     );
@@ -248,6 +249,9 @@ async fn serve(mut socket: WebSocket, state: AppState, mut client: ClientInfo) {
         .join
         .observe(upgraded.elapsed().as_secs_f64());
     let signals = state.signaling.signal_limiter();
+    // Offers, answers and candidates of relayed sessions, at the same rate as signals but
+    // counted apart (a call setting up must not eat the app's signal budget, nor it theirs).
+    let p2p_signals = state.signaling.signal_limiter();
     tracing::info!(session = %grant.session_id, connection = %me, role = %grant.role, "connection joined");
 
     // 3. Serve until the client leaves, is forced out, or goes silent. Three tasks, so
@@ -296,6 +300,22 @@ async fn serve(mut socket: WebSocket, state: AppState, mut client: ClientInfo) {
                             "signal rate limit: at most {} signals per second per connection \
                              (bursts of twice as many); retry after {} ms",
                             signals.per_second(),
+                            wait.millis()
+                        ),
+                    )
+                    .with_reason(REASON_RATE_LIMITED);
+                    room.send_to(&me, &e.to_message(id.as_deref()));
+                    continue;
+                }
+                if let Ok(ClientMessage::P2pSignal { id, .. }) = &request
+                    && let Err(wait) = p2p_signals.check()
+                {
+                    let e = ProtocolError::new(
+                        ErrorCode::LimitExceeded,
+                        format!(
+                            "p2pSignal rate limit: at most {} per second per connection \
+                             (bursts of twice as many); retry after {} ms",
+                            p2p_signals.per_second(),
                             wait.millis()
                         ),
                     )
@@ -398,7 +418,11 @@ async fn run_requests(
             Ok(msg) => {
                 let id = msg.id().map(str::to_owned);
                 // Reports without an id are not answered (unless refused).
-                let quiet = matches!(msg, ClientMessage::Stats { id: None, .. });
+                let quiet = matches!(
+                    msg,
+                    ClientMessage::Stats { id: None, .. }
+                        | ClientMessage::P2pSignal { id: None, .. }
+                );
                 let failed = match &msg {
                     ClientMessage::Publish { .. } => Some(None),
                     ClientMessage::Subscribe { stream_id, .. } => Some(Some(stream_id.clone())),
@@ -406,6 +430,20 @@ async fn run_requests(
                 };
                 match handle(&state, &room, &me, msg).await {
                     Ok(_) if quiet => continue,
+                    // A relayed stream has no media for the server to wait for: it is
+                    // announced (`streamCreated`) right after the publisher's reply.
+                    Ok(ServerMessage::Published { id, stream_id, sdp }) if room.is_relayed() => {
+                        room.send_to(
+                            &me,
+                            &ServerMessage::Published {
+                                id,
+                                stream_id: stream_id.clone(),
+                                sdp,
+                            },
+                        );
+                        room.stream_media_connected(&stream_id.as_str().into());
+                        continue;
+                    }
                     Ok(reply) => reply,
                     Err(e) => {
                         // A publish or subscribe refused: the Inspector's error log.
@@ -431,6 +469,19 @@ async fn run_requests(
         };
         room.send_to(&me, &reply);
     }
+}
+
+/// A client that sent an SDP offer in a relayed session: it cannot connect peer to peer.
+fn relayed_media_refused(what: &str) -> ProtocolError {
+    ProtocolError::new(
+        ErrorCode::MediaError,
+        format!(
+            "{what}: this session is relayed (p2p.preference=enabled): media goes directly \
+             between clients over p2pSignal, and the server takes no SDP offer; this client \
+             needs a routed session (p2p.preference=disabled)"
+        ),
+    )
+    .with_reason(REASON_RELAYED_SESSION)
 }
 
 pub(crate) async fn handle(
@@ -469,6 +520,19 @@ pub(crate) async fn handle(
             video_dimensions,
             sdp,
         } => {
+            if room.is_relayed() {
+                if !sdp.is_empty() {
+                    return Err(relayed_media_refused("publish"));
+                }
+                // No producer: the publisher sends to each subscriber directly.
+                let stream =
+                    room.add_stream(me, name, has_audio, has_video, video_type, video_dimensions)?;
+                return Ok(ServerMessage::Published {
+                    id,
+                    stream_id: stream.to_string(),
+                    sdp: String::new(),
+                });
+            }
             let stream =
                 room.add_stream(me, name, has_audio, has_video, video_type, video_dimensions)?;
             match router.create_producer(stream.clone(), sdp).await {
@@ -501,6 +565,18 @@ pub(crate) async fn handle(
             test_network,
             sdp,
         } => {
+            if room.is_relayed() {
+                if !sdp.is_empty() {
+                    return Err(relayed_media_refused("subscribe"));
+                }
+                // No consumer: the subscriber offers to the stream's publisher (p2pSignal).
+                let sub = room.add_subscription(me, &stream_id, test_network)?;
+                return Ok(ServerMessage::Subscribed {
+                    id,
+                    subscription_id: sub.to_string(),
+                    sdp: String::new(),
+                });
+            }
             let sub = room.add_subscription(me, &stream_id, test_network)?;
             let media = ConsumerMedia { audio, video };
             match router
@@ -529,7 +605,10 @@ pub(crate) async fn handle(
             video,
         } => {
             room.own_subscription(me, &subscription_id)?;
-            router.set_consumer_media(subscription_id.as_str().into(), audio, video);
+            // Relayed: the subscriber stops playing what it does not want by itself.
+            if !room.is_relayed() {
+                router.set_consumer_media(subscription_id.as_str().into(), audio, video);
+            }
             ok(id)
         }
         ClientMessage::Unsubscribe {
@@ -557,6 +636,18 @@ pub(crate) async fn handle(
             data,
         } => {
             room.signal(Some(me), to.as_deref(), signal_type, data)?;
+            ok(id)
+        }
+        ClientMessage::P2pSignal {
+            id,
+            to,
+            stream_id,
+            subscription_id,
+            kind,
+            sdp,
+            candidate,
+        } => {
+            room.p2p_signal(me, &to, &stream_id, &subscription_id, kind, sdp, candidate)?;
             ok(id)
         }
         ClientMessage::ForceDisconnect { id, connection_id } => {

@@ -285,6 +285,7 @@ impl Signaling {
                     resumed.clone(),
                     Arc::downgrade(self),
                     self.caps,
+                    joining.relayed,
                 );
                 rooms.insert(session_id.to_owned(), room.clone());
                 room.record(What::MeetingStarted {

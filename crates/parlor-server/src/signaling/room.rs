@@ -12,8 +12,8 @@ use axum::extract::ws::Utf8Bytes;
 use indexmap::IndexMap;
 use parlor_proto::Role;
 use parlor_proto::signaling::{
-    Capabilities, Connection, ConnectionReason, ErrorCode, ProtocolError, ServerMessage,
-    StatsReport, Stream, StreamReason, VERSION, VideoDimensions,
+    Capabilities, Connection, ConnectionReason, ErrorCode, P2pCandidate, P2pKind, ProtocolError,
+    ServerMessage, StatsReport, Stream, StreamReason, VERSION, VideoDimensions,
 };
 use parlor_router::TransportId;
 use serde_json::Value;
@@ -24,7 +24,8 @@ use super::outbox::Outbox;
 use super::{SessionEvent, Signaling, lock};
 use crate::inspector::{ClientInfo, What};
 use crate::limits::{
-    REASON_SESSION_FULL, REASON_STREAM_LIMIT, REASON_SUBSCRIPTION_LIMIT, SessionCaps,
+    MAX_RELAYED_CONNECTIONS, REASON_SESSION_FULL, REASON_STREAM_LIMIT, REASON_SUBSCRIPTION_LIMIT,
+    SessionCaps,
 };
 use crate::{callbacks, wire_name};
 use serde_json::json;
@@ -37,6 +38,8 @@ pub struct Joining {
     /// The token's initial layout classes, given to this member's streams.
     pub layout_classes: Vec<String>,
     pub client: ClientInfo,
+    /// The session is relayed (`p2p.preference=enabled`): its media goes peer to peer.
+    pub relayed: bool,
 }
 
 struct Member {
@@ -93,6 +96,9 @@ pub struct Room {
     meeting_id: String,
     hub: Weak<Signaling>,
     caps: SessionCaps,
+    /// Relayed (`p2p.preference=enabled`): clients connect to each other directly
+    /// (`p2pSignal`); the router has no producer or consumer of this session.
+    relayed: bool,
     state: Mutex<State>,
 }
 
@@ -152,6 +158,7 @@ impl Room {
         meeting: Option<String>,
         hub: Weak<Signaling>,
         caps: SessionCaps,
+        relayed: bool,
     ) -> Arc<Room> {
         Arc::new(Room {
             session_id: session_id.to_owned(),
@@ -159,12 +166,18 @@ impl Room {
             meeting_id: meeting.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             hub,
             caps,
+            relayed,
             state: Mutex::new(State::default()),
         })
     }
 
     pub fn session_id(&self) -> &str {
         &self.session_id
+    }
+
+    /// Whether the session is relayed (media peer to peer, never through the router).
+    pub fn is_relayed(&self) -> bool {
+        self.relayed
     }
 
     pub fn project_id(&self) -> &str {
@@ -212,8 +225,20 @@ impl Room {
             role,
             layout_classes,
             client,
+            relayed: _,
         } = joining;
         let mut state = lock(&self.state);
+        if self.relayed && state.members.len() >= MAX_RELAYED_CONNECTIONS {
+            return Err(ProtocolError::new(
+                ErrorCode::LimitExceeded,
+                format!(
+                    "the relayed session is full: it has {MAX_RELAYED_CONNECTIONS} connections, \
+                     the most a relayed (peer-to-peer) session allows; use a routed session \
+                     (p2p.preference=disabled) for more participants"
+                ),
+            )
+            .with_reason(REASON_SESSION_FULL));
+        }
         if state.members.len() >= self.caps.connections {
             return Err(ProtocolError::new(
                 ErrorCode::LimitExceeded,
@@ -253,6 +278,7 @@ impl Room {
                 .as_ref()
                 .map(|h| h.ice_servers_for(&connection.connection_id))
                 .unwrap_or_default(),
+            relayed: self.relayed,
         };
         tx.send(encode(&connected));
         if let Some(hub) = hub {
@@ -319,6 +345,7 @@ impl Room {
             for id in own_subs {
                 if let Some(sub) = state.subscriptions.remove(&id) {
                     self.record_subscription_end(&id, &sub, "connectionDestroyed");
+                    self.tell_relayed_publisher(&state, &id, &sub);
                 }
                 released.push(TransportId::from(id));
             }
@@ -452,7 +479,9 @@ impl Room {
                 client: [None, None],
             },
         );
-        if let Some(hub) = self.hub.upgrade() {
+        if !self.relayed
+            && let Some(hub) = self.hub.upgrade()
+        {
             hub.register_stream(&id, self);
         }
         Ok(id)
@@ -695,7 +724,9 @@ impl Room {
             },
         );
         let id = TransportId::from(id.as_str());
-        if let Some(hub) = self.hub.upgrade() {
+        if !self.relayed
+            && let Some(hub) = self.hub.upgrade()
+        {
             hub.register_subscription(&id, self);
         }
         Ok(id)
@@ -752,6 +783,9 @@ impl Room {
                     self.record_subscription_end(subscription_id, sub, reason);
                 }
             }
+            if let Some(sub) = &removed {
+                self.tell_relayed_publisher(&state, subscription_id, sub);
+            }
             if let (Some(sub), true) = (&removed, notify) {
                 state.send(
                     &sub.connection_id,
@@ -768,6 +802,121 @@ impl Room {
         {
             hub.release_transport(&TransportId::from(subscription_id));
         }
+    }
+
+    /// In a relayed session, a subscription that ends is the end of the peer connection its
+    /// stream's publisher keeps for it: the publisher gets `subscriptionEnded` too.
+    fn tell_relayed_publisher(
+        &self,
+        state: &State,
+        subscription_id: &str,
+        sub: &SubscriptionEntry,
+    ) {
+        if !self.relayed {
+            return;
+        }
+        if let Some(entry) = state.streams.get(&sub.stream_id) {
+            state.send(
+                &entry.stream.connection.connection_id,
+                &ServerMessage::SubscriptionEnded {
+                    subscription_id: subscription_id.to_owned(),
+                    stream_id: sub.stream_id.clone(),
+                },
+            );
+        }
+    }
+
+    /// Relayed sessions: forwards an offer, answer or candidate between a stream's
+    /// publisher and one of its subscribers. `from` and `to` must be those two (either
+    /// way), both in this session; the subscription must be to that stream.
+    #[allow(clippy::too_many_arguments)]
+    pub fn p2p_signal(
+        &self,
+        from: &str,
+        to: &str,
+        stream_id: &str,
+        subscription_id: &str,
+        kind: P2pKind,
+        sdp: Option<String>,
+        candidate: Option<P2pCandidate>,
+    ) -> Result<(), ProtocolError> {
+        if !self.relayed {
+            return Err(ProtocolError::new(
+                ErrorCode::BadRequest,
+                "p2pSignal: this session is routed (p2p.preference=disabled); its media goes \
+                 through the server",
+            ));
+        }
+        parlor_proto::signaling::validate_p2p(kind, sdp.as_deref(), candidate.as_ref())?;
+        let mut state = lock(&self.state);
+        if !state.members.contains_key(from) {
+            return Err(ProtocolError::new(ErrorCode::NotConnected, "not connected"));
+        }
+        if from == to {
+            return Err(ProtocolError::new(
+                ErrorCode::BadRequest,
+                "p2pSignal: 'to' is this connection",
+            ));
+        }
+        if !state.members.contains_key(to) {
+            return Err(not_found("connection", to));
+        }
+        let publisher = match state.streams.get(stream_id) {
+            Some(s) => s.stream.connection.connection_id.clone(),
+            None => return Err(not_found("stream", stream_id)),
+        };
+        let subscriber = match state.subscriptions.get(subscription_id) {
+            Some(s) if s.stream_id == stream_id => s.connection_id.clone(),
+            _ => return Err(not_found("subscription", subscription_id)),
+        };
+        let pair_ok =
+            (from == publisher && to == subscriber) || (from == subscriber && to == publisher);
+        if !pair_ok {
+            return Err(ProtocolError::new(
+                ErrorCode::PermissionDenied,
+                format!(
+                    "p2pSignal: stream {stream_id}'s publisher and subscription \
+                     {subscription_id}'s subscriber are the only parties of its peer connection"
+                ),
+            ));
+        }
+        let expected = match kind {
+            P2pKind::Offer => from == subscriber,
+            P2pKind::Answer => from == publisher,
+            P2pKind::Candidate => true,
+        };
+        if !expected {
+            return Err(ProtocolError::new(
+                ErrorCode::BadRequest,
+                "p2pSignal: the subscriber offers and the stream's publisher answers",
+            ));
+        }
+        // The publisher's answer: the subscription is set up (for the history; its media
+        // connects between the two clients, out of the server's sight).
+        if kind == P2pKind::Answer
+            && let Some(sub) = state.subscriptions.get_mut(subscription_id)
+            && !sub.connected
+        {
+            sub.connected = true;
+            self.record(What::SubscriptionCreated {
+                subscription_id: subscription_id.to_owned(),
+                stream_id: stream_id.to_owned(),
+                connection_id: subscriber.clone(),
+                test_network: sub.precall.is_some(),
+            });
+        }
+        state.send(
+            to,
+            &ServerMessage::P2pSignal {
+                from: from.to_owned(),
+                stream_id: stream_id.to_owned(),
+                subscription_id: subscription_id.to_owned(),
+                kind,
+                sdp,
+                candidate,
+            },
+        );
+        Ok(())
     }
 
     /// Changes properties of one's own stream; each change is broadcast.
