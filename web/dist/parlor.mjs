@@ -524,6 +524,52 @@ var LocalAudioMeter = class {
   }
 };
 
+// src/p2p.ts
+var PeerLink = class {
+  constructor(pc, session) {
+    this.pc = pc;
+    this.session = session;
+    this.remoteSet = false;
+    this.remoteQueue = [];
+    this.sending = false;
+    this.localQueue = [];
+    pc.addEventListener("icecandidate", (e) => {
+      if (!e.candidate || !e.candidate.candidate) return;
+      const c = { candidate: e.candidate.candidate, sdpMid: e.candidate.sdpMid, sdpMLineIndex: e.candidate.sdpMLineIndex };
+      if (this.sending) this.sendCandidate(c);
+      else this.localQueue.push(c);
+    });
+  }
+  /** Sends an offer or answer to the other party, then the candidates gathered so far. */
+  async sendDescription(kind, sdp) {
+    await this.send(kind, { sdp });
+    this.sending = true;
+    for (const c of this.localQueue.splice(0)) this.sendCandidate(c);
+  }
+  /** Sets the other party's offer or answer, then the candidates that came before it. */
+  async setRemote(description) {
+    await this.pc.setRemoteDescription(description);
+    this.remoteSet = true;
+    for (const c of this.remoteQueue.splice(0)) await this.addCandidate(c);
+  }
+  /** A candidate of the other party. */
+  async remoteCandidate(c) {
+    if (this.remoteSet) await this.addCandidate(c);
+    else this.remoteQueue.push(c);
+  }
+  async addCandidate(c) {
+    await this.pc.addIceCandidate(c).catch((e) => logger.debug("addIceCandidate:", e.message));
+  }
+  sendCandidate(candidate) {
+    this.send("candidate", { candidate }).catch((e) => logger.debug("p2p candidate:", e.message));
+  }
+  async send(kind, payload) {
+    const route = this.route;
+    if (!route || this.pc.signalingState === "closed") return;
+    await this.session._request({ type: "p2pSignal", ...route, kind, ...payload });
+  }
+};
+
 // src/upstream-stats.ts
 var LIMITATIONS = /* @__PURE__ */ new Set(["none", "cpu", "bandwidth", "other"]);
 var CANDIDATE_TYPES = /* @__PURE__ */ new Set(["host", "srflx", "prflx", "relay"]);
@@ -882,6 +928,8 @@ var Publisher = class extends EventEmitter {
     this.onException = onException;
     /** Whether the user allowed camera/microphone access. */
     this.accessAllowed = false;
+    /** Relayed sessions: one peer connection per subscription (its subscriber's connection). */
+    this.peers = /* @__PURE__ */ new Map();
     this.upstream = /* @__PURE__ */ new Map();
     this.destroyed = false;
     this.unpublishing = false;
@@ -945,16 +993,19 @@ var Publisher = class extends EventEmitter {
   videoHeight() {
     return this.widget?.video.videoHeight || this.captured?.videoTrack?.getSettings().height;
   }
-  /** OpenTok.js-style stats: one entry, since Parlor routes every stream through the server. */
+  /**
+   * OpenTok.js-style stats: in a routed session one entry (the connection to the server); in a
+   * relayed session one per subscriber, with its `connectionId` and `subscriberId`.
+   */
   getStats(callback) {
     return complete(
-      this.report().then((r) => [{ stats: publisherStats(r) }]),
+      this.reports().then((list) => list.map(({ rtcStatsReport, ...who }) => ({ ...who, stats: publisherStats(rtcStatsReport) }))),
       callback
     );
   }
-  /** The browser's RTCStatsReport for the publisher's peer connection. */
+  /** The browser's RTCStatsReport of each of the publisher's peer connections. */
   getRtcStatsReport() {
-    return this.report().then((rtcStatsReport) => [{ rtcStatsReport }]);
+    return this.reports();
   }
   /** The current video frame as a base64 PNG (no `data:` prefix), or null. */
   getImgData() {
@@ -1039,6 +1090,7 @@ var Publisher = class extends EventEmitter {
     }
   }
   async negotiate(session) {
+    if (session._isRelayed()) return this.negotiateRelayed(session);
     const cap = this.captured;
     const pc = new RTCPeerConnection(await session._rtcConfiguration());
     this.pc = pc;
@@ -1086,6 +1138,87 @@ var Publisher = class extends EventEmitter {
     this.emit("streamCreated", { stream });
     session._stateChanged("published");
     this.levels.start();
+  }
+  /** Relayed: the stream is registered and announced at once; media goes to each subscriber
+   *  over its own peer connection, set up when its offer comes ({@link _onP2pSignal}). */
+  async negotiateRelayed(session) {
+    const cap = this.captured;
+    const hasAudio = !!cap.audioTrack && this.audioOn;
+    const hasVideo = !!cap.videoTrack && this.videoOn;
+    const neither = !hasAudio && !hasVideo;
+    this.announced = deferred();
+    const reply = await session._request(
+      {
+        type: "publish",
+        name: this.props.name ?? "",
+        hasAudio: neither ? !cap.videoTrack : hasAudio,
+        hasVideo: neither ? !!cap.videoTrack : hasVideo,
+        videoType: this.videoType(),
+        videoDimensions: this.dimensions() ?? null,
+        sdp: ""
+      },
+      "publish"
+    );
+    this.streamId = reply.streamId;
+    if (this.destroyed || this.session !== session) {
+      throw otError("OT_CANCEL", "the publisher was unpublished while publishing", ExceptionCodes.UNABLE_TO_PUBLISH);
+    }
+    session._registerPublisher(reply.streamId, this);
+    if (neither) void this.sendProperty({ hasAudio: false, hasVideo: false }).catch(() => void 0);
+    const stream = await withTimeout(this.announced.promise, ANNOUNCE_TIMEOUT_MS, "publishing", "OT_TIMEOUT", ExceptionCodes.UNABLE_TO_PUBLISH);
+    this.stream = stream;
+    stream.frameRate = this.props.frameRate;
+    this.emit("streamCreated", { stream });
+    session._stateChanged("published");
+    this.levels.start();
+  }
+  /** @internal Relayed: a subscriber's offer or candidate for its peer connection. */
+  _onP2pSignal(msg) {
+    if (msg.streamId !== this.streamId) return;
+    if (msg.kind === "offer" && msg.sdp) {
+      this.answerSubscriber(msg.from, msg.subscriptionId, msg.sdp).catch((e) => {
+        logger.warn(`relayed subscriber ${msg.subscriptionId}: ${e.message}`);
+        this._onPeerEnded(msg.subscriptionId);
+      });
+    } else if (msg.kind === "candidate" && msg.candidate) {
+      void this.peers.get(msg.subscriptionId)?.link.remoteCandidate(msg.candidate);
+    }
+  }
+  /** @internal Relayed: a subscription to our stream ended; close its peer connection. */
+  _onPeerEnded(subscriptionId) {
+    const peer = this.peers.get(subscriptionId);
+    if (!peer) return;
+    this.peers.delete(subscriptionId);
+    peer.link.pc.close();
+  }
+  async answerSubscriber(connectionId, subscriptionId, sdp) {
+    const session = this.session;
+    const cap = this.captured;
+    if (!session || !cap || !this.streamId || this.peers.has(subscriptionId)) return;
+    const pc = new RTCPeerConnection(await session._rtcConfiguration());
+    const link = new PeerLink(pc, session);
+    link.route = { to: connectionId, streamId: this.streamId, subscriptionId };
+    this.peers.set(subscriptionId, { link, connectionId });
+    pc.addEventListener("connectionstatechange", () => {
+      if (pc.connectionState === "failed") logger.warn(`the peer connection to subscriber ${subscriptionId} failed`);
+    });
+    await link.setRemote({ type: "offer", sdp });
+    if (this.peers.get(subscriptionId)?.link !== link) return;
+    for (const t of pc.getTransceivers()) {
+      const kind = t.receiver.track.kind;
+      const track = kind === "audio" ? cap.audioTrack : kind === "video" ? cap.videoTrack : void 0;
+      if (track) {
+        await t.sender.replaceTrack(track);
+        t.sender.setStreams?.(cap.stream);
+        t.direction = "sendonly";
+      } else {
+        t.direction = "inactive";
+      }
+    }
+    const answer = await pc.createAnswer();
+    await pc.setLocalDescription(answer);
+    await this.applyBitrate(pc);
+    await link.sendDescription("answer", answer.sdp);
   }
   /** @internal The server announced our stream (media is up). */
   _onStreamCreated(stream) {
@@ -1245,8 +1378,10 @@ var Publisher = class extends EventEmitter {
   async replaceTrack(kind, track) {
     const cap = this.captured;
     const old = kind === "audio" ? cap.audioTrack : cap.videoTrack;
-    const sender = this.pc?.getSenders().find((s) => s.track?.kind === kind);
-    if (sender) await sender.replaceTrack(track);
+    for (const pc of this.peerConnections()) {
+      const sender = pc.getSenders().find((s) => s.track?.kind === kind);
+      if (sender) await sender.replaceTrack(track);
+    }
     track.enabled = kind === "audio" ? this.audioOn : this.videoOn;
     if (old) {
       cap.stream.removeTrack(old);
@@ -1274,20 +1409,29 @@ var Publisher = class extends EventEmitter {
   async sampleLevel() {
     const level2 = this.meter?.level();
     if (level2 !== void 0) return level2;
-    if (!this.pc) return void 0;
-    return audioLevelOf(await this.pc.getStats(), "media-source");
+    const pc = this.peerConnections()[0];
+    if (!pc) return void 0;
+    return audioLevelOf(await pc.getStats(), "media-source");
   }
   /** @internal What this publisher sends, for the server's `stats` (none before it publishes). */
   async _upstreamStats() {
     const streamId = this.streamId;
-    if (!this.pc || !streamId) return [];
-    return upstreamReports(await this.pc.getStats(), { streamId }, this.upstream);
+    const pc = this.peerConnections()[0];
+    if (!pc || !streamId) return [];
+    return upstreamReports(await pc.getStats(), { streamId }, this.upstream);
   }
-  async report() {
-    if (!this.pc) {
+  /** The publisher's peer connections: the one to the server, or (relayed) one per subscriber. */
+  peerConnections() {
+    return [...this.pc ? [this.pc] : [], ...[...this.peers.values()].map((p) => p.link.pc)];
+  }
+  async reports() {
+    if (this.pc) return [{ rtcStatsReport: await this.pc.getStats() }];
+    if (!this.streamId) {
       throw otError("OT_PEER_CONNECTION_NOT_CONNECTED", "the publisher is not publishing", ExceptionCodes.PEER_CONNECTION_NOT_CONNECTED);
     }
-    return this.pc.getStats();
+    return Promise.all(
+      [...this.peers].map(async ([subscriberId, p]) => ({ subscriberId, connectionId: p.connectionId, rtcStatsReport: await p.link.pc.getStats() }))
+    );
   }
   /** Undoes a failed publish attempt. */
   abandon(session) {
@@ -1304,7 +1448,12 @@ var Publisher = class extends EventEmitter {
     this.levels.stop();
     this.pc?.close();
     this.pc = void 0;
+    this.closeRelayedPeers();
     if (this.captured && !this.destroyed) this.levels.start();
+  }
+  closeRelayedPeers() {
+    for (const p of this.peers.values()) p.link.pc.close();
+    this.peers.clear();
   }
   stopTracks(captured) {
     for (const track of captured.stream.getTracks()) {
@@ -1324,6 +1473,7 @@ var Publisher = class extends EventEmitter {
     this.meter?.close();
     this.pc?.close();
     this.pc = void 0;
+    this.closeRelayedPeers();
     if (this.captured) this.stopTracks(this.captured);
     this.widget?.destroy();
     this.widget = void 0;
@@ -1819,6 +1969,18 @@ var Subscriber = class extends EventEmitter {
   _subscriptionId() {
     return this.subscriptionId;
   }
+  /** @internal Relayed: the publisher's answer or candidate. */
+  _onP2pSignal(msg) {
+    const link = this.link;
+    if (!link || msg.subscriptionId !== this.subscriptionId) return;
+    if (msg.kind === "answer" && msg.sdp) {
+      link.setRemote({ type: "answer", sdp: msg.sdp }).catch((e) => {
+        this.connected?.reject(otError("OT_SET_REMOTE_DESCRIPTION_FAILED", `the publisher's answer was refused: ${e.message}`, ExceptionCodes.UNABLE_TO_SUBSCRIBE));
+      });
+    } else if (msg.kind === "candidate" && msg.candidate) {
+      void link.remoteCandidate(msg.candidate);
+    }
+  }
   /** @internal The server reports the subscription's media up. */
   _onConnected() {
     this.connected?.resolve();
@@ -1911,8 +2073,33 @@ var Subscriber = class extends EventEmitter {
         connected.reject(otError("OT_ICE_WORKFLOW_FAILED", "the media connection to the server failed", ExceptionCodes.SUBSCRIBER_ICE_WORKFLOW_FAILED));
       }
     });
+    const link = session._isRelayed() ? new PeerLink(pc, session) : void 0;
+    this.link = link;
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
+    if (link) {
+      const reply2 = await session._request(
+        {
+          type: "subscribe",
+          streamId: this.stream.streamId,
+          audio: this.audioOn,
+          video: this.videoOn,
+          ...this.props.testNetwork ? { testNetwork: true } : {},
+          sdp: ""
+        },
+        "subscribe"
+      );
+      this.subscriptionId = reply2.subscriptionId;
+      session._registerSubscription(reply2.subscriptionId, this);
+      if (this.pc !== pc) throw otError("OT_STREAM_DESTROYED", "the subscription ended while it was being set up", ExceptionCodes.UNABLE_TO_SUBSCRIBE);
+      link.route = { to: this.stream.connection.connectionId, streamId: this.stream.streamId, subscriptionId: reply2.subscriptionId };
+      await link.sendDescription("offer", offer.sdp);
+      await withTimeout(connected.promise, CONNECT_TIMEOUT_MS2, "subscribing", "OT_ICE_WORKFLOW_FAILED", ExceptionCodes.SUBSCRIBER_ICE_WORKFLOW_FAILED);
+      this.status = "started";
+      this.applyRelayedVideo();
+      this.levels.start();
+      return;
+    }
     const reply = await session._request(
       {
         type: "subscribe",
@@ -1980,8 +2167,14 @@ var Subscriber = class extends EventEmitter {
     if (on === this.videoOn) return;
     this.videoOn = on;
     this.widget?.setAudioOnly(!(on && this.stream.hasVideo));
+    this.applyRelayedVideo();
     if (this.stream.hasVideo) this.emit(on ? "videoEnabled" : "videoDisabled", { reason: "subscribeToVideo" });
     await this.sendSubscription({ video: on });
+  }
+  /** Relayed: the publisher keeps sending; what is not wanted is not played. */
+  applyRelayedVideo() {
+    if (!this.link) return;
+    for (const t of this.mediaStream.getVideoTracks()) t.enabled = this.videoOn;
   }
   async sendSubscription(change) {
     if (!this.subscriptionId || this.status === "ended" || !this.session._isConnected()) return;
@@ -2007,6 +2200,7 @@ var Subscriber = class extends EventEmitter {
     this.levels.stop();
     this.pc?.close();
     this.pc = void 0;
+    this.link = void 0;
   }
 };
 function clampVolume(v) {
@@ -2035,6 +2229,8 @@ var Session = class extends EventEmitter {
     this.streams = new Collection();
     /** The server's STUN/TURN servers for this connection (`connected.iceServers`). */
     this.serverIceServers = [];
+    /** The session is relayed (`connected.relayed`): media goes peer to peer. */
+    this.relayed = false;
     this.status = "initialized";
     this.publishers = /* @__PURE__ */ new Map();
     this.allPublishers = /* @__PURE__ */ new Set();
@@ -2209,9 +2405,15 @@ var Session = class extends EventEmitter {
     if (certificate) config.certificates = [certificate];
     return config;
   }
+  /** @internal Whether the session is relayed (peer-to-peer media, `p2pSignal`). */
+  _isRelayed() {
+    return this.relayed;
+  }
   /** @internal */
   _registerPublisher(streamId, publisher) {
     this.publishers.set(streamId, publisher);
+    const announced = this.streams.get(streamId);
+    if (announced) publisher._onStreamCreated(announced);
     if (this.mutedEarly.delete(streamId)) publisher._onMuteForced();
     if (this.endedEarly.delete(streamId)) publisher._onStreamDestroyed("mediaStopped", void 0);
   }
@@ -2287,6 +2489,7 @@ var Session = class extends EventEmitter {
     this.role = msg.role;
     this.capabilities = capabilities(msg.capabilities);
     this.serverIceServers = msg.iceServers ?? [];
+    this.relayed = msg.relayed === true;
     const others = msg.connections.map((c) => this.addConnection(c));
     const streams = msg.streams.map((s) => this.addStream(s));
     this.setStatus("connected");
@@ -2406,8 +2609,18 @@ var Session = class extends EventEmitter {
         break;
       case "subscriptionEnded": {
         const sub = this.subscriptions.get(msg.subscriptionId);
+        const publisher = this.publishers.get(msg.streamId);
         if (sub) sub._onEnded();
+        else if (publisher) publisher._onPeerEnded(msg.subscriptionId);
         else this.endedEarly.add(msg.subscriptionId);
+        break;
+      }
+      case "p2pSignal": {
+        const publisher = msg.kind !== "answer" ? this.publishers.get(msg.streamId) : void 0;
+        const sub = this.subscriptions.get(msg.subscriptionId);
+        if (publisher && (msg.kind === "offer" || !sub)) publisher._onP2pSignal(msg);
+        else if (sub) sub._onP2pSignal(msg);
+        else logger.debug("p2pSignal for nothing of ours", msg.streamId, msg.subscriptionId);
         break;
       }
       case "disconnected":

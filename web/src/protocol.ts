@@ -63,6 +63,18 @@ export interface ConnectedMessage {
   statsInterval?: number;
   /** The server's STUN/TURN servers, TURN credentials minted for this connection; absent: none. */
   iceServers?: WireIceServer[];
+  /** The session is relayed: media goes peer to peer (`p2pSignal`); absent: routed. */
+  relayed?: boolean;
+}
+
+/** What a `p2pSignal` carries. */
+export type P2pKind = 'offer' | 'answer' | 'candidate';
+
+/** An ICE candidate (RTCIceCandidateInit without usernameFragment). */
+export interface WireCandidate {
+  candidate: string;
+  sdpMid?: string | null;
+  sdpMLineIndex?: number | null;
 }
 
 /** A STUN or TURN server (RTCIceServer). */
@@ -125,7 +137,19 @@ export type EventMessage =
   | { type: 'subscriptionConnected'; subscriptionId: string }
   | { type: 'qualityScore'; subscriptionId: string; media: 'audio' | 'video'; score: number }
   | { type: 'subscriptionEnded'; subscriptionId: string; streamId: string }
+  | P2pSignalMessage
   | { type: 'disconnected'; reason: ConnectionReason };
+
+/** Relayed sessions: the other party's offer, answer or candidate. */
+export interface P2pSignalMessage {
+  type: 'p2pSignal';
+  from: string;
+  streamId: string;
+  subscriptionId: string;
+  kind: P2pKind;
+  sdp?: string;
+  candidate?: WireCandidate;
+}
 
 export type ServerMessage = ConnectedMessage | ReplyMessage | EventMessage;
 
@@ -156,6 +180,7 @@ export type Request =
   | { type: 'forceUnpublish'; streamId: string }
   | { type: 'forceMuteStream'; streamId: string }
   | { type: 'forceMuteAll'; excludedStreamIds: string[] }
+  | { type: 'p2pSignal'; to: string; streamId: string; subscriptionId: string; kind: P2pKind; sdp?: string; candidate?: WireCandidate }
   | { type: 'ping' };
 
 /** Messages sent without an id: the server does not answer them. */

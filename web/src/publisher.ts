@@ -6,7 +6,8 @@ import { ExceptionCodes, OTError, asOTError, otError } from './errors';
 import type { PublisherEventMap } from './event-types';
 import { EventEmitter } from './events';
 import { logger } from './log';
-import type { WireStatsReport } from './protocol';
+import type { P2pSignalMessage, WireStatsReport } from './protocol';
+import { PeerLink } from './p2p';
 import { type UpstreamMemory, upstreamReports } from './upstream-stats';
 import { type CaptureOptions, type Captured, capture, isScreenSource, listDevices } from './media';
 import type { Dimensions, Stream } from './model';
@@ -67,6 +68,8 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
   /** Resolves once media is captured. */
   private readonly ready: Promise<void>;
   private pc?: RTCPeerConnection;
+  /** Relayed sessions: one peer connection per subscription (its subscriber's connection). */
+  private readonly peers = new Map<string, { link: PeerLink; connectionId: string }>();
   private streamId?: string;
   private readonly upstream: UpstreamMemory = new Map();
   private announced?: Deferred<Stream>;
@@ -153,17 +156,20 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
     return this.widget?.video.videoHeight || this.captured?.videoTrack?.getSettings().height;
   }
 
-  /** OpenTok.js-style stats: one entry, since Parlor routes every stream through the server. */
+  /**
+   * OpenTok.js-style stats: in a routed session one entry (the connection to the server); in a
+   * relayed session one per subscriber, with its `connectionId` and `subscriberId`.
+   */
   getStats(callback?: (error?: OTError, stats?: PublisherStatContainer[]) => void): Promise<PublisherStatContainer[]> {
     return complete(
-      this.report().then((r) => [{ stats: publisherStats(r) }]),
+      this.reports().then((list) => list.map(({ rtcStatsReport, ...who }) => ({ ...who, stats: publisherStats(rtcStatsReport) }))),
       callback,
     );
   }
 
-  /** The browser's RTCStatsReport for the publisher's peer connection. */
+  /** The browser's RTCStatsReport of each of the publisher's peer connections. */
   getRtcStatsReport(): Promise<PublisherRtcStatsReportContainer[]> {
-    return this.report().then((rtcStatsReport) => [{ rtcStatsReport }]);
+    return this.reports();
   }
 
   /** The current video frame as a base64 PNG (no `data:` prefix), or null. */
@@ -259,6 +265,7 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
   }
 
   private async negotiate(session: Session) {
+    if (session._isRelayed()) return this.negotiateRelayed(session);
     const cap = this.captured!;
     const pc = new RTCPeerConnection(await session._rtcConfiguration());
     this.pc = pc;
@@ -308,6 +315,91 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
     this.emit('streamCreated', { stream });
     session._stateChanged('published');
     this.levels.start();
+  }
+
+  /** Relayed: the stream is registered and announced at once; media goes to each subscriber
+   *  over its own peer connection, set up when its offer comes ({@link _onP2pSignal}). */
+  private async negotiateRelayed(session: Session) {
+    const cap = this.captured!;
+    const hasAudio = !!cap.audioTrack && this.audioOn;
+    const hasVideo = !!cap.videoTrack && this.videoOn;
+    const neither = !hasAudio && !hasVideo;
+    this.announced = deferred<Stream>();
+    const reply = await session._request(
+      {
+        type: 'publish',
+        name: this.props.name ?? '',
+        hasAudio: neither ? !cap.videoTrack : hasAudio,
+        hasVideo: neither ? !!cap.videoTrack : hasVideo,
+        videoType: this.videoType(),
+        videoDimensions: this.dimensions() ?? null,
+        sdp: '',
+      },
+      'publish',
+    );
+    this.streamId = reply.streamId;
+    if (this.destroyed || this.session !== session) {
+      throw otError('OT_CANCEL', 'the publisher was unpublished while publishing', ExceptionCodes.UNABLE_TO_PUBLISH);
+    }
+    session._registerPublisher(reply.streamId, this);
+    if (neither) void this.sendProperty({ hasAudio: false, hasVideo: false }).catch(() => undefined);
+    const stream = await withTimeout(this.announced.promise, ANNOUNCE_TIMEOUT_MS, 'publishing', 'OT_TIMEOUT', ExceptionCodes.UNABLE_TO_PUBLISH);
+    this.stream = stream;
+    stream.frameRate = this.props.frameRate;
+    this.emit('streamCreated', { stream });
+    session._stateChanged('published');
+    this.levels.start();
+  }
+
+  /** @internal Relayed: a subscriber's offer or candidate for its peer connection. */
+  _onP2pSignal(msg: P2pSignalMessage): void {
+    if (msg.streamId !== this.streamId) return;
+    if (msg.kind === 'offer' && msg.sdp) {
+      this.answerSubscriber(msg.from, msg.subscriptionId, msg.sdp).catch((e: Error) => {
+        logger.warn(`relayed subscriber ${msg.subscriptionId}: ${e.message}`);
+        this._onPeerEnded(msg.subscriptionId);
+      });
+    } else if (msg.kind === 'candidate' && msg.candidate) {
+      void this.peers.get(msg.subscriptionId)?.link.remoteCandidate(msg.candidate);
+    }
+  }
+
+  /** @internal Relayed: a subscription to our stream ended; close its peer connection. */
+  _onPeerEnded(subscriptionId: string): void {
+    const peer = this.peers.get(subscriptionId);
+    if (!peer) return;
+    this.peers.delete(subscriptionId);
+    peer.link.pc.close();
+  }
+
+  private async answerSubscriber(connectionId: string, subscriptionId: string, sdp: string) {
+    const session = this.session;
+    const cap = this.captured;
+    if (!session || !cap || !this.streamId || this.peers.has(subscriptionId)) return;
+    const pc = new RTCPeerConnection(await session._rtcConfiguration());
+    const link = new PeerLink(pc, session);
+    link.route = { to: connectionId, streamId: this.streamId, subscriptionId };
+    this.peers.set(subscriptionId, { link, connectionId });
+    pc.addEventListener('connectionstatechange', () => {
+      if (pc.connectionState === 'failed') logger.warn(`the peer connection to subscriber ${subscriptionId} failed`);
+    });
+    await link.setRemote({ type: 'offer', sdp });
+    if (this.peers.get(subscriptionId)?.link !== link) return; // ended meanwhile
+    for (const t of pc.getTransceivers()) {
+      const kind = t.receiver.track.kind;
+      const track = kind === 'audio' ? cap.audioTrack : kind === 'video' ? cap.videoTrack : undefined;
+      if (track) {
+        await t.sender.replaceTrack(track);
+        t.sender.setStreams?.(cap.stream);
+        t.direction = 'sendonly';
+      } else {
+        t.direction = 'inactive';
+      }
+    }
+    const answer = await pc.createAnswer();
+    await pc.setLocalDescription(answer);
+    await this.applyBitrate(pc);
+    await link.sendDescription('answer', answer.sdp!);
   }
 
   /** @internal The server announced our stream (media is up). */
@@ -484,8 +576,10 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
   private async replaceTrack(kind: 'audio' | 'video', track: MediaStreamTrack) {
     const cap = this.captured!;
     const old = kind === 'audio' ? cap.audioTrack : cap.videoTrack;
-    const sender = this.pc?.getSenders().find((s) => s.track?.kind === kind);
-    if (sender) await sender.replaceTrack(track);
+    for (const pc of this.peerConnections()) {
+      const sender = pc.getSenders().find((s) => s.track?.kind === kind);
+      if (sender) await sender.replaceTrack(track);
+    }
     track.enabled = kind === 'audio' ? this.audioOn : this.videoOn;
     if (old) {
       cap.stream.removeTrack(old);
@@ -515,22 +609,33 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
   private async sampleLevel(): Promise<number | undefined> {
     const level = this.meter?.level();
     if (level !== undefined) return level;
-    if (!this.pc) return undefined;
-    return audioLevelOf(await this.pc.getStats(), 'media-source');
+    const pc = this.peerConnections()[0];
+    if (!pc) return undefined;
+    return audioLevelOf(await pc.getStats(), 'media-source');
   }
 
   /** @internal What this publisher sends, for the server's `stats` (none before it publishes). */
   async _upstreamStats(): Promise<WireStatsReport[]> {
     const streamId = this.streamId;
-    if (!this.pc || !streamId) return [];
-    return upstreamReports(await this.pc.getStats(), { streamId }, this.upstream);
+    // Relayed: the first subscriber's connection stands for the stream.
+    const pc = this.peerConnections()[0];
+    if (!pc || !streamId) return [];
+    return upstreamReports(await pc.getStats(), { streamId }, this.upstream);
   }
 
-  private async report(): Promise<RTCStatsReport> {
-    if (!this.pc) {
+  /** The publisher's peer connections: the one to the server, or (relayed) one per subscriber. */
+  private peerConnections(): RTCPeerConnection[] {
+    return [...(this.pc ? [this.pc] : []), ...[...this.peers.values()].map((p) => p.link.pc)];
+  }
+
+  private async reports(): Promise<PublisherRtcStatsReportContainer[]> {
+    if (this.pc) return [{ rtcStatsReport: await this.pc.getStats() }];
+    if (!this.streamId) {
       throw otError('OT_PEER_CONNECTION_NOT_CONNECTED', 'the publisher is not publishing', ExceptionCodes.PEER_CONNECTION_NOT_CONNECTED);
     }
-    return this.pc.getStats();
+    return Promise.all(
+      [...this.peers].map(async ([subscriberId, p]) => ({ subscriberId, connectionId: p.connectionId, rtcStatsReport: await p.link.pc.getStats() })),
+    );
   }
 
   /** Undoes a failed publish attempt. */
@@ -549,7 +654,13 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
     this.levels.stop();
     this.pc?.close();
     this.pc = undefined;
+    this.closeRelayedPeers();
     if (this.captured && !this.destroyed) this.levels.start();
+  }
+
+  private closeRelayedPeers() {
+    for (const p of this.peers.values()) p.link.pc.close();
+    this.peers.clear();
   }
 
   private stopTracks(captured: Captured) {
@@ -572,6 +683,7 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
     this.meter?.close();
     this.pc?.close();
     this.pc = undefined;
+    this.closeRelayedPeers();
     if (this.captured) this.stopTracks(this.captured);
     this.widget?.destroy();
     this.widget = undefined;

@@ -110,6 +110,8 @@ export class Session extends EventEmitter<SessionEventMap> {
   private readonly iceConfig: IceConfig | undefined;
   /** The server's STUN/TURN servers for this connection (`connected.iceServers`). */
   private serverIceServers: IceServer[] = [];
+  /** The session is relayed (`connected.relayed`): media goes peer to peer. */
+  private relayed = false;
   private channel?: SignalingChannel;
   private status: RoomStatus = 'initialized';
   private publishers = new Map<string, Publisher>();
@@ -311,9 +313,17 @@ export class Session extends EventEmitter<SessionEventMap> {
     return config;
   }
 
+  /** @internal Whether the session is relayed (peer-to-peer media, `p2pSignal`). */
+  _isRelayed(): boolean {
+    return this.relayed;
+  }
+
   /** @internal */
   _registerPublisher(streamId: string, publisher: Publisher): void {
     this.publishers.set(streamId, publisher);
+    // A relayed stream is announced right after the reply: it may be known already.
+    const announced = this.streams.get(streamId);
+    if (announced) publisher._onStreamCreated(announced);
     if (this.mutedEarly.delete(streamId)) publisher._onMuteForced();
     if (this.endedEarly.delete(streamId)) publisher._onStreamDestroyed('mediaStopped', undefined);
   }
@@ -398,6 +408,7 @@ export class Session extends EventEmitter<SessionEventMap> {
     this.role = msg.role;
     this.capabilities = capabilities(msg.capabilities);
     this.serverIceServers = msg.iceServers ?? [];
+    this.relayed = msg.relayed === true;
     const others = msg.connections.map((c) => this.addConnection(c));
     const streams = msg.streams.map((s) => this.addStream(s));
     this.setStatus('connected');
@@ -527,8 +538,21 @@ export class Session extends EventEmitter<SessionEventMap> {
         break;
       case 'subscriptionEnded': {
         const sub = this.subscriptions.get(msg.subscriptionId);
+        const publisher = this.publishers.get(msg.streamId);
         if (sub) sub._onEnded();
+        // Relayed: a subscriber of our stream left; close its peer connection.
+        else if (publisher) publisher._onPeerEnded(msg.subscriptionId);
         else this.endedEarly.add(msg.subscriptionId);
+        break;
+      }
+      case 'p2pSignal': {
+        // Offers and the subscriber's candidates are for our stream's publisher; answers and
+        // the publisher's candidates for our subscription.
+        const publisher = msg.kind !== 'answer' ? this.publishers.get(msg.streamId) : undefined;
+        const sub = this.subscriptions.get(msg.subscriptionId);
+        if (publisher && (msg.kind === 'offer' || !sub)) publisher._onP2pSignal(msg);
+        else if (sub) sub._onP2pSignal(msg);
+        else logger.debug('p2pSignal for nothing of ours', msg.streamId, msg.subscriptionId);
         break;
       }
       case 'disconnected':

@@ -10,7 +10,8 @@ import type { Dimensions, Stream } from './model';
 import { snapshot } from './publisher';
 import type { Session } from './session';
 import { type SubscriberStats, audioLevelOf, subscriberStats } from './stats';
-import type { WireStatsReport } from './protocol';
+import type { P2pSignalMessage, WireStatsReport } from './protocol';
+import { PeerLink } from './p2p';
 import { type UpstreamMemory, upstreamReports } from './upstream-stats';
 import { type Callback, complete, deferred, type Deferred, uniqueId, withTimeout } from './util';
 import { Widget, type WidgetProperties, type WidgetStyle } from './widget';
@@ -66,6 +67,8 @@ export class Subscriber extends EventEmitter<SubscriberEventMap> {
   private readonly props: SubscriberProperties;
   private widget?: Widget;
   private pc?: RTCPeerConnection;
+  /** Relayed sessions: the signaling of the peer connection to the stream's publisher. */
+  private link?: PeerLink;
   private subscriptionId?: string;
   private readonly upstream: UpstreamMemory = new Map();
   private connected?: Deferred<void>;
@@ -232,6 +235,19 @@ export class Subscriber extends EventEmitter<SubscriberEventMap> {
     return this.subscriptionId;
   }
 
+  /** @internal Relayed: the publisher's answer or candidate. */
+  _onP2pSignal(msg: P2pSignalMessage): void {
+    const link = this.link;
+    if (!link || msg.subscriptionId !== this.subscriptionId) return;
+    if (msg.kind === 'answer' && msg.sdp) {
+      link.setRemote({ type: 'answer', sdp: msg.sdp }).catch((e: Error) => {
+        this.connected?.reject(otError('OT_SET_REMOTE_DESCRIPTION_FAILED', `the publisher's answer was refused: ${e.message}`, ExceptionCodes.UNABLE_TO_SUBSCRIBE));
+      });
+    } else if (msg.kind === 'candidate' && msg.candidate) {
+      void link.remoteCandidate(msg.candidate);
+    }
+  }
+
   /** @internal The server reports the subscription's media up. */
   _onConnected(): void {
     this.connected?.resolve();
@@ -334,8 +350,34 @@ export class Subscriber extends EventEmitter<SubscriberEventMap> {
         connected.reject(otError('OT_ICE_WORKFLOW_FAILED', 'the media connection to the server failed', ExceptionCodes.SUBSCRIBER_ICE_WORKFLOW_FAILED));
       }
     });
+    const link = session._isRelayed() ? new PeerLink(pc, session) : undefined;
+    this.link = link;
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
+    if (link) {
+      // Relayed: the server registers the subscription; the offer goes to the publisher.
+      const reply = await session._request(
+        {
+          type: 'subscribe',
+          streamId: this.stream.streamId,
+          audio: this.audioOn,
+          video: this.videoOn,
+          ...(this.props.testNetwork ? { testNetwork: true } : {}),
+          sdp: '',
+        },
+        'subscribe',
+      );
+      this.subscriptionId = reply.subscriptionId;
+      session._registerSubscription(reply.subscriptionId, this);
+      if (this.pc !== pc) throw otError('OT_STREAM_DESTROYED', 'the subscription ended while it was being set up', ExceptionCodes.UNABLE_TO_SUBSCRIBE);
+      link.route = { to: this.stream.connection.connectionId, streamId: this.stream.streamId, subscriptionId: reply.subscriptionId };
+      await link.sendDescription('offer', offer.sdp!);
+      await withTimeout(connected.promise, CONNECT_TIMEOUT_MS, 'subscribing', 'OT_ICE_WORKFLOW_FAILED', ExceptionCodes.SUBSCRIBER_ICE_WORKFLOW_FAILED);
+      this.status = 'started';
+      this.applyRelayedVideo();
+      this.levels.start();
+      return;
+    }
     const reply = await session._request(
       {
         type: 'subscribe',
@@ -409,8 +451,15 @@ export class Subscriber extends EventEmitter<SubscriberEventMap> {
     if (on === this.videoOn) return;
     this.videoOn = on;
     this.widget?.setAudioOnly(!(on && this.stream.hasVideo));
+    this.applyRelayedVideo();
     if (this.stream.hasVideo) this.emit(on ? 'videoEnabled' : 'videoDisabled', { reason: 'subscribeToVideo' });
     await this.sendSubscription({ video: on });
+  }
+
+  /** Relayed: the publisher keeps sending; what is not wanted is not played. */
+  private applyRelayedVideo() {
+    if (!this.link) return;
+    for (const t of this.mediaStream.getVideoTracks()) t.enabled = this.videoOn;
   }
 
   private async sendSubscription(change: { audio?: boolean; video?: boolean }) {
@@ -441,6 +490,7 @@ export class Subscriber extends EventEmitter<SubscriberEventMap> {
     this.levels.stop();
     this.pc?.close();
     this.pc = undefined;
+    this.link = undefined;
   }
 }
 

@@ -81,14 +81,17 @@ export function startServer(extraArgs = [], { listen } = {}) {
   });
 }
 
-/** Creates a routed session through the REST API, as an app server does. */
-export async function createSession(server) {
+/**
+ * Creates a session through the REST API, as an app server does: routed, or relayed
+ * (`p2p.preference=enabled`, peer-to-peer media) with `{ relayed: true }`.
+ */
+export async function createSession(server, { relayed = false } = {}) {
   const now = Math.floor(Date.now() / 1000);
   const auth = signHs256({ iss: API_KEY, ist: 'project', iat: now, exp: now + 300 }, API_SECRET);
   const res = await fetch(`${server.baseUrl}/session/create`, {
     method: 'POST',
     headers: { 'X-OPENTOK-AUTH': auth, 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: 'p2p.preference=disabled',
+    body: relayed ? 'p2p.preference=enabled' : 'p2p.preference=disabled',
   });
   if (!res.ok) throw new Error(`session/create: ${res.status} ${await res.text()}`);
   return (await res.json())[0].session_id;

@@ -48,6 +48,8 @@ export declare class Publisher extends EventEmitter<PublisherEventMap> {
     /** Resolves once media is captured. */
     private readonly ready;
     private pc?;
+    /** Relayed sessions: one peer connection per subscription (its subscriber's connection). */
+    private readonly peers;
     private streamId?;
     private readonly upstream;
     private announced?;
@@ -62,9 +64,12 @@ export declare class Publisher extends EventEmitter<PublisherEventMap> {
     /** The width of the captured video, in pixels. */
     videoWidth(): number | undefined;
     videoHeight(): number | undefined;
-    /** OpenTok.js-style stats: one entry, since Parlor routes every stream through the server. */
+    /**
+     * OpenTok.js-style stats: in a routed session one entry (the connection to the server); in a
+     * relayed session one per subscriber, with its `connectionId` and `subscriberId`.
+     */
     getStats(callback?: (error?: OTError, stats?: PublisherStatContainer[]) => void): Promise<PublisherStatContainer[]>;
-    /** The browser's RTCStatsReport for the publisher's peer connection. */
+    /** The browser's RTCStatsReport of each of the publisher's peer connections. */
     getRtcStatsReport(): Promise<PublisherRtcStatsReportContainer[]>;
     /** The current video frame as a base64 PNG (no `data:` prefix), or null. */
     getImgData(): string | null;
@@ -88,6 +93,10 @@ export declare class Publisher extends EventEmitter<PublisherEventMap> {
     setPreferredResolution(_resolution: Dimensions): Promise<void>;
     setPreferredFrameRate(_frameRate: number): Promise<void>;
     private negotiate;
+    /** Relayed: the stream is registered and announced at once; media goes to each subscriber
+     *  over its own peer connection, set up when its offer comes ({@link _onP2pSignal}). */
+    private negotiateRelayed;
+    private answerSubscriber;
     private acquire;
     private videoType;
     private dimensions;
@@ -99,10 +108,13 @@ export declare class Publisher extends EventEmitter<PublisherEventMap> {
     private replaceTrack;
     private applyBitrate;
     private sampleLevel;
-    private report;
+    /** The publisher's peer connections: the one to the server, or (relayed) one per subscriber. */
+    private peerConnections;
+    private reports;
     /** Undoes a failed publish attempt. */
     private abandon;
     private closePeer;
+    private closeRelayedPeers;
     private stopTracks;
     private teardown;
 }

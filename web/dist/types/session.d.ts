@@ -65,6 +65,8 @@ export declare class Session extends EventEmitter<SessionEventMap> {
     private readonly iceConfig;
     /** The server's STUN/TURN servers for this connection (`connected.iceServers`). */
     private serverIceServers;
+    /** The session is relayed (`connected.relayed`): media goes peer to peer. */
+    private relayed;
     private channel?;
     private status;
     private publishers;

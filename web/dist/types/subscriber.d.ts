@@ -43,6 +43,8 @@ export declare class Subscriber extends EventEmitter<SubscriberEventMap> {
     private readonly props;
     private widget?;
     private pc?;
+    /** Relayed sessions: the signaling of the peer connection to the stream's publisher. */
+    private link?;
     private subscriptionId?;
     private readonly upstream;
     private connected?;
@@ -78,6 +80,8 @@ export declare class Subscriber extends EventEmitter<SubscriberEventMap> {
     private onResize;
     private setAudio;
     private setVideo;
+    /** Relayed: the publisher keeps sending; what is not wanted is not played. */
+    private applyRelayedVideo;
     private sendSubscription;
     private applyVolume;
     private report;
