@@ -5,13 +5,11 @@
 // speaks TLS.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import https from 'node:https';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { API_KEY, API_SECRET, signHs256 } from '../compat/node/helpers.mjs';
-import { expectLiveVideos, join, openPage, useEnvironment } from './lib/harness.mjs';
+import { createSession, expectLiveVideos, join, openPage, useEnvironment } from './lib/harness.mjs';
 
 const certDir = mkdtempSync(path.join(tmpdir(), 'parlor-browser-tls-'));
 const cert = path.join(certDir, 'cert.pem');
@@ -43,7 +41,7 @@ test('over https and wss: the SDK loads, connects, publishes and subscribes', as
   const res = await fetch(`${env.server.baseUrl}/session/create`, { method: 'POST' }).catch((e) => e);
   assert.ok(res instanceof Error, 'Node, which does not trust the certificate, is refused');
 
-  const sid = await createSessionTrusting(cert);
+  const sid = await createSession(env.server, { ca: cert });
   const a = await participant();
   const b = await participant();
   const ra = await join(a.page, sid, { data: 'name=A' });
@@ -62,23 +60,3 @@ test('over https and wss: the SDK loads, connects, publishes and subscribes', as
   for (const p of [a.page, b.page, strict]) await p.context().close();
 });
 
-/** `POST /session/create` over TLS, trusting `caFile`, as an app server configured with it. */
-function createSessionTrusting(caFile) {
-  const now = Math.floor(Date.now() / 1000);
-  const auth = signHs256({ iss: API_KEY, ist: 'project', iat: now, exp: now + 300 }, API_SECRET);
-  const body = 'p2p.preference=disabled';
-  return new Promise((resolve, reject) => {
-    const req = https.request(`${env.server.baseUrl}/session/create`, {
-      method: 'POST',
-      ca: readFileSync(caFile),
-      headers: { 'X-OPENTOK-AUTH': auth, 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length },
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { text += d; });
-      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text)[0].session_id) : reject(new Error(`${res.statusCode} ${text}`))));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}

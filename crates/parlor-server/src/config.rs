@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 pub use crate::archives::ArchiveLimits;
 pub use crate::limits::{Rates, SessionCaps};
-pub use crate::turn::{TurnConfigError, TurnSettings};
+pub use crate::turn::{TurnConfigError, TurnSecret, TurnSettings};
 
 /// Default HTTP + WebSocket address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7600";
@@ -167,6 +167,18 @@ pub struct ServeArgs {
     /// [default: 1d].
     #[arg(long, env = "PARLOR_TURN_CREDENTIAL_TTL")]
     pub turn_credential_ttl: Option<String>,
+    /// Run the embedded TURN server on this UDP and TCP port (0: any free one), relaying to
+    /// the media router only [default: off].
+    #[arg(long, env = "PARLOR_TURN_PORT")]
+    pub turn_port: Option<u16>,
+    /// Also serve the embedded TURN server over TLS on this port (e.g. 443 or 5349), with
+    /// the certificate of --tls-cert.
+    #[arg(long, env = "PARLOR_TURN_TLS_PORT")]
+    pub turn_tls_port: Option<u16>,
+    /// The host name in the embedded server's turns: URL, matching the certificate
+    /// [default: the public IP].
+    #[arg(long, env = "PARLOR_TURN_TLS_HOST")]
+    pub turn_tls_host: Option<String>,
 }
 
 /// The same settings in a TOML file.
@@ -206,6 +218,9 @@ struct FileConfig {
     turn_url: Option<TurnUrls>,
     turn_secret: Option<String>,
     turn_credential_ttl: Option<String>,
+    turn_port: Option<u16>,
+    turn_tls_port: Option<u16>,
+    turn_tls_host: Option<String>,
 }
 
 /// `turn_url` in the file: one string (URLs separated by commas) or a list.
@@ -256,6 +271,18 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// The external STUN/TURN servers clients are given (`Debug` hides the secret).
     pub turn: TurnSettings,
+    /// The embedded TURN server, when `--turn-port` is set.
+    pub embedded_turn: Option<EmbeddedTurnPorts>,
+}
+
+/// `--turn-port`, `--turn-tls-port`, `--turn-tls-host`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddedTurnPorts {
+    pub port: u16,
+    pub tls_port: Option<u16>,
+    pub tls_host: Option<String>,
+    /// `--turn-secret`, when given; a random one per start otherwise (`Debug` hides it).
+    pub secret: Option<TurnSecret>,
 }
 
 /// The PEM files of the server's TLS certificate chain and private key.
@@ -360,6 +387,7 @@ impl std::fmt::Debug for Config {
             .field("meeting_gap", &self.meeting_gap)
             .field("tls", &self.tls)
             .field("turn", &self.turn)
+            .field("embedded_turn", &self.embedded_turn)
             .finish()
     }
 }
@@ -398,6 +426,11 @@ pub enum ConfigError {
     BadDuration(&'static str, String),
     #[error(transparent)]
     Turn(#[from] TurnConfigError),
+    #[error(
+        "--turn-tls-port and --turn-tls-host configure the embedded TURN server: give \
+         --turn-port too (its UDP and TCP port)"
+    )]
+    TurnTlsWithoutPort,
 }
 
 impl Config {
@@ -503,19 +536,46 @@ impl Config {
         {
             return Err(ConfigError::BadMetricsToken);
         }
+        let turn_urls = if args.turn_url.is_empty() {
+            match file.turn_url {
+                Some(TurnUrls::One(urls)) => vec![urls],
+                Some(TurnUrls::Many(urls)) => urls,
+                None => Vec::new(),
+            }
+        } else {
+            args.turn_url
+        };
+        let turn_port = args.turn_port.or(file.turn_port);
+        let mut turn_secret = args.turn_secret.or(file.turn_secret);
+        // With the embedded TURN server and no external one, --turn-secret is the embedded
+        // server's (otherwise both use it).
+        let embedded_only_secret = match (turn_port, turn_urls.is_empty()) {
+            (Some(_), true) => turn_secret.take(),
+            _ => None,
+        };
         let turn = TurnSettings::resolve(
-            if args.turn_url.is_empty() {
-                match file.turn_url {
-                    Some(TurnUrls::One(urls)) => vec![urls],
-                    Some(TurnUrls::Many(urls)) => urls,
-                    None => Vec::new(),
-                }
-            } else {
-                args.turn_url
-            },
-            args.turn_secret.or(file.turn_secret),
+            turn_urls,
+            turn_secret,
             args.turn_credential_ttl.or(file.turn_credential_ttl),
         )?;
+        let embedded_secret = match embedded_only_secret {
+            Some(s) => Some(TurnSecret::new(s).ok_or(TurnConfigError::BadSecret)?),
+            None => turn.secret.clone(),
+        };
+        let embedded_turn = match (
+            turn_port,
+            args.turn_tls_port.or(file.turn_tls_port),
+            args.turn_tls_host.or(file.turn_tls_host),
+        ) {
+            (Some(port), tls_port, tls_host) => Some(EmbeddedTurnPorts {
+                port,
+                tls_port,
+                tls_host,
+                secret: embedded_secret,
+            }),
+            (None, None, None) => None,
+            (None, _, _) => return Err(ConfigError::TurnTlsWithoutPort),
+        };
         let duration = |v: Option<String>, name: &'static str| {
             v.map(|v| parse_duration(&v).ok_or(ConfigError::BadDuration(name, v)))
                 .transpose()
@@ -605,6 +665,7 @@ impl Config {
             demo,
             callback_url: args.callback_url.or(file.callback_url),
             turn,
+            embedded_turn,
         })
     }
 

@@ -37,16 +37,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
 
     // TLS first: a certificate that cannot be loaded stops the start, before binding.
-    let tls = match &config.tls {
+    let tls_config = match &config.tls {
         Some(files) => {
             let cert = crate::tls::ReloadingCert::new(files.clone())
                 .context("cannot load the TLS certificate")?;
-            let acceptor = tokio_rustls::TlsAcceptor::from(cert.server_config()?);
+            let server_config = cert.server_config()?;
             cert.spawn_watcher()?;
-            Some(acceptor)
+            Some(server_config)
         }
         None => None,
     };
+    let tls = tls_config.clone().map(tokio_rustls::TlsAcceptor::from);
     let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = TcpListener::bind(config.listen)
         .await
@@ -76,7 +77,28 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.quality_interval,
         config.meeting_gap,
     );
-    signaling.set_ice_servers(config.turn.ice_servers());
+    let mut ice_servers = config.turn.ice_servers();
+    let embedded_turn = match &config.embedded_turn {
+        Some(ports) => {
+            let turn = crate::turn::embedded::start(
+                crate::turn::embedded::EmbeddedConfig {
+                    bind_ip: config.listen.ip(),
+                    public_ip: router.advertised_addr().ip(),
+                    port: ports.port,
+                    tls_port: ports.tls_port,
+                    tls_host: ports.tls_host.clone(),
+                    router: router.advertised_addr(),
+                    secret: ports.secret.clone(),
+                },
+                tls_config.clone(),
+            )
+            .await?;
+            ice_servers.add(turn.urls(), Some(turn.secret()), config.turn.credential_ttl);
+            Some(std::sync::Arc::new(turn))
+        }
+        None => None,
+    };
+    signaling.set_ice_servers(ice_servers);
     tokio::spawn(signaling.clone().run_router_events(router_events));
     let archives = crate::archives::Archives::start(
         store.clone(),
@@ -124,6 +146,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     println!("parlor media on udp://{}", router.advertised_addr());
     if let Some(tcp) = router.advertised_tcp_addr() {
         println!("parlor media on tcp://{tcp}");
+    }
+    if let Some(turn) = &embedded_turn {
+        println!("parlor turn on udp://{} tcp://{}", turn.udp, turn.tcp);
+        if let Some(tls) = turn.tls {
+            println!("parlor turn on tls://{tls}");
+        }
     }
     println!("parlor listening on {scheme}://{addr}");
     tracing::info!(%addr, media = %router.local_addr(), "serving");

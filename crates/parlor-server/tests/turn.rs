@@ -229,3 +229,302 @@ fn bad_turn_settings_stop_the_start_with_the_reason() {
         );
     }
 }
+
+// ---- the embedded TURN server (`--turn-port`) ----------------------------------------------
+
+mod embedded {
+    use std::net::SocketAddr;
+
+    use parlor_turn::auth;
+    use parlor_turn::stun::{self, Builder, Class, Message};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::{TcpStream, UdpSocket};
+
+    use super::*;
+
+    const REALM: &str = "parlor";
+
+    /// A TURN client over UDP or TCP, speaking through parlor-turn's codec.
+    pub struct Client {
+        udp: Option<UdpSocket>,
+        tcp: Option<TcpStream>,
+        server: SocketAddr,
+        username: String,
+        password: String,
+        nonce: String,
+        tid: u8,
+    }
+
+    /// The reply: its error code (None: success) and bytes.
+    pub struct Reply {
+        pub code: Option<u16>,
+        pub bytes: Vec<u8>,
+    }
+
+    impl Reply {
+        pub fn msg(&self) -> Message<'_> {
+            Message::parse(&self.bytes).unwrap()
+        }
+    }
+
+    impl Client {
+        pub async fn udp(server: SocketAddr, username: &str, password: &str) -> Client {
+            let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            Self::new(Some(socket), None, server, username, password)
+        }
+
+        pub async fn tcp(server: SocketAddr, username: &str, password: &str) -> Client {
+            let stream = TcpStream::connect(server).await.unwrap();
+            Self::new(None, Some(stream), server, username, password)
+        }
+
+        fn new(
+            udp: Option<UdpSocket>,
+            tcp: Option<TcpStream>,
+            server: SocketAddr,
+            username: &str,
+            password: &str,
+        ) -> Client {
+            Client {
+                udp,
+                tcp,
+                server,
+                username: username.into(),
+                password: password.into(),
+                nonce: String::new(),
+                tid: 0,
+            }
+        }
+
+        pub async fn send_raw(&mut self, bytes: &[u8]) {
+            match (&self.udp, &mut self.tcp) {
+                (Some(u), _) => {
+                    u.send_to(bytes, self.server).await.unwrap();
+                }
+                (_, Some(t)) => t.write_all(bytes).await.unwrap(),
+                _ => unreachable!(),
+            }
+        }
+
+        async fn recv(&mut self) -> Vec<u8> {
+            let mut buf = vec![0u8; 2048];
+            let read = async {
+                match (&self.udp, &mut self.tcp) {
+                    (Some(u), _) => {
+                        let n = u.recv(&mut buf).await.unwrap();
+                        buf.truncate(n);
+                        buf
+                    }
+                    (_, Some(t)) => {
+                        let mut header = [0u8; 20];
+                        t.read_exact(&mut header[..4]).await.unwrap();
+                        let len = stun::frame_len(&header[..4]).unwrap().unwrap();
+                        let mut all = header[..4].to_vec();
+                        all.resize(len, 0);
+                        t.read_exact(&mut all[4..]).await.unwrap();
+                        all
+                    }
+                    _ => unreachable!(),
+                }
+            };
+            tokio::time::timeout(Duration::from_secs(5), read)
+                .await
+                .expect("a TURN reply")
+        }
+
+        /// Sends a request (with credentials once a nonce is known) and returns the reply,
+        /// answering one 401/438 challenge first.
+        pub async fn request(&mut self, method: u16, f: impl Fn(Builder) -> Builder) -> Reply {
+            for _ in 0..2 {
+                self.tid += 1;
+                let tid = [self.tid; 12];
+                let mut b = f(Builder::new(method, Class::Request, tid));
+                if !self.nonce.is_empty() {
+                    let key = auth::long_term_key(&self.username, REALM, &self.password);
+                    b = b
+                        .attr(stun::USERNAME, self.username.as_bytes())
+                        .attr(stun::REALM, REALM.as_bytes())
+                        .attr(stun::NONCE, self.nonce.as_bytes())
+                        .integrity(&key);
+                }
+                let had_nonce = !self.nonce.is_empty();
+                self.send_raw(&b.fingerprint()).await;
+                let bytes = self.recv().await;
+                let m = Message::parse(&bytes).unwrap();
+                assert_eq!(m.transaction_id(), tid);
+                let code = m
+                    .get(stun::ERROR_CODE)
+                    .map(|v| u16::from(v[2]) * 100 + u16::from(v[3]));
+                if matches!(code, Some(401 | 438)) && !had_nonce {
+                    self.nonce = m.nonce().unwrap().to_owned();
+                    continue;
+                }
+                return Reply { code, bytes };
+            }
+            unreachable!()
+        }
+
+        pub async fn allocate(&mut self) -> Reply {
+            self.request(stun::ALLOCATE, |b| {
+                b.attr(stun::REQUESTED_TRANSPORT, &[17, 0, 0, 0])
+            })
+            .await
+        }
+    }
+
+    /// The embedded server's UDP and TCP addresses and the credentials minted for a fresh
+    /// connection, from its `connected.iceServers`.
+    pub async fn minted(server: &Server) -> (SocketAddr, SocketAddr, String, String) {
+        let (sid, tokens) = server.session_with_tokens(&[Role::Publisher]).await;
+        let msg = connected(server, &sid, &tokens[0]).await;
+        let entry = &msg["iceServers"][0];
+        let urls: Vec<&str> = entry["urls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u.as_str().unwrap())
+            .collect();
+        let addr = |transport: &str| -> SocketAddr {
+            let url = urls
+                .iter()
+                .find(|u| u.ends_with(&format!("transport={transport}")))
+                .unwrap_or_else(|| panic!("no {transport} URL in {urls:?}"));
+            url.trim_start_matches("turn:")
+                .split('?')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        (
+            addr("udp"),
+            addr("tcp"),
+            entry["username"].as_str().unwrap().to_owned(),
+            entry["credential"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn relays_to_the_media_router_only_with_valid_credentials_within_quota() {
+        let server = Server::start_configured(&["--turn-port", "0", "--turn-secret", TURN_SECRET]);
+        let (udp, tcp, username, password) = minted(&server).await;
+        assert_eq!(password, hmac_sha1_b64(TURN_SECRET, &username));
+
+        // Allocate, over UDP and over TCP: the relayed address is on the server's IP.
+        let mut c = Client::udp(udp, &username, &password).await;
+        let reply = c.allocate().await;
+        assert_eq!(reply.code, None);
+        let relay = reply.msg().xor_address(stun::XOR_RELAYED_ADDRESS).unwrap();
+        assert_eq!(relay.ip(), server.media_addr().ip());
+        let mut over_tcp = Client::tcp(tcp, &username, &password).await;
+        assert_eq!(over_tcp.allocate().await.code, None);
+
+        // The media router is a permitted peer; anything else is 403.
+        let router = server.media_addr();
+        let perm = |peer: SocketAddr| move |b: Builder| b.xor_address(stun::XOR_PEER_ADDRESS, peer);
+        assert_eq!(
+            c.request(stun::CREATE_PERMISSION, perm(router)).await.code,
+            None
+        );
+        for stranger in ["8.8.8.8:53", "192.0.2.1:7601"] {
+            let peer: SocketAddr = stranger.parse().unwrap();
+            assert_eq!(
+                c.request(stun::CREATE_PERMISSION, perm(peer)).await.code,
+                Some(403),
+                "{stranger}"
+            );
+        }
+        // The router's host, another port: a channel there is refused too.
+        let ssh = SocketAddr::new(router.ip(), 22);
+        let bind = |peer: SocketAddr, ch: u8| {
+            move |b: Builder| {
+                b.attr(stun::CHANNEL_NUMBER, &[0x40, ch, 0, 0])
+                    .xor_address(stun::XOR_PEER_ADDRESS, peer)
+            }
+        };
+        assert_eq!(
+            c.request(stun::CHANNEL_BIND, bind(ssh, 1)).await.code,
+            Some(403)
+        );
+        assert_eq!(
+            c.request(stun::CHANNEL_BIND, bind(router, 2)).await.code,
+            None
+        );
+
+        // Data relayed on the channel reaches the router (which drops it, counted: it names
+        // no transport).
+        let dropped = || async {
+            server.stats().await["router"]["datagramsDropped"]
+                .as_u64()
+                .unwrap()
+        };
+        let before = dropped().await;
+        let mut cd = Vec::new();
+        stun::write_channel_data(&mut cd, 0x4002, b"not a transport's datagram");
+        for _ in 0..5 {
+            c.send_raw(&cd).await;
+        }
+        let mut arrived = false;
+        for _ in 0..50 {
+            if dropped().await >= before + 5 {
+                arrived = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(arrived, "the router saw the relayed datagrams");
+
+        // Forged and expired credentials are refused.
+        let now = parlor_proto::unix_now();
+        let forged_user = format!("{}:someone", now + 600);
+        let mut forged = Client::udp(
+            udp,
+            &forged_user,
+            &hmac_sha1_b64("not-the-secret-0123456789", &forged_user),
+        )
+        .await;
+        assert_eq!(forged.allocate().await.code, Some(401));
+        let expired_user = format!("{}:someone", now - 10);
+        let mut expired = Client::udp(
+            udp,
+            &expired_user,
+            &hmac_sha1_b64(TURN_SECRET, &expired_user),
+        )
+        .await;
+        assert_eq!(expired.allocate().await.code, Some(401));
+
+        // 64 allocations per username: the two above, 62 more, then 486.
+        let mut held = Vec::new();
+        for _ in 0..62 {
+            let mut more = Client::udp(udp, &username, &password).await;
+            assert_eq!(more.allocate().await.code, None);
+            held.push(more);
+        }
+        let mut one_too_many = Client::udp(udp, &username, &password).await;
+        assert_eq!(one_too_many.allocate().await.code, Some(486));
+        // Another connection's credentials have their own quota.
+        let (_, _, other_user, other_password) = minted(&server).await;
+        let mut other = Client::udp(udp, &other_user, &other_password).await;
+        assert_eq!(other.allocate().await.code, None);
+
+        // Garbage on the TURN ports disturbs nobody: the allocation still works.
+        let junk = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        for i in 0..100u8 {
+            junk.send_to(&[i; 57], udp).await.unwrap();
+        }
+        let mut garbage_tcp = TcpStream::connect(tcp).await.unwrap();
+        garbage_tcp.write_all(&[0xff; 64]).await.unwrap();
+        let mut buf = [0u8; 8];
+        let closed = tokio::time::timeout(Duration::from_secs(5), garbage_tcp.read(&mut buf)).await;
+        assert!(
+            matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+            "garbage closes a TURN TCP connection: {closed:?}"
+        );
+        assert_eq!(
+            c.request(stun::REFRESH, |b| b.u32_attr(stun::LIFETIME, 600))
+                .await
+                .code,
+            None
+        );
+    }
+}

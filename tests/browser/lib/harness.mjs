@@ -4,6 +4,7 @@
 // the Parlor server with a script tag, so its default server is that server).
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before } from 'node:test';
@@ -85,16 +86,26 @@ export function startServer(extraArgs = [], { listen } = {}) {
  * Creates a session through the REST API, as an app server does: routed, or relayed
  * (`p2p.preference=enabled`, peer-to-peer media) with `{ relayed: true }`.
  */
-export async function createSession(server, { relayed = false } = {}) {
+export async function createSession(server, { relayed = false, ca } = {}) {
   const now = Math.floor(Date.now() / 1000);
   const auth = signHs256({ iss: API_KEY, ist: 'project', iat: now, exp: now + 300 }, API_SECRET);
-  const res = await fetch(`${server.baseUrl}/session/create`, {
-    method: 'POST',
-    headers: { 'X-OPENTOK-AUTH': auth, 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: relayed ? 'p2p.preference=enabled' : 'p2p.preference=disabled',
-  });
-  if (!res.ok) throw new Error(`session/create: ${res.status} ${await res.text()}`);
-  return (await res.json())[0].session_id;
+  const body = relayed ? 'p2p.preference=enabled' : 'p2p.preference=disabled';
+  const headers = { 'X-OPENTOK-AUTH': auth, 'Content-Type': 'application/x-www-form-urlencoded' };
+  // `ca`: a PEM file to trust, for a server on a test certificate (Node's fetch takes none).
+  const { status, text } = ca
+    ? await new Promise((resolve, reject) => {
+      const req = https.request(`${server.baseUrl}/session/create`, { method: 'POST', ca: readFileSync(ca), headers: { ...headers, 'Content-Length': body.length } }, (res) => {
+        let t = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => { t += d; });
+        res.on('end', () => resolve({ status: res.statusCode, text: t }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    })
+    : await fetch(`${server.baseUrl}/session/create`, { method: 'POST', headers, body }).then(async (r) => ({ status: r.status, text: await r.text() }));
+  if (status !== 200) throw new Error(`session/create: ${status} ${text}`);
+  return JSON.parse(text)[0].session_id;
 }
 
 /** `GET /v2/project/{key}/inspector{path}` with a fresh project JWT; asserts a 200, returns the JSON. */
@@ -129,13 +140,14 @@ export function token(sessionId, { role = 'publisher', data } = {}) {
 }
 
 /** Launches Chromium (a fresh profile in a temp dir, as Playwright does for every launch). */
-export async function launchBrowser({ executablePath = CHROMIUM, hosts = [], secureOrigins = [] } = {}) {
+export async function launchBrowser({ executablePath = CHROMIUM, hosts = [], secureOrigins = [], extraArgs = [] } = {}) {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (apt-get install chromium)`);
   // `hosts`: more addresses the pages may reach (the test hosts of lib/impair.mjs);
   // `secureOrigins`: plain-HTTP origins beyond localhost whose pages may use the camera.
   const args = CHROMIUM_ARGS.map((a) => (a.startsWith('--host-resolver-rules=') ? [a, ...hosts.map((h) => `EXCLUDE ${h}`)].join(', ') : a));
   if (secureOrigins.length) args.push(`--unsafely-treat-insecure-origin-as-secure=${secureOrigins.join(',')}`);
-  return chromium.launch({ executablePath, headless: true, args });
+  // `extraArgs`: more flags (e.g. --ignore-certificate-errors for a test certificate).
+  return chromium.launch({ executablePath, headless: true, args: [...args, ...extraArgs] });
 }
 
 /**

@@ -6,10 +6,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_lc_rs::hmac;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-
 /// The secret shared with the TURN server (coturn's `static-auth-secret`). Never printed:
 /// its `Debug` says only that it is set.
 #[derive(Clone, PartialEq, Eq)]
@@ -27,6 +23,13 @@ impl TurnSecret {
         ((Self::MIN_LEN..=Self::MAX_LEN).contains(&secret.len())
             && secret.bytes().all(|b| b.is_ascii_graphic()))
         .then_some(TurnSecret(secret))
+    }
+}
+
+impl TurnSecret {
+    /// The secret itself, for the embedded TURN server that checks credentials with it.
+    pub fn expose(&self) -> &str {
+        &self.0
     }
 }
 
@@ -69,8 +72,7 @@ pub fn mint(secret: &TurnSecret, user: &str, now: SystemTime, ttl: Duration) -> 
 
 /// `base64(HMAC-SHA1(secret, username))`: what the TURN server expects for `username`.
 pub fn password(secret: &TurnSecret, username: &str) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret.0.as_bytes());
-    STANDARD.encode(hmac::sign(&key, username.as_bytes()).as_ref())
+    parlor_turn::auth::rest_password(secret.0.as_bytes(), username)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! * [`TurnSettings`] — `--turn-url`, `--turn-secret` and `--turn-credential-ttl`, checked.
 
 pub mod credentials;
+pub mod embedded;
 mod ice_servers;
 mod url;
 
