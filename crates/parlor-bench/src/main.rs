@@ -66,15 +66,17 @@ struct Common {
     /// Print one JSON object as the last line.
     #[arg(long)]
     json: bool,
-    /// How the load generator's media reaches Parlor's router: UDP, or ICE over TCP.
+    /// How the load generator's media reaches Parlor's router: UDP, ICE over TCP, or
+    /// relayed through Parlor's embedded TURN server (started with `--turn-port 0`).
     #[arg(long, value_enum, default_value = "udp")]
     media_transport: MediaTransportArg,
 }
 
-#[derive(clap::ValueEnum, Clone, Copy)]
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
 enum MediaTransportArg {
     Udp,
     Tcp,
+    Turn,
 }
 
 #[derive(Subcommand)]
@@ -271,14 +273,20 @@ fn parlor_bin(arg: &Option<PathBuf>) -> anyhow::Result<String> {
 async fn start(system: &str, c: &Common) -> anyhow::Result<Sut> {
     let cpu = Some(c.sfu_cpu);
     Ok(match system {
-        "parlor" => Sut::Parlor(
-            parlor::ParlorSut::start(&parlor_bin(&c.parlor_bin)?, cpu)?.with_media_transport(
-                match c.media_transport {
-                    MediaTransportArg::Udp => parlor_client::MediaTransport::Udp,
-                    MediaTransportArg::Tcp => parlor_client::MediaTransport::Tcp,
-                },
-            ),
-        ),
+        "parlor" => {
+            let (transport, extra) = match c.media_transport {
+                MediaTransportArg::Udp => (parlor_client::MediaTransport::Udp, vec![]),
+                MediaTransportArg::Tcp => (parlor_client::MediaTransport::Tcp, vec![]),
+                MediaTransportArg::Turn => (
+                    parlor_client::MediaTransport::Relay,
+                    vec!["--turn-port".to_owned(), "0".to_owned()],
+                ),
+            };
+            Sut::Parlor(
+                parlor::ParlorSut::start_with(&parlor_bin(&c.parlor_bin)?, cpu, &extra)?
+                    .with_media_transport(transport),
+            )
+        }
         _ => Sut::Janus(janus::JanusSut::start(cpu).await?),
     })
 }

@@ -173,7 +173,7 @@ pub async fn answer(
     offer: &str,
     drop_rate: f64,
 ) -> Result<(Peer, String), ClientError> {
-    let (net, candidates) = Net::bind(ip, MediaTransport::Udp).await?;
+    let (net, candidates) = Net::bind(ip, MediaTransport::Udp, &[]).await?;
     let mut rtc = new_rtc(rtp_mode, false);
     for candidate in candidates {
         rtc.add_local_candidate(candidate);
@@ -197,18 +197,20 @@ impl PeerOffer {
         kinds: &[MediaKind],
         direction: Direction,
     ) -> Result<PeerOffer, ClientError> {
-        Self::with_transport(ip, MediaTransport::Udp, rtp_mode, kinds, direction).await
+        Self::with_transport(ip, MediaTransport::Udp, &[], rtp_mode, kinds, direction).await
     }
 
-    /// [`PeerOffer::new`] with the candidates `transport` asks for.
+    /// [`PeerOffer::new`] with the candidates `transport` asks for (`ice_servers`: the
+    /// session's, for [`MediaTransport::Relay`]).
     pub async fn with_transport(
         ip: IpAddr,
         transport: MediaTransport,
+        ice_servers: &[parlor_proto::signaling::IceServer],
         rtp_mode: bool,
         kinds: &[MediaKind],
         direction: Direction,
     ) -> Result<PeerOffer, ClientError> {
-        let (net, candidates) = Net::bind(ip, transport).await?;
+        let (net, candidates) = Net::bind(ip, transport, ice_servers).await?;
         // Publishers and frame-mode subscribers report what they measure.
         let mut rtc = new_rtc(rtp_mode, !rtp_mode || direction == Direction::SendOnly);
         for candidate in candidates {
@@ -433,6 +435,7 @@ async fn run(
         if !rtc.is_alive() {
             break "the connection ended".to_owned();
         }
+        net.tick().await;
         let deadline = deadline.min(Instant::now() + Duration::from_secs(1));
         tokio::select! {
             cmd = commands.recv() => match cmd {

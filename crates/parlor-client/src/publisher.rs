@@ -176,6 +176,7 @@ impl Publisher {
         let peer = PeerOffer::with_transport(
             session.media_ip(),
             session.media_transport(),
+            &session.info().ice_servers,
             true,
             &kinds,
             Direction::SendOnly,

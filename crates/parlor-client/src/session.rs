@@ -41,6 +41,9 @@ pub struct Connected {
     /// peer, which this client does not do, so [`Session::publish`] and
     /// [`Session::subscribe`] fail with [`ClientError::RelayedSession`].
     pub relayed: bool,
+    /// The STUN/TURN servers the server hands out, with this connection's credentials
+    /// ([`crate::MediaTransport::Relay`] uses the first TURN one).
+    pub ice_servers: Vec<parlor_proto::signaling::IceServer>,
 }
 
 struct Inner {
@@ -276,8 +279,10 @@ impl Session {
                 streams,
                 stats_interval,
                 relayed,
+                ice_servers,
                 ..
             }) => Connected {
+                ice_servers,
                 stats_interval_ms: stats_interval,
                 relayed,
                 session_id,

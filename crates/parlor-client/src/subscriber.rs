@@ -74,6 +74,7 @@ impl Subscriber {
         let peer = PeerOffer::with_transport(
             session.media_ip(),
             session.media_transport(),
+            &session.info().ice_servers,
             o.count_only,
             &kinds,
             Direction::RecvOnly,

@@ -113,6 +113,7 @@ impl Harness {
             signaling,
             archives,
             broadcasts,
+            turn: None,
         };
         let app = api::router(state.clone());
         Harness { state, router, app }

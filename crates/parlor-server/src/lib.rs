@@ -66,6 +66,8 @@ pub struct AppState {
     pub broadcasts: Arc<broadcasts::Broadcasts>,
     /// REST requests per credential.
     pub rest_rate: Arc<limits::RestRateLimiter>,
+    /// The embedded TURN server, when `--turn-port` runs one.
+    pub turn: Option<Arc<turn::embedded::EmbeddedTurn>>,
 }
 
 impl AppState {

@@ -123,6 +123,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         signaling,
         archives,
         broadcasts,
+        turn: embedded_turn.clone(),
     };
     // Status codes are the API's answers, not failures of the server: a 501 for an unbuilt
     // feature is expected. Real faults are logged where they happen.

@@ -527,4 +527,58 @@ mod embedded {
             None
         );
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn native_clients_publish_and_subscribe_through_the_embedded_turn_server() {
+        let server = Server::start_configured(&["--turn-port", "0"]);
+        let (_, [(publisher_session, _p), (viewer, _v)]) =
+            server.join([Role::Publisher, Role::Subscriber]).await;
+        for s in [&publisher_session, &viewer] {
+            s.set_media_transport(parlor_client::MediaTransport::Relay);
+        }
+        let mut publisher = common::publish_connected(
+            &publisher_session,
+            parlor_client::PublishOptions {
+                has_audio: false,
+                ..Default::default()
+            },
+        )
+        .await;
+        let mut sub = viewer
+            .subscribe(
+                publisher.stream_id(),
+                parlor_client::SubscribeOptions::default(),
+            )
+            .await
+            .unwrap();
+        common::wait_subscribed(&mut sub).await;
+        let frames: Vec<Vec<u8>> = common::ivf_frames(&common::fixtures().video_ivf)
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect();
+        let sender = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(33));
+            for (i, frame) in frames.iter().take(60).enumerate() {
+                tick.tick().await;
+                publisher.send_video(frame, (i as u32) * 3000).unwrap();
+            }
+            publisher
+        });
+        let mut got = 0;
+        while let Ok(f) = sub.next_frame(Duration::from_secs(3)).await {
+            assert_eq!(f.kind, parlor_client::MediaKind::Video);
+            got += 1;
+            if got == 60 {
+                break;
+            }
+        }
+        let _publisher = sender.await.unwrap();
+        assert!(got >= 45, "received {got} frames through TURN");
+        // Both peers' media went through the TURN server: two allocations, relayed both ways.
+        let stats = server.stats().await;
+        let turn = &stats["turn"];
+        assert_eq!(turn["allocations"], 2, "{stats}");
+        assert!(turn["relayedToPeers"].as_u64().unwrap() > 60, "{stats}");
+        assert!(turn["relayedToClients"].as_u64().unwrap() > 60, "{stats}");
+    }
 }

@@ -9,6 +9,7 @@
 //! - [`stun`]: the STUN message format and TURN's ChannelData, framing on streams.
 //! - [`auth`]: the TURN REST API's credentials (checked from a shared secret, refused once
 //!   expired) and stateless nonces.
+//! - [`client`]: a TURN client over UDP (the native client's relayed candidate).
 //! - [`server`]: allocations, permissions, channels, refreshes, the data path, quotas, and
 //!   the peer policy (relay only to the media router and to this server's own relays).
 //!
@@ -19,6 +20,7 @@
 //! is small; the codec is tested against RFC 5769's vectors.
 
 pub mod auth;
+pub mod client;
 pub mod server;
 pub mod stun;
 

@@ -207,6 +207,27 @@ pub async fn get(State(state): State<AppState>, _auth: MetricsAuth) -> Result<Re
         "Session history records dropped because the history writer fell behind",
         state.signaling.history.dropped(),
     );
+    if let Some(turn) = &state.turn {
+        let t = turn.stats();
+        gauge(
+            &mut reg,
+            "turn_allocations",
+            "Allocations on the embedded TURN server",
+            t.allocations,
+        );
+        counter(
+            &mut reg,
+            "turn_relayed",
+            "Datagrams the embedded TURN server relayed (both ways)",
+            t.relayed_to_peers + t.relayed_to_clients,
+        );
+        counter(
+            &mut reg,
+            "turn_refusals",
+            "TURN requests refused: bad credentials, forbidden peers, quotas",
+            t.auth_failures + t.forbidden_peers + t.quota_refusals,
+        );
+    }
     gauge(
         &mut reg,
         "tokio_tasks",

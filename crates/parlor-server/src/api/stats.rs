@@ -50,6 +50,19 @@ pub async fn get(
                 "framesSent": r.ice_tcp.frames_sent,
             },
         },
+        "turn": state.turn.as_ref().map(|t| {
+            let s = t.stats();
+            json!({
+                "allocations": s.allocations,
+                "allocationsCreated": s.allocations_created,
+                "authFailures": s.auth_failures,
+                "forbiddenPeers": s.forbidden_peers,
+                "quotaRefusals": s.quota_refusals,
+                "relayedToPeers": s.relayed_to_peers,
+                "relayedToClients": s.relayed_to_clients,
+                "dropped": s.dropped,
+            })
+        }),
         "archives": { "recording": state.archives.recording_count() },
         "callbacks": { "queued": state.signaling.notifier.queued() },
         "history": { "dropped": state.signaling.history.dropped() },
