@@ -55,9 +55,8 @@ pub enum ClientMessage {
         #[serde(default)]
         video_type: VideoType,
         video_dimensions: Option<VideoDimensions>,
-        /// The SDP offer; empty (or absent) in a relayed session, whose media goes peer to
-        /// peer ([`ClientMessage::P2pSignal`]).
-        #[serde(default)]
+        /// The SDP offer; empty in a relayed session, whose media goes peer to peer
+        /// ([`ClientMessage::P2pSignal`]).
         sdp: String,
     },
     /// Stop publishing a stream of one's own.
@@ -80,8 +79,7 @@ pub enum ClientMessage {
         /// as the session's pre-call test.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         test_network: bool,
-        /// The SDP offer; empty (or absent) in a relayed session.
-        #[serde(default)]
+        /// The SDP offer; empty in a relayed session.
         sdp: String,
     },
     /// Change what a subscription receives (subscribeToAudio / subscribeToVideo).
