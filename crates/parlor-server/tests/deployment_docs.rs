@@ -7,8 +7,11 @@ use std::process::Command;
 use parlor_server::config::{Config, ServeArgs};
 
 fn page() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/deployment.md"))
-        .expect("docs/deployment.md")
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/deployment.md"
+    ))
+    .expect("docs/deployment.md")
 }
 
 /// The code blocks of `lang` whose first line contains `marker`.
@@ -59,7 +62,10 @@ fn the_systemd_unit_verifies() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "systemd-analyze verify: {stderr}");
     // It reports problems in a unit on stderr even when it exits 0.
-    let ours: Vec<&str> = stderr.lines().filter(|l| l.contains("parlor.service")).collect();
+    let ours: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("parlor.service"))
+        .collect();
     assert!(ours.is_empty(), "{ours:?}");
 }
 
@@ -82,6 +88,9 @@ fn every_flag_of_its_commands_exists() {
         .collect();
     assert!(flags.len() >= 6, "{flags:?}");
     for flag in flags {
-        assert!(help.contains(flag), "docs/deployment.md uses {flag}, which parlor serve lacks");
+        assert!(
+            help.contains(flag),
+            "docs/deployment.md uses {flag}, which parlor serve lacks"
+        );
     }
 }
