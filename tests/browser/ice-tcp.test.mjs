@@ -8,20 +8,19 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import {
-  API_KEY,
-  API_SECRET,
   createSession,
   expectLiveVideos,
   inspector as inspectorOf,
   join,
   launchBrowser,
   openPage,
+  selectedPairs,
+  serverStats,
   startPageServer,
   startServer,
   waitInPage,
 } from './lib/harness.mjs';
 import { firewalledHost, impairmentUnavailable } from './lib/impair.mjs';
-import { signHs256 } from '../compat/node/helpers.mjs';
 
 const unavailable = impairmentUnavailable();
 const env = {};
@@ -50,42 +49,6 @@ after(async () => {
   if (exit && exit.code !== 0) throw new Error(`parlor serve exited with ${JSON.stringify(exit)}:\n${env.server.stderr}`);
 });
 
-/** The server's `GET /v1/stats`. */
-async function serverStats() {
-  const now = Math.floor(Date.now() / 1000);
-  const auth = signHs256({ iss: API_KEY, ist: 'project', iat: now, exp: now + 300 }, API_SECRET);
-  const r = await fetch(`${env.server.baseUrl}/v1/stats`, { headers: { 'X-OPENTOK-AUTH': auth } });
-  assert.equal(r.status, 200);
-  return r.json();
-}
-
-/**
- * The local and remote candidates of the pair each of the page's peer connections selected
- * (its publisher's and its subscribers'), from getRtcStatsReport().
- */
-async function selectedPaths(page) {
-  return page.evaluate(async () => {
-    const path = (report) => {
-      const all = [...report.values()];
-      const transport = all.find((s) => s.type === 'transport' && s.selectedCandidatePairId);
-      const pair = transport ? report.get(transport.selectedCandidatePairId) : all.find((s) => s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded');
-      if (!pair) return null;
-      const local = report.get(pair.localCandidateId);
-      const remote = report.get(pair.remoteCandidateId);
-      return {
-        local: { type: local.candidateType, protocol: local.protocol, relayProtocol: local.relayProtocol ?? null },
-        remote: { type: remote.candidateType, protocol: remote.protocol, port: remote.port },
-        bytesReceived: pair.bytesReceived,
-        bytesSent: pair.bytesSent,
-      };
-    };
-    const out = [];
-    for (const c of await T.publishers[0].getRtcStatsReport()) out.push({ side: 'publisher', ...path(c.rtcStatsReport) });
-    for (const s of T.subscribers.values()) out.push({ side: 'subscriber', ...path(await s.getRtcStatsReport()) });
-    return out;
-  });
-}
-
 test('a browser whose UDP is blocked publishes and subscribes over ICE-TCP; one with UDP keeps UDP', { skip: unavailable ?? false, timeout: 120000 }, async () => {
   const sid = await createSession(env.server);
   const url = `${env.pages.baseUrl}/test.html`;
@@ -99,27 +62,28 @@ test('a browser whose UDP is blocked publishes and subscribes over ICE-TCP; one 
   await expectLiveVideos(ann, 1, 30000);
   await expectLiveVideos(carol, 1, 30000);
 
-  const carolPaths = await selectedPaths(carol);
-  const annPaths = await selectedPaths(ann);
+  const flat = ({ publishers, subscribers }) => [...publishers, ...subscribers];
+  const carolPaths = flat(await selectedPairs(carol));
+  const annPaths = flat(await selectedPairs(ann));
   console.log(`Carol (no UDP): ${JSON.stringify(carolPaths)}`);
   console.log(`Ann: ${JSON.stringify(annPaths)}`);
   assert.equal(carolPaths.length, 2);
   for (const p of carolPaths) {
-    assert.equal(p.local.protocol, 'tcp', JSON.stringify(p));
-    assert.equal(p.remote.protocol, 'tcp', JSON.stringify(p));
+    assert.equal(p.protocol, 'tcp', JSON.stringify(p));
+    assert.equal(p.remoteProtocol, 'tcp', JSON.stringify(p));
     // An active TCP candidate connects from a port of its own: peer-reflexive as seen back.
-    assert.ok(['host', 'prflx'].includes(p.local.type), JSON.stringify(p));
-    assert.equal(p.remote.type, 'host', JSON.stringify(p));
-    assert.equal(p.remote.port, env.tcpPort, "the router's TCP candidate");
+    assert.ok(['host', 'prflx'].includes(p.localType), JSON.stringify(p));
+    assert.equal(p.remoteType, 'host', JSON.stringify(p));
+    assert.equal(p.remotePort, env.tcpPort, "the router's TCP candidate");
     assert.ok(p.bytesReceived > 10000 || p.bytesSent > 10000, JSON.stringify(p));
   }
-  for (const p of annPaths) assert.equal(p.local.protocol, 'udp', JSON.stringify(p));
+  for (const p of annPaths) assert.equal(p.protocol, 'udp', JSON.stringify(p));
 
   // Carol really is on her own host, and the router carried her media over TCP.
   const session = await inspectorOf(env.server, `/sessions/${sid}`);
   const addr = Object.fromEntries(session.connections.map((x) => [x.id, x.remoteAddr]));
   assert.equal(addr[c.connectionId], env.link.nsIp, JSON.stringify(session.connections));
-  const stats = await serverStats();
+  const stats = await serverStats(env.server);
   // Carol's two connections, and maybe Ann's (her browser checks the TCP candidate too,
   // then nominates UDP).
   assert.ok(stats.router.iceTcp.open >= 2, JSON.stringify(stats.router.iceTcp));

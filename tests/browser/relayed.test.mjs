@@ -5,56 +5,22 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   API_KEY,
-  API_SECRET,
   createSession,
   expectLiveVideos,
   join,
   openTestPage,
+  projectAuth,
+  selectedPairs,
+  serverStats,
   useEnvironment,
   waitInPage,
 } from './lib/harness.mjs';
-import { signHs256 } from '../compat/node/helpers.mjs';
 
 const env = useEnvironment();
 
-function projectAuth() {
-  const now = Math.floor(Date.now() / 1000);
-  return signHs256({ iss: API_KEY, ist: 'project', iat: now, exp: now + 300 }, API_SECRET);
-}
-
-/** The server's `GET /v1/stats`. */
-async function serverStats() {
-  const r = await fetch(`${env.server.baseUrl}/v1/stats`, { headers: { 'X-OPENTOK-AUTH': projectAuth() } });
-  assert.equal(r.status, 200);
-  return r.json();
-}
-
-/**
- * The selected candidate pair of each of the page's peer connections: its publisher's (one
- * per subscriber in a relayed session) and its subscribers'.
- */
-async function selectedPairs(page) {
-  return page.evaluate(async () => {
-    const pair = (report) => {
-      const all = [...report.values()];
-      const transport = all.find((s) => s.type === 'transport' && s.selectedCandidatePairId);
-      const p = transport ? report.get(transport.selectedCandidatePairId) : all.find((s) => s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded');
-      if (!p) return null;
-      const local = report.get(p.localCandidateId);
-      const remote = report.get(p.remoteCandidateId);
-      return { local: `${local.address}:${local.port}`, remote: `${remote.address}:${remote.port}`, bytesReceived: p.bytesReceived, bytesSent: p.bytesSent };
-    };
-    const publisher = [];
-    for (const c of await T.publishers[0].getRtcStatsReport()) publisher.push({ connectionId: c.connectionId, subscriberId: c.subscriberId, ...pair(c.rtcStatsReport) });
-    const subscribers = [];
-    for (const [streamId, s] of T.subscribers) subscribers.push({ streamId, from: s.stream.connection.connectionId, ...pair(await s.getRtcStatsReport()) });
-    return { publisher, subscribers };
-  });
-}
-
 test('two browsers in a relayed session call each other directly; a third joins; one leaves', { timeout: 120000 }, async () => {
   const sid = await createSession(env.server, { relayed: true });
-  const before = (await serverStats()).router;
+  const before = (await serverStats(env.server)).router;
   const ann = await openTestPage(env);
   const bob = await openTestPage(env);
   const a = await join(ann, sid, { data: 'name=Ann' });
@@ -68,12 +34,12 @@ test('two browsers in a relayed session call each other directly; a third joins;
   await waitInPage(ann, () => T.publishers[0].getRtcStatsReport().then((l) => l.length === 1), undefined, 10000);
   const pa = await selectedPairs(ann);
   const pb = await selectedPairs(bob);
-  assert.equal(pa.publisher.length, 1, JSON.stringify(pa));
-  assert.equal(pa.publisher[0].connectionId, b.connectionId);
-  assert.equal(pb.publisher[0].connectionId, a.connectionId);
-  assert.equal(pb.subscribers[0].remote, pa.publisher[0].local, JSON.stringify({ pa, pb }));
-  assert.equal(pa.subscribers[0].remote, pb.publisher[0].local, JSON.stringify({ pa, pb }));
-  assert.equal(pb.subscribers[0].local, pa.publisher[0].remote);
+  assert.equal(pa.publishers.length, 1, JSON.stringify(pa));
+  assert.equal(pa.publishers[0].connectionId, b.connectionId);
+  assert.equal(pb.publishers[0].connectionId, a.connectionId);
+  assert.equal(pb.subscribers[0].remote, pa.publishers[0].local, JSON.stringify({ pa, pb }));
+  assert.equal(pa.subscribers[0].remote, pb.publishers[0].local, JSON.stringify({ pa, pb }));
+  assert.equal(pb.subscribers[0].local, pa.publishers[0].remote);
   assert.ok(pa.subscribers[0].bytesReceived > 10000, JSON.stringify(pa));
   // The OpenTok.js-shaped getStats: one entry per subscriber, with its connection.
   const stats = await ann.evaluate(() => T.publishers[0].getStats());
@@ -96,7 +62,7 @@ test('two browsers in a relayed session call each other directly; a third joins;
   await waitInPage(ann, () => T.publishers[0].getRtcStatsReport().then((l) => l.length === 2), undefined, 10000);
 
   // The router forwarded nothing and holds no producer for any of it.
-  const during = (await serverStats()).router;
+  const during = (await serverStats(env.server)).router;
   assert.equal(during.producers, 0, JSON.stringify(during));
   assert.equal(during.consumers ?? 0, 0, JSON.stringify(during));
   assert.equal(during.rtpForwarded, before.rtpForwarded, JSON.stringify({ before, during }));
@@ -113,7 +79,7 @@ test('two browsers in a relayed session call each other directly; a third joins;
   await waitInPage(ann, (id) => T.events('streamDestroyed').some((e) => e.streamId === id), b.streamId);
   await waitInPage(ann, () => T.videos().filter((v) => v.inDom).length === 0);
   await waitInPage(bob, () => T.events('publisher:streamDestroyed').length === 1);
-  const after = (await serverStats()).router;
+  const after = (await serverStats(env.server)).router;
   assert.equal(after.rtpForwarded, before.rtpForwarded);
   for (const p of [ann, bob]) await p.context().close();
 });

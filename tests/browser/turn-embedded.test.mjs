@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { createSession, expectLiveVideos, join, launchBrowser, openPage, startPageServer, startServer, waitInPage } from './lib/harness.mjs';
+import { createSession, expectLiveVideos, join, launchBrowser, openPage, selectedPairs, serverStats, startPageServer, startServer, waitInPage } from './lib/harness.mjs';
 import { firewalledHost, impairmentUnavailable } from './lib/impair.mjs';
 
 const unavailable = impairmentUnavailable();
@@ -50,25 +50,6 @@ after(async () => {
   if (exit && exit.code !== 0) throw new Error(`parlor serve exited with ${JSON.stringify(exit)}:\n${env.server.stderr}`);
 });
 
-/** Each peer connection's selected pair: local candidate type, relay protocol, protocol. */
-function selectedPairs(page) {
-  return page.evaluate(async () => {
-    const pick = (report) => {
-      let pair;
-      report.forEach((s) => {
-        if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId);
-      });
-      if (!pair) return null;
-      const local = report.get(pair.localCandidateId);
-      return { localType: local.candidateType, relayProtocol: local.relayProtocol ?? null, protocol: local.protocol, url: local.url ?? null };
-    };
-    const out = [];
-    for (const p of T.publishers) for (const c of await p.getRtcStatsReport()) out.push(pick(c.rtcStatsReport));
-    for (const s of T.subscribers.values()) out.push(pick(await s.getRtcStatsReport()));
-    return out;
-  });
-}
-
 async function participant(browser) {
   const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 960, height: 600 }, permissions: ['camera', 'microphone'] });
   return openPage(browser, `${env.pages.baseUrl}/test.html`, { context });
@@ -84,8 +65,9 @@ test('only TLS to the TURN port gets out: the call goes through the embedded TUR
   for (const p of [ann, carol]) await waitInPage(p, () => T.subscribers.size === 1, undefined, 30000);
   await expectLiveVideos(ann, 1, 45000);
   await expectLiveVideos(carol, 1, 45000);
-  const carolPairs = await selectedPairs(carol);
-  const annPairs = await selectedPairs(ann);
+  const flat = ({ publishers, subscribers }) => [...publishers, ...subscribers];
+  const carolPairs = flat(await selectedPairs(carol));
+  const annPairs = flat(await selectedPairs(ann));
   console.log(`Carol (TLS to TURN only): ${JSON.stringify(carolPairs)}`);
   console.log(`Ann: ${JSON.stringify(annPairs)}`);
   assert.equal(carolPairs.length, 2);
@@ -95,5 +77,13 @@ test('only TLS to the TURN port gets out: the call goes through the embedded TUR
   }
   for (const p of annPairs) assert.notEqual(p.localType, 'relay', JSON.stringify(p));
   assert.ok(env.link.dropped() > 0, 'the firewall dropped what Carol tried directly');
+  // The TURN server relays her media both ways (its counters are at most a second old).
+  let turn;
+  for (let i = 0; i < 20; i++) {
+    turn = (await serverStats(env.server, { ca: env.cert })).turn;
+    if (turn.allocations >= 2 && turn.relayedToPeers > 200 && turn.relayedToClients > 200) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.ok(turn.allocations >= 2 && turn.relayedToPeers > 200 && turn.relayedToClients > 200, JSON.stringify(turn));
   for (const p of [ann, carol]) await p.context().close();
 });

@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { createSession, expectLiveVideos, join, launchBrowser, openPage, startPageServer, startServer } from './lib/harness.mjs';
+import { createSession, expectLiveVideos, join, launchBrowser, openPage, selectedPairs, startPageServer, startServer } from './lib/harness.mjs';
 import { startCoturn, turnCredentials } from './lib/coturn.mjs';
 import { firewalledHost, impairmentUnavailable } from './lib/impair.mjs';
 
@@ -41,26 +41,6 @@ after(async () => {
     if (exit && exit.code !== 0) throw new Error(`parlor serve exited with ${JSON.stringify(exit)}:\n${s.stderr}`);
   }
 });
-
-/** The selected candidate pair of each peer connection on the page: its local candidate's type and relay protocol, the remote address. */
-function selectedPairs(page) {
-  return page.evaluate(async () => {
-    const pick = (report) => {
-      let pair;
-      report.forEach((s) => {
-        if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId);
-      });
-      if (!pair) return null;
-      const local = report.get(pair.localCandidateId);
-      const remote = report.get(pair.remoteCandidateId);
-      return { state: pair.state, localType: local.candidateType, relayProtocol: local.relayProtocol, protocol: local.protocol, localAddress: local.address, remote: `${remote.address}:${remote.port}` };
-    };
-    const out = { publishers: [], subscribers: [] };
-    for (const p of T.publishers) for (const c of await p.getRtcStatsReport()) out.publishers.push(pick(c.rtcStatsReport));
-    for (const s of T.subscribers.values()) out.subscribers.push(pick(await s.getRtcStatsReport()));
-    return out;
-  });
-}
 
 /** Ann publishes, Bob subscribes (both with `iceConfig`); resolves once Bob decodes her video. */
 async function call(browser, pages, server, { iceConfig } = {}) {

@@ -149,6 +149,22 @@ struct Allocation {
     bucket: TokenBucket,
 }
 
+impl Allocation {
+    /// Grants (or refreshes) the permission of `ip`; false when the allocation already has
+    /// `max` others.
+    fn permit(&mut self, ip: std::net::IpAddr, now: Instant, max: usize) -> bool {
+        let at = self.permissions.iter().position(|(p, _)| *p == ip);
+        match at {
+            Some(i) => self.permissions[i].1 = now + PERMISSION_LIFETIME,
+            None if self.permissions.len() < max => {
+                self.permissions.push((ip, now + PERMISSION_LIFETIME))
+            }
+            None => return false,
+        }
+        true
+    }
+}
+
 struct TokenBucket {
     tokens: f64,
     last: Instant,
@@ -414,6 +430,14 @@ impl TurnServer {
         io.to_client(client, &reply);
     }
 
+    /// A success answer with nothing but integrity.
+    fn success(&self, client: &ClientId, msg: &Message<'_>, key: &[u8], io: &mut dyn Io) {
+        let reply = Builder::reply(msg, Class::Success)
+            .integrity(key)
+            .fingerprint();
+        io.to_client(client, &reply);
+    }
+
     fn allocate(
         &mut self,
         client: ClientId,
@@ -605,23 +629,19 @@ impl TurnServer {
         }
         let max = self.config.max_permissions;
         let a = self.allocations.get_mut(&client).expect("checked above");
-        for p in &peers {
-            let at = a.permissions.iter().position(|(ip, _)| *ip == p.ip());
-            match at {
-                Some(i) => a.permissions[i].1 = now + PERMISSION_LIFETIME,
-                None if a.permissions.len() < max => {
-                    a.permissions.push((p.ip(), now + PERMISSION_LIFETIME))
-                }
-                None => {
-                    self.stats.quota_refusals += 1;
-                    return self.error(&client, msg, &authed.key, 508, "Insufficient Capacity", io);
-                }
-            }
+        // All or nothing: refused if the new ones do not all fit.
+        let new = peers
+            .iter()
+            .filter(|p| !a.permissions.iter().any(|(ip, _)| *ip == p.ip()))
+            .count();
+        if a.permissions.len() + new > max {
+            self.stats.quota_refusals += 1;
+            return self.error(&client, msg, &authed.key, 508, "Insufficient Capacity", io);
         }
-        let reply = Builder::reply(msg, Class::Success)
-            .integrity(&authed.key)
-            .fingerprint();
-        io.to_client(&client, &reply);
+        for p in &peers {
+            a.permit(p.ip(), now, max);
+        }
+        self.success(&client, msg, &authed.key, io);
     }
 
     fn channel_bind(
@@ -660,30 +680,21 @@ impl TurnServer {
         if conflict {
             return self.error(&client, msg, &authed.key, 400, "Bad Request", io);
         }
-        let at = a.channels.iter().position(|(c, _, _)| *c == channel);
-        match at {
+        let known = a.channels.iter().position(|(c, _, _)| *c == channel);
+        let permitted = a.permissions.iter().any(|(ip, _)| *ip == peer.ip());
+        if known.is_none() && a.channels.len() >= max
+            || !permitted && a.permissions.len() >= max_perm
+        {
+            self.stats.quota_refusals += 1;
+            return self.error(&client, msg, &authed.key, 508, "Insufficient Capacity", io);
+        }
+        match known {
             Some(i) => a.channels[i].2 = now + CHANNEL_LIFETIME,
-            None if a.channels.len() < max => {
-                a.channels.push((channel, peer, now + CHANNEL_LIFETIME))
-            }
-            None => {
-                self.stats.quota_refusals += 1;
-                return self.error(&client, msg, &authed.key, 508, "Insufficient Capacity", io);
-            }
+            None => a.channels.push((channel, peer, now + CHANNEL_LIFETIME)),
         }
         // A channel installs (or refreshes) the permission of its peer.
-        let at = a.permissions.iter().position(|(ip, _)| *ip == peer.ip());
-        match at {
-            Some(i) => a.permissions[i].1 = now + PERMISSION_LIFETIME,
-            None if a.permissions.len() < max_perm => {
-                a.permissions.push((peer.ip(), now + PERMISSION_LIFETIME))
-            }
-            None => {}
-        }
-        let reply = Builder::reply(msg, Class::Success)
-            .integrity(&authed.key)
-            .fingerprint();
-        io.to_client(&client, &reply);
+        a.permit(peer.ip(), now, max_perm);
+        self.success(&client, msg, &authed.key, io);
     }
 
     // ---- data -----------------------------------------------------------------------

@@ -87,33 +87,93 @@ export function startServer(extraArgs = [], { listen } = {}) {
  * (`p2p.preference=enabled`, peer-to-peer media) with `{ relayed: true }`.
  */
 export async function createSession(server, { relayed = false, ca } = {}) {
-  const now = Math.floor(Date.now() / 1000);
-  const auth = signHs256({ iss: API_KEY, ist: 'project', iat: now, exp: now + 300 }, API_SECRET);
   const body = relayed ? 'p2p.preference=enabled' : 'p2p.preference=disabled';
-  const headers = { 'X-OPENTOK-AUTH': auth, 'Content-Type': 'application/x-www-form-urlencoded' };
-  // `ca`: a PEM file to trust, for a server on a test certificate (Node's fetch takes none).
-  const { status, text } = ca
-    ? await new Promise((resolve, reject) => {
-      const req = https.request(`${server.baseUrl}/session/create`, { method: 'POST', ca: readFileSync(ca), headers: { ...headers, 'Content-Length': body.length } }, (res) => {
-        let t = '';
-        res.setEncoding('utf8');
-        res.on('data', (d) => { t += d; });
-        res.on('end', () => resolve({ status: res.statusCode, text: t }));
-      });
-      req.on('error', reject);
-      req.end(body);
-    })
-    : await fetch(`${server.baseUrl}/session/create`, { method: 'POST', headers, body }).then(async (r) => ({ status: r.status, text: await r.text() }));
+  const headers = { 'X-OPENTOK-AUTH': projectAuth(), 'Content-Type': 'application/x-www-form-urlencoded' };
+  const { status, text } = await request(`${server.baseUrl}/session/create`, { method: 'POST', headers, body, ca });
   if (status !== 200) throw new Error(`session/create: ${status} ${text}`);
   return JSON.parse(text)[0].session_id;
 }
 
+/**
+ * An HTTP(S) request: `{status, text}`. `ca`: a PEM file to trust, for a server on a test
+ * certificate (Node's fetch takes none).
+ */
+export async function request(url, { method = 'GET', headers = {}, body, ca } = {}) {
+  if (!ca) {
+    const r = await fetch(url, { method, headers, body });
+    return { status: r.status, text: await r.text() };
+  }
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method, ca: readFileSync(ca), headers: body === undefined ? headers : { ...headers, 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** A fresh project JWT (`X-OPENTOK-AUTH`), as an app server signs one. */
+export function projectAuth() {
+  const now = Math.floor(Date.now() / 1000);
+  return signHs256({ iss: API_KEY, ist: 'project', iat: now, exp: now + 300 }, API_SECRET);
+}
+
+/** The server's `GET /v1/stats` (its router's, TURN server's… counters). */
+export async function serverStats(server, { ca } = {}) {
+  const { status, text } = await request(`${server.baseUrl}/v1/stats`, { headers: { 'X-OPENTOK-AUTH': projectAuth() }, ca });
+  if (status !== 200) throw new Error(`/v1/stats: ${status} ${text}`);
+  return JSON.parse(text);
+}
+
+/**
+ * The candidate pair each of the page's peer connections selected, from getRtcStatsReport():
+ * `publishers` (one entry per publisher, or per subscriber of it in a relayed session) and
+ * `subscribers`. Each pair: its local candidate's `localType`, `protocol`, `relayProtocol`,
+ * `url` and `local` address, the remote candidate's `remoteType`, `remoteProtocol` and
+ * `remote` address, and the bytes it carried.
+ */
+export function selectedPairs(page) {
+  return page.evaluate(async () => {
+    const pick = (report) => {
+      const all = [...report.values()];
+      const transport = all.find((s) => s.type === 'transport' && s.selectedCandidatePairId);
+      const p = transport ? report.get(transport.selectedCandidatePairId) : all.find((s) => s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded');
+      if (!p) return null;
+      const local = report.get(p.localCandidateId);
+      const remote = report.get(p.remoteCandidateId);
+      return {
+        state: p.state,
+        localType: local.candidateType,
+        protocol: local.protocol,
+        relayProtocol: local.relayProtocol ?? null,
+        url: local.url ?? null,
+        localAddress: local.address,
+        local: `${local.address}:${local.port}`,
+        remoteType: remote.candidateType,
+        remoteProtocol: remote.protocol,
+        remotePort: remote.port,
+        remote: `${remote.address}:${remote.port}`,
+        bytesReceived: p.bytesReceived,
+        bytesSent: p.bytesSent,
+      };
+    };
+    const publishers = [];
+    for (const pub of T.publishers) {
+      for (const c of await pub.getRtcStatsReport()) publishers.push({ connectionId: c.connectionId, subscriberId: c.subscriberId, ...pick(c.rtcStatsReport) });
+    }
+    const subscribers = [];
+    for (const [streamId, sub] of T.subscribers) subscribers.push({ streamId, from: sub.stream.connection.connectionId, ...pick(await sub.getRtcStatsReport()) });
+    return { publishers, subscribers };
+  });
+}
+
 /** `GET /v2/project/{key}/inspector{path}` with a fresh project JWT; asserts a 200, returns the JSON. */
 export async function inspector(server, path) {
-  const now = Math.floor(Date.now() / 1000);
-  const auth = signHs256({ iss: API_KEY, ist: 'project', iat: now, exp: now + 300 }, API_SECRET);
   const r = await fetch(`${server.baseUrl}/v2/project/${API_KEY}/inspector${path}`, {
-    headers: { 'X-OPENTOK-AUTH': auth },
+    headers: { 'X-OPENTOK-AUTH': projectAuth() },
   });
   if (r.status !== 200) throw new Error(`inspector ${path}: ${r.status} ${await r.text()}`);
   return r.json();
