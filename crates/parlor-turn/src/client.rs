@@ -347,7 +347,7 @@ mod tests {
         let mut client =
             TurnClient::new("10.0.0.1:3478".parse().unwrap(), &username, &password, now);
         let mut net = Net::default();
-        let mut pump = |client: &mut TurnClient, server: &mut TurnServer, net: &mut Net| {
+        let pump = |client: &mut TurnClient, server: &mut TurnServer, net: &mut Net| {
             let mut relayed = Vec::new();
             for _ in 0..10 {
                 while let Some(m) = client.poll_transmit() {
