@@ -1,4 +1,5 @@
-//! The worker: one thread, one UDP socket, every transport on it.
+//! The worker: one thread, one UDP socket (and, when configured, the ICE-TCP listener and
+//! its connections: `worker/tcp.rs`), every transport on them.
 //!
 //! The loop waits (mio) for a datagram, a command or the earliest transport deadline, then:
 //! reads every pending datagram and feeds it to its transport; runs expired timers;
