@@ -3,7 +3,10 @@
 // whose firewall passes only TCP to the server's HTTPS port, the pages' and the TURN server's
 // TLS port — no UDP, not the router's ICE-TCP port. Her media reaches the router through the
 // embedded TURN server over TLS, with the credentials Parlor minted for her connection;
-// Ann, on this machine, connects directly. getStats shows each one's path.
+// Ann, on this machine, connects directly. getStats shows each one's path. In a relayed
+// (peer-to-peer) session the same two browsers reach each other through the TURN server:
+// each side's relay is the other's peer, which the server allows (its own relays) while it
+// refuses every other address.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -85,5 +88,34 @@ test('only TLS to the TURN port gets out: the call goes through the embedded TUR
     await new Promise((r) => setTimeout(r, 500));
   }
   assert.ok(turn.allocations >= 2 && turn.relayedToPeers > 200 && turn.relayedToClients > 200, JSON.stringify(turn));
+  for (const p of [ann, carol]) await p.context().close();
+});
+
+test('a relayed session: the firewalled browser and the open one call peer to peer through the TURN server', { skip: unavailable ?? false, timeout: 120000 }, async () => {
+  const sid = await createSession(env.server, { relayed: true, ca: env.cert });
+  const before = await serverStats(env.server, { ca: env.cert });
+  const ann = await participant(env.browser);
+  const carol = await participant(env.firewalled);
+  const a = await join(ann, sid, { data: 'name=Ann' });
+  const c = await join(carol, sid, { data: 'name=Carol' });
+  assert.ok(a.streamId && c.streamId, JSON.stringify({ a, c }));
+  await expectLiveVideos(ann, 1, 45000);
+  await expectLiveVideos(carol, 1, 45000);
+  const carolPairs = await selectedPairs(carol);
+  const annPairs = await selectedPairs(ann);
+  console.log(`relayed session, Carol: ${JSON.stringify(carolPairs)}`);
+  console.log(`relayed session, Ann: ${JSON.stringify(annPairs)}`);
+  // Carol's every peer connection (her publisher's to Ann, her subscriber's from Ann) goes
+  // out through the TURN server over TLS; the far end is Ann's relay on the same server.
+  for (const p of [...carolPairs.publishers, ...carolPairs.subscribers]) {
+    assert.equal(p.localType, 'relay', JSON.stringify(p));
+    assert.equal(p.relayProtocol, 'tls', JSON.stringify(p));
+    assert.equal(p.remoteType, 'relay', JSON.stringify(p));
+  }
+  // The media router forwarded nothing: peer to peer, relayed by TURN.
+  const after = await serverStats(env.server, { ca: env.cert });
+  assert.equal(after.router.rtpForwarded, before.router.rtpForwarded);
+  assert.equal(after.router.producers, 0);
+  assert.ok(after.turn.relayedToPeers > before.turn.relayedToPeers + 200, JSON.stringify(after.turn));
   for (const p of [ann, carol]) await p.context().close();
 });
