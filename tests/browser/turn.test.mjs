@@ -134,6 +134,37 @@ test("transportPolicy 'relay': the call goes through coturn with the credentials
   await c.close();
 });
 
+test("session.setIceConfig: checked as initSession's option, and the next publisher relays only", { timeout: 90000 }, async () => {
+  const sid = await createSession(env.server);
+  const url = `${env.pages.baseUrl}/test.html`;
+  const ann = await openPage(env.browser, url);
+  const bob = await openPage(env.browser, url);
+  const a = await join(ann, sid, { publish: false, data: 'name=Ann' });
+  assert.ok(a.connectionId, JSON.stringify(a));
+  const refused = await ann.evaluate(() => {
+    try {
+      T.session.setIceConfig({ transportPolicy: 'tcp' });
+      return null;
+    } catch (e) {
+      return { name: e.name, code: e.code, message: e.message };
+    }
+  });
+  assert.equal(refused?.code, 1011, JSON.stringify(refused));
+  // Connected without relaying; from now on, relay only.
+  const published = await ann.evaluate(() => {
+    T.session.setIceConfig({ transportPolicy: 'relay' });
+    return T.publishNow();
+  });
+  assert.ok(published.streamId, JSON.stringify(published));
+  const b = await join(bob, sid, { publish: false, data: 'name=Bob' });
+  assert.ok(b.connectionId, JSON.stringify(b));
+  await expectLiveVideos(bob, 1, 30000);
+  const pairs = await selectedPairs(ann);
+  assert.equal(pairs.publishers.length, 1);
+  assert.equal(pairs.publishers[0].localType, 'relay', JSON.stringify(pairs));
+  for (const p of [ann, bob]) await p.context().close();
+});
+
 test("includeServers 'custom': only the app's customServers, with credentials the app computed", { timeout: 90000 }, async () => {
   // On the server whose own credentials coturn refuses: the call connects only through the
   // custom server, and the server's credentials are never even tried.

@@ -2399,6 +2399,14 @@
     _isConnected() {
       return this.status === "connected" && !!this.channel?.isOpen;
     }
+    /**
+     * Replaces the `iceConfig` given to OT.initSession (OpenTok.js's Session.setIceConfig): it
+     * applies to the peer connections made from now on. Throws OT_INVALID_PARAMETER as
+     * initSession does for a malformed one.
+     */
+    setIceConfig(iceConfig) {
+      this.iceConfig = checkIceConfig(iceConfig);
+    }
     /** @internal */
     async _rtcConfiguration() {
       const config = { ...iceSettings(this.iceConfig, this.serverIceServers), bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" };

@@ -107,7 +107,7 @@ export class Session extends EventEmitter<SessionEventMap> {
 
   private readonly host: Host;
   private readonly options: SessionOptions;
-  private readonly iceConfig: IceConfig | undefined;
+  private iceConfig: IceConfig | undefined;
   /** The server's STUN/TURN servers for this connection (`connected.iceServers`). */
   private serverIceServers: IceServer[] = [];
   /** The session is relayed (`connected.relayed`): media goes peer to peer. */
@@ -303,6 +303,15 @@ export class Session extends EventEmitter<SessionEventMap> {
   /** @internal */
   _isConnected(): boolean {
     return this.status === 'connected' && !!this.channel?.isOpen;
+  }
+
+  /**
+   * Replaces the `iceConfig` given to OT.initSession (OpenTok.js's Session.setIceConfig): it
+   * applies to the peer connections made from now on. Throws OT_INVALID_PARAMETER as
+   * initSession does for a malformed one.
+   */
+  setIceConfig(iceConfig: IceConfig): void {
+    this.iceConfig = checkIceConfig(iceConfig);
   }
 
   /** @internal */

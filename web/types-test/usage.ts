@@ -19,6 +19,7 @@ OT.initSession(apiKey, sessionId, {
     customServers: [{ urls: ['turn:turn.example.com:3478?transport=udp', 'turns:turn.example.com:443?transport=tcp'], username: 'u', credential: 'p' }],
   },
 });
+session.setIceConfig({ transportPolicy: 'relay' });
 session.on('streamCreated', (event) => {
   const stream: Stream = event.stream;
   session.subscribe(stream, 'subscriber', { insertMode: 'append', width: '100%', height: '100%' }, handleError);

@@ -62,7 +62,7 @@ export declare class Session extends EventEmitter<SessionEventMap> {
     readonly subscribe: SubscribeFn;
     private readonly host;
     private readonly options;
-    private readonly iceConfig;
+    private iceConfig;
     /** The server's STUN/TURN servers for this connection (`connected.iceServers`). */
     private serverIceServers;
     /** The session is relayed (`connected.relayed`): media goes peer to peer. */
@@ -101,6 +101,12 @@ export declare class Session extends EventEmitter<SessionEventMap> {
     getSubscribersForStream(stream: Stream | string): Subscriber[];
     /** The Room State: participants and streams, as one plain object (see `stateChanged`). */
     getState(): RoomState;
+    /**
+     * Replaces the `iceConfig` given to OT.initSession (OpenTok.js's Session.setIceConfig): it
+     * applies to the peer connections made from now on. Throws OT_INVALID_PARAMETER as
+     * initSession does for a malformed one.
+     */
+    setIceConfig(iceConfig: IceConfig): void;
     private doConnect;
     private onConnected;
     /** Sends the server what this client measures of its media, every `interval` ms. */
