@@ -17,6 +17,10 @@ pub const MAX_FRAME: usize = u16::MAX as usize;
 /// Bytes a connection may have waiting to be written before new frames are dropped:
 /// about 0.8 s of a 4 Mbit/s subscription, far more than a healthy connection queues.
 pub const WRITE_LIMIT: usize = 512 * 1024;
+/// The most ICE-TCP connections the router holds from one IP address at once: an office
+/// behind one NAT address needs about two per peer connection; one host cannot take every
+/// slot (the router holds 4096 in all).
+pub const MAX_CONNECTIONS_PER_IP: usize = 256;
 /// Read buffer size to start with; it grows (to one maximal frame) only for big frames.
 const INITIAL_READ: usize = 4096;
 

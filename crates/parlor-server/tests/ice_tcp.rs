@@ -245,3 +245,44 @@ async fn media_tcp_port_off_offers_udp_only() {
         "connected without a TCP candidate: {connected:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_tcp_slot() {
+    use parlor_router::ice_tcp::MAX_CONNECTIONS_PER_IP;
+    let server = Server::start();
+    let addr = server.media_tcp_addr().unwrap();
+    let held: Vec<TcpStream> = (0..MAX_CONNECTIONS_PER_IP)
+        .map(|_| TcpStream::connect(addr).unwrap())
+        .collect();
+    // The router accepted them all; one more from the same address is closed at once.
+    let mut stats = server.stats().await;
+    for _ in 0..50 {
+        if tcp_stats(&stats, "open") == MAX_CONNECTIONS_PER_IP as u64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stats = server.stats().await;
+    }
+    assert_eq!(
+        tcp_stats(&stats, "open"),
+        MAX_CONNECTIONS_PER_IP as u64,
+        "{stats}"
+    );
+    let mut extra = TcpStream::connect(addr).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 4];
+    let closed = extra.read(&mut buf);
+    assert!(
+        matches!(closed, Ok(0))
+            || closed
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the connection past the cap is closed: {closed:?}"
+    );
+    let stats = server.stats().await;
+    assert!(tcp_stats(&stats, "refused") >= 1, "{stats}");
+    assert_eq!(tcp_stats(&stats, "open"), MAX_CONNECTIONS_PER_IP as u64);
+    drop(held);
+}

@@ -7,7 +7,8 @@
 //! (MESSAGE-INTEGRITY checked by str0m); from then on it carries that transport's traffic
 //! only. What str0m sends with `Protocol::Tcp` goes back on the connection the peer
 //! address names. A connection that no transport claims within [`CLAIM_TIMEOUT`], or
-//! whose transport is gone, is closed.
+//! whose transport is gone, is closed; at most [`MAX_CONNECTIONS`] are open, and
+//! [`crate::ice_tcp::MAX_CONNECTIONS_PER_IP`] from one address.
 
 use std::io::{Read as _, Write as _};
 
@@ -33,6 +34,8 @@ pub(super) struct TcpSide {
     by_peer: HashMap<SocketAddr, usize>,
     /// Connections with frames queued and not written in this pass.
     dirty: Vec<usize>,
+    /// Open connections per peer IP.
+    per_ip: HashMap<std::net::IpAddr, usize>,
     pub stats: IceTcpStats,
 }
 
@@ -70,6 +73,7 @@ impl TcpSide {
             conns: Slab::new(),
             by_peer: HashMap::new(),
             dirty: Vec::new(),
+            per_ip: HashMap::new(),
             stats: IceTcpStats::default(),
         })
     }
@@ -84,7 +88,10 @@ impl Worker {
         loop {
             match tcp.listener.accept() {
                 Ok((mut stream, peer)) => {
-                    if tcp.conns.len() >= MAX_CONNECTIONS {
+                    let from_ip = tcp.per_ip.get(&peer.ip()).copied().unwrap_or(0);
+                    if tcp.conns.len() >= MAX_CONNECTIONS
+                        || from_ip >= crate::ice_tcp::MAX_CONNECTIONS_PER_IP
+                    {
                         tcp.stats.refused += 1;
                         continue; // dropped: closed
                     }
@@ -109,6 +116,7 @@ impl Worker {
                         dirty: false,
                         waiting_writable: false,
                     });
+                    *tcp.per_ip.entry(peer.ip()).or_default() += 1;
                     tcp.stats.accepted += 1;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
@@ -315,6 +323,12 @@ impl Worker {
             tcp.by_peer.remove(&conn.peer);
         }
         tcp.dirty.retain(|&d| d != c);
+        if let Some(n) = tcp.per_ip.get_mut(&conn.peer.ip()) {
+            *n -= 1;
+            if *n == 0 {
+                tcp.per_ip.remove(&conn.peer.ip());
+            }
+        }
         tcp.stats.closed += 1;
     }
 
