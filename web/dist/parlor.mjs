@@ -1104,44 +1104,24 @@ var Publisher = class extends EventEmitter {
     }
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
-    const hasAudio = !!cap.audioTrack && this.audioOn;
-    const hasVideo = !!cap.videoTrack && this.videoOn;
-    const neither = !hasAudio && !hasVideo;
-    this.announced = deferred();
-    const reply = await session._request(
-      {
-        type: "publish",
-        name: this.props.name ?? "",
-        hasAudio: neither ? !cap.videoTrack : hasAudio,
-        hasVideo: neither ? !!cap.videoTrack : hasVideo,
-        videoType: this.videoType(),
-        videoDimensions: this.dimensions() ?? null,
-        sdp: offer.sdp
-      },
-      "publish"
-    );
-    this.streamId = reply.streamId;
-    if (this.destroyed || this.session !== session) {
-      throw otError("OT_CANCEL", "the publisher was unpublished while publishing", ExceptionCodes.UNABLE_TO_PUBLISH);
-    }
-    session._registerPublisher(reply.streamId, this);
+    const { reply, neither } = await this.requestPublish(session, offer.sdp);
     try {
       await pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
     } catch (e) {
       throw otError("OT_SET_REMOTE_DESCRIPTION_FAILED", `the server's answer was refused: ${e.message}`, ExceptionCodes.UNABLE_TO_PUBLISH);
     }
     await this.applyBitrate(pc);
-    if (neither) void this.sendProperty({ hasAudio: false, hasVideo: false }).catch(() => void 0);
-    const stream = await withTimeout(this.announced.promise, ANNOUNCE_TIMEOUT_MS, "publishing", "OT_TIMEOUT", ExceptionCodes.UNABLE_TO_PUBLISH);
-    this.stream = stream;
-    stream.frameRate = this.props.frameRate;
-    this.emit("streamCreated", { stream });
-    session._stateChanged("published");
-    this.levels.start();
+    await this.awaitAnnounced(session, neither);
   }
   /** Relayed: the stream is registered and announced at once; media goes to each subscriber
    *  over its own peer connection, set up when its offer comes ({@link _onP2pSignal}). */
   async negotiateRelayed(session) {
+    const { neither } = await this.requestPublish(session, "");
+    await this.awaitAnnounced(session, neither);
+  }
+  /** Asks the server to publish (with the SDP offer, or none in a relayed session) and
+   *  registers the stream it names. `neither`: announced with a track it turns off next. */
+  async requestPublish(session, sdp) {
     const cap = this.captured;
     const hasAudio = !!cap.audioTrack && this.audioOn;
     const hasVideo = !!cap.videoTrack && this.videoOn;
@@ -1155,7 +1135,7 @@ var Publisher = class extends EventEmitter {
         hasVideo: neither ? !!cap.videoTrack : hasVideo,
         videoType: this.videoType(),
         videoDimensions: this.dimensions() ?? null,
-        sdp: ""
+        sdp
       },
       "publish"
     );
@@ -1164,6 +1144,10 @@ var Publisher = class extends EventEmitter {
       throw otError("OT_CANCEL", "the publisher was unpublished while publishing", ExceptionCodes.UNABLE_TO_PUBLISH);
     }
     session._registerPublisher(reply.streamId, this);
+    return { reply, neither };
+  }
+  /** Waits for the server's `streamCreated` of our stream, then tells the app. */
+  async awaitAnnounced(session, neither) {
     if (neither) void this.sendProperty({ hasAudio: false, hasVideo: false }).catch(() => void 0);
     const stream = await withTimeout(this.announced.promise, ANNOUNCE_TIMEOUT_MS, "publishing", "OT_TIMEOUT", ExceptionCodes.UNABLE_TO_PUBLISH);
     this.stream = stream;

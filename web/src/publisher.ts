@@ -279,6 +279,27 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
     }
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
+    const { reply, neither } = await this.requestPublish(session, offer.sdp!);
+    try {
+      await pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp });
+    } catch (e) {
+      throw otError('OT_SET_REMOTE_DESCRIPTION_FAILED', `the server's answer was refused: ${(e as Error).message}`, ExceptionCodes.UNABLE_TO_PUBLISH);
+    }
+    await this.applyBitrate(pc);
+    await this.awaitAnnounced(session, neither);
+  }
+
+  /** Relayed: the stream is registered and announced at once; media goes to each subscriber
+   *  over its own peer connection, set up when its offer comes ({@link _onP2pSignal}). */
+  private async negotiateRelayed(session: Session) {
+    const { neither } = await this.requestPublish(session, '');
+    await this.awaitAnnounced(session, neither);
+  }
+
+  /** Asks the server to publish (with the SDP offer, or none in a relayed session) and
+   *  registers the stream it names. `neither`: announced with a track it turns off next. */
+  private async requestPublish(session: Session, sdp: string) {
+    const cap = this.captured!;
     const hasAudio = !!cap.audioTrack && this.audioOn;
     const hasVideo = !!cap.videoTrack && this.videoOn;
     // The server refuses a stream announced with neither: announce the track there is, and
@@ -293,7 +314,7 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
         hasVideo: neither ? !!cap.videoTrack : hasVideo,
         videoType: this.videoType(),
         videoDimensions: this.dimensions() ?? null,
-        sdp: offer.sdp!,
+        sdp,
       },
       'publish',
     );
@@ -302,48 +323,13 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
       throw otError('OT_CANCEL', 'the publisher was unpublished while publishing', ExceptionCodes.UNABLE_TO_PUBLISH);
     }
     session._registerPublisher(reply.streamId, this);
-    try {
-      await pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp });
-    } catch (e) {
-      throw otError('OT_SET_REMOTE_DESCRIPTION_FAILED', `the server's answer was refused: ${(e as Error).message}`, ExceptionCodes.UNABLE_TO_PUBLISH);
-    }
-    await this.applyBitrate(pc);
-    if (neither) void this.sendProperty({ hasAudio: false, hasVideo: false }).catch(() => undefined);
-    const stream = await withTimeout(this.announced.promise, ANNOUNCE_TIMEOUT_MS, 'publishing', 'OT_TIMEOUT', ExceptionCodes.UNABLE_TO_PUBLISH);
-    this.stream = stream;
-    stream.frameRate = this.props.frameRate;
-    this.emit('streamCreated', { stream });
-    session._stateChanged('published');
-    this.levels.start();
+    return { reply, neither };
   }
 
-  /** Relayed: the stream is registered and announced at once; media goes to each subscriber
-   *  over its own peer connection, set up when its offer comes ({@link _onP2pSignal}). */
-  private async negotiateRelayed(session: Session) {
-    const cap = this.captured!;
-    const hasAudio = !!cap.audioTrack && this.audioOn;
-    const hasVideo = !!cap.videoTrack && this.videoOn;
-    const neither = !hasAudio && !hasVideo;
-    this.announced = deferred<Stream>();
-    const reply = await session._request(
-      {
-        type: 'publish',
-        name: this.props.name ?? '',
-        hasAudio: neither ? !cap.videoTrack : hasAudio,
-        hasVideo: neither ? !!cap.videoTrack : hasVideo,
-        videoType: this.videoType(),
-        videoDimensions: this.dimensions() ?? null,
-        sdp: '',
-      },
-      'publish',
-    );
-    this.streamId = reply.streamId;
-    if (this.destroyed || this.session !== session) {
-      throw otError('OT_CANCEL', 'the publisher was unpublished while publishing', ExceptionCodes.UNABLE_TO_PUBLISH);
-    }
-    session._registerPublisher(reply.streamId, this);
+  /** Waits for the server's `streamCreated` of our stream, then tells the app. */
+  private async awaitAnnounced(session: Session, neither: boolean) {
     if (neither) void this.sendProperty({ hasAudio: false, hasVideo: false }).catch(() => undefined);
-    const stream = await withTimeout(this.announced.promise, ANNOUNCE_TIMEOUT_MS, 'publishing', 'OT_TIMEOUT', ExceptionCodes.UNABLE_TO_PUBLISH);
+    const stream = await withTimeout(this.announced!.promise, ANNOUNCE_TIMEOUT_MS, 'publishing', 'OT_TIMEOUT', ExceptionCodes.UNABLE_TO_PUBLISH);
     this.stream = stream;
     stream.frameRate = this.props.frameRate;
     this.emit('streamCreated', { stream });

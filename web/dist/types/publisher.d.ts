@@ -96,6 +96,11 @@ export declare class Publisher extends EventEmitter<PublisherEventMap> {
     /** Relayed: the stream is registered and announced at once; media goes to each subscriber
      *  over its own peer connection, set up when its offer comes ({@link _onP2pSignal}). */
     private negotiateRelayed;
+    /** Asks the server to publish (with the SDP offer, or none in a relayed session) and
+     *  registers the stream it names. `neither`: announced with a track it turns off next. */
+    private requestPublish;
+    /** Waits for the server's `streamCreated` of our stream, then tells the app. */
+    private awaitAnnounced;
     private answerSubscriber;
     private acquire;
     private videoType;
