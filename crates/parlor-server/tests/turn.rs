@@ -575,7 +575,19 @@ mod embedded {
         let _publisher = sender.await.unwrap();
         assert!(got >= 45, "received {got} frames through TURN");
         // Both peers' media went through the TURN server: two allocations, relayed both ways.
-        let stats = server.stats().await;
+        // The server publishes its TURN counters once a second, so wait for a fresh copy.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let stats = loop {
+            let stats = server.stats().await;
+            let turn = &stats["turn"];
+            let relayed = |k: &str| turn[k].as_u64().unwrap_or(0);
+            if (relayed("relayedToPeers") > 60 && relayed("relayedToClients") > 60)
+                || tokio::time::Instant::now() > deadline
+            {
+                break stats;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
         let turn = &stats["turn"];
         assert_eq!(turn["allocations"], 2, "{stats}");
         assert!(turn["relayedToPeers"].as_u64().unwrap() > 60, "{stats}");
