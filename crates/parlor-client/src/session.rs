@@ -254,6 +254,7 @@ impl Session {
                 name: "parlor-client".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
             }),
+            context: None,
         };
         ws.send(Message::text(
             serde_json::to_string(&hello).expect("serializes"),

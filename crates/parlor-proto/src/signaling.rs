@@ -24,6 +24,9 @@ pub struct ClientSdk {
     pub version: String,
 }
 
+/// The largest participant context a Rooms client may give at `connect`.
+pub const MAX_CONTEXT_BYTES: usize = 1000;
+
 /// The longest SDK name or version kept.
 pub const MAX_CLIENT_SDK_CHARS: usize = 64;
 
@@ -41,7 +44,17 @@ pub enum ClientMessage {
         /// The client's SDK, shown in the Inspector (optional).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client: Option<ClientSdk>,
+        /// With a Rooms join token: the participant's context (its connection data, at
+        /// most [`MAX_CONTEXT_BYTES`]). Refused with an OpenTok token, whose connection
+        /// data is in the token.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        context: Option<String>,
     },
+    /// Replace the connection's Rooms join token with a fresh one (from
+    /// `refresh_client_token`) before it expires; answered with `ok`. A connection whose
+    /// token expires is closed with reason `token expired`.
+    #[serde(rename_all = "camelCase")]
+    UpdateToken { id: Option<String>, token: String },
     /// Publish a stream: an SDP offer with send-only audio and/or video.
     #[serde(rename_all = "camelCase")]
     Publish {
@@ -386,6 +399,7 @@ impl ClientMessage {
         match self {
             ClientMessage::Connect { .. } => None,
             ClientMessage::Publish { id, .. }
+            | ClientMessage::UpdateToken { id, .. }
             | ClientMessage::Unpublish { id, .. }
             | ClientMessage::Subscribe { id, .. }
             | ClientMessage::SetSubscription { id, .. }

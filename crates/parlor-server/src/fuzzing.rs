@@ -106,7 +106,16 @@ impl Harness {
             notifier,
             "http://127.0.0.1:1".into(),
         );
+        let rooms = Arc::new(
+            crate::rooms::Rooms::new(
+                store.clone(),
+                signaling.clone(),
+                parlor_proto::rooms_token::SigningKey::from_seed(&[7; 32]).expect("a seed"),
+            )
+            .expect("the rooms of a fresh store"),
+        );
         let state = AppState {
+            rooms,
             store,
             rest_rate: Arc::new(crate::limits::RestRateLimiter::new(config.rates.rest)),
             config: Arc::new(config),

@@ -43,6 +43,7 @@ pub mod inspector;
 pub mod limits;
 pub mod logsafe;
 pub mod project;
+pub mod rooms;
 pub mod server;
 pub mod signaling;
 pub mod store;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub rest_rate: Arc<limits::RestRateLimiter>,
     /// The embedded TURN server, when `--turn-port` runs one.
     pub turn: Option<Arc<turn::embedded::EmbeddedTurn>>,
+    /// The Rooms (Telnyx Video Rooms) domain.
+    pub rooms: Arc<rooms::Rooms>,
 }
 
 impl AppState {

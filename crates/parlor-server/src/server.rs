@@ -115,8 +115,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         notifier,
         format!("{scheme}://{addr}"),
     );
+    let rooms_key = crate::rooms::key::load_or_create(&config.data_dir)?;
+    let rooms = Arc::new(crate::rooms::Rooms::new(
+        store.clone(),
+        signaling.clone(),
+        rooms_key,
+    )?);
     let rest_rate = Arc::new(crate::limits::RestRateLimiter::new(config.rates.rest));
     let state = AppState {
+        rooms,
         store,
         rest_rate,
         config: Arc::new(config),

@@ -110,6 +110,8 @@ const MIGRATIONS: &[&str] = &[
     crate::inspector::store::CLIENT_STATS_SCHEMA,
     // Live streaming broadcasts (`crate::broadcasts::model`).
     crate::broadcasts::model::SCHEMA,
+    // Rooms, room sessions and participants (`crate::rooms::model`).
+    crate::rooms::model::SCHEMA,
 ];
 
 /// A project: the owner of sessions, identified by its API key.

@@ -13,6 +13,7 @@ fn parses_requests_with_defaults() {
             session_id: "s".into(),
             token: "t".into(),
             client: None,
+            context: None,
         }
     );
     let m = ClientMessage::parse(

@@ -1,6 +1,7 @@
-//! The REST API, in the OpenTok wire format (`docs/` and the reference describe it).
+//! The REST API: the OpenTok wire format (`docs/` and the reference describe it), and the
+//! Rooms (Telnyx Video Rooms) API in its own module, [`rooms`], with its own shapes.
 //!
-//! Every response is JSON with `Content-Type: application/json` exactly (the SDKs compare
+//! Every OpenTok response is JSON with `Content-Type: application/json` exactly (the SDKs compare
 //! the whole header); every error is `{"code": <status>, "message": "<specific reason>"}`.
 //! Every endpoint but `/health` requires the `X-OPENTOK-AUTH` project JWT.
 
@@ -16,6 +17,7 @@ mod moderation;
 mod params;
 mod project;
 mod rejections;
+pub mod rooms;
 pub(crate) mod sessions;
 mod stats;
 mod streams;
@@ -145,6 +147,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v2/project/{api_key}", any(project::unrouted))
         .route("/v2/project/{api_key}/{*rest}", any(project::unrouted))
+        .merge(rooms::router())
         .merge(crate::web::router())
         .merge(crate::inspector::page::router())
         .fallback(not_found)

@@ -145,19 +145,20 @@ async fn serve(mut socket: WebSocket, state: AppState, mut client: ClientInfo) {
             }
         }
     };
-    let (session_id, token) = match ClientMessage::parse(&first) {
+    let (session_id, token, context) = match ClientMessage::parse(&first) {
         Ok(ClientMessage::Connect {
             version,
             session_id,
             token,
             client: sdk,
+            context,
         }) if version == parlor_proto::signaling::VERSION => {
             if let Some(sdk) = sdk {
                 let max = parlor_proto::signaling::MAX_CLIENT_SDK_CHARS;
                 client.sdk = Some(cut(&sdk.name, max));
                 client.sdk_version = Some(cut(&sdk.version, max));
             }
-            (session_id, token)
+            (session_id, token, context)
         }
         Ok(ClientMessage::Connect { version, .. }) => {
             let msg = error(
@@ -187,6 +188,24 @@ async fn serve(mut socket: WebSocket, state: AppState, mut client: ClientInfo) {
             .await;
         }
     };
+    if parlor_proto::rooms_token::is_join_token(&token) {
+        let (tx, outbox) = super::outbox::outbox();
+        let joined = super::rooms_join::admit(&state, session_id, token, context, client, tx).await;
+        return match joined {
+            Ok(member) => run(socket, state, member, outbox, upgraded).await,
+            Err(refusal) => close(&mut socket, &refusal.msg, refusal.code, &refusal.reason).await,
+        };
+    }
+    if context.is_some() {
+        let msg = error(
+            None,
+            ErrorCode::BadRequest,
+            None,
+            "'context' is for Rooms join tokens; an OpenTok token carries its connection data"
+                .into(),
+        );
+        return close(&mut socket, &msg, CLOSE_PROTOCOL, "protocol error").await;
+    }
     let store = state.store.clone();
     let sid = session_id.clone();
     let verified = tokio::task::spawn_blocking(move || {
@@ -242,7 +261,37 @@ async fn serve(mut socket: WebSocket, state: AppState, mut client: ClientInfo) {
             return close(&mut socket, &e.to_message(None), CLOSE_LIMIT, reason).await;
         }
     };
-    let me = me.connection_id;
+    tracing::info!(session = %grant.session_id, connection = %me.connection_id, role = %grant.role, "connection joined");
+    let member = Member {
+        room,
+        me: me.connection_id,
+        rooms: None,
+    };
+    run(socket, state, member, outbox, upgraded).await
+}
+
+/// A client let into a session's room.
+pub(super) struct Member {
+    pub room: Arc<Room>,
+    /// Its connection ID.
+    pub me: String,
+    /// A Rooms participant's join, when it came with a Rooms join token.
+    pub rooms: Option<super::rooms_join::Participant>,
+}
+
+/// Serves a member until it leaves, is forced out, or goes silent.
+async fn run(
+    socket: WebSocket,
+    state: AppState,
+    member: Member,
+    outbox: OutboxReader,
+    upgraded: Instant,
+) {
+    let Member {
+        room,
+        me,
+        rooms: mut participant,
+    } = member;
     state
         .signaling
         .histograms
@@ -252,7 +301,6 @@ async fn serve(mut socket: WebSocket, state: AppState, mut client: ClientInfo) {
     // Offers, answers and candidates of relayed sessions, at the same rate as signals but
     // counted apart (a call setting up must not eat the app's signal budget, nor it theirs).
     let p2p_signals = state.signaling.signal_limiter();
-    tracing::info!(session = %grant.session_id, connection = %me, role = %grant.role, "connection joined");
 
     // 3. Serve until the client leaves, is forced out, or goes silent. Three tasks, so
     // that none waits for another: this one reads the client and keeps the heartbeat; the
@@ -323,6 +371,16 @@ async fn serve(mut socket: WebSocket, state: AppState, mut client: ClientInfo) {
                     room.send_to(&me, &e.to_message(id.as_deref()));
                     continue;
                 }
+                if let Ok(ClientMessage::UpdateToken { id, token }) = &request
+                    && let Some(p) = &mut participant
+                {
+                    let reply = match p.update_token(&state, token).await {
+                        Ok(()) => ServerMessage::Ok { id: id.clone() },
+                        Err(e) => e.to_message(id.as_deref()),
+                    };
+                    room.send_to(&me, &reply);
+                    continue;
+                }
                 if let Err(mpsc::error::TrySendError::Full(request)) = requests_tx.try_send(request) {
                     let id = match &request {
                         Ok(msg) => msg.id().map(str::to_owned),
@@ -344,11 +402,28 @@ async fn serve(mut socket: WebSocket, state: AppState, mut client: ClientInfo) {
                     break ConnectionReason::NetworkDisconnected;
                 }
             }
+            _ = super::rooms_join::token_expiry(participant.as_ref()) => {
+                let p = participant.as_mut().expect("only a participant's token expires");
+                p.token_expired = true;
+                let msg = error(
+                    None,
+                    ErrorCode::AuthFailed,
+                    Some(super::rooms_join::REASON_TOKEN_EXPIRED),
+                    "the join token expired: refresh it (refresh_client_token) and send \
+                     updateToken before it does"
+                        .into(),
+                );
+                room.send_to(&me, &msg);
+                break ConnectionReason::ForceDisconnected;
+            }
         }
     };
     drop(requests_tx);
     worker.abort();
     room.leave(&me, reason);
+    if let Some(p) = participant {
+        p.left(&state, &me, reason).await;
+    }
     // The writer ends by itself once the member's queue is dropped with the room's entry
     // (after sending what is queued, a close frame included); one that is stuck on a
     // client that does not read is cut off.
@@ -494,6 +569,11 @@ pub(crate) async fn handle(
     let ok = |id: Option<String>| Ok(ServerMessage::Ok { id });
     match msg {
         ClientMessage::Connect { .. } => unreachable!("handled by the connection loop"),
+        // A participant's token update is handled by its connection loop.
+        ClientMessage::UpdateToken { .. } => Err(ProtocolError::new(
+            ErrorCode::BadRequest,
+            "updateToken is for connections made with a Rooms join token; an OpenTok token              is checked only at connect",
+        )),
         ClientMessage::Ping { id } => Ok(ServerMessage::Pong { id }),
         ClientMessage::Stats { id, reports } => {
             if reports.len() > MAX_STATS_REPORTS {

@@ -14,6 +14,7 @@
 pub mod connection;
 pub mod outbox;
 pub mod room;
+pub mod rooms_join;
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;

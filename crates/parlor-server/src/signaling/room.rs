@@ -217,6 +217,11 @@ impl Room {
         lock(&self.state).members.is_empty()
     }
 
+    /// The connections' IDs, oldest first.
+    pub fn connection_ids(&self) -> Vec<String> {
+        lock(&self.state).members.keys().cloned().collect()
+    }
+
     /// Adds a connection: it receives `connected` (with everyone else and every announced
     /// stream), the others receive `connectionCreated`. Refused when the session holds
     /// [`SessionCaps::connections`] already.
