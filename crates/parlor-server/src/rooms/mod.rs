@@ -43,6 +43,45 @@ pub mod left {
     pub const TOKEN_EXPIRED: &str = "token_expired";
 }
 
+/// What happened in a room, for the Rooms webhooks (`video.room.*`), in order per room
+/// session. Every event names its room (for its webhook settings) and carries the
+/// webhook's payload fields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoomsEvent {
+    /// `video.room.session.started`
+    SessionStarted {
+        room_id: String,
+        room_session_id: String,
+        at: i64,
+    },
+    /// `video.room.session.ended`
+    SessionEnded {
+        room_id: String,
+        room_session_id: String,
+        at: i64,
+        duration_secs: i64,
+        ended_reason: String,
+    },
+    /// `video.room.participant.joined`
+    ParticipantJoined {
+        room_id: String,
+        room_session_id: String,
+        participant_id: String,
+        context: Option<String>,
+        at: i64,
+    },
+    /// `video.room.participant.left`
+    ParticipantLeft {
+        room_id: String,
+        room_session_id: String,
+        participant_id: String,
+        context: Option<String>,
+        at: i64,
+        duration_secs: i64,
+        left_reason: String,
+    },
+}
+
 /// Why a Rooms join was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum JoinError {
@@ -58,6 +97,15 @@ pub enum JoinError {
     Refused(ProtocolError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The room session a participant is in, as its connection knows it.
+#[derive(Debug, Clone, Copy)]
+pub struct RoomSessionRef<'a> {
+    pub room_id: &'a str,
+    pub room_session_id: &'a str,
+    /// The Parlor session it is.
+    pub session_id: &'a str,
 }
 
 /// A join that was let in.
@@ -80,6 +128,8 @@ pub struct Rooms {
     /// Why a participant the server is removing leaves (kick, end, room deletion),
     /// consumed when its connection ends.
     leave_reasons: Mutex<HashMap<String, &'static str>>,
+    /// Receivers of [`RoomsEvent`]s.
+    observers: Mutex<Vec<tokio::sync::mpsc::UnboundedSender<RoomsEvent>>>,
 }
 
 impl std::fmt::Debug for Rooms {
@@ -106,7 +156,20 @@ impl Rooms {
             key,
             live: Mutex::new(()),
             leave_reasons: Mutex::new(HashMap::new()),
+            observers: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Starts receiving every room's [`RoomsEvent`]s, from now on.
+    pub fn observe(&self) -> tokio::sync::mpsc::UnboundedReceiver<RoomsEvent> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        crate::signaling::lock(&self.observers).push(tx);
+        rx
+    }
+
+    fn emit(&self, event: RoomsEvent) {
+        let mut observers = crate::signaling::lock(&self.observers);
+        observers.retain(|tx| tx.send(event.clone()).is_ok());
     }
 
     pub fn signing_key(&self) -> &SigningKey {
@@ -190,6 +253,13 @@ impl Rooms {
             left_reason: None,
             updated_at: connection.creation_time,
         })?;
+        self.emit(RoomsEvent::ParticipantJoined {
+            room_id: room.room_id.clone(),
+            room_session_id: room_session_id.clone(),
+            participant_id: connection.connection_id.clone(),
+            context: (!connection.data.is_empty()).then(|| connection.data.clone()),
+            at: connection.creation_time,
+        });
         Ok(Admitted {
             room: signaling_room,
             connection,
@@ -220,6 +290,11 @@ impl Rooms {
             ended_reason: None,
         };
         self.store.insert_room_session(&record)?;
+        self.emit(RoomsEvent::SessionStarted {
+            room_id: room.room_id.clone(),
+            room_session_id: record.room_session_id.clone(),
+            at: now,
+        });
         tracing::info!(room = %room.room_id, room_session = %record.room_session_id,
                        session = %session.session_id, "room session started");
         Ok((record.room_session_id, session))
@@ -229,8 +304,7 @@ impl Rooms {
     /// it, and ends the room session if it was the last one in. Blocking (SQLite).
     pub fn left(
         &self,
-        room_session_id: &str,
-        session_id: &str,
+        room: &RoomSessionRef<'_>,
         participant_id: &str,
         reason: ConnectionReason,
         token_expired: bool,
@@ -248,15 +322,64 @@ impl Rooms {
             });
         let _live = crate::signaling::lock(&self.live);
         let now = crate::unix_millis();
-        self.store.participant_left(participant_id, why, now)?;
+        self.participant_gone(room, participant_id, why, now)?;
         let empty = self
             .signaling
-            .existing_room(session_id)
+            .existing_room(room.session_id)
             .is_none_or(|r| r.is_empty());
-        if empty && self.store.end_room_session(room_session_id, ended::ALL_LEFT, now)? {
-            tracing::info!(room_session = %room_session_id, "room session ended: everyone left");
+        if empty && self.session_gone(room, ended::ALL_LEFT, now)? {
+            tracing::info!(room_session = %room.room_session_id, "room session ended: everyone left");
         }
         Ok(())
+    }
+
+    /// Marks a participant left (once) and tells the observers. Under the `live` lock.
+    fn participant_gone(
+        &self,
+        room: &RoomSessionRef<'_>,
+        participant_id: &str,
+        why: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        if self.store.participant_left(participant_id, why, now)?
+            && let Some((p, _)) = self.store.participant(participant_id)?
+        {
+            self.emit(RoomsEvent::ParticipantLeft {
+                room_id: room.room_id.to_owned(),
+                room_session_id: room.room_session_id.to_owned(),
+                participant_id: participant_id.to_owned(),
+                context: p.context,
+                at: now,
+                duration_secs: (now - p.joined_at) / 1000,
+                left_reason: why.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Marks a room session ended (once) and tells the observers. Under the `live` lock.
+    fn session_gone(
+        &self,
+        room: &RoomSessionRef<'_>,
+        reason: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        if !self
+            .store
+            .end_room_session(room.room_session_id, reason, now)?
+        {
+            return Ok(false);
+        }
+        if let Some((s, _)) = self.store.room_session(room.room_session_id)? {
+            self.emit(RoomsEvent::SessionEnded {
+                room_id: room.room_id.to_owned(),
+                room_session_id: room.room_session_id.to_owned(),
+                at: now,
+                duration_secs: (now - s.created_at) / 1000,
+                ended_reason: reason.to_owned(),
+            });
+        }
+        Ok(true)
     }
 
     /// Disconnects participants of a live room session (all when `targets` is None),
@@ -288,20 +411,31 @@ impl Rooms {
         n
     }
 
-    /// Ends a live room session: everyone in it is disconnected and it is marked ended
-    /// with `reason` (new joins start a new session). Blocking (SQLite).
+    /// Ends a live room session: everyone in it leaves (with `participants_why`) and it is
+    /// marked ended with `reason` (new joins start a new session). Blocking (SQLite).
     pub fn end(
         &self,
         room_session: &RoomSessionRecord,
         reason: &str,
         participants_why: &'static str,
     ) -> Result<bool, StoreError> {
+        let r = RoomSessionRef {
+            room_id: &room_session.room_id,
+            room_session_id: &room_session.room_session_id,
+            session_id: &room_session.session_id,
+        };
         let ended = {
             let _live = crate::signaling::lock(&self.live);
-            self.store
-                .end_room_session(&room_session.room_session_id, reason, crate::unix_millis())?
+            let now = crate::unix_millis();
+            // Their leaves first, then the session's end (the webhooks' order).
+            if let Some(room) = self.signaling.existing_room(r.session_id) {
+                for id in room.connection_ids() {
+                    self.participant_gone(&r, &id, participants_why, now)?;
+                }
+            }
+            self.session_gone(&r, reason, now)?
         };
-        self.disconnect(&room_session.session_id, None, &[], participants_why);
+        self.disconnect(r.session_id, None, &[], participants_why);
         Ok(ended)
     }
 

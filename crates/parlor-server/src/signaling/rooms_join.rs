@@ -198,13 +198,12 @@ impl Participant {
         let rooms = state.rooms.clone();
         let me = me.to_owned();
         let r = tokio::task::spawn_blocking(move || {
-            rooms.left(
-                &self.room_session_id,
-                &self.session_id,
-                &me,
-                reason,
-                self.token_expired,
-            )
+            let room = crate::rooms::RoomSessionRef {
+                room_id: &self.room_id,
+                room_session_id: &self.room_session_id,
+                session_id: &self.session_id,
+            };
+            rooms.left(&room, &me, reason, self.token_expired)
         })
         .await;
         if let Ok(Err(e)) = r {
