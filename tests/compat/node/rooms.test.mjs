@@ -157,6 +157,9 @@ test('rooms.create without parameters (empty body) and with {}: 201 with default
     const mark = exchanges.length;
     const room = (await tx.rooms.create(...args)).data;
     const x = oneExchange(mark, 'POST', '/v2/rooms', 201);
+    // Without parameters the SDK sends Content-Type: application/json and no body at all.
+    assert.equal(x.requestBody, args.length ? '{}' : null);
+    assert.match(x.requestContentType || '', /^application\/json/);
     checkRoom(room);
     assert.equal(room.enable_recording, false, `create(${JSON.stringify(args)}) sent ${JSON.stringify(x.requestBody)}`);
     assert.ok(Number.isInteger(room.max_participants) && room.max_participants >= 1 && room.max_participants <= 100,
@@ -226,11 +229,13 @@ test('rooms.update (PATCH): changes only the fields sent; bad values 422; unknow
   const got = (await tx.rooms.retrieve(room.id)).data;
   assert.deepEqual([got.max_participants, got.enable_recording, got.webhook_timeout_secs], [9, true, 3]);
 
-  // An empty PATCH changes nothing.
-  mark = exchanges.length;
-  const same = (await tx.rooms.update(room.id, {})).data;
-  oneExchange(mark, 'PATCH', `/v2/rooms/${room.id}`, 200);
-  assert.equal(same.max_participants, 9);
+  // An empty PATCH ({}, or no parameters: no body) changes nothing.
+  for (const args of [[{}], []]) {
+    mark = exchanges.length;
+    const same = (await tx.rooms.update(room.id, ...args)).data;
+    assert.equal(oneExchange(mark, 'PATCH', `/v2/rooms/${room.id}`, 200).requestBody, args.length ? '{}' : null);
+    assert.equal(same.max_participants, 9);
+  }
 
   await expectApiError(tx.rooms.update(randomUuid(), { max_participants: 3 }), [E[404]], { code: '10005' });
 
@@ -747,6 +752,13 @@ test('sessions.actions.mute: a list of participants, and all with exclusions', T
   await pc.waitStderr(/a moderator muted the stream/);
   await assertNoneBefore(room.id, observer, 'streamPropertyChanged', audioOff(pb.streamId), 'the excluded participant was muted');
   assert.equal(/a moderator muted the stream/.test(pb.stderr), false, pb.describe());
+
+  // Without parameters (no body at all): everyone, so B too.
+  const mark = exchanges.length;
+  assert.deepEqual(await tx.rooms.sessions.actions.mute(sid), { data: { result: 'ok' } });
+  assert.equal(oneExchange(mark, 'POST', `/v2/room_sessions/${sid}/actions/mute`, 200).requestBody, null);
+  await observer.waitEvent('streamPropertyChanged', audioOff(pb.streamId));
+  await pb.waitStderr(/a moderator muted the stream/);
   await Promise.all([observer.stop(), pa.stop(), pb.stop(), pc.stop()]);
 });
 
