@@ -608,6 +608,10 @@ pub enum ServerMessage {
     ConnectionDestroyed {
         connection: Connection,
         reason: ConnectionReason,
+        /// A Rooms participant's finer reason, when the server removed it: `kicked`,
+        /// `session_terminated` or `token_expired`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
     },
     #[serde(rename_all = "camelCase")]
     StreamCreated {
@@ -718,6 +722,9 @@ pub enum ServerMessage {
     #[serde(rename_all = "camelCase")]
     Disconnected {
         reason: ConnectionReason,
+        /// As `connectionDestroyed`'s `detail`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
     },
     Pong {
         id: Option<String>,

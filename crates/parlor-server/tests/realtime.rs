@@ -251,7 +251,7 @@ async fn session_events_arrive_in_order_and_everything_is_released() {
                     parlor_proto::signaling::StreamReason::ClientDisconnected
                 );
             }
-            ServerMessage::ConnectionDestroyed { connection, reason } => {
+            ServerMessage::ConnectionDestroyed { connection, reason, .. } => {
                 assert_eq!(connection.connection_id, a.connection_id());
                 assert_eq!(
                     *reason,
@@ -562,7 +562,8 @@ async fn roles_are_enforced_and_moderators_moderate() {
     assert!(matches!(
         ev,
         ServerMessage::Disconnected {
-            reason: parlor_proto::signaling::ConnectionReason::ForceDisconnected
+            reason: parlor_proto::signaling::ConnectionReason::ForceDisconnected,
+            detail: None
         }
     ));
     let ev = expect_event(&mut m_events, 5, "connectionDestroyed", |e| {
@@ -570,7 +571,7 @@ async fn roles_are_enforced_and_moderators_moderate() {
     })
     .await;
     assert!(
-        matches!(ev, ServerMessage::ConnectionDestroyed { reason: parlor_proto::signaling::ConnectionReason::ForceDisconnected, ref connection }
+        matches!(ev, ServerMessage::ConnectionDestroyed { reason: parlor_proto::signaling::ConnectionReason::ForceDisconnected, ref connection, .. }
         if connection.connection_id == subscriber_s.connection_id())
     );
     assert!(
@@ -785,6 +786,7 @@ async fn a_vanished_client_is_removed_as_network_disconnected() {
     let ServerMessage::ConnectionDestroyed {
         connection: gone,
         reason,
+        ..
     } = ev
     else {
         unreachable!()

@@ -189,7 +189,8 @@ async fn rest_signals_force_disconnects_mutes_and_manages_streams() {
     assert!(matches!(
         ev,
         ServerMessage::Disconnected {
-            reason: ConnectionReason::ForceDisconnected
+            reason: ConnectionReason::ForceDisconnected,
+            detail: None
         }
     ));
     let ev = expect_event(&mut b_events, 5, "streamDestroyed", |e| {

@@ -482,9 +482,9 @@ fn publisher_event(
         None => Some(SendEnd::Failed(
             "the signaling connection to the server closed".into(),
         )),
-        Some(ServerMessage::Disconnected { reason }) => Some(SendEnd::ByServer(format!(
+        Some(ServerMessage::Disconnected { reason, detail }) => Some(SendEnd::ByServer(format!(
             "the server ended the session ({})",
-            wire_name(&reason)
+            detail.unwrap_or_else(|| wire_name(&reason))
         ))),
         Some(ServerMessage::StreamDestroyed { stream, reason })
             if stream.stream_id == stream_id =>
@@ -850,8 +850,8 @@ async fn subscribe(args: SubscribeArgs) -> Result<(), Failure> {
                 };
                 match ev {
                     ServerMessage::ConnectionCreated { connection } => out.connection_created(&connection),
-                    ServerMessage::ConnectionDestroyed { connection, reason } => out.event(
-                        json!({"event": "connectionDestroyed", "connection": to_json(&connection), "reason": to_json(&reason)}),
+                    ServerMessage::ConnectionDestroyed { connection, reason, detail } => out.event(
+                        json!({"event": "connectionDestroyed", "connection": to_json(&connection), "reason": to_json(&reason), "detail": detail}),
                         || format!("connection destroyed: {} ({})", connection.connection_id, wire_name(&reason)),
                     ),
                     ServerMessage::StreamCreated { stream } => {
@@ -909,10 +909,10 @@ async fn subscribe(args: SubscribeArgs) -> Result<(), Failure> {
                         json!({"event": "qualityScore", "subscriptionId": subscription_id, "media": media, "score": score}),
                         || format!("quality score of subscription {subscription_id} ({media}): {score} of 5"),
                     ),
-                    ServerMessage::Disconnected { reason } => {
+                    ServerMessage::Disconnected { reason, detail } => {
                         out.event(
-                            json!({"event": "sessionDisconnected", "reason": to_json(&reason)}),
-                            || format!("disconnected by the server ({})", wire_name(&reason)),
+                            json!({"event": "sessionDisconnected", "reason": to_json(&reason), "detail": detail}),
+                            || format!("disconnected by the server ({})", detail.clone().unwrap_or_else(|| wire_name(&reason))),
                         );
                         break SubscribeEnd::ByServer;
                     }

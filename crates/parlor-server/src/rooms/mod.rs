@@ -15,6 +15,7 @@
 
 pub mod key;
 pub mod model;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -402,7 +403,7 @@ impl Rooms {
         let mut n = 0;
         for id in ids {
             crate::signaling::lock(&self.leave_reasons).insert(id.clone(), why);
-            if room.force_disconnect(None, &id).is_ok() {
+            if room.force_disconnect_with(None, &id, Some(why)).is_ok() {
                 n += 1;
             } else {
                 crate::signaling::lock(&self.leave_reasons).remove(&id);

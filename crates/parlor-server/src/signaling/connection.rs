@@ -414,6 +414,8 @@ async fn run(
                         .into(),
                 );
                 room.send_to(&me, &msg);
+                // Told to it and to the others as `token_expired`, then closed.
+                let _ = room.force_disconnect_with(None, &me, Some(crate::rooms::left::TOKEN_EXPIRED));
                 break ConnectionReason::ForceDisconnected;
             }
         }
@@ -445,9 +447,9 @@ async fn write_events(
         let frame = tokio::select! {
             item = outbox.recv() => match item {
                 Some(Outbound::Text(t)) => Message::Text(t),
-                Some(Outbound::Close(reason)) => {
+                Some(Outbound::Close(reason, detail)) => {
                     let bye = [
-                        text(&ServerMessage::Disconnected { reason }),
+                        text(&ServerMessage::Disconnected { reason, detail: detail.map(str::to_owned) }),
                         Message::Close(Some(CloseFrame { code: CLOSE_FORCED, reason: "force disconnected".into() })),
                     ];
                     for frame in bye {

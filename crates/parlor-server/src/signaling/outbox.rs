@@ -28,8 +28,8 @@ pub const MAX_QUEUED_BYTES: usize = 4 << 20;
 pub enum Outbound {
     /// Send this text frame.
     Text(Utf8Bytes),
-    /// Tell the client its session ended for `reason`, then close.
-    Close(ConnectionReason),
+    /// Tell the client its session ended for `reason` (with a Rooms `detail`), then close.
+    Close(ConnectionReason, Option<&'static str>),
 }
 
 /// The room's side of a member's queue. Cheap to clone; never blocks.
@@ -95,7 +95,14 @@ impl Outbox {
     /// Asks the writer to tell the client why it is leaving and close, after what is
     /// already queued. With a full queue the member is ended at once instead.
     pub fn close(&self, reason: ConnectionReason) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(Outbound::Close(reason)) {
+        self.close_with(reason, None)
+    }
+
+    /// [`Outbox::close`] with a Rooms participant's finer reason.
+    pub fn close_with(&self, reason: ConnectionReason, detail: Option<&'static str>) {
+        if let Err(mpsc::error::TrySendError::Full(_)) =
+            self.tx.try_send(Outbound::Close(reason, detail))
+        {
             self.end.send_replace(Some(reason));
         }
     }
@@ -175,7 +182,7 @@ mod tests {
         assert!(matches!(reader.recv().await, Some(Outbound::Text(_))));
         assert!(matches!(
             reader.recv().await,
-            Some(Outbound::Close(ConnectionReason::ForceDisconnected))
+            Some(Outbound::Close(ConnectionReason::ForceDisconnected, None))
         ));
     }
 }

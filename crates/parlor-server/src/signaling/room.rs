@@ -327,6 +327,16 @@ impl Room {
 
     /// Removes a connection with its streams and subscriptions. Idempotent.
     pub fn leave(&self, connection_id: &str, reason: ConnectionReason) {
+        self.leave_with(connection_id, reason, None)
+    }
+
+    /// [`Room::leave`] with a Rooms participant's finer reason for the others.
+    pub fn leave_with(
+        &self,
+        connection_id: &str,
+        reason: ConnectionReason,
+        detail: Option<&'static str>,
+    ) {
         let mut released = Vec::new();
         {
             let mut state = lock(&self.state);
@@ -367,6 +377,7 @@ impl Room {
             state.broadcast(&ServerMessage::ConnectionDestroyed {
                 connection: member.connection,
                 reason,
+                detail: detail.map(str::to_owned),
             });
         }
         tracing::info!(session = %self.session_id, connection = connection_id, ?reason, "connection left");
@@ -380,6 +391,17 @@ impl Room {
 
     /// A moderator (or the REST API, with `by` = None) ends another connection.
     pub fn force_disconnect(&self, by: Option<&str>, target: &str) -> Result<(), ProtocolError> {
+        self.force_disconnect_with(by, target, None)
+    }
+
+    /// [`Room::force_disconnect`] with a Rooms participant's finer reason (`kicked`,
+    /// `session_terminated`, `token_expired`), told to it and to the others.
+    pub fn force_disconnect_with(
+        &self,
+        by: Option<&str>,
+        target: &str,
+        detail: Option<&'static str>,
+    ) -> Result<(), ProtocolError> {
         let tx = {
             let state = lock(&self.state);
             self.check_moderator(&state, by, "forceDisconnect")?;
@@ -394,8 +416,8 @@ impl Room {
             by: by.map(str::to_owned),
             target: Some(target.to_owned()),
         });
-        self.leave(target, ConnectionReason::ForceDisconnected);
-        tx.close(ConnectionReason::ForceDisconnected);
+        self.leave_with(target, ConnectionReason::ForceDisconnected, detail);
+        tx.close_with(ConnectionReason::ForceDisconnected, detail);
         Ok(())
     }
 

@@ -20,6 +20,9 @@ use crate::rooms::model::{RoomFilter, SessionFilter, is_unique_violation};
 
 /// `max_participants` when a room is created without one (Telnyx's default).
 pub const DEFAULT_MAX_PARTICIPANTS: i64 = 10;
+/// The most participants a room may allow (as Telnyx: 2 to 100), and at most the server's
+/// connections per session.
+pub const MAX_PARTICIPANTS: i64 = 100;
 /// The most `unique_name` characters.
 const MAX_NAME_CHARS: usize = 255;
 
@@ -46,7 +49,7 @@ pub(super) fn check_uuid(what: &str, id: &str) -> Result<(), RoomsError> {
 
 /// The settings of a create or update body, applied onto `room`.
 fn apply(state: &AppState, room: &mut RoomRecord, body: &mut Body) -> Result<(), RoomsError> {
-    let max = state.config.session_caps.connections as i64;
+    let max = MAX_PARTICIPANTS.min(state.config.session_caps.connections as i64);
     match body.string("unique_name", MAX_NAME_CHARS)? {
         Field::Value(n) => room.unique_name = Some(n),
         Field::Null => room.unique_name = None,
