@@ -154,7 +154,7 @@ if [ -z "${PARLOR_SKIP_FUZZ:-}" ]; then
     cargo install cargo-fuzz --locked --quiet
   fi
   # cargo-fuzz needs nightly features; the stable toolchain allows them with RUSTC_BOOTSTRAP.
-  for target in client_token rest_auth app_auth signaling turn_server; do
+  for target in client_token rooms_token rest_auth app_auth signaling turn_server; do
     (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- \
       -max_total_time="${PARLOR_FUZZ_SECS:-20}" -print_final_stats=0 2>&1 | tail -n 3)
   done

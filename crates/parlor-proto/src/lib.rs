@@ -11,6 +11,9 @@
 //! * [`project_auth`] — the `X-OPENTOK-AUTH` JWT a server SDK sends with every REST call.
 //! * [`app_auth`] — Vonage application credentials (an application ID and RSA keys): the
 //!   RS256 `Authorization: Bearer` JWT of `@vonage/video` and PyPI `vonage`.
+//! * [`rooms_token`] — Telnyx-style Rooms join client tokens (Ed25519-signed JWTs granting
+//!   `join` on one room, access and refresh) and the server's Ed25519 Rooms key, which also
+//!   signs webhooks as Telnyx does (`telnyx-signature-ed25519`).
 //! * [`signaling`] — the WebSocket signaling protocol (v1) between clients and the server.
 //! * [`limits`] — the documented product limits, in one place.
 //!
@@ -22,6 +25,7 @@ mod jwt;
 pub mod limits;
 pub mod project_auth;
 mod role;
+pub mod rooms_token;
 pub mod session_id;
 pub mod signaling;
 pub mod token;
