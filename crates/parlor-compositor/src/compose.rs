@@ -485,6 +485,13 @@ fn merged(timeline: &[Segment]) -> Vec<Segment> {
     out
 }
 
+/// Other sizes than OpenTok's six (Telnyx room compositions: any side of 16–1280 px):
+/// even sides (H.264 4:2:0) of 16–1920 px, at most 1920×1080 in area.
+fn custom_resolution(r: Resolution) -> bool {
+    let side = |s: u32| (16..=1920).contains(&s) && s % 2 == 0;
+    side(r.width) && side(r.height) && r.width * r.height <= 1920 * 1080
+}
+
 fn validate(c: &Composition) -> Result<(), ComposeError> {
     let bad = |m: String| Err(ComposeError::Invalid(m));
     if c.duration_ms == 0 || c.duration_ms > MAX_DURATION_MS {
@@ -493,7 +500,7 @@ fn validate(c: &Composition) -> Result<(), ComposeError> {
             c.duration_ms
         ));
     }
-    if !Resolution::ALL.contains(&c.resolution) {
+    if !Resolution::ALL.contains(&c.resolution) && !custom_resolution(c.resolution) {
         return bad(format!("resolution {} is not supported", c.resolution));
     }
     if c.sources.len() > MAX_SOURCES {

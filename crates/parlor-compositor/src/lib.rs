@@ -11,6 +11,8 @@
 //!   supports.
 //! * [`compose`] — one ffmpeg filter graph from a [`compose::Composition`], run as a
 //!   child process with progress reports and cancellation.
+//! * [`regions`] — Telnyx-style region layouts (named rectangles tiling their sources in
+//!   a grid, stacked by z) as composition segments.
 //! * [`live`] — the live compositor of broadcasts: sources decoded by ffmpeg, composed
 //!   and mixed on a clock, encoded once (H.264 + AAC) to HLS and RTMP/RTMPS targets.
 
@@ -20,4 +22,5 @@ pub mod compose;
 pub mod ffmpeg;
 pub mod layout;
 pub mod live;
+pub mod regions;
 pub mod timeline;
