@@ -236,6 +236,27 @@ impl Session {
         session_id: &str,
         token: &str,
     ) -> Result<(Session, mpsc::UnboundedReceiver<ServerMessage>), ClientError> {
+        Self::connect_with_context(url, session_id, token, None).await
+    }
+
+    /// Joins a Rooms room (Telnyx Video Rooms): `room_id` with a join token, as a
+    /// participant with `context` (its connection data). Refresh the token with
+    /// [`Session::update_token`] before it expires.
+    pub async fn join_room(
+        url: &str,
+        room_id: &str,
+        join_token: &str,
+        context: Option<&str>,
+    ) -> Result<(Session, mpsc::UnboundedReceiver<ServerMessage>), ClientError> {
+        Self::connect_with_context(url, room_id, join_token, context).await
+    }
+
+    async fn connect_with_context(
+        url: &str,
+        session_id: &str,
+        token: &str,
+        context: Option<&str>,
+    ) -> Result<(Session, mpsc::UnboundedReceiver<ServerMessage>), ClientError> {
         let (ws_url, authority) = signaling_url(url)?;
         let media_ip = local_ip_towards(&authority).await?;
         let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(
@@ -254,7 +275,7 @@ impl Session {
                 name: "parlor-client".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
             }),
-            context: None,
+            context: context.map(str::to_owned),
         };
         ws.send(Message::text(
             serde_json::to_string(&hello).expect("serializes"),
@@ -535,6 +556,16 @@ impl Session {
             to: to.map(str::to_owned),
             signal_type: signal_type.to_owned(),
             data: data.to_owned(),
+        })
+        .await
+    }
+
+    /// A Rooms participant hands its connection a fresh join token (from the app server's
+    /// `refresh_client_token`) before the current one expires; nothing reconnects.
+    pub async fn update_token(&self, token: &str) -> Result<(), ClientError> {
+        self.simple(|id| ClientMessage::UpdateToken {
+            id,
+            token: token.to_owned(),
         })
         .await
     }

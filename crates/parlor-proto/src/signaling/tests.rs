@@ -76,6 +76,7 @@ fn server_messages_are_camel_case() {
             data: String::new(),
         },
         reason: ConnectionReason::NetworkDisconnected,
+        detail: None,
     };
     let json = serde_json::to_string(&m).unwrap();
     assert!(json.contains(r#""type":"connectionDestroyed""#), "{json}");

@@ -81,12 +81,16 @@ pub struct JoinArgs {
     /// The server's base URL, e.g. http://127.0.0.1:7600.
     #[arg(long)]
     pub url: String,
-    /// A client token.
+    /// A client token: an OpenTok token, or a Rooms join token (with --session <room id>).
     #[arg(long)]
     pub token: String,
-    /// The session to join [default: the session named in the token].
+    /// The session to join [default: the session named in the token]; with a Rooms join
+    /// token, the room's ID.
     #[arg(long)]
     pub session: Option<String>,
+    /// With a Rooms join token: the participant's context (its connection data).
+    #[arg(long)]
+    pub context: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -196,6 +200,11 @@ fn session_id(explicit: Option<&str>, token: &str) -> Result<String, Failure> {
         }
         return Ok(s.to_owned());
     }
+    if parlor_proto::rooms_token::is_join_token(token) {
+        return Err(Failure::usage(
+            "--token is a Rooms join token: pass --session <room id>",
+        ));
+    }
     let parsed = parlor_proto::token::ParsedToken::parse(token).map_err(|e| {
         Failure::usage(format!(
             "cannot read the session ID from --token ({e}); pass --session"
@@ -274,13 +283,18 @@ async fn stop_requested(stop: &mut StopSignal) -> &'static str {
 }
 
 async fn connect(
-    url: &str,
+    join: &JoinArgs,
     session_id: &str,
-    token: &str,
     stop: &mut StopSignal,
 ) -> Result<(Session, mpsc::UnboundedReceiver<ServerMessage>), Failure> {
+    let (url, token) = (&join.url, &join.token);
+    if join.context.is_some() && !parlor_proto::rooms_token::is_join_token(token) {
+        return Err(Failure::usage(
+            "--context is for Rooms join tokens; an OpenTok token carries its connection data",
+        ));
+    }
     tokio::select! {
-        r = Session::connect(url, session_id, token) => {
+        r = Session::join_room(url, session_id, token, join.context.as_deref()) => {
             r.map_err(|e| client_failure(&format!("connecting to {url}"), e))
         }
         name = stop_requested(stop) => Err(Failure::failed(format!("{name} while connecting"))),
@@ -393,7 +407,7 @@ async fn publish(args: PublishArgs) -> Result<(), Failure> {
     let mut pacer = Pacer::new(video, audio, rand::random(), rand::random());
     let mut stop = watch_signals();
     let (session, mut events) =
-        connect(&args.join.url, &session_id, &args.join.token, &mut stop).await?;
+        connect(&args.join, &session_id, &mut stop).await?;
     let info = session.info();
     eprintln!(
         "connected to session {} as connection {} ({})",
@@ -742,7 +756,7 @@ async fn subscribe(args: SubscribeArgs) -> Result<(), Failure> {
     let out = Output { json: args.json };
     let mut stop = watch_signals();
     let (session, mut events) =
-        connect(&args.join.url, &session_id, &args.join.token, &mut stop).await?;
+        connect(&args.join, &session_id, &mut stop).await?;
     let deadline = limit.map(|d| Instant::now() + d);
     let info = session.info().clone();
     let me = info.connection.connection_id.clone();
