@@ -109,6 +109,65 @@ async fn no_secret_or_token_reaches_the_log() {
         secrets.push(("a line of the application's private key", line.to_owned()));
     }
 
+    // Rooms: the key:secret credential, join and refresh tokens (accepted, refreshed, sent
+    // on a live connection, and a tampered one refused).
+    let rooms = reqwest::Client::new();
+    let bearer = format!("{API_KEY}:{API_SECRET}");
+    let room: serde_json::Value = rooms
+        .post(format!("{}/v2/rooms", server.url))
+        .bearer_auth(&bearer)
+        .json(&json!({"unique_name": "logs"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let room_id = room["data"]["id"].as_str().unwrap().to_owned();
+    let t: serde_json::Value = rooms
+        .post(format!(
+            "{}/v2/rooms/{room_id}/actions/generate_join_client_token",
+            server.url
+        ))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let join = t["data"]["token"].as_str().unwrap().to_owned();
+    let refresh = t["data"]["refresh_token"].as_str().unwrap().to_owned();
+    let r: serde_json::Value = rooms
+        .post(format!(
+            "{}/v2/rooms/{room_id}/actions/refresh_client_token",
+            server.url
+        ))
+        .bearer_auth(&bearer)
+        .json(&json!({"refresh_token": refresh}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refreshed = r["data"]["token"].as_str().unwrap().to_owned();
+    let (carol, _carol_events) = Session::join_room(&server.url, &room_id, &join, None)
+        .await
+        .unwrap();
+    carol.update_token(&refreshed).await.unwrap();
+    let tampered_join = format!("{join}A");
+    assert!(
+        Session::join_room(&server.url, &room_id, &tampered_join, None)
+            .await
+            .is_err()
+    );
+    carol.disconnect().await;
+    secrets.push(("a Rooms join token", join));
+    secrets.push(("a Rooms refresh token", refresh));
+    secrets.push(("a refreshed Rooms join token", refreshed));
+    secrets.push(("a refused Rooms join token", tampered_join));
+
     drop(sub);
     drop(publisher);
     alice.disconnect().await;
