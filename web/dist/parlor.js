@@ -934,8 +934,13 @@
       this.upstream = /* @__PURE__ */ new Map();
       this.destroyed = false;
       this.unpublishing = false;
+      /** Tracks the app passed in (sources, setAudioSource/setVideoSource): never stopped here. */
+      this.appTracks = /* @__PURE__ */ new Set();
       this.id = uniqueId("OT_publisher");
       this.props = { ...properties };
+      for (const source of [this.props.audioSource, this.props.videoSource]) {
+        if (source instanceof MediaStreamTrack) this.appTracks.add(source);
+      }
       this.style = { ...this.props.style };
       this.audioOn = this.props.publishAudio !== false;
       this.videoOn = this.props.publishVideo !== false;
@@ -1048,13 +1053,24 @@
       await this.setVideoSource(next.deviceId);
       return { deviceId: next.deviceId };
     }
-    /** Switches the camera to the device with this id. */
-    async setVideoSource(deviceId) {
+    /**
+     * Switches the camera to the device with this id, or the video to a track the app brings
+     * (which stays the app's to stop).
+     */
+    async setVideoSource(source) {
       await this.ready;
+      if (source instanceof MediaStreamTrack) {
+        if (!this.captured?.videoTrack) {
+          throw otError("OT_NOT_SUPPORTED", "this publisher has no video", ExceptionCodes.UNABLE_TO_PUBLISH);
+        }
+        this.appTracks.add(source);
+        await this.replaceTrack("video", source);
+        return;
+      }
       if (this.videoType() !== "camera") {
         throw otError("OT_NOT_SUPPORTED", "setVideoSource works on camera publishers only", ExceptionCodes.UNABLE_TO_PUBLISH);
       }
-      const { videoTrack } = await capture({ ...this.props, audioSource: null, videoSource: deviceId });
+      const { videoTrack } = await capture({ ...this.props, audioSource: null, videoSource: source });
       await this.replaceTrack("video", videoTrack);
     }
     /** Switches the microphone to a device id or a track. */
@@ -1064,6 +1080,7 @@
         throw otError("OT_NOT_SUPPORTED", "this publisher has no audio", ExceptionCodes.UNABLE_TO_PUBLISH);
       }
       const track = typeof source === "string" ? (await capture({ ...this.props, videoSource: null, audioSource: source })).audioTrack : source;
+      if (track === source) this.appTracks.add(track);
       await this.replaceTrack("audio", track);
     }
     /** Parlor does not use simulcast; accepted for compatibility. */
@@ -1370,7 +1387,7 @@
       track.enabled = kind === "audio" ? this.audioOn : this.videoOn;
       if (old) {
         cap.stream.removeTrack(old);
-        old.stop();
+        if (!this.appTracks.has(old)) old.stop();
       }
       cap.stream.addTrack(track);
       track.addEventListener("ended", () => this.onTrackEnded(track));
@@ -1442,7 +1459,7 @@
     }
     stopTracks(captured) {
       for (const track of captured.stream.getTracks()) {
-        if (track !== this.props.videoSource && track !== this.props.audioSource) track.stop();
+        if (!this.appTracks.has(track)) track.stop();
       }
     }
     teardown(reason) {
@@ -1536,7 +1553,9 @@
   var LIMITS = {
     signalTypeChars: 128,
     signalDataBytes: 8192,
-    streamNameChars: 256
+    streamNameChars: 256,
+    /** A Rooms participant's context (`connect.context`), in UTF-8 bytes. */
+    contextBytes: 1e3
   };
 
   // src/rtc.ts
@@ -1575,8 +1594,11 @@
       /** When the unanswered watchdog ping was sent, if one is out. */
       this.pingSentAt = null;
     }
-    /** Opens the WebSocket and authenticates; resolves with the `connected` snapshot. */
-    static open(url, sessionId, token, handlers) {
+    /**
+     * Opens the WebSocket and authenticates; resolves with the `connected` snapshot.
+     * `context`: with a Rooms join token, the participant's context (sent only if given).
+     */
+    static open(url, sessionId, token, handlers, context) {
       return new Promise((resolve, reject) => {
         let ws;
         try {
@@ -1610,7 +1632,8 @@
               version: PROTOCOL_VERSION,
               sessionId,
               token,
-              client: { name: SDK_NAME, version: VERSION }
+              client: { name: SDK_NAME, version: VERSION },
+              ...context !== void 0 ? { context } : {}
             })
           );
         };
@@ -2461,10 +2484,16 @@
       void sharedCertificate();
       let opened;
       try {
-        opened = await SignalingChannel.open(url, this.sessionId, token, {
-          onEvent: (m) => this.onEvent(m),
-          onClose: (reason) => this.onClosed(reason)
-        });
+        opened = await SignalingChannel.open(
+          url,
+          this.sessionId,
+          token,
+          {
+            onEvent: (m) => this.onEvent(m),
+            onClose: (reason) => this.onClosed(reason)
+          },
+          this.options.context
+        );
       } catch (e) {
         this.setStatus("disconnected");
         throw this.fail(e);
@@ -2532,7 +2561,9 @@
           for (const s of this.streams) {
             if (s.connection.connectionId === connection.connectionId) this.removeStream(s, msg.reason);
           }
-          if (!this.options.connectionEventsSuppressed) this.emit("connectionDestroyed", { connection, reason: msg.reason });
+          if (!this.options.connectionEventsSuppressed) {
+            this.emit("connectionDestroyed", { connection, reason: msg.reason, ...msg.detail ? { detail: msg.detail } : {} });
+          }
           this._stateChanged("connectionDestroyed");
           break;
         }
@@ -2617,6 +2648,7 @@
           break;
         }
         case "disconnected":
+          this.disconnectDetail = msg.detail;
           break;
         default:
           logger.debug("ignoring unknown event", msg.type);
@@ -2628,7 +2660,9 @@
       for (const publisher of [...this.publishers.values(), ...this.allPublishers]) publisher._onSessionEnded(reason);
       this.publishers.clear();
       this.allPublishers.clear();
-      const event = this.emit("sessionDisconnected", { reason }, true);
+      const detail = this.disconnectDetail;
+      this.disconnectDetail = void 0;
+      const event = this.emit("sessionDisconnected", { reason, ...detail ? { detail } : {} }, true);
       for (const sub of [...this.subscribers]) {
         if (event.isDefaultPrevented()) sub._end();
         else sub._destroy(reason);

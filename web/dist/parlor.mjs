@@ -933,8 +933,13 @@ var Publisher = class extends EventEmitter {
     this.upstream = /* @__PURE__ */ new Map();
     this.destroyed = false;
     this.unpublishing = false;
+    /** Tracks the app passed in (sources, setAudioSource/setVideoSource): never stopped here. */
+    this.appTracks = /* @__PURE__ */ new Set();
     this.id = uniqueId("OT_publisher");
     this.props = { ...properties };
+    for (const source of [this.props.audioSource, this.props.videoSource]) {
+      if (source instanceof MediaStreamTrack) this.appTracks.add(source);
+    }
     this.style = { ...this.props.style };
     this.audioOn = this.props.publishAudio !== false;
     this.videoOn = this.props.publishVideo !== false;
@@ -1047,13 +1052,24 @@ var Publisher = class extends EventEmitter {
     await this.setVideoSource(next.deviceId);
     return { deviceId: next.deviceId };
   }
-  /** Switches the camera to the device with this id. */
-  async setVideoSource(deviceId) {
+  /**
+   * Switches the camera to the device with this id, or the video to a track the app brings
+   * (which stays the app's to stop).
+   */
+  async setVideoSource(source) {
     await this.ready;
+    if (source instanceof MediaStreamTrack) {
+      if (!this.captured?.videoTrack) {
+        throw otError("OT_NOT_SUPPORTED", "this publisher has no video", ExceptionCodes.UNABLE_TO_PUBLISH);
+      }
+      this.appTracks.add(source);
+      await this.replaceTrack("video", source);
+      return;
+    }
     if (this.videoType() !== "camera") {
       throw otError("OT_NOT_SUPPORTED", "setVideoSource works on camera publishers only", ExceptionCodes.UNABLE_TO_PUBLISH);
     }
-    const { videoTrack } = await capture({ ...this.props, audioSource: null, videoSource: deviceId });
+    const { videoTrack } = await capture({ ...this.props, audioSource: null, videoSource: source });
     await this.replaceTrack("video", videoTrack);
   }
   /** Switches the microphone to a device id or a track. */
@@ -1063,6 +1079,7 @@ var Publisher = class extends EventEmitter {
       throw otError("OT_NOT_SUPPORTED", "this publisher has no audio", ExceptionCodes.UNABLE_TO_PUBLISH);
     }
     const track = typeof source === "string" ? (await capture({ ...this.props, videoSource: null, audioSource: source })).audioTrack : source;
+    if (track === source) this.appTracks.add(track);
     await this.replaceTrack("audio", track);
   }
   /** Parlor does not use simulcast; accepted for compatibility. */
@@ -1369,7 +1386,7 @@ var Publisher = class extends EventEmitter {
     track.enabled = kind === "audio" ? this.audioOn : this.videoOn;
     if (old) {
       cap.stream.removeTrack(old);
-      old.stop();
+      if (!this.appTracks.has(old)) old.stop();
     }
     cap.stream.addTrack(track);
     track.addEventListener("ended", () => this.onTrackEnded(track));
@@ -1441,7 +1458,7 @@ var Publisher = class extends EventEmitter {
   }
   stopTracks(captured) {
     for (const track of captured.stream.getTracks()) {
-      if (track !== this.props.videoSource && track !== this.props.audioSource) track.stop();
+      if (!this.appTracks.has(track)) track.stop();
     }
   }
   teardown(reason) {
@@ -1535,7 +1552,9 @@ var PROTOCOL_VERSION = 1;
 var LIMITS = {
   signalTypeChars: 128,
   signalDataBytes: 8192,
-  streamNameChars: 256
+  streamNameChars: 256,
+  /** A Rooms participant's context (`connect.context`), in UTF-8 bytes. */
+  contextBytes: 1e3
 };
 
 // src/rtc.ts
@@ -1574,8 +1593,11 @@ var SignalingChannel = class _SignalingChannel {
     /** When the unanswered watchdog ping was sent, if one is out. */
     this.pingSentAt = null;
   }
-  /** Opens the WebSocket and authenticates; resolves with the `connected` snapshot. */
-  static open(url, sessionId, token, handlers) {
+  /**
+   * Opens the WebSocket and authenticates; resolves with the `connected` snapshot.
+   * `context`: with a Rooms join token, the participant's context (sent only if given).
+   */
+  static open(url, sessionId, token, handlers, context) {
     return new Promise((resolve, reject) => {
       let ws;
       try {
@@ -1609,7 +1631,8 @@ var SignalingChannel = class _SignalingChannel {
             version: PROTOCOL_VERSION,
             sessionId,
             token,
-            client: { name: SDK_NAME, version: VERSION }
+            client: { name: SDK_NAME, version: VERSION },
+            ...context !== void 0 ? { context } : {}
           })
         );
       };
@@ -2460,10 +2483,16 @@ var Session = class extends EventEmitter {
     void sharedCertificate();
     let opened;
     try {
-      opened = await SignalingChannel.open(url, this.sessionId, token, {
-        onEvent: (m) => this.onEvent(m),
-        onClose: (reason) => this.onClosed(reason)
-      });
+      opened = await SignalingChannel.open(
+        url,
+        this.sessionId,
+        token,
+        {
+          onEvent: (m) => this.onEvent(m),
+          onClose: (reason) => this.onClosed(reason)
+        },
+        this.options.context
+      );
     } catch (e) {
       this.setStatus("disconnected");
       throw this.fail(e);
@@ -2531,7 +2560,9 @@ var Session = class extends EventEmitter {
         for (const s of this.streams) {
           if (s.connection.connectionId === connection.connectionId) this.removeStream(s, msg.reason);
         }
-        if (!this.options.connectionEventsSuppressed) this.emit("connectionDestroyed", { connection, reason: msg.reason });
+        if (!this.options.connectionEventsSuppressed) {
+          this.emit("connectionDestroyed", { connection, reason: msg.reason, ...msg.detail ? { detail: msg.detail } : {} });
+        }
         this._stateChanged("connectionDestroyed");
         break;
       }
@@ -2616,6 +2647,7 @@ var Session = class extends EventEmitter {
         break;
       }
       case "disconnected":
+        this.disconnectDetail = msg.detail;
         break;
       default:
         logger.debug("ignoring unknown event", msg.type);
@@ -2627,7 +2659,9 @@ var Session = class extends EventEmitter {
     for (const publisher of [...this.publishers.values(), ...this.allPublishers]) publisher._onSessionEnded(reason);
     this.publishers.clear();
     this.allPublishers.clear();
-    const event = this.emit("sessionDisconnected", { reason }, true);
+    const detail = this.disconnectDetail;
+    this.disconnectDetail = void 0;
+    const event = this.emit("sessionDisconnected", { reason, ...detail ? { detail } : {} }, true);
     for (const sub of [...this.subscribers]) {
       if (event.isDefaultPrevented()) sub._end();
       else sub._destroy(reason);

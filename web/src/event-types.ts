@@ -22,13 +22,18 @@ export interface SignalEvent extends Event<Session> {
 
 export interface SessionEventMap {
   sessionConnected: SessionEvent<{ connections: Connection[]; streams: Stream[] }>;
-  sessionDisconnected: SessionEvent<{ reason: 'clientDisconnected' | 'forceDisconnected' | 'networkDisconnected' }>;
+  /**
+   * `detail`: a Rooms participant's finer reason, when the server removed it (`kicked`,
+   * `session_terminated`, `token_expired`); absent otherwise.
+   */
+  sessionDisconnected: SessionEvent<{ reason: 'clientDisconnected' | 'forceDisconnected' | 'networkDisconnected'; detail?: string }>;
   /** Reserved: Parlor has no session resumption yet (a dropped connection ends the session). */
   sessionReconnecting: SessionEvent;
   /** Reserved: see sessionReconnecting. */
   sessionReconnected: SessionEvent;
   connectionCreated: SessionEvent<{ connection: Connection }>;
-  connectionDestroyed: SessionEvent<{ connection: Connection; reason: string }>;
+  /** `detail`: as sessionDisconnected's (Rooms participants the server removed). */
+  connectionDestroyed: SessionEvent<{ connection: Connection; reason: string; detail?: string }>;
   streamCreated: SessionEvent<{ stream: Stream }>;
   /** Cancelable: preventDefault() keeps the Subscribers' elements. */
   streamDestroyed: SessionEvent<{ stream: Stream; reason: string }>;

@@ -8,6 +8,11 @@ export type Role = 'publisher' | 'subscriber' | 'moderator' | 'publisheronly';
 export type VideoType = 'camera' | 'screen' | 'custom';
 export type ConnectionReason = 'clientDisconnected' | 'forceDisconnected' | 'networkDisconnected';
 export type StreamReason = ConnectionReason | 'forceUnpublished' | 'mediaStopped';
+/**
+ * A Rooms participant's finer reason for leaving, when the server removed it
+ * (`disconnected.detail`, `connectionDestroyed.detail`).
+ */
+export type DisconnectDetail = 'kicked' | 'session_terminated' | 'token_expired';
 
 export interface WireDimensions {
   width: number;
@@ -120,7 +125,7 @@ export type ReplyMessage =
 /** Events: every server message without an `id`. */
 export type EventMessage =
   | { type: 'connectionCreated'; connection: WireConnection }
-  | { type: 'connectionDestroyed'; connection: WireConnection; reason: ConnectionReason }
+  | { type: 'connectionDestroyed'; connection: WireConnection; reason: ConnectionReason; detail?: DisconnectDetail | string }
   | { type: 'streamCreated'; stream: WireStream }
   | { type: 'streamDestroyed'; stream: WireStream; reason: StreamReason }
   | {
@@ -138,7 +143,7 @@ export type EventMessage =
   | { type: 'qualityScore'; subscriptionId: string; media: 'audio' | 'video'; score: number }
   | { type: 'subscriptionEnded'; subscriptionId: string; streamId: string }
   | P2pSignalMessage
-  | { type: 'disconnected'; reason: ConnectionReason };
+  | { type: 'disconnected'; reason: ConnectionReason; detail?: DisconnectDetail | string };
 
 /** Relayed sessions: the other party's offer, answer or candidate. */
 export interface P2pSignalMessage {
@@ -181,6 +186,8 @@ export type Request =
   | { type: 'forceMuteStream'; streamId: string }
   | { type: 'forceMuteAll'; excludedStreamIds: string[] }
   | { type: 'p2pSignal'; to: string; streamId: string; subscriptionId: string; kind: P2pKind; sdp?: string; candidate?: WireCandidate }
+  /** Rooms join tokens: replaces the connection's token with a refreshed one before it expires. */
+  | { type: 'updateToken'; token: string }
   | { type: 'ping' };
 
 /** Messages sent without an id: the server does not answer them. */
@@ -200,4 +207,6 @@ export const LIMITS = {
   signalTypeChars: 128,
   signalDataBytes: 8192,
   streamNameChars: 256,
+  /** A Rooms participant's context (`connect.context`), in UTF-8 bytes. */
+  contextBytes: 1000,
 } as const;

@@ -81,6 +81,8 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
   private readonly levels: LevelMonitor;
   private meter?: LocalAudioMeter;
   private lastDimensions?: Dimensions;
+  /** Tracks the app passed in (sources, setAudioSource/setVideoSource): never stopped here. */
+  private readonly appTracks = new Set<MediaStreamTrack>();
 
   /** @internal Use OT.initPublisher. */
   constructor(
@@ -92,6 +94,9 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
     super();
     this.id = uniqueId('OT_publisher');
     this.props = { ...properties };
+    for (const source of [this.props.audioSource, this.props.videoSource]) {
+      if (source instanceof MediaStreamTrack) this.appTracks.add(source);
+    }
     this.style = { ...this.props.style };
     this.audioOn = this.props.publishAudio !== false;
     this.videoOn = this.props.publishVideo !== false;
@@ -218,13 +223,24 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
     return { deviceId: next.deviceId };
   }
 
-  /** Switches the camera to the device with this id. */
-  async setVideoSource(deviceId: string): Promise<void> {
+  /**
+   * Switches the camera to the device with this id, or the video to a track the app brings
+   * (which stays the app's to stop).
+   */
+  async setVideoSource(source: string | MediaStreamTrack): Promise<void> {
     await this.ready;
+    if (source instanceof MediaStreamTrack) {
+      if (!this.captured?.videoTrack) {
+        throw otError('OT_NOT_SUPPORTED', 'this publisher has no video', ExceptionCodes.UNABLE_TO_PUBLISH);
+      }
+      this.appTracks.add(source);
+      await this.replaceTrack('video', source);
+      return;
+    }
     if (this.videoType() !== 'camera') {
       throw otError('OT_NOT_SUPPORTED', 'setVideoSource works on camera publishers only', ExceptionCodes.UNABLE_TO_PUBLISH);
     }
-    const { videoTrack } = await capture({ ...this.props, audioSource: null, videoSource: deviceId });
+    const { videoTrack } = await capture({ ...this.props, audioSource: null, videoSource: source });
     await this.replaceTrack('video', videoTrack!);
   }
 
@@ -235,6 +251,7 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
       throw otError('OT_NOT_SUPPORTED', 'this publisher has no audio', ExceptionCodes.UNABLE_TO_PUBLISH);
     }
     const track = typeof source === 'string' ? (await capture({ ...this.props, videoSource: null, audioSource: source })).audioTrack! : source;
+    if (track === source) this.appTracks.add(track);
     await this.replaceTrack('audio', track);
   }
 
@@ -569,7 +586,7 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
     track.enabled = kind === 'audio' ? this.audioOn : this.videoOn;
     if (old) {
       cap.stream.removeTrack(old);
-      old.stop();
+      if (!this.appTracks.has(old)) old.stop();
     }
     cap.stream.addTrack(track);
     track.addEventListener('ended', () => this.onTrackEnded(track));
@@ -652,7 +669,7 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
   private stopTracks(captured: Captured) {
     for (const track of captured.stream.getTracks()) {
       // Tracks the app passed in are the app's to stop.
-      if (track !== this.props.videoSource && track !== this.props.audioSource) track.stop();
+      if (!this.appTracks.has(track)) track.stop();
     }
   }
 

@@ -38,6 +38,8 @@ export interface SessionOptions {
   /** TURN servers and transport policy of the peer connections, as in OpenTok.js. */
   iceConfig?: IceConfig;
   connectionEventsSuppressed?: boolean;
+  /** @internal With a Rooms join token: the participant's context, sent with `connect`. */
+  context?: string;
 }
 
 /** What this client may do, as OpenTok.js reports it (1 = yes, 0 = no). */
@@ -122,6 +124,8 @@ export class Session extends EventEmitter<SessionEventMap> {
   /** Subscriptions / streams the server ended before its reply named them (protocol.md Note 5). */
   private endedEarly = new Set<string>();
   private mutedEarly = new Set<string>();
+  /** The `detail` of the server's `disconnected` (Rooms), for `sessionDisconnected`. */
+  private disconnectDetail: string | undefined;
 
   /** @internal Use OT.initSession. */
   constructor(apiKey: string, sessionId: string, options: SessionOptions | undefined, host: Host) {
@@ -394,10 +398,16 @@ export class Session extends EventEmitter<SessionEventMap> {
     void sharedCertificate();
     let opened: { channel: SignalingChannel; connected: ConnectedMessage };
     try {
-      opened = await SignalingChannel.open(url, this.sessionId, token, {
-        onEvent: (m) => this.onEvent(m),
-        onClose: (reason) => this.onClosed(reason),
-      });
+      opened = await SignalingChannel.open(
+        url,
+        this.sessionId,
+        token,
+        {
+          onEvent: (m) => this.onEvent(m),
+          onClose: (reason) => this.onClosed(reason),
+        },
+        this.options.context,
+      );
     } catch (e) {
       this.setStatus('disconnected');
       throw this.fail(e as OTError);
@@ -476,7 +486,9 @@ export class Session extends EventEmitter<SessionEventMap> {
           // Streams were destroyed first; anything left of that connection goes now.
           if (s.connection.connectionId === connection.connectionId) this.removeStream(s, msg.reason);
         }
-        if (!this.options.connectionEventsSuppressed) this.emit('connectionDestroyed', { connection, reason: msg.reason });
+        if (!this.options.connectionEventsSuppressed) {
+          this.emit('connectionDestroyed', { connection, reason: msg.reason, ...(msg.detail ? { detail: msg.detail } : {}) });
+        }
         this._stateChanged('connectionDestroyed');
         break;
       }
@@ -566,6 +578,7 @@ export class Session extends EventEmitter<SessionEventMap> {
       }
       case 'disconnected':
         // The close (4003) that follows ends the session.
+        this.disconnectDetail = msg.detail;
         break;
       default:
         logger.debug('ignoring unknown event', (msg as { type: string }).type);
@@ -578,7 +591,9 @@ export class Session extends EventEmitter<SessionEventMap> {
     for (const publisher of [...this.publishers.values(), ...this.allPublishers]) publisher._onSessionEnded(reason);
     this.publishers.clear();
     this.allPublishers.clear();
-    const event = this.emit('sessionDisconnected', { reason }, true);
+    const detail = this.disconnectDetail;
+    this.disconnectDetail = undefined;
+    const event = this.emit('sessionDisconnected', { reason, ...(detail ? { detail } : {}) }, true);
     for (const sub of [...this.subscribers]) {
       if (event.isDefaultPrevented()) sub._end();
       else sub._destroy(reason);

@@ -54,12 +54,16 @@ export class SignalingChannel {
     private readonly handlers: ChannelHandlers,
   ) {}
 
-  /** Opens the WebSocket and authenticates; resolves with the `connected` snapshot. */
+  /**
+   * Opens the WebSocket and authenticates; resolves with the `connected` snapshot.
+   * `context`: with a Rooms join token, the participant's context (sent only if given).
+   */
   static open(
     url: string,
     sessionId: string,
     token: string,
     handlers: ChannelHandlers,
+    context?: string,
   ): Promise<{ channel: SignalingChannel; connected: ConnectedMessage }> {
     return new Promise((resolve, reject) => {
       let ws: WebSocket;
@@ -96,6 +100,7 @@ export class SignalingChannel {
             sessionId,
             token,
             client: { name: SDK_NAME, version: VERSION },
+            ...(context !== undefined ? { context } : {}),
           }),
         );
       };

@@ -18,8 +18,13 @@ export interface SessionEventMap {
         connections: Connection[];
         streams: Stream[];
     }>;
+    /**
+     * `detail`: a Rooms participant's finer reason, when the server removed it (`kicked`,
+     * `session_terminated`, `token_expired`); absent otherwise.
+     */
     sessionDisconnected: SessionEvent<{
         reason: 'clientDisconnected' | 'forceDisconnected' | 'networkDisconnected';
+        detail?: string;
     }>;
     /** Reserved: Parlor has no session resumption yet (a dropped connection ends the session). */
     sessionReconnecting: SessionEvent;
@@ -28,9 +33,11 @@ export interface SessionEventMap {
     connectionCreated: SessionEvent<{
         connection: Connection;
     }>;
+    /** `detail`: as sessionDisconnected's (Rooms participants the server removed). */
     connectionDestroyed: SessionEvent<{
         connection: Connection;
         reason: string;
+        detail?: string;
     }>;
     streamCreated: SessionEvent<{
         stream: Stream;

@@ -4,6 +4,11 @@ export type Role = 'publisher' | 'subscriber' | 'moderator' | 'publisheronly';
 export type VideoType = 'camera' | 'screen' | 'custom';
 export type ConnectionReason = 'clientDisconnected' | 'forceDisconnected' | 'networkDisconnected';
 export type StreamReason = ConnectionReason | 'forceUnpublished' | 'mediaStopped';
+/**
+ * A Rooms participant's finer reason for leaving, when the server removed it
+ * (`disconnected.detail`, `connectionDestroyed.detail`).
+ */
+export type DisconnectDetail = 'kicked' | 'session_terminated' | 'token_expired';
 export interface WireDimensions {
     width: number;
     height: number;
@@ -111,6 +116,7 @@ export type EventMessage = {
     type: 'connectionDestroyed';
     connection: WireConnection;
     reason: ConnectionReason;
+    detail?: DisconnectDetail | string;
 } | {
     type: 'streamCreated';
     stream: WireStream;
@@ -155,6 +161,7 @@ export type EventMessage = {
 } | P2pSignalMessage | {
     type: 'disconnected';
     reason: ConnectionReason;
+    detail?: DisconnectDetail | string;
 };
 /** Relayed sessions: the other party's offer, answer or candidate. */
 export interface P2pSignalMessage {
@@ -225,6 +232,11 @@ export type Request = {
     kind: P2pKind;
     sdp?: string;
     candidate?: WireCandidate;
+}
+/** Rooms join tokens: replaces the connection's token with a refreshed one before it expires. */
+ | {
+    type: 'updateToken';
+    token: string;
 } | {
     type: 'ping';
 };
@@ -252,4 +264,6 @@ export declare const LIMITS: {
     readonly signalTypeChars: 128;
     readonly signalDataBytes: 8192;
     readonly streamNameChars: 256;
+    /** A Rooms participant's context (`connect.context`), in UTF-8 bytes. */
+    readonly contextBytes: 1000;
 };

@@ -61,6 +61,8 @@ export declare class Publisher extends EventEmitter<PublisherEventMap> {
     private readonly levels;
     private meter?;
     private lastDimensions?;
+    /** Tracks the app passed in (sources, setAudioSource/setVideoSource): never stopped here. */
+    private readonly appTracks;
     /** The width of the captured video, in pixels. */
     videoWidth(): number | undefined;
     videoHeight(): number | undefined;
@@ -85,8 +87,11 @@ export declare class Publisher extends EventEmitter<PublisherEventMap> {
     cycleVideo(): Promise<{
         deviceId: string;
     }>;
-    /** Switches the camera to the device with this id. */
-    setVideoSource(deviceId: string): Promise<void>;
+    /**
+     * Switches the camera to the device with this id, or the video to a track the app brings
+     * (which stays the app's to stop).
+     */
+    setVideoSource(source: string | MediaStreamTrack): Promise<void>;
     /** Switches the microphone to a device id or a track. */
     setAudioSource(source: string | MediaStreamTrack): Promise<void>;
     /** Parlor does not use simulcast; accepted for compatibility. */

@@ -77,6 +77,8 @@ export declare class Session extends EventEmitter<SessionEventMap> {
     /** Subscriptions / streams the server ended before its reply named them (protocol.md Note 5). */
     private endedEarly;
     private mutedEarly;
+    /** The `detail` of the server's `disconnected` (Rooms), for `sessionDisconnected`. */
+    private disconnectDetail;
     /** Whether the session is connected. */
     isConnected(): boolean;
     /** Leaves the session; `sessionDisconnected` follows. */

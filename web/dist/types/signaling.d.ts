@@ -17,8 +17,11 @@ export declare class SignalingChannel {
     /** When the unanswered watchdog ping was sent, if one is out. */
     private pingSentAt;
     private constructor();
-    /** Opens the WebSocket and authenticates; resolves with the `connected` snapshot. */
-    static open(url: string, sessionId: string, token: string, handlers: ChannelHandlers): Promise<{
+    /**
+     * Opens the WebSocket and authenticates; resolves with the `connected` snapshot.
+     * `context`: with a Rooms join token, the participant's context (sent only if given).
+     */
+    static open(url: string, sessionId: string, token: string, handlers: ChannelHandlers, context?: string): Promise<{
         channel: SignalingChannel;
         connected: ConnectedMessage;
     }>;
