@@ -1,5 +1,5 @@
 // Builds the SDK bundles and type declarations:
-//   dist/parlor.js      classic script (IIFE) defining the globals OT and Parlor
+//   dist/parlor.js      classic script (IIFE) defining the globals OT, Parlor and ParlorVideo
 //   dist/parlor.mjs     ES module
 //   dist/types/*.d.ts   declarations (the package's types)
 //   dist/parlor.global.d.ts  the globals of the classic script
@@ -66,10 +66,13 @@ writeFileSync(
   `// The globals defined by /sdk/parlor.js. Reference this file from a script-tag app:
 //   /// <reference path="node_modules/@parlor/client/dist/parlor.global.d.ts" />
 import type { OT as ParlorOT } from './types/index';
+import type * as ParlorVideoFace from './types/rooms/index';
 
 declare global {
   const OT: typeof ParlorOT;
   const Parlor: typeof ParlorOT;
+  /** The Telnyx-style face: ParlorVideo.initialize({ roomId, clientToken }). */
+  const ParlorVideo: typeof ParlorVideoFace;
 }
 
 export {};

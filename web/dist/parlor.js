@@ -1,6 +1,12 @@
 /*! @parlor/client 0.1.0 — Parlor's browser SDK (OpenTok.js programming model). Apache-2.0. */
 "use strict";
 (() => {
+  var __defProp = Object.defineProperty;
+  var __export = (target, all) => {
+    for (var name in all)
+      __defProp(target, name, { get: all[name], enumerable: true });
+  };
+
   // src/errors.ts
   var ExceptionCodes = {
     JS_EXCEPTION: 2e3,
@@ -2950,10 +2956,780 @@
   }
   var OT = new OTNamespace();
 
+  // src/rooms/index.ts
+  var rooms_exports = {};
+  __export(rooms_exports, {
+    MESSAGE_SIGNAL: () => MESSAGE_SIGNAL,
+    Room: () => Room,
+    TRACK_SIGNAL: () => TRACK_SIGNAL,
+    VERSION: () => VERSION,
+    disconnectReason: () => disconnectReason,
+    initialize: () => initialize
+  });
+
+  // src/rooms/events.ts
+  var RoomEvents = class {
+    constructor() {
+      this.handlers = /* @__PURE__ */ new Map();
+    }
+    on(event, handler) {
+      if (typeof handler !== "function") throw new TypeError(`on('${String(event)}'): the handler must be a function`);
+      let set = this.handlers.get(event);
+      if (!set) this.handlers.set(event, set = /* @__PURE__ */ new Set());
+      const entry = (...args) => handler(...args);
+      set.add(entry);
+      return () => {
+        set.delete(entry);
+      };
+    }
+    has(event) {
+      return (this.handlers.get(event)?.size ?? 0) > 0;
+    }
+    emit(event, args) {
+      const set = this.handlers.get(event);
+      if (!set || set.size === 0) return;
+      for (const h of [...set]) {
+        try {
+          h(...args);
+        } catch (e) {
+          logger.error(`a '${event}' handler threw:`, e);
+        }
+      }
+    }
+    clear() {
+      this.handlers.clear();
+    }
+  };
+
+  // src/rooms/placeholder.ts
+  var audioContext;
+  function silentAudioTrack() {
+    try {
+      const Ctx = globalThis.AudioContext;
+      if (!Ctx) return void 0;
+      audioContext ?? (audioContext = new Ctx());
+      return audioContext.createMediaStreamDestination().stream.getAudioTracks()[0];
+    } catch {
+      return void 0;
+    }
+  }
+  function blackVideoTrack() {
+    try {
+      if (typeof document === "undefined") return void 0;
+      const canvas = document.createElement("canvas");
+      canvas.width = 320;
+      canvas.height = 240;
+      const ctx = canvas.getContext("2d");
+      if (!ctx || typeof canvas.captureStream !== "function") return void 0;
+      ctx.fillStyle = "#000";
+      ctx.fillRect(0, 0, canvas.width, canvas.height);
+      return canvas.captureStream(1).getVideoTracks()[0];
+    } catch {
+      return void 0;
+    }
+  }
+
+  // src/rooms/signals.ts
+  var MESSAGE_SIGNAL = "telnyx-msg";
+  var TRACK_SIGNAL = "telnyx-track";
+  function encodeMessage(message, recipients) {
+    const m = { type: message.type, payload: message.payload };
+    if (message.meta !== void 0) m.meta = message.meta;
+    return JSON.stringify({ message: m, recipients });
+  }
+  function decodeMessage(data) {
+    try {
+      const v = JSON.parse(data);
+      const m = v?.message;
+      if (!m || typeof m !== "object" || typeof m.type !== "string" || typeof m.payload !== "string") return void 0;
+      const recipients = Array.isArray(v.recipients) ? v.recipients.filter((r) => typeof r === "string") : null;
+      const message = { type: m.type, payload: m.payload };
+      if (m.meta !== void 0) message.meta = m.meta;
+      return { message, recipients };
+    } catch {
+      return void 0;
+    }
+  }
+  function encodeTrackNotice(streamId) {
+    return JSON.stringify({ streamId, kind: "audio", enabled: false });
+  }
+  function decodeTrackNotice(data) {
+    try {
+      const v = JSON.parse(data);
+      if (typeof v?.streamId === "string" && v.kind === "audio" && v.enabled === false) return v;
+    } catch {
+    }
+    return void 0;
+  }
+
+  // src/rooms/state.ts
+  function subscriptionKey(participantId, key) {
+    return `${participantId}\0${key}`;
+  }
+  function localStreamState(r, participantId) {
+    return {
+      id: r.id,
+      key: r.key,
+      participantId,
+      isAudioEnabled: !!r.audioTrack && !r.audioCensored,
+      isVideoEnabled: !!r.videoTrack,
+      isAudioCensored: r.audioCensored,
+      isVideoCensored: false,
+      audioTrack: r.audioTrack,
+      videoTrack: r.videoTrack,
+      isConfigured: r.isConfigured
+    };
+  }
+  function remoteStreamState(r, sub) {
+    const media = sub?.mediaStream;
+    return {
+      id: r.stream.streamId,
+      key: r.key,
+      participantId: r.participantId,
+      isAudioEnabled: r.stream.hasAudio,
+      isVideoEnabled: r.stream.hasVideo,
+      isAudioCensored: r.audioCensored,
+      isVideoCensored: false,
+      audioTrack: media?.getAudioTracks()[0],
+      videoTrack: media?.getVideoTracks()[0],
+      isConfigured: true
+    };
+  }
+  function buildState(m) {
+    const participants = /* @__PURE__ */ new Map();
+    for (const p of m.participants.values()) {
+      participants.set(p.id, {
+        id: p.id,
+        context: p.context,
+        streams: {},
+        canReceiveMessages: p.origin === "local" ? m.enableMessages : true,
+        origin: p.origin
+      });
+    }
+    const streams = /* @__PURE__ */ new Map();
+    const local = participants.get(m.localParticipantId);
+    for (const r of m.localStreams.values()) {
+      const s = localStreamState(r, m.localParticipantId);
+      streams.set(s.id, s);
+      if (local) local.streams[r.key] = s.id;
+    }
+    for (const r of m.remoteStreams.values()) {
+      const s = remoteStreamState(r, m.subscriptions.get(subscriptionKey(r.participantId, r.key)));
+      streams.set(s.id, s);
+      const owner = participants.get(r.participantId);
+      if (owner) owner.streams[r.key] = s.id;
+    }
+    const subscriptions = /* @__PURE__ */ new Map();
+    for (const sub of m.subscriptions.values()) {
+      let byKey = subscriptions.get(sub.participantId);
+      if (!byKey) subscriptions.set(sub.participantId, byKey = /* @__PURE__ */ new Map());
+      byKey.set(sub.key, { ...sub.config });
+    }
+    return {
+      status: m.status,
+      localParticipantId: m.localParticipantId,
+      participants,
+      streams,
+      subscriptions
+    };
+  }
+
+  // src/rooms/room.ts
+  var NETWORK_METRICS_INTERVAL_MS = 5e3;
+  var NOTICE_TTL_MS = 3e4;
+  var DEFAULT_KEYS = { camera: "self", screen: "presentation", custom: "custom" };
+  function disconnectReason(reason, detail) {
+    switch (detail) {
+      case "kicked":
+        return "kicked";
+      case "session_terminated":
+        return "session_terminated";
+      case "token_expired":
+        return "unauthorized";
+    }
+    switch (reason) {
+      case "clientDisconnected":
+        return "user_initiated";
+      case "networkDisconnected":
+        return "network_error";
+      case "forceDisconnected":
+        return "kicked";
+      default:
+        return "unknown";
+    }
+  }
+  function trackOf(option) {
+    if (!option) return void 0;
+    if (option instanceof MediaStreamTrack) return option;
+    return option.track ?? void 0;
+  }
+  function roomError(message, code = ExceptionCodes.INVALID_PARAMETER) {
+    return otError("OT_INVALID_PARAMETER", message, code);
+  }
+  function statsByKind(report, type) {
+    const out = {};
+    report?.forEach((s) => {
+      if (s.type !== type) return;
+      const kind = s.kind ?? s.mediaType;
+      if (kind === "audio" || kind === "video") out[kind] = { ...s };
+    });
+    return out;
+  }
+  var Room = class {
+    /** @internal Use Video.initialize. */
+    constructor(options) {
+      this.events = new RoomEvents();
+      /** Streams whose owner announced it turns its audio off (telnyx-track): stream id → when. */
+      this.notices = /* @__PURE__ */ new Map();
+      this.metricsFor = /* @__PURE__ */ new Set();
+      this.speaking = /* @__PURE__ */ new Set();
+      this.speakingHooked = false;
+      this.options = { ...options };
+      this.token = options.clientToken;
+      this.model = {
+        status: "initialized",
+        localParticipantId: "",
+        localContext: options.context ?? "",
+        enableMessages: options.enableMessages === true,
+        participants: /* @__PURE__ */ new Map(),
+        localStreams: /* @__PURE__ */ new Map(),
+        remoteStreams: /* @__PURE__ */ new Map(),
+        subscriptions: /* @__PURE__ */ new Map()
+      };
+      this.connect = () => this.doConnect();
+      this.disconnect = async () => {
+        const s = this.session;
+        if (!s || this.model.status !== "connected" && this.model.status !== "connecting") return;
+        this.setStatus("disconnecting");
+        await s.disconnect();
+      };
+      this.updateClientToken = async (clientToken) => {
+        if (typeof clientToken !== "string" || !clientToken) throw roomError("updateClientToken needs a token");
+        this.token = clientToken;
+        const s = this.session;
+        if (s && this.model.status === "connected") await s._request({ type: "updateToken", token: clientToken });
+      };
+      this.getState = () => this.snapshot ?? (this.snapshot = buildState(this.model));
+      this.getLocalParticipant = () => {
+        const id = this.model.localParticipantId;
+        return this.getState().participants.get(id) ?? {
+          id,
+          context: this.model.localContext,
+          streams: {},
+          canReceiveMessages: this.model.enableMessages,
+          origin: "local"
+        };
+      };
+      this.getLocalStreams = () => this.getParticipantStreams(this.model.localParticipantId);
+      this.getParticipantStreams = (participantId) => {
+        const state = this.getState();
+        const out = {};
+        const p = state.participants.get(participantId);
+        if (p) for (const [key, id] of Object.entries(p.streams)) out[key] = state.streams.get(id);
+        return out;
+      };
+      this.getParticipantStream = (participantId, key) => this.getParticipantStreams(participantId)[key];
+      this.addStream = (key, opts) => this.doAddStream(key, opts ?? {});
+      this.updateStream = (key, opts) => this.doUpdateStream(key, opts ?? {});
+      this.removeStream = async (key) => {
+        const rec = this.model.localStreams.get(key);
+        if (!rec) throw roomError(`there is no local stream '${key}'`);
+        this.dropLocalStream(rec, true);
+      };
+      this.addSubscription = (participantId, key, config) => this.doAddSubscription(participantId, key, config);
+      this.updateSubscription = (participantId, key, config) => this.doUpdateSubscription(participantId, key, config);
+      this.removeSubscription = async (participantId, key) => {
+        const sub = this.model.subscriptions.get(subscriptionKey(participantId, key));
+        if (!sub) throw roomError(`there is no subscription to '${key}' of ${participantId}`);
+        if (sub.subscriber && this.session) this.session.unsubscribe(sub.subscriber);
+        else this.endSubscription(sub);
+      };
+      this.getWebRTCStatsForStream = (participantId, key) => this.doStats(participantId, key);
+      this.sendMessage = (message, recipients) => this.doSendMessage(message, recipients ?? null);
+      this.enableNetworkMetricsReport = (participantIds) => {
+        for (const id of participantIds ?? []) this.metricsFor.add(id);
+        if (this.metricsFor.size && !this.metricsTimer) {
+          this.metricsTimer = setInterval(() => this.reportNetworkMetrics(), NETWORK_METRICS_INTERVAL_MS);
+        }
+      };
+      this.disableNetworkMetricsReport = (participantIds) => {
+        for (const id of participantIds ?? []) this.metricsFor.delete(id);
+        if (!this.metricsFor.size) this.stopMetrics();
+      };
+      this.on = (event, handler) => {
+        const off = this.events.on(event, handler);
+        if (event === "audio_activity") this.hookSpeaking();
+        return off;
+      };
+    }
+    // ----- connecting -----
+    async doConnect() {
+      if (this.model.status === "connecting" || this.model.status === "connected") {
+        throw roomError("the room is already connected or connecting");
+      }
+      const session = OT.initSession("", this.options.roomId, {
+        ...this.options.serverUrl ? { serverUrl: this.options.serverUrl } : {},
+        context: this.options.context ?? ""
+      });
+      this.session = session;
+      this.listen(session);
+      this.setStatus("connecting");
+      try {
+        await session.connect.promise(this.token);
+      } catch (e) {
+        if (this.session === session) {
+          this.session = void 0;
+          this.setStatus("disconnected");
+        }
+        throw e;
+      }
+    }
+    listen(session) {
+      const mine = () => this.session === session;
+      session.on("sessionConnected", (e) => mine() && this.onConnected(session, e.connections, e.streams));
+      session.on("connectionCreated", (e) => mine() && this.onParticipantJoined(e.connection));
+      session.on("connectionDestroyed", (e) => mine() && this.onParticipantGone(e.connection, e.reason, e.detail));
+      session.on("streamCreated", (e) => mine() && this.onRemoteStream(e.stream, true));
+      session.on("streamDestroyed", (e) => mine() && this.onRemoteStreamGone(e.stream));
+      session.on("streamPropertyChanged", (e) => {
+        if (mine() && (e.changedProperty === "hasAudio" || e.changedProperty === "hasVideo")) {
+          this.onRemoteTrack(e.stream, e.changedProperty === "hasAudio" ? "audio" : "video", e.newValue === true);
+        }
+      });
+      session.on(`signal:${MESSAGE_SIGNAL}`, (e) => mine() && this.onMessage(e.data, e.from));
+      session.on(`signal:${TRACK_SIGNAL}`, (e) => mine() && this.onTrackNotice(e.data, e.from));
+      session.on("sessionDisconnected", (e) => mine() && this.onDisconnected(e.reason, e.detail));
+      if (this.events.has("audio_activity")) this.hookSpeaking();
+    }
+    onConnected(session, others, streams) {
+      const local = session.connection;
+      this.model.localParticipantId = local.connectionId;
+      this.model.participants.clear();
+      this.model.participants.set(local.connectionId, { id: local.connectionId, context: local.data, origin: "local" });
+      for (const c of others) this.model.participants.set(c.connectionId, { id: c.connectionId, context: c.data, origin: "remote" });
+      for (const s of streams) this.onRemoteStream(s, false);
+      this.model.status = "connected";
+      this.changed();
+      this.emit("connected");
+    }
+    onDisconnected(reason, detail) {
+      const why = disconnectReason(reason, detail);
+      const localId = this.model.localParticipantId;
+      if (why === "kicked" && localId) this.emit("participant_leaving", localId, "kicked");
+      this.stopMetrics();
+      for (const rec of this.model.localStreams.values()) this.stopPlaceholders(rec);
+      this.model.localStreams.clear();
+      this.model.remoteStreams.clear();
+      this.model.subscriptions.clear();
+      for (const id of [...this.model.participants.keys()]) if (id !== localId) this.model.participants.delete(id);
+      this.notices.clear();
+      this.speaking.clear();
+      this.session = void 0;
+      this.speakingHooked = false;
+      this.model.status = "disconnected";
+      this.changed();
+      this.emit("disconnected", why);
+    }
+    // ----- participants and their streams -----
+    onParticipantJoined(c) {
+      if (c.connectionId === this.model.localParticipantId || this.model.participants.has(c.connectionId)) return;
+      this.model.participants.set(c.connectionId, { id: c.connectionId, context: c.data, origin: "remote" });
+      this.changed();
+      this.emit("participant_joined", c.connectionId);
+    }
+    onParticipantGone(c, reason, detail) {
+      const id = c.connectionId;
+      if (!this.model.participants.has(id) || id === this.model.localParticipantId) return;
+      const leaving = detail === "kicked" || !detail && reason === "forceDisconnected" ? "kicked" : null;
+      this.emit("participant_leaving", id, leaving);
+      for (const r of [...this.model.remoteStreams.values()]) if (r.participantId === id) this.removeRemoteStream(r);
+      this.model.participants.delete(id);
+      this.metricsFor.delete(id);
+      this.changed();
+      this.emit("participant_left", id);
+    }
+    onRemoteStream(stream, announce) {
+      const pid = stream.connection.connectionId;
+      if (pid === this.model.localParticipantId || this.model.remoteStreams.has(stream.streamId)) return;
+      if (!this.model.participants.has(pid)) {
+        this.model.participants.set(pid, { id: pid, context: stream.connection.data, origin: "remote" });
+      }
+      const taken = new Set([...this.model.remoteStreams.values()].filter((r) => r.participantId === pid).map((r) => r.key));
+      const base = stream.name || DEFAULT_KEYS[stream.videoType] || "self";
+      let key = base;
+      for (let n = 2; taken.has(key); n += 1) key = `${base}-${n}`;
+      this.model.remoteStreams.set(stream.streamId, { stream, key, participantId: pid, audioCensored: false });
+      if (!announce) return;
+      this.changed();
+      this.emit("stream_published", pid, key);
+    }
+    onRemoteStreamGone(stream) {
+      const rec = this.model.remoteStreams.get(stream.streamId);
+      if (!rec) return;
+      this.removeRemoteStream(rec);
+    }
+    removeRemoteStream(rec) {
+      const sub = this.model.subscriptions.get(subscriptionKey(rec.participantId, rec.key));
+      if (sub && sub.streamId === rec.stream.streamId) this.endSubscription(sub);
+      this.model.remoteStreams.delete(rec.stream.streamId);
+      this.notices.delete(rec.stream.streamId);
+      this.changed();
+      this.emit("stream_unpublished", rec.participantId, rec.key);
+    }
+    /** A remote stream's hasAudio / hasVideo changed. */
+    onRemoteTrack(stream, kind, on) {
+      const rec = this.model.remoteStreams.get(stream.streamId);
+      if (!rec) return;
+      const { participantId: pid, key } = rec;
+      if (kind === "audio" && !on) {
+        const noticed = this.notices.get(stream.streamId);
+        this.notices.delete(stream.streamId);
+        if (noticed === void 0 || Date.now() - noticed > NOTICE_TTL_MS) {
+          rec.audioCensored = true;
+          this.changed();
+          this.emit("track_censored", pid, key, "audio");
+          return;
+        }
+      }
+      if (kind === "audio" && on && rec.audioCensored) {
+        rec.audioCensored = false;
+        this.changed();
+        this.emit("track_uncensored", pid, key, "audio");
+      }
+      this.changed();
+      this.emit(on ? "track_enabled" : "track_disabled", pid, key, kind);
+    }
+    onTrackNotice(data, from) {
+      if (!from || from.connectionId === this.model.localParticipantId) return;
+      const notice = decodeTrackNotice(data);
+      const rec = notice && this.model.remoteStreams.get(notice.streamId);
+      if (!notice || !rec || rec.participantId !== from.connectionId) return;
+      this.notices.set(notice.streamId, Date.now());
+    }
+    // ----- local streams -----
+    requireSession(what) {
+      const s = this.session;
+      if (!s || this.model.status !== "connected") {
+        throw otError("OT_NOT_CONNECTED", `${what}: the room is not connected`, ExceptionCodes.NOT_CONNECTED);
+      }
+      return s;
+    }
+    async doAddStream(key, opts) {
+      const session = this.requireSession("addStream");
+      if (typeof key !== "string" || !key || key.length > 256) throw roomError("addStream needs a stream key (1 to 256 characters)");
+      if (this.model.localStreams.has(key)) throw roomError(`there is already a local stream '${key}'`);
+      const audio = trackOf(opts.audio);
+      const video = trackOf(opts.video);
+      const rec = {
+        key,
+        id: `local:${key}`,
+        publisher: void 0,
+        audioTrack: audio,
+        videoTrack: video,
+        placeholders: {},
+        isConfigured: false,
+        audioCensored: false,
+        removed: false
+      };
+      if (!audio) rec.placeholders.audio = silentAudioTrack();
+      if (!video) rec.placeholders.video = blackVideoTrack();
+      const audioSource = audio ?? rec.placeholders.audio ?? null;
+      const videoSource = video ?? rec.placeholders.video ?? null;
+      const publisher = OT.initPublisher(void 0, {
+        insertDefaultUI: false,
+        name: key,
+        audioSource,
+        videoSource,
+        publishAudio: !!audio,
+        publishVideo: !!video
+      });
+      rec.publisher = publisher;
+      publisher.on("streamCreated", (e) => {
+        if (rec.removed) return;
+        rec.stream = e.stream;
+        rec.id = e.stream.streamId;
+        rec.isConfigured = true;
+        this.changed();
+        this.emit("stream_published", this.model.localParticipantId, key);
+      });
+      publisher.on("streamDestroyed", (e) => {
+        if (rec.removed) return;
+        e.preventDefault();
+        this.dropLocalStream(rec, this.session === session && this.model.status === "connected");
+      });
+      publisher.on("mediaStopped", (e) => e.preventDefault());
+      publisher.on("muteForced", () => {
+        if (rec.removed || rec.audioCensored) return;
+        rec.audioCensored = true;
+        this.changed();
+        this.emit("track_censored", this.model.localParticipantId, key, "audio");
+      });
+      this.model.localStreams.set(key, rec);
+      this.changed();
+      try {
+        await session.publish.promise(publisher);
+      } catch (e) {
+        if (!rec.removed) this.dropLocalStream(rec, false);
+        throw e;
+      }
+    }
+    /** Forgets a local stream (unpublishing it); `announce`: emit stream_unpublished. */
+    dropLocalStream(rec, announce) {
+      if (rec.removed) return;
+      rec.removed = true;
+      const wasPublished = rec.isConfigured;
+      rec.publisher.destroy();
+      this.stopPlaceholders(rec);
+      if (this.model.localStreams.get(rec.key) === rec) this.model.localStreams.delete(rec.key);
+      this.changed();
+      if (announce && wasPublished) this.emit("stream_unpublished", this.model.localParticipantId, rec.key);
+    }
+    stopPlaceholders(rec) {
+      rec.placeholders.audio?.stop();
+      rec.placeholders.video?.stop();
+      rec.placeholders = {};
+    }
+    async doUpdateStream(key, opts) {
+      const session = this.requireSession("updateStream");
+      const rec = this.model.localStreams.get(key);
+      if (!rec) throw roomError(`there is no local stream '${key}'`);
+      await this.updateTrack(session, rec, "audio", trackOf(opts.audio));
+      await this.updateTrack(session, rec, "video", trackOf(opts.video));
+    }
+    async updateTrack(session, rec, kind, track) {
+      var _a, _b;
+      const current = kind === "audio" ? rec.audioTrack : rec.videoTrack;
+      if (track === current) return;
+      const pub = rec.publisher;
+      const setSource = (t) => kind === "audio" ? pub.setAudioSource(t) : pub.setVideoSource(t);
+      const publishKind = (on) => kind === "audio" ? pub.publishAudio.promise(on) : pub.publishVideo.promise(on);
+      const pid = this.model.localParticipantId;
+      if (track) {
+        await setSource(track);
+        const wasCensored = kind === "audio" && rec.audioCensored;
+        if (kind === "audio") rec.audioTrack = track;
+        else rec.videoTrack = track;
+        if (!current || wasCensored) await publishKind(true);
+        if (wasCensored) {
+          rec.audioCensored = false;
+          this.changed();
+          this.emit("track_uncensored", pid, rec.key, "audio");
+        }
+        this.changed();
+        if (!current || wasCensored) this.emit("track_enabled", pid, rec.key, kind);
+        return;
+      }
+      if (kind === "audio" && rec.stream?.hasAudio && session._isConnected()) {
+        await session.signal({ type: TRACK_SIGNAL, data: encodeTrackNotice(rec.stream.streamId) });
+      }
+      await publishKind(false);
+      const stand = kind === "audio" ? (_a = rec.placeholders).audio ?? (_a.audio = silentAudioTrack()) : (_b = rec.placeholders).video ?? (_b.video = blackVideoTrack());
+      if (stand) await setSource(stand);
+      if (kind === "audio") rec.audioTrack = void 0;
+      else rec.videoTrack = void 0;
+      this.changed();
+      this.emit("track_disabled", pid, rec.key, kind);
+    }
+    // ----- subscriptions -----
+    findRemote(participantId, key) {
+      for (const r of this.model.remoteStreams.values()) if (r.participantId === participantId && r.key === key) return r;
+      return void 0;
+    }
+    doAddSubscription(participantId, key, config) {
+      let session;
+      try {
+        session = this.requireSession("addSubscription");
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      const remote = this.findRemote(participantId, key);
+      if (!remote) return Promise.reject(roomError(`participant ${participantId} has no stream '${key}'`));
+      const sk = subscriptionKey(participantId, key);
+      if (this.model.subscriptions.has(sk)) return Promise.reject(roomError(`already subscribed to '${key}' of ${participantId}`));
+      const sub = {
+        participantId,
+        key,
+        streamId: remote.stream.streamId,
+        config: { audio: config?.audio !== false, video: config?.video !== false },
+        started: false,
+        quality: {}
+      };
+      this.model.subscriptions.set(sk, sub);
+      this.changed();
+      return new Promise((resolve, reject) => {
+        const subscriber = session.subscribe(
+          remote.stream,
+          void 0,
+          { insertDefaultUI: false, subscribeToAudio: sub.config.audio, subscribeToVideo: sub.config.video },
+          (error) => {
+            if (!error) return resolve();
+            this.endSubscription(sub);
+            reject(error);
+          }
+        );
+        if (!subscriber) return;
+        sub.subscriber = subscriber;
+        subscriber.on("mediaStreamAvailable", (e) => {
+          sub.mediaStream = e.mediaStream;
+          if (this.model.subscriptions.get(sk) === sub) this.changed();
+        });
+        subscriber.on("connected", () => {
+          if (this.model.subscriptions.get(sk) !== sub) return;
+          sub.started = true;
+          this.changed();
+          this.emit("subscription_started", participantId, key);
+        });
+        subscriber.on("qualityScoreChanged", (e) => {
+          sub.quality = { audio: e.qualityScore.audioQualityScore, video: e.qualityScore.videoQualityScore };
+        });
+        subscriber.on("destroyed", () => this.endSubscription(sub));
+      });
+    }
+    /** Forgets a subscription (its subscriber is gone or going); emits subscription_ended if it started. */
+    endSubscription(sub) {
+      const sk = subscriptionKey(sub.participantId, sub.key);
+      if (this.model.subscriptions.get(sk) !== sub) return;
+      this.model.subscriptions.delete(sk);
+      this.changed();
+      if (sub.started) this.emit("subscription_ended", sub.participantId, sub.key);
+    }
+    async doUpdateSubscription(participantId, key, config) {
+      const sub = this.model.subscriptions.get(subscriptionKey(participantId, key));
+      if (!sub || !sub.subscriber) throw roomError(`there is no subscription to '${key}' of ${participantId}`);
+      const next = { audio: config?.audio ?? sub.config.audio, video: config?.video ?? sub.config.video };
+      if (next.audio !== sub.config.audio) await sub.subscriber.subscribeToAudio.promise(next.audio);
+      if (next.video !== sub.config.video) await sub.subscriber.subscribeToVideo.promise(next.video);
+      sub.config = next;
+      this.changed();
+      this.emit("subscription_reconfigured", participantId, key);
+    }
+    async doStats(participantId, key) {
+      if (participantId === this.model.localParticipantId) {
+        const rec = this.model.localStreams.get(key);
+        if (!rec) throw roomError(`there is no local stream '${key}'`);
+        const reports = await rec.publisher.getRtcStatsReport();
+        return { senders: statsByKind(reports[0]?.rtcStatsReport, "outbound-rtp"), receivers: {} };
+      }
+      const sub = this.model.subscriptions.get(subscriptionKey(participantId, key));
+      if (!sub?.subscriber) throw roomError(`there is no subscription to '${key}' of ${participantId}`);
+      return { senders: {}, receivers: statsByKind(await sub.subscriber.getRtcStatsReport(), "inbound-rtp") };
+    }
+    // ----- messages -----
+    async doSendMessage(message, recipients) {
+      const session = this.requireSession("sendMessage");
+      if (!this.model.enableMessages) throw roomError("messages are off: initialize the room with enableMessages: true");
+      if (!message || message.type !== "text" || typeof message.payload !== "string") {
+        throw roomError("sendMessage needs a message { type: 'text', payload: string, meta? }");
+      }
+      const to = recipients && recipients.length ? [...new Set(recipients)] : null;
+      const data = encodeMessage(message, to);
+      if (!to) {
+        await session.signal({ type: MESSAGE_SIGNAL, data });
+        return;
+      }
+      const connections = to.map((id) => {
+        const c = session.connections.get(id);
+        if (!c) throw roomError(`no participant ${id} in the room`);
+        return c;
+      });
+      await Promise.all(connections.map((c) => session.signal({ type: MESSAGE_SIGNAL, data, to: c })));
+    }
+    onMessage(data, from) {
+      if (!this.model.enableMessages) return;
+      const envelope = decodeMessage(data);
+      if (!envelope) {
+        logger.warn("ignoring a malformed message");
+        return;
+      }
+      this.emit("message_received", from ? from.connectionId : null, envelope.message, envelope.recipients);
+    }
+    // ----- speaking and network metrics -----
+    /** Speaking detection runs while the Session's Room State has a listener: only when asked. */
+    hookSpeaking() {
+      const session = this.session;
+      if (!session || this.speakingHooked) return;
+      this.speakingHooked = true;
+      session.on("stateChanged", (e) => {
+        if (this.session === session) this.onSpeaking(e.state);
+      });
+    }
+    onSpeaking(state) {
+      const now = /* @__PURE__ */ new Set();
+      for (const s of Object.values(state.streams)) if (s.isSpeaking) now.add(s.id);
+      for (const id of now) {
+        if (this.speaking.has(id)) continue;
+        const remote = this.model.remoteStreams.get(id);
+        if (remote) this.emit("audio_activity", remote.participantId, remote.key);
+        for (const l of this.model.localStreams.values()) if (l.id === id) this.emit("audio_activity", this.model.localParticipantId, l.key);
+      }
+      this.speaking = now;
+    }
+    reportNetworkMetrics() {
+      if (this.model.status !== "connected") return;
+      const metrics = {};
+      for (const pid of this.metricsFor) {
+        const scores = [];
+        for (const sub of this.model.subscriptions.values()) if (sub.participantId === pid && sub.started) scores.push(sub.quality);
+        if (!scores.length) continue;
+        const audio = scores.map((s) => s.audio).filter((n) => n !== void 0);
+        const video = scores.map((s) => s.video).filter((n) => n !== void 0);
+        const all = [...audio, ...video];
+        if (!all.length) continue;
+        metrics[pid] = {
+          connectionQuality: Math.min(...all),
+          ...audio.length ? { audioQuality: Math.min(...audio) } : {},
+          ...video.length ? { videoQuality: Math.min(...video) } : {}
+        };
+      }
+      if (Object.keys(metrics).length) this.emit("network_metrics_report", metrics);
+    }
+    stopMetrics() {
+      clearInterval(this.metricsTimer);
+      this.metricsTimer = void 0;
+    }
+    // ----- state and events -----
+    setStatus(status) {
+      this.model.status = status;
+      this.changed();
+    }
+    /** The model changed: a new snapshot, and `state_changed`. */
+    changed() {
+      this.snapshot = void 0;
+      this.events.emit("state_changed", [this.getState()]);
+    }
+    emit(event, ...args) {
+      this.events.emit(event, [...args, this.getState()]);
+    }
+  };
+  function createRoom(options) {
+    if (!options || typeof options !== "object") throw roomError("initialize needs { roomId, clientToken }");
+    if (typeof options.roomId !== "string" || !options.roomId) throw roomError("initialize needs a roomId");
+    if (typeof options.clientToken !== "string" || !options.clientToken) throw roomError("initialize needs a clientToken");
+    if (options.context !== void 0 && (typeof options.context !== "string" || utf8Length(options.context) > 1e3)) {
+      throw roomError("the context must be a string of at most 1000 bytes");
+    }
+    return new Room(options);
+  }
+
+  // src/rooms/index.ts
+  var LEVELS = {
+    DEBUG: LogLevel.DEBUG,
+    INFO: LogLevel.INFO,
+    WARN: LogLevel.WARN,
+    ERROR: LogLevel.ERROR,
+    NONE: LogLevel.NONE
+  };
+  async function initialize(options) {
+    const room = createRoom(options);
+    if (options.logLevel && options.logLevel in LEVELS) logger.setLevel(LEVELS[options.logLevel]);
+    return room;
+  }
+
   // src/classic.ts
   var script = typeof document !== "undefined" ? document.currentScript : null;
   setDefaultServerUrl(serverUrlFromScript(script?.src));
   var g = globalThis;
   g.OT = OT;
   g.Parlor = OT;
+  g.ParlorVideo = rooms_exports;
 })();

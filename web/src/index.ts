@@ -1,5 +1,6 @@
 // @parlor/client — the ES module. Imported from a Parlor server (`/sdk/parlor.mjs`) it talks
-// to that server; bundled into an app, pass `{ serverUrl }` to OT.initSession.
+// to that server; bundled into an app, pass `{ serverUrl }` to OT.initSession (or to
+// Video.initialize, the Telnyx-style face).
 
 import { OT, setDefaultServerUrl } from './ot';
 import { serverUrlFromScript } from './util';
@@ -39,5 +40,7 @@ export type {
 } from './stats';
 export type { InsertMode, WidgetProperties, WidgetStyle } from './widget';
 export type { VideoType } from './protocol';
+/** The Telnyx-style face (`@telnyx/video`'s API): `Video.initialize({ roomId, clientToken })`. */
+export * as Video from './rooms/index';
 
 export default OT;

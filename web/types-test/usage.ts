@@ -1,6 +1,6 @@
 // Compiled (not run) by the build: the typical OpenTok.js app, and the promise and Room
 // State forms, must type-check against the SDK's declarations.
-import OT, { type OTError, type RoomState, type Stream, type SubscriberStats } from '../src/index';
+import OT, { type OTError, type RoomState, type Stream, type SubscriberStats, Video } from '../src/index';
 
 declare const apiKey: string;
 declare const sessionId: string;
@@ -56,3 +56,33 @@ async function modern(): Promise<void> {
   await session.disconnect();
 }
 void modern;
+
+// The Telnyx-style face: a @telnyx/video app's calls, events and State.
+async function telnyxStyle(roomId: string, clientToken: string): Promise<void> {
+  const room: Video.Room = await Video.initialize({ roomId, clientToken, context: JSON.stringify({ username: 'Ann' }), enableMessages: true, logLevel: 'DEBUG' });
+  const off = room.on('stream_published', (participantId, key, state: Video.State) => {
+    if (participantId !== state.localParticipantId) void room.addSubscription(participantId, key, { audio: true, video: true });
+  });
+  room.on('participant_leaving', (participantId, reason) => console.log(participantId, reason === 'kicked'));
+  room.on('track_censored', (participantId, key, kind) => console.log(participantId, key, kind));
+  room.on('message_received', (participantId, message: Video.Message, recipients) => console.log(participantId, message.payload, recipients?.length));
+  room.on('disconnected', (reason: Video.DisconnectReason) => console.log(reason));
+  await room.connect();
+  const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+  await room.addStream('self', { audio: media.getAudioTracks()[0], video: { track: media.getVideoTracks()[0], options: { enableSimulcast: false } } });
+  await room.updateStream('self', { audio: undefined, video: media.getVideoTracks()[0] });
+  const { participants, streams, subscriptions } = room.getState();
+  for (const p of participants.values()) {
+    const s: Video.Stream | undefined = p.streams.self ? streams.get(p.streams.self) : undefined;
+    console.log(p.context, p.origin, s?.isAudioCensored, s?.videoTrack?.id, subscriptions.get(p.id)?.get('self')?.video);
+  }
+  const stats = await room.getWebRTCStatsForStream(room.getLocalParticipant().id, 'self');
+  console.log(stats.senders.video?.framesEncoded);
+  await room.sendMessage({ type: 'text', payload: 'hi' }, [room.getLocalParticipant().id]);
+  await room.updateClientToken(clientToken);
+  const { addStream, disconnect } = { ...room };
+  void addStream;
+  off();
+  await disconnect();
+}
+void telnyxStyle;

@@ -17,4 +17,6 @@ export type { Device, ScreenSharingCapabilityResponse, CaptureOptions } from './
 export type { SubscriberStats, PublisherStats, PublisherStatContainer, PublisherRtcStatsReportContainer, } from './stats';
 export type { InsertMode, WidgetProperties, WidgetStyle } from './widget';
 export type { VideoType } from './protocol';
+/** The Telnyx-style face (`@telnyx/video`'s API): `Video.initialize({ roomId, clientToken })`. */
+export * as Video from './rooms/index';
 export default OT;
