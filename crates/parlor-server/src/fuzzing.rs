@@ -114,8 +114,16 @@ impl Harness {
             )
             .expect("the rooms of a fresh store"),
         );
+        let room_media = crate::rooms::recordings::RoomMedia::start(
+            store.clone(),
+            &config.data_dir,
+            signaling.clone(),
+            rooms.clone(),
+            "http://127.0.0.1:1".into(),
+        );
         let state = AppState {
             rooms,
+            room_media,
             store,
             rest_rate: Arc::new(crate::limits::RestRateLimiter::new(config.rates.rest)),
             config: Arc::new(config),

@@ -71,6 +71,8 @@ pub struct AppState {
     pub turn: Option<Arc<turn::embedded::EmbeddedTurn>>,
     /// The Rooms (Telnyx Video Rooms) domain.
     pub rooms: Arc<rooms::Rooms>,
+    /// Room recordings and compositions.
+    pub room_media: Arc<rooms::recordings::RoomMedia>,
 }
 
 impl AppState {

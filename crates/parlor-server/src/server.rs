@@ -121,9 +121,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         signaling.clone(),
         rooms_key,
     )?);
+    let room_media = crate::rooms::recordings::RoomMedia::start(
+        store.clone(),
+        &config.data_dir,
+        signaling.clone(),
+        rooms.clone(),
+        format!("{scheme}://{addr}"),
+    );
     let rest_rate = Arc::new(crate::limits::RestRateLimiter::new(config.rates.rest));
     let state = AppState {
         rooms,
+        room_media,
         store,
         rest_rate,
         config: Arc::new(config),

@@ -112,6 +112,8 @@ const MIGRATIONS: &[&str] = &[
     crate::broadcasts::model::SCHEMA,
     // Rooms, room sessions and participants (`crate::rooms::model`).
     crate::rooms::model::SCHEMA,
+    // Room recordings and compositions (`crate::rooms::media_model`).
+    crate::rooms::media_model::SCHEMA,
 ];
 
 /// A project: the owner of sessions, identified by its API key.

@@ -91,10 +91,41 @@ pub fn archive_json(a: &ArchiveRecord, url: Option<String>) -> Value {
     v
 }
 
-fn sign_download(secret: &str, api_key: &str, id: &str, file: &str, exp: i64) -> String {
+/// The signature of a download URL: HMAC-SHA256 (hex) under the project's secret over
+/// the URL's `purpose` (its path prefix, so one kind of URL never opens another), project,
+/// ID, file and expiry. Shared by archives and Rooms recordings and compositions.
+pub(crate) fn sign_url(
+    purpose: &str,
+    secret: &str,
+    api_key: &str,
+    id: &str,
+    file: &str,
+    exp: i64,
+) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(format!("archive-download\n{api_key}\n{id}\n{file}\n{exp}").as_bytes());
+    mac.update(format!("{purpose}\n{api_key}\n{id}\n{file}\n{exp}").as_bytes());
     hex::encode(mac.finalize().into_bytes())
+}
+
+/// Whether `sig` is [`sign_url`]'s signature and `exp` has not passed (constant time).
+pub(crate) fn url_signature_valid(
+    purpose: &str,
+    secret: &str,
+    (api_key, id, file): (&str, &str, &str),
+    exp: i64,
+    sig: &str,
+) -> bool {
+    use subtle::ConstantTimeEq as _;
+    exp >= parlor_proto::unix_now()
+        && bool::from(
+            sign_url(purpose, secret, api_key, id, file, exp)
+                .as_bytes()
+                .ct_eq(sig.as_bytes()),
+        )
+}
+
+fn sign_download(secret: &str, api_key: &str, id: &str, file: &str, exp: i64) -> String {
+    sign_url("archive-download", secret, api_key, id, file, exp)
 }
 
 /// A download URL valid for [`DOWNLOAD_URL_TTL_SECS`] from `now`, signed with the

@@ -13,8 +13,11 @@
 //! join racing the last leave lands either in the live session or in a new one, never in
 //! an ended one.
 
+pub mod compositions;
 pub mod key;
+pub mod media_model;
 pub mod model;
+pub mod recordings;
 pub mod webhooks;
 
 use std::collections::HashMap;
@@ -80,6 +83,39 @@ pub enum RoomsEvent {
         at: i64,
         duration_secs: i64,
         left_reason: String,
+    },
+    /// `video.room.recording.started` (`crate::rooms::recordings`): a participant's track
+    /// started recording. `type` is `audio` or `video`.
+    RecordingStarted {
+        room_id: String,
+        room_session_id: String,
+        recording_id: String,
+        participant_id: String,
+        r#type: String,
+        at: i64,
+    },
+    /// `video.room.recording.completed`: its file is whole (`download_url` signed, expiring).
+    RecordingCompleted {
+        room_id: String,
+        room_session_id: String,
+        recording_id: String,
+        participant_id: String,
+        r#type: String,
+        codec: String,
+        duration_secs: i64,
+        size_mb: f64,
+        download_url: Option<String>,
+        at: i64,
+    },
+    /// `video.room.composition.completed` (`crate::rooms::compositions`).
+    CompositionCompleted {
+        composition_id: String,
+        room_id: String,
+        room_session_id: String,
+        download_url: Option<String>,
+        duration_secs: i64,
+        size_mb: f64,
+        at: i64,
     },
 }
 
@@ -168,7 +204,8 @@ impl Rooms {
         rx
     }
 
-    fn emit(&self, event: RoomsEvent) {
+    /// Tells the observers (also the recordings and compositions, [`recordings`]).
+    pub(crate) fn emit(&self, event: RoomsEvent) {
         let mut observers = crate::signaling::lock(&self.observers);
         observers.retain(|tx| tx.send(event.clone()).is_ok());
     }

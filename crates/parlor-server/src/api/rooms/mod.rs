@@ -9,9 +9,11 @@
 
 mod auth;
 mod body;
+mod compositions;
 mod error;
 mod participants;
 mod query;
+mod recordings;
 #[allow(clippy::module_inception)]
 mod rooms;
 mod sessions;
@@ -85,6 +87,26 @@ pub fn router() -> Router<AppState> {
         .route(
             "/v2/room_participants/{id}",
             route(get(participants::retrieve)),
+        )
+        .route(
+            "/v2/room_recordings",
+            route(get(recordings::list).delete(recordings::delete_bulk)),
+        )
+        .route(
+            "/v2/room_recordings/{id}",
+            route(get(recordings::retrieve).delete(recordings::delete)),
+        )
+        .route(
+            "/v2/room_compositions",
+            route(get(compositions::list).post(compositions::create)),
+        )
+        .route(
+            "/v2/room_compositions/{id}",
+            route(get(compositions::retrieve).delete(compositions::delete)),
+        )
+        .route(
+            "/room-media/{api_key}/{id}/{file}",
+            get(recordings::download),
         )
         .route("/v2/rooms/{id}/{*rest}", any(not_found))
         .route("/v2/room_sessions/{id}/{*rest}", any(not_found))
