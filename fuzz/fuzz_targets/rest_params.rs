@@ -9,8 +9,13 @@
 //! stream (published with a real Chromium offer), so moderation, stream and archive calls
 //! get past "not found"; they are restored when a request removed them.
 //!
+//! The Rooms API (`/v2/rooms`, `/v2/room_sessions`, `/v2/room_participants`) is reached
+//! too: every request also carries the Rooms credential (`Authorization: Bearer
+//! key:secret`), and `$room` is a room made at the start.
+//!
 //! Checked: nothing panics; no answer is a 5xx but 501 (a feature not built); every error is the API's JSON
-//! `{"code": <status>, "message": ...}` with the response's own status.
+//! `{"code": <status>, "message": ...}` with the response's own status, or for the Rooms API
+//! Telnyx's `{"errors": [{"code": "<string>", "title", "detail"}]}`.
 //!
 //! The input is a request as text (the seeds in `fuzz/corpus/rest_params` are the SDKs'
 //! real requests): the method and target on the first line, the `Content-Type` on the
@@ -45,6 +50,7 @@ struct Fixture {
     h: Harness,
     session: String,
     auth: String,
+    room: String,
     state: std::sync::Mutex<Live>,
 }
 
@@ -82,11 +88,23 @@ fn fixture() -> &'static Fixture {
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
         let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
         let session = v[0]["session_id"].as_str().expect("session_id").to_owned();
+        let req = Request::post("/v2/rooms")
+            .header(header::AUTHORIZATION, format!("Bearer {API_KEY}:{API_SECRET}"))
+            .body(Body::from(r#"{"unique_name":"fuzz"}"#))
+            .expect("request");
+        let resp = rt.block_on(h.rest(req));
+        assert_eq!(resp.status(), 201);
+        let body = rt
+            .block_on(axum::body::to_bytes(resp.into_body(), 1 << 20))
+            .expect("body");
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        let room = v["data"]["id"].as_str().expect("room id").to_owned();
         Fixture {
             rt,
             h,
             session,
             auth,
+            room,
             state: std::sync::Mutex::new(Live {
                 member: None,
                 stream: None,
@@ -146,6 +164,7 @@ fn resolve(f: &Fixture, live: &Live, raw: &str) -> String {
         .replace("$conn", &member.connection_id)
         .replace("$stream", live.stream.as_deref().unwrap_or(""))
         .replace("$archive", &live.archive)
+        .replace("$room", &f.room)
 }
 
 /// The request's target with the placeholders replaced and what a URI cannot hold
@@ -190,7 +209,8 @@ fuzz_target!(|data: &[u8]| {
         let mut req = Request::builder()
             .method(method)
             .uri(&uri)
-            .header("X-OPENTOK-AUTH", &f.auth);
+            .header("X-OPENTOK-AUTH", &f.auth)
+            .header(header::AUTHORIZATION, format!("Bearer {API_KEY}:{API_SECRET}"));
         if !content_type.is_empty() {
             req = req.header(header::CONTENT_TYPE, content_type);
         }
@@ -212,13 +232,22 @@ fuzz_target!(|data: &[u8]| {
             "{method} {uri} -> {status}: {}",
             String::from_utf8_lossy(&body)
         );
+        let path = uri.split('?').next().unwrap_or("");
+        let rooms_api = ["/v2/rooms", "/v2/room_sessions", "/v2/room_participants"]
+            .iter()
+            .any(|p| path == *p || path.starts_with(&format!("{p}/")));
         if status.is_client_error() || status.is_server_error() {
             assert!(json, "{method} {uri} -> {status} not JSON");
             let v: serde_json::Value = serde_json::from_slice(&body).expect("a JSON error");
-            assert_eq!(v["code"].as_u64(), Some(u64::from(status.as_u16())), "{v}");
-            assert!(v["message"].is_string(), "{v}");
+            if rooms_api && v.get("errors").is_some() {
+                let e = &v["errors"][0];
+                assert!(e["code"].is_string(), "{v}");
+                assert!(e["title"].is_string() && e["detail"].is_string(), "{v}");
+            } else {
+                assert_eq!(v["code"].as_u64(), Some(u64::from(status.as_u16())), "{v}");
+                assert!(v["message"].is_string(), "{v}");
+            }
         }
-        let path = uri.split('?').next().unwrap_or("");
         let archives = format!("/v2/project/{API_KEY}/archive");
         let callbacks = format!("/v2/project/{API_KEY}/callback");
         // An archive the request started: remembered (so later inputs reach it) and
