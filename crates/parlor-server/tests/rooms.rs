@@ -339,3 +339,43 @@ async fn after_kill_9_rooms_stay_and_live_sessions_are_ended() {
     let (again, _) = join(&server, &room, &token, None).await;
     assert_ne!(again.info().session_id, ann.info().session_id);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_extractors_refuse_is_a_telnyx_error_too() {
+    let server = Server::start();
+    let client = reqwest::Client::new();
+    let bearer = format!("{API_KEY}:{API_SECRET}");
+    // A body over the REST API's 64 KiB, a path ID that is not UTF-8, a wrong method.
+    let big = json!({ "unique_name": "x".repeat(100_000) });
+    let cases = [
+        client
+            .post(format!("{}/v2/rooms", server.url))
+            .bearer_auth(&bearer)
+            .json(&big),
+        client
+            .get(format!("{}/v2/rooms/%FF", server.url))
+            .bearer_auth(&bearer),
+        client
+            .put(format!("{}/v2/rooms", server.url))
+            .bearer_auth(&bearer),
+        client
+            .get(format!("{}/v2/rooms/{}/nope", server.url, uuid_like()))
+            .bearer_auth(&bearer),
+    ];
+    for req in cases {
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap();
+        assert!((400..500).contains(&status), "{status} {body}");
+        let e = &body["errors"][0];
+        assert!(e["code"].is_string(), "{status}: {body}");
+        assert!(
+            e["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{body}"
+        );
+    }
+}
+
+fn uuid_like() -> &'static str {
+    "5e80868f-eefa-4e3f-8ace-3aa86d510780"
+}

@@ -179,6 +179,21 @@ impl RoomsError {
         }
     }
 
+    /// An answer of `status` made outside the handlers (an extractor's refusal).
+    pub fn from_status(status: StatusCode, detail: String) -> Self {
+        let detail = if detail.is_empty() {
+            status.canonical_reason().unwrap_or("error").to_owned()
+        } else {
+            detail
+        };
+        match status {
+            StatusCode::UNAUTHORIZED => Self::unauthenticated(detail),
+            StatusCode::NOT_FOUND => Self::no_route(detail),
+            s if s.is_server_error() => Self::internal(),
+            s => Self::new(s, code::BAD_REQUEST, "Bad request", detail),
+        }
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -111,4 +111,30 @@ pub fn router() -> Router<AppState> {
         .route("/v2/rooms/{id}/{*rest}", any(not_found))
         .route("/v2/room_sessions/{id}/{*rest}", any(not_found))
         .route("/v2/room_participants/{id}/{*rest}", any(not_found))
+        .layer(axum::middleware::map_response(json_errors))
+}
+
+/// The longest extractor explanation passed on.
+const MAX_REJECTION_BYTES: usize = 1024;
+
+/// axum answers what its extractors cannot read (a body over the size limit, `%FF` in a
+/// path ID) with `text/plain`: on the Rooms routes that becomes a Telnyx error with the
+/// same status and explanation (the OpenTok routes have their own such layer).
+async fn json_errors(response: axum::response::Response) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let status = response.status();
+    let text = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !text || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), MAX_REJECTION_BYTES)
+        .await
+        .unwrap_or_default();
+    let detail = String::from_utf8_lossy(&body).trim().to_owned();
+    RoomsError::from_status(status, detail).into_response()
 }
