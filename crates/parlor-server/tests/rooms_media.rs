@@ -418,6 +418,30 @@ async fn recordings_per_track_and_a_two_region_composition() {
             }
         }
     }
+    // The filters.
+    for (query, n) in [
+        ("filter[type]=audio".to_owned(), 2),
+        ("filter[type]=video&filter[status]=completed".to_owned(), 3),
+        (format!("filter[participant_id]={}", ids[2]), 1),
+        ("filter[date_started_at][gte]=2000-01-01".to_owned(), 5),
+        ("filter[date_ended_at][lte]=2000-01-01".to_owned(), 0),
+    ] {
+        let path = format!("/room_recordings?filter[session_id]={room_session}&{query}");
+        let (status, b) = rooms(&server, "GET", &path, None).await;
+        assert_eq!(
+            (status, b["meta"]["total_results"].as_u64()),
+            (200, Some(n)),
+            "{path}: {b}"
+        );
+    }
+    for bad in [
+        "filter[type]=screen",
+        "filter[status]=done",
+        "filter[duration_secs]=x",
+    ] {
+        let (status, e) = rooms(&server, "GET", &format!("/room_recordings?{bad}"), None).await;
+        assert_eq!(status, 422, "{bad}: {e}");
+    }
     println!("recordings: {recs:?}");
 
     // Bad signatures: forged, expired (though correctly signed), missing.

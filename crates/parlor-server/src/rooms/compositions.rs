@@ -251,14 +251,6 @@ impl RoomMedia {
             .flatten()
     }
 
-    /// A completed composition's download URL under `base`.
-    pub async fn composition_url(&self, c: &CompositionRecord, base: &str) -> Option<String> {
-        self.composition_file(c)?;
-        let file = format!("{}.mp4", c.composition_id);
-        self.signed_url(base, &c.project_id, &c.composition_id, &file)
-            .await
-    }
-
     /// Queues a stored (`enqueued`) composition.
     pub fn enqueue(&self, composition_id: &str) {
         let _ = self.queue.send(composition_id.to_owned());
@@ -358,7 +350,10 @@ impl RoomMedia {
         if !self.save(&c).await || c.status != media_model::COMPLETED {
             return;
         }
-        let download_url = self.composition_url(&c, &self.base_url).await;
+        let download_url = self
+            .secret_of(&c.project_id)
+            .await
+            .and_then(|secret| self.composition_url(&c, &self.base_url, &secret));
         self.rooms.emit(RoomsEvent::CompositionCompleted {
             composition_id: c.composition_id.clone(),
             room_id: c.room_id.clone(),

@@ -135,34 +135,55 @@ impl RoomMedia {
     }
 
     /// A signed download URL (expiring after
-    /// [`crate::api::archives::DOWNLOAD_URL_TTL_SECS`]) of a file under `base`.
-    pub(super) async fn signed_url(
-        &self,
-        base: &str,
-        project_id: &str,
-        id: &str,
-        file: &str,
-    ) -> Option<String> {
-        let project = project_id.to_owned();
-        let secret = self
-            .db(move |s| s.project(&project))
-            .await
-            .ok()??
-            .api_secret;
+    /// [`crate::api::archives::DOWNLOAD_URL_TTL_SECS`]) of a file under `base`, signed
+    /// with the project's `secret`.
+    fn signed_url(base: &str, secret: &str, project_id: &str, id: &str, file: &str) -> String {
         let exp = parlor_proto::unix_now() + crate::api::archives::DOWNLOAD_URL_TTL_SECS;
         let sig =
-            crate::api::archives::sign_url(DOWNLOAD_PREFIX, &secret, project_id, id, file, exp);
-        Some(format!(
-            "{base}/{DOWNLOAD_PREFIX}/{project_id}/{id}/{file}?exp={exp}&sig={sig}"
-        ))
+            crate::api::archives::sign_url(DOWNLOAD_PREFIX, secret, project_id, id, file, exp);
+        format!("{base}/{DOWNLOAD_PREFIX}/{project_id}/{id}/{file}?exp={exp}&sig={sig}")
+    }
+
+    /// A project's secret (for the download URLs in events).
+    pub(super) async fn secret_of(&self, project_id: &str) -> Option<String> {
+        let project = project_id.to_owned();
+        Some(
+            self.db(move |s| s.project(&project))
+                .await
+                .ok()??
+                .api_secret,
+        )
     }
 
     /// A completed recording's download URL under `base` (`None` while processing).
-    pub async fn recording_url(&self, r: &RecordingRecord, base: &str) -> Option<String> {
+    pub fn recording_url(&self, r: &RecordingRecord, base: &str, secret: &str) -> Option<String> {
         self.recording_path(r)?;
         let file = r.file_name.as_deref()?;
-        self.signed_url(base, &r.project_id, &r.recording_id, file)
-            .await
+        Some(Self::signed_url(
+            base,
+            secret,
+            &r.project_id,
+            &r.recording_id,
+            file,
+        ))
+    }
+
+    /// A completed composition's download URL under `base`.
+    pub fn composition_url(
+        &self,
+        c: &super::media_model::CompositionRecord,
+        base: &str,
+        secret: &str,
+    ) -> Option<String> {
+        self.composition_file(c)?;
+        let file = format!("{}.mp4", c.composition_id);
+        Some(Self::signed_url(
+            base,
+            secret,
+            &c.project_id,
+            &c.composition_id,
+            &file,
+        ))
     }
 
     /// Deletes completed recordings and their files; returns how many. Recordings still
@@ -200,6 +221,11 @@ impl RoomMedia {
                 | SessionEvent::StreamAnnounced {
                     session_id, stream, ..
                 } => self.record(&session_id, &stream).await,
+                // A track turned on that was off when the stream was published (a
+                // browser's publishVideo:false) starts recording now.
+                SessionEvent::StreamChanged { session_id, stream } => {
+                    self.record(&session_id, &stream).await
+                }
                 SessionEvent::StreamDestroyed { stream_id, .. } => {
                     let ended = lock(&self.active).remove(&stream_id);
                     if let Some(ended) = ended {
@@ -231,10 +257,23 @@ impl RoomMedia {
         }
     }
 
-    /// Starts recording a stream's tracks, if its session is a room session whose room
-    /// records and it is not recorded yet.
+    /// Starts recording a stream's tracks that are on and not recorded yet, if its
+    /// session is a room session whose room records.
     async fn record(&self, session_id: &str, stream: &Stream) {
-        if lock(&self.active).contains_key(&stream.stream_id) {
+        let wanted: Vec<&'static str> = {
+            let active = lock(&self.active);
+            let recorded = |kind: &str| {
+                active
+                    .get(&stream.stream_id)
+                    .is_some_and(|r| r.tracks.iter().any(|t| t.record.kind == kind))
+            };
+            [("audio", stream.has_audio), ("video", stream.has_video)]
+                .into_iter()
+                .filter(|(kind, on)| *on && !recorded(kind))
+                .map(|(kind, _)| kind)
+                .collect()
+        };
+        if wanted.is_empty() {
             return;
         }
         let sid = session_id.to_owned();
@@ -261,10 +300,7 @@ impl RoomMedia {
         }
         let producer = parlor_router::TransportId::from(stream.stream_id.as_str());
         let mut tracks = Vec::new();
-        for (kind, wanted) in [("audio", stream.has_audio), ("video", stream.has_video)] {
-            if !wanted {
-                continue;
-            }
+        for kind in wanted {
             let tap = match self.signaling.router.tap(&producer, TAP_CAPACITY).await {
                 Ok(tap) => tap,
                 Err(e) => {
@@ -329,7 +365,11 @@ impl RoomMedia {
             tracks.push(Track { record, recording });
         }
         if !tracks.is_empty() {
-            lock(&self.active).insert(stream.stream_id.clone(), Recorded { tracks });
+            lock(&self.active)
+                .entry(stream.stream_id.clone())
+                .or_insert_with(|| Recorded { tracks: Vec::new() })
+                .tracks
+                .extend(tracks);
         }
     }
 
@@ -422,7 +462,10 @@ impl RoomMedia {
         }
         tracing::info!(recording = %record.recording_id, kind = %record.kind,
                        duration_secs = record.duration_secs, "room recording completed");
-        let download_url = self.recording_url(&record, &self.base_url).await;
+        let download_url = self
+            .secret_of(&record.project_id)
+            .await
+            .and_then(|secret| self.recording_url(&record, &self.base_url, &secret));
         self.rooms.emit(RoomsEvent::RecordingCompleted {
             room_id: record.room_id.clone(),
             room_session_id: record.room_session_id.clone(),

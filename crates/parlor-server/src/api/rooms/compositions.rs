@@ -213,14 +213,9 @@ pub async fn list(
         .db(move |s| s.compositions(&project, &filter, page))
         .await?;
     let base = base(&state, &headers);
-    let mut urls = std::collections::HashMap::new();
-    for c in &listed.items {
-        if let Some(url) = state.room_media.composition_url(c, &base).await {
-            urls.insert(c.composition_id.clone(), url);
-        }
-    }
+    let secret = &auth.0.api_secret;
     Ok(wire::page(&listed, page, |c| {
-        composition_json(c, urls.get(&c.composition_id).cloned())
+        composition_json(c, state.room_media.composition_url(c, &base, secret))
     }))
 }
 
@@ -248,8 +243,7 @@ pub async fn retrieve(
     let c = find(&state, &auth, &id).await?;
     let url = state
         .room_media
-        .composition_url(&c, &base(&state, &headers))
-        .await;
+        .composition_url(&c, &base(&state, &headers), &auth.0.api_secret);
     Ok(wire::one(StatusCode::OK, composition_json(&c, url)))
 }
 

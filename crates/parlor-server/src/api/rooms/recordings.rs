@@ -102,14 +102,9 @@ pub async fn list(
         .db(move |s| s.recordings(&project, &filter, page))
         .await?;
     let base = base(&state, &headers);
-    let mut urls = std::collections::HashMap::new();
-    for r in &listed.items {
-        if let Some(url) = state.room_media.recording_url(r, &base).await {
-            urls.insert(r.recording_id.clone(), url);
-        }
-    }
+    let secret = &auth.0.api_secret;
     Ok(wire::page(&listed, page, |r| {
-        recording_json(r, urls.get(&r.recording_id).cloned())
+        recording_json(r, state.room_media.recording_url(r, &base, secret))
     }))
 }
 
@@ -133,8 +128,7 @@ pub async fn retrieve(
     let r = find(&state, &auth, &id).await?;
     let url = state
         .room_media
-        .recording_url(&r, &base(&state, &headers))
-        .await;
+        .recording_url(&r, &base(&state, &headers), &auth.0.api_secret);
     Ok(wire::one(StatusCode::OK, recording_json(&r, url)))
 }
 
