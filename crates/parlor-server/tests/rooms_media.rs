@@ -696,4 +696,29 @@ async fn after_kill_9_recordings_are_completed_from_their_files() {
         let secs = r["duration_secs"].as_i64().unwrap();
         assert!((1..=5).contains(&secs), "{r}");
     }
+
+    // A composition of the session (it ended with the restart) killed with the server
+    // before it is done is rendered at the next start.
+    let room_session = list["data"][0]["session_id"].as_str().unwrap().to_owned();
+    let (status, c) = rooms(
+        &server,
+        "POST",
+        "/room_compositions",
+        Some(json!({ "session_id": room_session, "resolution": "160x120" })),
+    )
+    .await;
+    assert_eq!(status, 202, "{c}");
+    let cid = c["data"]["id"].as_str().unwrap().to_owned();
+    let data_dir = server.keep_data_dir(); // kill -9
+    let server = Server::start_in(data_dir, &[]);
+    let done = until(&server, &format!("/room_compositions/{cid}"), 30, |b| {
+        b["data"]["status"] == "completed"
+    })
+    .await;
+    let (status, ct, bytes) = download(done["data"]["download_url"].as_str().unwrap()).await;
+    assert_eq!((status, ct.as_str()), (200, "video/mp4"));
+    let mp4 = save(tmp.path(), "composition.mp4", &bytes);
+    let probe = ffprobe(&mp4);
+    assert_eq!(probe["streams"][0]["width"], 160, "{probe}");
+    assert!(decoded_duration(&mp4) >= 1.5, "{probe}");
 }
