@@ -26,6 +26,13 @@
 //! tell by `X-Parlor-Delivery`). A delivered one's row is removed; failed ones are kept
 //! [`FAILED_RETENTION`] (pruned at start and hourly), so the table holds what is still owed and
 //! recent failures, not every event ever sent (the soak found it growing).
+//!
+//! The same machinery delivers the Rooms API's webhooks ([`crate::rooms::webhooks`]): a
+//! delivery has a [`DeliveryKind`] (stored with it) that decides its wire format and its
+//! signature. [`DeliveryKind::OpenTok`] is the above; a [`DeliveryKind::RoomsWebhook`]
+//! stores the Telnyx envelope's `data`, and each attempt wraps it with its `meta` and signs
+//! it anew with the server's Rooms key (Ed25519), trying the room's failover URL when the
+//! primary one fails. Ordering, durability, backoff and bounds are the same for both.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -33,7 +40,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
+use parlor_proto::rooms_token::SigningKey;
 use parlor_proto::signaling::{Connection, Stream};
+use rusqlite::params;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use tokio::sync::mpsc;
@@ -63,24 +72,126 @@ pub struct Notice {
     pub body: Value,
 }
 
+/// How a delivery goes on the wire: the shape of its body, its headers and its signature.
+/// Stored with the delivery, so one resumed after a restart is sent as it was meant to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryKind {
+    /// An OpenTok session-monitoring callback: the stored body as is, HMAC-SHA256 signed
+    /// with the project's secret (`X-Parlor-Signature`, `X-Parlor-Event`,
+    /// `X-Parlor-Delivery`).
+    OpenTok,
+    /// A Telnyx-style Rooms webhook ([`crate::rooms::webhooks`]): the stored body is the
+    /// envelope's `data`; each attempt adds its `meta` and is signed with the server's
+    /// Rooms key. When the URL fails, the same attempt goes to `failover_url`.
+    RoomsWebhook {
+        failover_url: Option<String>,
+        /// Per-attempt timeout (1–30 s); `None`: the dispatcher's own.
+        timeout_secs: Option<u32>,
+    },
+}
+
+impl DeliveryKind {
+    /// The `kind` column's value.
+    fn as_str(&self) -> &'static str {
+        match self {
+            DeliveryKind::OpenTok => "opentok",
+            DeliveryKind::RoomsWebhook { .. } => "rooms_webhook",
+        }
+    }
+
+    /// From the `kind`, `failover_url` and `timeout_secs` columns; `None` for a kind this
+    /// build does not know.
+    fn from_columns(
+        kind: &str,
+        failover_url: Option<String>,
+        timeout_secs: Option<u32>,
+    ) -> Option<Self> {
+        match kind {
+            "opentok" => Some(DeliveryKind::OpenTok),
+            "rooms_webhook" => Some(DeliveryKind::RoomsWebhook {
+                failover_url,
+                timeout_secs,
+            }),
+            _ => None,
+        }
+    }
+
+    fn failover_url(&self) -> Option<&str> {
+        match self {
+            DeliveryKind::OpenTok => None,
+            DeliveryKind::RoomsWebhook { failover_url, .. } => failover_url.as_deref(),
+        }
+    }
+
+    fn timeout_secs(&self) -> Option<u32> {
+        match self {
+            DeliveryKind::OpenTok => None,
+            DeliveryKind::RoomsWebhook { timeout_secs, .. } => *timeout_secs,
+        }
+    }
+}
+
+/// The schema change that gives deliveries a kind (one migration of [`crate::store`]);
+/// rows from before it are OpenTok callbacks.
+pub const DELIVERY_KIND_SCHEMA: &str = r#"
+ALTER TABLE callback_deliveries ADD COLUMN kind TEXT NOT NULL DEFAULT 'opentok';
+ALTER TABLE callback_deliveries ADD COLUMN failover_url TEXT;
+ALTER TABLE callback_deliveries ADD COLUMN timeout_secs INTEGER;
+"#;
+
+/// One webhook to deliver to one URL, its body and kind made by its producer (the Rooms
+/// webhooks). Deliveries with the same `url` and `ordering_key` go out one at a time, in
+/// the order they were handed over.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    /// The project it is about (kept with the delivery record).
+    pub project_id: String,
+    /// What orders it (a room session ID), stored as the record's `session_id`.
+    pub ordering_key: String,
+    /// The event's name (`video.room.session.started`, ...).
+    pub event: String,
+    pub url: String,
+    /// What is stored; for [`DeliveryKind::RoomsWebhook`] the envelope's `data`.
+    pub body: String,
+    pub kind: DeliveryKind,
+}
+
+/// What the dispatcher is handed.
+#[derive(Debug)]
+enum Job {
+    Callback(Notice),
+    Webhook(Webhook),
+}
+
 /// The signaling side's handle: cheap to clone, never blocks.
 #[derive(Clone, Debug)]
 pub struct Notifier {
-    tx: mpsc::UnboundedSender<Notice>,
+    tx: mpsc::UnboundedSender<Job>,
     /// Deliveries queued and not done yet (in flight and waiting), for `/v1/stats`.
     queued: Arc<AtomicUsize>,
 }
 
 impl Notifier {
-    /// Starts the dispatcher (on the current tokio runtime). Fails only if no HTTP client
+    /// Starts the dispatcher (on the current tokio runtime) without a Rooms key: Rooms
+    /// webhooks wait (pending) for a dispatcher that has one. Fails only if no HTTP client
     /// can be built (TLS initialisation).
     pub fn start(
         store: Arc<Store>,
         callback_url: Option<String>,
     ) -> Result<Notifier, reqwest::Error> {
+        Self::start_with(store, callback_url, None)
+    }
+
+    /// Starts the dispatcher; `rooms_key` signs the Rooms webhooks.
+    pub fn start_with(
+        store: Arc<Store>,
+        callback_url: Option<String>,
+        rooms_key: Option<SigningKey>,
+    ) -> Result<Notifier, reqwest::Error> {
         let (tx, rx) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicUsize::new(0));
-        tokio::spawn(Dispatcher::new(store, callback_url, queued.clone())?.run(rx));
+        let dispatcher = Dispatcher::new(store, callback_url, rooms_key, queued.clone())?;
+        tokio::spawn(dispatcher.run(rx));
         Ok(Notifier { tx, queued })
     }
 
@@ -91,7 +202,12 @@ impl Notifier {
 
     /// Queues an event; returns at once.
     pub fn notify(&self, notice: Notice) {
-        let _ = self.tx.send(notice);
+        let _ = self.tx.send(Job::Callback(notice));
+    }
+
+    /// Queues a webhook (recorded, then delivered in its order); returns at once.
+    pub fn deliver(&self, webhook: Webhook) {
+        let _ = self.tx.send(Job::Webhook(webhook));
     }
 }
 
@@ -148,7 +264,19 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
 
 struct Delivery {
     record: DeliveryRecord,
-    signature: String,
+    how: How,
+}
+
+/// How a queued delivery's attempts are made (its kind, with what signs it).
+#[derive(Clone)]
+enum How {
+    /// The body never changes, so its HMAC is computed once.
+    OpenTok { signature: String },
+    RoomsWebhook {
+        key: Arc<SigningKey>,
+        failover_url: Option<String>,
+        timeout: Option<Duration>,
+    },
 }
 
 type Key = (String, String); // (url, session)
@@ -156,6 +284,8 @@ type Key = (String, String); // (url, session)
 struct Dispatcher {
     store: Arc<Store>,
     callback_url: Option<String>,
+    /// Signs Rooms webhooks; without it they stay pending.
+    rooms_key: Option<Arc<SigningKey>>,
     http: reqwest::Client,
     queues: HashMap<Key, VecDeque<Delivery>>,
     /// How many deliveries `queues` holds in all.
@@ -167,6 +297,7 @@ impl Dispatcher {
     fn new(
         store: Arc<Store>,
         callback_url: Option<String>,
+        rooms_key: Option<SigningKey>,
         queued: Arc<AtomicUsize>,
     ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
@@ -179,6 +310,7 @@ impl Dispatcher {
         Ok(Dispatcher {
             store,
             callback_url,
+            rooms_key: rooms_key.map(Arc::new),
             http,
             queues: HashMap::new(),
             queued,
@@ -186,7 +318,7 @@ impl Dispatcher {
         })
     }
 
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Notice>) {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Job>) {
         self.resume().await;
         // Once every sender is gone, only the deliveries in flight are left to finish.
         let mut open = true;
@@ -199,8 +331,9 @@ impl Dispatcher {
                     let cutoff = crate::unix_millis() - FAILED_RETENTION.as_millis() as i64;
                     let _ = tokio::task::spawn_blocking(move || store.prune_failed_deliveries(cutoff)).await;
                 }
-                notice = rx.recv(), if open => match notice {
-                    Some(n) => self.enqueue(n).await,
+                job = rx.recv(), if open => match job {
+                    Some(Job::Callback(n)) => self.enqueue(n).await,
+                    Some(Job::Webhook(w)) => self.enqueue_webhook(w).await,
                     None if self.in_flight.is_empty() => return,
                     None => open = false,
                 },
@@ -214,7 +347,8 @@ impl Dispatcher {
     }
 
     /// Queues again the deliveries a previous run left pending (it stopped or was killed
-    /// before they were delivered or given up), signed with their project's secret now.
+    /// before they were delivered or given up), signed with their project's secret now
+    /// (OpenTok callbacks) or with the Rooms key (Rooms webhooks).
     async fn resume(&mut self) {
         let store = self.store.clone();
         let found = tokio::task::spawn_blocking(move || {
@@ -222,8 +356,9 @@ impl Dispatcher {
             store.prune_failed_deliveries(cutoff)?;
             let pending = store.pending_deliveries()?;
             let mut secrets = HashMap::new();
-            for d in &pending {
-                if !secrets.contains_key(&d.project_id)
+            for (d, kind) in &pending {
+                if *kind == DeliveryKind::OpenTok
+                    && !secrets.contains_key(&d.project_id)
                     && let Some(p) = store.project(&d.project_id)?
                 {
                     secrets.insert(d.project_id.clone(), p.api_secret);
@@ -246,17 +381,102 @@ impl Dispatcher {
                 "resuming callback deliveries left pending"
             );
         }
-        for record in pending {
-            let Some(secret) = secrets.get(&record.project_id) else {
-                continue; // the project is gone: nothing can sign it
+        for (record, kind) in pending {
+            let how = match &kind {
+                DeliveryKind::OpenTok => {
+                    let Some(secret) = secrets.get(&record.project_id) else {
+                        continue; // the project is gone: nothing can sign it
+                    };
+                    How::OpenTok {
+                        signature: sign(secret, record.body.as_bytes()),
+                    }
+                }
+                DeliveryKind::RoomsWebhook { .. } => match self.rooms_how(&kind) {
+                    Some(how) => how,
+                    None => {
+                        tracing::warn!(event = %record.event, "no Rooms key to sign a pending webhook; left pending");
+                        continue;
+                    }
+                },
             };
-            let signature = sign(secret, record.body.as_bytes());
-            let key = (record.url.clone(), record.session_id.clone());
-            let queue = self.queues.entry(key.clone()).or_default();
-            queue.push_back(Delivery { record, signature });
-            self.queued.fetch_add(1, Ordering::Relaxed);
-            if queue.len() == 1 {
-                self.attempt(key, Duration::ZERO);
+            self.queue(record, how);
+        }
+    }
+
+    /// How a Rooms webhook of `kind` is sent, if there is a key to sign it.
+    fn rooms_how(&self, kind: &DeliveryKind) -> Option<How> {
+        let timeout = kind
+            .timeout_secs()
+            .filter(|&s| s > 0)
+            .map(|s| Duration::from_secs(u64::from(s.min(30))));
+        Some(How::RoomsWebhook {
+            key: self.rooms_key.clone()?,
+            failover_url: kind.failover_url().map(str::to_owned),
+            timeout,
+        })
+    }
+
+    /// Appends a recorded delivery to its queue, starting it if it is the queue's first.
+    fn queue(&mut self, record: DeliveryRecord, how: How) {
+        let key = (record.url.clone(), record.session_id.clone());
+        let queue = self.queues.entry(key.clone()).or_default();
+        queue.push_back(Delivery { record, how });
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        if queue.len() == 1 {
+            self.attempt(key, Duration::ZERO);
+        }
+    }
+
+    /// Records a new delivery and queues it, or records it failed at once when its queue
+    /// is full.
+    async fn admit(&mut self, record: DeliveryRecord, kind: &DeliveryKind, how: How) {
+        let key = (record.url.clone(), record.session_id.clone());
+        if self.queues.get(&key).map_or(0, VecDeque::len) >= MAX_QUEUED_PER_TARGET {
+            let record = DeliveryRecord {
+                status: "failed".into(),
+                last_error: Some(format!(
+                    "not queued: {MAX_QUEUED_PER_TARGET} deliveries to this URL for this \
+                     session are already waiting"
+                )),
+                ..record
+            };
+            tracing::warn!(url = %key.0, event = %record.event, "callback queue full; event not delivered");
+            self.insert(&record, kind).await;
+            return;
+        }
+        self.insert(&record, kind).await;
+        self.queue(record, how);
+    }
+
+    /// A webhook handed over by its producer: recorded, then queued.
+    async fn enqueue_webhook(&mut self, w: Webhook) {
+        let how = match &w.kind {
+            DeliveryKind::OpenTok => {
+                tracing::error!(event = %w.event, "an OpenTok callback handed over as a webhook; dropped");
+                return;
+            }
+            kind @ DeliveryKind::RoomsWebhook { .. } => self.rooms_how(kind),
+        };
+        let now = crate::unix_millis();
+        let record = DeliveryRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            project_id: w.project_id,
+            session_id: w.ordering_key,
+            event: w.event,
+            url: w.url,
+            body: w.body,
+            status: "pending".into(),
+            attempts: 0,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+        };
+        match how {
+            Some(how) => self.admit(record, &w.kind, how).await,
+            None => {
+                // Recorded pending: a dispatcher with the key delivers it after a restart.
+                tracing::warn!(event = %record.event, "no Rooms key to sign a webhook; left pending");
+                self.insert(&record, &w.kind).await;
             }
         }
     }
@@ -322,31 +542,10 @@ impl Dispatcher {
                 created_at: now,
                 updated_at: now,
             };
-            let key = (url, n.session_id.clone());
-            let queue = self.queues.entry(key.clone()).or_default();
-            if queue.len() >= MAX_QUEUED_PER_TARGET {
-                let record = DeliveryRecord {
-                    status: "failed".into(),
-                    last_error: Some(format!(
-                        "not queued: {MAX_QUEUED_PER_TARGET} deliveries to this URL for this \
-                         session are already waiting"
-                    )),
-                    ..record
-                };
-                tracing::warn!(url = %key.0, event = %record.event, "callback queue full; event not delivered");
-                self.record(&record).await;
-                continue;
-            }
-            self.record(&record).await;
-            let queue = self.queues.entry(key.clone()).or_default();
-            queue.push_back(Delivery {
-                record,
+            let how = How::OpenTok {
                 signature: signature.clone(),
-            });
-            self.queued.fetch_add(1, Ordering::Relaxed);
-            if queue.len() == 1 {
-                self.attempt(key, Duration::ZERO);
-            }
+            };
+            self.admit(record, &DeliveryKind::OpenTok, how).await;
         }
     }
 
@@ -355,22 +554,12 @@ impl Dispatcher {
         let Some(head) = self.queues.get(&key).and_then(|q| q.front()) else {
             return;
         };
-        let request = self
-            .http
-            .post(&head.record.url)
-            .header("Content-Type", "application/json")
-            .header(SIGNATURE_HEADER, &head.signature)
-            .header("X-Parlor-Event", &head.record.event)
-            .header("X-Parlor-Delivery", &head.record.id)
-            .body(head.record.body.clone());
+        let http = self.http.clone();
+        let record = head.record.clone();
+        let how = head.how.clone();
         self.in_flight.spawn(async move {
             tokio::time::sleep(delay).await;
-            let outcome = match request.send().await {
-                Ok(r) if r.status().is_success() => Ok(()),
-                Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
-                Err(e) => Err(e.to_string()),
-            };
-            (key, outcome)
+            (key, send(&http, &record, &how).await)
         });
     }
 
@@ -423,6 +612,19 @@ impl Dispatcher {
         }
     }
 
+    /// Records a new delivery with its kind (before its first attempt).
+    async fn insert(&self, record: &DeliveryRecord, kind: &DeliveryKind) {
+        let store = self.store.clone();
+        let record = record.clone();
+        let kind = kind.clone();
+        let result =
+            tokio::task::spawn_blocking(move || store.insert_delivery(&record, &kind)).await;
+        if let Ok(Err(e)) = result {
+            tracing::warn!(error = %e, "cannot record a callback delivery");
+        }
+    }
+
+    /// Records a delivery's new state.
     async fn record(&self, record: &DeliveryRecord) {
         let store = self.store.clone();
         let record = record.clone();
@@ -433,18 +635,99 @@ impl Dispatcher {
     }
 }
 
+/// One attempt of a delivery: `Ok` when a receiver answered 2xx.
+async fn send(http: &reqwest::Client, record: &DeliveryRecord, how: &How) -> Result<(), String> {
+    match how {
+        How::OpenTok { signature } => {
+            let request = http
+                .post(&record.url)
+                .header("Content-Type", "application/json")
+                .header(SIGNATURE_HEADER, signature)
+                .header("X-Parlor-Event", &record.event)
+                .header("X-Parlor-Delivery", &record.id)
+                .body(record.body.clone());
+            outcome(request.send().await)
+        }
+        How::RoomsWebhook {
+            key,
+            failover_url,
+            timeout,
+        } => {
+            // `attempts` counts the attempts made before this one.
+            let attempt = record.attempts + 1;
+            let mut errors = Vec::new();
+            for url in std::iter::once(record.url.as_str()).chain(failover_url.as_deref()) {
+                let mut request =
+                    crate::rooms::webhooks::request(http, key, &record.body, attempt, url);
+                if let Some(timeout) = timeout {
+                    request = request.timeout(*timeout);
+                }
+                match outcome(request.send().await) {
+                    Ok(()) => return Ok(()),
+                    Err(e) if failover_url.is_some() => errors.push(format!("{url}: {e}")),
+                    Err(e) => errors.push(e),
+                }
+            }
+            Err(errors.join("; "))
+        }
+    }
+}
+
+fn outcome(sent: Result<reqwest::Response, reqwest::Error>) -> Result<(), String> {
+    match sent {
+        Ok(r) if r.status().is_success() => Ok(()),
+        Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 impl Store {
-    /// Deliveries not yet delivered nor given up, oldest first.
-    pub fn pending_deliveries(&self) -> Result<Vec<DeliveryRecord>, crate::store::StoreError> {
+    /// Records a new delivery, with its kind. Its later states go through
+    /// [`Store::record_delivery`].
+    pub fn insert_delivery(
+        &self,
+        d: &DeliveryRecord,
+        kind: &DeliveryKind,
+    ) -> Result<(), crate::store::StoreError> {
+        self.conn().execute(
+            "INSERT INTO callback_deliveries (id, project_id, session_id, event, url, body, status,
+                                              attempts, last_error, created_at, updated_at,
+                                              kind, failover_url, timeout_secs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            params![
+                d.id,
+                d.project_id,
+                d.session_id,
+                d.event,
+                d.url,
+                d.body,
+                d.status,
+                d.attempts,
+                d.last_error,
+                d.created_at,
+                d.updated_at,
+                kind.as_str(),
+                kind.failover_url(),
+                kind.timeout_secs(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Deliveries not yet delivered nor given up, oldest first, with their kinds (rows of
+    /// a kind this build does not know are left alone).
+    pub fn pending_deliveries(
+        &self,
+    ) -> Result<Vec<(DeliveryRecord, DeliveryKind)>, crate::store::StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT id, project_id, session_id, event, url, body, status, attempts, last_error,
-                    created_at, updated_at
+                    created_at, updated_at, kind, failover_url, timeout_secs
              FROM callback_deliveries WHERE status = 'pending' ORDER BY created_at, rowid",
         )?;
         let rows = stmt
             .query_map([], |r| {
-                Ok(DeliveryRecord {
+                let record = DeliveryRecord {
                     id: r.get(0)?,
                     project_id: r.get(1)?,
                     session_id: r.get(2)?,
@@ -456,8 +739,12 @@ impl Store {
                     last_error: r.get(8)?,
                     created_at: r.get(9)?,
                     updated_at: r.get(10)?,
-                })
+                };
+                let kind: String = r.get(11)?;
+                let kind = DeliveryKind::from_columns(&kind, r.get(12)?, r.get(13)?);
+                Ok(kind.map(|kind| (record, kind)))
             })?
+            .filter_map(Result::transpose)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
@@ -539,5 +826,59 @@ mod tests {
         assert_eq!(store.prune_failed_deliveries(40).unwrap(), 1);
         assert_eq!(ids(&store), ["a", "c"], "old failures pruned, pending kept");
         assert_eq!(store.pending_deliveries().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn deliveries_keep_their_kind_and_older_rows_are_opentok_callbacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("p.db")).unwrap();
+        let delivery = |id: &str, created_at: i64| DeliveryRecord {
+            id: id.into(),
+            project_id: "1".into(),
+            session_id: "s".into(),
+            event: "e".into(),
+            url: "http://127.0.0.1:9/".into(),
+            body: "{}".into(),
+            status: "pending".into(),
+            attempts: 0,
+            last_error: None,
+            created_at,
+            updated_at: created_at,
+        };
+        let webhook = DeliveryKind::RoomsWebhook {
+            failover_url: Some("http://127.0.0.1:9/failover".into()),
+            timeout_secs: Some(7),
+        };
+        // As a build before delivery kinds wrote it.
+        store.record_delivery(&delivery("old", 10)).unwrap();
+        store
+            .insert_delivery(&delivery("hook", 20), &webhook)
+            .unwrap();
+        store
+            .insert_delivery(&delivery("callback", 30), &DeliveryKind::OpenTok)
+            .unwrap();
+        // A later state keeps the kind.
+        let tried = DeliveryRecord {
+            attempts: 2,
+            last_error: Some("HTTP 500".into()),
+            ..delivery("hook", 20)
+        };
+        store.record_delivery(&tried).unwrap();
+        // A kind this build does not know is left alone.
+        store
+            .conn()
+            .execute(
+                "UPDATE callback_deliveries SET kind = 'future' WHERE id = 'callback'",
+                [],
+            )
+            .unwrap();
+        let pending = store.pending_deliveries().unwrap();
+        assert_eq!(
+            pending,
+            [
+                (delivery("old", 10), DeliveryKind::OpenTok),
+                (tried, webhook)
+            ]
+        );
     }
 }

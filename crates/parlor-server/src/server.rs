@@ -61,8 +61,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tcp_port: config.media_tcp_port,
     })
     .with_context(|| format!("cannot start the media router on {media_bind}"))?;
-    let notifier = crate::callbacks::Notifier::start(store.clone(), config.callback_url.clone())
-        .context("cannot start the callback dispatcher")?;
+    let rooms_key = crate::rooms::key::load_or_create(&config.data_dir)?;
+    let notifier = crate::callbacks::Notifier::start_with(
+        store.clone(),
+        config.callback_url.clone(),
+        Some(rooms_key.clone()),
+    )
+    .context("cannot start the callback dispatcher")?;
     let history = crate::inspector::History::start(
         store.clone(),
         config.history_retention,
@@ -112,15 +117,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         store.clone(),
         &config.data_dir,
         signaling.clone(),
-        notifier,
+        notifier.clone(),
         format!("{scheme}://{addr}"),
     );
-    let rooms_key = crate::rooms::key::load_or_create(&config.data_dir)?;
     let rooms = Arc::new(crate::rooms::Rooms::new(
         store.clone(),
         signaling.clone(),
         rooms_key,
     )?);
+    crate::rooms::webhooks::start(store.clone(), rooms.observe(), notifier);
     let room_media = crate::rooms::recordings::RoomMedia::start(
         store.clone(),
         &config.data_dir,

@@ -114,6 +114,8 @@ const MIGRATIONS: &[&str] = &[
     crate::rooms::model::SCHEMA,
     // Room recordings and compositions (`crate::rooms::media_model`).
     crate::rooms::media_model::SCHEMA,
+    // Delivery kinds: OpenTok callbacks and Rooms webhooks (`crate::callbacks`).
+    crate::callbacks::DELIVERY_KIND_SCHEMA,
 ];
 
 /// A project: the owner of sessions, identified by its API key.
