@@ -17,6 +17,7 @@ mod recordings;
 #[allow(clippy::module_inception)]
 mod rooms;
 mod sessions;
+mod webhook_key;
 mod wire;
 
 use axum::Router;
@@ -87,6 +88,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/v2/room_participants/{id}",
             route(get(participants::retrieve)),
+        )
+        .route(
+            "/v2/parlor/webhook_public_key",
+            route(get(webhook_key::retrieve)),
         )
         .route(
             "/v2/room_recordings",
