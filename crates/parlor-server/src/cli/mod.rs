@@ -1,11 +1,13 @@
 //! The `parlor` command line: `serve`, `session create|show`, `token [verify]`,
 //! `client publish|subscribe`, `archive start|stop|get|list|delete|download`,
-//! `broadcast start|stop|get|list`, `app create|list|add-key|remove-key|delete`.
+//! `broadcast start|stop|get|list`, `app create|list|add-key|remove-key|delete`,
+//! `rooms public-key`.
 
 mod app;
 mod archive;
 mod broadcast;
 mod client;
+mod rooms;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -54,6 +56,9 @@ enum Command {
     /// Vonage applications: create (an ID and an RSA key pair), list, rotate keys, delete.
     #[command(subcommand)]
     App(app::AppCommand),
+    /// Rooms (Telnyx Video Rooms): the public key that verifies Rooms webhooks.
+    #[command(subcommand)]
+    Rooms(rooms::RoomsCommand),
 }
 
 /// The project credentials a CLI command acts with: flags or env, else the data dir's.
@@ -181,6 +186,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Archive(command) => Ok(archive::run(command)),
         Command::Broadcast(command) => Ok(broadcast::run(command)),
         Command::App(command) => Ok(app::run(command)),
+        Command::Rooms(command) => Ok(rooms::run(command)),
         Command::Serve(args) => {
             let config = config::Config::resolve(args)?;
             init_logging(&config.log, config.log_format)?;
