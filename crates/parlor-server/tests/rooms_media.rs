@@ -721,4 +721,16 @@ async fn after_kill_9_recordings_are_completed_from_their_files() {
     let probe = ffprobe(&mp4);
     assert_eq!(probe["streams"][0]["width"], 160, "{probe}");
     assert!(decoded_duration(&mp4) >= 1.5, "{probe}");
+    // Only the output is left in the compositions directory (no filter script of the
+    // render the kill interrupted).
+    let dir = server
+        .data_dir
+        .path()
+        .join("rooms/compositions")
+        .join(API_KEY);
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, [format!("{cid}.mp4")]);
 }

@@ -464,6 +464,7 @@ fn render_blocking(
     };
     if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        remove_stale_scripts(parent, &out);
     }
     parlor_compositor::compose::compose(
         ffmpeg,
@@ -480,4 +481,20 @@ fn render_blocking(
         duration_ms,
         bytes,
     })
+}
+
+/// Removes the filter scripts a render of `out` killed with the server left behind (each
+/// render writes `.<file>.<pid>.filtergraph` beside its output).
+fn remove_stale_scripts(dir: &std::path::Path, out: &std::path::Path) {
+    let Some(name) = out.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        if file.starts_with(&prefix) && file.ends_with(".filtergraph") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
