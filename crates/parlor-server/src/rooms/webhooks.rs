@@ -3,7 +3,8 @@
 //!
 //! A task ([`start`]) observes the Rooms domain ([`super::Rooms::observe`]), reads the
 //! event's room from the store when the event arrives (its webhook settings as they are
-//! then; no URL, no webhook) and hands a [`Webhook`] to the callback dispatcher
+//! then; no URL, no webhook; a composition's event follows the composition's own settings
+//! when it has a URL, as Telnyx's do) and hands a [`Webhook`] to the callback dispatcher
 //! ([`crate::callbacks`]), which records it before its first attempt, delivers the
 //! webhooks of one room session one at a time and in order, retries them with backoff,
 //! resumes them after a restart and bounds its queues, exactly as for OpenTok callbacks.
@@ -34,9 +35,10 @@ use time::macros::format_description;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinHandle;
 
+use super::media_model::CompositionRecord;
 use super::{RoomRecord, RoomsEvent};
 use crate::callbacks::{DeliveryKind, Notifier, Webhook};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// The signature header: base64 of the Ed25519 signature over `"<timestamp>|<body>"`.
 pub const SIGNATURE_HEADER: &str = "telnyx-signature-ed25519";
@@ -58,6 +60,60 @@ pub struct WebhookEvent {
     pub occurred_at: i64,
     /// `data.payload`.
     pub payload: Value,
+    /// Whose webhook settings it follows.
+    pub settings_of: SettingsOf,
+}
+
+/// Whose webhook settings (URLs, timeout) an event's webhook follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingsOf {
+    /// Its room's.
+    Room,
+    /// This composition's when it has a `webhook_event_url`, else its room's.
+    Composition(String),
+}
+
+/// Where a webhook goes: a room's or a composition's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub project_id: String,
+    pub url: Option<String>,
+    pub failover_url: Option<String>,
+    pub timeout_secs: Option<u32>,
+}
+
+impl From<&RoomRecord> for Settings {
+    fn from(r: &RoomRecord) -> Self {
+        Settings {
+            project_id: r.project_id.clone(),
+            url: r.webhook_event_url.clone(),
+            failover_url: r.webhook_event_failover_url.clone(),
+            timeout_secs: r.webhook_timeout_secs,
+        }
+    }
+}
+
+impl From<&CompositionRecord> for Settings {
+    fn from(c: &CompositionRecord) -> Self {
+        Settings {
+            project_id: c.project_id.clone(),
+            url: c.webhook_event_url.clone(),
+            failover_url: c.webhook_event_failover_url.clone(),
+            timeout_secs: c.webhook_timeout_secs,
+        }
+    }
+}
+
+/// The settings `event`'s webhook follows, as the store has them now (`None`: its room is
+/// unknown). Blocking (SQLite).
+pub fn settings(store: &Store, event: &WebhookEvent) -> Result<Option<Settings>, StoreError> {
+    if let SettingsOf::Composition(id) = &event.settings_of
+        && let Some(c) = store.composition(id)?
+        && c.webhook_event_url.is_some()
+    {
+        return Ok(Some(Settings::from(&c)));
+    }
+    Ok(store.room(&event.room_id)?.as_ref().map(Settings::from))
 }
 
 impl WebhookEvent {
@@ -79,6 +135,14 @@ impl WebhookEvent {
             room_session_id: room_session_id.to_owned(),
             occurred_at: at,
             payload,
+            settings_of: SettingsOf::Room,
+        }
+    }
+
+    fn following(self, settings_of: SettingsOf) -> Self {
+        WebhookEvent {
+            settings_of,
+            ..self
         }
     }
 }
@@ -206,7 +270,8 @@ pub fn describe(event: &RoomsEvent) -> WebhookEvent {
                 "duration_secs": duration_secs,
                 "size_mb": size_mb,
             }),
-        ),
+        )
+        .following(SettingsOf::Composition(composition_id.clone())),
     }
 }
 
@@ -259,18 +324,18 @@ pub fn request(
         .body(body)
 }
 
-/// The webhook of `event` for `room`, if the room has a webhook URL.
-pub fn webhook(room: &RoomRecord, event: &WebhookEvent) -> Option<Webhook> {
-    let url = room.webhook_event_url.clone()?;
+/// The webhook of `event` under `settings`, if they name a webhook URL.
+pub fn webhook(settings: &Settings, event: &WebhookEvent) -> Option<Webhook> {
+    let url = settings.url.clone()?;
     Some(Webhook {
-        project_id: room.project_id.clone(),
+        project_id: settings.project_id.clone(),
         ordering_key: event.room_session_id.clone(),
         event: event.event_type.to_owned(),
         url,
         body: data_json(event, &uuid::Uuid::new_v4().to_string()),
         kind: DeliveryKind::RoomsWebhook {
-            failover_url: room.webhook_event_failover_url.clone(),
-            timeout_secs: room.webhook_timeout_secs.filter(|&s| s > 0),
+            failover_url: settings.failover_url.clone(),
+            timeout_secs: settings.timeout_secs.filter(|&s| s > 0),
         },
     })
 }
@@ -284,14 +349,14 @@ pub fn start(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {
-            let event = describe(&event);
-            let (s, room_id) = (store.clone(), event.room_id.clone());
-            let room = match tokio::task::spawn_blocking(move || s.room(&room_id)).await {
-                Ok(Ok(Some(room))) => room,
+            let event = Arc::new(describe(&event));
+            let (s, e) = (store.clone(), event.clone());
+            let found = match tokio::task::spawn_blocking(move || settings(&s, &e)).await {
+                Ok(Ok(Some(found))) => found,
                 Ok(Ok(None)) => continue,
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, room = %event.room_id, event = event.event_type,
-                                   "cannot read the room; webhook not sent");
+                                   "cannot read the webhook settings; webhook not sent");
                     continue;
                 }
                 Err(e) if e.is_cancelled() => return, // the runtime is shutting down
@@ -300,7 +365,7 @@ pub fn start(
                     continue;
                 }
             };
-            if let Some(webhook) = webhook(&room, &event) {
+            if let Some(webhook) = webhook(&found, &event) {
                 notifier.deliver(webhook);
             }
         }
@@ -413,7 +478,7 @@ mod tests {
             room_session_id: "s".into(),
             at: 0,
         });
-        let w = webhook(&room(), &event).unwrap();
+        let w = webhook(&Settings::from(&room()), &event).unwrap();
         assert_eq!(
             (
                 w.url.as_str(),
@@ -435,7 +500,71 @@ mod tests {
             webhook_event_url: None,
             ..room()
         };
-        assert!(webhook(&no_url, &event).is_none());
+        assert!(webhook(&Settings::from(&no_url), &event).is_none());
+    }
+
+    #[test]
+    fn a_composition_s_event_follows_its_own_settings_when_it_has_a_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("p.db")).unwrap();
+        store
+            .upsert_project(&crate::store::Project {
+                api_key: "p".into(),
+                api_secret: "s".into(),
+                created_at: 0,
+            })
+            .unwrap();
+        store.insert_room(&room()).unwrap();
+        let composition = |id: &str, url: Option<&str>| CompositionRecord {
+            composition_id: id.into(),
+            project_id: "p".into(),
+            room_id: "r".into(),
+            room_session_id: "s".into(),
+            format: "mp4".into(),
+            resolution: "1280x720".into(),
+            video_layout: "{}".into(),
+            status: "completed".into(),
+            reason: None,
+            duration_secs: None,
+            size_bytes: None,
+            webhook_event_url: url.map(str::to_owned),
+            webhook_event_failover_url: None,
+            webhook_timeout_secs: Some(3),
+            started_at: None,
+            ended_at: None,
+            completed_at: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        store
+            .insert_composition(&composition("own", Some("http://127.0.0.1:9/composition")))
+            .unwrap();
+        store
+            .insert_composition(&composition("none", None))
+            .unwrap();
+        let completed = |id: &str| {
+            describe(&RoomsEvent::CompositionCompleted {
+                composition_id: id.into(),
+                room_id: "r".into(),
+                room_session_id: "s".into(),
+                download_url: None,
+                duration_secs: 1,
+                size_mb: 0.1,
+                at: 0,
+            })
+        };
+        let own = settings(&store, &completed("own")).unwrap().unwrap();
+        assert_eq!(
+            (own.url.as_deref(), own.failover_url, own.timeout_secs),
+            (Some("http://127.0.0.1:9/composition"), None, Some(3))
+        );
+        let room_s = settings(&store, &completed("none")).unwrap().unwrap();
+        assert_eq!(room_s, Settings::from(&room()));
+        let unknown_room = WebhookEvent {
+            room_id: "nope".into(),
+            ..completed("none")
+        };
+        assert_eq!(settings(&store, &unknown_room).unwrap(), None);
     }
 
     #[test]
