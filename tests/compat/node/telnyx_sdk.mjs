@@ -3,9 +3,10 @@
 // (`parlor client subscribe|publish --session ROOM_ID --token JOIN_TOKEN`) and the
 // assertions the Rooms suites share (the `{errors: [...]}` shape, polling, timestamps).
 // Not a test file itself (node --test only picks up *.test.mjs).
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,65 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const TELNYX_VERSION = JSON.parse(readFileSync(
   path.resolve(here, '..', 'node_modules', 'telnyx', 'package.json'), 'utf8')).version;
 export { Telnyx };
+const RESULTS_DIR = path.resolve(here, '..', 'results');
+
+// --- per-method results ------------------------------------------------------------------
+
+/**
+ * Registers the suite's results file, `results/telnyx-node-<suite>.json`: the record shape of
+ * sdk.mjs's `compatSuite` ({sdk, version, method, operation, feature, status, note}), with sdk
+ * "telnyx-node". compat_table.py renders these records as the Telnyx table.
+ *
+ * Returns `compatTest(title, meta, fn)`: a node:test test named `title` for one SDK method.
+ * `meta` is {method, operation, feature, check?} (`method` may name several, "a / b");
+ * `fn(rec)` sets `rec.note` (what was checked). A test that throws is recorded as "fails"
+ * with its first error line; one that never finished, as "fails" too. A filtered run
+ * (--test-name-pattern, --test-only) writes nothing.
+ */
+export function compatSuite(suite) {
+  const records = [];
+  let registered = 0;
+  after(() => {
+    if (records.length < registered) {
+      console.log(`# compat results not written: ${registered - records.length} of ${registered} tests did not run`);
+      return;
+    }
+    for (const r of records) {
+      if (!r.status) {
+        r.status = 'fails';
+        r.note = `${r.check ? `${r.check}: ` : ''}did not finish (timed out)`;
+      }
+    }
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    const out = records.map(({ check, ...r }) => r);
+    writeFileSync(path.join(RESULTS_DIR, `telnyx-node-${suite}.json`), `${JSON.stringify(out, null, 2)}\n`);
+  });
+  return function compatTest(title, meta, fn, { timeout = 30000 } = {}) {
+    registered += 1;
+    test(title, { timeout }, async () => {
+      const rec = {
+        sdk: 'telnyx-node', version: TELNYX_VERSION, method: meta.method, operation: meta.operation,
+        feature: meta.feature, status: null, note: '', check: meta.check,
+      };
+      records.push(rec);
+      try {
+        await fn(rec);
+        if (!rec.status) rec.status = 'works';
+      } catch (e) {
+        rec.status = 'fails';
+        const first = String(e && e.message ? e.message : e).split('\n')[0].slice(0, 300);
+        rec.note = `${meta.check ? `${meta.check}: ` : ''}${first}`;
+        throw e;
+      }
+    });
+  };
+}
+
+/** `value`, which an earlier test of the suite made; fails naming it if that test did not. */
+export function need(value, what) {
+  assert.ok(value, `setup: ${what} (made by an earlier test) is missing`);
+  return value;
+}
 
 // --- HTTP exchange log ------------------------------------------------------------------
 
