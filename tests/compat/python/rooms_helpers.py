@@ -1,7 +1,12 @@
 """Helpers for the Telnyx Video Rooms suite (test_rooms.py; not a test module): the official
 PyPI `telnyx` SDK against a Parlor server's `/v2`, with every HTTP exchange recorded; the
 Telnyx `{errors: [...]}` checks; polling; and native room clients (`parlor client
-subscribe|publish --session ROOM_ID --token JOIN_TOKEN`, live_helpers.LiveClient)."""
+subscribe|publish --session ROOM_ID --token JOIN_TOKEN`, live_helpers.LiveClient).
+
+It is also the pytest plugin (test_rooms.py names it in `pytest_plugins`) that records each
+test's result for docs/compatibility.md: see `records` below. PYTEST_DONT_REWRITE: pytest
+would warn that it cannot rewrite the asserts of a plugin module the test module imported
+first; they are plain asserts, as before, and carry their own messages."""
 import base64
 import json
 import os
@@ -11,9 +16,11 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from urllib.parse import unquote_plus, urlsplit
 
 import httpx
+import pytest
 import telnyx
 
 from live_helpers import MAX_CLIENT_SECONDS, LiveClient
@@ -26,6 +33,90 @@ for _k in ("TELNYX_CLIENT_ID", "TELNYX_CLIENT_SECRET", "TELNYX_API_KEY", "TELNYX
 
 UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 ISO_RE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
+
+
+# --- per-method results (a pytest plugin) -----------------------------------------------
+#
+# A test decorated with `@records(method, operation, feature, check=None)` records one result
+# {sdk: "telnyx-python", version, method, operation, feature, status, note} to
+# results/telnyx-python-rooms.json, the record shape conftest.py writes for the OpenTok and
+# Vonage suites (its `sdk` marker names those SDKs, so the Telnyx suite has its own). A passing
+# test is "works" with the note it set on conftest's `compat` fixture; a failing or erroring
+# one is "fails" with its error. A partial run (-k, -m, node ids) writes nothing.
+
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
+_results = {}  # nodeid -> record, in the order the tests ran
+_partial = []
+
+
+def records(method, operation, feature, check=None):
+    """Marks a test as the check of one SDK method (`method` may name several: "a / b")."""
+    def mark(fn):
+        fn.telnyx_compat = {"method": method, "operation": operation, "feature": feature, "check": check}
+        return fn
+    return mark
+
+
+def _failure_text(rep):
+    crash = getattr(rep.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(rep.longrepr)
+    return text.strip().splitlines()[0][:300] if text.strip() else "failed"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    meta = getattr(getattr(item, "function", None), "telnyx_compat", None)
+    if meta is None:
+        return
+    check = meta["check"]
+    rec = _results.setdefault(item.nodeid, {
+        "sdk": "telnyx-python",
+        "version": telnyx.__version__,
+        "method": meta["method"],
+        "operation": meta["operation"],
+        "feature": meta["feature"],
+        "status": None,
+        "note": "",
+    })
+    if rep.when == "setup" and not rep.passed:
+        rec["status"] = "fails"
+        rec["note"] = f"{check + ': ' if check else ''}setup: {_failure_text(rep)}"
+    elif rep.when == "call":
+        if rep.passed:
+            out = item.funcargs.get("compat")
+            rec["status"] = (out.status if out else None) or "works"
+            rec["note"] = out.note if out else ""
+        else:
+            rec["status"] = "fails"
+            rec["note"] = f"{check + ': ' if check else ''}{_failure_text(rep)}"
+
+
+def pytest_deselected(items):
+    if items:
+        _partial.append(f"{len(items)} tests deselected")
+
+
+def pytest_sessionfinish(session):
+    if not _results:
+        return
+    if any("::" in str(a) for a in session.config.args):
+        _partial.append("tests chosen by node id")
+    if _partial:
+        tr = session.config.pluginmanager.get_plugin("terminalreporter")
+        if tr is not None:
+            tr.write("\n")
+            tr.write_line(f"telnyx compat results not written: partial run ({', '.join(_partial)})")
+        return
+    out = []
+    for rec in _results.values():
+        if rec["status"] is None:
+            rec["status"] = "fails"
+            rec["note"] = "did not run to the end"
+        out.append(rec)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / "telnyx-python-rooms.json").write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
 
 
 # --- HTTP exchange log -----------------------------------------------------------------
