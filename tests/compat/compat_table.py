@@ -5,9 +5,10 @@ Each suite writes tests/compat/results/<sdk>-<suite>.json: a JSON array of recor
 {sdk, version, method, operation, feature, status, note[, message_surfaced, error_raised]}
 with status "works" | "501" | "fails" | "n/a" (n/a: the SDK has no method for the operation);
 for a 501, message_surfaced tells whether the error the application sees carries the
-server's message, error_raised whether the SDK reported an error at all. This script merges
-them into one table, an operation (row) per SDK method, with one column per SDK, followed by
-the notes.
+server's message, error_raised whether the SDK reported an error at all. `method` may name
+several methods, "a / b". This script merges them into two tables, an operation (row) per SDK
+method, with one column per SDK: the OpenTok / Vonage Video SDKs, then the Telnyx Video Rooms
+SDKs (the Rooms API under /v2, whose operations are its own); followed by the notes.
 
     python3 tests/compat/compat_table.py            # writes docs/compatibility.md
     python3 tests/compat/compat_table.py --check    # exits 1 if the file is not up to date
@@ -35,6 +36,14 @@ SDKS = {
     "vonage-node": ("Node.js", "npm", "@vonage/video", None),
     "vonage-python": ("Python", "PyPI", "vonage", None),
 }
+# The Telnyx Video Rooms API (/v2; docs/rooms.md): node/rooms.test.mjs (npm telnyx) and
+# python/test_rooms.py (PyPI telnyx), run by the same commands. Their operations are not
+# OpenTok's, so they get a table of their own.
+TELNYX_SDKS = {
+    "telnyx-node": ("Node.js", "npm", "telnyx", None),
+    "telnyx-python": ("Python", "PyPI", "telnyx", None),
+}
+ALL_SDKS = {**SDKS, **TELNYX_SDKS}
 STATUSES = ("works", "501", "fails", "n/a")
 # Worst first: a row's cell shows the worst status among its records.
 RANK = {"fails": 0, "501": 1, "n/a": 2, "works": 3}
@@ -42,6 +51,7 @@ FEATURES = [
     "sessions and tokens", "signaling", "moderation", "streams", "callbacks", "archiving",
     "broadcasts", "SIP interconnect", "captions", "Experience Composer", "Audio Connector",
 ]
+TELNYX_FEATURES = ["rooms", "join tokens", "room sessions", "participants", "session actions", "errors"]
 REQUIRED = ("sdk", "version", "method", "operation", "feature", "status", "note")
 
 
@@ -63,10 +73,10 @@ def load(results_dir):
                 sys.exit(f"compat_table: {f}[{i}]: missing {', '.join(missing)}")
             if r["status"] not in STATUSES:
                 sys.exit(f"compat_table: {f}[{i}]: unknown status {r['status']!r}")
-            if r["sdk"] not in SDKS:
+            if r["sdk"] not in ALL_SDKS:
                 sys.exit(f"compat_table: {f}[{i}]: unknown sdk {r['sdk']!r}")
             records.append(r)
-    absent = [s for s in SDKS if not any(r["sdk"] == s for r in records)]
+    absent = [s for s in ALL_SDKS if not any(r["sdk"] == s for r in records)]
     if absent:
         sys.exit(f"compat_table: no results for {', '.join(absent)} in {results_dir} "
                  "(run every suite before rendering)")
@@ -81,8 +91,19 @@ VOLATILE = [
 ]
 
 
-def stable(note):
-    for rx, placeholder in VOLATILE:
+# The Rooms suites' notes of failures may also quote timestamps and dates, room names with a
+# random suffix, tokens and the server's port.
+VOLATILE_ROOMS = [
+    (re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "<token>"),
+    (re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?"), "<time>"),
+    (re.compile(r"\b\d{4}-\d{2}-\d{2}\b"), "<date>"),
+    (re.compile(r"-[0-9a-f]{10}\b"), "-<suffix>"),
+    (re.compile(r"\b127\.0\.0\.1:\d+"), "127.0.0.1:<port>"),
+]
+
+
+def stable(note, rooms=False):
+    for rx, placeholder in VOLATILE + (VOLATILE_ROOMS if rooms else []):
         note = rx.sub(placeholder, note)
     return note.replace("\n", " ").strip()
 
@@ -97,8 +118,9 @@ def cell(recs):
     status = min((r["status"] for r in recs), key=RANK.get)
     methods = []
     for r in recs:
-        if r["method"] not in methods and r["method"] != "(none)":
-            methods.append(r["method"])
+        for m in r["method"].split(" / "):
+            if m not in methods and m != "(none)":
+                methods.append(m)
     label = {"works": "works", "fails": "**fails**", "n/a": "n/a (no such method)"}.get(status)
     if status == "501":
         r501 = [r for r in recs if r["status"] == "501"]
@@ -112,30 +134,92 @@ def cell(recs):
     return f"{name}: {label}" if name else label
 
 
-def render(records):
-    versions = {s: sorted({r["version"] for r in records if r["sdk"] == s}) for s in SDKS}
-    # Rows: by feature, then in the order the suites first recorded them.
+def rows_of(records, features):
+    """(feature, operation) rows: by feature, then in the order the suites first recorded them."""
     order = {}
     for r in records:
         order.setdefault((r["feature"], r["operation"]), len(order))
     def feature_rank(f):
-        return (FEATURES.index(f), "") if f in FEATURES else (len(FEATURES), f)
-    rows = sorted(order, key=lambda k: (feature_rank(k[0]), order[k]))
+        return (features.index(f), "") if f in features else (len(features), f)
+    return sorted(order, key=lambda k: (feature_rank(k[0]), order[k]))
+
+
+def table(records, sdks, rows):
+    """The table's lines, a blank line and the per-status counts line."""
+    versions = {s: sorted({r["version"] for r in records if r["sdk"] == s}) for s in sdks}
+    out = []
+    w = out.append
+    head = ["Feature", "Operation"] + [
+        f"{sdks[s][0]} ({sdks[s][1]} `{sdks[s][2]}` {', '.join(versions[s])})" for s in sdks
+    ]
+    w("| " + " | ".join(head) + " |")
+    w("|" + "---|" * len(head))
+    for feature, operation in rows:
+        cells = [cell([r for r in records if r["sdk"] == s and r["feature"] == feature
+                       and r["operation"] == operation]) for s in sdks]
+        w(f"| {feature} | {operation} | " + " | ".join(cells) + " |")
+    w("")
+    counts = []
+    for s in sdks:
+        per = {}
+        for feature, operation in rows:
+            recs = [r for r in records if r["sdk"] == s and r["operation"] == operation
+                    and r["feature"] == feature]
+            if recs:
+                st = min((r["status"] for r in recs), key=RANK.get)
+                per[st] = per.get(st, 0) + 1
+        counts.append(f"{sdks[s][0]} `{sdks[s][2]}`: " + ", ".join(f"{per[k]} {k}" for k in STATUSES if k in per))
+    w("Operations per status: " + "; ".join(counts) + ".")
+    return out
+
+
+def notes(records, sdks, rows, rooms=False):
+    out = []
+    w = out.append
+    for s in sdks:
+        w("")
+        w(f"### {sdks[s][0]} (`{sdks[s][2]}`)")
+        w("")
+        for feature, operation in rows:
+            recs = [r for r in records if r["sdk"] == s and r["feature"] == feature
+                    and r["operation"] == operation]
+            ns = []
+            for r in recs:
+                n = stable(r["note"], rooms)
+                if r["status"] == "fails":
+                    n = f"FAILS: {n}"
+                if n and n not in ns:
+                    ns.append(n)
+            if ns:
+                w(f"- {operation}: " + " — ".join(ns))
+    return out
+
+
+def render(records):
+    video = [r for r in records if r["sdk"] in SDKS]
+    rooms = [r for r in records if r["sdk"] in TELNYX_SDKS]
+    rows = rows_of(video, FEATURES)
+    room_rows = rows_of(rooms, TELNYX_FEATURES)
+    tx_versions = {s: ", ".join(sorted({r["version"] for r in rooms if r["sdk"] == s})) for s in TELNYX_SDKS}
 
     out = []
     w = out.append
-    w("# OpenTok server SDK compatibility")
+    w("# Server SDK compatibility")
     w("")
     w("<!-- Generated by tests/compat/compat_table.py from the live compatibility suites' "
       "results. Do not edit by hand: run the suites, then the script. -->")
     w("")
-    w("Parlor's REST API is wire-compatible with OpenTok, so the official server SDKs work "
-      "unchanged when pointed at a Parlor server. This table shows, for each SDK method, "
-      "what happens when it is called against a real `parlor serve`. The `opentok` columns "
+    w("Parlor serves two REST APIs, and the official server SDKs of both work unchanged when "
+      "pointed at a Parlor server: the OpenTok / Vonage Video API, and the Telnyx Video Rooms "
+      "API under `/v2` (rooms, join client tokens, room sessions and participants; see "
+      "[rooms.md](rooms.md)). The tables show, for each SDK method, what happens when it is "
+      "called against a real `parlor serve`: [OpenTok and Vonage](#opentok-and-vonage-video-sdks) "
+      "first, then [Telnyx](#telnyx-video-rooms-sdks). The `opentok` columns "
       "authenticate with an API key and secret; the `@vonage/video` and `vonage` columns "
       "with a Vonage application (an application ID and an RSA private key from `parlor app "
       "create`), the Python one over HTTPS (`parlor serve --tls-cert --tls-key`), as that "
-      "SDK requires.")
+      "SDK requires. The `telnyx` columns send the Rooms API's credential, a project's "
+      "`Bearer <API key>:<API secret>`.")
     w("")
     w("How it is produced: the live compatibility suites in `tests/compat/` run the "
       "published SDKs, unmodified, against a freshly started server with native clients in "
@@ -168,47 +252,30 @@ def render(records):
     w("- **fails**: the call did not do what the SDK documents. The note gives the reason.")
     w("- **n/a**: this SDK has no method for the operation.")
     w("")
-    head = ["Feature", "Operation"] + [
-        f"{SDKS[s][0]} ({SDKS[s][1]} `{SDKS[s][2]}` {', '.join(versions[s])})" for s in SDKS
-    ]
-    w("| " + " | ".join(head) + " |")
-    w("|" + "---|" * len(head))
-    for feature, operation in rows:
-        cells = [cell([r for r in records if r["sdk"] == s and r["feature"] == feature
-                       and r["operation"] == operation]) for s in SDKS]
-        w(f"| {feature} | {operation} | " + " | ".join(cells) + " |")
+    w("## OpenTok and Vonage Video SDKs")
     w("")
-    counts = []
-    for s in SDKS:
-        per = {}
-        for feature, operation in rows:
-            recs = [r for r in records if r["sdk"] == s and r["operation"] == operation
-                    and r["feature"] == feature]
-            if recs:
-                st = min((r["status"] for r in recs), key=RANK.get)
-                per[st] = per.get(st, 0) + 1
-        counts.append(f"{SDKS[s][0]} `{SDKS[s][2]}`: " + ", ".join(f"{per[k]} {k}" for k in STATUSES if k in per))
-    w("Operations per status: " + "; ".join(counts) + ".")
+    out.extend(table(video, SDKS, rows))
+    w("")
+    w("## Telnyx Video Rooms SDKs")
+    w("")
+    w(f"npm `telnyx` {tx_versions['telnyx-node']} (`tests/compat/node/rooms.test.mjs`) and PyPI "
+      f"`telnyx` {tx_versions['telnyx-python']} (`tests/compat/python/test_rooms.py`) against the "
+      "Rooms API, with the base URL pointed at the server's `/v2`. Rooms are joined by native "
+      "clients with the join client tokens the SDK generates (`parlor client subscribe|publish "
+      "--session ROOM_ID --token JOIN_TOKEN`): the joins make the room sessions and "
+      "participants the SDK then lists, and the session actions act on those clients. The "
+      "*errors* rows are the error cases, one row per family: each must be Telnyx's `{\"errors\": "
+      "[...]}` with the code, `source` and detail the test names, raised as the SDK's typed "
+      "error (`UnprocessableEntityError`, `NotFoundError`, …). No request of the suites may "
+      "get a 5xx or a 409, which the SDKs would retry.")
+    w("")
+    out.extend(table(rooms, TELNYX_SDKS, room_rows))
     w("")
     w("## Notes")
     w("")
     w("What each test checked or observed, in the order it ran.")
-    for s in SDKS:
-        w("")
-        w(f"### {SDKS[s][0]} (`{SDKS[s][2]}`)")
-        w("")
-        for feature, operation in rows:
-            recs = [r for r in records if r["sdk"] == s and r["feature"] == feature
-                    and r["operation"] == operation]
-            notes = []
-            for r in recs:
-                n = stable(r["note"])
-                if r["status"] == "fails":
-                    n = f"FAILS: {n}"
-                if n and n not in notes:
-                    notes.append(n)
-            if notes:
-                w(f"- {operation}: " + " — ".join(notes))
+    out.extend(notes(video, SDKS, rows))
+    out.extend(notes(rooms, TELNYX_SDKS, room_rows, rooms=True))
     return "\n".join(out) + "\n"
 
 
