@@ -526,3 +526,33 @@ async fn pending_webhooks_survive_kill_9_of_the_server() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(receiver.hits().len(), 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_a_crash_left_open_ends_with_its_webhooks_at_the_next_start() {
+    let receiver = Receiver::new();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    receiver.serve(listener);
+    let flags = ["--api-key", API_KEY, "--api-secret", API_SECRET];
+    let server = Server::start_with(&flags);
+    let room_id = create_room(&server, json!({ "webhook_event_url": url })).await;
+    let session = join(&server, &room_id).await;
+    let participant = session.connection_id().to_owned();
+    receiver.wait_for(2, Duration::from_secs(10)).await;
+    // kill -9 while the participant is in; restart.
+    let data_dir = server.keep_data_dir();
+    let server = Server::start_in(data_dir, &flags);
+    let hits = receiver.wait_for(4, Duration::from_secs(15)).await;
+    assert_eq!(event_types(&hits), EVENTS, "in order");
+    let left = hits[2].json();
+    assert_eq!(left["data"]["payload"]["participant_id"], participant.as_str());
+    assert_eq!(left["data"]["payload"]["left_reason"], "network_error");
+    assert_eq!(
+        hits[3].json()["data"]["payload"]["ended_reason"],
+        "server_restarted"
+    );
+    let (_, key) = public_key(&server).await;
+    check_signed(&hits, &key);
+}

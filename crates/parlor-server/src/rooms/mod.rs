@@ -47,6 +47,11 @@ pub mod left {
     pub const TOKEN_EXPIRED: &str = "token_expired";
 }
 
+/// The most [`RoomsEvent`]s kept for the first observer (the ends of sessions a crash left
+/// open; a server with more open participants than this at a crash sends the rest no
+/// webhook).
+const MAX_EVENTS_BEFORE_OBSERVERS: usize = 10_000;
+
 /// What happened in a room, for the Rooms webhooks (`video.room.*`), in order per room
 /// session. Every event names its room (for its webhook settings) and carries the
 /// webhook's payload fields.
@@ -167,6 +172,9 @@ pub struct Rooms {
     leave_reasons: Mutex<HashMap<String, &'static str>>,
     /// Receivers of [`RoomsEvent`]s.
     observers: Mutex<Vec<tokio::sync::mpsc::UnboundedSender<RoomsEvent>>>,
+    /// Events made before anyone observed (the sessions a crash left open, ended at
+    /// start), for the first observer.
+    at_start: Mutex<Vec<RoomsEvent>>,
 }
 
 impl std::fmt::Debug for Rooms {
@@ -183,30 +191,61 @@ impl Rooms {
         signaling: Arc<Signaling>,
         key: SigningKey,
     ) -> Result<Self, StoreError> {
-        let now = crate::unix_millis();
-        for s in store.active_room_sessions()? {
-            store.end_room_session(&s.room_session_id, ended::SERVER_RESTARTED, now)?;
-        }
-        Ok(Rooms {
+        let rooms = Rooms {
             store,
             signaling,
             key,
             live: Mutex::new(()),
             leave_reasons: Mutex::new(HashMap::new()),
             observers: Mutex::new(Vec::new()),
-        })
+            at_start: Mutex::new(Vec::new()),
+        };
+        // Their participants lost their connections with the crash (network_error); the
+        // events wait for the first observer (the webhooks).
+        let now = crate::unix_millis();
+        for s in rooms.store.active_room_sessions()? {
+            let r = RoomSessionRef {
+                room_id: &s.room_id,
+                room_session_id: &s.room_session_id,
+                session_id: &s.session_id,
+            };
+            for p in rooms
+                .store
+                .participants_of(std::slice::from_ref(&s.room_session_id))?
+                .into_iter()
+                .filter(|p| p.left_at.is_none())
+            {
+                rooms.participant_gone(&r, &p.participant_id, left::NETWORK_ERROR, now)?;
+            }
+            rooms.session_gone(&r, ended::SERVER_RESTARTED, now)?;
+        }
+        Ok(rooms)
     }
 
-    /// Starts receiving every room's [`RoomsEvent`]s, from now on.
+    /// Starts receiving every room's [`RoomsEvent`]s, from now on. The first observer
+    /// also gets the ends of the sessions a crash left open (see [`Rooms::new`]).
     pub fn observe(&self) -> tokio::sync::mpsc::UnboundedReceiver<RoomsEvent> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        crate::signaling::lock(&self.observers).push(tx);
+        let mut observers = crate::signaling::lock(&self.observers);
+        for event in crate::signaling::lock(&self.at_start).drain(..) {
+            let _ = tx.send(event);
+        }
+        observers.push(tx);
         rx
     }
 
     /// Tells the observers (also the recordings and compositions, [`recordings`]).
     pub(crate) fn emit(&self, event: RoomsEvent) {
         let mut observers = crate::signaling::lock(&self.observers);
+        if observers.is_empty() {
+            // Before anyone observes: at start (Rooms::new), kept for the first observer;
+            // bounded, for a server (or a test harness) that never observes.
+            let mut kept = crate::signaling::lock(&self.at_start);
+            if kept.len() < MAX_EVENTS_BEFORE_OBSERVERS {
+                kept.push(event);
+            }
+            return;
+        }
         observers.retain(|tx| tx.send(event.clone()).is_ok());
     }
 
