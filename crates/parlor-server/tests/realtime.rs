@@ -251,7 +251,9 @@ async fn session_events_arrive_in_order_and_everything_is_released() {
                     parlor_proto::signaling::StreamReason::ClientDisconnected
                 );
             }
-            ServerMessage::ConnectionDestroyed { connection, reason, .. } => {
+            ServerMessage::ConnectionDestroyed {
+                connection, reason, ..
+            } => {
                 assert_eq!(connection.connection_id, a.connection_id());
                 assert_eq!(
                     *reason,

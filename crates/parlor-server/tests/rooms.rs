@@ -89,7 +89,11 @@ async fn participants_make_a_session_that_ends_when_the_last_leaves() {
     let s = until(
         &server,
         &format!("/room_sessions/{active}?include_participants=true"),
-        |s| s["data"]["participants"].as_array().is_some_and(|p| p.len() == 2),
+        |s| {
+            s["data"]["participants"]
+                .as_array()
+                .is_some_and(|p| p.len() == 2)
+        },
     )
     .await;
     let participants = s["data"]["participants"].as_array().unwrap();
@@ -184,10 +188,19 @@ async fn a_refreshed_token_keeps_the_connection_and_a_lapsed_one_ends_it() {
     else {
         unreachable!()
     };
-    assert_eq!(connection.connection_id, bob.info().connection.connection_id);
+    assert_eq!(
+        connection.connection_id,
+        bob.info().connection.connection_id
+    );
     assert_eq!(detail.as_deref(), Some("token_expired"));
     let bob_id = &bob.info().connection.connection_id;
-    let (_, p) = rooms(&server, "GET", &format!("/room_participants/{bob_id}"), None).await;
+    let (_, p) = rooms(
+        &server,
+        "GET",
+        &format!("/room_participants/{bob_id}"),
+        None,
+    )
+    .await;
     assert!(p["data"]["left_at"].is_string(), "{p}");
     // Ann is still in, past her first token's expiry.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -293,7 +306,12 @@ async fn kick_and_end_tell_everyone_why() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p["id"].as_str().unwrap().to_owned(), p["left_at"].to_string()))
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap().to_owned(),
+                p["left_at"].to_string(),
+            )
+        })
         .collect();
     assert_eq!(reasons.len(), 2);
     assert!(reasons.iter().all(|(_, left)| left != "null"), "{s}");

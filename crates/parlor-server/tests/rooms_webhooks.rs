@@ -547,7 +547,10 @@ async fn a_session_a_crash_left_open_ends_with_its_webhooks_at_the_next_start() 
     let hits = receiver.wait_for(4, Duration::from_secs(15)).await;
     assert_eq!(event_types(&hits), EVENTS, "in order");
     let left = hits[2].json();
-    assert_eq!(left["data"]["payload"]["participant_id"], participant.as_str());
+    assert_eq!(
+        left["data"]["payload"]["participant_id"],
+        participant.as_str()
+    );
     assert_eq!(left["data"]["payload"]["left_reason"], "network_error");
     assert_eq!(
         hits[3].json()["data"]["payload"]["ended_reason"],

@@ -168,7 +168,9 @@ async fn a_member_that_stops_reading_is_disconnected_and_memory_stays_bounded() 
     let mut latencies = Vec::new();
     let mut gone: Option<(Duration, ConnectionReason)> = None;
     let note = |e: &ServerMessage, gone: &mut Option<(Duration, ConnectionReason)>| {
-        if let ServerMessage::ConnectionDestroyed { connection, reason, .. } = e
+        if let ServerMessage::ConnectionDestroyed {
+            connection, reason, ..
+        } = e
             && connection.connection_id == stalled_id
         {
             *gone = Some((started.elapsed(), *reason));

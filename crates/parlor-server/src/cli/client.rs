@@ -406,8 +406,7 @@ async fn publish(args: PublishArgs) -> Result<(), Failure> {
     let has_audio = audio.is_some();
     let mut pacer = Pacer::new(video, audio, rand::random(), rand::random());
     let mut stop = watch_signals();
-    let (session, mut events) =
-        connect(&args.join, &session_id, &mut stop).await?;
+    let (session, mut events) = connect(&args.join, &session_id, &mut stop).await?;
     let info = session.info();
     eprintln!(
         "connected to session {} as connection {} ({})",
@@ -755,8 +754,7 @@ async fn subscribe(args: SubscribeArgs) -> Result<(), Failure> {
     }
     let out = Output { json: args.json };
     let mut stop = watch_signals();
-    let (session, mut events) =
-        connect(&args.join, &session_id, &mut stop).await?;
+    let (session, mut events) = connect(&args.join, &session_id, &mut stop).await?;
     let deadline = limit.map(|d| Instant::now() + d);
     let info = session.info().clone();
     let me = info.connection.connection_id.clone();

@@ -259,7 +259,11 @@ impl Rooms {
     }
 
     /// Verifies a token of `kind` signed by this server.
-    pub fn verify(&self, token: &str, kind: TokenKind) -> Result<JoinGrant, rooms_token::RoomsTokenError> {
+    pub fn verify(
+        &self,
+        token: &str,
+        kind: TokenKind,
+    ) -> Result<JoinGrant, rooms_token::RoomsTokenError> {
         let grant = rooms_token::verify(&self.key.public_key(), token, parlor_proto::unix_now())?;
         rooms_token::expect_kind(&grant, kind)?;
         Ok(grant)
@@ -543,7 +547,8 @@ impl Rooms {
     pub fn delete(&self, room: &RoomRecord) -> Result<bool, StoreError> {
         let deleted = {
             let _live = crate::signaling::lock(&self.live);
-            self.store.delete_room(&room.room_id, crate::unix_millis())?
+            self.store
+                .delete_room(&room.room_id, crate::unix_millis())?
         };
         if let Some(active) = &room.active_session_id
             && let Some((s, _)) = self.store.room_session(active)?

@@ -162,7 +162,8 @@ struct Where {
 impl Where {
     fn eq(&mut self, column: &str, value: impl Into<Value>) {
         self.values.push(value.into());
-        self.clauses.push(format!("{column} = ?{}", self.values.len()));
+        self.clauses
+            .push(format!("{column} = ?{}", self.values.len()));
     }
 
     fn range(&mut self, column: &str, range: TimeRange) {
@@ -213,8 +214,7 @@ fn room_row(r: &Row) -> rusqlite::Result<RoomRecord> {
     })
 }
 
-const SESSION_COLUMNS: &str =
-    "s.room_session_id, s.room_id, s.session_id, s.created_at, s.updated_at, s.ended_at, s.ended_reason";
+const SESSION_COLUMNS: &str = "s.room_session_id, s.room_id, s.session_id, s.created_at, s.updated_at, s.ended_at, s.ended_reason";
 
 fn session_row(r: &Row) -> rusqlite::Result<RoomSessionRecord> {
     Ok(RoomSessionRecord {

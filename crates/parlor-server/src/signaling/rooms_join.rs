@@ -175,18 +175,14 @@ impl Participant {
         state: &AppState,
         token: &str,
     ) -> Result<(), ProtocolError> {
-        let grant = state
-            .rooms
-            .verify(token, TokenKind::Access)
-            .map_err(|e| {
-                ProtocolError::new(ErrorCode::AuthFailed, e.to_string()).with_reason(e.reason())
-            })?;
+        let grant = state.rooms.verify(token, TokenKind::Access).map_err(|e| {
+            ProtocolError::new(ErrorCode::AuthFailed, e.to_string()).with_reason(e.reason())
+        })?;
         if grant.room_id != self.room_id {
-            return Err(ProtocolError::new(
-                ErrorCode::AuthFailed,
-                "the token is for another room",
-            )
-            .with_reason("wrong room"));
+            return Err(
+                ProtocolError::new(ErrorCode::AuthFailed, "the token is for another room")
+                    .with_reason("wrong room"),
+            );
         }
         self.token_expires_at = self.token_expires_at.max(grant.expires_at);
         Ok(())

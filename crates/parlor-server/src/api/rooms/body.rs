@@ -57,7 +57,10 @@ impl Body {
                     Ok(Field::Value(s))
                 }
             }
-            Field::Value(_) => Err(RoomsError::invalid(name, format!("{name} must be a string"))),
+            Field::Value(_) => Err(RoomsError::invalid(
+                name,
+                format!("{name} must be a string"),
+            )),
             Field::Null => Ok(Field::Null),
             Field::Absent => Ok(Field::Absent),
         }

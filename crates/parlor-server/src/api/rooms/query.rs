@@ -60,7 +60,10 @@ impl Query {
             None => Ok(None),
             Some("true") => Ok(Some(true)),
             Some("false") => Ok(Some(false)),
-            Some(other) => Err(invalid(name, format!("{name} must be true or false, not {other:?}"))),
+            Some(other) => Err(invalid(
+                name,
+                format!("{name} must be true or false, not {other:?}"),
+            )),
         }
     }
 
@@ -129,8 +132,7 @@ impl Query {
 }
 
 fn invalid(name: &str, detail: String) -> RoomsError {
-    RoomsError::invalid(name, detail)
-        .with_parameter(name)
+    RoomsError::invalid(name, detail).with_parameter(name)
 }
 
 /// A date or time as the inclusive millisecond range it names: a day, or one instant.
@@ -190,12 +192,19 @@ mod tests {
             ("page[size]=0", "page[size]"),
             ("page[size]=251", "page[size]"),
             ("page[number]=x", "page[number]"),
-            ("filter[date_created_at][gte]=yesterday", "filter[date_created_at][gte]"),
+            (
+                "filter[date_created_at][gte]=yesterday",
+                "filter[date_created_at][gte]",
+            ),
         ] {
             let mut q = Query::parse(Some(raw)).unwrap();
             let e = q
                 .page()
-                .and_then(|_| q.time_range("date_created_at").map(|_| ()).map(|_| Page { number: 1, size: 1 }))
+                .and_then(|_| {
+                    q.time_range("date_created_at")
+                        .map(|_| ())
+                        .map(|_| Page { number: 1, size: 1 })
+                })
                 .unwrap_err();
             assert!(e.detail.contains(name), "{raw}: {}", e.detail);
         }

@@ -251,7 +251,12 @@ pub async fn generate_join_client_token(
     body: Bytes,
 ) -> Result<Response, RoomsError> {
     let mut body = Body::parse(&body)?;
-    let token_ttl = ttl(&mut body, "token_ttl_secs", &TOKEN_TTL_SECS, DEFAULT_TOKEN_TTL_SECS)?;
+    let token_ttl = ttl(
+        &mut body,
+        "token_ttl_secs",
+        &TOKEN_TTL_SECS,
+        DEFAULT_TOKEN_TTL_SECS,
+    )?;
     let refresh_ttl = ttl(
         &mut body,
         "refresh_token_ttl_secs",
@@ -260,7 +265,9 @@ pub async fn generate_join_client_token(
     )?;
     body.finish()?;
     let room = room_of(&state, &auth, &room_id).await?;
-    let token = state.rooms.mint(&room.room_id, TokenKind::Access, token_ttl);
+    let token = state
+        .rooms
+        .mint(&room.room_id, TokenKind::Access, token_ttl);
     let refresh = state
         .rooms
         .mint(&room.room_id, TokenKind::Refresh, refresh_ttl);
@@ -284,7 +291,12 @@ pub async fn refresh_client_token(
     body: Bytes,
 ) -> Result<Response, RoomsError> {
     let mut body = Body::parse(&body)?;
-    let token_ttl = ttl(&mut body, "token_ttl_secs", &TOKEN_TTL_SECS, DEFAULT_TOKEN_TTL_SECS)?;
+    let token_ttl = ttl(
+        &mut body,
+        "token_ttl_secs",
+        &TOKEN_TTL_SECS,
+        DEFAULT_TOKEN_TTL_SECS,
+    )?;
     let refresh = match body.string("refresh_token", parlor_proto::rooms_token::MAX_TOKEN_BYTES)? {
         Field::Value(t) => t,
         _ => return Err(RoomsError::missing("refresh_token")),
@@ -301,7 +313,9 @@ pub async fn refresh_client_token(
             "refresh_token is for another room",
         ));
     }
-    let token = state.rooms.mint(&room.room_id, TokenKind::Access, token_ttl);
+    let token = state
+        .rooms
+        .mint(&room.room_id, TokenKind::Access, token_ttl);
     Ok(wire::one(
         StatusCode::CREATED,
         json!({

@@ -113,7 +113,10 @@ pub async fn retrieve(
     } else {
         None
     };
-    Ok(wire::one(StatusCode::OK, wire::session(&session, participants)))
+    Ok(wire::one(
+        StatusCode::OK,
+        wire::session(&session, participants),
+    ))
 }
 
 /// `GET /v2/room_sessions/{id}/participants`
@@ -182,9 +185,12 @@ pub async fn kick(
     let (targets, exclude) = body.participants()?;
     body.finish()?;
     let session = live_session(&state, &auth, &id).await?;
-    state
-        .rooms
-        .disconnect(&session.session_id, targets.as_deref(), &exclude, left::KICKED);
+    state.rooms.disconnect(
+        &session.session_id,
+        targets.as_deref(),
+        &exclude,
+        left::KICKED,
+    );
     Ok(ok())
 }
 
