@@ -9,7 +9,7 @@
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::model::{Listed, Page, TimeRange};
+use super::model::{Listed, Page, TimeRange, Where, list};
 use crate::store::{Store, StoreError};
 
 /// The schema (one migration of [`crate::store`]).
@@ -136,45 +136,6 @@ pub struct CompositionFilter {
     pub created: TimeRange,
 }
 
-/// A WHERE clause under construction.
-#[derive(Default)]
-struct Where {
-    clauses: Vec<String>,
-    values: Vec<Value>,
-}
-
-impl Where {
-    fn eq(&mut self, column: &str, value: impl Into<Value>) {
-        self.values.push(value.into());
-        self.clauses
-            .push(format!("{column} = ?{}", self.values.len()));
-    }
-
-    fn opt(&mut self, column: &str, value: &Option<impl Clone + Into<Value>>) {
-        if let Some(v) = value {
-            self.eq(column, v.clone());
-        }
-    }
-
-    fn range(&mut self, column: &str, range: TimeRange) {
-        for (op, bound) in [(">=", range.from), ("<=", range.to)] {
-            if let Some(b) = bound {
-                self.values.push(b.into());
-                self.clauses
-                    .push(format!("{column} {op} ?{}", self.values.len()));
-            }
-        }
-    }
-
-    fn sql(&self) -> String {
-        if self.clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", self.clauses.join(" AND "))
-        }
-    }
-}
-
 const RECORDING_COLUMNS: &str = "recording_id, project_id, room_id, room_session_id, \
     participant_id, stream_id, kind, status, codec, file_name, duration_secs, size_bytes, \
     started_at, ended_at, completed_at, created_at, updated_at";
@@ -242,36 +203,6 @@ fn recording_where(project_id: &str, f: &RecordingFilter) -> Where {
     w.range("started_at", f.started);
     w.range("ended_at", f.ended);
     w
-}
-
-fn page_of<T>(
-    store: &Store,
-    columns: &str,
-    table: &str,
-    w: &Where,
-    order: &str,
-    page: Page,
-    row: fn(&Row) -> rusqlite::Result<T>,
-) -> Result<Listed<T>, StoreError> {
-    let conn = store.conn();
-    let where_sql = w.sql();
-    let total: i64 = conn.query_row(
-        &format!("SELECT COUNT(*) FROM {table}{where_sql}"),
-        rusqlite::params_from_iter(w.values.iter()),
-        |r| r.get(0),
-    )?;
-    let offset = (u64::from(page.number) - 1) * u64::from(page.size);
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {columns} FROM {table}{where_sql} ORDER BY {order} LIMIT {} OFFSET {offset}",
-        page.size
-    ))?;
-    let items = stmt
-        .query_map(rusqlite::params_from_iter(w.values.iter()), row)?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Listed {
-        items,
-        total: total as u64,
-    })
 }
 
 fn all_of<T>(
@@ -357,7 +288,7 @@ impl Store {
         filter: &RecordingFilter,
         page: Page,
     ) -> Result<Listed<RecordingRecord>, StoreError> {
-        page_of(
+        list(
             self,
             RECORDING_COLUMNS,
             "room_recordings",
@@ -498,7 +429,7 @@ impl Store {
         w.opt("room_session_id", &filter.room_session_id);
         w.opt("status", &filter.status);
         w.range("created_at", filter.created);
-        page_of(
+        list(
             self,
             COMPOSITION_COLUMNS,
             "room_compositions",

@@ -152,21 +152,28 @@ pub struct ParticipantFilter {
     pub updated: TimeRange,
 }
 
-/// A WHERE clause under construction.
+/// A WHERE clause under construction (the Rooms lists', also [`super::media_model`]'s).
 #[derive(Default)]
-struct Where {
+pub(super) struct Where {
     clauses: Vec<String>,
-    values: Vec<Value>,
+    pub(super) values: Vec<Value>,
 }
 
 impl Where {
-    fn eq(&mut self, column: &str, value: impl Into<Value>) {
+    pub(super) fn eq(&mut self, column: &str, value: impl Into<Value>) {
         self.values.push(value.into());
         self.clauses
             .push(format!("{column} = ?{}", self.values.len()));
     }
 
-    fn range(&mut self, column: &str, range: TimeRange) {
+    /// `column = value` when there is a value.
+    pub(super) fn opt(&mut self, column: &str, value: &Option<impl Clone + Into<Value>>) {
+        if let Some(v) = value {
+            self.eq(column, v.clone());
+        }
+    }
+
+    pub(super) fn range(&mut self, column: &str, range: TimeRange) {
         if let Some(from) = range.from {
             self.values.push(from.into());
             self.clauses
@@ -179,11 +186,11 @@ impl Where {
         }
     }
 
-    fn raw(&mut self, clause: &str) {
+    pub(super) fn raw(&mut self, clause: &str) {
         self.clauses.push(clause.to_owned());
     }
 
-    fn sql(&self) -> String {
+    pub(super) fn sql(&self) -> String {
         if self.clauses.is_empty() {
             String::new()
         } else {
@@ -244,7 +251,7 @@ fn participant_row(r: &Row) -> rusqlite::Result<ParticipantRecord> {
 }
 
 /// Runs a count and a page query over `from` + `filter`.
-fn list<T>(
+pub(super) fn list<T>(
     store: &Store,
     columns: &str,
     from: &str,
