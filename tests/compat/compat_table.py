@@ -36,8 +36,9 @@ SDKS = {
     "vonage-node": ("Node.js", "npm", "@vonage/video", None),
     "vonage-python": ("Python", "PyPI", "vonage", None),
 }
-# The Telnyx Video Rooms API (/v2; docs/rooms.md): node/rooms.test.mjs (npm telnyx) and
-# python/test_rooms.py (PyPI telnyx), run by the same commands. Their operations are not
+# The Telnyx Video Rooms API (/v2; docs/rooms.md): node/rooms.test.mjs and
+# node/rooms_media.test.mjs (npm telnyx), python/test_rooms.py and python/test_rooms_media.py
+# (PyPI telnyx), run by the same commands. Their operations are not
 # OpenTok's, so they get a table of their own.
 TELNYX_SDKS = {
     "telnyx-node": ("Node.js", "npm", "telnyx", None),
@@ -51,7 +52,8 @@ FEATURES = [
     "sessions and tokens", "signaling", "moderation", "streams", "callbacks", "archiving",
     "broadcasts", "SIP interconnect", "captions", "Experience Composer", "Audio Connector",
 ]
-TELNYX_FEATURES = ["rooms", "join tokens", "room sessions", "participants", "session actions", "errors"]
+TELNYX_FEATURES = ["rooms", "join tokens", "room sessions", "participants", "session actions", "recordings",
+                   "compositions", "webhooks", "errors"]
 REQUIRED = ("sdk", "version", "method", "operation", "feature", "status", "note")
 
 
@@ -211,7 +213,8 @@ def render(records):
     w("")
     w("Parlor serves two REST APIs, and the official server SDKs of both work unchanged when "
       "pointed at a Parlor server: the OpenTok / Vonage Video API, and the Telnyx Video Rooms "
-      "API under `/v2` (rooms, join client tokens, room sessions and participants; see "
+      "API under `/v2` (rooms, join client tokens, room sessions and participants, recordings, "
+      "compositions and webhooks; see "
       "[rooms.md](rooms.md)). The tables show, for each SDK method, what happens when it is "
       "called against a real `parlor serve`: [OpenTok and Vonage](#opentok-and-vonage-video-sdks) "
       "first, then [Telnyx](#telnyx-video-rooms-sdks). The `opentok` columns "
@@ -258,12 +261,17 @@ def render(records):
     w("")
     w("## Telnyx Video Rooms SDKs")
     w("")
-    w(f"npm `telnyx` {tx_versions['telnyx-node']} (`tests/compat/node/rooms.test.mjs`) and PyPI "
-      f"`telnyx` {tx_versions['telnyx-python']} (`tests/compat/python/test_rooms.py`) against the "
+    w(f"npm `telnyx` {tx_versions['telnyx-node']} (`tests/compat/node/rooms.test.mjs`, "
+      f"`rooms_media.test.mjs`) and PyPI `telnyx` {tx_versions['telnyx-python']} "
+      "(`tests/compat/python/test_rooms.py`, `test_rooms_media.py`) against the "
       "Rooms API, with the base URL pointed at the server's `/v2`. Rooms are joined by native "
       "clients with the join client tokens the SDK generates (`parlor client subscribe|publish "
       "--session ROOM_ID --token JOIN_TOKEN`): the joins make the room sessions and "
-      "participants the SDK then lists, and the session actions act on those clients. The "
+      "participants the SDK then lists, and the session actions act on those clients. "
+      "Publishers in a room with `enable_recording` make the recordings the SDK lists, "
+      "downloads (checked with ffprobe) and deletes, and the compositions it renders from them; "
+      "a webhook receiver in the test checks every request with the SDK's own "
+      "`webhooks.unwrap` and the key from `GET /v2/parlor/webhook_public_key`. The "
       "*errors* rows are the error cases, one row per family: each must be Telnyx's `{\"errors\": "
       "[...]}` with the code, `source` and detail the test names, raised as the SDK's typed "
       "error (`UnprocessableEntityError`, `NotFoundError`, …). No request of the suites may "
