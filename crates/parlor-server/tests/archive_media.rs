@@ -15,11 +15,10 @@ mod common;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{
-    API_KEY, API_SECRET, Server, expect_event, fixtures, rest_call as call, start_archive,
+    API_KEY, API_SECRET, Server, expect_event, fixtures, media, rest_call as call, start_archive,
     stop_archive, wait_archive as wait_done,
 };
 use parlor_client::ServerMessage;
@@ -123,49 +122,14 @@ fn media_dir() -> PathBuf {
     dir
 }
 
-/// `ffmpeg <args> FILE` into the media dir unless `name` exists (written under a temporary
-/// name and hard-linked into place, so a concurrent test never reads half a file).
+/// `ffmpeg <args> FILE` into the media dir unless `name` exists ([`media::make`]).
 fn make(name: &str, args: &[&str]) -> PathBuf {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let path = media_dir().join(name);
-    if path.exists() {
-        return path;
-    }
-    let tmp = media_dir().join(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-hide_banner", "-v", "error", "-y"])
-        .args(args)
-        .arg(&tmp)
-        .output()
-        .expect("ffmpeg (apt-get install ffmpeg)");
-    assert!(
-        out.status.success(),
-        "ffmpeg making {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    match std::fs::hard_link(&tmp, &path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => panic!("{}: {e}", path.display()),
-    }
-    let _ = std::fs::remove_file(&tmp);
-    path
+    media::make(&media_dir(), name, args)
 }
 
 /// 2 s of one solid colour (`0xRRGGBB`), VP8 320x240 at 30 fps, a keyframe every 30 frames.
 fn colour_ivf(rgb: u32) -> PathBuf {
-    let source = format!("color=c=0x{rgb:06X}:size=320x240:rate=30:duration=2");
-    #[rustfmt::skip]
-    let args = [
-        "-f", "lavfi", "-i", &source,
-        "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-g", "30",
-        "-b:v", "300k", "-auto-alt-ref", "0", "-lag-in-frames", "0", "-f", "ivf",
-    ];
-    make(&format!("colour-{rgb:06x}-2s.ivf"), &args)
+    media::colour_ivf(&media_dir(), rgb, 30, 300)
 }
 
 /// The sync test's length of media, in seconds.
@@ -301,43 +265,16 @@ fn duration_s(path: &Path) -> f64 {
 
 /// One decoded frame at `t` seconds, RGB24.
 fn frame_at(path: &Path, t: f64) -> Vec<u8> {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-ss", &format!("{t:.3}"), "-i"])
-        .arg(path)
-        .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
-        .output()
-        .expect("ffmpeg");
-    assert!(
-        out.status.success(),
-        "decoding the frame at {t} s: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.stdout.len(), W * H * 3, "a {W}x{H} frame at {t} s");
-    out.stdout
+    media::frame_at(path, t, W, H)
 }
 
 /// The mean colour of the 9x9 pixels around (x, y).
 fn colour_at(frame: &[u8], x: usize, y: usize) -> [i32; 3] {
-    let mut sum = [0i64; 3];
-    let mut n = 0;
-    for yy in y - 4..=y + 4 {
-        for xx in x - 4..=x + 4 {
-            let i = (yy * W + xx) * 3;
-            for c in 0..3 {
-                sum[c] += i64::from(frame[i + c]);
-            }
-            n += 1;
-        }
-    }
-    sum.map(|s| (s / n) as i32)
+    media::colour_at(frame, W, (x, y), 4)
 }
 
 fn rgb(c: u32) -> [i32; 3] {
-    [
-        (c >> 16) as i32 & 255,
-        (c >> 8) as i32 & 255,
-        c as i32 & 255,
-    ]
+    media::rgb(c)
 }
 
 /// Per video frame: (presentation time in s, mean luma), timestamps as in the file.
