@@ -2626,6 +2626,9 @@
           this._stateChanged("muteForced");
           break;
         }
+        case "audioCensored":
+          this.emit("audioCensored", { streamId: msg.streamId, censored: msg.censored === true });
+          break;
         case "archiveStarted":
         case "archiveStopped":
           this.emit(msg.type, { id: msg.id, name: msg.name ?? "" });
@@ -2961,7 +2964,6 @@
   __export(rooms_exports, {
     MESSAGE_SIGNAL: () => MESSAGE_SIGNAL,
     Room: () => Room,
-    TRACK_SIGNAL: () => TRACK_SIGNAL,
     VERSION: () => VERSION,
     disconnectReason: () => disconnectReason,
     initialize: () => initialize
@@ -3031,7 +3033,6 @@
 
   // src/rooms/signals.ts
   var MESSAGE_SIGNAL = "telnyx-msg";
-  var TRACK_SIGNAL = "telnyx-track";
   function encodeMessage(message, recipients) {
     const m = { type: message.type, payload: message.payload };
     if (message.meta !== void 0) m.meta = message.meta;
@@ -3049,17 +3050,6 @@
     } catch {
       return void 0;
     }
-  }
-  function encodeTrackNotice(streamId) {
-    return JSON.stringify({ streamId, kind: "audio", enabled: false });
-  }
-  function decodeTrackNotice(data) {
-    try {
-      const v = JSON.parse(data);
-      if (typeof v?.streamId === "string" && v.kind === "audio" && v.enabled === false) return v;
-    } catch {
-    }
-    return void 0;
   }
 
   // src/rooms/state.ts
@@ -3086,7 +3076,7 @@
       id: r.stream.streamId,
       key: r.key,
       participantId: r.participantId,
-      isAudioEnabled: r.stream.hasAudio,
+      isAudioEnabled: r.stream.hasAudio && !r.audioCensored,
       isVideoEnabled: r.stream.hasVideo,
       isAudioCensored: r.audioCensored,
       isVideoCensored: false,
@@ -3136,7 +3126,6 @@
 
   // src/rooms/room.ts
   var NETWORK_METRICS_INTERVAL_MS = 5e3;
-  var NOTICE_TTL_MS = 3e4;
   var DEFAULT_KEYS = { camera: "self", screen: "presentation", custom: "custom" };
   function disconnectReason(reason, detail) {
     switch (detail) {
@@ -3179,8 +3168,8 @@
     /** @internal Use Video.initialize. */
     constructor(options) {
       this.events = new RoomEvents();
-      /** Streams whose owner announced it turns its audio off (telnyx-track): stream id → when. */
-      this.notices = /* @__PURE__ */ new Map();
+      /** Streams whose audio the app server censored (`audioCensored`), ours included. */
+      this.censored = /* @__PURE__ */ new Set();
       this.metricsFor = /* @__PURE__ */ new Set();
       this.speaking = /* @__PURE__ */ new Set();
       this.speakingHooked = false;
@@ -3297,7 +3286,7 @@
         }
       });
       session.on(`signal:${MESSAGE_SIGNAL}`, (e) => mine() && this.onMessage(e.data, e.from));
-      session.on(`signal:${TRACK_SIGNAL}`, (e) => mine() && this.onTrackNotice(e.data, e.from));
+      session.on("audioCensored", (e) => mine() && this.onAudioCensored(e.streamId, e.censored));
       session.on("sessionDisconnected", (e) => mine() && this.onDisconnected(e.reason, e.detail));
       if (this.events.has("audio_activity")) this.hookSpeaking();
     }
@@ -3322,7 +3311,7 @@
       this.model.remoteStreams.clear();
       this.model.subscriptions.clear();
       for (const id of [...this.model.participants.keys()]) if (id !== localId) this.model.participants.delete(id);
-      this.notices.clear();
+      this.censored.clear();
       this.speaking.clear();
       this.session = void 0;
       this.speakingHooked = false;
@@ -3358,7 +3347,7 @@
       const base = stream.name || DEFAULT_KEYS[stream.videoType] || "self";
       let key = base;
       for (let n = 2; taken.has(key); n += 1) key = `${base}-${n}`;
-      this.model.remoteStreams.set(stream.streamId, { stream, key, participantId: pid, audioCensored: false });
+      this.model.remoteStreams.set(stream.streamId, { stream, key, participantId: pid, audioCensored: this.censored.has(stream.streamId) });
       if (!announce) return;
       this.changed();
       this.emit("stream_published", pid, key);
@@ -3372,7 +3361,7 @@
       const sub = this.model.subscriptions.get(subscriptionKey(rec.participantId, rec.key));
       if (sub && sub.streamId === rec.stream.streamId) this.endSubscription(sub);
       this.model.remoteStreams.delete(rec.stream.streamId);
-      this.notices.delete(rec.stream.streamId);
+      this.censored.delete(rec.stream.streamId);
       this.changed();
       this.emit("stream_unpublished", rec.participantId, rec.key);
     }
@@ -3380,31 +3369,63 @@
     onRemoteTrack(stream, kind, on) {
       const rec = this.model.remoteStreams.get(stream.streamId);
       if (!rec) return;
-      const { participantId: pid, key } = rec;
-      if (kind === "audio" && !on) {
-        const noticed = this.notices.get(stream.streamId);
-        this.notices.delete(stream.streamId);
-        if (noticed === void 0 || Date.now() - noticed > NOTICE_TTL_MS) {
-          rec.audioCensored = true;
-          this.changed();
-          this.emit("track_censored", pid, key, "audio");
-          return;
-        }
-      }
-      if (kind === "audio" && on && rec.audioCensored) {
-        rec.audioCensored = false;
-        this.changed();
-        this.emit("track_uncensored", pid, key, "audio");
-      }
       this.changed();
-      this.emit(on ? "track_enabled" : "track_disabled", pid, key, kind);
+      if (kind === "audio" && !on && rec.audioCensored) return;
+      this.emit(on ? "track_enabled" : "track_disabled", rec.participantId, rec.key, kind);
     }
-    onTrackNotice(data, from) {
-      if (!from || from.connectionId === this.model.localParticipantId) return;
-      const notice = decodeTrackNotice(data);
-      const rec = notice && this.model.remoteStreams.get(notice.streamId);
-      if (!notice || !rec || rec.participantId !== from.connectionId) return;
-      this.notices.set(notice.streamId, Date.now());
+    /** The app server censored or uncensored a stream's audio (REST mute / unmute). */
+    onAudioCensored(streamId, censored) {
+      if (censored) this.censored.add(streamId);
+      else this.censored.delete(streamId);
+      const remote = this.model.remoteStreams.get(streamId);
+      if (remote) {
+        if (remote.audioCensored === censored) return;
+        remote.audioCensored = censored;
+        this.changed();
+        this.emit(censored ? "track_censored" : "track_uncensored", remote.participantId, remote.key, "audio");
+        return;
+      }
+      for (const rec of this.model.localStreams.values()) {
+        if (rec.stream?.streamId !== streamId) continue;
+        if (censored) this.censorLocal(rec, true);
+        else void this.uncensorLocal(rec);
+      }
+    }
+    /**
+     * Our stream's audio is censored: by the app server (`byServer`: it refuses to turn the
+     * audio on until it uncensors it), or muted by an OpenTok-face moderator (`muteForced`
+     * alone), which the participant may lift itself.
+     */
+    censorLocal(rec, byServer) {
+      if (rec.removed) return;
+      if (rec.audioCensored) {
+        if (byServer) rec.censoredByServer = true;
+        return;
+      }
+      rec.audioCensored = true;
+      rec.censoredByServer = byServer;
+      this.changed();
+      this.emit("track_censored", this.model.localParticipantId, rec.key, "audio");
+    }
+    /** The app server uncensored our stream: the audio comes back on if the app has its track set. */
+    async uncensorLocal(rec) {
+      if (rec.removed || !rec.audioCensored) return;
+      rec.audioCensored = false;
+      rec.censoredByServer = false;
+      const pid = this.model.localParticipantId;
+      this.changed();
+      this.emit("track_uncensored", pid, rec.key, "audio");
+      const track = rec.audioTrack;
+      if (!track) return;
+      try {
+        await rec.publisher.publishAudio.promise(true);
+      } catch (e) {
+        logger.warn(`turning the audio back on after an unmute: ${e.message}`);
+        return;
+      }
+      if (rec.removed || rec.audioTrack !== track || rec.audioCensored) return;
+      this.changed();
+      this.emit("track_enabled", pid, rec.key, "audio");
     }
     // ----- local streams -----
     requireSession(what) {
@@ -3429,6 +3450,7 @@
         placeholders: {},
         isConfigured: false,
         audioCensored: false,
+        censoredByServer: false,
         removed: false
       };
       if (!audio) rec.placeholders.audio = silentAudioTrack();
@@ -3451,6 +3473,7 @@
         rec.isConfigured = true;
         this.changed();
         this.emit("stream_published", this.model.localParticipantId, key);
+        if (this.censored.has(e.stream.streamId)) this.censorLocal(rec, true);
       });
       publisher.on("streamDestroyed", (e) => {
         if (rec.removed) return;
@@ -3459,10 +3482,8 @@
       });
       publisher.on("mediaStopped", (e) => e.preventDefault());
       publisher.on("muteForced", () => {
-        if (rec.removed || rec.audioCensored) return;
-        rec.audioCensored = true;
-        this.changed();
-        this.emit("track_censored", this.model.localParticipantId, key, "audio");
+        const id = rec.stream?.streamId ?? publisher.stream?.streamId;
+        this.censorLocal(rec, !!id && this.censored.has(id));
       });
       this.model.localStreams.set(key, rec);
       this.changed();
@@ -3490,37 +3511,41 @@
       rec.placeholders = {};
     }
     async doUpdateStream(key, opts) {
-      const session = this.requireSession("updateStream");
+      this.requireSession("updateStream");
       const rec = this.model.localStreams.get(key);
       if (!rec) throw roomError(`there is no local stream '${key}'`);
-      await this.updateTrack(session, rec, "audio", trackOf(opts.audio));
-      await this.updateTrack(session, rec, "video", trackOf(opts.video));
+      await this.updateTrack(rec, "audio", trackOf(opts.audio));
+      await this.updateTrack(rec, "video", trackOf(opts.video));
     }
-    async updateTrack(session, rec, kind, track) {
+    async updateTrack(rec, kind, track) {
       var _a, _b;
       const current = kind === "audio" ? rec.audioTrack : rec.videoTrack;
-      if (track === current) return;
+      const lifts = kind === "audio" && !!track && rec.audioCensored && !rec.censoredByServer;
+      if (track === current && !lifts) return;
       const pub = rec.publisher;
       const setSource = (t) => kind === "audio" ? pub.setAudioSource(t) : pub.setVideoSource(t);
       const publishKind = (on) => kind === "audio" ? pub.publishAudio.promise(on) : pub.publishVideo.promise(on);
       const pid = this.model.localParticipantId;
       if (track) {
-        await setSource(track);
-        const wasCensored = kind === "audio" && rec.audioCensored;
+        if (track !== current) await setSource(track);
         if (kind === "audio") rec.audioTrack = track;
         else rec.videoTrack = track;
-        if (!current || wasCensored) await publishKind(true);
-        if (wasCensored) {
+        if (kind === "audio" && rec.audioCensored) {
+          if (rec.censoredByServer) {
+            this.changed();
+            return;
+          }
+          await publishKind(true);
           rec.audioCensored = false;
           this.changed();
           this.emit("track_uncensored", pid, rec.key, "audio");
+          this.emit("track_enabled", pid, rec.key, "audio");
+          return;
         }
+        if (!current) await publishKind(true);
         this.changed();
-        if (!current || wasCensored) this.emit("track_enabled", pid, rec.key, kind);
+        if (!current) this.emit("track_enabled", pid, rec.key, kind);
         return;
-      }
-      if (kind === "audio" && rec.stream?.hasAudio && session._isConnected()) {
-        await session.signal({ type: TRACK_SIGNAL, data: encodeTrackNotice(rec.stream.streamId) });
       }
       await publishKind(false);
       const stand = kind === "audio" ? (_a = rec.placeholders).audio ?? (_a.audio = silentAudioTrack()) : (_b = rec.placeholders).video ?? (_b.video = blackVideoTrack());

@@ -137,6 +137,12 @@ export type EventMessage =
     }
   | { type: 'signal'; signalType: string; data: string; from: WireConnection | null }
   | { type: 'muteForced'; streamId: string }
+  /**
+   * Rooms: the app server censored (`actions/mute`, true) or uncensored (`actions/unmute`,
+   * false) a stream's audio; sent to every connection. A censored stream's owner also gets
+   * `muteForced`, and its `setStreamProperty` hasAudio true is refused (reason `censored`).
+   */
+  | { type: 'audioCensored'; streamId: string; censored: boolean }
   | { type: 'archiveStarted'; id: string; name: string | null }
   | { type: 'archiveStopped'; id: string; name: string | null }
   | { type: 'subscriptionConnected'; subscriptionId: string }

@@ -546,6 +546,10 @@ export class Session extends EventEmitter<SessionEventMap> {
         this._stateChanged('muteForced');
         break;
       }
+      case 'audioCensored':
+        // Told before the censored stream's muteForced / streamPropertyChanged.
+        this.emit('audioCensored', { streamId: msg.streamId, censored: msg.censored === true });
+        break;
       case 'archiveStarted':
       case 'archiveStopped':
         this.emit(msg.type, { id: msg.id, name: msg.name ?? '' });

@@ -30,6 +30,7 @@ session.on({
 });
 session.on('signal', (e) => console.log(e.data, e.from?.connectionId));
 session.on('sessionDisconnected', (e) => console.log(e.reason));
+session.on('audioCensored', (e) => console.log(e.streamId, e.censored ? 'censored' : 'uncensored'));
 session.on('stateChanged', (e) => {
   const state: RoomState = e.state;
   for (const p of Object.values(state.participants)) console.log(p.id, p.streams.self, p.streams.presentation);

@@ -57,6 +57,16 @@ export interface SessionEventMap {
     muteForced: SessionEvent<{
         streamId: string;
     }>;
+    /**
+     * Parlor extension (sessions of Telnyx-style rooms): the room's app server censored
+     * (`censored` true: REST `actions/mute`) or uncensored (false: `actions/unmute`) a stream's
+     * audio. A censored stream's audio is off (`streamPropertyChanged` hasAudio false; its
+     * publisher gets `muteForced`) and its publisher cannot turn it on until it is uncensored.
+     */
+    audioCensored: SessionEvent<{
+        streamId: string;
+        censored: boolean;
+    }>;
     /** An archive of the session started (also fired on connecting while one runs). */
     archiveStarted: SessionEvent<{
         id: string;

@@ -10,7 +10,7 @@ import type { InitializeOptions, LogLevel as RoomLogLevel } from './types';
 
 export { VERSION };
 export { Room, disconnectReason } from './room';
-export { MESSAGE_SIGNAL, TRACK_SIGNAL } from './signals';
+export { MESSAGE_SIGNAL } from './signals';
 export type {
   DisconnectReason,
   EventName,

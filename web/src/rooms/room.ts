@@ -1,7 +1,8 @@
 // The Telnyx-style Room (`Video.initialize` → Room): the `@telnyx/video` programming model
 // over one Parlor Session. A stream key is carried as the published stream's name; messages
-// and the "I turned my audio off" notice are signals (./signals.ts). The Room's methods are
-// own properties, bound, as `@telnyx/video`'s are (apps spread the room: `{...room}`).
+// are signals (./signals.ts); the app server's censoring (REST mute / unmute) comes as the
+// session's `audioCensored` events. The Room's methods are own properties, bound, as
+// `@telnyx/video`'s are (apps spread the room: `{...room}`).
 
 import { ExceptionCodes, type OTError, otError } from '../errors';
 import { logger } from '../log';
@@ -14,14 +15,7 @@ import type { Subscriber } from '../subscriber';
 import { utf8Length } from '../util';
 import { RoomEvents } from './events';
 import { blackVideoTrack, silentAudioTrack } from './placeholder';
-import {
-  MESSAGE_SIGNAL,
-  TRACK_SIGNAL,
-  decodeMessage,
-  decodeTrackNotice,
-  encodeMessage,
-  encodeTrackNotice,
-} from './signals';
+import { MESSAGE_SIGNAL, decodeMessage, encodeMessage } from './signals';
 import {
   type LocalStreamRecord,
   type RemoteStreamRecord,
@@ -49,8 +43,6 @@ import type {
 
 /** How often `network_metrics_report` is emitted while enabled. */
 const NETWORK_METRICS_INTERVAL_MS = 5_000;
-/** How long a `telnyx-track` notice waits for the `streamPropertyChanged` it announces. */
-const NOTICE_TTL_MS = 30_000;
 const DEFAULT_KEYS: Record<string, string> = { camera: 'self', screen: 'presentation', custom: 'custom' };
 
 /** The reason `disconnected` reports for how the session ended (documented in web/README.md). */
@@ -134,8 +126,8 @@ export class Room {
   private readonly model: RoomModel;
   private snapshot?: State;
   private readonly events = new RoomEvents();
-  /** Streams whose owner announced it turns its audio off (telnyx-track): stream id → when. */
-  private readonly notices = new Map<string, number>();
+  /** Streams whose audio the app server censored (`audioCensored`), ours included. */
+  private readonly censored = new Set<string>();
   private readonly metricsFor = new Set<string>();
   private metricsTimer?: ReturnType<typeof setInterval>;
   private speaking = new Set<string>();
@@ -262,7 +254,7 @@ export class Room {
       }
     });
     session.on(`signal:${MESSAGE_SIGNAL}`, (e: { data: string; from: Connection | null }) => mine() && this.onMessage(e.data, e.from));
-    session.on(`signal:${TRACK_SIGNAL}`, (e: { data: string; from: Connection | null }) => mine() && this.onTrackNotice(e.data, e.from));
+    session.on('audioCensored', (e) => mine() && this.onAudioCensored(e.streamId, e.censored));
     session.on('sessionDisconnected', (e) => mine() && this.onDisconnected(e.reason, e.detail));
     if (this.events.has('audio_activity')) this.hookSpeaking();
   }
@@ -289,7 +281,7 @@ export class Room {
     this.model.remoteStreams.clear();
     this.model.subscriptions.clear();
     for (const id of [...this.model.participants.keys()]) if (id !== localId) this.model.participants.delete(id);
-    this.notices.clear();
+    this.censored.clear();
     this.speaking.clear();
     this.session = undefined;
     this.speakingHooked = false;
@@ -329,7 +321,7 @@ export class Room {
     const base = stream.name || DEFAULT_KEYS[stream.videoType] || 'self';
     let key = base;
     for (let n = 2; taken.has(key); n += 1) key = `${base}-${n}`;
-    this.model.remoteStreams.set(stream.streamId, { stream, key, participantId: pid, audioCensored: false });
+    this.model.remoteStreams.set(stream.streamId, { stream, key, participantId: pid, audioCensored: this.censored.has(stream.streamId) });
     if (!announce) return;
     this.changed();
     this.emit('stream_published', pid, key);
@@ -345,7 +337,7 @@ export class Room {
     const sub = this.model.subscriptions.get(subscriptionKey(rec.participantId, rec.key));
     if (sub && sub.streamId === rec.stream.streamId) this.endSubscription(sub);
     this.model.remoteStreams.delete(rec.stream.streamId);
-    this.notices.delete(rec.stream.streamId);
+    this.censored.delete(rec.stream.streamId);
     this.changed();
     this.emit('stream_unpublished', rec.participantId, rec.key);
   }
@@ -354,34 +346,68 @@ export class Room {
   private onRemoteTrack(stream: OTStream, kind: TrackKind, on: boolean) {
     const rec = this.model.remoteStreams.get(stream.streamId);
     if (!rec) return; // our own streams are reported where we change them
-    const { participantId: pid, key } = rec;
-    if (kind === 'audio' && !on) {
-      const noticed = this.notices.get(stream.streamId);
-      this.notices.delete(stream.streamId);
-      if (noticed === undefined || Date.now() - noticed > NOTICE_TTL_MS) {
-        // Not the participant's own doing: a moderator muted it.
-        rec.audioCensored = true;
-        this.changed();
-        this.emit('track_censored', pid, key, 'audio');
-        return;
-      }
-    }
-    if (kind === 'audio' && on && rec.audioCensored) {
-      // Parlor lets a participant lift a forced mute itself (OpenTok's model).
-      rec.audioCensored = false;
-      this.changed();
-      this.emit('track_uncensored', pid, key, 'audio');
-    }
     this.changed();
-    this.emit(on ? 'track_enabled' : 'track_disabled', pid, key, kind);
+    // A censor's mute (track_censored was emitted on its audioCensored, which comes first).
+    if (kind === 'audio' && !on && rec.audioCensored) return;
+    this.emit(on ? 'track_enabled' : 'track_disabled', rec.participantId, rec.key, kind);
   }
 
-  private onTrackNotice(data: string, from: Connection | null) {
-    if (!from || from.connectionId === this.model.localParticipantId) return;
-    const notice = decodeTrackNotice(data);
-    const rec = notice && this.model.remoteStreams.get(notice.streamId);
-    if (!notice || !rec || rec.participantId !== from.connectionId) return;
-    this.notices.set(notice.streamId, Date.now());
+  /** The app server censored or uncensored a stream's audio (REST mute / unmute). */
+  private onAudioCensored(streamId: string, censored: boolean) {
+    if (censored) this.censored.add(streamId);
+    else this.censored.delete(streamId);
+    const remote = this.model.remoteStreams.get(streamId);
+    if (remote) {
+      if (remote.audioCensored === censored) return;
+      remote.audioCensored = censored;
+      this.changed();
+      this.emit(censored ? 'track_censored' : 'track_uncensored', remote.participantId, remote.key, 'audio');
+      return;
+    }
+    for (const rec of this.model.localStreams.values()) {
+      if (rec.stream?.streamId !== streamId) continue;
+      if (censored) this.censorLocal(rec, true);
+      else void this.uncensorLocal(rec);
+    }
+  }
+
+  /**
+   * Our stream's audio is censored: by the app server (`byServer`: it refuses to turn the
+   * audio on until it uncensors it), or muted by an OpenTok-face moderator (`muteForced`
+   * alone), which the participant may lift itself.
+   */
+  private censorLocal(rec: LocalStreamRecord, byServer: boolean) {
+    if (rec.removed) return;
+    if (rec.audioCensored) {
+      if (byServer) rec.censoredByServer = true;
+      return;
+    }
+    rec.audioCensored = true;
+    rec.censoredByServer = byServer;
+    this.changed();
+    this.emit('track_censored', this.model.localParticipantId, rec.key, 'audio');
+  }
+
+  /** The app server uncensored our stream: the audio comes back on if the app has its track set. */
+  private async uncensorLocal(rec: LocalStreamRecord) {
+    if (rec.removed || !rec.audioCensored) return;
+    rec.audioCensored = false;
+    rec.censoredByServer = false;
+    const pid = this.model.localParticipantId;
+    this.changed();
+    this.emit('track_uncensored', pid, rec.key, 'audio');
+    const track = rec.audioTrack;
+    if (!track) return;
+    try {
+      await rec.publisher.publishAudio.promise(true);
+    } catch (e) {
+      logger.warn(`turning the audio back on after an unmute: ${(e as Error).message}`);
+      return;
+    }
+    // Unless the app changed it meanwhile (or another censor came).
+    if (rec.removed || rec.audioTrack !== track || rec.audioCensored) return;
+    this.changed();
+    this.emit('track_enabled', pid, rec.key, 'audio');
   }
 
   // ----- local streams -----
@@ -409,6 +435,7 @@ export class Room {
       placeholders: {},
       isConfigured: false,
       audioCensored: false,
+      censoredByServer: false,
       removed: false,
     };
     if (!audio) rec.placeholders.audio = silentAudioTrack();
@@ -431,6 +458,8 @@ export class Room {
       rec.isConfigured = true;
       this.changed();
       this.emit('stream_published', this.model.localParticipantId, key);
+      // Censored before we knew the stream's id.
+      if (this.censored.has(e.stream.streamId)) this.censorLocal(rec, true);
     });
     publisher.on('streamDestroyed', (e) => {
       // forceUnpublish, media failure, or the session's end.
@@ -440,11 +469,10 @@ export class Room {
     });
     // A track the app stopped, or the browser's "stop sharing": the app decides (removeStream).
     publisher.on('mediaStopped', (e) => e.preventDefault());
+    // After the app server's audioCensored (a censor), or alone (an OpenTok-face moderator's mute).
     publisher.on('muteForced', () => {
-      if (rec.removed || rec.audioCensored) return;
-      rec.audioCensored = true;
-      this.changed();
-      this.emit('track_censored', this.model.localParticipantId, key, 'audio');
+      const id = rec.stream?.streamId ?? publisher.stream?.streamId;
+      this.censorLocal(rec, !!id && this.censored.has(id));
     });
     this.model.localStreams.set(key, rec);
     this.changed();
@@ -475,38 +503,44 @@ export class Room {
   }
 
   private async doUpdateStream(key: string, opts: StreamOptions): Promise<void> {
-    const session = this.requireSession('updateStream');
+    this.requireSession('updateStream');
     const rec = this.model.localStreams.get(key);
     if (!rec) throw roomError(`there is no local stream '${key}'`);
-    await this.updateTrack(session, rec, 'audio', trackOf(opts.audio));
-    await this.updateTrack(session, rec, 'video', trackOf(opts.video));
+    await this.updateTrack(rec, 'audio', trackOf(opts.audio));
+    await this.updateTrack(rec, 'video', trackOf(opts.video));
   }
 
-  private async updateTrack(session: Session, rec: LocalStreamRecord, kind: TrackKind, track: MediaStreamTrack | undefined) {
+  private async updateTrack(rec: LocalStreamRecord, kind: TrackKind, track: MediaStreamTrack | undefined) {
     const current = kind === 'audio' ? rec.audioTrack : rec.videoTrack;
-    if (track === current) return;
+    // The same track again changes nothing, but lifts a moderator's mute (below).
+    const lifts = kind === 'audio' && !!track && rec.audioCensored && !rec.censoredByServer;
+    if (track === current && !lifts) return;
     const pub = rec.publisher;
     const setSource = (t: MediaStreamTrack) => (kind === 'audio' ? pub.setAudioSource(t) : pub.setVideoSource(t));
     const publishKind = (on: boolean) => (kind === 'audio' ? pub.publishAudio.promise(on) : pub.publishVideo.promise(on));
     const pid = this.model.localParticipantId;
     if (track) {
-      await setSource(track);
-      const wasCensored = kind === 'audio' && rec.audioCensored;
+      if (track !== current) await setSource(track);
       if (kind === 'audio') rec.audioTrack = track;
       else rec.videoTrack = track;
-      if (!current || wasCensored) await publishKind(true);
-      if (wasCensored) {
+      if (kind === 'audio' && rec.audioCensored) {
+        if (rec.censoredByServer) {
+          // Kept, and sent once the app server uncensors the stream (it refuses it until then).
+          this.changed();
+          return;
+        }
+        // An OpenTok-face moderator's mute: the participant may lift it (OpenTok's model).
+        await publishKind(true);
         rec.audioCensored = false;
         this.changed();
         this.emit('track_uncensored', pid, rec.key, 'audio');
+        this.emit('track_enabled', pid, rec.key, 'audio');
+        return;
       }
+      if (!current) await publishKind(true);
       this.changed();
-      if (!current || wasCensored) this.emit('track_enabled', pid, rec.key, kind);
+      if (!current) this.emit('track_enabled', pid, rec.key, kind);
       return;
-    }
-    // Turning the track off: tell the others it is our doing (not a moderator's) first.
-    if (kind === 'audio' && rec.stream?.hasAudio && session._isConnected()) {
-      await session.signal({ type: TRACK_SIGNAL, data: encodeTrackNotice(rec.stream.streamId) });
     }
     await publishKind(false);
     const stand = kind === 'audio' ? (rec.placeholders.audio ??= silentAudioTrack()) : (rec.placeholders.video ??= blackVideoTrack());

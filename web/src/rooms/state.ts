@@ -24,7 +24,10 @@ export interface LocalStreamRecord {
   /** Silent audio / black video sent in place of a missing track (stopped with the stream). */
   placeholders: { audio?: MediaStreamTrack; video?: MediaStreamTrack };
   isConfigured: boolean;
+  /** The audio is censored: by the app server (REST mute), or muted by an OpenTok-face moderator. */
   audioCensored: boolean;
+  /** Censored by the app server: the server refuses to turn the audio on until it uncensors it. */
+  censoredByServer: boolean;
   /** The published stream, once announced. */
   stream?: OTStream;
   /** Set once removeStream was called or the stream ended. */
@@ -36,6 +39,7 @@ export interface RemoteStreamRecord {
   stream: OTStream;
   key: string;
   participantId: string;
+  /** The app server censored its audio (`audioCensored`). */
   audioCensored: boolean;
 }
 
@@ -87,7 +91,7 @@ export function remoteStreamState(r: RemoteStreamRecord, sub: SubscriptionRecord
     id: r.stream.streamId,
     key: r.key,
     participantId: r.participantId,
-    isAudioEnabled: r.stream.hasAudio,
+    isAudioEnabled: r.stream.hasAudio && !r.audioCensored,
     isVideoEnabled: r.stream.hasVideo,
     isAudioCensored: r.audioCensored,
     isVideoCensored: false,

@@ -3,7 +3,7 @@ import { type Room } from './room';
 import type { InitializeOptions } from './types';
 export { VERSION };
 export { Room, disconnectReason } from './room';
-export { MESSAGE_SIGNAL, TRACK_SIGNAL } from './signals';
+export { MESSAGE_SIGNAL } from './signals';
 export type { DisconnectReason, EventName, Events, InitializeOptions, LogLevel, Message, NetworkMetrics, Participant, RoomStatus, State, Stream, StreamOptions, SubscriptionConfig, TrackKind, TrackOption, WebRTCStats, } from './types';
 /**
  * A Room for `roomId`, to join with `room.connect()`. `clientToken` is a join token from the

@@ -39,8 +39,8 @@ export declare class Room {
     private readonly model;
     private snapshot?;
     private readonly events;
-    /** Streams whose owner announced it turns its audio off (telnyx-track): stream id → when. */
-    private readonly notices;
+    /** Streams whose audio the app server censored (`audioCensored`), ours included. */
+    private readonly censored;
     private readonly metricsFor;
     private metricsTimer?;
     private speaking;
@@ -56,7 +56,16 @@ export declare class Room {
     private removeRemoteStream;
     /** A remote stream's hasAudio / hasVideo changed. */
     private onRemoteTrack;
-    private onTrackNotice;
+    /** The app server censored or uncensored a stream's audio (REST mute / unmute). */
+    private onAudioCensored;
+    /**
+     * Our stream's audio is censored: by the app server (`byServer`: it refuses to turn the
+     * audio on until it uncensors it), or muted by an OpenTok-face moderator (`muteForced`
+     * alone), which the participant may lift itself.
+     */
+    private censorLocal;
+    /** The app server uncensored our stream: the audio comes back on if the app has its track set. */
+    private uncensorLocal;
     private requireSession;
     private doAddStream;
     /** Forgets a local stream (unpublishing it); `announce`: emit stream_unpublished. */

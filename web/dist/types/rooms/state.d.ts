@@ -22,7 +22,10 @@ export interface LocalStreamRecord {
         video?: MediaStreamTrack;
     };
     isConfigured: boolean;
+    /** The audio is censored: by the app server (REST mute), or muted by an OpenTok-face moderator. */
     audioCensored: boolean;
+    /** Censored by the app server: the server refuses to turn the audio on until it uncensors it. */
+    censoredByServer: boolean;
     /** The published stream, once announced. */
     stream?: OTStream;
     /** Set once removeStream was called or the stream ended. */
@@ -33,6 +36,7 @@ export interface RemoteStreamRecord {
     stream: OTStream;
     key: string;
     participantId: string;
+    /** The app server censored its audio (`audioCensored`). */
     audioCensored: boolean;
 }
 /** This client's subscription to a remote stream. */

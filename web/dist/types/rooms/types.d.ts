@@ -37,7 +37,7 @@ export interface Stream {
     /** Audio is sent and not censored. */
     isAudioEnabled: boolean;
     isVideoEnabled: boolean;
-    /** A moderator (the REST API's `mute`) muted the stream's audio. */
+    /** The app server censored the stream's audio (REST `mute`), until it uncensors it (`unmute`). */
     isAudioCensored: boolean;
     isVideoCensored: boolean;
     /** Local streams: the app's track; remote streams: the received track, once subscribed. */
