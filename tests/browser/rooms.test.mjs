@@ -116,35 +116,61 @@ test('three participants: streams, subscriptions, State, mute, messages, token r
     assert.equal(JSON.parse(listed.find((p) => p.id === id).context).name, name);
   }
 
-  // The app server mutes B: everyone, B included, sees track_censored(B, 'camera', 'audio').
+  // The app server mutes B: its audio is censored. Everyone, B included, sees
+  // track_censored(B, 'camera', 'audio') once, and no track_disabled.
+  const isB = `e.args[0] === ${JSON.stringify(B)}`;
   await rest('POST', `/room_sessions/${session.id}/actions/mute`, { participants: [B] });
   for (const page of [pa, pb, pc]) {
     const e = await waitEvent(page, 'track_censored');
     assert.deepEqual(e.args, [B, 'camera', 'audio']);
     const st = (await page.evaluate(() => R.state())).streams.find((x) => x.participantId === B);
     assert.deepEqual([st.isAudioCensored, st.isAudioEnabled, st.isVideoEnabled], [true, false, true]);
-    assert.equal((await page.evaluate(() => R.events('track_disabled'))).length, 0, 'a censor is not reported as a disable');
   }
 
-  // B turns its audio back on itself (Parlor, like OpenTok, lets a publisher lift a forced
-  // mute): track_uncensored, then track_enabled. Then B turns it off itself: track_disabled,
-  // not a second track_censored.
-  const unmuted = await pb.evaluate(async () => {
+  // While censored, B cannot turn its audio on: updateStream with a new microphone track
+  // keeps the track but sends nothing, and nobody sees track_enabled. (B's message after it
+  // is a barrier: the others have everything B sent before it.)
+  const retried = await pb.evaluate(async () => {
     const audio = (await navigator.mediaDevices.getUserMedia({ audio: true })).getAudioTracks()[0];
     return R.call('updateStream', 'camera', { audio, video: R.media.getVideoTracks()[0] });
   });
-  assert.deepEqual(unmuted, { ok: true });
+  assert.deepEqual(retried, { ok: true });
+  assert.deepEqual(await pb.evaluate(() => R.call('sendMessage', { type: 'text', payload: 'still censored' })), { ok: true });
+  for (const page of [pa, pb, pc]) await waitEvent(page, 'message_received', "e.args[1].payload === 'still censored'");
+  const heard = await pa.evaluate((p) => R.audioReceived(p, 'camera'), B);
+  assert.equal(typeof heard, 'number');
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(await pa.evaluate((p) => R.audioReceived(p, 'camera'), B), heard, "no audio of B's reaches A while censored");
+  for (const page of [pa, pb, pc]) {
+    assert.equal((await page.evaluate(() => R.events('track_disabled'))).length, 0, 'a censor is not reported as a disable');
+    assert.equal((await page.evaluate(() => R.events('track_enabled'))).length, 0, 'B cannot turn its audio on while censored');
+    assert.equal((await page.evaluate(() => R.events('track_censored'))).length, 1);
+    const st = (await page.evaluate(() => R.state())).streams.find((x) => x.participantId === B);
+    assert.deepEqual([st.isAudioCensored, st.isAudioEnabled], [true, false]);
+    if (page === pb) assert.deepEqual(st.audioTrack, { kind: 'audio', readyState: 'live' }, 'the app keeps its track');
+  }
+
+  // The app server unmutes B: everyone sees track_uncensored, then, since B has its audio
+  // track set, B's audio comes back by itself: track_enabled, and A hears B again.
+  await rest('POST', `/room_sessions/${session.id}/actions/unmute`, { participants: [B] });
   for (const page of [pa, pb, pc]) {
     const un = await waitEvent(page, 'track_uncensored');
     assert.deepEqual(un.args, [B, 'camera', 'audio']);
-    const on = await waitEvent(page, 'track_enabled', `e.args[0] === ${JSON.stringify(B)} && e.args[2] === 'audio'`);
+    const on = await waitEvent(page, 'track_enabled', `${isB} && e.args[2] === 'audio'`);
+    assert.deepEqual(on.args, [B, 'camera', 'audio']);
     assert.ok(on.t >= un.t);
     const st = (await page.evaluate(() => R.state())).streams.find((x) => x.participantId === B);
     assert.deepEqual([st.isAudioCensored, st.isAudioEnabled], [false, true]);
   }
+  await waitInPage(pa, async ([p, n]) => {
+    const got = await R.audioReceived(p, 'camera');
+    return typeof got === 'number' && got > n + 10 ? got : null;
+  }, [B, heard]);
+
+  // B then turns its audio off itself: track_disabled, not a second track_censored.
   assert.deepEqual(await pb.evaluate(() => R.call('updateStream', 'camera', { audio: undefined, video: R.media.getVideoTracks()[0] })), { ok: true });
   for (const page of [pa, pb, pc]) {
-    const off = await waitEvent(page, 'track_disabled', `e.args[0] === ${JSON.stringify(B)}`);
+    const off = await waitEvent(page, 'track_disabled', isB);
     assert.deepEqual(off.args, [B, 'camera', 'audio']);
     assert.equal((await page.evaluate(() => R.events('track_censored'))).length, 1);
     const st = (await page.evaluate(() => R.state())).streams.find((x) => x.participantId === B);

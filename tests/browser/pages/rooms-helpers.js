@@ -96,6 +96,16 @@ window.R = (() => {
     }
   }
 
+  /** Audio packets received by the subscription to `pid`'s `key` stream. */
+  async function audioReceived(pid, key) {
+    try {
+      const stats = await room.getWebRTCStatsForStream(pid, key);
+      return stats.receivers.audio ? stats.receivers.audio.packetsReceived : null;
+    } catch (e) {
+      return { error: e.message };
+    }
+  }
+
   async function sent(key) {
     const stats = await room.getWebRTCStatsForStream(room.getState().localParticipantId, key);
     return stats.senders.video ? stats.senders.video.framesEncoded : null;
@@ -117,7 +127,7 @@ window.R = (() => {
   }
 
   return {
-    log, errors, join, state, framesDecoded, sent, videoElement, events, call,
+    log, errors, join, state, framesDecoded, audioReceived, sent, videoElement, events, call,
     get room() { return room; },
     get stateChanges() { return stateChanges; },
     get media() { return media; },
