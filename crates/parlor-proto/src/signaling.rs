@@ -654,6 +654,15 @@ pub enum ServerMessage {
     MuteForced {
         stream_id: String,
     },
+    /// Rooms: the app server censored a stream's audio (`actions/mute`: `censored` true;
+    /// its owner also gets `muteForced`, everyone `streamPropertyChanged` hasAudio false,
+    /// and the owner cannot turn it on) or lifted that (`actions/unmute`: false; the
+    /// owner may turn its audio on again). Sent to every connection of the session.
+    #[serde(rename_all = "camelCase")]
+    AudioCensored {
+        stream_id: String,
+        censored: bool,
+    },
     /// Reply to `publish`: the SDP answer. `streamCreated` follows once media flows.
     #[serde(rename_all = "camelCase")]
     Published {

@@ -397,3 +397,86 @@ async fn what_the_extractors_refuse_is_a_telnyx_error_too() {
 fn uuid_like() -> &'static str {
     "5e80868f-eefa-4e3f-8ace-3aa86d510780"
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mute_censors_until_unmute() {
+    let server = Server::start();
+    let room = create_room(&server, json!({})).await;
+    let (token, _) = tokens(&server, &room, 600).await;
+    let (ann, mut ann_events) = join(&server, &room, &token, None).await;
+    let (_bob, mut bob_events) = join(&server, &room, &token, None).await;
+    let publisher = common::publish_connected(&ann, parlor_client::PublishOptions::default()).await;
+    let stream = publisher.stream_id().to_owned();
+    expect_event(&mut bob_events, 5, "Ann's streamCreated", |e| {
+        matches!(e, ServerMessage::StreamCreated { .. })
+    })
+    .await;
+    let (_, r) = rooms(&server, "GET", &format!("/rooms/{room}"), None).await;
+    let sid = r["data"]["active_session_id"].as_str().unwrap().to_owned();
+    let ann_id = ann.info().connection.connection_id.clone();
+    let censored = |want: bool| {
+        let stream = stream.clone();
+        move |e: &ServerMessage| {
+            matches!(e, ServerMessage::AudioCensored { stream_id, censored }
+                if *stream_id == stream && *censored == want)
+        }
+    };
+
+    // mute: everyone is told it is a censor, then sees the audio go; Ann is force-muted.
+    let (status, _) = rooms(
+        &server,
+        "POST",
+        &format!("/room_sessions/{sid}/actions/mute"),
+        Some(json!({ "participants": [ann_id] })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    expect_event(&mut bob_events, 5, "audioCensored true", censored(true)).await;
+    expect_event(&mut bob_events, 5, "hasAudio false", |e| {
+        matches!(e, ServerMessage::StreamPropertyChanged { changed_property, new_value, .. }
+            if changed_property == "hasAudio" && *new_value == json!(false))
+    })
+    .await;
+    expect_event(&mut ann_events, 5, "muteForced", |e| {
+        matches!(e, ServerMessage::MuteForced { .. })
+    })
+    .await;
+    // Ann cannot turn it back on while censored.
+    let e = ann
+        .set_stream_property(&stream, Some(true), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ClientError::Server { reason: Some(r), .. } if r == "censored"),
+        "{e:?}"
+    );
+
+    // Someone joining now is told which streams are censored, right after connected.
+    let (_carol, mut carol_events) = join(&server, &room, &token, None).await;
+    expect_event(
+        &mut carol_events,
+        5,
+        "audioCensored true for a late joiner",
+        censored(true),
+    )
+    .await;
+
+    // unmute: everyone is told; Ann may turn it on, and everyone sees it.
+    let (status, _) = rooms(
+        &server,
+        "POST",
+        &format!("/room_sessions/{sid}/actions/unmute"),
+        Some(json!({ "participants": "all" })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    expect_event(&mut bob_events, 5, "audioCensored false", censored(false)).await;
+    ann.set_stream_property(&stream, Some(true), None)
+        .await
+        .unwrap();
+    expect_event(&mut bob_events, 5, "hasAudio true", |e| {
+        matches!(e, ServerMessage::StreamPropertyChanged { changed_property, new_value, .. }
+            if changed_property == "hasAudio" && *new_value == json!(true))
+    })
+    .await;
+}

@@ -110,15 +110,18 @@
       if (participantId === state.localParticipantId) return;
       system(`${nameOf(participantId, state)} ${reason === 'kicked' ? 'was removed by the moderator' : 'left'}`);
     });
+    // A moderator's mute: the microphone stays as it is (the SDK turns it back on when the
+    // moderator lifts the mute, if it was on).
     room.on('track_censored', (participantId, key, kind, state) => {
       if (participantId === state.localParticipantId) {
-        notice('The moderator muted your microphone; unmute when you may speak again.');
-        if (local.audio) local.audio.stop();
-        local.audio = undefined;
-        setPressed('toggle-mic', false, 'Mute mic', 'Unmute mic');
+        notice('The moderator muted your microphone; you will be heard again when they unmute you.');
       } else {
         system(`The moderator muted ${nameOf(participantId, state)}`);
       }
+    });
+    room.on('track_uncensored', (participantId, key, kind, state) => {
+      if (participantId === state.localParticipantId) notice('The moderator unmuted your microphone.');
+      else system(`The moderator unmuted ${nameOf(participantId, state)}`);
     });
     room.on('message_received', (participantId, message, recipients, state) => {
       addMessage(participantId ? nameOf(participantId, state) : 'App', message.payload, participantId === state.localParticipantId, !!recipients);

@@ -900,6 +900,10 @@ async fn subscribe(args: SubscribeArgs) -> Result<(), Failure> {
                         json!({"event": "muteForced", "streamId": stream_id}),
                         || format!("a moderator muted stream {stream_id}"),
                     ),
+                    ServerMessage::AudioCensored { stream_id, censored } => out.event(
+                        json!({"event": "audioCensored", "streamId": stream_id, "censored": censored}),
+                        || format!("the room's moderator {} the audio of stream {stream_id}", if censored { "censored" } else { "uncensored" }),
+                    ),
                     ServerMessage::ArchiveStarted { id, name } => out.event(
                         json!({"event": "archiveStarted", "id": id, "name": name}),
                         || format!("archive started: {id}"),

@@ -520,9 +520,31 @@ impl Rooms {
         Ok(ended)
     }
 
-    /// Mutes the audio of participants' streams (all when `targets` is None). Returns how
-    /// many streams were muted.
+    /// Censors the audio of participants' streams (all when `targets` is None): muted as
+    /// OpenTok's forced mute, and their owners cannot turn it on until [`Rooms::unmute`].
+    /// Returns how many streams changed.
     pub fn mute(&self, session_id: &str, targets: Option<&[String]>, exclude: &[String]) -> usize {
+        self.censor(session_id, targets, exclude, true)
+    }
+
+    /// Lifts the censoring of participants' audio (all when `targets` is None): they may
+    /// turn it on again. Returns how many streams changed.
+    pub fn unmute(
+        &self,
+        session_id: &str,
+        targets: Option<&[String]>,
+        exclude: &[String],
+    ) -> usize {
+        self.censor(session_id, targets, exclude, false)
+    }
+
+    fn censor(
+        &self,
+        session_id: &str,
+        targets: Option<&[String]>,
+        exclude: &[String],
+        censored: bool,
+    ) -> usize {
         let Some(room) = self.signaling.existing_room(session_id) else {
             return 0;
         };
@@ -536,10 +558,7 @@ impl Rooms {
             })
             .map(|s| s.stream_id)
             .collect();
-        streams
-            .iter()
-            .filter(|id| room.force_mute(None, Some(id), &[]).is_ok())
-            .count()
+        room.censor_audio(&streams, censored)
     }
 
     /// Deletes a room: its live session ends and its participants are disconnected; its

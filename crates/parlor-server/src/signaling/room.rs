@@ -18,6 +18,7 @@ use parlor_proto::signaling::{
 use parlor_router::TransportId;
 use serde_json::Value;
 
+mod censor;
 mod history;
 mod p2p;
 
@@ -67,6 +68,8 @@ struct StreamEntry {
     /// The publisher's last `stats` report per kind of media, until a quality window
     /// takes it.
     client: [Option<StatsReport>; 2],
+    /// Rooms: its audio is censored (`room/censor.rs`); its owner cannot turn it on.
+    censored: bool,
 }
 
 struct SubscriptionEntry {
@@ -287,6 +290,15 @@ impl Room {
             relayed: self.relayed,
         };
         tx.send(encode(&connected));
+        // Rooms: which of those streams are censored (a late joiner is told too).
+        for (stream_id, entry) in &state.streams {
+            if entry.censored && entry.announced {
+                tx.send(encode(&ServerMessage::AudioCensored {
+                    stream_id: stream_id.clone(),
+                    censored: true,
+                }));
+            }
+        }
         if let Some(hub) = hub {
             for archive in hub.active_archives(&self.session_id) {
                 tx.send(encode(&ServerMessage::ArchiveStarted {
@@ -502,6 +514,7 @@ impl Room {
                 },
                 id: id.clone(),
                 announced: false,
+                censored: false,
                 layout_class_list,
                 publisher_mos: [None; 2],
                 client: [None, None],
@@ -845,6 +858,9 @@ impl Room {
         state.stream_owned_by(stream_id, connection_id)?;
         let mut changes: Vec<(&str, Value, Value)> = Vec::new();
         let entry = state.streams.get_mut(stream_id).expect("checked above");
+        if has_audio == Some(true) && entry.censored {
+            return Err(censor::refused(stream_id));
+        }
         let s = &mut entry.stream;
         if let Some(a) = has_audio.filter(|a| *a != s.has_audio) {
             changes.push(("hasAudio", s.has_audio.into(), a.into()));

@@ -194,8 +194,9 @@ pub async fn kick(
     Ok(ok())
 }
 
-/// `POST /v2/room_sessions/{id}/actions/mute`: the participants' audio is muted (they
-/// see it as OpenTok's forced mute, `track_censored` in the Telnyx-style client).
+/// `POST /v2/room_sessions/{id}/actions/mute`: the participants' audio is censored: muted
+/// as OpenTok's forced mute, everyone told (`audioCensored`, `track_censored` in the
+/// Telnyx-style client), and they cannot turn it on until an unmute.
 pub async fn mute(
     State(state): State<AppState>,
     auth: RoomsAuth,
@@ -212,9 +213,8 @@ pub async fn mute(
     Ok(ok())
 }
 
-/// `POST /v2/room_sessions/{id}/actions/unmute`: lifts the server's mute; the
-/// participants may send audio again (their clients unmute themselves, as after
-/// OpenTok's forced mute).
+/// `POST /v2/room_sessions/{id}/actions/unmute`: lifts the censoring; everyone is told
+/// (`track_uncensored`) and the participants may turn their audio on again.
 pub async fn unmute(
     State(state): State<AppState>,
     auth: RoomsAuth,
@@ -222,9 +222,11 @@ pub async fn unmute(
     body: Bytes,
 ) -> Result<Response, RoomsError> {
     let mut body = Body::parse(&body)?;
-    let (_targets, _exclude) = body.participants()?;
+    let (targets, exclude) = body.participants()?;
     body.finish()?;
     let session = live_session(&state, &auth, &id).await?;
-    state.signaling.set_mute_all(&session.session_id, None);
+    state
+        .rooms
+        .unmute(&session.session_id, targets.as_deref(), &exclude);
     Ok(ok())
 }
