@@ -301,6 +301,15 @@ async fn connect(
     }
 }
 
+/// `event` with a Rooms participant's leave `detail` (`kicked`, ...), when there is one:
+/// OpenTok connections' events keep their shape.
+fn with_detail(mut event: Value, detail: &Option<String>) -> Value {
+    if let Some(d) = detail {
+        event["detail"] = Value::String(d.clone());
+    }
+    event
+}
+
 /// An event object as one line of JSON with `"event"` first (serde_json sorts keys).
 fn event_line(value: &Value) -> String {
     let Value::Object(map) = value else {
@@ -863,7 +872,7 @@ async fn subscribe(args: SubscribeArgs) -> Result<(), Failure> {
                 match ev {
                     ServerMessage::ConnectionCreated { connection } => out.connection_created(&connection),
                     ServerMessage::ConnectionDestroyed { connection, reason, detail } => out.event(
-                        json!({"event": "connectionDestroyed", "connection": to_json(&connection), "reason": to_json(&reason), "detail": detail}),
+                        with_detail(json!({"event": "connectionDestroyed", "connection": to_json(&connection), "reason": to_json(&reason)}), &detail),
                         || format!("connection destroyed: {} ({})", connection.connection_id, wire_name(&reason)),
                     ),
                     ServerMessage::StreamCreated { stream } => {
@@ -927,7 +936,7 @@ async fn subscribe(args: SubscribeArgs) -> Result<(), Failure> {
                     ),
                     ServerMessage::Disconnected { reason, detail } => {
                         out.event(
-                            json!({"event": "sessionDisconnected", "reason": to_json(&reason), "detail": detail}),
+                            with_detail(json!({"event": "sessionDisconnected", "reason": to_json(&reason)}), &detail),
                             || format!("disconnected by the server ({})", detail.clone().unwrap_or_else(|| wire_name(&reason))),
                         );
                         break SubscribeEnd::ByServer;
