@@ -36,7 +36,7 @@ export function makeMedia() {
 }
 
 /** One `parlor client ...` child process. */
-class LiveClient {
+export class LiveClient {
   constructor(label, args) {
     this.label = label;
     this.args = args;

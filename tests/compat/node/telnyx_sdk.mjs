@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import Telnyx from 'telnyx';
-import { PARLOR_BIN, spawnReaped, b64urlDecode } from './helpers.mjs';
+import { b64urlDecode } from './helpers.mjs';
+import { LiveClient, stopAllClients } from './live.mjs';
 
 // TELNYX_CLIENT_ID/SECRET switch the SDK to OAuth against api.telnyx.com; the others would
 // override what the tests pass. None of them may leak in from the environment.
@@ -324,103 +324,15 @@ export async function poll(what, fn, { timeoutMs = 5000, intervalMs = 100 } = {}
 
 // --- native room clients -----------------------------------------------------------------
 
-const WAIT_MS = 10000;
-const STOP_MS = 10000;
 /** A safety cap: no client outlives a suite even if a test forgets it. */
 const MAX_CLIENT_SECONDS = '90';
-const running = new Set();
-
-/** One `parlor client ...` child process joined to a room (events, stderr, exit). */
-export class RoomClient {
-  constructor(label, args) {
-    this.label = label;
-    this.events = [];
-    this.stderr = '';
-    this.exit = null;
-    this.waiters = new Set();
-    this.child = spawnReaped(PARLOR_BIN, ['client', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(this);
-    this.child.stderr.setEncoding('utf8');
-    this.child.stderr.on('data', (d) => { this.stderr += d; this.notify(); });
-    createInterface({ input: this.child.stdout }).on('line', (line) => {
-      if (!line.trim()) return;
-      let ev;
-      try { ev = JSON.parse(line); } catch { ev = { event: '(not JSON)', line }; }
-      this.events.push(ev);
-      this.notify();
-    });
-    this.closed = new Promise((resolve) => {
-      this.child.on('close', (code, signal) => {
-        this.exit = { code, signal };
-        running.delete(this);
-        this.notify();
-        resolve(this.exit);
-      });
-    });
-  }
-
-  notify() {
-    for (const w of [...this.waiters]) w();
-  }
-
-  describe() {
-    const evs = this.events.map((e) => JSON.stringify(e)).slice(-15).join('\n  ');
-    return `${this.label} (exit ${JSON.stringify(this.exit)})\n events:\n  ${evs}\n stderr:\n${this.stderr.slice(-2000)}`;
-  }
-
-  /** The first truthy `check()`, rechecked on every output and on exit. */
-  until(what, check, timeoutMs = WAIT_MS) {
-    return new Promise((resolve, reject) => {
-      let timer;
-      const done = (fn, v) => { clearTimeout(timer); this.waiters.delete(waiter); fn(v); };
-      const waiter = () => {
-        let v;
-        try { v = check(); } catch (e) { done(reject, e); return; }
-        if (v) done(resolve, v);
-        else if (this.exit) done(reject, new Error(`${this.label} ended before ${what}\n${this.describe()}`));
-      };
-      timer = setTimeout(() => done(reject, new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${this.describe()}`)), timeoutMs);
-      this.waiters.add(waiter);
-      waiter();
-    });
-  }
-
-  waitEvent(name, pred = () => true, timeoutMs = WAIT_MS) {
-    return this.until(`${this.label}: ${name}`, () => this.events.find((e) => e.event === name && pred(e)), timeoutMs);
-  }
-
-  waitStderr(re, timeoutMs = WAIT_MS) {
-    return this.until(`${this.label}: stderr ${re}`, () => re.exec(this.stderr), timeoutMs);
-  }
-
-  /** {code, signal} once the process ended by itself. */
-  waitExit(timeoutMs = WAIT_MS) {
-    return this.until(`${this.label} to exit`, () => this.exit, timeoutMs).catch((e) => {
-      if (this.exit) return this.exit;
-      throw e;
-    });
-  }
-
-  /** SIGTERM (the clients leave in order on it), SIGKILL if it does not exit. */
-  async stop() {
-    if (this.exit) return this.exit;
-    this.child.kill('SIGTERM');
-    let timer;
-    const r = await Promise.race([
-      this.closed,
-      new Promise((resolve) => { timer = setTimeout(() => { this.child.kill('SIGKILL'); resolve(null); }, STOP_MS); }),
-    ]);
-    clearTimeout(timer);
-    return r || this.closed;
-  }
-}
 
 /**
  * Starts `parlor client subscribe --json` into room `roomId` with a join token, without
  * waiting (for joins that must be refused: `await c.waitExit()`).
  */
 export function startSubscriber(server, roomId, token, label = 'subscriber') {
-  return new RoomClient(label, ['subscribe', '--url', server.baseUrl, '--session', roomId, '--token', token,
+  return new LiveClient(label, ['subscribe', '--url', server.baseUrl, '--session', roomId, '--token', token,
     '--json', '--duration', MAX_CLIENT_SECONDS]);
 }
 
@@ -440,13 +352,11 @@ export async function joinPublisher(server, roomId, token, media, { label = 'pub
   const args = ['publish', '--url', server.baseUrl, '--session', roomId, '--token', token, '--video', media.video,
     '--loop', '--duration', MAX_CLIENT_SECONDS, '--name', label];
   if (audio) args.push('--audio', media.audio);
-  const c = new RoomClient(label, args);
+  const c = new LiveClient(label, args);
   c.participantId = (await c.waitStderr(/as connection (\S+)/))[1];
   c.streamId = (await c.waitStderr(/published stream (\S+)/))[1];
   return c;
 }
 
 /** Stops every room client still running (for `after` hooks). */
-export async function stopAllRoomClients() {
-  await Promise.all([...running].map((c) => c.stop()));
-}
+export const stopAllRoomClients = stopAllClients;
