@@ -174,6 +174,31 @@ pub async fn end(
     Ok(ok())
 }
 
+/// What a participants action names: its live session, `participants` ("all" or IDs)
+/// and `exclude`.
+struct Targets {
+    session: RoomSessionRecord,
+    only: Option<Vec<String>>,
+    exclude: Vec<String>,
+}
+
+async fn targets(
+    state: &AppState,
+    auth: &RoomsAuth,
+    id: &str,
+    body: &Bytes,
+) -> Result<Targets, RoomsError> {
+    let mut body = Body::parse(body)?;
+    let (only, exclude) = body.participants()?;
+    body.finish()?;
+    let session = live_session(state, auth, id).await?;
+    Ok(Targets {
+        session,
+        only,
+        exclude,
+    })
+}
+
 /// `POST /v2/room_sessions/{id}/actions/kick`
 pub async fn kick(
     State(state): State<AppState>,
@@ -181,16 +206,11 @@ pub async fn kick(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, RoomsError> {
-    let mut body = Body::parse(&body)?;
-    let (targets, exclude) = body.participants()?;
-    body.finish()?;
-    let session = live_session(&state, &auth, &id).await?;
-    state.rooms.disconnect(
-        &session.session_id,
-        targets.as_deref(),
-        &exclude,
-        left::KICKED,
-    );
+    let t = targets(&state, &auth, &id, &body).await?;
+    let sid = &t.session.session_id;
+    state
+        .rooms
+        .disconnect(sid, t.only.as_deref(), &t.exclude, left::KICKED);
     Ok(ok())
 }
 
@@ -203,13 +223,10 @@ pub async fn mute(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, RoomsError> {
-    let mut body = Body::parse(&body)?;
-    let (targets, exclude) = body.participants()?;
-    body.finish()?;
-    let session = live_session(&state, &auth, &id).await?;
+    let t = targets(&state, &auth, &id, &body).await?;
     state
         .rooms
-        .mute(&session.session_id, targets.as_deref(), &exclude);
+        .mute(&t.session.session_id, t.only.as_deref(), &t.exclude);
     Ok(ok())
 }
 
@@ -221,12 +238,9 @@ pub async fn unmute(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, RoomsError> {
-    let mut body = Body::parse(&body)?;
-    let (targets, exclude) = body.participants()?;
-    body.finish()?;
-    let session = live_session(&state, &auth, &id).await?;
+    let t = targets(&state, &auth, &id, &body).await?;
     state
         .rooms
-        .unmute(&session.session_id, targets.as_deref(), &exclude);
+        .unmute(&t.session.session_id, t.only.as_deref(), &t.exclude);
     Ok(ok())
 }
