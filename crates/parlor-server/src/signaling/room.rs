@@ -290,15 +290,7 @@ impl Room {
             relayed: self.relayed,
         };
         tx.send(encode(&connected));
-        // Rooms: which of those streams are censored (a late joiner is told too).
-        for (stream_id, entry) in &state.streams {
-            if entry.censored && entry.announced {
-                tx.send(encode(&ServerMessage::AudioCensored {
-                    stream_id: stream_id.clone(),
-                    censored: true,
-                }));
-            }
-        }
+        censor::tell_joiner(&state, &tx);
         if let Some(hub) = hub {
             for archive in hub.active_archives(&self.session_id) {
                 tx.send(encode(&ServerMessage::ArchiveStarted {

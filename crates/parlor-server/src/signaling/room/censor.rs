@@ -18,6 +18,18 @@ pub(super) fn refused(stream_id: &str) -> ProtocolError {
     .with_reason("censored")
 }
 
+/// Tells a connection joining which of the streams in its `connected` are censored.
+pub(super) fn tell_joiner(state: &State, tx: &Outbox) {
+    for (stream_id, entry) in &state.streams {
+        if entry.censored && entry.announced {
+            tx.send(encode(&ServerMessage::AudioCensored {
+                stream_id: stream_id.clone(),
+                censored: true,
+            }));
+        }
+    }
+}
+
 impl Room {
     /// Censors (`censored` true) or uncensors the audio of `streams` (those of this
     /// session; others are skipped). Returns how many changed.
