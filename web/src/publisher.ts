@@ -39,7 +39,31 @@ export interface PublisherProperties extends WidgetProperties, CaptureOptions {
   enableDtx?: boolean;
   enableStereo?: boolean;
   videoContentHint?: '' | 'motion' | 'detail' | 'text';
+  /**
+   * The video codecs to prefer, in order (`'vp8'`, `'h264'`; case-insensitive), or
+   * `'automatic'` (the default: the browser's order, VP8 first in Chromium). A preference,
+   * not a restriction: the others stay offered. Codecs Parlor's router does not forward
+   * (VP9, AV1) are ignored.
+   */
+  preferredVideoCodecs?: 'automatic' | string[];
   style?: WidgetStyle;
+}
+
+/** The video codecs the router forwards, by the names `preferredVideoCodecs` takes. */
+const ROUTED_CODECS: Record<string, string> = { vp8: 'video/vp8', h264: 'video/h264' };
+
+/** Orders a video transceiver's codecs by `preferred` (the rest keep the browser's order). */
+function preferCodecs(transceiver: RTCRtpTransceiver, preferred: PublisherProperties['preferredVideoCodecs']) {
+  if (!Array.isArray(preferred) || typeof transceiver.setCodecPreferences !== 'function') return;
+  const mimes = preferred.map((c) => ROUTED_CODECS[String(c).toLowerCase()]).filter((m): m is string => !!m);
+  const codecs = RTCRtpReceiver.getCapabilities('video')?.codecs ?? [];
+  if (!mimes.length || !codecs.length) return;
+  const rank = (c: RTCRtpCodec) => {
+    const i = mimes.indexOf(c.mimeType.toLowerCase());
+    return i < 0 ? mimes.length : i;
+  };
+  // A stable sort: within one codec, the browser's profile order stays.
+  transceiver.setCodecPreferences([...codecs].sort((a, b) => rank(a) - rank(b)));
 }
 
 type Toggle = ((value: boolean) => Publisher) & { promise(value: boolean): Promise<void> };
@@ -292,7 +316,9 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
       }
     });
     for (const track of [cap.audioTrack, cap.videoTrack]) {
-      if (track) pc.addTransceiver(track, { direction: 'sendonly', streams: [cap.stream] });
+      if (!track) continue;
+      const transceiver = pc.addTransceiver(track, { direction: 'sendonly', streams: [cap.stream] });
+      if (track.kind === 'video') preferCodecs(transceiver, this.props.preferredVideoCodecs);
     }
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);

@@ -142,13 +142,23 @@ pub const RTX_BUDGET_BURST: f32 = 100.0;
 /// ~20 feedback packets a second (and the transport keep a 1000-packet send record) for
 /// nothing. Producers keep it: publishers' own estimators live on the router's feedback.
 pub fn transport_config(kind: TransportKind) -> str0m::RtcConfig {
+    transport_config_preferring(kind, false)
+}
+
+/// [`transport_config`], with H.264 before VP8 when `h264_first`. str0m answers with its
+/// own codec order, and a browser sends the first codec of the answer: a producer whose
+/// offer puts H.264 first (the web SDK's `preferredVideoCodecs`) is answered H.264 first.
+pub fn transport_config_preferring(kind: TransportKind, h264_first: bool) -> str0m::RtcConfig {
     let config = str0m::Rtc::builder()
         .set_ice_lite(true)
         .set_rtp_mode(true)
         .clear_codecs()
-        .enable_opus(true, false)
-        .enable_vp8(true)
-        .enable_h264(true);
+        .enable_opus(true, false);
+    let config = if h264_first {
+        config.enable_h264(true).enable_vp8(true)
+    } else {
+        config.enable_vp8(true).enable_h264(true)
+    };
     match kind {
         TransportKind::Producer => config,
         TransportKind::Consumer => {

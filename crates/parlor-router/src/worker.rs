@@ -100,6 +100,8 @@ pub(crate) struct Worker {
     events: UnboundedSender<RouterEvent>,
     advertised: SocketAddr,
     producer_config: RtcConfig,
+    /// The same, answering H.264 first (for offers that prefer it).
+    producer_config_h264: RtcConfig,
     consumer_config: RtcConfig,
     transports: Slab<Transport>,
     by_id: HashMap<TransportId, usize>,
@@ -310,7 +312,11 @@ impl Worker {
             .enable_raw_packets(true);
         let producer_config = crate::transport_config(TransportKind::Producer)
             .set_stats_interval(config.quality_interval)
-            .set_dtls_cert(cert);
+            .set_dtls_cert(cert.clone());
+        let producer_config_h264 =
+            crate::transport_config_preferring(TransportKind::Producer, true)
+                .set_stats_interval(config.quality_interval)
+                .set_dtls_cert(cert);
         tracing::info!(%local_addr, %advertised, ?advertised_tcp, "media router bound");
         Ok(Started {
             worker: Worker {
@@ -321,6 +327,7 @@ impl Worker {
                 events,
                 advertised,
                 producer_config,
+                producer_config_h264,
                 consumer_config,
                 transports: Slab::new(),
                 by_id: HashMap::new(),

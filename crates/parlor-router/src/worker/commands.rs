@@ -144,6 +144,7 @@ impl Worker {
         if self.by_id.contains_key(&id) {
             return Err(RouterError::Duplicate(id.to_string()));
         }
+        let prefers_h264 = consumer_of.is_none() && crate::sdp::prefers_h264(&offer);
         let offer = SdpOffer::from_sdp_string(&offer)
             .map_err(|e| RouterError::Sdp(crate::sdp::describe(&e)))?;
         let ufrag = random_string(16);
@@ -151,6 +152,7 @@ impl Worker {
         let advertised = self.advertised;
         let advertised_tcp = self.tcp.as_ref().map(|t| t.advertised);
         let base = match consumer_of {
+            None if prefers_h264 => &self.producer_config_h264,
             None => &self.producer_config,
             Some(_) => &self.consumer_config,
         };
