@@ -28,7 +28,7 @@ test('getState and stateChanged follow the room', async () => {
     };
   });
   const a = await join(ann, sid, { data: '{"name":"Ann"}' });
-  const b = await join(bob, sid, { data: '{"name":"Bob"}' });
+  const b = await join(bob, sid, { data: '{"name":"Bob"}', publisherProps: { audioSource: 'tone' } });
   const screen = await bob.evaluate(() => T.publishNow({ videoSource: 'screen', audioSource: null, name: 'Bob (screen)' }));
   await expectLiveVideos(ann, 2);
 
@@ -66,7 +66,7 @@ test('getState and stateChanged follow the room', async () => {
   }, b.streamId);
   assert.equal(afterMute.reason, 'streamPropertyChanged');
 
-  // The fake microphone beeps, so Bob is heard speaking at some point.
+  // Bob's microphone plays a tone: the server hears him speaking.
   await waitInPage(ann, (id) => window.states.some((s) => s.state.streams[id] && s.state.streams[id].isSpeaking), b.streamId);
 
   // Bob leaves: he and his streams are gone from the state.

@@ -926,6 +926,18 @@ function insert(root, target, mode) {
 // src/publisher.ts
 var ANNOUNCE_TIMEOUT_MS = 25e3;
 var ACCESS_DIALOG_MS = 500;
+var ROUTED_CODECS = { vp8: "video/vp8", h264: "video/h264" };
+function preferCodecs(transceiver, preferred) {
+  if (!Array.isArray(preferred) || typeof transceiver.setCodecPreferences !== "function") return;
+  const mimes = preferred.map((c) => ROUTED_CODECS[String(c).toLowerCase()]).filter((m) => !!m);
+  const codecs = RTCRtpReceiver.getCapabilities("video")?.codecs ?? [];
+  if (!mimes.length || !codecs.length) return;
+  const rank = (c) => {
+    const i = mimes.indexOf(c.mimeType.toLowerCase());
+    return i < 0 ? mimes.length : i;
+  };
+  transceiver.setCodecPreferences([...codecs].sort((a, b) => rank(a) - rank(b)));
+}
 var Publisher = class extends EventEmitter {
   /** @internal Use OT.initPublisher. */
   constructor(target, properties, completion, onException) {
@@ -1122,7 +1134,9 @@ var Publisher = class extends EventEmitter {
       }
     });
     for (const track of [cap.audioTrack, cap.videoTrack]) {
-      if (track) pc.addTransceiver(track, { direction: "sendonly", streams: [cap.stream] });
+      if (!track) continue;
+      const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [cap.stream] });
+      if (track.kind === "video") preferCodecs(transceiver, this.props.preferredVideoCodecs);
     }
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
@@ -2243,6 +2257,8 @@ var Session = class extends EventEmitter {
     this.serverIceServers = [];
     /** The session is relayed (`connected.relayed`): media goes peer to peer. */
     this.relayed = false;
+    /** Streams speaking, and the dominant speaker, as the server announced (`speakers`). */
+    this.speaking = /* @__PURE__ */ new Set();
     this.status = "initialized";
     this.publishers = /* @__PURE__ */ new Map();
     this.allPublishers = /* @__PURE__ */ new Set();
@@ -2376,7 +2392,7 @@ var Session = class extends EventEmitter {
     for (const stream of this.streams) {
       const publisher = this.publishers.get(stream.streamId);
       if (publisher) {
-        facts.push({ stream, isRemote: false, isPublishing: publisher._isPublishing(), isSpeaking: publisher._isSpeaking(), subscription: null });
+        facts.push({ stream, isRemote: false, isPublishing: publisher._isPublishing(), isSpeaking: this.isSpeaking(stream, [publisher]), subscription: null });
         continue;
       }
       const subs = this.getSubscribersForStream(stream).filter((s) => !s._isDestroyed());
@@ -2386,7 +2402,7 @@ var Session = class extends EventEmitter {
         stream,
         isRemote: stream.connection.connectionId !== this.connection?.connectionId,
         isPublishing: false,
-        isSpeaking: subs.some((s) => s._isSpeaking()),
+        isSpeaking: this.isSpeaking(stream, subs),
         subscription: { status, subscribers: subs.length }
       });
     }
@@ -2454,9 +2470,16 @@ var Session = class extends EventEmitter {
     if (id) this.subscriptions.delete(id);
     this._stateChanged("unsubscribed");
   }
-  /** @internal Whether anyone needs speaking detection (someone listens to stateChanged). */
+  /**
+   * @internal Whether this client must detect speaking itself (someone listens to
+   * stateChanged in a relayed session; a routed session's server announces `speakers`).
+   */
   _wantsSpeaking() {
-    return this.hasListeners("stateChanged");
+    return this.relayed && this.hasListeners("stateChanged");
+  }
+  /** Room State's isSpeaking: the server's word, or in a relayed session our own levels. */
+  isSpeaking(stream, local) {
+    return this.relayed ? local.some((l) => l._isSpeaking()) : this.speaking.has(stream.streamId);
   }
   /** @internal Re-issues the Room State. */
   _stateChanged(reason) {
@@ -2627,6 +2650,16 @@ var Session = class extends EventEmitter {
       case "audioCensored":
         this.emit("audioCensored", { streamId: msg.streamId, censored: msg.censored === true });
         break;
+      case "speakers": {
+        this.speaking = new Set(msg.speaking);
+        const streamOf = (id) => this.streams.get(id);
+        this.emit("speakersChanged", {
+          speaking: msg.speaking.map(streamOf).filter((s) => s !== void 0),
+          dominantSpeaker: msg.dominant && streamOf(msg.dominant) || null
+        });
+        this._stateChanged("speaking");
+        break;
+      }
       case "archiveStarted":
       case "archiveStopped":
         this.emit(msg.type, { id: msg.id, name: msg.name ?? "" });
@@ -2663,6 +2696,7 @@ var Session = class extends EventEmitter {
   }
   onClosed(reason) {
     this.channel = void 0;
+    this.speaking.clear();
     this.setStatus("disconnected", false);
     for (const publisher of [...this.publishers.values(), ...this.allPublishers]) publisher._onSessionEnded(reason);
     this.publishers.clear();

@@ -143,6 +143,7 @@ export type EventMessage =
    * `muteForced`, and its `setStreamProperty` hasAudio true is refused (reason `censored`).
    */
   | { type: 'audioCensored'; streamId: string; censored: boolean }
+  | { type: 'speakers'; speaking: string[]; dominant: string | null }
   | { type: 'archiveStarted'; id: string; name: string | null }
   | { type: 'archiveStopped'; id: string; name: string | null }
   | { type: 'subscriptionConnected'; subscriptionId: string }

@@ -114,6 +114,8 @@ export class Session extends EventEmitter<SessionEventMap> {
   private serverIceServers: IceServer[] = [];
   /** The session is relayed (`connected.relayed`): media goes peer to peer. */
   private relayed = false;
+  /** Streams speaking, and the dominant speaker, as the server announced (`speakers`). */
+  private speaking = new Set<string>();
   private channel?: SignalingChannel;
   private status: RoomStatus = 'initialized';
   private publishers = new Map<string, Publisher>();
@@ -271,7 +273,7 @@ export class Session extends EventEmitter<SessionEventMap> {
     for (const stream of this.streams) {
       const publisher = this.publishers.get(stream.streamId);
       if (publisher) {
-        facts.push({ stream, isRemote: false, isPublishing: publisher._isPublishing(), isSpeaking: publisher._isSpeaking(), subscription: null });
+        facts.push({ stream, isRemote: false, isPublishing: publisher._isPublishing(), isSpeaking: this.isSpeaking(stream, [publisher]), subscription: null });
         continue;
       }
       const subs = this.getSubscribersForStream(stream).filter((s) => !s._isDestroyed());
@@ -281,7 +283,7 @@ export class Session extends EventEmitter<SessionEventMap> {
         stream,
         isRemote: stream.connection.connectionId !== this.connection?.connectionId,
         isPublishing: false,
-        isSpeaking: subs.some((s) => s._isSpeaking()),
+        isSpeaking: this.isSpeaking(stream, subs),
         subscription: { status, subscribers: subs.length },
       });
     }
@@ -361,9 +363,17 @@ export class Session extends EventEmitter<SessionEventMap> {
     this._stateChanged('unsubscribed');
   }
 
-  /** @internal Whether anyone needs speaking detection (someone listens to stateChanged). */
+  /**
+   * @internal Whether this client must detect speaking itself (someone listens to
+   * stateChanged in a relayed session; a routed session's server announces `speakers`).
+   */
   _wantsSpeaking(): boolean {
-    return this.hasListeners('stateChanged');
+    return this.relayed && this.hasListeners('stateChanged');
+  }
+
+  /** Room State's isSpeaking: the server's word, or in a relayed session our own levels. */
+  private isSpeaking(stream: Stream, local: { _isSpeaking(): boolean }[]): boolean {
+    return this.relayed ? local.some((l) => l._isSpeaking()) : this.speaking.has(stream.streamId);
   }
 
   /** @internal Re-issues the Room State. */
@@ -550,6 +560,16 @@ export class Session extends EventEmitter<SessionEventMap> {
         // Told before the censored stream's muteForced / streamPropertyChanged.
         this.emit('audioCensored', { streamId: msg.streamId, censored: msg.censored === true });
         break;
+      case 'speakers': {
+        this.speaking = new Set(msg.speaking);
+        const streamOf = (id: string) => this.streams.get(id);
+        this.emit('speakersChanged', {
+          speaking: msg.speaking.map(streamOf).filter((s): s is Stream => s !== undefined),
+          dominantSpeaker: (msg.dominant && streamOf(msg.dominant)) || null,
+        });
+        this._stateChanged('speaking');
+        break;
+      }
       case 'archiveStarted':
       case 'archiveStopped':
         this.emit(msg.type, { id: msg.id, name: msg.name ?? '' });
@@ -591,6 +611,7 @@ export class Session extends EventEmitter<SessionEventMap> {
 
   private onClosed(reason: ConnectionReason) {
     this.channel = undefined;
+    this.speaking.clear();
     this.setStatus('disconnected', false);
     for (const publisher of [...this.publishers.values(), ...this.allPublishers]) publisher._onSessionEnded(reason);
     this.publishers.clear();

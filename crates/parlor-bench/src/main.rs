@@ -70,6 +70,10 @@ struct Common {
     /// relayed through Parlor's embedded TURN server (started with `--turn-port 0`).
     #[arg(long, value_enum, default_value = "udp")]
     media_transport: MediaTransportArg,
+    /// A flag for `parlor serve` (repeatable), e.g. `--parlor-arg=--speaker-interval
+    /// --parlor-arg=off` to measure a feature's cost against a run without it.
+    #[arg(long = "parlor-arg", allow_hyphen_values = true)]
+    parlor_args: Vec<String>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
@@ -274,7 +278,7 @@ async fn start(system: &str, c: &Common) -> anyhow::Result<Sut> {
     let cpu = Some(c.sfu_cpu);
     Ok(match system {
         "parlor" => {
-            let (transport, extra) = match c.media_transport {
+            let (transport, mut extra) = match c.media_transport {
                 MediaTransportArg::Udp => (parlor_client::MediaTransport::Udp, vec![]),
                 MediaTransportArg::Tcp => (parlor_client::MediaTransport::Tcp, vec![]),
                 MediaTransportArg::Turn => (
@@ -282,6 +286,7 @@ async fn start(system: &str, c: &Common) -> anyhow::Result<Sut> {
                     vec!["--turn-port".to_owned(), "0".to_owned()],
                 ),
             };
+            extra.extend(c.parlor_args.iter().cloned());
             Sut::Parlor(
                 parlor::ParlorSut::start_with(&parlor_bin(&c.parlor_bin)?, cpu, &extra)?
                     .with_media_transport(transport),

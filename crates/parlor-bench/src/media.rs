@@ -61,7 +61,11 @@ pub async fn pump(media: Arc<Media>, senders: Senders, stop: tokio::sync::watch:
         } else {
             let packet = &media.audio[(a as usize) % media.audio.len()];
             for s in senders.iter_mut().filter(|s| s.has(MediaKind::Audio)) {
-                let _ = s.send_audio(packet, (a * 960) as u32);
+                let _ = s.send_audio_with_level(
+                    packet,
+                    (a * 960) as u32,
+                    Some(parlor_media::fixtures::AUDIO_LEVEL_DBOV),
+                );
             }
             a += 1;
         }

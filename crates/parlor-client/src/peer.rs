@@ -49,6 +49,8 @@ pub enum PeerCommand {
         marker: bool,
         nackable: bool,
         payload: Arc<[u8]>,
+        /// The RFC 6464 audio level to send with an audio packet, in dB below full scale.
+        audio_level: Option<u8>,
     },
 }
 
@@ -439,12 +441,19 @@ async fn run(
         let deadline = deadline.min(Instant::now() + Duration::from_secs(1));
         tokio::select! {
             cmd = commands.recv() => match cmd {
-                Some(PeerCommand::Rtp { mid, pt, seq, time, marker, nackable, payload }) => {
+                Some(PeerCommand::Rtp { mid, pt, seq, time, marker, nackable, payload, audio_level }) => {
                     if let Some(tx) = rtc.direct_api().stream_tx_by_mid(mid, None) {
+                        let mut ext_vals = str0m::rtp::ExtensionValues::default();
+                        if let Some(dbov) = audio_level {
+                            // str0m carries the level negated, as WebRTC does.
+                            ext_vals.audio_level = Some(-(dbov.min(127) as i8));
+                            ext_vals.voice_activity = Some(dbov <= 50);
+                        }
                         tx.write_rtp(
                             RtpWrite::new(pt, SeqNo::from(seq), time, Instant::now(), payload)
                                 .marker(marker)
-                                .nackable(nackable),
+                                .nackable(nackable)
+                                .ext_vals(ext_vals),
                         );
                     }
                 }

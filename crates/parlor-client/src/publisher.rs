@@ -112,6 +112,7 @@ impl PeerSender {
                     marker: p.last,
                     nackable: true,
                     payload: payload.into(),
+                    audio_level: None,
                 })
                 .map_err(|_| ClientError::Closed)?;
             track.seq += 1;
@@ -122,6 +123,18 @@ impl PeerSender {
 
     /// Sends one Opus packet with RTP time `rtp_time` (48 kHz).
     pub fn send_audio(&mut self, packet: &[u8], rtp_time: u32) -> Result<(), ClientError> {
+        self.send_audio_with_level(packet, rtp_time, None)
+    }
+
+    /// [`PeerSender::send_audio`], with the packet's loudness in dB below full scale
+    /// (0–127) in the RFC 6464 audio level extension, as browsers send it: what the
+    /// server's speaker detection reads. An app that encodes its own audio knows it.
+    pub fn send_audio_with_level(
+        &mut self,
+        packet: &[u8],
+        rtp_time: u32,
+        level_dbov: Option<u8>,
+    ) -> Result<(), ClientError> {
         let track = self
             .audio
             .as_mut()
@@ -135,6 +148,7 @@ impl PeerSender {
                 marker: false,
                 nackable: false,
                 payload: packet.into(),
+                audio_level: level_dbov,
             })
             .map_err(|_| ClientError::Closed)?;
         track.seq += 1;
@@ -277,6 +291,18 @@ impl Publisher {
     /// Sends one Opus packet with RTP time `rtp_time` (48 kHz).
     pub fn send_audio(&mut self, packet: &[u8], rtp_time: u32) -> Result<(), ClientError> {
         self.sender.send_audio(packet, rtp_time)
+    }
+
+    /// [`Publisher::send_audio`] with the packet's audio level (see
+    /// [`PeerSender::send_audio_with_level`]).
+    pub fn send_audio_with_level(
+        &mut self,
+        packet: &[u8],
+        rtp_time: u32,
+        level_dbov: Option<u8>,
+    ) -> Result<(), ClientError> {
+        self.sender
+            .send_audio_with_level(packet, rtp_time, level_dbov)
     }
 
     /// Tells the others that audio or video is on or off (publishAudio / publishVideo).

@@ -34,6 +34,10 @@ pub const VIDEO_FRAMES: u32 = VIDEO_FPS * DURATION_SECS;
 pub const KEYFRAME_INTERVAL: u32 = 30;
 /// Frequency of the fixture audio's sine tone, in Hz.
 pub const AUDIO_TONE_HZ: u32 = 440;
+/// The fixture audio's level in dB below full scale (RFC 6464's unit): ffmpeg's `sine`
+/// source has an amplitude of 1/8, an RMS of 0.088, −21 dBov. Native publishers of the
+/// fixture send it in the audio level extension, as a browser would.
+pub const AUDIO_LEVEL_DBOV: u8 = 21;
 /// Duration of each fixture audio packet, in 48 kHz samples (20 ms).
 pub const AUDIO_PACKET_SAMPLES: u32 = 960;
 

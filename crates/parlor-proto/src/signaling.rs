@@ -663,6 +663,16 @@ pub enum ServerMessage {
         stream_id: String,
         censored: bool,
     },
+    /// Who is speaking, from the router's reading of each stream's audio level (RFC 6464):
+    /// the streams speaking now and the dominant speaker (the one speaking most and
+    /// loudest; it keeps the place while nobody else speaks, `null` once it is gone). Sent
+    /// to every connection of a routed session when either changes, and to a joiner when
+    /// anyone speaks.
+    #[serde(rename_all = "camelCase")]
+    Speakers {
+        speaking: Vec<String>,
+        dominant: Option<String>,
+    },
     /// Reply to `publish`: the SDP answer. `streamCreated` follows once media flows.
     #[serde(rename_all = "camelCase")]
     Published {

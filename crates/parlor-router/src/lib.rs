@@ -25,12 +25,14 @@
 //!
 //! [str0m]: https://docs.rs/str0m
 
+pub mod audio_level;
 pub mod dtls_keys;
 pub mod forward;
 pub mod ice_tcp;
 pub mod outbox;
 pub mod quality;
 mod sdp;
+pub mod speakers;
 pub mod srtp;
 mod stun;
 pub mod tap;
@@ -43,6 +45,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+pub use audio_level::AudioLevelSample;
 pub use quality::{Direction, QualitySample};
 pub use str0m::media::MediaKind;
 pub use tap::{Tap, TapCodec, TapEvent, TapPacket};
@@ -64,6 +67,9 @@ pub struct RouterConfig {
     /// The TCP port of the ICE-TCP passive candidate (on the bind address's IP; 0: any
     /// free port); `None`: media over UDP only.
     pub tcp_port: Option<u16>,
+    /// How often each producer's audio level is reported ([`RouterEvent::AudioLevel`], for
+    /// speaker detection); `None`: levels are not read.
+    pub audio_level_interval: Option<Duration>,
 }
 
 /// A failure reported to the caller of a [`RouterHandle`] method.
@@ -107,6 +113,13 @@ pub enum RouterEvent {
     /// A window of one kind of media on a transport (every
     /// [`RouterConfig::quality_interval`]).
     Quality(QualitySample),
+    /// A window of a producer's audio levels (every
+    /// [`RouterConfig::audio_level_interval`] while it sends audio, and once when it falls
+    /// silent).
+    AudioLevel {
+        id: TransportId,
+        sample: AudioLevelSample,
+    },
 }
 
 /// Which side of the router a transport is.

@@ -46,6 +46,7 @@ mod direct;
 mod forwarding;
 mod tcp;
 
+use crate::audio_level::AudioMeter;
 use crate::dtls_keys::{self, KeySlot};
 use crate::forward::SeqRewriter;
 use crate::outbox::{self, Outbox};
@@ -122,6 +123,9 @@ pub(crate) struct Worker {
     /// ~4 % lower in 5 of 6 runs; boxed, it is within noise (BENCHMARKS.md).
     forward_latency: Box<crate::LatencyHistogram>,
     next_housekeeping: Instant,
+    /// How often producers' audio levels are reported (`None`: not read at all).
+    audio_level_interval: Option<Duration>,
+    next_audio_levels: Instant,
     /// Monotonic to Unix time, for tapped packets' arrival times (refreshed each second).
     clock: WallClock,
 }
@@ -171,6 +175,8 @@ struct Producer {
     history: VecDeque<RtpPacket>,
     /// Readers of this producer's media off the forwarding path (recorders).
     taps: TapSet,
+    /// Its audio levels, window by window.
+    audio_meter: AudioMeter,
 }
 
 impl Producer {
@@ -343,6 +349,8 @@ impl Worker {
                 stats: RouterStats::default(),
                 forward_latency: Box::default(),
                 next_housekeeping: Instant::now() + MAX_SLEEP,
+                audio_level_interval: config.audio_level_interval,
+                next_audio_levels: Instant::now(),
                 clock: WallClock::now(),
             },
             waker,
@@ -356,11 +364,14 @@ impl Worker {
         let mut events = Events::with_capacity(16);
         loop {
             let now = Instant::now();
-            let next = self
+            let mut next = self
                 .timers
                 .peek()
                 .map_or(self.next_housekeeping, |Reverse((t, _))| *t)
                 .min(self.next_housekeeping);
+            if self.audio_level_interval.is_some() {
+                next = next.min(self.next_audio_levels);
+            }
             let timeout = next.saturating_duration_since(now);
             if let Err(e) = self.poll.poll(&mut events, Some(timeout))
                 && e.kind() != ErrorKind::Interrupted
@@ -398,6 +409,11 @@ impl Worker {
             self.forward_pending();
             if Instant::now() >= self.next_housekeeping {
                 self.housekeeping();
+            }
+            if let Some(interval) = self.audio_level_interval
+                && Instant::now() >= self.next_audio_levels
+            {
+                self.report_audio_levels(interval);
             }
             self.flush_closing();
             self.flush_outbox();
@@ -554,6 +570,22 @@ impl Worker {
             }
         }
         self.tcp_housekeeping(now);
+    }
+
+    /// Ends each producer's audio level window that is due and reports it.
+    fn report_audio_levels(&mut self, interval: Duration) {
+        let now = Instant::now();
+        self.next_audio_levels = now + interval;
+        for (_, t) in &mut self.transports {
+            if let Role::Producer(p) = &mut t.role
+                && let Some(sample) = p.audio_meter.tick(now, interval)
+            {
+                let _ = self.events.send(RouterEvent::AudioLevel {
+                    id: t.id.clone(),
+                    sample,
+                });
+            }
+        }
     }
 
     // ---- output -------------------------------------------------------------------

@@ -26,6 +26,7 @@ fn start_router() -> RouterHandle {
         advertise_ip: None,
         quality_interval: None,
         tcp_port: None,
+        audio_level_interval: None,
     })
     .expect("router starts");
     // Nothing here needs the events, but the channel must be read.

@@ -28,6 +28,8 @@ pub const DEFAULT_QUALITY_RETENTION: std::time::Duration =
     std::time::Duration::from_secs(3 * 86_400);
 /// How often media quality is sampled by default.
 pub const DEFAULT_QUALITY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+/// Audio levels are read four times a second: a speaker is announced within half a second.
+pub const DEFAULT_SPEAKER_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
 /// How long a session may stay empty and still continue its meeting (OpenTok's 10 minutes).
 pub const DEFAULT_MEETING_GAP: std::time::Duration = std::time::Duration::from_secs(600);
 /// How long session history is kept by default (OpenTok's Inspector keeps 20 days).
@@ -142,6 +144,10 @@ pub struct ServeArgs {
     /// (two rows per stream and subscription per interval) [default: 3d].
     #[arg(long, env = "PARLOR_QUALITY_RETENTION")]
     pub quality_retention: Option<String>,
+    /// How often each stream's audio level is read for speaker detection (the `speakers`
+    /// message, Room State's `isSpeaking`), e.g. 250ms or 1s, or `off` [default: 250ms].
+    #[arg(long, env = "PARLOR_SPEAKER_INTERVAL")]
+    pub speaker_interval: Option<String>,
     /// A session empty for less than this and joined again continues the same meeting in
     /// the Inspector, e.g. 30m [default: 10m, as OpenTok splits meetings].
     #[arg(long, env = "PARLOR_MEETING_GAP")]
@@ -212,6 +218,7 @@ struct FileConfig {
     history_retention: Option<String>,
     quality_interval: Option<String>,
     quality_retention: Option<String>,
+    speaker_interval: Option<String>,
     meeting_gap: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -265,6 +272,8 @@ pub struct Config {
     pub quality_interval: Option<std::time::Duration>,
     /// How long quality windows are kept (at most the history's retention).
     pub quality_retention: std::time::Duration,
+    /// How often audio levels are read for speaker detection (`None`: off).
+    pub speaker_interval: Option<std::time::Duration>,
     /// How long a session may stay empty and still continue its meeting.
     pub meeting_gap: std::time::Duration,
     /// HTTPS/WSS certificate and key files; plain HTTP when absent.
@@ -383,6 +392,7 @@ impl std::fmt::Debug for Config {
             .field("archives", &self.archives)
             .field("history_retention", &self.history_retention)
             .field("quality_interval", &self.quality_interval)
+            .field("speaker_interval", &self.speaker_interval)
             .field("quality_retention", &self.quality_retention)
             .field("meeting_gap", &self.meeting_gap)
             .field("tls", &self.tls)
@@ -624,6 +634,15 @@ impl Config {
                     .ok_or(ConfigError::BadDuration("--quality-interval", v))?,
             ),
         };
+        let speaker_interval = match args.speaker_interval.or(file.speaker_interval) {
+            None => Some(DEFAULT_SPEAKER_INTERVAL),
+            Some(v) if v.trim() == "off" => None,
+            Some(v) => Some(
+                parse_short_duration(&v)
+                    .filter(|d| (50..=10_000).contains(&d.as_millis()))
+                    .ok_or(ConfigError::BadDuration("--speaker-interval", v))?,
+            ),
+        };
         let tls = match (
             args.tls_cert.or(file.tls_cert),
             args.tls_key.or(file.tls_key),
@@ -645,6 +664,7 @@ impl Config {
             history_retention,
             quality_interval,
             quality_retention,
+            speaker_interval,
             meeting_gap,
             tls,
             listen,
@@ -694,6 +714,17 @@ pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
     (1..=10 * 365 * 86_400)
         .contains(&secs)
         .then(|| std::time::Duration::from_secs(secs))
+}
+
+/// A duration in milliseconds (`250ms`) or as [`parse_duration`] reads it.
+pub fn parse_short_duration(text: &str) -> Option<std::time::Duration> {
+    match text.trim().strip_suffix("ms") {
+        Some(ms) if !ms.is_empty() && ms.bytes().all(|b| b.is_ascii_digit()) => {
+            ms.parse().ok().map(std::time::Duration::from_millis)
+        }
+        Some(_) => None,
+        None => parse_duration(text),
+    }
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {

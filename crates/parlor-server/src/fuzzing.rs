@@ -70,6 +70,7 @@ impl Harness {
             advertise_ip: None,
             quality_interval: None,
             tcp_port: None,
+            audio_level_interval: None,
         })
         .expect("router");
         // The router's own events (transports that time out) are applied as the server

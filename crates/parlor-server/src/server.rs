@@ -59,6 +59,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         advertise_ip: config.public_ip,
         quality_interval: config.quality_interval,
         tcp_port: config.media_tcp_port,
+        audio_level_interval: config.speaker_interval,
     })
     .with_context(|| format!("cannot start the media router on {media_bind}"))?;
     let rooms_key = crate::rooms::key::load_or_create(&config.data_dir)?;

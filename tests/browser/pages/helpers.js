@@ -55,6 +55,12 @@ window.T = (() => {
       'sessionConnected', 'sessionDisconnected', 'connectionCreated', 'connectionDestroyed',
       'streamCreated', 'streamDestroyed', 'streamPropertyChanged', 'signal', 'muteForced',
     ]);
+    session.on('speakersChanged', (e) => log.push({
+      type: 'speakersChanged',
+      t: performance.now(),
+      speaking: e.speaking.map((s) => s.streamId),
+      dominant: e.dominantSpeaker ? e.dominantSpeaker.streamId : null,
+    }));
     session.on('streamCreated', (e) => {
       if (autoSubscribe) subscribe(e.stream);
     });
@@ -69,7 +75,28 @@ window.T = (() => {
     });
   }
 
+  // A tone as a microphone (`audioSource: 'tone'`): Chromium's fake microphone only beeps
+  // (20 ms twice a second), which is not speech; this one is loud until setTone(false).
+  let toneGain = null;
+  function toneTrack() {
+    const ctx = new AudioContext();
+    const osc = ctx.createOscillator();
+    osc.frequency.value = 300;
+    toneGain = ctx.createGain();
+    toneGain.gain.value = 0.5;
+    const dest = ctx.createMediaStreamDestination();
+    osc.connect(toneGain).connect(dest);
+    osc.start();
+    return dest.stream.getAudioTracks()[0];
+  }
+
+  /** Turns the `'tone'` microphone on (at `gain`, 0–1) or off. */
+  function setTone(on, gain = 0.5) {
+    toneGain.gain.value = on ? gain : 0;
+  }
+
   function publishNow(props = {}) {
+    if (props.audioSource === 'tone') props = { ...props, audioSource: toneTrack() };
     return new Promise((resolve) => {
       const holder = document.createElement('div');
       document.getElementById('publishers').appendChild(holder);
@@ -130,7 +157,7 @@ window.T = (() => {
   }
 
   return {
-    log, join, publishNow, subscribe, videos, stats, events, signal, connectionById, streamById,
+    log, join, publishNow, setTone, subscribe, videos, stats, events, signal, connectionById, streamById,
     get session() { return session; },
     get publishers() { return publishers; },
     get subscribers() { return subscribers; },

@@ -67,6 +67,17 @@ export interface SessionEventMap {
         streamId: string;
         censored: boolean;
     }>;
+    /**
+     * Parlor extension: who is speaking, as the media router hears it (each stream's audio
+     * level, RFC 6464): the streams speaking now and the dominant speaker (the one speaking
+     * most and loudest; kept while nobody else speaks, `null` once gone). Fired when either
+     * changes, with hysteresis: a cough does not make a speaker, a pause does not end one.
+     * Routed sessions only (a relayed session's Room State uses each subscriber's level).
+     */
+    speakersChanged: SessionEvent<{
+        speaking: Stream[];
+        dominantSpeaker: Stream | null;
+    }>;
     /** An archive of the session started (also fired on connecting while one runs). */
     archiveStarted: SessionEvent<{
         id: string;

@@ -149,6 +149,10 @@ export type EventMessage = {
     streamId: string;
     censored: boolean;
 } | {
+    type: 'speakers';
+    speaking: string[];
+    dominant: string | null;
+} | {
     type: 'archiveStarted';
     id: string;
     name: string | null;

@@ -18,6 +18,13 @@ export interface PublisherProperties extends WidgetProperties, CaptureOptions {
     enableDtx?: boolean;
     enableStereo?: boolean;
     videoContentHint?: '' | 'motion' | 'detail' | 'text';
+    /**
+     * The video codecs to prefer, in order (`'vp8'`, `'h264'`; case-insensitive), or
+     * `'automatic'` (the default: the browser's order, VP8 first in Chromium). A preference,
+     * not a restriction: the others stay offered. Codecs Parlor's router does not forward
+     * (VP9, AV1) are ignored.
+     */
+    preferredVideoCodecs?: 'automatic' | string[];
     style?: WidgetStyle;
 }
 type Toggle = ((value: boolean) => Publisher) & {

@@ -67,6 +67,8 @@ export declare class Session extends EventEmitter<SessionEventMap> {
     private serverIceServers;
     /** The session is relayed (`connected.relayed`): media goes peer to peer. */
     private relayed;
+    /** Streams speaking, and the dominant speaker, as the server announced (`speakers`). */
+    private speaking;
     private channel?;
     private status;
     private publishers;
@@ -109,6 +111,8 @@ export declare class Session extends EventEmitter<SessionEventMap> {
      * initSession does for a malformed one.
      */
     setIceConfig(iceConfig: IceConfig): void;
+    /** Room State's isSpeaking: the server's word, or in a relayed session our own levels. */
+    private isSpeaking;
     private doConnect;
     private onConnected;
     /** Sends the server what this client measures of its media, every `interval` ms. */

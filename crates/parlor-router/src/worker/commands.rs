@@ -200,6 +200,7 @@ impl Worker {
                 keyframe_pending: false,
                 history: VecDeque::new(),
                 taps: TapSet::default(),
+                audio_meter: AudioMeter::default(),
             }),
             Some((producer, media)) => Role::Consumer(Consumer {
                 producer,

@@ -82,6 +82,10 @@ impl Worker {
                 }
             } else if !producer.audio_enabled {
                 continue;
+            } else if let (Some(level), Some(_)) =
+                (header.ext_vals.audio_level, self.audio_level_interval)
+            {
+                producer.audio_meter.packet(level);
             }
             media[i] = Some((is_video, params));
         }

@@ -913,6 +913,14 @@ async fn subscribe(args: SubscribeArgs) -> Result<(), Failure> {
                         json!({"event": "audioCensored", "streamId": stream_id, "censored": censored}),
                         || format!("the room's moderator {} the audio of stream {stream_id}", if censored { "censored" } else { "uncensored" }),
                     ),
+                    ServerMessage::Speakers { speaking, dominant } => out.event(
+                        json!({"event": "speakers", "speaking": speaking, "dominant": dominant}),
+                        || format!(
+                            "speaking: {}; dominant speaker: {}",
+                            if speaking.is_empty() { "nobody".to_owned() } else { speaking.join(", ") },
+                            dominant.as_deref().unwrap_or("none")
+                        ),
+                    ),
                     ServerMessage::ArchiveStarted { id, name } => out.event(
                         json!({"event": "archiveStarted", "id": id, "name": name}),
                         || format!("archive started: {id}"),

@@ -329,3 +329,30 @@ fn weak_secrets_are_refused_with_the_reason() {
     .unwrap();
     assert!(!format!("{cfg:?}").contains("XYZ"), "secret not in Debug");
 }
+
+#[test]
+fn the_speaker_interval_takes_milliseconds_or_off() {
+    let with = |v: &str| {
+        Config::resolve(ServeArgs {
+            speaker_interval: Some(v.to_owned()),
+            ..Default::default()
+        })
+    };
+    let default = Config::resolve(ServeArgs::default()).unwrap();
+    assert_eq!(default.speaker_interval, Some(DEFAULT_SPEAKER_INTERVAL));
+    assert_eq!(
+        with("100ms").unwrap().speaker_interval,
+        Some(std::time::Duration::from_millis(100))
+    );
+    assert_eq!(
+        with("2s").unwrap().speaker_interval,
+        Some(std::time::Duration::from_secs(2))
+    );
+    assert_eq!(with("off").unwrap().speaker_interval, None);
+    for bad in ["10ms", "1m", "ms", "-5ms", "fast"] {
+        match with(bad) {
+            Err(ConfigError::BadDuration("--speaker-interval", v)) => assert_eq!(v, bad),
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+}

@@ -371,6 +371,7 @@ impl Signaling {
             let id = match &event {
                 RouterEvent::Connected { id } | RouterEvent::Closed { id, .. } => id.clone(),
                 RouterEvent::Quality(sample) => sample.id.clone(),
+                RouterEvent::AudioLevel { id, .. } => id.clone(),
             };
             let owner = lock(&self.transports).get(&id).cloned();
             match (event, owner) {
@@ -398,7 +399,10 @@ impl Signaling {
                 (RouterEvent::Quality(sample), Some(TransportOwner::Subscription(room))) => {
                     room.quality(&sample, true)
                 }
-                (_, None) => {}
+                (RouterEvent::AudioLevel { sample, .. }, Some(TransportOwner::Stream(room))) => {
+                    room.audio_level(&id, &sample)
+                }
+                (_, None) | (RouterEvent::AudioLevel { .. }, _) => {}
             }
         }
     }

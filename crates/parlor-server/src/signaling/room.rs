@@ -21,6 +21,7 @@ use serde_json::Value;
 mod censor;
 mod history;
 mod p2p;
+mod speakers;
 
 use super::outbox::Outbox;
 use super::{SessionEvent, Signaling, lock};
@@ -89,6 +90,8 @@ struct State {
     members: IndexMap<String, Member>,
     streams: IndexMap<String, StreamEntry>,
     subscriptions: HashMap<String, SubscriptionEntry>,
+    /// Who is speaking (`room/speakers.rs`).
+    speakers: speakers::SpeakerDetector,
 }
 
 /// A session with at least one connection.
@@ -291,6 +294,7 @@ impl Room {
         };
         tx.send(encode(&connected));
         censor::tell_joiner(&state, &tx);
+        speakers::tell_joiner(&state, &tx);
         if let Some(hub) = hub {
             for archive in hub.active_archives(&self.session_id) {
                 tx.send(encode(&ServerMessage::ArchiveStarted {
@@ -680,6 +684,7 @@ impl Room {
                 json!({ "stream": callbacks::stream_json(&entry.stream), "reason": reason }),
             );
             state.broadcast(&msg);
+            speakers::forget(state, stream_id);
         } else {
             state.send(&entry.stream.connection.connection_id, &msg);
         }
