@@ -57,6 +57,7 @@ fn fixture() -> &'static Fixture {
             advertise_ip: None,
             quality_interval: None,
             tcp_port: None,
+            audio_level_interval: None,
         })
         .expect("router");
         // Nobody reads the events (transports never connect here); keep the channel open.
