@@ -649,11 +649,13 @@ async fn after_kill_9_recordings_are_completed_from_their_files() {
         let probe = ffprobe(&path);
         assert_eq!(probe["streams"][0]["codec_type"], kind, "{probe}");
         // 4 s were sent; what the recorder had not written at the kill (its queue, the
-        // last partial cluster) is lost, more of it on a loaded machine.
+        // last partial cluster) is lost, more of it on a loaded machine. The file's time
+        // starts with the recording, so a first keyframe that came late (a loaded machine
+        // again: CI once saw 6.4 s of video) adds its wait before the 4 s.
         let d = decoded_duration(&path);
-        assert!((1.0..=6.0).contains(&d), "{kind}: {d} s after the crash");
+        assert!((1.0..=8.0).contains(&d), "{kind}: {d} s after the crash");
         let secs = r["duration_secs"].as_i64().unwrap();
-        assert!((1..=6).contains(&secs), "{r}");
+        assert!((1..=8).contains(&secs), "{r}");
     }
 
     // A composition of the session (it ended with the restart) killed with the server
