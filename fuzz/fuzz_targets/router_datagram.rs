@@ -211,6 +211,7 @@ fn fixture() -> &'static Mutex<Fixture> {
             tcp_port: None,
             // Audio levels read as the server reads them: fuzzed RTP reaches the meter too.
             audio_level_interval: Some(Duration::from_millis(250)),
+            disconnect_grace: parlor_router::DEFAULT_DISCONNECT_GRACE,
         })
         .expect("router");
         std::mem::forget(events);

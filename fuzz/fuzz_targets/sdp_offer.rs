@@ -58,6 +58,7 @@ fn fixture() -> &'static Fixture {
             quality_interval: None,
             tcp_port: None,
             audio_level_interval: None,
+            disconnect_grace: parlor_router::DEFAULT_DISCONNECT_GRACE,
         })
         .expect("router");
         // Nobody reads the events (transports never connect here); keep the channel open.

@@ -283,7 +283,7 @@ fuzz_target!(|data: &[u8]| {
                     };
                     let msg = match ClientMessage::parse(&seen.resolve(rest)) {
                         // The connection loop answers these itself; never handed to `handle`.
-                        Ok(ClientMessage::Connect { .. }) | Err(_) => continue,
+                        Ok(ClientMessage::Connect { .. } | ClientMessage::Resume { .. }) | Err(_) => continue,
                         Ok(msg) => msg,
                     };
                     let id = msg.id().map(str::to_owned);

@@ -1149,6 +1149,21 @@ var Publisher = class extends EventEmitter {
     await this.applyBitrate(pc);
     await this.awaitAnnounced(session, neither);
   }
+  /** @internal After a resumed connection: new ICE credentials, in case the network path
+   *  changed (the media connection itself, DTLS and all, is kept). */
+  async _restartIce() {
+    const pc = this.pc;
+    const session = this.session;
+    if (!pc || !session || !this.streamId || pc.signalingState !== "stable") return;
+    try {
+      const offer = await pc.createOffer({ iceRestart: true });
+      await pc.setLocalDescription(offer);
+      const reply = await session._request({ type: "restartIce", streamId: this.streamId, sdp: offer.sdp });
+      await pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
+    } catch (e) {
+      logger.warn("publisher: ICE restart failed:", e.message);
+    }
+  }
   /** Relayed: the stream is registered and announced at once; media goes to each subscriber
    *  over its own peer connection, set up when its offer comes ({@link _onP2pSignal}). */
   async negotiateRelayed(session) {
@@ -1599,7 +1614,12 @@ var CONNECT_TIMEOUT_MS = 15e3;
 var REQUEST_TIMEOUT_MS = 15e3;
 var WATCHDOG_INTERVAL_MS = 5e3;
 var WATCHDOG_TIMEOUT_MS = 1e4;
-var REPLY_TYPES = /* @__PURE__ */ new Set(["ok", "pong", "published", "subscribed", "error"]);
+var RESUMABLE_WATCHDOG_INTERVAL_MS = 1e3;
+var RESUMABLE_WATCHDOG_TIMEOUT_MS = 4e3;
+var RESUME_ATTEMPT_MS = 4e3;
+var RESUME_BACKOFF_MS = [250, 500, 1e3, 2e3];
+var MAX_UNCONFIRMED = 256;
+var REPLY_TYPES = /* @__PURE__ */ new Set(["ok", "pong", "published", "subscribed", "iceRestarted", "error"]);
 var SignalingChannel = class _SignalingChannel {
   constructor(ws, handlers) {
     this.ws = ws;
@@ -1611,6 +1631,13 @@ var SignalingChannel = class _SignalingChannel {
     this.closed = false;
     /** When the unanswered watchdog ping was sent, if one is out. */
     this.pingSentAt = null;
+    /** Messages received from the server on this connection (`connected` is the first). */
+    this.received = 0;
+    /** Messages sent after `connect`, the last MAX_UNCONFIRMED of them; `sentBase` is the
+     * number of the first one kept. */
+    this.sent = [];
+    this.sentBase = 0;
+    this.reconnecting = false;
   }
   /**
    * Opens the WebSocket and authenticates; resolves with the `connected` snapshot.
@@ -1651,7 +1678,8 @@ var SignalingChannel = class _SignalingChannel {
             sessionId,
             token,
             client: { name: SDK_NAME, version: VERSION },
-            ...context !== void 0 ? { context } : {}
+            ...context !== void 0 ? { context } : {},
+            reconnect: true
           })
         );
       };
@@ -1670,12 +1698,17 @@ var SignalingChannel = class _SignalingChannel {
         }
       };
       ws.onmessage = (ev) => {
+        if (settled) channel.received++;
         const msg = parse(ev.data);
         if (!msg) return;
         if (!settled) {
           if (msg.type === "connected") {
             settled = true;
             clearTimeout(timer);
+            channel.received = 1;
+            if (msg.resume) {
+              channel.resumeInfo = { url, sessionId, connectionId: msg.connection.connectionId, token: msg.resume.token, graceMs: msg.resume.graceMs };
+            }
             channel.startWatchdog();
             resolve({ channel, connected: msg });
           } else if (msg.type === "error") {
@@ -1694,7 +1727,7 @@ var SignalingChannel = class _SignalingChannel {
   }
   /** Sends a request and resolves with its reply, or rejects with the mapped OTError. */
   request(req, op = "other", timeoutMs = REQUEST_TIMEOUT_MS) {
-    if (this.closed || this.ws.readyState !== WebSocket.OPEN) {
+    if (this.closed || !this.reconnecting && this.ws.readyState !== WebSocket.OPEN) {
       return Promise.reject(otError("OT_NOT_CONNECTED", `cannot send '${req.type}': not connected to the session`, ExceptionCodes.NOT_CONNECTED));
     }
     const id = String(this.nextId++);
@@ -1710,21 +1743,32 @@ var SignalingChannel = class _SignalingChannel {
         timer
       });
       const text = JSON.stringify({ ...req, id });
-      logger.debug("→", req.type === "publish" || req.type === "subscribe" ? { ...req, sdp: "…" } : req);
-      this.ws.send(text);
+      logger.debug("→", req.type === "publish" || req.type === "subscribe" || req.type === "restartIce" ? { ...req, sdp: "…" } : req);
+      this.send(text);
     });
   }
   /** Sends a message the server does not answer; dropped when the socket is not open. */
   notify(msg) {
-    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
-    this.ws.send(JSON.stringify(msg));
+    if (this.closed || this.reconnecting || this.ws.readyState !== WebSocket.OPEN) return;
+    this.send(JSON.stringify(msg));
+  }
+  /** Sends (or, while reconnecting, holds) a message, kept for resending after a resume. */
+  send(text) {
+    if (this.resumeInfo) {
+      this.sent.push(text);
+      if (this.sent.length > MAX_UNCONFIRMED) {
+        this.sent.shift();
+        this.sentBase++;
+      }
+    }
+    if (!this.reconnecting && this.ws.readyState === WebSocket.OPEN) this.ws.send(text);
   }
   /** Leaves the session (close 1000); the server tells the others `clientDisconnected`. */
   close() {
     if (this.closed) return;
     this.closedByUs = true;
-    this.ws.close(1e3);
-    this.onSocketClosed(1e3);
+    if (!this.reconnecting) this.ws.close(1e3);
+    this.end(1e3);
   }
   onMessage(msg) {
     if (REPLY_TYPES.has(msg.type) && "id" in msg) {
@@ -1745,8 +1789,18 @@ var SignalingChannel = class _SignalingChannel {
     this.handlers.onEvent(msg);
   }
   onSocketClosed(code) {
+    if (this.closed || this.reconnecting) return;
+    const lost = !this.closedByUs && !this.forced && code !== 4003 && (code === 1006 || code === 1001 || code === 1011 || code === 4008);
+    if (lost && this.resumeInfo) {
+      this.startReconnecting();
+      return;
+    }
+    this.end(code);
+  }
+  end(code) {
     if (this.closed) return;
     this.closed = true;
+    this.reconnecting = false;
     if (this.watchdog) clearInterval(this.watchdog);
     for (const [, p] of this.pending) {
       clearTimeout(p.timer);
@@ -1760,13 +1814,19 @@ var SignalingChannel = class _SignalingChannel {
     this.handlers.onClose(reason, code);
   }
   startWatchdog() {
+    const interval = this.resumeInfo ? RESUMABLE_WATCHDOG_INTERVAL_MS : WATCHDOG_INTERVAL_MS;
+    const timeout = this.resumeInfo ? RESUMABLE_WATCHDOG_TIMEOUT_MS : WATCHDOG_TIMEOUT_MS;
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.pingSentAt = null;
     this.watchdog = setInterval(() => {
-      if (this.closed) return;
+      if (this.closed || this.reconnecting) return;
       if (this.pingSentAt !== null) {
-        if (Date.now() - this.pingSentAt > WATCHDOG_TIMEOUT_MS) {
+        if (Date.now() - this.pingSentAt > timeout) {
           logger.warn("no answer from the server: treating the connection as lost");
+          const ws = this.ws;
+          ws.onclose = null;
           try {
-            this.ws.close(4008);
+            ws.close(4008);
           } catch {
           }
           this.onSocketClosed(1006);
@@ -1774,13 +1834,117 @@ var SignalingChannel = class _SignalingChannel {
         return;
       }
       this.pingSentAt = Date.now();
-      this.request({ type: "ping" }, "other", 2 * WATCHDOG_TIMEOUT_MS).then(
+      this.request({ type: "ping" }, "other", 2 * timeout + 6e4).then(
         () => {
           this.pingSentAt = null;
         },
         () => void 0
       );
-    }, WATCHDOG_INTERVAL_MS);
+    }, interval);
+  }
+  // ----- resuming -----
+  /** The WebSocket is lost: try to resume until the server's grace period is over. */
+  startReconnecting() {
+    const info = this.resumeInfo;
+    this.reconnecting = true;
+    this.pingSentAt = null;
+    logger.warn("the connection to the session was lost; reconnecting");
+    this.handlers.onReconnecting?.();
+    const deadline = Date.now() + info.graceMs;
+    const attempt = async (n) => {
+      if (this.closed || !this.reconnecting) return;
+      if (Date.now() >= deadline) {
+        logger.warn("could not reconnect within the grace period");
+        return this.end(1006);
+      }
+      const outcome = await this.tryResume(info);
+      if (outcome === "resumed" || this.closed) return;
+      if (outcome === "refused") return this.end(1006);
+      const pause = RESUME_BACKOFF_MS[Math.min(n, RESUME_BACKOFF_MS.length - 1)];
+      setTimeout(() => void attempt(n + 1), pause);
+    };
+    void attempt(0);
+  }
+  /** One resume attempt on a new WebSocket. */
+  tryResume(info) {
+    return new Promise((resolve) => {
+      let ws;
+      try {
+        ws = new WebSocket(info.url);
+      } catch {
+        resolve("failed");
+        return;
+      }
+      let done = false;
+      const finish = (outcome) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (outcome !== "resumed") {
+          ws.onclose = null;
+          ws.onmessage = null;
+          try {
+            ws.close();
+          } catch {
+          }
+        }
+        resolve(outcome);
+      };
+      const timer = setTimeout(() => finish("failed"), RESUME_ATTEMPT_MS);
+      ws.onopen = () => ws.send(
+        JSON.stringify({
+          type: "resume",
+          version: PROTOCOL_VERSION,
+          sessionId: info.sessionId,
+          connectionId: info.connectionId,
+          resumeToken: info.token,
+          received: this.received
+        })
+      );
+      ws.onerror = () => logger.debug("resume: socket error");
+      ws.onclose = () => finish("failed");
+      ws.onmessage = (ev) => {
+        const msg = parse(ev.data);
+        if (msg?.type === "resumed") {
+          finish(this.resumed(ws, msg) ? "resumed" : "refused");
+        } else if (msg?.type === "error") {
+          logger.warn(`the server refused to resume the connection: ${msg.message}`);
+          finish("refused");
+        } else {
+          finish("failed");
+        }
+      };
+    });
+  }
+  /** `resumed` came on `ws`: it becomes the channel's socket; what the server did not get
+   * is sent again. Returns false if that is no longer possible. */
+  resumed(ws, msg) {
+    const from = msg.heard - this.sentBase;
+    if (from < 0 || from > this.sent.length) {
+      logger.warn("the server missed more messages than this client kept");
+      return false;
+    }
+    const old = this.ws;
+    old.onclose = null;
+    old.onmessage = null;
+    try {
+      old.close();
+    } catch {
+    }
+    this.ws = ws;
+    ws.onerror = () => logger.debug("signaling socket error");
+    ws.onclose = (ev) => this.onSocketClosed(ev.code);
+    ws.onmessage = (ev) => {
+      this.received++;
+      const m = parse(ev.data);
+      if (m) this.onMessage(m);
+    };
+    this.reconnecting = false;
+    for (const text of this.sent.slice(from)) ws.send(text);
+    logger.info("reconnected to the session");
+    this.startWatchdog();
+    this.handlers.onReconnected?.();
+    return true;
   }
 };
 function parse(data) {
@@ -1994,6 +2158,19 @@ var Subscriber = class extends EventEmitter {
   /** @internal */
   _subscriptionId() {
     return this.subscriptionId;
+  }
+  /** @internal After a resumed connection: new ICE credentials (see Publisher._restartIce). */
+  async _restartIce() {
+    const pc = this.pc;
+    if (!pc || !this.subscriptionId || pc.signalingState !== "stable") return;
+    try {
+      const offer = await pc.createOffer({ iceRestart: true });
+      await pc.setLocalDescription(offer);
+      const reply = await this.session._request({ type: "restartIce", subscriptionId: this.subscriptionId, sdp: offer.sdp });
+      await pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
+    } catch (e) {
+      logger.warn("subscriber: ICE restart failed:", e.message);
+    }
   }
   /** @internal Relayed: the publisher's answer or candidate. */
   _onP2pSignal(msg) {
@@ -2517,7 +2694,9 @@ var Session = class extends EventEmitter {
         token,
         {
           onEvent: (m) => this.onEvent(m),
-          onClose: (reason) => this.onClosed(reason)
+          onClose: (reason) => this.onClosed(reason),
+          onReconnecting: () => this.onReconnecting(),
+          onReconnected: () => this.onReconnected()
         },
         this.options.context
       );
@@ -2693,6 +2872,19 @@ var Session = class extends EventEmitter {
       default:
         logger.debug("ignoring unknown event", msg.type);
     }
+  }
+  /** The signaling connection was lost; the channel is resuming it. */
+  onReconnecting() {
+    this.emit("sessionReconnecting", {});
+    this._stateChanged("reconnecting");
+  }
+  /** Resumed: nobody saw us leave. Media paths may have changed too: restart ICE. */
+  onReconnected() {
+    this.emit("sessionReconnected", {});
+    this._stateChanged("reconnected");
+    if (this.relayed) return;
+    for (const p of new Set(this.publishers.values())) void p._restartIce();
+    for (const s of this.subscribers) void s._restartIce();
   }
   onClosed(reason) {
     this.channel = void 0;

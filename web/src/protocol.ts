@@ -70,6 +70,15 @@ export interface ConnectedMessage {
   iceServers?: WireIceServer[];
   /** The session is relayed: media goes peer to peer (`p2pSignal`); absent: routed. */
   relayed?: boolean;
+  /** How to resume this connection after a network failure (asked with `connect.reconnect`). */
+  resume?: { token: string; graceMs: number };
+}
+
+/** The reply to `resume`: the connection is ours again; `heard` client messages reached the server. */
+export interface ResumedMessage {
+  type: 'resumed';
+  connectionId: string;
+  heard: number;
 }
 
 /** What a `p2pSignal` carries. */
@@ -120,6 +129,7 @@ export type ReplyMessage =
   | { type: 'pong'; id: string | null }
   | { type: 'published'; id: string | null; streamId: string; sdp: string }
   | { type: 'subscribed'; id: string | null; subscriptionId: string; sdp: string }
+  | { type: 'iceRestarted'; id: string | null; sdp: string }
   | ErrorMessage;
 
 /** Events: every server message without an `id`. */
@@ -163,7 +173,7 @@ export interface P2pSignalMessage {
   candidate?: WireCandidate;
 }
 
-export type ServerMessage = ConnectedMessage | ReplyMessage | EventMessage;
+export type ServerMessage = ConnectedMessage | ResumedMessage | ReplyMessage | EventMessage;
 
 /** Requests (client → server), without the `id` the channel adds. */
 export type Request =
@@ -195,6 +205,8 @@ export type Request =
   | { type: 'p2pSignal'; to: string; streamId: string; subscriptionId: string; kind: P2pKind; sdp?: string; candidate?: WireCandidate }
   /** Rooms join tokens: replaces the connection's token with a refreshed one before it expires. */
   | { type: 'updateToken'; token: string }
+  /** After a network failure: new ICE credentials for one of our peer connections. */
+  | { type: 'restartIce'; streamId?: string; subscriptionId?: string; sdp: string }
   | { type: 'ping' };
 
 /** Messages sent without an id: the server does not answer them. */
@@ -207,7 +219,9 @@ export type ReplyFor<R extends Request> = R['type'] extends 'publish'
     ? { type: 'subscribed'; subscriptionId: string; sdp: string }
     : R['type'] extends 'ping'
       ? { type: 'pong' }
-      : { type: 'ok' };
+      : R['type'] extends 'restartIce'
+        ? { type: 'iceRestarted'; sdp: string }
+        : { type: 'ok' };
 
 /** Limits the server enforces (docs/protocol.md §7), checked before sending. */
 export const LIMITS = {

@@ -332,6 +332,22 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
     await this.awaitAnnounced(session, neither);
   }
 
+  /** @internal After a resumed connection: new ICE credentials, in case the network path
+   *  changed (the media connection itself, DTLS and all, is kept). */
+  async _restartIce(): Promise<void> {
+    const pc = this.pc;
+    const session = this.session;
+    if (!pc || !session || !this.streamId || pc.signalingState !== 'stable') return;
+    try {
+      const offer = await pc.createOffer({ iceRestart: true });
+      await pc.setLocalDescription(offer);
+      const reply = await session._request({ type: 'restartIce', streamId: this.streamId, sdp: offer.sdp! });
+      await pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp });
+    } catch (e) {
+      logger.warn('publisher: ICE restart failed:', (e as Error).message);
+    }
+  }
+
   /** Relayed: the stream is registered and announced at once; media goes to each subscriber
    *  over its own peer connection, set up when its offer comes ({@link _onP2pSignal}). */
   private async negotiateRelayed(session: Session) {

@@ -415,6 +415,8 @@ export class Session extends EventEmitter<SessionEventMap> {
         {
           onEvent: (m) => this.onEvent(m),
           onClose: (reason) => this.onClosed(reason),
+          onReconnecting: () => this.onReconnecting(),
+          onReconnected: () => this.onReconnected(),
         },
         this.options.context,
       );
@@ -607,6 +609,21 @@ export class Session extends EventEmitter<SessionEventMap> {
       default:
         logger.debug('ignoring unknown event', (msg as { type: string }).type);
     }
+  }
+
+  /** The signaling connection was lost; the channel is resuming it. */
+  private onReconnecting() {
+    this.emit('sessionReconnecting', {});
+    this._stateChanged('reconnecting');
+  }
+
+  /** Resumed: nobody saw us leave. Media paths may have changed too: restart ICE. */
+  private onReconnected() {
+    this.emit('sessionReconnected', {});
+    this._stateChanged('reconnected');
+    if (this.relayed) return;
+    for (const p of new Set(this.publishers.values())) void p._restartIce();
+    for (const s of this.subscribers) void s._restartIce();
   }
 
   private onClosed(reason: ConnectionReason) {

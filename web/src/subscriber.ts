@@ -235,6 +235,20 @@ export class Subscriber extends EventEmitter<SubscriberEventMap> {
     return this.subscriptionId;
   }
 
+  /** @internal After a resumed connection: new ICE credentials (see Publisher._restartIce). */
+  async _restartIce(): Promise<void> {
+    const pc = this.pc;
+    if (!pc || !this.subscriptionId || pc.signalingState !== 'stable') return;
+    try {
+      const offer = await pc.createOffer({ iceRestart: true });
+      await pc.setLocalDescription(offer);
+      const reply = await this.session._request({ type: 'restartIce', subscriptionId: this.subscriptionId, sdp: offer.sdp! });
+      await pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp });
+    } catch (e) {
+      logger.warn('subscriber: ICE restart failed:', (e as Error).message);
+    }
+  }
+
   /** @internal Relayed: the publisher's answer or candidate. */
   _onP2pSignal(msg: P2pSignalMessage): void {
     const link = this.link;

@@ -276,6 +276,9 @@ impl Session {
                 version: env!("CARGO_PKG_VERSION").into(),
             }),
             context: context.map(str::to_owned),
+            // This client does not resume after a network failure (yet): the server ends
+            // its connection with the socket, as before.
+            reconnect: false,
         };
         ws.send(Message::text(
             serde_json::to_string(&hello).expect("serializes"),

@@ -30,6 +30,24 @@ pub const MAX_CONTEXT_BYTES: usize = 1000;
 /// The longest SDK name or version kept.
 pub const MAX_CLIENT_SDK_CHARS: usize = 64;
 
+/// How a connection can be resumed (`connected.resume`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResumeGrant {
+    /// The credential `resume` must present: a secret of this connection alone.
+    pub token: String,
+    /// How long after losing its WebSocket the connection waits to be resumed, in ms.
+    pub grace_ms: u64,
+}
+
+impl std::fmt::Debug for ResumeGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResumeGrant")
+            .field("grace_ms", &self.grace_ms)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A message from a client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
@@ -49,6 +67,36 @@ pub enum ClientMessage {
         /// data is in the token.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         context: Option<String>,
+        /// The client can resume this connection after a network failure (`resume`):
+        /// the server then keeps it for a grace period instead of ending it, and says how
+        /// in `connected.resume`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        reconnect: bool,
+    },
+    /// First message on a new WebSocket, instead of `connect`: take back a connection
+    /// whose WebSocket was lost, with the credential its `connected.resume` gave.
+    /// `received` is how many messages the client had from the server on this connection
+    /// (`connected` is the first): the server sends the rest again. Answered `resumed`.
+    #[serde(rename_all = "camelCase")]
+    Resume {
+        #[serde(default = "default_version")]
+        version: u32,
+        session_id: String,
+        connection_id: String,
+        resume_token: String,
+        received: u64,
+    },
+    /// Restart ICE on one of the client's peer connections (after a network change): an
+    /// SDP offer with new ICE credentials, for its own stream (`streamId`) or
+    /// subscription (`subscriptionId`). Answered `iceRestarted` with the SDP answer.
+    #[serde(rename_all = "camelCase")]
+    RestartIce {
+        id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stream_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subscription_id: Option<String>,
+        sdp: String,
     },
     /// Replace the connection's Rooms join token with a fresh one (from
     /// `refresh_client_token`) before it expires; answered with `ok`. A connection whose
@@ -397,7 +445,7 @@ impl ClientMessage {
     /// The request id, for the reply.
     pub fn id(&self) -> Option<&str> {
         match self {
-            ClientMessage::Connect { .. } => None,
+            ClientMessage::Connect { .. } | ClientMessage::Resume { .. } => None,
             ClientMessage::Publish { id, .. }
             | ClientMessage::UpdateToken { id, .. }
             | ClientMessage::Unpublish { id, .. }
@@ -411,6 +459,7 @@ impl ClientMessage {
             | ClientMessage::ForceMuteStream { id, .. }
             | ClientMessage::ForceMuteAll { id, .. }
             | ClientMessage::P2pSignal { id, .. }
+            | ClientMessage::RestartIce { id, .. }
             | ClientMessage::Ping { id }
             | ClientMessage::Stats { id, .. } => id.as_deref(),
         }
@@ -599,6 +648,24 @@ pub enum ServerMessage {
         /// clients (`p2pSignal`), never through the media router. Absent: routed.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         relayed: bool,
+        /// For a client that asked (`connect.reconnect`): how to resume this connection
+        /// after a network failure.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<ResumeGrant>,
+    },
+    /// Reply to `resume`: the connection is the client's again. `heard` is how many
+    /// messages the server had from the client on it (after `connect`): the client sends
+    /// the rest again. The messages the client missed follow.
+    #[serde(rename_all = "camelCase")]
+    Resumed {
+        connection_id: String,
+        heard: u64,
+    },
+    /// Reply to `restartIce`: the SDP answer, with the router's new ICE credentials.
+    #[serde(rename_all = "camelCase")]
+    IceRestarted {
+        id: Option<String>,
+        sdp: String,
     },
     #[serde(rename_all = "camelCase")]
     ConnectionCreated {

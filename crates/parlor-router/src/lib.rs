@@ -70,7 +70,14 @@ pub struct RouterConfig {
     /// How often each producer's audio level is reported ([`RouterEvent::AudioLevel`], for
     /// speaker detection); `None`: levels are not read.
     pub audio_level_interval: Option<Duration>,
+    /// How long a connected transport may go without hearing from its client (ICE
+    /// disconnected) before it is closed: long enough to outlast the network failures a
+    /// client resumes after ([`DEFAULT_DISCONNECT_GRACE`] when that is off).
+    pub disconnect_grace: Duration,
 }
+
+/// The default [`RouterConfig::disconnect_grace`].
+pub const DEFAULT_DISCONNECT_GRACE: Duration = Duration::from_secs(4);
 
 /// A failure reported to the caller of a [`RouterHandle`] method.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,6 +86,8 @@ pub enum RouterError {
     Sdp(String),
     #[error("no producer {0}")]
     UnknownProducer(String),
+    #[error("no transport {0}")]
+    UnknownTransport(String),
     #[error("a transport with ID {0} already exists")]
     Duplicate(String),
     #[error("the media router has stopped")]
@@ -309,6 +318,11 @@ enum Command {
     RequestKeyframe {
         producer: TransportId,
     },
+    RestartIce {
+        id: TransportId,
+        offer: String,
+        reply: oneshot::Sender<Result<String, RouterError>>,
+    },
     SetProducerAudio {
         id: TransportId,
         enabled: bool,
@@ -398,6 +412,14 @@ impl RouterHandle {
     ) -> Result<String, RouterError> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::CreateProducer { id, offer, reply })?;
+        rx.await.map_err(|_| RouterError::Stopped)?
+    }
+
+    /// Restarts ICE on transport `id` from its client's SDP offer (new ICE credentials, the
+    /// same media); returns the SDP answer. DTLS, SRTP and all forwarding state are kept.
+    pub async fn restart_ice(&self, id: TransportId, offer: String) -> Result<String, RouterError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::RestartIce { id, offer, reply })?;
         rx.await.map_err(|_| RouterError::Stopped)?
     }
 

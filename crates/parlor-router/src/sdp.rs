@@ -68,6 +68,13 @@ pub(crate) fn prefers_h264(sdp: &str) -> bool {
     }
 }
 
+/// The first `a=ice-ufrag` of an SDP (the answer's: every section shares it with BUNDLE).
+pub(crate) fn ice_ufrag(sdp: &str) -> Option<&str> {
+    sdp.lines()
+        .find_map(|l| l.trim().strip_prefix("a=ice-ufrag:"))
+        .map(str::trim)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

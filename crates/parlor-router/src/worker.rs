@@ -64,8 +64,6 @@ const WAKER: Token = Token(1);
 const TCP_LISTENER: Token = Token(2);
 /// A transport must connect (ICE + DTLS) within this time of its creation.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
-/// A transport whose ICE stays disconnected this long is closed.
-const DISCONNECT_GRACE: Duration = Duration::from_secs(4);
 /// At most one keyframe request per producer in this interval; later ones wait for it.
 const KEYFRAME_INTERVAL: Duration = Duration::from_millis(300);
 /// Transports are woken at least this often (deadlines are capped to it).
@@ -123,6 +121,8 @@ pub(crate) struct Worker {
     /// ~4 % lower in 5 of 6 runs; boxed, it is within noise (BENCHMARKS.md).
     forward_latency: Box<crate::LatencyHistogram>,
     next_housekeeping: Instant,
+    /// A transport whose ICE stays disconnected this long is closed.
+    disconnect_grace: Duration,
     /// How often producers' audio levels are reported (`None`: not read at all).
     audio_level_interval: Option<Duration>,
     next_audio_levels: Instant,
@@ -350,6 +350,7 @@ impl Worker {
                 forward_latency: Box::default(),
                 next_housekeeping: Instant::now() + MAX_SLEEP,
                 audio_level_interval: config.audio_level_interval,
+                disconnect_grace: config.disconnect_grace,
                 next_audio_levels: Instant::now(),
                 clock: WallClock::now(),
             },
@@ -564,7 +565,7 @@ impl Worker {
                 self.closing.push((key, CloseReason::ConnectTimeout));
             } else if !t.rtc.is_alive()
                 || t.disconnected_since
-                    .is_some_and(|s| now.duration_since(s) > DISCONNECT_GRACE)
+                    .is_some_and(|s| now.duration_since(s) > self.disconnect_grace)
             {
                 self.closing.push((key, CloseReason::Disconnected));
             }

@@ -27,6 +27,7 @@ fn start_router() -> RouterHandle {
         quality_interval: None,
         tcp_port: None,
         audio_level_interval: None,
+        disconnect_grace: parlor_router::DEFAULT_DISCONNECT_GRACE,
     })
     .expect("router starts");
     // Nothing here needs the events, but the channel must be read.

@@ -28,6 +28,9 @@ pub const DEFAULT_QUALITY_RETENTION: std::time::Duration =
     std::time::Duration::from_secs(3 * 86_400);
 /// How often media quality is sampled by default.
 pub const DEFAULT_QUALITY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+/// A client that lost its network has this long to resume (OpenTok's clients try for
+/// about as long).
+pub const DEFAULT_RECONNECT_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
 /// Audio levels are read four times a second: a speaker is announced within half a second.
 pub const DEFAULT_SPEAKER_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
 /// How long a session may stay empty and still continue its meeting (OpenTok's 10 minutes).
@@ -148,6 +151,11 @@ pub struct ServeArgs {
     /// message, Room State's `isSpeaking`), e.g. 250ms or 1s, or `off` [default: 250ms].
     #[arg(long, env = "PARLOR_SPEAKER_INTERVAL")]
     pub speaker_interval: Option<String>,
+    /// How long a client that lost its network keeps its connection, streams and
+    /// subscriptions, waiting to resume (web SDK: sessionReconnecting, then
+    /// sessionReconnected), e.g. 30s, or `off` [default: 20s].
+    #[arg(long, env = "PARLOR_RECONNECT_GRACE")]
+    pub reconnect_grace: Option<String>,
     /// A session empty for less than this and joined again continues the same meeting in
     /// the Inspector, e.g. 30m [default: 10m, as OpenTok splits meetings].
     #[arg(long, env = "PARLOR_MEETING_GAP")]
@@ -219,6 +227,7 @@ struct FileConfig {
     quality_interval: Option<String>,
     quality_retention: Option<String>,
     speaker_interval: Option<String>,
+    reconnect_grace: Option<String>,
     meeting_gap: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -274,6 +283,9 @@ pub struct Config {
     pub quality_retention: std::time::Duration,
     /// How often audio levels are read for speaker detection (`None`: off).
     pub speaker_interval: Option<std::time::Duration>,
+    /// How long a connection that lost its network waits to be resumed (`None`: it ends
+    /// at once, as before reconnection existed).
+    pub reconnect_grace: Option<std::time::Duration>,
     /// How long a session may stay empty and still continue its meeting.
     pub meeting_gap: std::time::Duration,
     /// HTTPS/WSS certificate and key files; plain HTTP when absent.
@@ -393,6 +405,7 @@ impl std::fmt::Debug for Config {
             .field("history_retention", &self.history_retention)
             .field("quality_interval", &self.quality_interval)
             .field("speaker_interval", &self.speaker_interval)
+            .field("reconnect_grace", &self.reconnect_grace)
             .field("quality_retention", &self.quality_retention)
             .field("meeting_gap", &self.meeting_gap)
             .field("tls", &self.tls)
@@ -643,6 +656,15 @@ impl Config {
                     .ok_or(ConfigError::BadDuration("--speaker-interval", v))?,
             ),
         };
+        let reconnect_grace = match args.reconnect_grace.or(file.reconnect_grace) {
+            None => Some(DEFAULT_RECONNECT_GRACE),
+            Some(v) if v.trim() == "off" => None,
+            Some(v) => Some(
+                parse_duration(&v)
+                    .filter(|d| (1..=600).contains(&d.as_secs()))
+                    .ok_or(ConfigError::BadDuration("--reconnect-grace", v))?,
+            ),
+        };
         let tls = match (
             args.tls_cert.or(file.tls_cert),
             args.tls_key.or(file.tls_key),
@@ -665,6 +687,7 @@ impl Config {
             quality_interval,
             quality_retention,
             speaker_interval,
+            reconnect_grace,
             meeting_gap,
             tls,
             listen,

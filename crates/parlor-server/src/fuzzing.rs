@@ -71,6 +71,7 @@ impl Harness {
             quality_interval: None,
             tcp_port: None,
             audio_level_interval: None,
+            disconnect_grace: parlor_router::DEFAULT_DISCONNECT_GRACE,
         })
         .expect("router");
         // The router's own events (transports that time out) are applied as the server
@@ -160,6 +161,7 @@ impl Harness {
                     layout_classes: classes,
                     client: Default::default(),
                     relayed: false,
+                    resume: None,
                 },
                 tx,
             )
@@ -175,7 +177,7 @@ impl Harness {
     /// is also queued to the member, as the connection does).
     pub async fn request(&self, member: &Member, msg: ClientMessage) -> ServerMessage {
         let id = msg.id().map(str::to_owned);
-        let reply = match crate::signaling::connection::handle(
+        let reply = match crate::signaling::requests::handle(
             &self.state,
             &member.room,
             &member.connection_id,

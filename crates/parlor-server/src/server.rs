@@ -60,6 +60,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         quality_interval: config.quality_interval,
         tcp_port: config.media_tcp_port,
         audio_level_interval: config.speaker_interval,
+        // A client resuming after a network failure finds its media transports waiting.
+        disconnect_grace: config
+            .reconnect_grace
+            .map_or(parlor_router::DEFAULT_DISCONNECT_GRACE, |g| {
+                g.max(parlor_router::DEFAULT_DISCONNECT_GRACE)
+            }),
     })
     .with_context(|| format!("cannot start the media router on {media_bind}"))?;
     let rooms_key = crate::rooms::key::load_or_create(&config.data_dir)?;
@@ -83,6 +89,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.quality_interval,
         config.meeting_gap,
     );
+    signaling.set_reconnect_grace(config.reconnect_grace);
     let mut ice_servers = config.turn.ice_servers();
     let embedded_turn = match &config.embedded_turn {
         Some(ports) => {

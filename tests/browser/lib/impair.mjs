@@ -124,3 +124,24 @@ export function firewalledHost() {
   };
   return { ...host, allowOnlyTcp, dropped };
 }
+
+/**
+ * A host whose network can fail and come back, as a Wi-Fi drop does: `down()` silently
+ * drops everything it sends and receives (nftables at the device's ingress and egress, so
+ * no error reaches either end: TCP and UDP just hear nothing), `up()` lets it through again.
+ * Returns the same fields as `impairedHost`, and `down`/`up`.
+ */
+export function outageHost() {
+  const host = makeHost('drop', 215, (inNs, inner) => {
+    inNs('nft', ['add', 'table', 'netdev', 'outage']);
+    inNs('nft', ['add', 'chain', 'netdev', 'outage', 'in', `{ type filter hook ingress device ${inner} priority 0 ; }`]);
+    inNs('nft', ['add', 'chain', 'netdev', 'outage', 'out', `{ type filter hook egress device ${inner} priority 0 ; }`]);
+  });
+  const down = () => {
+    for (const chain of ['in', 'out']) host.inNs('nft', ['add', 'rule', 'netdev', 'outage', chain, 'drop']);
+  };
+  const up = () => {
+    for (const chain of ['in', 'out']) host.inNs('nft', ['flush', 'chain', 'netdev', 'outage', chain]);
+  };
+  return { ...host, down, up };
+}

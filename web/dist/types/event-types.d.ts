@@ -26,9 +26,14 @@ export interface SessionEventMap {
         reason: 'clientDisconnected' | 'forceDisconnected' | 'networkDisconnected';
         detail?: string;
     }>;
-    /** Reserved: Parlor has no session resumption yet (a dropped connection ends the session). */
+    /**
+     * The connection to the session was lost (a network failure): the SDK is resuming it
+     * within the server's grace period (20 s by default). Meanwhile nobody sees this client
+     * leave; its streams and subscriptions stay, and requests wait.
+     */
     sessionReconnecting: SessionEvent;
-    /** Reserved: see sessionReconnecting. */
+    /** Resumed after sessionReconnecting: events missed meanwhile follow, media resumes. If
+     * it cannot be resumed, sessionDisconnected (`networkDisconnected`) comes instead. */
     sessionReconnected: SessionEvent;
     connectionCreated: SessionEvent<{
         connection: Connection;

@@ -52,6 +52,17 @@ export interface ConnectedMessage {
     iceServers?: WireIceServer[];
     /** The session is relayed: media goes peer to peer (`p2pSignal`); absent: routed. */
     relayed?: boolean;
+    /** How to resume this connection after a network failure (asked with `connect.reconnect`). */
+    resume?: {
+        token: string;
+        graceMs: number;
+    };
+}
+/** The reply to `resume`: the connection is ours again; `heard` client messages reached the server. */
+export interface ResumedMessage {
+    type: 'resumed';
+    connectionId: string;
+    heard: number;
 }
 /** What a `p2pSignal` carries. */
 export type P2pKind = 'offer' | 'answer' | 'candidate';
@@ -106,6 +117,10 @@ export type ReplyMessage = {
     type: 'subscribed';
     id: string | null;
     subscriptionId: string;
+    sdp: string;
+} | {
+    type: 'iceRestarted';
+    id: string | null;
     sdp: string;
 } | ErrorMessage;
 /** Events: every server message without an `id`. */
@@ -187,7 +202,7 @@ export interface P2pSignalMessage {
     sdp?: string;
     candidate?: WireCandidate;
 }
-export type ServerMessage = ConnectedMessage | ReplyMessage | EventMessage;
+export type ServerMessage = ConnectedMessage | ResumedMessage | ReplyMessage | EventMessage;
 /** Requests (client → server), without the `id` the channel adds. */
 export type Request = {
     type: 'publish';
@@ -251,6 +266,13 @@ export type Request = {
  | {
     type: 'updateToken';
     token: string;
+}
+/** After a network failure: new ICE credentials for one of our peer connections. */
+ | {
+    type: 'restartIce';
+    streamId?: string;
+    subscriptionId?: string;
+    sdp: string;
 } | {
     type: 'ping';
 };
@@ -270,6 +292,9 @@ export type ReplyFor<R extends Request> = R['type'] extends 'publish' ? {
     sdp: string;
 } : R['type'] extends 'ping' ? {
     type: 'pong';
+} : R['type'] extends 'restartIce' ? {
+    type: 'iceRestarted';
+    sdp: string;
 } : {
     type: 'ok';
 };

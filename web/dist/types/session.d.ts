@@ -119,6 +119,10 @@ export declare class Session extends EventEmitter<SessionEventMap> {
     private startStatsReports;
     private fail;
     private onEvent;
+    /** The signaling connection was lost; the channel is resuming it. */
+    private onReconnecting;
+    /** Resumed: nobody saw us leave. Media paths may have changed too: restart ICE. */
+    private onReconnected;
     private onClosed;
     private publisherFor;
     private doPublish;

@@ -4,9 +4,13 @@ export interface ChannelHandlers {
     onEvent(msg: EventMessage): void;
     /** The channel closed; `reason` is how the session ended. */
     onClose(reason: ConnectionReason, code: number): void;
+    /** The WebSocket was lost; the channel is trying to resume the connection. */
+    onReconnecting?(): void;
+    /** The connection was resumed: events flow again, missed ones first. */
+    onReconnected?(): void;
 }
 export declare class SignalingChannel {
-    private readonly ws;
+    private ws;
     private readonly handlers;
     private nextId;
     private pending;
@@ -16,6 +20,14 @@ export declare class SignalingChannel {
     private watchdog?;
     /** When the unanswered watchdog ping was sent, if one is out. */
     private pingSentAt;
+    /** Messages received from the server on this connection (`connected` is the first). */
+    private received;
+    /** Messages sent after `connect`, the last MAX_UNCONFIRMED of them; `sentBase` is the
+     * number of the first one kept. */
+    private sent;
+    private sentBase;
+    private resumeInfo?;
+    private reconnecting;
     private constructor();
     /**
      * Opens the WebSocket and authenticates; resolves with the `connected` snapshot.
@@ -30,9 +42,19 @@ export declare class SignalingChannel {
     request<R extends Request>(req: R, op?: Operation, timeoutMs?: number): Promise<ReplyFor<R>>;
     /** Sends a message the server does not answer; dropped when the socket is not open. */
     notify(msg: Notice): void;
+    /** Sends (or, while reconnecting, holds) a message, kept for resending after a resume. */
+    private send;
     /** Leaves the session (close 1000); the server tells the others `clientDisconnected`. */
     close(): void;
     private onMessage;
     private onSocketClosed;
+    private end;
     private startWatchdog;
+    /** The WebSocket is lost: try to resume until the server's grace period is over. */
+    private startReconnecting;
+    /** One resume attempt on a new WebSocket. */
+    private tryResume;
+    /** `resumed` came on `ws`: it becomes the channel's socket; what the server did not get
+     * is sent again. Returns false if that is no longer possible. */
+    private resumed;
 }

@@ -14,6 +14,7 @@ fn parses_requests_with_defaults() {
             token: "t".into(),
             client: None,
             context: None,
+            reconnect: false,
         }
     );
     let m = ClientMessage::parse(
@@ -101,6 +102,7 @@ fn connected_carries_ice_servers_only_when_there_are_some() {
         stats_interval: 0,
         ice_servers,
         relayed: false,
+        resume: None,
     };
     let json = serde_json::to_string(&connected(vec![])).unwrap();
     assert!(!json.contains("iceServers"), "{json}");
@@ -234,4 +236,54 @@ proptest! {
     fn parse_never_panics(s in "\\PC{0,400}") {
         let _ = ClientMessage::parse(&s);
     }
+}
+
+#[test]
+fn resume_messages_round_trip_and_hide_the_credential() {
+    let m = ClientMessage::parse(
+        r#"{"type":"resume","sessionId":"s","connectionId":"c","resumeToken":"secret","received":7}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        m,
+        ClientMessage::Resume {
+            version: 1,
+            session_id: "s".into(),
+            connection_id: "c".into(),
+            resume_token: "secret".into(),
+            received: 7,
+        }
+    );
+    assert_eq!(m.id(), None);
+    // Every field is required but the version; unknown ones are refused.
+    for bad in [
+        r#"{"type":"resume","sessionId":"s","connectionId":"c","resumeToken":"t"}"#,
+        r#"{"type":"resume","sessionId":"s","connectionId":"c","resumeToken":"t","received":-1}"#,
+        r#"{"type":"resume","sessionId":"s","connectionId":"c","resumeToken":"t","received":1,"x":1}"#,
+    ] {
+        assert!(ClientMessage::parse(bad).is_err(), "{bad}");
+    }
+    let m =
+        ClientMessage::parse(r#"{"type":"connect","sessionId":"s","token":"t","reconnect":true}"#)
+            .unwrap();
+    assert!(matches!(
+        m,
+        ClientMessage::Connect {
+            reconnect: true,
+            ..
+        }
+    ));
+    let grant = ResumeGrant {
+        token: "secret".into(),
+        grace_ms: 20_000,
+    };
+    assert!(!format!("{grant:?}").contains("secret"));
+    let json = serde_json::to_value(&grant).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"token": "secret", "graceMs": 20000})
+    );
+    let r = ClientMessage::parse(r#"{"type":"restartIce","id":"1","streamId":"s","sdp":"v=0"}"#)
+        .unwrap();
+    assert_eq!(r.id(), Some("1"));
 }

@@ -50,6 +50,13 @@ impl Worker {
                     self.want_keyframe(p);
                 }
             }
+            Command::RestartIce { id, offer, reply } => {
+                let result = match self.by_id.get(&id).copied() {
+                    Some(key) => self.restart_ice(key, &offer),
+                    None => Err(RouterError::UnknownTransport(id.to_string())),
+                };
+                let _ = reply.send(result);
+            }
             Command::RequestKeyframe { producer } => {
                 if let Some(&key) = self.by_id.get(&producer)
                     && matches!(self.transports[key].role, Role::Producer(_))
@@ -133,6 +140,38 @@ impl Worker {
             }
             Command::Shutdown => {}
         }
+    }
+
+    /// Takes a client's ICE restart offer on transport `key`: str0m answers with new local
+    /// credentials, which STUN is routed by from now on (the old ufrag is forgotten).
+    fn restart_ice(&mut self, key: usize, offer: &str) -> Result<String, RouterError> {
+        let offer = SdpOffer::from_sdp_string(offer)
+            .map_err(|e| RouterError::Sdp(crate::sdp::describe(&e)))?;
+        let t = &mut self.transports[key];
+        let answered = catch_unwind(AssertUnwindSafe(|| {
+            t.rtc
+                .sdp_api()
+                .accept_offer(offer)
+                .map(|a| a.to_sdp_string())
+                .map_err(|e| e.to_string())
+        }));
+        let answer = match answered {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(e)) => return Err(RouterError::Sdp(e)),
+            Err(_) => {
+                self.fail(key, "panic in ICE restart");
+                return Err(RouterError::Sdp("the offer made the transport fail".into()));
+            }
+        };
+        if let Some(ufrag) = crate::sdp::ice_ufrag(&answer)
+            && ufrag != t.ufrag
+        {
+            let old = std::mem::replace(&mut t.ufrag, ufrag.to_owned());
+            self.by_ufrag.remove(&old);
+            self.by_ufrag.insert(ufrag.to_owned(), key);
+        }
+        self.drain(key);
+        Ok(answer)
     }
 
     pub(super) fn create(

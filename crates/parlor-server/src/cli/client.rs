@@ -958,6 +958,8 @@ async fn subscribe(args: SubscribeArgs) -> Result<(), Failure> {
                     | ServerMessage::Published { .. }
                     | ServerMessage::Subscribed { .. }
                     | ServerMessage::P2pSignal { .. }
+                    | ServerMessage::Resumed { .. }
+                    | ServerMessage::IceRestarted { .. }
                     | ServerMessage::Ok { .. }
                     | ServerMessage::Pong { .. } => {}
                 }

@@ -356,3 +356,26 @@ fn the_speaker_interval_takes_milliseconds_or_off() {
         }
     }
 }
+
+#[test]
+fn the_reconnect_grace_takes_a_duration_or_off() {
+    let with = |v: &str| {
+        Config::resolve(ServeArgs {
+            reconnect_grace: Some(v.to_owned()),
+            ..Default::default()
+        })
+    };
+    let default = Config::resolve(ServeArgs::default()).unwrap();
+    assert_eq!(default.reconnect_grace, Some(DEFAULT_RECONNECT_GRACE));
+    assert_eq!(
+        with("45s").unwrap().reconnect_grace,
+        Some(std::time::Duration::from_secs(45))
+    );
+    assert_eq!(with("off").unwrap().reconnect_grace, None);
+    for bad in ["0", "11m", "soon", ""] {
+        match with(bad) {
+            Err(ConfigError::BadDuration("--reconnect-grace", v)) => assert_eq!(v, bad),
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+}

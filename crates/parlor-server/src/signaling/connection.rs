@@ -13,17 +13,18 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use parlor_proto::signaling::{
-    ClientMessage, ConnectionReason, ErrorCode, MAX_STATS_REPORTS, ProtocolError, ServerMessage,
+    ClientMessage, ConnectionReason, ErrorCode, ProtocolError, ServerMessage,
 };
-use parlor_router::ConsumerMedia;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, interval};
 
 use super::outbox::{Outbound, OutboxReader};
+use super::requests::{Request, request_id, run_requests};
+use super::resume::{Refusal, Replay, Suspended, Takeover};
 use super::room::Room;
 use crate::AppState;
 use crate::inspector::{ClientInfo, What};
-use crate::limits::{REASON_RATE_LIMITED, REASON_RELAYED_SESSION};
+use crate::limits::REASON_RATE_LIMITED;
 use crate::logsafe::Untrusted;
 use crate::verify::{VerifyError, verify_client_token_for_session};
 
@@ -38,6 +39,9 @@ const SILENCE_LIMIT: Duration = Duration::from_secs(8);
 const WRITE_TIMEOUT: Duration = SILENCE_LIMIT;
 /// How long a leaving client's writer may take to send what is queued.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// How long a connection being suspended gives the requests it had read to finish (their
+/// replies are queued for the client that resumes).
+const SUSPEND_DRAIN: Duration = Duration::from_secs(5);
 /// Requests read but not answered yet; past this a request is refused (`limitExceeded`).
 const MAX_PENDING_REQUESTS: usize = 64;
 
@@ -145,22 +149,40 @@ async fn serve(mut socket: WebSocket, state: AppState, mut client: ClientInfo) {
             }
         }
     };
-    let (session_id, token, context) = match ClientMessage::parse(&first) {
+    let (session_id, token, context, reconnect) = match ClientMessage::parse(&first) {
         Ok(ClientMessage::Connect {
             version,
             session_id,
             token,
             client: sdk,
             context,
+            reconnect,
         }) if version == parlor_proto::signaling::VERSION => {
             if let Some(sdk) = sdk {
                 let max = parlor_proto::signaling::MAX_CLIENT_SDK_CHARS;
                 client.sdk = Some(cut(&sdk.name, max));
                 client.sdk_version = Some(cut(&sdk.version, max));
             }
-            (session_id, token, context)
+            (session_id, token, context, reconnect)
         }
-        Ok(ClientMessage::Connect { version, .. }) => {
+        Ok(ClientMessage::Resume {
+            version,
+            session_id,
+            connection_id,
+            resume_token,
+            received,
+        }) if version == parlor_proto::signaling::VERSION => {
+            return resume(
+                socket,
+                state,
+                session_id,
+                connection_id,
+                resume_token,
+                received,
+            )
+            .await;
+        }
+        Ok(ClientMessage::Connect { version, .. } | ClientMessage::Resume { version, .. }) => {
             let msg = error(
                 None,
                 ErrorCode::BadRequest,
@@ -188,11 +210,23 @@ async fn serve(mut socket: WebSocket, state: AppState, mut client: ClientInfo) {
             .await;
         }
     };
+    // A client that can resume gets its credential in `connected`.
+    let resume_grant = if reconnect {
+        state.signaling.resumable.grant()
+    } else {
+        None
+    };
+    let resume_token = resume_grant.as_ref().map(|g| g.token.clone());
     if parlor_proto::rooms_token::is_join_token(&token) {
         let (tx, outbox) = super::outbox::outbox();
-        let joined = super::rooms_join::admit(&state, session_id, token, context, client, tx).await;
+        let joined =
+            super::rooms_join::admit(&state, session_id, token, context, client, tx, resume_grant)
+                .await;
         return match joined {
-            Ok(member) => run(socket, state, member, outbox, upgraded).await,
+            Ok(member) => {
+                let link = Link::new(outbox, resume_token);
+                run(socket, state, member, link, Some(upgraded)).await
+            }
             Err(refusal) => close(&mut socket, &refusal.msg, refusal.code, &refusal.reason).await,
         };
     }
@@ -241,6 +275,7 @@ async fn serve(mut socket: WebSocket, state: AppState, mut client: ClientInfo) {
             layout_classes: grant.initial_layout_class_list.clone(),
             client: client.clone(),
             relayed: session.media_mode == "relayed",
+            resume: resume_grant,
         },
         tx,
     );
@@ -267,7 +302,153 @@ async fn serve(mut socket: WebSocket, state: AppState, mut client: ClientInfo) {
         me: me.connection_id,
         rooms: None,
     };
-    run(socket, state, member, outbox, upgraded).await
+    run(
+        socket,
+        state,
+        member,
+        Link::new(outbox, resume_token),
+        Some(upgraded),
+    )
+    .await
+}
+
+/// What a connection keeps from one WebSocket to the next when it is resumed: its queue,
+/// what its writer sent (for resending), how many client messages it had, and its resume
+/// credential (`None`: the client cannot resume, and the connection ends with its socket).
+pub(super) struct Link {
+    outbox: OutboxReader,
+    replay: Replay,
+    heard: u64,
+    resume_token: Option<String>,
+}
+
+impl Link {
+    fn new(outbox: OutboxReader, resume_token: Option<String>) -> Self {
+        Link {
+            outbox,
+            replay: Replay::default(),
+            heard: 0,
+            resume_token,
+        }
+    }
+}
+
+/// A `resume` as the first message of a WebSocket: takes the connection back, sends
+/// `resumed` and what the client missed, and serves it as before.
+async fn resume(
+    mut socket: WebSocket,
+    state: AppState,
+    session_id: String,
+    connection_id: String,
+    token: String,
+    received: u64,
+) {
+    let resumable = &state.signaling.resumable;
+    let refuse = |refusal: Refusal| {
+        error(
+            None,
+            ErrorCode::AuthFailed,
+            Some(refusal.reason()),
+            refusal.message().into(),
+        )
+    };
+    let suspended = match resumable.take(&session_id, &connection_id, &token).await {
+        Ok(s) => s,
+        Err(refusal) => {
+            tracing::info!(session = %Untrusted(&session_id), reason = refusal.reason(), "resume refused");
+            let msg = refuse(refusal);
+            return close(&mut socket, &msg, CLOSE_AUTH, refusal.reason()).await;
+        }
+    };
+    let Some(missed) = suspended.replay.after(received) else {
+        let refusal = Refusal::TooFarBehind;
+        tracing::info!(connection = %connection_id, reason = refusal.reason(), "resume refused");
+        close(&mut socket, &refuse(refusal), CLOSE_AUTH, refusal.reason()).await;
+        return end_suspended(&state, *suspended).await;
+    };
+    let resumed = ServerMessage::Resumed {
+        connection_id: connection_id.clone(),
+        heard: suspended.heard,
+    };
+    let mut frames = std::iter::once(text(&resumed)).chain(missed.into_iter().map(Message::Text));
+    let delivered = loop {
+        let Some(frame) = frames.next() else {
+            break true;
+        };
+        match tokio::time::timeout(WRITE_TIMEOUT, socket.send(frame)).await {
+            Ok(Ok(())) => {}
+            _ => break false,
+        }
+    };
+    if !delivered {
+        // Lost again on the way: it waits for another try.
+        return park(&state, suspended);
+    }
+    tracing::info!(session = %session_id, connection = %connection_id, "connection resumed");
+    let Suspended {
+        member,
+        outbox,
+        replay,
+        heard,
+        token,
+    } = *suspended;
+    let link = Link {
+        outbox,
+        replay,
+        heard,
+        resume_token: Some(token),
+    };
+    run(socket, state, member, link, None).await
+}
+
+/// Parks a suspended connection until it is resumed or its grace period runs out.
+fn park(state: &AppState, suspended: Box<Suspended>) {
+    let resumable = &state.signaling.resumable;
+    let grace = resumable.grace().unwrap_or_default();
+    let me = suspended.member.me.clone();
+    tracing::info!(connection = %me, grace_secs = grace.as_secs(), "connection lost; waiting for it to resume");
+    let generation = resumable.suspend(suspended);
+    let state = state.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(grace).await;
+        if let Some(s) = state.signaling.resumable.expire(&me, generation) {
+            tracing::info!(connection = %me, "connection not resumed in time");
+            end_suspended(&state, *s).await;
+        }
+    });
+}
+
+/// A suspended connection that will not be resumed leaves as a lost one always did.
+async fn end_suspended(state: &AppState, suspended: Suspended) {
+    let Member { room, me, rooms } = suspended.member;
+    let reason = ConnectionReason::NetworkDisconnected;
+    room.leave(&me, reason);
+    if let Some(p) = rooms {
+        p.left(state, &me, reason).await;
+    }
+}
+
+/// Waits for a request to take this connection over (never, for one that cannot resume).
+async fn next_takeover(takeovers: &mut Option<mpsc::Receiver<Takeover>>) -> Takeover {
+    match takeovers {
+        Some(rx) => match rx.recv().await {
+            Some(t) => t,
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// How a connection's WebSocket stopped being served.
+enum Exit {
+    /// For this reason; the connection may be resumed only after a network failure.
+    Lost(ConnectionReason),
+    /// For this reason, never resumable (a full queue, an expired token).
+    Ended(ConnectionReason),
+    /// The writer stopped (and gave back the queue, unless it panicked).
+    Writer(Option<(ConnectionReason, OutboxReader, Replay)>),
+    /// A `resume` on another WebSocket takes the connection.
+    TakenOver(Takeover),
 }
 
 /// A client let into a session's room.
@@ -279,24 +460,37 @@ pub(super) struct Member {
     pub rooms: Option<super::rooms_join::Participant>,
 }
 
-/// Serves a member until it leaves, is forced out, or goes silent.
+/// Serves a member until it leaves, is forced out, or goes silent (then, if its client
+/// can resume, suspends it: `resume.rs`). `upgraded`: when a new connection's WebSocket
+/// opened (for the join-time histogram); `None` for a resumed one.
 async fn run(
     socket: WebSocket,
     state: AppState,
     member: Member,
-    outbox: OutboxReader,
-    upgraded: Instant,
+    link: Link,
+    upgraded: Option<Instant>,
 ) {
     let Member {
         room,
         me,
         rooms: mut participant,
     } = member;
-    state
-        .signaling
-        .histograms
-        .join
-        .observe(upgraded.elapsed().as_secs_f64());
+    let Link {
+        outbox,
+        replay,
+        mut heard,
+        resume_token,
+    } = link;
+    if let Some(upgraded) = upgraded {
+        state
+            .signaling
+            .histograms
+            .join
+            .observe(upgraded.elapsed().as_secs_f64());
+    }
+    let mut takeovers = resume_token
+        .as_deref()
+        .map(|t| state.signaling.resumable.live(&me, t));
     let signals = state.signaling.signal_limiter();
     // Offers, answers and candidates of relayed sessions, at the same rate as signals but
     // counted apart (a call setting up must not eat the app's signal budget, nor it theirs).
@@ -309,7 +503,9 @@ async fn run(
     // so a slow negotiation never stalls events or heartbeats.
     let (sink, mut stream) = socket.split();
     let mut overflow = outbox.ended.clone();
-    let mut writer = tokio::spawn(write_events(sink, outbox));
+    // Asks the writer to stop and give back the queue (when the connection is suspended).
+    let (stop_writer, stop) = oneshot::channel::<()>();
+    let mut writer = tokio::spawn(write_events(sink, outbox, replay, stop));
     let (requests_tx, requests_rx) = mpsc::channel::<Request>(MAX_PENDING_REQUESTS);
     let worker = tokio::spawn(run_requests(
         state.clone(),
@@ -319,13 +515,16 @@ async fn run(
     ));
     let mut heartbeat = interval(PING_INTERVAL);
     let mut last_heard = Instant::now();
-    let reason = loop {
+    let exit = loop {
         tokio::select! {
             incoming = stream.next() => {
                 last_heard = Instant::now();
+                if let Some(Ok(Message::Text(_) | Message::Binary(_))) = &incoming {
+                    heard += 1;
+                }
                 let request = match incoming {
                     Some(Ok(Message::Text(t))) => match ClientMessage::parse(&t) {
-                        Ok(ClientMessage::Connect { .. }) => Err((None, ProtocolError::new(ErrorCode::BadRequest, "already connected"))),
+                        Ok(ClientMessage::Connect { .. } | ClientMessage::Resume { .. }) => Err((None, ProtocolError::new(ErrorCode::BadRequest, "already connected"))),
                         Ok(msg) => Ok(msg),
                         // Answered with the request's id when it has a readable one.
                         Err(e) => Err((request_id(&t), e)),
@@ -334,9 +533,9 @@ async fn run(
                         ErrorCode::BadRequest,
                         "binary frames are not part of the protocol",
                     ))),
-                    Some(Ok(Message::Close(_))) | None => break ConnectionReason::ClientDisconnected,
+                    Some(Ok(Message::Close(_))) | None => break Exit::Ended(ConnectionReason::ClientDisconnected),
                     Some(Ok(_)) => continue, // ping/pong
-                    Some(Err(_)) => break ConnectionReason::NetworkDisconnected,
+                    Some(Err(_)) => break Exit::Lost(ConnectionReason::NetworkDisconnected),
                 };
                 // Signals over the connection's rate are refused here, before they queue.
                 if let Ok(ClientMessage::Signal { id, .. }) = &request
@@ -393,15 +592,16 @@ async fn run(
                     room.send_to(&me, &e.to_message(id.as_deref()));
                 }
             }
-            ended = &mut writer => break ended.unwrap_or(ConnectionReason::NetworkDisconnected),
+            ended = &mut writer => break Exit::Writer(ended.ok()),
             _ = overflow.changed() => {
-                break overflow.borrow().unwrap_or(ConnectionReason::NetworkDisconnected);
+                break Exit::Ended(overflow.borrow().unwrap_or(ConnectionReason::NetworkDisconnected));
             }
             _ = heartbeat.tick() => {
                 if last_heard.elapsed() > SILENCE_LIMIT {
-                    break ConnectionReason::NetworkDisconnected;
+                    break Exit::Lost(ConnectionReason::NetworkDisconnected);
                 }
             }
+            takeover = next_takeover(&mut takeovers) => break Exit::TakenOver(takeover),
             _ = super::rooms_join::token_expiry(participant.as_ref()) => {
                 let p = participant.as_mut().expect("only a participant's token expires");
                 p.token_expired = true;
@@ -416,12 +616,70 @@ async fn run(
                 room.send_to(&me, &msg);
                 // Told to it and to the others as `token_expired`, then closed.
                 let _ = room.force_disconnect_with(None, &me, Some(crate::rooms::left::TOKEN_EXPIRED));
-                break ConnectionReason::ForceDisconnected;
+                break Exit::Ended(ConnectionReason::ForceDisconnected);
             }
         }
     };
     drop(requests_tx);
-    worker.abort();
+    let (reason, resumable, takeover, given_back) = match exit {
+        Exit::Lost(reason) => (reason, true, None, None),
+        Exit::Ended(reason) => (reason, false, None, None),
+        Exit::Writer(Some((reason, outbox, replay))) => (
+            reason,
+            reason == ConnectionReason::NetworkDisconnected,
+            None,
+            Some((outbox, replay)),
+        ),
+        Exit::Writer(None) => (ConnectionReason::NetworkDisconnected, false, None, None),
+        Exit::TakenOver(t) => (ConnectionReason::NetworkDisconnected, true, Some(t), None),
+    };
+    if let (true, Some(token)) = (resumable, resume_token) {
+        // Suspend: the requests already read finish (their replies wait in the queue),
+        // the writer gives the queue back, and the connection waits for its client.
+        let mut worker = worker;
+        if tokio::time::timeout(SUSPEND_DRAIN, &mut worker)
+            .await
+            .is_err()
+        {
+            worker.abort();
+        }
+        let given_back = match given_back {
+            Some(back) => Some(back),
+            None => {
+                let _ = stop_writer.send(());
+                match tokio::time::timeout(CLOSE_GRACE, &mut writer).await {
+                    Ok(Ok((_, outbox, replay))) => Some((outbox, replay)),
+                    _ => None,
+                }
+            }
+        };
+        if let Some((outbox, replay)) = given_back {
+            writer.abort();
+            let suspended = Box::new(Suspended {
+                member: Member {
+                    room,
+                    me,
+                    rooms: participant,
+                },
+                outbox,
+                replay,
+                heard,
+                token,
+            });
+            match takeover {
+                Some(takeover) => {
+                    if let Err(suspended) = takeover.send(suspended) {
+                        park(&state, suspended);
+                    }
+                }
+                None => park(&state, suspended),
+            }
+            return;
+        }
+    } else {
+        worker.abort();
+    }
+    state.signaling.resumable.forget(&me);
     room.leave(&me, reason);
     if let Some(p) = participant {
         p.left(&state, &me, reason).await;
@@ -435,18 +693,26 @@ async fn run(
     }
 }
 
-/// Writes the member's queued events to the socket, and pings every [`PING_INTERVAL`].
-/// Returns why it stopped: the socket failed or blocked longer than [`WRITE_TIMEOUT`]
-/// (`networkDisconnected`), the room asked to close, or the queue is gone.
+/// Writes the member's queued events to the socket (recording each in `replay`), and
+/// pings every [`PING_INTERVAL`]. Returns why it stopped — the socket failed or blocked
+/// longer than [`WRITE_TIMEOUT`] (`networkDisconnected`), the room asked to close, the
+/// queue is gone, or `stop` (the connection is suspended) — with the queue and the replay.
 async fn write_events(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
     mut outbox: OutboxReader,
-) -> ConnectionReason {
+    mut replay: Replay,
+    mut stop: oneshot::Receiver<()>,
+) -> (ConnectionReason, OutboxReader, Replay) {
+    let lost = ConnectionReason::NetworkDisconnected;
     let mut ping = interval(PING_INTERVAL);
     let reason = loop {
         let frame = tokio::select! {
+            Ok(()) = &mut stop => return (lost, outbox, replay),
             item = outbox.recv() => match item {
-                Some(Outbound::Text(t)) => Message::Text(t),
+                Some(Outbound::Text(t)) => {
+                    replay.record(&t);
+                    Message::Text(t)
+                }
                 Some(Outbound::Close(reason, detail)) => {
                     let bye = [
                         text(&ServerMessage::Disconnected { reason, detail: detail.map(str::to_owned) }),
@@ -455,307 +721,21 @@ async fn write_events(
                     for frame in bye {
                         let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(frame)).await;
                     }
-                    return reason;
+                    return (reason, outbox, replay);
                 }
                 None => break ConnectionReason::ClientDisconnected,
             },
             _ = ping.tick() => Message::Ping(Default::default()),
         };
-        match tokio::time::timeout(WRITE_TIMEOUT, sink.send(frame)).await {
+        let sent = tokio::select! {
+            Ok(()) = &mut stop => return (lost, outbox, replay),
+            sent = tokio::time::timeout(WRITE_TIMEOUT, sink.send(frame)) => sent,
+        };
+        match sent {
             Ok(Ok(())) => {}
-            Ok(Err(_)) | Err(_) => return ConnectionReason::NetworkDisconnected,
+            Ok(Err(_)) | Err(_) => return (lost, outbox, replay),
         }
     };
     let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
-    reason
-}
-
-/// A request as read: a message, or why it could not be read (with its id if readable).
-type Request = Result<ClientMessage, (Option<String>, ProtocolError)>;
-
-/// The `id` of a request that did not parse, if it is a JSON object with a string id.
-fn request_id(text: &str) -> Option<String> {
-    match serde_json::from_str::<serde_json::Value>(text)
-        .ok()?
-        .get("id")?
-    {
-        serde_json::Value::String(s) => Some(s.clone()),
-        _ => None,
-    }
-}
-
-async fn run_requests(
-    state: AppState,
-    room: Arc<Room>,
-    me: String,
-    mut requests: mpsc::Receiver<Request>,
-) {
-    while let Some(request) = requests.recv().await {
-        let reply = match request {
-            Ok(msg) => {
-                let id = msg.id().map(str::to_owned);
-                // Reports without an id are not answered (unless refused).
-                let quiet = matches!(
-                    msg,
-                    ClientMessage::Stats { id: None, .. }
-                        | ClientMessage::P2pSignal { id: None, .. }
-                );
-                let failed = match &msg {
-                    ClientMessage::Publish { .. } => Some(None),
-                    ClientMessage::Subscribe { stream_id, .. } => Some(Some(stream_id.clone())),
-                    _ => None,
-                };
-                match handle(&state, &room, &me, msg).await {
-                    Ok(_) if quiet => continue,
-                    // A relayed stream has no media for the server to wait for: it is
-                    // announced (`streamCreated`) right after the publisher's reply.
-                    Ok(ServerMessage::Published { id, stream_id, sdp }) if room.is_relayed() => {
-                        room.send_to(
-                            &me,
-                            &ServerMessage::Published {
-                                id,
-                                stream_id: stream_id.clone(),
-                                sdp,
-                            },
-                        );
-                        room.stream_media_connected(&stream_id.as_str().into());
-                        continue;
-                    }
-                    Ok(reply) => reply,
-                    Err(e) => {
-                        // A publish or subscribe refused: the Inspector's error log.
-                        let reason = format!("{}: {}", crate::wire_name(&e.code), e.message);
-                        match failed {
-                            Some(None) => room.record(What::PublishFailed {
-                                connection_id: me.clone(),
-                                stream_id: None,
-                                reason,
-                            }),
-                            Some(Some(stream_id)) => room.record(What::SubscribeFailed {
-                                connection_id: me.clone(),
-                                stream_id,
-                                reason,
-                            }),
-                            None => {}
-                        }
-                        e.to_message(id.as_deref())
-                    }
-                }
-            }
-            Err((id, e)) => e.to_message(id.as_deref()),
-        };
-        room.send_to(&me, &reply);
-    }
-}
-
-/// A client that sent an SDP offer in a relayed session: it cannot connect peer to peer.
-fn relayed_media_refused(what: &str) -> ProtocolError {
-    ProtocolError::new(
-        ErrorCode::MediaError,
-        format!(
-            "{what}: this session is relayed (p2p.preference=enabled): media goes directly \
-             between clients over p2pSignal, and the server takes no SDP offer; this client \
-             needs a routed session (p2p.preference=disabled)"
-        ),
-    )
-    .with_reason(REASON_RELAYED_SESSION)
-}
-
-pub(crate) async fn handle(
-    state: &AppState,
-    room: &Arc<Room>,
-    me: &str,
-    msg: ClientMessage,
-) -> Result<ServerMessage, ProtocolError> {
-    let router = &state.signaling.router;
-    let ok = |id: Option<String>| Ok(ServerMessage::Ok { id });
-    match msg {
-        ClientMessage::Connect { .. } => unreachable!("handled by the connection loop"),
-        // A participant's token update is handled by its connection loop.
-        ClientMessage::UpdateToken { .. } => Err(ProtocolError::new(
-            ErrorCode::BadRequest,
-            "updateToken is for connections made with a Rooms join token; an OpenTok token              is checked only at connect",
-        )),
-        ClientMessage::Ping { id } => Ok(ServerMessage::Pong { id }),
-        ClientMessage::Stats { id, reports } => {
-            if reports.len() > MAX_STATS_REPORTS {
-                return Err(ProtocolError::new(
-                    ErrorCode::LimitExceeded,
-                    format!(
-                        "stats: {} reports; the limit is {MAX_STATS_REPORTS}",
-                        reports.len()
-                    ),
-                ));
-            }
-            for report in &reports {
-                report.validate()?;
-            }
-            room.client_stats(me, reports);
-            ok(id)
-        }
-        ClientMessage::Publish {
-            id,
-            name,
-            has_audio,
-            has_video,
-            video_type,
-            video_dimensions,
-            sdp,
-        } => {
-            if room.is_relayed() {
-                if !sdp.is_empty() {
-                    return Err(relayed_media_refused("publish"));
-                }
-                // No producer: the publisher sends to each subscriber directly.
-                let stream =
-                    room.add_stream(me, name, has_audio, has_video, video_type, video_dimensions)?;
-                return Ok(ServerMessage::Published {
-                    id,
-                    stream_id: stream.to_string(),
-                    sdp: String::new(),
-                });
-            }
-            let stream =
-                room.add_stream(me, name, has_audio, has_video, video_type, video_dimensions)?;
-            match router.create_producer(stream.clone(), sdp).await {
-                Ok(answer) => {
-                    if !has_audio {
-                        router.set_producer_audio(stream.clone(), false);
-                    }
-                    room.producer_created(&stream);
-                    Ok(ServerMessage::Published {
-                        id,
-                        stream_id: stream.to_string(),
-                        sdp: answer,
-                    })
-                }
-                Err(e) => {
-                    room.discard_stream(&stream);
-                    Err(ProtocolError::new(ErrorCode::MediaError, e.to_string()))
-                }
-            }
-        }
-        ClientMessage::Unpublish { id, stream_id } => {
-            room.unpublish(Some(me), &stream_id, false)?;
-            ok(id)
-        }
-        ClientMessage::Subscribe {
-            id,
-            stream_id,
-            audio,
-            video,
-            test_network,
-            sdp,
-        } => {
-            if room.is_relayed() {
-                if !sdp.is_empty() {
-                    return Err(relayed_media_refused("subscribe"));
-                }
-                // No consumer: the subscriber offers to the stream's publisher (p2pSignal).
-                let sub = room.add_subscription(me, &stream_id, test_network)?;
-                return Ok(ServerMessage::Subscribed {
-                    id,
-                    subscription_id: sub.to_string(),
-                    sdp: String::new(),
-                });
-            }
-            let sub = room.add_subscription(me, &stream_id, test_network)?;
-            let media = ConsumerMedia { audio, video };
-            match router
-                .create_consumer(sub.clone(), stream_id.as_str().into(), sdp, media)
-                .await
-            {
-                Ok(answer) => Ok(ServerMessage::Subscribed {
-                    id,
-                    subscription_id: sub.to_string(),
-                    sdp: answer,
-                }),
-                Err(e) => {
-                    room.end_subscription(&sub, false);
-                    let code = match e {
-                        parlor_router::RouterError::UnknownProducer(_) => ErrorCode::NotFound,
-                        _ => ErrorCode::MediaError,
-                    };
-                    Err(ProtocolError::new(code, e.to_string()))
-                }
-            }
-        }
-        ClientMessage::SetSubscription {
-            id,
-            subscription_id,
-            audio,
-            video,
-        } => {
-            room.own_subscription(me, &subscription_id)?;
-            // Relayed: the subscriber stops playing what it does not want by itself.
-            if !room.is_relayed() {
-                router.set_consumer_media(subscription_id.as_str().into(), audio, video);
-            }
-            ok(id)
-        }
-        ClientMessage::Unsubscribe {
-            id,
-            subscription_id,
-        } => {
-            room.own_subscription(me, &subscription_id)?;
-            room.end_subscription(&subscription_id, false);
-            ok(id)
-        }
-        ClientMessage::SetStreamProperty {
-            id,
-            stream_id,
-            has_audio,
-            has_video,
-            video_dimensions,
-        } => {
-            room.set_stream_property(me, &stream_id, has_audio, has_video, video_dimensions)?;
-            ok(id)
-        }
-        ClientMessage::Signal {
-            id,
-            to,
-            signal_type,
-            data,
-        } => {
-            room.signal(Some(me), to.as_deref(), signal_type, data)?;
-            ok(id)
-        }
-        ClientMessage::P2pSignal {
-            id,
-            to,
-            stream_id,
-            subscription_id,
-            kind,
-            sdp,
-            candidate,
-        } => {
-            room.p2p_signal(me, &to, &stream_id, &subscription_id, kind, sdp, candidate)?;
-            ok(id)
-        }
-        ClientMessage::ForceDisconnect { id, connection_id } => {
-            if connection_id == me {
-                return Err(ProtocolError::new(
-                    ErrorCode::BadRequest,
-                    "to leave, disconnect; forceDisconnect is for other connections",
-                ));
-            }
-            room.force_disconnect(Some(me), &connection_id)?;
-            ok(id)
-        }
-        ClientMessage::ForceUnpublish { id, stream_id } => {
-            room.unpublish(Some(me), &stream_id, true)?;
-            ok(id)
-        }
-        ClientMessage::ForceMuteStream { id, stream_id } => {
-            room.force_mute(Some(me), Some(&stream_id), &[])?;
-            ok(id)
-        }
-        ClientMessage::ForceMuteAll {
-            id,
-            excluded_stream_ids,
-        } => {
-            room.force_mute(Some(me), None, &excluded_stream_ids)?;
-            ok(id)
-        }
-    }
+    (reason, outbox, replay)
 }

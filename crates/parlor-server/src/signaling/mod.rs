@@ -13,6 +13,8 @@
 
 pub mod connection;
 pub mod outbox;
+pub(crate) mod requests;
+pub(crate) mod resume;
 pub mod room;
 pub mod rooms_join;
 
@@ -113,6 +115,8 @@ pub struct Signaling {
     idle_meetings: Mutex<HashMap<String, (String, std::time::Instant)>>,
     /// The STUN/TURN servers every joining client is given (none until set).
     ice_servers: std::sync::OnceLock<crate::turn::IceServers>,
+    /// Connections that can be resumed after a network failure (`resume.rs`).
+    pub(crate) resumable: resume::Resumable,
 }
 
 impl Signaling {
@@ -129,6 +133,7 @@ impl Signaling {
             meeting_gap,
             idle_meetings: Mutex::new(HashMap::new()),
             ice_servers: std::sync::OnceLock::new(),
+            resumable: resume::Resumable::default(),
             caps,
             signal_rate,
             stats_interval_ms: quality_interval
@@ -143,6 +148,12 @@ impl Signaling {
             observers: Mutex::new(Vec::new()),
             active_archives: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Sets how long a connection that lost its network waits to be resumed (once, at
+    /// start; `None`: never resumed).
+    pub fn set_reconnect_grace(&self, grace: Option<std::time::Duration>) {
+        self.resumable.set_grace(grace);
     }
 
     /// Sets the STUN/TURN servers given to every client that joins from now on (once, at

@@ -43,6 +43,8 @@ pub struct Joining {
     pub client: ClientInfo,
     /// The session is relayed (`p2p.preference=enabled`): its media goes peer to peer.
     pub relayed: bool,
+    /// How the client may resume this connection after a network failure (it asked).
+    pub resume: Option<parlor_proto::signaling::ResumeGrant>,
 }
 
 struct Member {
@@ -238,6 +240,7 @@ impl Room {
             layout_classes,
             client,
             relayed: _,
+            resume,
         } = joining;
         let mut state = lock(&self.state);
         if self.relayed && state.members.len() >= MAX_RELAYED_CONNECTIONS {
@@ -291,6 +294,7 @@ impl Room {
                 .map(|h| h.ice_servers_for(&connection.connection_id))
                 .unwrap_or_default(),
             relayed: self.relayed,
+            resume,
         };
         tx.send(encode(&connected));
         censor::tell_joiner(&state, &tx);
@@ -771,6 +775,13 @@ impl Room {
     }
 
     /// Checks that a subscription is the connection's own.
+    /// Whether `stream_id` is a stream of `connection_id`'s.
+    pub fn own_stream(&self, connection_id: &str, stream_id: &str) -> Result<(), ProtocolError> {
+        lock(&self.state)
+            .stream_owned_by(stream_id, connection_id)
+            .map(|_| ())
+    }
+
     pub fn own_subscription(
         &self,
         connection_id: &str,

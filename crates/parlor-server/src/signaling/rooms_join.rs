@@ -61,6 +61,7 @@ pub(super) async fn admit(
     context: Option<String>,
     client: ClientInfo,
     tx: Outbox,
+    resume: Option<parlor_proto::signaling::ResumeGrant>,
 ) -> Result<Member, Refusal> {
     if let Some(c) = &context
         && c.len() > MAX_CONTEXT_BYTES
@@ -89,6 +90,7 @@ pub(super) async fn admit(
                     layout_classes: Vec::new(),
                     client: client.clone(),
                     relayed: false,
+                    resume: resume.clone(),
                 },
                 tx,
             )
