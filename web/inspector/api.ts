@@ -143,6 +143,8 @@ export const KINDS = [
   'moderation',
   'archiveStarted',
   'archiveStopped',
+  'connectionLost',
+  'connectionResumed',
 ];
 
 export const FAILURE_KINDS = ['connectionFailed', 'publishFailed', 'subscribeFailed'];

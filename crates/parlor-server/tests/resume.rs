@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Events, Server};
+use common::{Events, Server, rest_call};
 use futures_util::{SinkExt, StreamExt};
 use parlor_client::ServerMessage;
 use parlor_proto::signaling::ConnectionReason;
@@ -175,6 +175,34 @@ async fn a_lost_socket_is_resumed_with_what_it_missed() {
     again.send(json!({"type": "ping", "id": "p"})).await;
     assert_eq!(again.until("pong").await["id"], "p");
     never_leaves(&mut bob_events, &ann_id, Duration::from_secs(2)).await;
+    // The Inspector's timeline shows both: lost (a socket error), and resumed with how
+    // many messages were sent again from the replay and how many the server had.
+    let mut events = Vec::new();
+    for _ in 0..50 {
+        let (status, body) = rest_call(
+            &server,
+            reqwest::Method::GET,
+            &format!("/inspector/sessions/{sid}/events?count=1000"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        events = body["items"].as_array().cloned().unwrap_or_default();
+        events.retain(|e| e["kind"] == "connectionLost" || e["kind"] == "connectionResumed");
+        if events.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(events.len(), 2, "{events:#?}");
+    assert_eq!(events[0]["kind"], "connectionLost");
+    assert_eq!(events[0]["connectionId"], ann_id.as_str());
+    assert_eq!(events[0]["reason"], "socketError");
+    assert_eq!(events[1]["kind"], "connectionResumed");
+    // (Bob's signals were still queued, never written to the lost socket: none was resent.)
+    assert_eq!(events[1]["detail"]["resent"], 0, "{:?}", events[1]);
+    assert_eq!(events[1]["detail"]["heard"], 1);
+    assert!(events[1]["detail"]["awayMs"].as_u64().is_some());
     // Leaving now is a clean leave.
     again.ws.close(None).await.unwrap();
     assert_eq!(

@@ -113,6 +113,22 @@ pub enum What {
     ArchiveStopped {
         archive_id: String,
     },
+    /// A connection lost its WebSocket and waits to be resumed (its client can resume).
+    ConnectionLost {
+        connection_id: String,
+        /// What ended the socket: `silence`, `socketError`, or `takenOver` (the client
+        /// resumed on another socket first).
+        cause: &'static str,
+    },
+    /// A lost connection was resumed.
+    ConnectionResumed {
+        connection_id: String,
+        /// How long it was away.
+        away_ms: u64,
+        /// Messages the server sent again, and the client's it had not had.
+        resent: u64,
+        heard: u64,
+    },
     /// A window of media quality (kept in its own table, not the timeline).
     Quality(Quality),
 }
@@ -162,6 +178,8 @@ impl What {
             What::Moderation { .. } => "moderation",
             What::ArchiveStarted { .. } => "archiveStarted",
             What::ArchiveStopped { .. } => "archiveStopped",
+            What::ConnectionLost { .. } => "connectionLost",
+            What::ConnectionResumed { .. } => "connectionResumed",
             What::Quality(_) => "quality",
         }
     }
@@ -184,4 +202,6 @@ pub const KINDS: &[&str] = &[
     "moderation",
     "archiveStarted",
     "archiveStopped",
+    "connectionLost",
+    "connectionResumed",
 ];

@@ -411,6 +411,22 @@ fn apply<'a>(tx: &Transaction<'_>, r: &'a Record) -> Result<Option<EventColumns<
             None,
             Some(json!({ "archiveId": archive_id })),
         ),
+        What::ConnectionLost {
+            connection_id,
+            cause,
+        } => (Some(connection_id.as_str()), None, None, Some(*cause), None),
+        What::ConnectionResumed {
+            connection_id,
+            away_ms,
+            resent,
+            heard,
+        } => (
+            Some(connection_id.as_str()),
+            None,
+            None,
+            None,
+            Some(json!({ "awayMs": away_ms, "resent": resent, "heard": heard })),
+        ),
     }))
 }
 

@@ -370,6 +370,7 @@ async fn resume(
         connection_id: connection_id.clone(),
         heard: suspended.heard,
     };
+    let resent = missed.len() as u64;
     let mut frames = std::iter::once(text(&resumed)).chain(missed.into_iter().map(Message::Text));
     let delivered = loop {
         let Some(frame) = frames.next() else {
@@ -391,7 +392,14 @@ async fn resume(
         replay,
         heard,
         token,
+        lost_at,
     } = *suspended;
+    member.room.record(What::ConnectionResumed {
+        connection_id,
+        away_ms: u64::try_from(lost_at.elapsed().as_millis()).unwrap_or(u64::MAX),
+        resent,
+        heard,
+    });
     let link = Link {
         outbox,
         replay,
@@ -441,8 +449,8 @@ async fn next_takeover(takeovers: &mut Option<mpsc::Receiver<Takeover>>) -> Take
 
 /// How a connection's WebSocket stopped being served.
 enum Exit {
-    /// For this reason; the connection may be resumed only after a network failure.
-    Lost(ConnectionReason),
+    /// A network failure (`networkDisconnected`), for this cause: resumable.
+    Lost(&'static str),
     /// For this reason, never resumable (a full queue, an expired token).
     Ended(ConnectionReason),
     /// The writer stopped (and gave back the queue, unless it panicked).
@@ -535,7 +543,7 @@ async fn run(
                     ))),
                     Some(Ok(Message::Close(_))) | None => break Exit::Ended(ConnectionReason::ClientDisconnected),
                     Some(Ok(_)) => continue, // ping/pong
-                    Some(Err(_)) => break Exit::Lost(ConnectionReason::NetworkDisconnected),
+                    Some(Err(_)) => break Exit::Lost("socketError"),
                 };
                 // Signals over the connection's rate are refused here, before they queue.
                 if let Ok(ClientMessage::Signal { id, .. }) = &request
@@ -598,7 +606,7 @@ async fn run(
             }
             _ = heartbeat.tick() => {
                 if last_heard.elapsed() > SILENCE_LIMIT {
-                    break Exit::Lost(ConnectionReason::NetworkDisconnected);
+                    break Exit::Lost("silence");
                 }
             }
             takeover = next_takeover(&mut takeovers) => break Exit::TakenOver(takeover),
@@ -621,19 +629,22 @@ async fn run(
         }
     };
     drop(requests_tx);
-    let (reason, resumable, takeover, given_back) = match exit {
-        Exit::Lost(reason) => (reason, true, None, None),
-        Exit::Ended(reason) => (reason, false, None, None),
+    let lost = ConnectionReason::NetworkDisconnected;
+    // Why, whether it may be resumed (and after what cause), who takes it over, and the
+    // queue if the writer already gave it back.
+    let (reason, cause, takeover, given_back) = match exit {
+        Exit::Lost(cause) => (lost, Some(cause), None, None),
+        Exit::Ended(reason) => (reason, None, None, None),
         Exit::Writer(Some((reason, outbox, replay))) => (
             reason,
-            reason == ConnectionReason::NetworkDisconnected,
+            (reason == lost).then_some("socketError"),
             None,
             Some((outbox, replay)),
         ),
-        Exit::Writer(None) => (ConnectionReason::NetworkDisconnected, false, None, None),
-        Exit::TakenOver(t) => (ConnectionReason::NetworkDisconnected, true, Some(t), None),
+        Exit::Writer(None) => (lost, None, None, None),
+        Exit::TakenOver(t) => (lost, Some("takenOver"), Some(t), None),
     };
-    if let (true, Some(token)) = (resumable, resume_token) {
+    if let (Some(cause), Some(token)) = (cause, resume_token) {
         // Suspend: the requests already read finish (their replies wait in the queue),
         // the writer gives the queue back, and the connection waits for its client.
         let mut worker = worker;
@@ -655,6 +666,10 @@ async fn run(
         };
         if let Some((outbox, replay)) = given_back {
             writer.abort();
+            room.record(What::ConnectionLost {
+                connection_id: me.clone(),
+                cause,
+            });
             let suspended = Box::new(Suspended {
                 member: Member {
                     room,
@@ -665,6 +680,7 @@ async fn run(
                 replay,
                 heard,
                 token,
+                lost_at: std::time::Instant::now(),
             });
             match takeover {
                 Some(takeover) => {

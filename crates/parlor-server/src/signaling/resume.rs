@@ -81,6 +81,8 @@ pub struct Suspended {
     /// Client messages the server had on this connection.
     pub(super) heard: u64,
     pub(super) token: String,
+    /// When its socket was lost.
+    pub(super) lost_at: std::time::Instant,
 }
 
 /// A live connection's task is asked to suspend and hand its connection over.
