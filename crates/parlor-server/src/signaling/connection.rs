@@ -717,8 +717,10 @@ async fn write_events(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
     mut outbox: OutboxReader,
     mut replay: Replay,
-    mut stop: oneshot::Receiver<()>,
+    stop: oneshot::Receiver<()>,
 ) -> (ConnectionReason, OutboxReader, Replay) {
+    // Fused: once it resolved (a dropped sender: never asked), it stays pending.
+    let mut stop = futures_util::FutureExt::fuse(stop);
     let lost = ConnectionReason::NetworkDisconnected;
     let mut ping = interval(PING_INTERVAL);
     let reason = loop {
