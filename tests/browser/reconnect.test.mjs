@@ -58,6 +58,19 @@ async function framesGrow(page, streamId, by, timeout = 20000) {
   await waitInPage(page, async ({ id, target }) => ((await T.stats())[id]?.video?.framesDecoded ?? 0) > target, { id: streamId, target: before + by }, timeout);
 }
 
+/** Ann (here, subscribing) and a publisher on the host whose network will fail. */
+async function call() {
+  const sid = await createSession(env.server);
+  const url = `${env.pages.baseUrl}/test.html`;
+  const ann = await openPage(env.browser, url);
+  const away = await openPage(env.awayBrowser, url);
+  await join(ann, sid, { publish: false });
+  const a = await join(away, sid, {});
+  assert.ok(a.streamId, JSON.stringify(a));
+  await recordReconnects(away);
+  return { ann, away, a };
+}
+
 function recordReconnects(page) {
   return page.evaluate(() => {
     window.reconnects = [];
@@ -68,14 +81,7 @@ function recordReconnects(page) {
 }
 
 test('a publisher whose network drops for 5 s comes back without anyone seeing it leave', { skip: unavailable ?? false, timeout: 120000 }, async () => {
-  const sid = await createSession(env.server);
-  const url = `${env.pages.baseUrl}/test.html`;
-  const ann = await openPage(env.browser, url);
-  const away = await openPage(env.awayBrowser, url);
-  await join(ann, sid, { publish: false });
-  const a = await join(away, sid, {});
-  assert.ok(a.streamId, JSON.stringify(a));
-  await recordReconnects(away);
+  const { ann, away, a } = await call();
   await framesGrow(ann, a.streamId, 30);
   const ufragBefore = await publisherUfrag(away);
 
@@ -117,13 +123,7 @@ test('a publisher whose network drops for 5 s comes back without anyone seeing i
 });
 
 test('a connection that stays away past the grace period ends: networkDisconnected', { skip: unavailable ?? false, timeout: 120000 }, async () => {
-  const sid = await createSession(env.server);
-  const url = `${env.pages.baseUrl}/test.html`;
-  const ann = await openPage(env.browser, url);
-  const away = await openPage(env.awayBrowser, url);
-  await join(ann, sid, { publish: false });
-  const a = await join(away, sid, {});
-  await recordReconnects(away);
+  const { ann, away, a } = await call();
   await framesGrow(ann, a.streamId, 10);
 
   env.link.down();
