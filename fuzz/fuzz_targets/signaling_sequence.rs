@@ -170,6 +170,7 @@ fn reply_id(reply: &ServerMessage) -> Option<&str> {
         | ServerMessage::Pong { id }
         | ServerMessage::Published { id, .. }
         | ServerMessage::Subscribed { id, .. }
+        | ServerMessage::IceRestarted { id, .. }
         | ServerMessage::Error { id, .. } => id.as_deref(),
         other => panic!("a request was answered with {other:?}"),
     }
