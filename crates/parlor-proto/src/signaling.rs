@@ -10,6 +10,15 @@ use serde::{Deserialize, Serialize};
 use crate::Role;
 use crate::limits::{MAX_SIGNAL_DATA_BYTES, MAX_SIGNAL_TYPE_CHARS};
 
+mod p2p;
+mod stats;
+
+pub use p2p::{
+    MAX_P2P_CANDIDATE_BYTES, MAX_P2P_MID_BYTES, MAX_P2P_SDP_BYTES, P2pCandidate, P2pKind,
+    validate_p2p,
+};
+pub use stats::{CandidateType, Media, QualityLimitation, StatsReport, TransportProtocol};
+
 /// The protocol version this crate speaks.
 pub const VERSION: u32 = 1;
 /// Largest client message accepted, in bytes (a signal's data plus an SDP offer fit).
@@ -236,190 +245,6 @@ pub enum ClientMessage {
 
 /// Most reports in one `stats` message.
 pub const MAX_STATS_REPORTS: usize = 32;
-
-/// Largest SDP of a `p2pSignal` offer or answer, in bytes.
-pub const MAX_P2P_SDP_BYTES: usize = 32 * 1024;
-/// Longest ICE candidate line of a `p2pSignal`, in bytes.
-pub const MAX_P2P_CANDIDATE_BYTES: usize = 1024;
-/// Longest `sdpMid` of a `p2pSignal` candidate, in bytes.
-pub const MAX_P2P_MID_BYTES: usize = 64;
-
-/// What a `p2pSignal` carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum P2pKind {
-    /// The subscriber's SDP offer (receive-only).
-    Offer,
-    /// The publisher's SDP answer.
-    Answer,
-    /// A trickled ICE candidate, either way.
-    Candidate,
-}
-
-/// An ICE candidate, as WebRTC's `RTCIceCandidateInit`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct P2pCandidate {
-    pub candidate: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sdp_mid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sdp_m_line_index: Option<u16>,
-}
-
-/// Checks a `p2pSignal`'s payload: an offer or answer has an SDP and no candidate, a
-/// candidate a candidate and no SDP, each within its size limit.
-pub fn validate_p2p(
-    kind: P2pKind,
-    sdp: Option<&str>,
-    candidate: Option<&P2pCandidate>,
-) -> Result<(), ProtocolError> {
-    let bad = |m: String| Err(ProtocolError::new(ErrorCode::BadRequest, m));
-    let big = |m: String| Err(ProtocolError::new(ErrorCode::LimitExceeded, m));
-    match (kind, sdp, candidate) {
-        (P2pKind::Offer | P2pKind::Answer, Some(sdp), None) => {
-            if sdp.is_empty() {
-                return bad("p2pSignal: the sdp is empty".into());
-            }
-            if sdp.len() > MAX_P2P_SDP_BYTES {
-                return big(format!(
-                    "p2pSignal: the sdp is {} bytes; the limit is {MAX_P2P_SDP_BYTES}",
-                    sdp.len()
-                ));
-            }
-            Ok(())
-        }
-        (P2pKind::Candidate, None, Some(c)) => {
-            if c.candidate.len() > MAX_P2P_CANDIDATE_BYTES {
-                return big(format!(
-                    "p2pSignal: the candidate is {} bytes; the limit is {MAX_P2P_CANDIDATE_BYTES}",
-                    c.candidate.len()
-                ));
-            }
-            if c.sdp_mid
-                .as_ref()
-                .is_some_and(|m| m.len() > MAX_P2P_MID_BYTES)
-            {
-                return big(format!(
-                    "p2pSignal: sdpMid is longer than {MAX_P2P_MID_BYTES} bytes"
-                ));
-            }
-            Ok(())
-        }
-        (P2pKind::Candidate, _, _) => {
-            bad("p2pSignal: a candidate carries a candidate and no sdp".into())
-        }
-        _ => bad("p2pSignal: an offer or answer carries an sdp and no candidate".into()),
-    }
-}
-
-/// Kind of media.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Media {
-    #[default]
-    Audio,
-    Video,
-}
-
-/// Why a sender lowers its quality (W3C `qualityLimitationReason`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum QualityLimitation {
-    None,
-    Cpu,
-    Bandwidth,
-    Other,
-}
-
-/// ICE candidate type of the client's side of the selected pair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CandidateType {
-    Host,
-    Srflx,
-    Prflx,
-    Relay,
-}
-
-/// One kind of media of one of the client's streams (`streamId`: what it sends) or
-/// subscriptions (`subscriptionId`: what it receives), over the time since its previous
-/// report. Every measure is optional: a client sends what its platform knows.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct StatsReport {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscription_id: Option<String>,
-    /// `audio` (the default) or `video`.
-    #[serde(default)]
-    pub media: Media,
-    /// Frames a second sent or decoded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fps: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub width: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub height: Option<u32>,
-    /// Video freezes (W3C `freezeCount`) since the previous report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub freezes: Option<u32>,
-    /// Time spent frozen since the previous report, in milliseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub freeze_ms: Option<u32>,
-    /// Fraction of audio samples concealed since the previous report, 0–1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub concealed: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quality_limitation: Option<QualityLimitation>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub candidate_type: Option<CandidateType>,
-    /// `udp` or `tcp`: the transport of the selected candidate pair.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub protocol: Option<TransportProtocol>,
-    /// Round-trip time to the media server in milliseconds, as the client measures it
-    /// (a sender from the server's receiver reports; otherwise its ICE checks).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rtt_ms: Option<f64>,
-}
-
-/// Transport of an ICE candidate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TransportProtocol {
-    Udp,
-    Tcp,
-}
-
-impl StatsReport {
-    /// Checks the report's numbers: finite and within what a real client measures.
-    pub fn validate(&self) -> Result<(), ProtocolError> {
-        let bad = |what: &str| {
-            Err(ProtocolError::new(
-                ErrorCode::BadRequest,
-                format!("stats: {what}"),
-            ))
-        };
-        match (&self.stream_id, &self.subscription_id) {
-            (Some(_), None) | (None, Some(_)) => {}
-            _ => return bad("a report names either a streamId or a subscriptionId"),
-        }
-        if self.fps.is_some_and(|f| !(0.0..=1000.0).contains(&f)) {
-            return bad("fps must be between 0 and 1000");
-        }
-        if self.rtt_ms.is_some_and(|r| !(0.0..=60_000.0).contains(&r)) {
-            return bad("rttMs must be between 0 and 60000");
-        }
-        if self.concealed.is_some_and(|c| !(0.0..=1.0).contains(&c)) {
-            return bad("concealed must be a fraction between 0 and 1");
-        }
-        if self.width.is_some_and(|w| w > 16384) || self.height.is_some_and(|h| h > 16384) {
-            return bad("width and height must be at most 16384");
-        }
-        Ok(())
-    }
-}
 
 fn default_version() -> u32 {
     VERSION
