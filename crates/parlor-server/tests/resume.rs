@@ -199,8 +199,11 @@ async fn a_lost_socket_is_resumed_with_what_it_missed() {
     assert_eq!(events[0]["connectionId"], ann_id.as_str());
     assert_eq!(events[0]["reason"], "socketError");
     assert_eq!(events[1]["kind"], "connectionResumed");
-    // (Bob's signals were still queued, never written to the lost socket: none was resent.)
-    assert_eq!(events[1]["detail"]["resent"], 0, "{:?}", events[1]);
+    // Bob's signals were either still queued or written to the lost socket before the
+    // server noticed it (then resent from the replay): at most both were resent, and the
+    // client got each exactly once either way (above).
+    let resent = events[1]["detail"]["resent"].as_u64().expect("a count");
+    assert!(resent <= 2, "{:?}", events[1]);
     assert_eq!(events[1]["detail"]["heard"], 1);
     assert!(events[1]["detail"]["awayMs"].as_u64().is_some());
     // Leaving now is a clean leave.
