@@ -638,33 +638,24 @@ impl Config {
         )?
         .unwrap_or(DEFAULT_QUALITY_RETENTION)
         .min(history_retention);
-        let quality_interval = match args.quality_interval.or(file.quality_interval) {
-            None => Some(DEFAULT_QUALITY_INTERVAL),
-            Some(v) if v.trim() == "off" => None,
-            Some(v) => Some(
-                parse_duration(&v)
-                    .filter(|d| d.as_secs() <= 3600)
-                    .ok_or(ConfigError::BadDuration("--quality-interval", v))?,
-            ),
-        };
-        let speaker_interval = match args.speaker_interval.or(file.speaker_interval) {
-            None => Some(DEFAULT_SPEAKER_INTERVAL),
-            Some(v) if v.trim() == "off" => None,
-            Some(v) => Some(
-                parse_short_duration(&v)
-                    .filter(|d| (50..=10_000).contains(&d.as_millis()))
-                    .ok_or(ConfigError::BadDuration("--speaker-interval", v))?,
-            ),
-        };
-        let reconnect_grace = match args.reconnect_grace.or(file.reconnect_grace) {
-            None => Some(DEFAULT_RECONNECT_GRACE),
-            Some(v) if v.trim() == "off" => None,
-            Some(v) => Some(
-                parse_duration(&v)
-                    .filter(|d| (1..=600).contains(&d.as_secs()))
-                    .ok_or(ConfigError::BadDuration("--reconnect-grace", v))?,
-            ),
-        };
+        let quality_interval = interval_or_off(
+            args.quality_interval.or(file.quality_interval),
+            "--quality-interval",
+            DEFAULT_QUALITY_INTERVAL,
+            |v| parse_duration(v).filter(|d| d.as_secs() <= 3600),
+        )?;
+        let speaker_interval = interval_or_off(
+            args.speaker_interval.or(file.speaker_interval),
+            "--speaker-interval",
+            DEFAULT_SPEAKER_INTERVAL,
+            |v| parse_short_duration(v).filter(|d| (50..=10_000).contains(&d.as_millis())),
+        )?;
+        let reconnect_grace = interval_or_off(
+            args.reconnect_grace.or(file.reconnect_grace),
+            "--reconnect-grace",
+            DEFAULT_RECONNECT_GRACE,
+            |v| parse_duration(v).filter(|d| (1..=600).contains(&d.as_secs())),
+        )?;
         let tls = match (
             args.tls_cert.or(file.tls_cert),
             args.tls_key.or(file.tls_key),
@@ -718,38 +709,6 @@ impl Config {
     }
 }
 
-/// A duration setting: whole seconds (`90`) or a number with a unit (`90s`, `15m`, `72h`,
-/// `3d`); `None` for anything else, zero, or more than ten years.
-pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
-    let text = text.trim();
-    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let n: u64 = digits.parse().ok()?;
-    let secs = n.checked_mul(match unit.trim() {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return None,
-    })?;
-    (1..=10 * 365 * 86_400)
-        .contains(&secs)
-        .then(|| std::time::Duration::from_secs(secs))
-}
-
-/// A duration in milliseconds (`250ms`) or as [`parse_duration`] reads it.
-pub fn parse_short_duration(text: &str) -> Option<std::time::Duration> {
-    match text.trim().strip_suffix("ms") {
-        Some(ms) if !ms.is_empty() && ms.bytes().all(|b| b.is_ascii_digit()) => {
-            ms.parse().ok().map(std::time::Duration::from_millis)
-        }
-        Some(_) => None,
-        None => parse_duration(text),
-    }
-}
-
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.into(), e))?;
     toml::from_str(&text).map_err(|e| ConfigError::Parse(path.into(), e))
@@ -796,6 +755,11 @@ fn weakness(secret: &str) -> Option<&'static str> {
     }
     None
 }
+
+mod durations;
+
+use durations::interval_or_off;
+pub use durations::{parse_duration, parse_short_duration};
 
 #[cfg(test)]
 mod tests;
