@@ -79,8 +79,14 @@ impl Raw {
     }
 }
 
-/// Connects with `reconnect: true`; returns the client, its connection ID and credential.
-async fn connect_resumable(server: &Server, sid: &str, token: &str) -> (Raw, String, String) {
+/// Connects with `reconnect: true` to a server whose grace is `grace_ms`; returns the
+/// client, its connection ID and credential.
+async fn connect_resumable(
+    server: &Server,
+    sid: &str,
+    token: &str,
+    grace_ms: u64,
+) -> (Raw, String, String) {
     let mut raw = Raw::open(
         server,
         json!({"type": "connect", "version": 1, "sessionId": sid, "token": token, "reconnect": true}),
@@ -89,7 +95,7 @@ async fn connect_resumable(server: &Server, sid: &str, token: &str) -> (Raw, Str
     let connected = raw.next().await;
     assert_eq!(connected["type"], "connected", "{connected}");
     let resume = &connected["resume"];
-    assert_eq!(resume["graceMs"], 10_000, "{connected}");
+    assert_eq!(resume["graceMs"], grace_ms, "{connected}");
     let credential = resume["token"].as_str().expect("a credential").to_owned();
     let id = connected["connection"]["connectionId"]
         .as_str()
@@ -138,7 +144,7 @@ async fn a_lost_socket_is_resumed_with_what_it_missed() {
     let (sid, tokens) = server
         .session_with_tokens(&[Role::Publisher, Role::Publisher])
         .await;
-    let (mut ann, ann_id, credential) = connect_resumable(&server, &sid, &tokens[0]).await;
+    let (mut ann, ann_id, credential) = connect_resumable(&server, &sid, &tokens[0], 10_000).await;
     let (bob, mut bob_events) = server.connect(&sid, &tokens[1]).await;
     ann.until("connectionCreated").await;
     // Ann says something (one message after connect) and hears its reply.
@@ -220,7 +226,7 @@ async fn a_socket_the_server_still_thinks_alive_is_taken_over() {
     let (sid, tokens) = server
         .session_with_tokens(&[Role::Publisher, Role::Publisher])
         .await;
-    let (mut old, ann_id, credential) = connect_resumable(&server, &sid, &tokens[0]).await;
+    let (mut old, ann_id, credential) = connect_resumable(&server, &sid, &tokens[0], 10_000).await;
     let (bob, mut bob_events) = server.connect(&sid, &tokens[1]).await;
     old.until("connectionCreated").await;
     // The client gave up on its socket first (its own watchdog): it resumes on a new one
@@ -253,18 +259,7 @@ async fn resumes_are_refused_without_the_credential_and_after_the_grace() {
         .session_with_tokens(&[Role::Publisher, Role::Publisher, Role::Publisher])
         .await;
     let (_bob, mut bob_events) = server.connect(&sid, &tokens[1]).await;
-    let mut ann = Raw::open(
-        &server,
-        json!({"type": "connect", "version": 1, "sessionId": sid, "token": tokens[0], "reconnect": true}),
-    )
-    .await;
-    let connected = ann.next().await;
-    assert_eq!(connected["resume"]["graceMs"], 2000);
-    let ann_id = connected["connection"]["connectionId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let credential = connected["resume"]["token"].as_str().unwrap().to_owned();
+    let (ann, ann_id, credential) = connect_resumable(&server, &sid, &tokens[0], 2000).await;
     let received = ann.received;
     drop(ann);
 
@@ -300,17 +295,7 @@ async fn resumes_are_refused_without_the_credential_and_after_the_grace() {
     );
 
     // A connection that is not resumed within the grace ends as a lost one did.
-    let (carl, carl_id, _) = {
-        let mut raw = Raw::open(
-            server,
-            json!({"type": "connect", "version": 1, "sessionId": sid, "token": tokens[2], "reconnect": true}),
-        )
-        .await;
-        let c = raw.next().await;
-        let id = c["connection"]["connectionId"].as_str().unwrap().to_owned();
-        let token = c["resume"]["token"].as_str().unwrap().to_owned();
-        (raw, id, token)
-    };
+    let (carl, carl_id, _) = connect_resumable(server, &sid, &tokens[2], 2000).await;
     let lost_at = Instant::now();
     drop(carl);
     assert_eq!(
