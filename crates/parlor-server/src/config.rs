@@ -447,6 +447,8 @@ pub enum ConfigError {
          (e.g. 90m, 72h), at least 1 s"
     )]
     BadDuration(&'static str, String),
+    #[error("invalid {0} '{1}': give {2}, or off")]
+    BadInterval(&'static str, String, &'static str),
     #[error(transparent)]
     Turn(#[from] TurnConfigError),
     #[error(
@@ -641,18 +643,21 @@ impl Config {
         let quality_interval = interval_or_off(
             args.quality_interval.or(file.quality_interval),
             "--quality-interval",
+            "a duration of 1 s to 1 h (e.g. 5s, 2m)",
             DEFAULT_QUALITY_INTERVAL,
             |v| parse_duration(v).filter(|d| d.as_secs() <= 3600),
         )?;
         let speaker_interval = interval_or_off(
             args.speaker_interval.or(file.speaker_interval),
             "--speaker-interval",
+            "a duration of 50 ms to 10 s (e.g. 250ms, 1s)",
             DEFAULT_SPEAKER_INTERVAL,
             |v| parse_short_duration(v).filter(|d| (50..=10_000).contains(&d.as_millis())),
         )?;
         let reconnect_grace = interval_or_off(
             args.reconnect_grace.or(file.reconnect_grace),
             "--reconnect-grace",
+            "a duration of 1 s to 10 m (e.g. 20s, 2m)",
             DEFAULT_RECONNECT_GRACE,
             |v| parse_duration(v).filter(|d| (1..=600).contains(&d.as_secs())),
         )?;

@@ -37,16 +37,20 @@ pub fn parse_short_duration(text: &str) -> Option<Duration> {
 }
 
 /// An interval setting that can be `off`: `None` given → `default`; `off` → `None`; else
-/// what `parse` accepts, or [`ConfigError::BadDuration`] naming `flag`.
+/// what `parse` accepts, or [`ConfigError::BadInterval`] naming `flag` and saying what is
+/// `allowed`.
 pub(super) fn interval_or_off(
     value: Option<String>,
     flag: &'static str,
+    allowed: &'static str,
     default: Duration,
     parse: impl Fn(&str) -> Option<Duration>,
 ) -> Result<Option<Duration>, ConfigError> {
     match value {
         None => Ok(Some(default)),
         Some(v) if v.trim() == "off" => Ok(None),
-        Some(v) => parse(&v).map(Some).ok_or(ConfigError::BadDuration(flag, v)),
+        Some(v) => parse(&v)
+            .map(Some)
+            .ok_or(ConfigError::BadInterval(flag, v, allowed)),
     }
 }

@@ -351,7 +351,13 @@ fn the_speaker_interval_takes_milliseconds_or_off() {
     assert_eq!(with("off").unwrap().speaker_interval, None);
     for bad in ["10ms", "1m", "ms", "-5ms", "fast"] {
         match with(bad) {
-            Err(ConfigError::BadDuration("--speaker-interval", v)) => assert_eq!(v, bad),
+            Err(e @ ConfigError::BadInterval("--speaker-interval", ..)) => {
+                assert!(e.to_string().contains("50 ms to 10 s"), "{e}");
+                let ConfigError::BadInterval(_, v, _) = e else {
+                    unreachable!()
+                };
+                assert_eq!(v, bad)
+            }
             other => panic!("{bad}: {other:?}"),
         }
     }
@@ -374,7 +380,13 @@ fn the_reconnect_grace_takes_a_duration_or_off() {
     assert_eq!(with("off").unwrap().reconnect_grace, None);
     for bad in ["0", "11m", "soon", ""] {
         match with(bad) {
-            Err(ConfigError::BadDuration("--reconnect-grace", v)) => assert_eq!(v, bad),
+            Err(e @ ConfigError::BadInterval("--reconnect-grace", ..)) => {
+                assert!(e.to_string().contains("1 s to 10 m"), "{e}");
+                let ConfigError::BadInterval(_, v, _) = e else {
+                    unreachable!()
+                };
+                assert_eq!(v, bad)
+            }
             other => panic!("{bad}: {other:?}"),
         }
     }
