@@ -64,6 +64,12 @@ function makeHost(name, net, setup) {
     run('ip', ['netns', 'add', ns]);
     run('ip', ['link', 'add', outer, 'type', 'veth', 'peer', 'name', inner]);
     run('ip', ['link', 'set', inner, 'netns', ns]);
+    // No IPv6 link-local addresses on the pair: one finishes duplicate address detection a
+    // second or so after the link comes up, and Chromium takes that for a network change
+    // and fails the page loads in flight with ERR_NETWORK_CHANGED (seen in CI: the SDK's
+    // script never loaded).
+    run('ip', ['link', 'set', outer, 'addrgenmode', 'none']);
+    inNs('ip', ['link', 'set', inner, 'addrgenmode', 'none']);
     run('ip', ['addr', 'add', `${hostIp}/30`, 'dev', outer]);
     run('ip', ['link', 'set', outer, 'up']);
     inNs('ip', ['link', 'set', 'lo', 'up']);
