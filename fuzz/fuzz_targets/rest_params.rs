@@ -144,6 +144,7 @@ async fn restore(f: &Fixture, live: &mut Live) {
             has_video: true,
             video_type: VideoType::default(),
             video_dimensions: None,
+            simulcast: Vec::new(),
             sdp: PUBLISH_OFFER.into(),
         };
         if let ServerMessage::Published { stream_id, .. } = f.h.request(member, publish).await {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng as _;
 use str0m::change::{SdpAnswer, SdpPendingOffer};
-use str0m::media::Mid;
+use str0m::media::{Mid, Rid};
 use str0m::net::Receive;
 use str0m::rtp::{RtpWrite, SeqNo};
 use str0m::{Event, Input, Output, Rtc};
@@ -51,6 +51,8 @@ pub enum PeerCommand {
         payload: Arc<[u8]>,
         /// The RFC 6464 audio level to send with an audio packet, in dB below full scale.
         audio_level: Option<u8>,
+        /// The simulcast layer's RTP stream id (`None` without simulcast).
+        rid: Option<Rid>,
     },
 }
 
@@ -212,6 +214,20 @@ impl PeerOffer {
         kinds: &[MediaKind],
         direction: Direction,
     ) -> Result<PeerOffer, ClientError> {
+        Self::with_layers(ip, transport, ice_servers, rtp_mode, kinds, direction, &[]).await
+    }
+
+    /// [`PeerOffer::with_transport`], its video sent in simulcast layers named by
+    /// `video_rids` (lowest first; none or one: no simulcast).
+    pub async fn with_layers(
+        ip: IpAddr,
+        transport: MediaTransport,
+        ice_servers: &[parlor_proto::signaling::IceServer],
+        rtp_mode: bool,
+        kinds: &[MediaKind],
+        direction: Direction,
+        video_rids: &[&str],
+    ) -> Result<PeerOffer, ClientError> {
         let (net, candidates) = Net::bind(ip, transport, ice_servers).await?;
         // Publishers and frame-mode subscribers report what they measure.
         let mut rtc = new_rtc(rtp_mode, !rtp_mode || direction == Direction::SendOnly);
@@ -219,9 +235,19 @@ impl PeerOffer {
             rtc.add_local_candidate(candidate);
         }
         let mut api = rtc.sdp_api();
+        let simulcast = (video_rids.len() > 1).then(|| {
+            let mut s = str0m::media::Simulcast::new();
+            for rid in video_rids {
+                s.add_send_layer(str0m::media::SimulcastLayer::new(rid));
+            }
+            s
+        });
         let mids = kinds
             .iter()
-            .map(|&kind| (api.add_media(kind, direction, None, None, None), kind))
+            .map(|&kind| {
+                let layers = simulcast.clone().filter(|_| kind == MediaKind::Video);
+                (api.add_media(kind, direction, None, None, layers), kind)
+            })
             .collect();
         let (offer, pending) = api
             .apply()
@@ -441,8 +467,8 @@ async fn run(
         let deadline = deadline.min(Instant::now() + Duration::from_secs(1));
         tokio::select! {
             cmd = commands.recv() => match cmd {
-                Some(PeerCommand::Rtp { mid, pt, seq, time, marker, nackable, payload, audio_level }) => {
-                    if let Some(tx) = rtc.direct_api().stream_tx_by_mid(mid, None) {
+                Some(PeerCommand::Rtp { mid, pt, seq, time, marker, nackable, payload, audio_level, rid }) => {
+                    if let Some(tx) = rtc.direct_api().stream_tx_by_mid(mid, rid) {
                         let mut ext_vals = str0m::rtp::ExtensionValues::default();
                         if let Some(dbov) = audio_level {
                             // str0m carries the level negated, as WebRTC does.

@@ -3,9 +3,11 @@
 use std::time::Duration;
 
 use parlor_media::vp8::Vp8Packetizer;
-use parlor_proto::signaling::{ClientMessage, ServerMessage, VideoDimensions, VideoType};
+use parlor_proto::signaling::{
+    ClientMessage, ServerMessage, SimulcastLayer, VideoDimensions, VideoType,
+};
 use rand::Rng as _;
-use str0m::media::{Direction, MediaKind, Mid, Pt};
+use str0m::media::{Direction, MediaKind, Mid, Pt, Rid};
 use tokio::sync::mpsc;
 
 use crate::peer::{Peer, PeerCommand, PeerEvent, PeerOffer, random_seq};
@@ -25,6 +27,19 @@ pub struct PublishOptions {
     /// First RTP sequence number of the video (random below 2^15 by default). Tests use
     /// values near 65,535 to exercise the wrap.
     pub initial_video_seq: Option<u64>,
+    /// Simulcast layers, lowest first (two or three; none: one layer). Each is its own RTP
+    /// stream, fed with [`PeerSender::send_video_layer`]; the sizes are what subscribers'
+    /// preferences are matched against.
+    pub simulcast: Vec<SimulcastLayer>,
+}
+
+/// The rids of `n` simulcast layers, lowest first (as the web SDK names them).
+fn layer_rids(n: usize) -> &'static [&'static str] {
+    match n {
+        0 | 1 => &[],
+        2 => &["h", "f"],
+        _ => &["q", "h", "f"],
+    }
 }
 
 impl Default for PublishOptions {
@@ -36,6 +51,7 @@ impl Default for PublishOptions {
             video_type: VideoType::Camera,
             video_dimensions: None,
             initial_video_seq: None,
+            simulcast: Vec::new(),
         }
     }
 }
@@ -46,12 +62,21 @@ struct Track {
     seq: u64,
 }
 
+/// A simulcast layer's own RTP stream: its rid, numbering and VP8 picture IDs.
+struct LayerTrack {
+    rid: Rid,
+    seq: u64,
+    packetizer: Vp8Packetizer,
+}
+
 /// Writes encoded media into a peer as RTP (VP8 packetized; Opus one packet each).
 pub struct PeerSender {
     cmd: mpsc::UnboundedSender<PeerCommand>,
     video: Option<Track>,
     audio: Option<Track>,
     packetizer: Vp8Packetizer,
+    /// Simulcast: each layer's stream (empty: one layer, on `video`).
+    layers: Vec<LayerTrack>,
     measures: std::sync::Arc<crate::peer::MediaMeasures>,
 }
 
@@ -59,6 +84,11 @@ impl PeerSender {
     /// A sender on the m-lines `peer` offered. Video starts at `initial_video_seq`
     /// (random below 2^15 by default).
     pub fn new(peer: &Peer, initial_video_seq: Option<u64>) -> PeerSender {
+        Self::with_layers(peer, initial_video_seq, 0)
+    }
+
+    /// A sender of `layers` simulcast layers (as offered with [`PeerOffer::with_layers`]).
+    pub fn with_layers(peer: &Peer, initial_video_seq: Option<u64>, layers: usize) -> PeerSender {
         let track = |kind: MediaKind, seq: u64| {
             peer.pts
                 .iter()
@@ -73,6 +103,14 @@ impl PeerSender {
             ),
             audio: track(MediaKind::Audio, random_seq()),
             packetizer: Vp8Packetizer::new(rand::rng().random()),
+            layers: layer_rids(layers)
+                .iter()
+                .map(|rid| LayerTrack {
+                    rid: Rid::from(*rid),
+                    seq: random_seq(),
+                    packetizer: Vp8Packetizer::new(rand::rng().random()),
+                })
+                .collect(),
             measures: peer.measures.clone(),
         }
     }
@@ -80,6 +118,11 @@ impl PeerSender {
     /// Whether its peer connection is gone (the publisher left): nothing sent arrives.
     pub fn is_closed(&self) -> bool {
         self.cmd.is_closed()
+    }
+
+    /// Its simulcast layers (0: one layer, sent with [`PeerSender::send_video`]).
+    pub fn layers(&self) -> usize {
+        self.layers.len()
     }
 
     /// Whether video / audio were negotiated.
@@ -90,14 +133,51 @@ impl PeerSender {
         }
     }
 
-    /// Sends one VP8 frame with RTP time `rtp_time` (90 kHz).
+    /// Sends one VP8 frame with RTP time `rtp_time` (90 kHz); of a simulcast stream, on
+    /// its top layer.
     pub fn send_video(&mut self, frame: &[u8], rtp_time: u32) -> Result<(), ClientError> {
+        match self.layers.len() {
+            0 => self.send_video_on(None, frame, rtp_time),
+            n => self.send_video_on(Some(n - 1), frame, rtp_time),
+        }
+    }
+
+    /// Sends one VP8 frame on simulcast layer `layer` (0 the lowest), with that layer's
+    /// RTP time `rtp_time` (90 kHz). Each layer has its own sequence numbers and picture
+    /// IDs, as a browser's encoders do.
+    pub fn send_video_layer(
+        &mut self,
+        layer: usize,
+        frame: &[u8],
+        rtp_time: u32,
+    ) -> Result<(), ClientError> {
+        if layer >= self.layers.len() {
+            return Err(ClientError::Media(format!(
+                "this stream has {} simulcast layers; there is no layer {layer}",
+                self.layers.len()
+            )));
+        }
+        self.send_video_on(Some(layer), frame, rtp_time)
+    }
+
+    fn send_video_on(
+        &mut self,
+        layer: Option<usize>,
+        frame: &[u8],
+        rtp_time: u32,
+    ) -> Result<(), ClientError> {
         let track = self
             .video
             .as_mut()
             .ok_or_else(|| ClientError::Media("this stream has no video".into()))?;
-        let packets = self
-            .packetizer
+        let (packetizer, seq, rid) = match layer {
+            Some(l) => {
+                let t = &mut self.layers[l];
+                (&mut t.packetizer, &mut t.seq, Some(t.rid))
+            }
+            None => (&mut self.packetizer, &mut track.seq, None),
+        };
+        let packets = packetizer
             .packetize(frame, MAX_PAYLOAD)
             .map_err(|e| ClientError::Media(e.to_string()))?;
         for p in packets {
@@ -107,17 +187,20 @@ impl PeerSender {
                 .send(PeerCommand::Rtp {
                     mid: track.mid,
                     pt: track.pt,
-                    seq: track.seq,
+                    seq: *seq,
                     time: rtp_time,
                     marker: p.last,
                     nackable: true,
                     payload: payload.into(),
                     audio_level: None,
+                    rid,
                 })
                 .map_err(|_| ClientError::Closed)?;
-            track.seq += 1;
+            *seq += 1;
         }
-        self.measures.video_frame(frame);
+        if layer.is_none_or(|l| l + 1 == self.layers.len()) {
+            self.measures.video_frame(frame);
+        }
         Ok(())
     }
 
@@ -149,6 +232,7 @@ impl PeerSender {
                 nackable: false,
                 payload: packet.into(),
                 audio_level: level_dbov,
+                rid: None,
             })
             .map_err(|_| ClientError::Closed)?;
         track.seq += 1;
@@ -187,13 +271,22 @@ impl Publisher {
         if o.has_video {
             kinds.push(MediaKind::Video);
         }
-        let peer = PeerOffer::with_transport(
+        if o.simulcast.len() > parlor_proto::signaling::MAX_SIMULCAST_LAYERS {
+            return Err(ClientError::Media(format!(
+                "{} simulcast layers; the most is {}",
+                o.simulcast.len(),
+                parlor_proto::signaling::MAX_SIMULCAST_LAYERS
+            )));
+        }
+        let rids = layer_rids(o.simulcast.len());
+        let peer = PeerOffer::with_layers(
             session.media_ip(),
             session.media_transport(),
             &session.info().ice_servers,
             true,
             &kinds,
             Direction::SendOnly,
+            rids,
         )
         .await?;
         let offer = peer.offer.clone();
@@ -205,6 +298,11 @@ impl Publisher {
                 has_video: o.has_video,
                 video_type: o.video_type,
                 video_dimensions: o.video_dimensions,
+                simulcast: if rids.is_empty() {
+                    Vec::new()
+                } else {
+                    o.simulcast.clone()
+                },
                 sdp: offer,
             })
             .await?;
@@ -214,7 +312,7 @@ impl Publisher {
             )));
         };
         let peer = peer.start(&sdp, 0.0, Some(session.closed_signal()))?;
-        let sender = PeerSender::new(&peer, o.initial_video_seq);
+        let sender = PeerSender::with_layers(&peer, o.initial_video_seq, rids.len());
         session.report_measures(
             crate::session::Measured::Stream(stream_id.clone()),
             &peer.measures,
@@ -283,9 +381,20 @@ impl Publisher {
         Ok(self.keyframe_requests)
     }
 
-    /// Sends one VP8 frame with RTP time `rtp_time` (90 kHz).
+    /// Sends one VP8 frame with RTP time `rtp_time` (90 kHz); of a simulcast stream, on
+    /// its top layer.
     pub fn send_video(&mut self, frame: &[u8], rtp_time: u32) -> Result<(), ClientError> {
         self.sender.send_video(frame, rtp_time)
+    }
+
+    /// Sends one VP8 frame on simulcast layer `layer` ([`PeerSender::send_video_layer`]).
+    pub fn send_video_layer(
+        &mut self,
+        layer: usize,
+        frame: &[u8],
+        rtp_time: u32,
+    ) -> Result<(), ClientError> {
+        self.sender.send_video_layer(layer, frame, rtp_time)
     }
 
     /// Sends one Opus packet with RTP time `rtp_time` (48 kHz).

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use parlor_proto::signaling::{ClientMessage, ServerMessage};
+use parlor_proto::signaling::{ClientMessage, ServerMessage, VideoDimensions};
 use str0m::media::{Direction, MediaKind};
 
 use crate::peer::{MediaFrame, Peer, PeerEvent, PeerOffer, ReceiveStats};
@@ -172,6 +172,30 @@ impl Subscriber {
                 subscription_id,
                 audio,
                 video,
+                preferred_resolution: None,
+                preferred_frame_rate: None,
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// Sets the resolution and frame rate it would like (OpenTok's
+    /// `setPreferredResolution` / `setPreferredFrameRate`; `None` clears one): of a
+    /// simulcast stream, it gets the smallest layer that covers them.
+    pub async fn set_preferences(
+        &self,
+        resolution: Option<VideoDimensions>,
+        frame_rate: Option<f64>,
+    ) -> Result<(), ClientError> {
+        let subscription_id = self.subscription_id.clone();
+        self.session
+            .request(|id| ClientMessage::SetSubscription {
+                id,
+                subscription_id,
+                audio: None,
+                video: None,
+                preferred_resolution: Some(resolution),
+                preferred_frame_rate: Some(frame_rate),
             })
             .await
             .map(|_| ())

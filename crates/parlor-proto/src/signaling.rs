@@ -125,6 +125,11 @@ pub enum ClientMessage {
         #[serde(default)]
         video_type: VideoType,
         video_dimensions: Option<VideoDimensions>,
+        /// The video's simulcast layers, lowest first, as its offer's `a=simulcast` lists
+        /// their rids (at most [`MAX_SIMULCAST_LAYERS`]); empty for one layer. Subscribers'
+        /// preferred resolution and frame rate are matched against them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        simulcast: Vec<SimulcastLayer>,
         /// The SDP offer; empty in a relayed session, whose media goes peer to peer
         /// ([`ClientMessage::P2pSignal`]).
         sdp: String,
@@ -152,13 +157,27 @@ pub enum ClientMessage {
         /// The SDP offer; empty in a relayed session.
         sdp: String,
     },
-    /// Change what a subscription receives (subscribeToAudio / subscribeToVideo).
+    /// Change what a subscription receives (subscribeToAudio / subscribeToVideo, and
+    /// setPreferredResolution / setPreferredFrameRate: the simulcast layer it gets). A
+    /// preference absent is unchanged; `null` clears it.
     #[serde(rename_all = "camelCase")]
     SetSubscription {
         id: Option<String>,
         subscription_id: String,
         audio: Option<bool>,
         video: Option<bool>,
+        #[serde(
+            default,
+            deserialize_with = "present",
+            skip_serializing_if = "Option::is_none"
+        )]
+        preferred_resolution: Option<Option<VideoDimensions>>,
+        #[serde(
+            default,
+            deserialize_with = "present",
+            skip_serializing_if = "Option::is_none"
+        )]
+        preferred_frame_rate: Option<Option<f64>>,
     },
     /// End a subscription.
     #[serde(rename_all = "camelCase")]
@@ -252,6 +271,30 @@ fn default_version() -> u32 {
 
 fn yes() -> bool {
     true
+}
+
+/// A field that is present, `null` or not: `Some(None)` for `null` (absent is `None`, by
+/// `#[serde(default)]`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Most simulcast layers a stream may have.
+pub const MAX_SIMULCAST_LAYERS: usize = 3;
+
+/// One simulcast layer of a published video.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SimulcastLayer {
+    pub width: u32,
+    pub height: u32,
+    /// The most frames a second it carries, if the publisher caps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_frame_rate: Option<f64>,
 }
 
 impl ClientMessage {
@@ -564,6 +607,15 @@ pub enum ServerMessage {
     Speakers {
         speaking: Vec<String>,
         dominant: Option<String>,
+    },
+    /// The simulcast layers a publisher's stream needs to send: its lowest `layers` (the
+    /// highest any subscriber may take; all while the stream is recorded). It may pause
+    /// the others until told otherwise; sent for streams published with more than one
+    /// layer, when the number changes.
+    #[serde(rename_all = "camelCase")]
+    LayersNeeded {
+        stream_id: String,
+        layers: u8,
     },
     /// Reply to `publish`: the SDP answer. `streamCreated` follows once media flows.
     #[serde(rename_all = "camelCase")]

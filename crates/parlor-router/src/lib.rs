@@ -32,6 +32,7 @@ pub mod ice_tcp;
 pub mod outbox;
 pub mod quality;
 mod sdp;
+pub mod simulcast;
 pub mod speakers;
 pub mod srtp;
 mod stun;
@@ -129,6 +130,11 @@ pub enum RouterEvent {
         id: TransportId,
         sample: AudioLevelSample,
     },
+    /// The simulcast layers a producer's publisher needs to send, a bit per layer (lowest
+    /// first): up to the highest any consumer may take, the top one while a tap records it.
+    /// Sent for producers with more than one layer, when it changes; the publisher may
+    /// pause the others (dynacast).
+    LayersNeeded { id: TransportId, layers: u8 },
 }
 
 /// Which side of the router a transport is.
@@ -318,6 +324,10 @@ enum Command {
     RequestKeyframe {
         producer: TransportId,
     },
+    SetConsumerMaxLayer {
+        id: TransportId,
+        max_layer: u8,
+    },
     RestartIce {
         id: TransportId,
         offer: String,
@@ -448,15 +458,23 @@ impl RouterHandle {
         let _ = self.send(Command::SetConsumerMedia { id, audio, video });
     }
 
-    /// Stops (or resumes) forwarding a producer's audio: force mute is enforced here, not
-    /// only asked of the client.
-    /// Asks a producer's publisher for a keyframe (throttled like every request: at most
-    /// one per producer per 300 ms). For taps whose reader lost packets it could not
-    /// repair. Unknown IDs are ignored.
+    /// The highest simulcast layer (0 the lowest) a consumer may receive: what its
+    /// subscriber asked for (OpenTok's `setPreferredResolution`/`setPreferredFrameRate`, the
+    /// size it renders at). `u8::MAX` lifts the cap. The consumer gets the highest layer
+    /// sending at or below it, switched on that layer's next keyframe.
+    pub fn set_consumer_max_layer(&self, id: TransportId, max_layer: u8) {
+        let _ = self.send(Command::SetConsumerMaxLayer { id, max_layer });
+    }
+
+    /// Asks a producer's publisher for a keyframe on each of its layers (throttled like
+    /// every request: at most one per layer per 300 ms). For taps whose reader lost packets
+    /// it could not repair. Unknown IDs are ignored.
     pub fn request_keyframe(&self, producer: TransportId) {
         let _ = self.send(Command::RequestKeyframe { producer });
     }
 
+    /// Stops (or resumes) forwarding a producer's audio: force mute is enforced here, not
+    /// only asked of the client.
     pub fn set_producer_audio(&self, id: TransportId, enabled: bool) {
         let _ = self.send(Command::SetProducerAudio { id, enabled });
     }

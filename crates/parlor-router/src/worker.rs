@@ -44,6 +44,7 @@ use tokio::sync::mpsc::UnboundedSender;
 mod commands;
 mod direct;
 mod forwarding;
+mod layers;
 mod tcp;
 
 use crate::audio_level::AudioMeter;
@@ -51,6 +52,7 @@ use crate::dtls_keys::{self, KeySlot};
 use crate::forward::SeqRewriter;
 use crate::outbox::{self, Outbox};
 use crate::quality::{self, Direction, Meter};
+use crate::simulcast::{MAX_LAYERS, TimestampRewriter, Vp8Rewriter};
 use crate::srtp::SrtpSender;
 use crate::tap::{TapCodec, TapPacket, TapSet, WallClock, unix_micros};
 use crate::{
@@ -107,13 +109,19 @@ pub(crate) struct Worker {
     by_addr: HashMap<SocketAddr, usize>,
     by_ufrag: HashMap<String, usize>,
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
-    keyframe_wanted: Vec<usize>,
+    /// Keyframes to ask producers for: (producer, layer).
+    keyframe_wanted: Vec<(usize, u8)>,
+    /// Producers whose layers or consumers' layer caps changed: their consumers' layers and
+    /// the layers their publishers must send are worked out again (`worker/layers.rs`).
+    layers_dirty: Vec<usize>,
     closing: Vec<(usize, CloseReason)>,
     /// Producer packets read in this pass, not forwarded yet.
     pending: Vec<Pending>,
     buf: Vec<u8>,
     /// Scratch for a retransmission's plaintext payload (original sequence number first).
     rtx_payload: Vec<u8>,
+    /// Scratch for a simulcast VP8 payload whose descriptor a consumer rewrites.
+    vp8_payload: Vec<u8>,
     outbox: Outbox,
     stats: RouterStats,
     /// Kept apart from `stats`, boxed, so the worker's hot fields keep the layout they had
@@ -166,17 +174,73 @@ struct Pending {
 struct Producer {
     consumers: Vec<usize>,
     mids: Vec<(Mid, MediaKind)>,
-    ssrcs: Vec<(Ssrc, MediaKind)>,
-    video_ssrc: Option<Ssrc>,
+    /// Each incoming stream: its kind and, for video, its simulcast layer (0 without).
+    ssrcs: Vec<(Ssrc, MediaKind, u8)>,
+    /// Its video's layers (one without simulcast).
+    layers: ProducerLayers,
     audio_enabled: bool,
-    last_keyframe_request: Option<Instant>,
-    keyframe_pending: bool,
+    /// Per layer: the last keyframe request; a bit per layer still to ask (throttled).
+    last_keyframe_request: [Option<Instant>; MAX_LAYERS],
+    keyframe_pending: u8,
     /// Recent video packets, oldest first, shared by all consumers' retransmissions.
     history: VecDeque<RtpPacket>,
     /// Readers of this producer's media off the forwarding path (recorders).
     taps: TapSet,
     /// Its audio levels, window by window.
     audio_meter: AudioMeter,
+}
+
+/// A producer's video layers as the router sees them.
+#[derive(Default)]
+struct ProducerLayers {
+    /// Each layer's SSRC, once a packet of it arrived.
+    ssrcs: [Option<Ssrc>; MAX_LAYERS],
+    /// When each layer's last packet arrived.
+    last_packet: [Option<Instant>; MAX_LAYERS],
+    /// Layers negotiated (the rids of the publisher's `a=simulcast`; 1 without).
+    count: u8,
+    /// The layers sending, a bit each, as of the last [`Worker::update_layers`].
+    available: u8,
+    /// The layers the publisher was last told it needs to send.
+    needed: Option<u8>,
+    /// The layer taps (recorders) get, once chosen ([`ProducerLayers::tap_layer`]).
+    tap_layer: Option<u8>,
+    /// When its first video packet arrived.
+    first_video: Option<Instant>,
+}
+
+impl ProducerLayers {
+    /// The layer taps record, chosen once: the top layer as soon as it sends; if it has not
+    /// sent within [`crate::simulcast::LAYER_IDLE`] of the first video, the highest that
+    /// does. `None` while undecided (taps get no video meanwhile).
+    fn tap_layer(&mut self, now: Instant) -> Option<u8> {
+        if self.tap_layer.is_none() {
+            let top = self.count.max(1) - 1;
+            let sending = self.sending(now);
+            if sending & (1 << top) != 0 {
+                self.tap_layer = Some(top);
+            } else if sending != 0
+                && self.first_video.is_some_and(|t| {
+                    now.saturating_duration_since(t) >= crate::simulcast::LAYER_IDLE
+                })
+            {
+                self.tap_layer = Some(7 - sending.leading_zeros() as u8);
+            }
+        }
+        self.tap_layer
+    }
+
+    /// The layers with a packet in the last [`crate::simulcast::LAYER_IDLE`].
+    fn sending(&self, now: Instant) -> u8 {
+        let mut mask = 0;
+        for (l, last) in self.last_packet.iter().enumerate() {
+            if last.is_some_and(|t| now.saturating_duration_since(t) < crate::simulcast::LAYER_IDLE)
+            {
+                mask |= 1 << l;
+            }
+        }
+        mask
+    }
 }
 
 impl Producer {
@@ -197,6 +261,8 @@ struct Consumer {
     producer: usize,
     audio: Track,
     video: Track,
+    /// Which of the producer's video layers this consumer gets.
+    layer: ConsumerLayer,
     /// Where the DTLS handshake leaves the keying material.
     keys: Arc<KeySlot>,
     /// Set on connecting with an AEAD SRTP profile: forwarded media is then sent by the
@@ -206,6 +272,29 @@ struct Consumer {
     /// ([`crate::RTX_BUDGET_PER_PACKET`] a packet, up to [`crate::RTX_BUDGET_BURST`]),
     /// spent one per retransmission. A NACK flood cannot make the router send more.
     rtx_budget: f32,
+}
+
+/// A consumer's video layer: the one forwarded, the one to switch to on its next keyframe,
+/// the highest it may take, and what keeps its output one stream across switches.
+struct ConsumerLayer {
+    current: Option<u8>,
+    target: u8,
+    cap: u8,
+    timestamps: TimestampRewriter,
+    /// Set for a simulcast VP8 producer: payload descriptors are rewritten.
+    vp8: Option<Vp8Rewriter>,
+}
+
+impl Default for ConsumerLayer {
+    fn default() -> Self {
+        ConsumerLayer {
+            current: None,
+            target: 0,
+            cap: u8::MAX,
+            timestamps: TimestampRewriter::default(),
+            vp8: None,
+        }
+    }
 }
 
 /// One kind of media on a consumer.
@@ -341,10 +430,12 @@ impl Worker {
                 by_ufrag: HashMap::new(),
                 timers: BinaryHeap::new(),
                 keyframe_wanted: Vec::new(),
+                layers_dirty: Vec::new(),
                 closing: Vec::new(),
                 pending: Vec::with_capacity(MAX_PENDING),
                 buf: vec![0; 2048],
                 rtx_payload: Vec::with_capacity(2048),
+                vp8_payload: Vec::with_capacity(2048),
                 outbox: Outbox::default(),
                 stats: RouterStats::default(),
                 forward_latency: Box::default(),
@@ -405,6 +496,7 @@ impl Worker {
             }
             self.read_socket();
             self.run_timers();
+            self.flush_layer_changes();
             self.flush_keyframe_requests();
             // Whatever a drain above queued outside reading and timers (normally nothing).
             self.forward_pending();
@@ -571,6 +663,15 @@ impl Worker {
             }
         }
         self.tcp_housekeeping(now);
+        // Layers that stopped (or started) sending.
+        for (key, t) in &self.transports {
+            if let Role::Producer(p) = &t.role
+                && p.layers.sending(now) != p.layers.available
+                && !self.layers_dirty.contains(&key)
+            {
+                self.layers_dirty.push(key);
+            }
+        }
     }
 
     /// Ends each producer's audio level window that is due and reports it.
@@ -640,8 +741,8 @@ impl Worker {
                     }
                     tracing::debug!(id = %t.id, direct = c.srtp.is_some(), "consumer send path");
                     if c.video.wanted {
-                        let p = c.producer;
-                        self.want_keyframe(p);
+                        let (p, layer) = (c.producer, c.layer.target);
+                        self.want_keyframe(p, layer);
                     }
                 }
             }
@@ -677,8 +778,8 @@ impl Worker {
             }
             Event::KeyframeRequest(_) => {
                 if let Role::Consumer(c) = &t.role {
-                    let p = c.producer;
-                    self.want_keyframe(p);
+                    let (p, layer) = (c.producer, c.layer.current.unwrap_or(c.layer.target));
+                    self.want_keyframe(p, layer);
                 }
             }
             Event::MediaIngressStats(s) => {

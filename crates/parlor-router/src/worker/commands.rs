@@ -41,13 +41,19 @@ impl Worker {
                         // on the next packet); repeating "on" must not make the publisher
                         // send keyframes.
                         if v && !c.video.wanted {
-                            want_keyframe = Some(c.producer);
+                            want_keyframe = Some((c.producer, c.layer.target));
+                        }
+                        if v != c.video.wanted {
+                            self.layers_dirty.push(c.producer);
                         }
                         set_wanted(&mut c.video, v);
+                        if !v {
+                            c.layer.current = None;
+                        }
                     }
                 }
-                if let Some(p) = want_keyframe {
-                    self.want_keyframe(p);
+                if let Some((p, layer)) = want_keyframe {
+                    self.want_keyframe(p, layer);
                 }
             }
             Command::RestartIce { id, offer, reply } => {
@@ -59,9 +65,20 @@ impl Worker {
             }
             Command::RequestKeyframe { producer } => {
                 if let Some(&key) = self.by_id.get(&producer)
-                    && matches!(self.transports[key].role, Role::Producer(_))
+                    && let Role::Producer(p) = &self.transports[key].role
                 {
-                    self.want_keyframe(key);
+                    for layer in 0..p.layers.count.max(1) {
+                        self.want_keyframe(key, layer);
+                    }
+                }
+            }
+            Command::SetConsumerMaxLayer { id, max_layer } => {
+                if let Some(&key) = self.by_id.get(&id)
+                    && let Role::Consumer(c) = &mut self.transports[key].role
+                    && c.layer.cap != max_layer
+                {
+                    c.layer.cap = max_layer;
+                    self.layers_dirty.push(c.producer);
                 }
             }
             Command::SetProducerAudio { id, enabled } => {
@@ -131,7 +148,14 @@ impl Worker {
                     Some((key, tap)) => {
                         tracing::debug!(id = %producer, capacity, "tap attached");
                         // The tap's video starts on a keyframe: ask for one now.
-                        self.want_keyframe(key);
+                        let layer = match &self.transports[key].role {
+                            Role::Producer(p) => {
+                                p.layers.tap_layer.unwrap_or(p.layers.count.max(1) - 1)
+                            }
+                            Role::Consumer(_) => 0,
+                        };
+                        self.want_keyframe(key, layer);
+                        self.layers_dirty.push(key);
                         Ok(tap)
                     }
                     None => Err(RouterError::UnknownProducer(producer.to_string())),
@@ -233,10 +257,10 @@ impl Worker {
                 consumers: Vec::new(),
                 mids: Vec::new(),
                 ssrcs: Vec::new(),
-                video_ssrc: None,
+                layers: ProducerLayers::default(),
                 audio_enabled: true,
-                last_keyframe_request: None,
-                keyframe_pending: false,
+                last_keyframe_request: [None; MAX_LAYERS],
+                keyframe_pending: 0,
                 history: VecDeque::new(),
                 taps: TapSet::default(),
                 audio_meter: AudioMeter::default(),
@@ -245,6 +269,7 @@ impl Worker {
                 producer,
                 audio: Track::new(media.audio),
                 video: Track::new(media.video),
+                layer: ConsumerLayer::default(),
                 keys,
                 srtp: None,
                 rtx_budget: crate::RTX_BUDGET_BURST,
@@ -267,6 +292,7 @@ impl Worker {
             && let Role::Producer(p) = &mut self.transports[producer].role
         {
             p.consumers.push(key);
+            self.layers_dirty.push(producer);
         }
         self.by_id.insert(id, key);
         self.by_ufrag.insert(ufrag, key);
@@ -288,7 +314,8 @@ impl Worker {
                 self.by_addr.remove(addr);
             }
         }
-        self.keyframe_wanted.retain(|&k| k != key);
+        self.keyframe_wanted.retain(|&(k, _)| k != key);
+        self.layers_dirty.retain(|&k| k != key);
         self.pending.retain(|p| p.producer != key);
         self.tcp_forget(key);
         if let Some(reason) = reason {
@@ -311,6 +338,7 @@ impl Worker {
                 }) = self.transports.get_mut(c.producer)
                 {
                     p.consumers.retain(|&k| k != key);
+                    self.layers_dirty.push(c.producer);
                 }
             }
         }

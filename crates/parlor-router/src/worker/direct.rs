@@ -36,6 +36,10 @@ impl Worker {
         if *nack.ssrc != d.ssrc {
             return;
         }
+        // The layer the consumer gets now: older numbers (another layer's) are not resent.
+        let Some(layer_ssrc) = c.layer.current.and_then(|l| p.layers.ssrcs[usize::from(l)]) else {
+            return;
+        };
         let Some(last) = c.video.seq.last_out() else {
             return;
         };
@@ -50,7 +54,12 @@ impl Worker {
                 let Some(input) = c.video.seq.input_for(out_seq) else {
                     continue;
                 };
-                let Some(packet) = p.history.iter().rev().find(|h| *h.seq_no == input) else {
+                let Some(packet) = p
+                    .history
+                    .iter()
+                    .rev()
+                    .find(|h| *h.seq_no == input && h.header.ssrc == layer_ssrc)
+                else {
                     continue;
                 };
                 if packet.header.payload_type != in_pt {
@@ -64,12 +73,25 @@ impl Worker {
                 let mut buf = self.outbox.buffer();
                 let index = d.rtx_seq;
                 d.rtx_seq += 1;
-                write_header(&mut buf, d, rtx_ssrc, rtx_pt, index as u16, &packet.header);
-                // The payload is the original sequence number, then the original payload.
+                let timestamp = c.layer.timestamps.peek(packet.header.timestamp);
+                write_header(
+                    &mut buf,
+                    d,
+                    rtx_ssrc,
+                    rtx_pt,
+                    index as u16,
+                    timestamp,
+                    &packet.header,
+                );
+                // The payload is the original sequence number, then the original payload
+                // (as it was sent: a simulcast VP8 descriptor rewritten).
                 let payload = &mut self.rtx_payload;
                 payload.clear();
                 payload.extend_from_slice(&(out_seq as u16).to_be_bytes());
                 payload.extend_from_slice(&packet.payload);
+                if let Some(vp8) = &c.layer.vp8 {
+                    vp8.apply(&mut payload[2..]);
+                }
                 if srtp.protect(&mut buf, payload, rtx_ssrc, index).is_ok() {
                     self.outbox.push(to, buf);
                     self.stats.retransmissions += 1;
@@ -108,12 +130,13 @@ pub(super) fn write_header(
     ssrc: u32,
     pt: Pt,
     seq: u16,
+    timestamp: u32,
     header: &RtpHeader,
 ) {
     let ev = &header.ext_vals;
     buf.extend_from_slice(&[0x90, (u8::from(header.marker) << 7) | *pt]);
     buf.extend_from_slice(&seq.to_be_bytes());
-    buf.extend_from_slice(&header.timestamp.to_be_bytes());
+    buf.extend_from_slice(&timestamp.to_be_bytes());
     buf.extend_from_slice(&ssrc.to_be_bytes());
     let ext_start = buf.len();
     buf.extend_from_slice(&[0xbe, 0xde, 0, 0]);
@@ -154,10 +177,19 @@ pub(super) fn send_direct(
     d: &DirectTrack,
     buf: &mut Vec<u8>,
     out: &Prepared,
-    packet: &RtpPacket,
+    header: &RtpHeader,
+    payload: &[u8],
 ) -> Result<(), String> {
-    write_header(buf, d, d.ssrc, out.pt, out.seq as u16, &packet.header);
-    srtp.protect(buf, &packet.payload, d.ssrc, out.seq)
+    write_header(
+        buf,
+        d,
+        d.ssrc,
+        out.pt,
+        out.seq as u16,
+        out.timestamp,
+        header,
+    );
+    srtp.protect(buf, payload, d.ssrc, out.seq)
         .map_err(|e| format!("SRTP: {e}"))
 }
 
@@ -204,7 +236,15 @@ mod tests {
         header.ext_vals.audio_level = Some(-37);
         header.ext_vals.voice_activity = Some(true);
         let mut buf = Vec::new();
-        write_header(&mut buf, &d, d.ssrc, Pt::from(111), 0x1234, &header);
+        write_header(
+            &mut buf,
+            &d,
+            d.ssrc,
+            Pt::from(111),
+            0x1234,
+            header.timestamp,
+            &header,
+        );
         let fixed = [
             0x90,
             0x80 | 111,
@@ -235,6 +275,7 @@ mod tests {
             bare.ssrc,
             Pt::from(96),
             1,
+            0,
             &RtpHeader::default(),
         );
         assert_eq!(buf.len(), 12);

@@ -50,7 +50,9 @@ impl Worker {
                 role: Role::Producer(producer),
                 ..
             }) = self.transports.get_mut(p.producer)
-                && producer.video_ssrc == Some(p.packet.header.ssrc)
+                && producer.ssrcs.iter().any(|&(ssrc, kind, _)| {
+                    ssrc == p.packet.header.ssrc && kind == MediaKind::Video
+                })
             {
                 producer.remember(p.packet);
             }
@@ -68,7 +70,8 @@ impl Worker {
         let mut keyframe_starts = 0u64;
         for (i, p) in group.iter().enumerate() {
             let header = &p.packet.header;
-            let Some((kind, params)) = self.resolve(pkey, header.ssrc, header.payload_type) else {
+            let Some((kind, layer, params)) = self.resolve(pkey, header.ssrc, header.payload_type)
+            else {
                 continue;
             };
             let Role::Producer(producer) = &mut self.transports[pkey].role else {
@@ -76,7 +79,11 @@ impl Worker {
             };
             let is_video = kind == MediaKind::Video;
             if is_video {
-                producer.video_ssrc.get_or_insert(header.ssrc);
+                producer.layers.last_packet[usize::from(layer)] = Some(p.packet.timestamp);
+                producer
+                    .layers
+                    .first_video
+                    .get_or_insert(p.packet.timestamp);
                 if starts_keyframe(params.spec().codec, &p.packet.payload) {
                     keyframe_starts |= 1 << i;
                 }
@@ -87,15 +94,26 @@ impl Worker {
             {
                 producer.audio_meter.packet(level);
             }
-            media[i] = Some((is_video, params));
+            media[i] = Some(Media {
+                is_video,
+                layer,
+                params,
+            });
         }
-        let retry_keyframe = matches!(
-            self.transports.get(pkey),
-            Some(Transport { role: Role::Producer(p), .. }) if p.keyframe_pending
-        );
-        if retry_keyframe && media.iter().flatten().any(|&(video, _)| video) {
-            // A throttled request: retry it on the producer's own video.
-            self.want_keyframe(pkey);
+        let retry_keyframe = match self.transports.get(pkey) {
+            Some(Transport {
+                role: Role::Producer(p),
+                ..
+            }) => p.keyframe_pending,
+            _ => 0,
+        };
+        if retry_keyframe != 0 && media.iter().flatten().any(|m| m.is_video) {
+            // Throttled requests: retry them on the producer's own video.
+            for layer in 0..MAX_LAYERS as u8 {
+                if retry_keyframe & (1 << layer) != 0 {
+                    self.want_keyframe(pkey, layer);
+                }
+            }
         }
         let Some(Transport {
             role: Role::Producer(producer),
@@ -107,15 +125,19 @@ impl Worker {
         // Packets that found a tap or a consumer still waiting for a keyframe.
         let mut keyframe_needed = 0u64;
         if !producer.taps.is_empty() {
+            // Taps record one layer (none until it is chosen).
+            let tap_layer = producer.layers.tap_layer(Instant::now()).unwrap_or(u8::MAX);
             keyframe_needed = tap_group(
                 &mut producer.taps,
                 group,
                 &media,
+                tap_layer,
                 keyframe_starts,
                 &self.clock,
                 &mut self.stats,
             );
         }
+        let simulcast = producer.layers.count > 1;
         let consumers = std::mem::take(&mut producer.consumers);
         let now = Instant::now();
         for &ckey in &consumers {
@@ -131,18 +153,28 @@ impl Worker {
             let rtc = &mut ct.rtc;
             let srtp = &mut c.srtp;
             let rtx_budget = &mut c.rtx_budget;
+            let consumer_layer = &mut c.layer;
+            let vp8_payload = &mut self.vp8_payload;
             // The direct path needs the keys and the address str0m sends to.
             let direct_to = ct.send_to.filter(|_| srtp.is_some());
             let outbox = &mut self.outbox;
             let (mut via_rtc, mut direct) = (0u64, 0u64);
             let result = catch_unwind(AssertUnwindSafe(|| {
                 for (i, p) in group.iter().enumerate() {
-                    let Some((is_video, params)) = media[i] else {
+                    let Some(m) = media[i] else {
                         continue;
                     };
-                    let track = if is_video { &mut c.video } else { &mut c.audio };
+                    let is_video = m.is_video;
+                    let (track, layer) = if is_video {
+                        (
+                            &mut c.video,
+                            Some((&mut *consumer_layer, m.layer, simulcast)),
+                        )
+                    } else {
+                        (&mut c.audio, None)
+                    };
                     let keyframe_start = keyframe_starts & (1 << i) != 0;
-                    let out = match prepare(rtc, track, &p.packet, params, is_video, keyframe_start)
+                    let out = match prepare(rtc, track, layer, &p.packet, m.params, keyframe_start)
                     {
                         Ok(out) => out,
                         Err(Skip::AwaitingKeyframe) => {
@@ -162,7 +194,16 @@ impl Worker {
                         && let Some(d) = direct_track(rtc, track)
                     {
                         let mut buf = outbox.buffer();
-                        send_direct(srtp, d, &mut buf, &out, &p.packet)?;
+                        let payload = match (out.rewrite_vp8, &mut consumer_layer.vp8) {
+                            (true, Some(vp8)) => {
+                                vp8_payload.clear();
+                                vp8_payload.extend_from_slice(&p.packet.payload);
+                                vp8.rewrite(vp8_payload);
+                                &vp8_payload[..]
+                            }
+                            _ => &p.packet.payload[..],
+                        };
+                        send_direct(srtp, d, &mut buf, &out, &p.packet.header, payload)?;
                         track.sent_bytes += buf.len() as u64;
                         track.sent_packets += 1;
                         outbox.push(to, buf);
@@ -176,7 +217,15 @@ impl Worker {
                         // worker answers NACKs for the whole track from the producer's
                         // history.
                         let nackable = is_video && direct_to.is_none();
-                        if write_via_rtc(rtc, track, &out, &p.packet, nackable) {
+                        let payload = match (out.rewrite_vp8, &mut consumer_layer.vp8) {
+                            (true, Some(vp8)) => {
+                                let mut payload = p.packet.payload.to_vec();
+                                vp8.rewrite(&mut payload);
+                                payload.into()
+                            }
+                            _ => p.packet.payload.clone(),
+                        };
+                        if write_via_rtc(rtc, track, &out, &p.packet, payload, nackable) {
                             track.last_via_rtc = Some(now);
                             // Header and payload, as the direct path counts its datagram
                             // (less SRTP's tag): close enough for a bitrate.
@@ -235,18 +284,22 @@ impl Worker {
         // In arrival order, as if forwarded one by one: a packet a waiting consumer could
         // not start on asks for a keyframe; a keyframe that started every waiting consumer
         // makes a throttled request moot.
-        for i in 0..group.len() {
+        for (i, m) in media.iter().enumerate().take(group.len()) {
+            let Some(m) = *m else {
+                continue;
+            };
             if keyframe_needed & (1 << i) != 0 {
-                self.want_keyframe(pkey);
+                self.want_keyframe(pkey, m.layer);
             } else if keyframe_starts & (1 << i) != 0 {
                 if let Some(Transport {
                     role: Role::Producer(p),
                     ..
                 }) = self.transports.get_mut(pkey)
                 {
-                    p.keyframe_pending = false;
+                    p.keyframe_pending &= !(1 << m.layer);
                 }
-                self.keyframe_wanted.retain(|&k| k != pkey);
+                self.keyframe_wanted
+                    .retain(|&(k, l)| (k, l) != (pkey, m.layer));
             }
         }
     }
@@ -276,32 +329,61 @@ impl Worker {
         self.stats.tap_dropped += d.dropped;
     }
 
+    /// What a producer's packet is: its kind, its simulcast layer (0 without) and its
+    /// codec. A new SSRC is looked up once (its mid, and its rid's place among the
+    /// negotiated ones) and remembered.
     pub(super) fn resolve(
         &mut self,
         pkey: usize,
         ssrc: Ssrc,
         pt: Pt,
-    ) -> Option<(MediaKind, PayloadParams)> {
+    ) -> Option<(MediaKind, u8, PayloadParams)> {
         let t = &mut self.transports[pkey];
         let Role::Producer(p) = &mut t.role else {
             return None;
         };
-        let kind = match p.ssrcs.iter().find(|(s, _)| *s == ssrc) {
-            Some(&(_, kind)) => kind,
+        let (kind, layer) = match p.ssrcs.iter().find(|(s, _, _)| *s == ssrc) {
+            Some(&(_, kind, layer)) => (kind, layer),
             None => {
-                let mid = t.rtc.direct_api().stream_rx(&ssrc).map(|s| s.mid())?;
+                let (mid, rid) = t
+                    .rtc
+                    .direct_api()
+                    .stream_rx(&ssrc)
+                    .map(|s| (s.mid(), s.rid()))?;
                 let kind = p.mids.iter().find(|(m, _)| *m == mid)?.1;
-                p.ssrcs.push((ssrc, kind));
-                kind
+                let mut layer = 0;
+                if kind == MediaKind::Video {
+                    if let Some(str0m::media::Rids::Specific(rids)) =
+                        t.rtc.media(mid).map(|m| m.rids_rx())
+                    {
+                        p.layers.count = rids.len().min(MAX_LAYERS) as u8;
+                        layer = rid
+                            .and_then(|rid| rids.iter().position(|r| *r == rid))
+                            .unwrap_or(0)
+                            .min(MAX_LAYERS - 1) as u8;
+                    } else {
+                        p.layers.count = 1;
+                    }
+                    if p.layers.ssrcs[usize::from(layer)].is_some() {
+                        // A new SSRC for a layer (a publisher's renegotiation): it replaces
+                        // the old one.
+                        let old = p.layers.ssrcs[usize::from(layer)];
+                        p.ssrcs.retain(|(s, _, _)| Some(*s) != old);
+                    }
+                    p.layers.ssrcs[usize::from(layer)] = Some(ssrc);
+                    self.layers_dirty.push(pkey);
+                }
+                p.ssrcs.push((ssrc, kind, layer));
+                (kind, layer)
             }
         };
         let params = *t.rtc.codec_config().iter().find(|c| c.pt() == pt)?;
-        Some((kind, params))
+        Some((kind, layer, params))
     }
 
-    pub(super) fn want_keyframe(&mut self, producer: usize) {
-        if !self.keyframe_wanted.contains(&producer) {
-            self.keyframe_wanted.push(producer);
+    pub(super) fn want_keyframe(&mut self, producer: usize, layer: u8) {
+        if !self.keyframe_wanted.contains(&(producer, layer)) {
+            self.keyframe_wanted.push((producer, layer));
         }
     }
 
@@ -309,22 +391,22 @@ impl Worker {
     /// retried as the producer's packets arrive.
     pub(super) fn flush_keyframe_requests(&mut self) {
         let now = Instant::now();
-        while let Some(pkey) = self.keyframe_wanted.pop() {
+        while let Some((pkey, layer)) = self.keyframe_wanted.pop() {
             let Some(t) = self.transports.get_mut(pkey) else {
                 continue;
             };
             let Role::Producer(p) = &mut t.role else {
                 continue;
             };
-            let throttled = p
-                .last_keyframe_request
+            let l = usize::from(layer).min(MAX_LAYERS - 1);
+            let throttled = p.last_keyframe_request[l]
                 .is_some_and(|last| now.duration_since(last) < KEYFRAME_INTERVAL);
-            let Some(ssrc) = p.video_ssrc.filter(|_| !throttled) else {
-                p.keyframe_pending = true;
+            let Some(ssrc) = p.layers.ssrcs[l].filter(|_| !throttled) else {
+                p.keyframe_pending |= 1 << l;
                 continue;
             };
-            p.keyframe_pending = false;
-            p.last_keyframe_request = Some(now);
+            p.keyframe_pending &= !(1 << l);
+            p.last_keyframe_request[l] = Some(now);
             self.stats.keyframe_requests += 1;
             let rtc = &mut t.rtc;
             let sent = catch_unwind(AssertUnwindSafe(|| {
@@ -341,21 +423,40 @@ impl Worker {
     }
 }
 
-/// Offers one producer's group of packets to its taps, in arrival order. Returns the
-/// packets a tap waited on a keyframe for (as bits, like the consumers').
+/// What a producer's packet is, worked out once for all its consumers.
+#[derive(Clone, Copy)]
+pub(super) struct Media {
+    pub(super) is_video: bool,
+    /// Its simulcast layer (0 for audio and single-layer video).
+    pub(super) layer: u8,
+    pub(super) params: PayloadParams,
+}
+
+/// Offers one producer's group of packets to its taps, in arrival order: its audio and
+/// the video of `video_layer`. Returns the packets a tap waited on a keyframe for (as
+/// bits, like the consumers').
 pub(super) fn tap_group(
     taps: &mut TapSet,
     group: &[Pending],
-    media: &[Option<(bool, PayloadParams)>],
+    media: &[Option<Media>],
+    video_layer: u8,
     keyframe_starts: u64,
     clock: &WallClock,
     stats: &mut RouterStats,
 ) -> u64 {
     let mut needed = 0u64;
     for (i, p) in group.iter().enumerate() {
-        let Some((is_video, params)) = media[i] else {
+        let Some(Media {
+            is_video,
+            layer,
+            params,
+        }) = media[i]
+        else {
             continue;
         };
+        if is_video && layer != video_layer {
+            continue;
+        }
         let Some(codec) = TapCodec::from_codec(params.spec().codec) else {
             continue;
         };
@@ -400,20 +501,58 @@ pub(super) enum Skip {
 pub(super) struct Prepared {
     pub(super) seq: u64,
     pub(super) pt: Pt,
+    pub(super) timestamp: u32,
+    /// Its VP8 payload descriptor is rewritten (the consumer's [`ConsumerLayer::vp8`]).
+    pub(super) rewrite_vp8: bool,
 }
 
 /// Decides whether a producer packet goes to a consumer track and how it is numbered
-/// there (sequence number, payload type).
+/// there (sequence number, payload type, timestamp). For video, `layer` is the consumer's
+/// layer state, the packet's layer and whether the producer sends simulcast: a packet of
+/// another layer than the consumer's is skipped, and a keyframe of its target layer
+/// switches it there.
 pub(super) fn prepare(
     rtc: &Rtc,
     track: &mut Track,
+    layer: Option<(&mut ConsumerLayer, u8, bool)>,
     packet: &RtpPacket,
     params: PayloadParams,
-    is_video: bool,
     keyframe_start: bool,
 ) -> Result<Prepared, Skip> {
     if track.mid.is_none() || !track.wanted {
         return Err(Skip::NotForTrack);
+    }
+    let is_video = layer.is_some();
+    let mut timestamp = packet.header.timestamp;
+    let mut rewrite_vp8 = false;
+    if let Some((state, packet_layer, simulcast)) = layer {
+        if state.current != Some(packet_layer) {
+            if packet_layer != state.target {
+                return Err(Skip::NotForTrack);
+            }
+            if !keyframe_start {
+                return Err(Skip::AwaitingKeyframe);
+            }
+            // Switch: numbering continues from the last packet sent, and so do the
+            // timestamps and (VP8) picture IDs.
+            track.seq.pause();
+            state.current = Some(packet_layer);
+            state.timestamps.rebase(
+                packet.header.timestamp,
+                packet.timestamp,
+                params.spec().clock_rate.get(),
+            );
+            if simulcast && params.spec().codec == Codec::Vp8 {
+                state
+                    .vp8
+                    .get_or_insert_with(Default::default)
+                    .rebase(&packet.payload);
+            }
+        }
+        timestamp = state
+            .timestamps
+            .map(packet.header.timestamp, packet.timestamp);
+        rewrite_vp8 = state.vp8.is_some();
     }
     let pt = match track.pt_map {
         Some((i, o, _)) if i == packet.header.payload_type => o,
@@ -433,7 +572,12 @@ pub(super) fn prepare(
         track.seq.start(input_seq, track.first_out);
     }
     let seq = track.seq.map(input_seq).ok_or(Skip::NotForTrack)?;
-    Ok(Prepared { seq, pt })
+    Ok(Prepared {
+        seq,
+        pt,
+        timestamp,
+        rewrite_vp8,
+    })
 }
 
 /// The header extensions forwarded: only what describes the media, never the publisher's
@@ -454,6 +598,7 @@ pub(super) fn write_via_rtc(
     track: &mut Track,
     out: &Prepared,
     packet: &RtpPacket,
+    payload: Arc<[u8]>,
     nackable: bool,
 ) -> bool {
     let Some(mid) = track.mid else {
@@ -462,9 +607,9 @@ pub(super) fn write_via_rtc(
     let write = RtpWrite::new(
         out.pt,
         SeqNo::from(out.seq),
-        packet.header.timestamp,
+        out.timestamp,
         packet.timestamp,
-        packet.payload.clone(),
+        payload,
     )
     .marker(packet.header.marker)
     .ext_vals(media_extensions(packet))

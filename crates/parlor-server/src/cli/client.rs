@@ -428,6 +428,7 @@ async fn publish(args: PublishArgs) -> Result<(), Failure> {
         video_type: VideoType::Camera,
         video_dimensions,
         initial_video_seq: None,
+        simulcast: Vec::new(),
     };
     let mut publisher = match session.publish(options).await {
         Ok(p) => p,
@@ -958,6 +959,7 @@ async fn subscribe(args: SubscribeArgs) -> Result<(), Failure> {
                     | ServerMessage::Published { .. }
                     | ServerMessage::Subscribed { .. }
                     | ServerMessage::P2pSignal { .. }
+                    | ServerMessage::LayersNeeded { .. }
                     | ServerMessage::Resumed { .. }
                     | ServerMessage::IceRestarted { .. }
                     | ServerMessage::Ok { .. }

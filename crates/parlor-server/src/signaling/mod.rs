@@ -382,7 +382,9 @@ impl Signaling {
             let id = match &event {
                 RouterEvent::Connected { id } | RouterEvent::Closed { id, .. } => id.clone(),
                 RouterEvent::Quality(sample) => sample.id.clone(),
-                RouterEvent::AudioLevel { id, .. } => id.clone(),
+                RouterEvent::AudioLevel { id, .. } | RouterEvent::LayersNeeded { id, .. } => {
+                    id.clone()
+                }
             };
             let owner = lock(&self.transports).get(&id).cloned();
             match (event, owner) {
@@ -413,7 +415,11 @@ impl Signaling {
                 (RouterEvent::AudioLevel { sample, .. }, Some(TransportOwner::Stream(room))) => {
                     room.audio_level(&id, &sample)
                 }
-                (_, None) | (RouterEvent::AudioLevel { .. }, _) => {}
+                (RouterEvent::LayersNeeded { layers, .. }, Some(TransportOwner::Stream(room))) => {
+                    room.layers_needed(&id, layers)
+                }
+                (_, None)
+                | (RouterEvent::AudioLevel { .. } | RouterEvent::LayersNeeded { .. }, _) => {}
             }
         }
     }

@@ -179,8 +179,10 @@ pub(crate) async fn handle(
             has_video,
             video_type,
             video_dimensions,
+            simulcast,
             sdp,
         } => {
+            super::room::layers::validate_layers(&simulcast)?;
             if room.is_relayed() {
                 if !sdp.is_empty() {
                     return Err(relayed_media_refused("publish"));
@@ -196,6 +198,7 @@ pub(crate) async fn handle(
             }
             let stream =
                 room.add_stream(me, name, has_audio, has_video, video_type, video_dimensions)?;
+            room.set_stream_layers(&stream, simulcast);
             match router.create_producer(stream.clone(), sdp).await {
                 Ok(answer) => {
                     if !has_audio {
@@ -264,11 +267,29 @@ pub(crate) async fn handle(
             subscription_id,
             audio,
             video,
+            preferred_resolution,
+            preferred_frame_rate,
         } => {
             room.own_subscription(me, &subscription_id)?;
+            let preferences = preferred_resolution.is_some() || preferred_frame_rate.is_some();
+            let max_layer = if preferences {
+                Some(room.set_preferences(
+                    me,
+                    &subscription_id,
+                    preferred_resolution,
+                    preferred_frame_rate,
+                )?)
+            } else {
+                None
+            };
             // Relayed: the subscriber stops playing what it does not want by itself.
             if !room.is_relayed() {
-                router.set_consumer_media(subscription_id.as_str().into(), audio, video);
+                if audio.is_some() || video.is_some() {
+                    router.set_consumer_media(subscription_id.as_str().into(), audio, video);
+                }
+                if let Some(max) = max_layer {
+                    router.set_consumer_max_layer(subscription_id.as_str().into(), max);
+                }
             }
             ok(id)
         }

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 mod censor;
 mod history;
+pub mod layers;
 mod p2p;
 mod speakers;
 
@@ -73,6 +74,8 @@ struct StreamEntry {
     client: [Option<StatsReport>; 2],
     /// Rooms: its audio is censored (`room/censor.rs`); its owner cannot turn it on.
     censored: bool,
+    /// Its video's simulcast layers, lowest first (`room/layers.rs`); empty for one.
+    layers: Vec<parlor_proto::signaling::SimulcastLayer>,
 }
 
 struct SubscriptionEntry {
@@ -85,6 +88,9 @@ struct SubscriptionEntry {
     client: [Option<StatsReport>; 2],
     /// A pre-call network test's subscription: what its windows measured so far.
     precall: Option<Box<history::Precall>>,
+    /// setPreferredResolution / setPreferredFrameRate (`room/layers.rs`).
+    preferred_resolution: Option<VideoDimensions>,
+    preferred_frame_rate: Option<f64>,
 }
 
 #[derive(Default)]
@@ -515,6 +521,7 @@ impl Room {
                 id: id.clone(),
                 announced: false,
                 censored: false,
+                layers: Vec::new(),
                 layout_class_list,
                 publisher_mos: [None; 2],
                 client: [None, None],
@@ -763,6 +770,8 @@ impl Room {
                 connected: false,
                 client: [None, None],
                 precall: test_network.then(Default::default),
+                preferred_resolution: None,
+                preferred_frame_rate: None,
             },
         );
         let id = TransportId::from(id.as_str());
