@@ -577,6 +577,55 @@
     }
   };
 
+  // src/simulcast.ts
+  var RIDS = ["q", "h", "f"];
+  function cameraLayers(width, height, frameRate) {
+    const pixels = width * height;
+    const count = pixels >= 960 * 540 ? 3 : pixels >= 640 * 360 ? 2 : 1;
+    if (count < 2) return [];
+    const layers = [];
+    for (let i = 0; i < count; i++) {
+      const scale = 2 ** (count - 1 - i);
+      const w = Math.round(width / scale);
+      const h = Math.round(height / scale);
+      const layer = { rid: RIDS[3 - count + i], scaleResolutionDownBy: scale, maxBitrate: bitrateFor(w * h), width: w, height: h };
+      if (i === 0) layer.maxFramerate = Math.min(15, frameRate ?? 15);
+      const rate = layer.maxFramerate ?? frameRate;
+      if (rate) layer.frameRate = rate;
+      layers.push(layer);
+    }
+    return layers;
+  }
+  function bitrateFor(pixels) {
+    if (pixels <= 320 * 180) return 15e4;
+    if (pixels <= 320 * 240) return 2e5;
+    if (pixels <= 640 * 360) return 5e5;
+    if (pixels <= 640 * 480) return 7e5;
+    if (pixels <= 960 * 540) return 12e5;
+    if (pixels <= 1280 * 720) return 17e5;
+    return 25e5;
+  }
+  function sendEncodings(layers) {
+    return layers.map((l) => ({
+      rid: l.rid,
+      active: true,
+      scaleResolutionDownBy: l.scaleResolutionDownBy,
+      maxBitrate: l.maxBitrate,
+      ...l.maxFramerate ? { maxFramerate: l.maxFramerate } : {}
+    }));
+  }
+  function applyNeeded(encodings, needed) {
+    let changed = false;
+    encodings.forEach((e, i) => {
+      const active = i < Math.max(1, needed);
+      if (e.active !== active) {
+        e.active = active;
+        changed = true;
+      }
+    });
+    return changed;
+  }
+
   // src/upstream-stats.ts
   var LIMITATIONS = /* @__PURE__ */ new Set(["none", "cpu", "bandwidth", "other"]);
   var CANDIDATE_TYPES = /* @__PURE__ */ new Set(["host", "srflx", "prflx", "relay"]);
@@ -947,6 +996,8 @@
       this.onException = onException;
       /** Whether the user allowed camera/microphone access. */
       this.accessAllowed = false;
+      /** The simulcast layers sent to the router (empty: one layer). */
+      this.layers = [];
       /** Relayed sessions: one peer connection per subscription (its subscriber's connection). */
       this.peers = /* @__PURE__ */ new Map();
       this.upstream = /* @__PURE__ */ new Map();
@@ -1135,9 +1186,12 @@
           this.announced.reject(otError("OT_ICE_WORKFLOW_FAILED", "the media connection to the server failed", ExceptionCodes.PUBLISHER_ICE_WORKFLOW_FAILED));
         }
       });
+      this.layers = this.simulcastLayers();
       for (const track of [cap.audioTrack, cap.videoTrack]) {
         if (!track) continue;
-        const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [cap.stream] });
+        const init = { direction: "sendonly", streams: [cap.stream] };
+        if (track.kind === "video" && this.layers.length) init.sendEncodings = sendEncodings(this.layers);
+        const transceiver = pc.addTransceiver(track, init);
         if (track.kind === "video") preferCodecs(transceiver, this.props.preferredVideoCodecs);
       }
       const offer = await pc.createOffer();
@@ -1188,6 +1242,7 @@
           hasVideo: neither ? !!cap.videoTrack : hasVideo,
           videoType: this.videoType(),
           videoDimensions: this.dimensions() ?? null,
+          ...sdp && this.layers.length ? { simulcast: this.layers.map((l) => ({ width: l.width, height: l.height, ...l.frameRate ? { maxFrameRate: l.frameRate } : {} })) } : {},
           sdp
         },
         "publish"
@@ -1256,6 +1311,23 @@
       await pc.setLocalDescription(answer);
       await this.applyBitrate(pc);
       await link.sendDescription("answer", answer.sdp);
+    }
+    /** The simulcast layers for the captured camera (none for a screen, with
+     *  `scalableVideo: false`, or below 640×360). */
+    simulcastLayers() {
+      const cap = this.captured;
+      if (!cap?.videoTrack || cap.screen || this.props.scalableVideo === false) return [];
+      const s = cap.videoTrack.getSettings();
+      if (!s.width || !s.height) return [];
+      return cameraLayers(s.width, s.height, s.frameRate);
+    }
+    /** @internal The router needs only our lowest `layers` layers: pause the others. */
+    _onLayersNeeded(layers) {
+      const sender = this.pc?.getSenders().find((s) => s.track?.kind === "video");
+      if (!sender || this.layers.length < 2) return;
+      const params = sender.getParameters();
+      if (!params.encodings?.length || !applyNeeded(params.encodings, layers)) return;
+      sender.setParameters(params).catch((e) => logger.warn("publisher: pausing layers:", e.message));
     }
     /** @internal The server announced our stream (media is up). */
     _onStreamCreated(stream) {
@@ -2142,10 +2214,26 @@
       }
       return this;
     }
-    /** Parlor does not use simulcast, so there is one resolution; accepted for compatibility. */
-    async setPreferredResolution(_resolution) {
+    /**
+     * Sets the video size to receive (see `preferredResolution`); `null` clears it. Of a
+     * simulcast stream the router switches to the smallest layer that covers it, on that
+     * layer's next keyframe.
+     */
+    async setPreferredResolution(resolution) {
+      if (resolution !== null && resolution !== "auto" && !(isSize(resolution?.width) && isSize(resolution?.height))) {
+        throw otError("OT_INVALID_PARAMETER", "preferredResolution must be { width, height } in whole pixels, 'auto' or null", ExceptionCodes.INVALID_PARAMETER);
+      }
+      this.props.preferredResolution = resolution ?? void 0;
+      this.watchSize();
+      await this.sendPreferences();
     }
-    async setPreferredFrameRate(_frameRate) {
+    /** Sets the frame rate to receive (see `preferredFrameRate`); `null` clears it. */
+    async setPreferredFrameRate(frameRate) {
+      if (frameRate !== null && !(typeof frameRate === "number" && frameRate > 0 && frameRate <= 240)) {
+        throw otError("OT_INVALID_PARAMETER", "preferredFrameRate must be a number above 0 and at most 240, or null", ExceptionCodes.INVALID_PARAMETER);
+      }
+      this.props.preferredFrameRate = frameRate ?? void 0;
+      await this.sendPreferences();
     }
     /** @internal Plays audio that the browser's autoplay policy blocked (from a user gesture). */
     async _unblockAudio() {
@@ -2247,6 +2335,7 @@
       }
       this.closePeer();
       this.status = "ended";
+      this.stopWatchingSize();
       this.widget?.destroy();
       this.widget = void 0;
       this.element = void 0;
@@ -2324,9 +2413,59 @@
       } catch (e) {
         throw otError("OT_SET_REMOTE_DESCRIPTION_FAILED", `the server's answer was refused: ${e.message}`, ExceptionCodes.UNABLE_TO_SUBSCRIBE);
       }
+      if (this.props.preferredResolution !== void 0 || this.props.preferredFrameRate !== void 0) {
+        this.watchSize();
+        this.sendPreferences().catch((e) => logger.warn("subscriber preferences:", e.message));
+      }
       await withTimeout(connected.promise, CONNECT_TIMEOUT_MS2, "subscribing", "OT_ICE_WORKFLOW_FAILED", ExceptionCodes.SUBSCRIBER_ICE_WORKFLOW_FAILED);
       this.status = "started";
       this.levels.start();
+    }
+    /** The size to ask for: the preferred one, or (`'auto'`) the element's on screen. */
+    wantedResolution() {
+      const r = this.props.preferredResolution;
+      if (r !== "auto") return r ?? null;
+      const el = this.widget?.root;
+      const dpr = globalThis.devicePixelRatio || 1;
+      const width = Math.round((el?.clientWidth ?? 0) * dpr);
+      const height = Math.round((el?.clientHeight ?? 0) * dpr);
+      return width > 0 && height > 0 ? { width, height } : null;
+    }
+    /** Tells the server the preferences (routed sessions; a relayed stream has one layer). */
+    async sendPreferences() {
+      if (!this.subscriptionId || this.link || this.status === "ended" || !this.session._isConnected()) return;
+      const preferredResolution = this.wantedResolution();
+      const key = JSON.stringify([preferredResolution, this.props.preferredFrameRate ?? null]);
+      if (this.sizeWatch) this.sizeWatch.sent = key;
+      await this.session._request({
+        type: "setSubscription",
+        subscriptionId: this.subscriptionId,
+        preferredResolution,
+        preferredFrameRate: this.props.preferredFrameRate ?? null
+      });
+    }
+    /** `'auto'`: follows the element's size (debounced); otherwise stops following it. */
+    watchSize() {
+      if (this.props.preferredResolution !== "auto") return this.stopWatchingSize();
+      const el = this.widget?.root;
+      if (this.sizeWatch || !el || typeof ResizeObserver === "undefined") return;
+      const watch = {
+        observer: new ResizeObserver(() => {
+          clearTimeout(watch.timer);
+          watch.timer = setTimeout(() => {
+            const key = JSON.stringify([this.wantedResolution(), this.props.preferredFrameRate ?? null]);
+            if (key !== watch.sent) this.sendPreferences().catch((e) => logger.warn("subscriber preferences:", e.message));
+          }, 300);
+        })
+      };
+      watch.observer.observe(el);
+      this.sizeWatch = watch;
+    }
+    stopWatchingSize() {
+      if (!this.sizeWatch) return;
+      this.sizeWatch.observer.disconnect();
+      clearTimeout(this.sizeWatch.timer);
+      this.sizeWatch = void 0;
     }
     onTrack(track) {
       this.mediaStream.addTrack(track);
@@ -2411,6 +2550,9 @@
   function clampVolume(v) {
     const n = Number(v);
     return Number.isFinite(n) ? Math.max(0, Math.min(100, n)) : 100;
+  }
+  function isSize(v) {
+    return typeof v === "number" && Number.isInteger(v) && v > 0 && v <= 8192;
   }
 
   // src/session.ts
@@ -2820,6 +2962,9 @@
           if (msg.signalType) this.dispatchEvent(event);
           break;
         }
+        case "layersNeeded":
+          this.publishers.get(msg.streamId)?._onLayersNeeded(msg.layers);
+          break;
         case "muteForced": {
           const publisher = this.publishers.get(msg.streamId);
           if (publisher) publisher._onMuteForced();
@@ -3378,6 +3523,9 @@
     if (option instanceof MediaStreamTrack) return option;
     return option.track ?? void 0;
   }
+  function simulcastOf(option) {
+    return !!option && !(option instanceof MediaStreamTrack) && option.options?.enableSimulcast === true;
+  }
   function roomError(message, code = ExceptionCodes.INVALID_PARAMETER) {
     return otError("OT_INVALID_PARAMETER", message, code);
   }
@@ -3689,7 +3837,8 @@
         audioSource,
         videoSource,
         publishAudio: !!audio,
-        publishVideo: !!video
+        publishVideo: !!video,
+        scalableVideo: simulcastOf(opts.video)
       });
       rec.publisher = publisher;
       publisher.on("streamCreated", (e) => {

@@ -154,6 +154,8 @@ export type EventMessage =
    */
   | { type: 'audioCensored'; streamId: string; censored: boolean }
   | { type: 'speakers'; speaking: string[]; dominant: string | null }
+  /** Of our simulcast stream, the lowest `layers` are needed; the rest may pause. */
+  | { type: 'layersNeeded'; streamId: string; layers: number }
   | { type: 'archiveStarted'; id: string; name: string | null }
   | { type: 'archiveStopped'; id: string; name: string | null }
   | { type: 'subscriptionConnected'; subscriptionId: string }
@@ -175,6 +177,13 @@ export interface P2pSignalMessage {
 
 export type ServerMessage = ConnectedMessage | ResumedMessage | ReplyMessage | EventMessage;
 
+/** A simulcast layer as `publish` describes it. */
+export interface WireSimulcastLayer {
+  width: number;
+  height: number;
+  maxFrameRate?: number;
+}
+
 /** Requests (client → server), without the `id` the channel adds. */
 export type Request =
   | {
@@ -184,11 +193,21 @@ export type Request =
       hasVideo: boolean;
       videoType: VideoType;
       videoDimensions: WireDimensions | null;
+      /** Simulcast layers, lowest first (absent: one layer). */
+      simulcast?: WireSimulcastLayer[];
       sdp: string;
     }
   | { type: 'unpublish'; streamId: string }
   | { type: 'subscribe'; streamId: string; audio: boolean; video: boolean; testNetwork?: boolean; sdp: string }
-  | { type: 'setSubscription'; subscriptionId: string; audio?: boolean; video?: boolean }
+  | {
+      type: 'setSubscription';
+      subscriptionId: string;
+      audio?: boolean;
+      video?: boolean;
+      /** `null` clears the preference. */
+      preferredResolution?: WireDimensions | null;
+      preferredFrameRate?: number | null;
+    }
   | { type: 'unsubscribe'; subscriptionId: string }
   | {
       type: 'setStreamProperty';

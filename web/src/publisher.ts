@@ -8,6 +8,7 @@ import { EventEmitter } from './events';
 import { logger } from './log';
 import type { P2pSignalMessage, WireStatsReport } from './protocol';
 import { PeerLink } from './p2p';
+import { type Layer, applyNeeded, cameraLayers, sendEncodings } from './simulcast';
 import { type UpstreamMemory, upstreamReports } from './upstream-stats';
 import { type CaptureOptions, type Captured, capture, isScreenSource, listDevices } from './media';
 import type { Dimensions, Stream } from './model';
@@ -46,6 +47,12 @@ export interface PublisherProperties extends WidgetProperties, CaptureOptions {
    * (VP9, AV1) are ignored.
    */
   preferredVideoCodecs?: 'automatic' | string[];
+  /**
+   * Send a camera's video in simulcast layers (OpenTok's property; default true): up to
+   * three sizes by the capture size (two from 640×360, three from 960×540), of which the
+   * router forwards each subscriber the one it prefers. Screens send one layer.
+   */
+  scalableVideo?: boolean;
   style?: WidgetStyle;
 }
 
@@ -92,6 +99,8 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
   /** Resolves once media is captured. */
   private readonly ready: Promise<void>;
   private pc?: RTCPeerConnection;
+  /** The simulcast layers sent to the router (empty: one layer). */
+  private layers: Layer[] = [];
   /** Relayed sessions: one peer connection per subscription (its subscriber's connection). */
   private readonly peers = new Map<string, { link: PeerLink; connectionId: string }>();
   private streamId?: string;
@@ -315,9 +324,12 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
         this.announced.reject(otError('OT_ICE_WORKFLOW_FAILED', 'the media connection to the server failed', ExceptionCodes.PUBLISHER_ICE_WORKFLOW_FAILED));
       }
     });
+    this.layers = this.simulcastLayers();
     for (const track of [cap.audioTrack, cap.videoTrack]) {
       if (!track) continue;
-      const transceiver = pc.addTransceiver(track, { direction: 'sendonly', streams: [cap.stream] });
+      const init: RTCRtpTransceiverInit = { direction: 'sendonly', streams: [cap.stream] };
+      if (track.kind === 'video' && this.layers.length) init.sendEncodings = sendEncodings(this.layers);
+      const transceiver = pc.addTransceiver(track, init);
       if (track.kind === 'video') preferCodecs(transceiver, this.props.preferredVideoCodecs);
     }
     const offer = await pc.createOffer();
@@ -373,6 +385,9 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
         hasVideo: neither ? !!cap.videoTrack : hasVideo,
         videoType: this.videoType(),
         videoDimensions: this.dimensions() ?? null,
+        ...(sdp && this.layers.length
+          ? { simulcast: this.layers.map((l) => ({ width: l.width, height: l.height, ...(l.frameRate ? { maxFrameRate: l.frameRate } : {}) })) }
+          : {}),
         sdp,
       },
       'publish',
@@ -445,6 +460,25 @@ export class Publisher extends EventEmitter<PublisherEventMap> {
     await pc.setLocalDescription(answer);
     await this.applyBitrate(pc);
     await link.sendDescription('answer', answer.sdp!);
+  }
+
+  /** The simulcast layers for the captured camera (none for a screen, with
+   *  `scalableVideo: false`, or below 640×360). */
+  private simulcastLayers(): Layer[] {
+    const cap = this.captured;
+    if (!cap?.videoTrack || cap.screen || this.props.scalableVideo === false) return [];
+    const s = cap.videoTrack.getSettings();
+    if (!s.width || !s.height) return [];
+    return cameraLayers(s.width, s.height, s.frameRate);
+  }
+
+  /** @internal The router needs only our lowest `layers` layers: pause the others. */
+  _onLayersNeeded(layers: number): void {
+    const sender = this.pc?.getSenders().find((s) => s.track?.kind === 'video');
+    if (!sender || this.layers.length < 2) return;
+    const params = sender.getParameters();
+    if (!params.encodings?.length || !applyNeeded(params.encodings, layers)) return;
+    sender.setParameters(params).catch((e: Error) => logger.warn('publisher: pausing layers:', e.message));
   }
 
   /** @internal The server announced our stream (media is up). */

@@ -550,6 +550,9 @@ export class Session extends EventEmitter<SessionEventMap> {
         if (msg.signalType) this.dispatchEvent(event);
         break;
       }
+      case 'layersNeeded':
+        this.publishers.get(msg.streamId)?._onLayersNeeded(msg.layers);
+        break;
       case 'muteForced': {
         const publisher = this.publishers.get(msg.streamId);
         if (publisher) publisher._onMuteForced();

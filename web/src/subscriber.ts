@@ -27,7 +27,13 @@ export interface SubscriberProperties extends WidgetProperties {
   subscribeToVideo?: boolean;
   /** Playback volume, 0–100 (default 100). */
   audioVolume?: number;
+  /**
+   * The video size to receive of a simulcast stream: the router forwards the smallest
+   * layer that covers it. `'auto'`: the size this subscriber's element is shown at (times
+   * the device pixel ratio), followed as it changes. Default: the largest layer.
+   */
   preferredResolution?: 'auto' | Dimensions;
+  /** The frame rate to receive of a simulcast stream: a layer at most this fast. */
   preferredFrameRate?: number;
   style?: WidgetStyle & { audioBlockedDisplayMode?: 'auto' | 'on' | 'off' };
   /**
@@ -80,6 +86,8 @@ export class Subscriber extends EventEmitter<SubscriberEventMap> {
   private audioBlocked = false;
   private resubscribes = 0;
   private lastDimensions?: Dimensions;
+  /** `preferredResolution: 'auto'`: watches the element's size. */
+  private sizeWatch?: { observer: ResizeObserver; timer?: ReturnType<typeof setTimeout>; sent?: string };
   /** The last scores the server sent (qualityScoreChanged). */
   private qualityScore: QualityScore = {};
   private readonly levels: LevelMonitor;
@@ -213,10 +221,28 @@ export class Subscriber extends EventEmitter<SubscriberEventMap> {
     return this;
   }
 
-  /** Parlor does not use simulcast, so there is one resolution; accepted for compatibility. */
-  async setPreferredResolution(_resolution: Dimensions | 'auto'): Promise<void> {}
+  /**
+   * Sets the video size to receive (see `preferredResolution`); `null` clears it. Of a
+   * simulcast stream the router switches to the smallest layer that covers it, on that
+   * layer's next keyframe.
+   */
+  async setPreferredResolution(resolution: Dimensions | 'auto' | null): Promise<void> {
+    if (resolution !== null && resolution !== 'auto' && !(isSize(resolution?.width) && isSize(resolution?.height))) {
+      throw otError('OT_INVALID_PARAMETER', "preferredResolution must be { width, height } in whole pixels, 'auto' or null", ExceptionCodes.INVALID_PARAMETER);
+    }
+    this.props.preferredResolution = resolution ?? undefined;
+    this.watchSize();
+    await this.sendPreferences();
+  }
 
-  async setPreferredFrameRate(_frameRate: number): Promise<void> {}
+  /** Sets the frame rate to receive (see `preferredFrameRate`); `null` clears it. */
+  async setPreferredFrameRate(frameRate: number | null): Promise<void> {
+    if (frameRate !== null && !(typeof frameRate === 'number' && frameRate > 0 && frameRate <= 240)) {
+      throw otError('OT_INVALID_PARAMETER', 'preferredFrameRate must be a number above 0 and at most 240, or null', ExceptionCodes.INVALID_PARAMETER);
+    }
+    this.props.preferredFrameRate = frameRate ?? undefined;
+    await this.sendPreferences();
+  }
 
   /** @internal Plays audio that the browser's autoplay policy blocked (from a user gesture). */
   async _unblockAudio(): Promise<void> {
@@ -329,6 +355,7 @@ export class Subscriber extends EventEmitter<SubscriberEventMap> {
     }
     this.closePeer();
     this.status = 'ended';
+    this.stopWatchingSize();
     this.widget?.destroy();
     this.widget = undefined;
     this.element = undefined;
@@ -411,9 +438,63 @@ export class Subscriber extends EventEmitter<SubscriberEventMap> {
     } catch (e) {
       throw otError('OT_SET_REMOTE_DESCRIPTION_FAILED', `the server's answer was refused: ${(e as Error).message}`, ExceptionCodes.UNABLE_TO_SUBSCRIBE);
     }
+    if (this.props.preferredResolution !== undefined || this.props.preferredFrameRate !== undefined) {
+      this.watchSize();
+      this.sendPreferences().catch((e: Error) => logger.warn('subscriber preferences:', e.message));
+    }
     await withTimeout(connected.promise, CONNECT_TIMEOUT_MS, 'subscribing', 'OT_ICE_WORKFLOW_FAILED', ExceptionCodes.SUBSCRIBER_ICE_WORKFLOW_FAILED);
     this.status = 'started';
     this.levels.start();
+  }
+
+  /** The size to ask for: the preferred one, or (`'auto'`) the element's on screen. */
+  private wantedResolution(): Dimensions | null {
+    const r = this.props.preferredResolution;
+    if (r !== 'auto') return r ?? null;
+    const el = this.widget?.root;
+    const dpr = globalThis.devicePixelRatio || 1;
+    const width = Math.round((el?.clientWidth ?? 0) * dpr);
+    const height = Math.round((el?.clientHeight ?? 0) * dpr);
+    return width > 0 && height > 0 ? { width, height } : null;
+  }
+
+  /** Tells the server the preferences (routed sessions; a relayed stream has one layer). */
+  private async sendPreferences(): Promise<void> {
+    if (!this.subscriptionId || this.link || this.status === 'ended' || !this.session._isConnected()) return;
+    const preferredResolution = this.wantedResolution();
+    const key = JSON.stringify([preferredResolution, this.props.preferredFrameRate ?? null]);
+    if (this.sizeWatch) this.sizeWatch.sent = key;
+    await this.session._request({
+      type: 'setSubscription',
+      subscriptionId: this.subscriptionId,
+      preferredResolution,
+      preferredFrameRate: this.props.preferredFrameRate ?? null,
+    });
+  }
+
+  /** `'auto'`: follows the element's size (debounced); otherwise stops following it. */
+  private watchSize() {
+    if (this.props.preferredResolution !== 'auto') return this.stopWatchingSize();
+    const el = this.widget?.root;
+    if (this.sizeWatch || !el || typeof ResizeObserver === 'undefined') return;
+    const watch: NonNullable<Subscriber['sizeWatch']> = {
+      observer: new ResizeObserver(() => {
+        clearTimeout(watch.timer);
+        watch.timer = setTimeout(() => {
+          const key = JSON.stringify([this.wantedResolution(), this.props.preferredFrameRate ?? null]);
+          if (key !== watch.sent) this.sendPreferences().catch((e: Error) => logger.warn('subscriber preferences:', e.message));
+        }, 300);
+      }),
+    };
+    watch.observer.observe(el);
+    this.sizeWatch = watch;
+  }
+
+  private stopWatchingSize() {
+    if (!this.sizeWatch) return;
+    this.sizeWatch.observer.disconnect();
+    clearTimeout(this.sizeWatch.timer);
+    this.sizeWatch = undefined;
   }
 
   private onTrack(track: MediaStreamTrack) {
@@ -511,4 +592,8 @@ export class Subscriber extends EventEmitter<SubscriberEventMap> {
 function clampVolume(v: number): number {
   const n = Number(v);
   return Number.isFinite(n) ? Math.max(0, Math.min(100, n)) : 100;
+}
+
+function isSize(v: unknown): boolean {
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= 8192;
 }

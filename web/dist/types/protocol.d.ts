@@ -167,6 +167,12 @@ export type EventMessage = {
     type: 'speakers';
     speaking: string[];
     dominant: string | null;
+}
+/** Of our simulcast stream, the lowest `layers` are needed; the rest may pause. */
+ | {
+    type: 'layersNeeded';
+    streamId: string;
+    layers: number;
 } | {
     type: 'archiveStarted';
     id: string;
@@ -203,6 +209,12 @@ export interface P2pSignalMessage {
     candidate?: WireCandidate;
 }
 export type ServerMessage = ConnectedMessage | ResumedMessage | ReplyMessage | EventMessage;
+/** A simulcast layer as `publish` describes it. */
+export interface WireSimulcastLayer {
+    width: number;
+    height: number;
+    maxFrameRate?: number;
+}
 /** Requests (client → server), without the `id` the channel adds. */
 export type Request = {
     type: 'publish';
@@ -211,6 +223,8 @@ export type Request = {
     hasVideo: boolean;
     videoType: VideoType;
     videoDimensions: WireDimensions | null;
+    /** Simulcast layers, lowest first (absent: one layer). */
+    simulcast?: WireSimulcastLayer[];
     sdp: string;
 } | {
     type: 'unpublish';
@@ -227,6 +241,9 @@ export type Request = {
     subscriptionId: string;
     audio?: boolean;
     video?: boolean;
+    /** `null` clears the preference. */
+    preferredResolution?: WireDimensions | null;
+    preferredFrameRate?: number | null;
 } | {
     type: 'unsubscribe';
     subscriptionId: string;

@@ -25,6 +25,12 @@ export interface PublisherProperties extends WidgetProperties, CaptureOptions {
      * (VP9, AV1) are ignored.
      */
     preferredVideoCodecs?: 'automatic' | string[];
+    /**
+     * Send a camera's video in simulcast layers (OpenTok's property; default true): up to
+     * three sizes by the capture size (two from 640×360, three from 960×540), of which the
+     * router forwards each subscriber the one it prefers. Screens send one layer.
+     */
+    scalableVideo?: boolean;
     style?: WidgetStyle;
 }
 type Toggle = ((value: boolean) => Publisher) & {
@@ -55,6 +61,8 @@ export declare class Publisher extends EventEmitter<PublisherEventMap> {
     /** Resolves once media is captured. */
     private readonly ready;
     private pc?;
+    /** The simulcast layers sent to the router (empty: one layer). */
+    private layers;
     /** Relayed sessions: one peer connection per subscription (its subscriber's connection). */
     private readonly peers;
     private streamId?;
@@ -114,6 +122,9 @@ export declare class Publisher extends EventEmitter<PublisherEventMap> {
     /** Waits for the server's `streamCreated` of our stream, then tells the app. */
     private awaitAnnounced;
     private answerSubscriber;
+    /** The simulcast layers for the captured camera (none for a screen, with
+     *  `scalableVideo: false`, or below 640×360). */
+    private simulcastLayers;
     private acquire;
     private videoType;
     private dimensions;

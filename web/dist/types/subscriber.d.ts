@@ -10,7 +10,13 @@ export interface SubscriberProperties extends WidgetProperties {
     subscribeToVideo?: boolean;
     /** Playback volume, 0–100 (default 100). */
     audioVolume?: number;
+    /**
+     * The video size to receive of a simulcast stream: the router forwards the smallest
+     * layer that covers it. `'auto'`: the size this subscriber's element is shown at (times
+     * the device pixel ratio), followed as it changes. Default: the largest layer.
+     */
     preferredResolution?: 'auto' | Dimensions;
+    /** The frame rate to receive of a simulcast stream: a layer at most this fast. */
     preferredFrameRate?: number;
     style?: WidgetStyle & {
         audioBlockedDisplayMode?: 'auto' | 'on' | 'off';
@@ -56,6 +62,8 @@ export declare class Subscriber extends EventEmitter<SubscriberEventMap> {
     private audioBlocked;
     private resubscribes;
     private lastDimensions?;
+    /** `preferredResolution: 'auto'`: watches the element's size. */
+    private sizeWatch?;
     /** The last scores the server sent (qualityScoreChanged). */
     private qualityScore;
     private readonly levels;
@@ -71,10 +79,22 @@ export declare class Subscriber extends EventEmitter<SubscriberEventMap> {
     getImgData(): string | null;
     getStyle(): WidgetStyle;
     setStyle(style: keyof WidgetStyle | WidgetStyle, value?: string): this;
-    /** Parlor does not use simulcast, so there is one resolution; accepted for compatibility. */
-    setPreferredResolution(_resolution: Dimensions | 'auto'): Promise<void>;
-    setPreferredFrameRate(_frameRate: number): Promise<void>;
+    /**
+     * Sets the video size to receive (see `preferredResolution`); `null` clears it. Of a
+     * simulcast stream the router switches to the smallest layer that covers it, on that
+     * layer's next keyframe.
+     */
+    setPreferredResolution(resolution: Dimensions | 'auto' | null): Promise<void>;
+    /** Sets the frame rate to receive (see `preferredFrameRate`); `null` clears it. */
+    setPreferredFrameRate(frameRate: number | null): Promise<void>;
     private connect;
+    /** The size to ask for: the preferred one, or (`'auto'`) the element's on screen. */
+    private wantedResolution;
+    /** Tells the server the preferences (routed sessions; a relayed stream has one layer). */
+    private sendPreferences;
+    /** `'auto'`: follows the element's size (debounced); otherwise stops following it. */
+    private watchSize;
+    private stopWatchingSize;
     private onTrack;
     private play;
     private onResize;

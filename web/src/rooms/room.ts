@@ -73,6 +73,11 @@ function trackOf(option: TrackOption): MediaStreamTrack | undefined {
   return option.track ?? undefined;
 }
 
+/** Telnyx's `{ track, options: { enableSimulcast: true } }` (off by default, as there). */
+function simulcastOf(option: TrackOption): boolean {
+  return !!option && !(option instanceof MediaStreamTrack) && option.options?.enableSimulcast === true;
+}
+
 function roomError(message: string, code: number = ExceptionCodes.INVALID_PARAMETER): OTError {
   return otError('OT_INVALID_PARAMETER', message, code);
 }
@@ -449,6 +454,7 @@ export class Room {
       videoSource,
       publishAudio: !!audio,
       publishVideo: !!video,
+      scalableVideo: simulcastOf(opts.video),
     });
     rec.publisher = publisher;
     publisher.on('streamCreated', (e) => {
