@@ -282,7 +282,7 @@ pub(crate) async fn publishers(
     let mut out = Vec::new();
     for _ in 0..n {
         let (session, _) = sut.join(room).await?;
-        let (id, sender) = ParlorSut::publish(&session, true, true).await?;
+        let (id, sender) = ParlorSut::publish(&session, true, true, false).await?;
         senders.lock().expect("not poisoned").push(sender);
         out.push((session, id));
     }
@@ -411,7 +411,7 @@ pub async fn run_record(
     for _ in 0..shape.subscribers {
         let (session, _) = sut.join(&room).await?;
         for (_, stream) in &pubs {
-            let sub = ParlorSut::subscribe(&session, stream, true, true).await?;
+            let sub = ParlorSut::subscribe(&session, stream, true, true, None).await?;
             stats.push(sub.stats());
             subscriptions.push(sub);
         }

@@ -105,7 +105,7 @@ pub async fn run_forwarding(
     for _ in 0..subscribers {
         let (session, _) = sut.join(&room).await?;
         for (_, stream) in &pubs {
-            let sub = ParlorSut::subscribe(&session, stream, true, true).await?;
+            let sub = ParlorSut::subscribe(&session, stream, true, true, None).await?;
             stats.push(sub.stats());
             keep.push(sub);
         }

@@ -74,6 +74,11 @@ struct Common {
     /// --parlor-arg=off` to measure a feature's cost against a run without it.
     #[arg(long = "parlor-arg", allow_hyphen_values = true)]
     parlor_args: Vec<String>,
+    /// Publishers send three simulcast layers (the same frames on each, so packets cost
+    /// alike), and subscriptions prefer the lowest, middle and top in turn: the router
+    /// reads every layer and forwards one per subscription. Parlor only.
+    #[arg(long)]
+    simulcast: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
@@ -307,6 +312,7 @@ async fn measure(
         scenario: c.scenario,
         n,
         duration: Duration::from_secs_f64(c.duration),
+        simulcast: c.simulcast,
     };
     let report = scenario::run(&sut, shape, media).await?;
     drop(sut);
@@ -317,6 +323,10 @@ async fn measure(
 
 fn systems(c: &Common) -> Vec<&'static str> {
     match c.peer {
+        Some(Peer::Janus) if c.simulcast => {
+            eprintln!("--simulcast measures Parlor alone: the Janus bench sends one layer");
+            vec!["parlor"]
+        }
         Some(Peer::Janus) => vec!["parlor", "janus"],
         None => vec!["parlor"],
     }

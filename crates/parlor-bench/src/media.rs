@@ -55,7 +55,19 @@ pub async fn pump(media: Arc<Media>, senders: Senders, stop: tokio::sync::watch:
         if next == next_v {
             let frame = &media.video[(v as usize) % media.video.len()];
             for s in senders.iter_mut().filter(|s| s.has(MediaKind::Video)) {
-                let _ = s.send_video(frame, (v * 3000) as u32);
+                match s.layers() {
+                    0 => {
+                        let _ = s.send_video(frame, (v * 3000) as u32);
+                    }
+                    n => {
+                        // Every layer the same frame, each on a timestamp base of its own.
+                        for l in 0..n {
+                            let base = (l as u32).wrapping_mul(1_500_000_000);
+                            let _ =
+                                s.send_video_layer(l, frame, base.wrapping_add((v * 3000) as u32));
+                        }
+                    }
+                }
             }
             v += 1;
         } else {

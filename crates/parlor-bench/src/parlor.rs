@@ -6,7 +6,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use parlor_client::{PeerSender, PublishOptions, Session, SubscribeOptions, Subscriber};
+use parlor_proto::signaling::{SimulcastLayer, VideoDimensions};
 use parlor_sdk::{Parlor, Role, SessionOptions, TokenOptions};
+
+/// The sizes `--simulcast` publishers declare for their three layers, lowest first.
+const SIMULCAST_SIZES: [(u32, u32); 3] = [(320, 180), (640, 360), (1280, 720)];
 
 const API_KEY: &str = "47001234";
 const API_SECRET: &str = "0bedc8e883002744877652757e86b334d3a49219";
@@ -156,11 +160,25 @@ impl ParlorSut {
         session: &Session,
         audio: bool,
         video: bool,
+        simulcast: bool,
     ) -> anyhow::Result<(String, PeerSender)> {
+        let layers = if simulcast {
+            SIMULCAST_SIZES
+                .iter()
+                .map(|&(width, height)| SimulcastLayer {
+                    width,
+                    height,
+                    max_frame_rate: None,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut p = session
             .publish(PublishOptions {
                 has_audio: audio,
                 has_video: video,
+                simulcast: layers,
                 ..Default::default()
             })
             .await?;
@@ -174,8 +192,9 @@ impl ParlorSut {
         stream: &str,
         audio: bool,
         video: bool,
+        layer: Option<u8>,
     ) -> anyhow::Result<Subscriber> {
-        Ok(session
+        let sub = session
             .subscribe(
                 stream,
                 SubscribeOptions {
@@ -185,7 +204,13 @@ impl ParlorSut {
                     ..Default::default()
                 },
             )
-            .await?)
+            .await?;
+        if let Some(l) = layer {
+            let (width, height) = SIMULCAST_SIZES[usize::from(l).min(2)];
+            sub.set_preferences(Some(VideoDimensions { width, height }), None)
+                .await?;
+        }
+        Ok(sub)
     }
 }
 

@@ -29,6 +29,8 @@ pub struct Shape {
     /// Subscribers (livestream), parties (meeting) or listeners (audio).
     pub n: usize,
     pub duration: Duration,
+    /// Publishers send three simulcast layers; subscriptions take them in turn.
+    pub simulcast: bool,
 }
 
 /// What one system did in one run.
@@ -124,7 +126,7 @@ pub async fn run(sut: &Sut, shape: Shape, media: Arc<Media>) -> anyhow::Result<R
     for _ in 0..n_pub {
         let (client, took) = sut.join(&room).await?;
         joins.push(took.as_secs_f64() * 1e3);
-        let (id, sender) = client.publish(audio, video).await?;
+        let (id, sender) = client.publish(audio, video, shape.simulcast).await?;
         senders.lock().expect("not poisoned").push(sender);
         streams.push(id);
         publishers.push(client);
@@ -143,10 +145,14 @@ pub async fn run(sut: &Sut, shape: Shape, media: Arc<Media>) -> anyhow::Result<R
         clients.push(client);
     }
     let after_joins = procfs::rss_bytes(pid)? as f64;
+    // With simulcast, subscriptions prefer the lowest, middle and top layers in turn.
+    let layer = |i: usize| shape.simulcast.then_some((i % 3) as u8);
     for client in &clients {
         for stream in &streams {
             let t = Instant::now();
-            let sub = client.subscribe(stream, audio, video).await?;
+            let sub = client
+                .subscribe(stream, audio, video, layer(subs.len()))
+                .await?;
             subs.push((t, sub.stats()));
             subscriptions.push(sub);
         }
@@ -156,7 +162,9 @@ pub async fn run(sut: &Sut, shape: Shape, media: Arc<Media>) -> anyhow::Result<R
             for (j, stream) in streams.iter().enumerate() {
                 if i != j {
                     let t = Instant::now();
-                    let sub = client.subscribe(stream, audio, video).await?;
+                    let sub = client
+                        .subscribe(stream, audio, video, layer(subs.len()))
+                        .await?;
                     subs.push((t, sub.stats()));
                     subscriptions.push(sub);
                 }

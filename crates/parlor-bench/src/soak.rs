@@ -311,14 +311,14 @@ async fn one_visit(
     let mut own_stream = None;
     let result = async {
         if publisher {
-            let (stream_id, sender) = ParlorSut::publish(&session, true, true).await?;
+            let (stream_id, sender) = ParlorSut::publish(&session, true, true, false).await?;
             c.publishes.fetch_add(1, Ordering::Relaxed);
             senders.lock().expect("not poisoned").push(sender);
             own_stream = Some(stream_id);
         } else {
             let streams = sut.sdk().list_streams(room).await?;
             for s in streams.iter().take(3) {
-                match ParlorSut::subscribe(&session, &s.id, true, true).await {
+                match ParlorSut::subscribe(&session, &s.id, true, true, None).await {
                     Ok(sub) => {
                         c.subscriptions.fetch_add(1, Ordering::Relaxed);
                         subscriptions.push(sub);

@@ -71,22 +71,31 @@ impl Sut {
 
 impl Client {
     /// Publishes; returns the stream's ID (Janus: feed ID) and its media writer.
-    pub async fn publish(&self, audio: bool, video: bool) -> anyhow::Result<(String, PeerSender)> {
+    /// Publishes (in three simulcast layers if `simulcast`: Parlor only).
+    pub async fn publish(
+        &self,
+        audio: bool,
+        video: bool,
+        simulcast: bool,
+    ) -> anyhow::Result<(String, PeerSender)> {
         match self {
-            Client::Parlor(s) => ParlorSut::publish(s, audio, video).await,
+            Client::Parlor(s) => ParlorSut::publish(s, audio, video, simulcast).await,
+            Client::Janus(_) if simulcast => anyhow::bail!("the Janus bench sends one layer"),
             Client::Janus(c) => c.publish(audio, video).await,
         }
     }
 
+    /// Subscribes; of a simulcast stream, preferring `layer` (0 the lowest).
     pub async fn subscribe(
         &self,
         stream: &str,
         audio: bool,
         video: bool,
+        layer: Option<u8>,
     ) -> anyhow::Result<Subscription> {
         match self {
             Client::Parlor(s) => Ok(Subscription::Parlor(
-                ParlorSut::subscribe(s, stream, audio, video).await?,
+                ParlorSut::subscribe(s, stream, audio, video, layer).await?,
             )),
             Client::Janus(c) => Ok(Subscription::Janus(c.subscribe(stream).await?)),
         }
