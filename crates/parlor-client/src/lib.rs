@@ -36,7 +36,9 @@ mod subscriber;
 
 pub use error::ClientError;
 pub use net::MediaTransport;
-pub use peer::{MediaFrame, MediaKind, Peer, PeerEvent, PeerOffer, ReceiveStats};
+pub use peer::{
+    MediaFrame, MediaKind, Peer, PeerEvent, PeerOffer, ReceiveStats, VideoCodec, VideoOffer,
+};
 pub use publisher::{PeerSender, PublishOptions, Publisher};
 pub use session::{Connected, Session};
 pub use subscriber::{SubscribeOptions, Subscriber, SubscriberEvent};

@@ -154,20 +154,53 @@ pub struct PeerOffer {
     pending: SdpPendingOffer,
     pub offer: String,
     pub mids: Vec<(Mid, MediaKind)>,
+    video_codec: VideoCodec,
     /// Whether induced loss also drops retransmissions.
     drop_rtx: bool,
 }
 
+/// The video codecs the client sends: VP8 (from IVF frames) or H.264 (Annex B access
+/// units, packetization mode 1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum VideoCodec {
+    #[default]
+    Vp8,
+    H264,
+}
+
+impl VideoCodec {
+    fn codec(self) -> str0m::format::Codec {
+        match self {
+            VideoCodec::Vp8 => str0m::format::Codec::Vp8,
+            VideoCodec::H264 => str0m::format::Codec::H264,
+        }
+    }
+}
+
+/// How a peer offers video: the codec it sends, and its simulcast layers' rids (lowest
+/// first; none or one: no simulcast).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VideoOffer<'a> {
+    pub codec: VideoCodec,
+    pub rids: &'a [&'a str],
+}
+
 /// An `Rtc`; `stats`: with str0m's statistics every second (the RTT of `stats` reports),
-/// which a load generator's hundreds of counting subscribers do without.
-fn new_rtc(rtp_mode: bool, stats: bool) -> Rtc {
-    Rtc::builder()
+/// which a load generator's hundreds of counting subscribers do without. It offers Opus
+/// and the `video` codecs, in that order.
+fn new_rtc(rtp_mode: bool, stats: bool, video: &[VideoCodec]) -> Rtc {
+    let mut b = Rtc::builder()
         .set_rtp_mode(rtp_mode)
         .set_stats_interval(stats.then_some(Duration::from_secs(1)))
         .clear_codecs()
-        .enable_opus(true, false)
-        .enable_vp8(true)
-        .build(Instant::now())
+        .enable_opus(true, false);
+    for codec in video {
+        b = match codec {
+            VideoCodec::Vp8 => b.enable_vp8(true),
+            VideoCodec::H264 => b.enable_h264(true),
+        };
+    }
+    b.build(Instant::now())
 }
 
 /// Answers a remote offer with a peer on `ip`; returns the running peer and the answer.
@@ -178,7 +211,7 @@ pub async fn answer(
     drop_rate: f64,
 ) -> Result<(Peer, String), ClientError> {
     let (net, candidates) = Net::bind(ip, MediaTransport::Udp, &[]).await?;
-    let mut rtc = new_rtc(rtp_mode, false);
+    let mut rtc = new_rtc(rtp_mode, false, &[VideoCodec::Vp8]);
     for candidate in candidates {
         rtc.add_local_candidate(candidate);
     }
@@ -188,7 +221,14 @@ pub async fn answer(
         .sdp_api()
         .accept_offer(offer)
         .map_err(|e| ClientError::Media(e.to_string()))?;
-    let peer = launch(rtc, net, Vec::new(), Loss::new(drop_rate, false), None);
+    let peer = launch(
+        rtc,
+        net,
+        Vec::new(),
+        VideoCodec::Vp8,
+        Loss::new(drop_rate, false),
+        None,
+    );
     Ok((peer, answer.to_sdp_string()))
 }
 
@@ -214,23 +254,43 @@ impl PeerOffer {
         kinds: &[MediaKind],
         direction: Direction,
     ) -> Result<PeerOffer, ClientError> {
-        Self::with_layers(ip, transport, ice_servers, rtp_mode, kinds, direction, &[]).await
+        let video = VideoOffer::default();
+        Self::with_video(
+            ip,
+            transport,
+            ice_servers,
+            rtp_mode,
+            kinds,
+            direction,
+            video,
+        )
+        .await
     }
 
-    /// [`PeerOffer::with_transport`], its video sent in simulcast layers named by
-    /// `video_rids` (lowest first; none or one: no simulcast).
-    pub async fn with_layers(
+    /// [`PeerOffer::with_transport`], sending video as `video` says (its codec, its
+    /// simulcast layers). A receiving peer offers VP8 and H.264, whatever `video` says.
+    pub async fn with_video(
         ip: IpAddr,
         transport: MediaTransport,
         ice_servers: &[parlor_proto::signaling::IceServer],
         rtp_mode: bool,
         kinds: &[MediaKind],
         direction: Direction,
-        video_rids: &[&str],
+        video: VideoOffer<'_>,
     ) -> Result<PeerOffer, ClientError> {
         let (net, candidates) = Net::bind(ip, transport, ice_servers).await?;
+        let codecs: &[VideoCodec] = if direction == Direction::SendOnly {
+            &[video.codec]
+        } else {
+            &[VideoCodec::Vp8, VideoCodec::H264]
+        };
+        let video_rids = video.rids;
         // Publishers and frame-mode subscribers report what they measure.
-        let mut rtc = new_rtc(rtp_mode, !rtp_mode || direction == Direction::SendOnly);
+        let mut rtc = new_rtc(
+            rtp_mode,
+            !rtp_mode || direction == Direction::SendOnly,
+            codecs,
+        );
         for candidate in candidates {
             rtc.add_local_candidate(candidate);
         }
@@ -258,6 +318,7 @@ impl PeerOffer {
             pending,
             offer: offer.to_sdp_string(),
             mids,
+            video_codec: video.codec,
             drop_rtx: false,
         })
     }
@@ -289,6 +350,7 @@ impl PeerOffer {
             self.rtc,
             self.net,
             self.mids,
+            self.video_codec,
             Loss::new(drop_rate, self.drop_rtx),
             session_closed,
         ))
@@ -300,6 +362,7 @@ fn launch(
     rtc: Rtc,
     net: Net,
     mids: Vec<(Mid, MediaKind)>,
+    video_codec: VideoCodec,
     mut loss: Loss,
     session_closed: Option<tokio::sync::watch::Receiver<bool>>,
 ) -> Peer {
@@ -310,12 +373,17 @@ fn launch(
         .map(|(mid, kind)| {
             let codec = match kind {
                 MediaKind::Audio => str0m::format::Codec::Opus,
-                MediaKind::Video => str0m::format::Codec::Vp8,
+                MediaKind::Video => video_codec.codec(),
             };
+            // H.264: packetization mode 1 (FU-A), the one the client packetizes for.
             let pt = rtc
                 .codec_config()
                 .iter()
-                .find(|p| p.spec().codec == codec)
+                .filter(|p| p.spec().codec == codec)
+                .find(|p| {
+                    codec != str0m::format::Codec::H264
+                        || p.spec().format.packetization_mode == Some(1)
+                })
                 .map(|p| p.pt());
             (*mid, *kind, pt)
         })

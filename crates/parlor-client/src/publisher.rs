@@ -10,7 +10,7 @@ use rand::Rng as _;
 use str0m::media::{Direction, MediaKind, Mid, Pt, Rid};
 use tokio::sync::mpsc;
 
-use crate::peer::{Peer, PeerCommand, PeerEvent, PeerOffer, random_seq};
+use crate::peer::{Peer, PeerCommand, PeerEvent, PeerOffer, VideoCodec, VideoOffer, random_seq};
 use crate::{ClientError, Session};
 
 /// Largest RTP payload the client produces.
@@ -31,6 +31,9 @@ pub struct PublishOptions {
     /// stream, fed with [`PeerSender::send_video_layer`]; the sizes are what subscribers'
     /// preferences are matched against.
     pub simulcast: Vec<SimulcastLayer>,
+    /// The video codec: VP8 (frames from IVF) or H.264 (Annex B access units, sent in
+    /// packetization mode 1).
+    pub video_codec: VideoCodec,
 }
 
 /// The rids of `n` simulcast layers, lowest first (as the web SDK names them).
@@ -52,6 +55,7 @@ impl Default for PublishOptions {
             video_dimensions: None,
             initial_video_seq: None,
             simulcast: Vec::new(),
+            video_codec: VideoCodec::Vp8,
         }
     }
 }
@@ -77,6 +81,7 @@ pub struct PeerSender {
     packetizer: Vp8Packetizer,
     /// Simulcast: each layer's stream (empty: one layer, on `video`).
     layers: Vec<LayerTrack>,
+    video_codec: VideoCodec,
     measures: std::sync::Arc<crate::peer::MediaMeasures>,
 }
 
@@ -89,6 +94,16 @@ impl PeerSender {
 
     /// A sender of `layers` simulcast layers (as offered with [`PeerOffer::with_layers`]).
     pub fn with_layers(peer: &Peer, initial_video_seq: Option<u64>, layers: usize) -> PeerSender {
+        Self::with_codec(peer, initial_video_seq, layers, VideoCodec::Vp8)
+    }
+
+    /// A sender of `layers` simulcast layers of `codec` video.
+    pub fn with_codec(
+        peer: &Peer,
+        initial_video_seq: Option<u64>,
+        layers: usize,
+        video_codec: VideoCodec,
+    ) -> PeerSender {
         let track = |kind: MediaKind, seq: u64| {
             peer.pts
                 .iter()
@@ -111,6 +126,7 @@ impl PeerSender {
                     packetizer: Vp8Packetizer::new(rand::rng().random()),
                 })
                 .collect(),
+            video_codec,
             measures: peer.measures.clone(),
         }
     }
@@ -133,8 +149,9 @@ impl PeerSender {
         }
     }
 
-    /// Sends one VP8 frame with RTP time `rtp_time` (90 kHz); of a simulcast stream, on
-    /// its top layer.
+    /// Sends one video frame with RTP time `rtp_time` (90 kHz): a VP8 frame, or an H.264
+    /// access unit in Annex B (start codes; delimiters are dropped); of a simulcast stream,
+    /// on its top layer.
     pub fn send_video(&mut self, frame: &[u8], rtp_time: u32) -> Result<(), ClientError> {
         match self.layers.len() {
             0 => self.send_video_on(None, frame, rtp_time),
@@ -177,19 +194,33 @@ impl PeerSender {
             }
             None => (&mut self.packetizer, &mut track.seq, None),
         };
-        let packets = packetizer
-            .packetize(frame, MAX_PAYLOAD)
-            .map_err(|e| ClientError::Media(e.to_string()))?;
-        for p in packets {
-            let mut payload = Vec::with_capacity(p.payload_len());
-            p.append_to(&mut payload);
+        let payloads: Vec<(Vec<u8>, bool)> = match self.video_codec {
+            VideoCodec::Vp8 => packetizer
+                .packetize(frame, MAX_PAYLOAD)
+                .map_err(|e| ClientError::Media(e.to_string()))?
+                .into_iter()
+                .map(|p| {
+                    let mut payload = Vec::with_capacity(p.payload_len());
+                    p.append_to(&mut payload);
+                    (payload, p.last)
+                })
+                .collect(),
+            VideoCodec::H264 => {
+                let nals = parlor_media::h264::nal_units(frame);
+                parlor_media::h264::packetize(&nals, MAX_PAYLOAD)
+                    .into_iter()
+                    .map(|p| (p.data, p.last))
+                    .collect()
+            }
+        };
+        for (payload, last) in payloads {
             self.cmd
                 .send(PeerCommand::Rtp {
                     mid: track.mid,
                     pt: track.pt,
                     seq: *seq,
                     time: rtp_time,
-                    marker: p.last,
+                    marker: last,
                     nackable: true,
                     payload: payload.into(),
                     audio_level: None,
@@ -199,7 +230,14 @@ impl PeerSender {
             *seq += 1;
         }
         if layer.is_none_or(|l| l + 1 == self.layers.len()) {
-            self.measures.video_frame(frame);
+            match self.video_codec {
+                VideoCodec::Vp8 => self.measures.video_frame(frame),
+                VideoCodec::H264 => {
+                    self.measures
+                        .video_frames
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
         }
         Ok(())
     }
@@ -279,14 +317,17 @@ impl Publisher {
             )));
         }
         let rids = layer_rids(o.simulcast.len());
-        let peer = PeerOffer::with_layers(
+        let peer = PeerOffer::with_video(
             session.media_ip(),
             session.media_transport(),
             &session.info().ice_servers,
             true,
             &kinds,
             Direction::SendOnly,
-            rids,
+            VideoOffer {
+                codec: o.video_codec,
+                rids,
+            },
         )
         .await?;
         let offer = peer.offer.clone();
@@ -312,7 +353,7 @@ impl Publisher {
             )));
         };
         let peer = peer.start(&sdp, 0.0, Some(session.closed_signal()))?;
-        let sender = PeerSender::with_layers(&peer, o.initial_video_seq, rids.len());
+        let sender = PeerSender::with_codec(&peer, o.initial_video_seq, rids.len(), o.video_codec);
         session.report_measures(
             crate::session::Measured::Stream(stream_id.clone()),
             &peer.measures,
@@ -320,9 +361,10 @@ impl Publisher {
         if (o.has_video && !sender.has(MediaKind::Video))
             || (o.has_audio && !sender.has(MediaKind::Audio))
         {
-            return Err(ClientError::Media(
-                "the server did not accept VP8/Opus".into(),
-            ));
+            return Err(ClientError::Media(format!(
+                "the server did not accept {:?}/Opus",
+                o.video_codec
+            )));
         }
         Ok(Publisher {
             session,

@@ -11,6 +11,8 @@
 //! * [`vp8`] — VP8 key frame detection and the VP8 RTP payload format (RFC 7741):
 //!   [`vp8::Vp8Packetizer`], [`vp8::Vp8Depacketizer`],
 //!   [`vp8::payload_starts_keyframe`].
+//! * [`h264`] — H.264 Annex B streams split into access units, and the H.264 RTP payload
+//!   format (RFC 6184, packetization mode 1): [`h264::packetize`].
 //! * `fixtures` (cargo feature `fixtures`) — known test media generated with ffmpeg,
 //!   for tests in other crates.
 //!
@@ -22,6 +24,7 @@
 
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
+pub mod h264;
 pub mod ivf;
 pub mod ogg_opus;
 pub mod vp8;

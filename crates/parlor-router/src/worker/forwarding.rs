@@ -488,6 +488,9 @@ pub(super) fn tap_group(
     needed
 }
 
+/// The H.264 NAL unit type of a sequence parameter set.
+const H264_SPS: u8 = 7;
+
 /// Why a producer packet is not sent on a consumer track.
 pub(super) enum Skip {
     /// The track waits for a keyframe and this packet does not start one.
@@ -639,11 +642,46 @@ pub(super) fn with_send_stream<R>(
 }
 
 /// Whether an RTP payload is the first packet of a keyframe, for the codecs we route.
+/// H.264: a packet with an SPS (encoders send SPS and PPS before each IDR, alone or in a
+/// STAP-A; a subscriber started at the IDR itself could not decode it), or one with an
+/// IDR (for streams that send their SPS once).
 pub(super) fn starts_keyframe(codec: Codec, payload: &[u8]) -> bool {
     match codec {
         Codec::Vp8 => str0m::format::detect_vp8_keyframe(payload),
-        Codec::H264 => str0m::format::detect_h264_keyframe(payload),
+        Codec::H264 => {
+            str0m::format::detect_h264_nalu(payload, H264_SPS)
+                || str0m::format::detect_h264_keyframe(payload)
+        }
         // Unknown video codecs: do not hold the consumer back.
         _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_h264_keyframe_starts_at_its_sps() {
+        let sps = [0x67, 0x42, 0xc0, 0x1f];
+        let pps = [0x68, 0xce, 0x3c, 0x80];
+        assert!(starts_keyframe(Codec::H264, &sps), "SPS alone");
+        // STAP-A of SPS and PPS (Chrome's way).
+        let mut stap = vec![0x78];
+        for nal in [&sps[..], &pps[..]] {
+            stap.extend_from_slice(&(nal.len() as u16).to_be_bytes());
+            stap.extend_from_slice(nal);
+        }
+        assert!(starts_keyframe(Codec::H264, &stap), "SPS in a STAP-A");
+        assert!(!starts_keyframe(Codec::H264, &pps), "PPS alone");
+        assert!(
+            starts_keyframe(Codec::H264, &[0x7c, 0x85, 1]),
+            "an IDR's first FU-A"
+        );
+        assert!(
+            !starts_keyframe(Codec::H264, &[0x7c, 0x05, 1]),
+            "a middle FU-A"
+        );
+        assert!(!starts_keyframe(Codec::H264, &[0x41, 1]), "a P slice");
     }
 }

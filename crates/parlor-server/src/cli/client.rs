@@ -429,6 +429,7 @@ async fn publish(args: PublishArgs) -> Result<(), Failure> {
         video_dimensions,
         initial_video_seq: None,
         simulcast: Vec::new(),
+        video_codec: parlor_client::VideoCodec::Vp8,
     };
     let mut publisher = match session.publish(options).await {
         Ok(p) => p,
