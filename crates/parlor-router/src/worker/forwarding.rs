@@ -84,6 +84,12 @@ impl Worker {
                     .layers
                     .first_video
                     .get_or_insert(p.packet.timestamp);
+                // A layer (re)starting: its consumers need not wait for housekeeping.
+                if producer.layers.available & (1 << layer) == 0
+                    && !self.layers_dirty.contains(&pkey)
+                {
+                    self.layers_dirty.push(pkey);
+                }
                 if starts_keyframe(params.spec().codec, &p.packet.payload) {
                     keyframe_starts |= 1 << i;
                 }
