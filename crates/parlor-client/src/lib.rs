@@ -26,6 +26,7 @@
 //! file with Parlor's recorder. `parlor client publish|subscribe` is built on both.
 
 mod error;
+mod link;
 pub mod media_files;
 pub mod net;
 pub mod peer;
@@ -35,6 +36,7 @@ mod session;
 mod subscriber;
 
 pub use error::ClientError;
+pub use link::LinkState;
 pub use net::MediaTransport;
 pub use peer::{
     MediaFrame, MediaKind, Peer, PeerEvent, PeerOffer, ReceiveStats, VideoCodec, VideoOffer,

@@ -198,7 +198,6 @@ impl PeerSender {
             VideoCodec::Vp8 => packetizer
                 .packetize(frame, MAX_PAYLOAD)
                 .map_err(|e| ClientError::Media(e.to_string()))?
-                .into_iter()
                 .map(|p| {
                     let mut payload = Vec::with_capacity(p.payload_len());
                     p.append_to(&mut payload);

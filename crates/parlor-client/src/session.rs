@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::ClientError;
+use crate::link::LinkState;
 use crate::peer::MediaMeasures;
 use crate::publisher::{PublishOptions, Publisher};
 use crate::subscriber::{SubscribeOptions, Subscriber};
@@ -62,6 +63,8 @@ struct Inner {
     /// The application sends its own reports ([`Session::report_stats`]): the automatic
     /// ones stop.
     manual_stats: std::sync::atomic::AtomicBool,
+    /// Where the signaling link stands (`link.rs`).
+    link: tokio::sync::watch::Receiver<crate::link::LinkState>,
 }
 
 /// Whose media a [`MediaMeasures`] measures.
@@ -259,14 +262,8 @@ impl Session {
     ) -> Result<(Session, mpsc::UnboundedReceiver<ServerMessage>), ClientError> {
         let (ws_url, authority) = signaling_url(url)?;
         let media_ip = local_ip_towards(&authority).await?;
-        let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(
-            ws_url.as_str(),
-            None,
-            false,
-            tls_connector()?,
-        )
-        .await
-        .map_err(|e| ClientError::Connection(format!("{ws_url}: {e}")))?;
+        let tls = tls_connector()?;
+        let mut ws = crate::link::open(&ws_url, tls.clone()).await?;
         let hello = ClientMessage::Connect {
             version: VERSION,
             session_id: session_id.to_owned(),
@@ -276,9 +273,8 @@ impl Session {
                 version: env!("CARGO_PKG_VERSION").into(),
             }),
             context: context.map(str::to_owned),
-            // This client does not resume after a network failure (yet): the server ends
-            // its connection with the socket, as before.
-            reconnect: false,
+            // Resumes after a network failure (`link.rs`), when the server allows it.
+            reconnect: true,
         };
         ws.send(Message::text(
             serde_json::to_string(&hello).expect("serializes"),
@@ -294,6 +290,7 @@ impl Session {
                 Ok(Some(Ok(_))) => continue,
             }
         };
+        let grant;
         let info = match serde_json::from_str::<ServerMessage>(&first) {
             Ok(ServerMessage::Connected {
                 session_id,
@@ -305,18 +302,22 @@ impl Session {
                 stats_interval,
                 relayed,
                 ice_servers,
+                resume,
                 ..
-            }) => Connected {
-                ice_servers,
-                stats_interval_ms: stats_interval,
-                relayed,
-                session_id,
-                connection,
-                role,
-                capabilities,
-                connections,
-                streams,
-            },
+            }) => {
+                grant = resume;
+                Connected {
+                    ice_servers,
+                    stats_interval_ms: stats_interval,
+                    relayed,
+                    session_id,
+                    connection,
+                    role,
+                    capabilities,
+                    connections,
+                    streams,
+                }
+            }
             Ok(ServerMessage::Error {
                 code: ErrorCode::AuthFailed,
                 reason,
@@ -347,8 +348,16 @@ impl Session {
             }
         };
 
-        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Message>();
+        let (out_tx, out_rx) = mpsc::unbounded_channel::<Message>();
         let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (link_tx, link_rx) = tokio::sync::watch::channel(crate::link::LinkState::Connected);
+        let resume = crate::link::Resume {
+            ws_url,
+            tls,
+            session_id: info.session_id.clone(),
+            connection_id: info.connection.connection_id.clone(),
+            grant,
+        };
         let inner = Arc::new(Inner {
             out: out_tx,
             pending: Mutex::new(HashMap::new()),
@@ -359,6 +368,7 @@ impl Session {
             media_transport: Mutex::new(crate::MediaTransport::default()),
             reporters: Mutex::new(Vec::new()),
             manual_stats: Default::default(),
+            link: link_rx,
         });
         if inner.info.stats_interval_ms > 0 {
             tokio::spawn(report_stats(
@@ -366,45 +376,33 @@ impl Session {
                 Duration::from_millis(u64::from(inner.info.stats_interval_ms)),
             ));
         }
-        let (mut sink, mut stream) = ws.split();
-        tokio::spawn(async move {
-            while let Some(msg) = out_rx.recv().await {
-                let close = matches!(msg, Message::Close(_));
-                if sink.send(msg).await.is_err() || close {
-                    break;
-                }
-            }
-            let _ = sink.close().await;
-        });
         let weak = Arc::downgrade(&inner);
-        tokio::spawn(async move {
-            while let Some(Ok(msg)) = stream.next().await {
-                let Message::Text(t) = msg else { continue };
-                let Ok(msg) = serde_json::from_str::<ServerMessage>(&t) else {
-                    tracing::warn!(message = %t, "unparsable server message");
-                    continue;
-                };
-                let reply_id = match &msg {
-                    ServerMessage::Ok { id }
-                    | ServerMessage::Pong { id }
-                    | ServerMessage::Published { id, .. }
-                    | ServerMessage::Subscribed { id, .. }
-                    | ServerMessage::Error { id, .. } => id.clone(),
-                    _ => None,
-                };
-                let waiter = reply_id.and_then(|id| {
-                    weak.upgrade()
-                        .and_then(|inner| inner.pending.lock().ok()?.remove(&id))
-                });
-                match waiter {
-                    Some(w) => {
-                        let _ = w.send(msg);
-                    }
-                    None => {
-                        let _ = events_tx.send(msg);
-                    }
+        let deliver_to = weak.clone();
+        let deliver = move |msg: ServerMessage| {
+            let reply_id = match &msg {
+                ServerMessage::Ok { id }
+                | ServerMessage::Pong { id }
+                | ServerMessage::Published { id, .. }
+                | ServerMessage::Subscribed { id, .. }
+                | ServerMessage::Error { id, .. } => id.clone(),
+                _ => None,
+            };
+            let waiter = reply_id.and_then(|id| {
+                deliver_to
+                    .upgrade()
+                    .and_then(|inner| inner.pending.lock().ok()?.remove(&id))
+            });
+            match waiter {
+                Some(w) => {
+                    let _ = w.send(msg);
+                }
+                None => {
+                    let _ = events_tx.send(msg);
                 }
             }
+        };
+        tokio::spawn(async move {
+            crate::link::run(ws, resume, out_rx, link_tx, deliver).await;
             // Closed: pending requests fail as their senders drop, later ones at once.
             if let Some(inner) = weak.upgrade() {
                 inner.closed.send_replace(true);
@@ -414,6 +412,13 @@ impl Session {
             }
         });
         Ok((Session { inner }, events_rx))
+    }
+
+    /// Where the signaling connection stands, as it changes: `Reconnecting` while it
+    /// resumes after a network failure (the session, its streams and subscriptions are
+    /// kept meanwhile; requests wait), `Connected` again after, `Closed` at the end.
+    pub fn link_state(&self) -> tokio::sync::watch::Receiver<LinkState> {
+        self.inner.link.clone()
     }
 
     /// Who this client is in the session, and who was there when it joined.

@@ -1,14 +1,15 @@
 //! A crash and a restart: `kill -9` of `parlor serve` in the middle of a session. Clients
-//! are told (their connection ends, requests fail), the database is intact, and after a
-//! restart on the same data directory the project (its stored credentials) and the session
-//! are there: the same tokens join again, publish and subscribe.
+//! are told (they try to resume, and when the grace period runs out their connection ends
+//! and requests fail), the database is intact, and after a restart on the same data
+//! directory the project (its stored credentials) and the session are there: the same
+//! tokens join again, publish and subscribe.
 
 mod common;
 
 use std::time::Duration;
 
 use common::{API_KEY, API_SECRET, Server, expect_event, publish_connected, wait_subscribed};
-use parlor_client::{ClientError, PublishOptions, ServerMessage, SubscribeOptions};
+use parlor_client::{ClientError, LinkState, PublishOptions, ServerMessage, SubscribeOptions};
 use parlor_sdk::Role;
 
 fn integrity(db: &std::path::Path) -> String {
@@ -19,7 +20,8 @@ fn integrity(db: &std::path::Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_kill_9_clients_are_told_and_everything_is_back_on_restart() {
-    let server = Server::start();
+    // A short grace, so that clients trying to resume give up soon.
+    let server = Server::start_configured(&["--reconnect-grace", "2s"]);
     let (sid, tokens) = server
         .session_with_tokens(&[Role::Publisher, Role::Subscriber])
         .await;
@@ -32,10 +34,20 @@ async fn after_kill_9_clients_are_told_and_everything_is_back_on_restart() {
     .await;
 
     // kill -9.
+    let (mut alice_link, mut bob_link) = (alice.link_state(), bob.link_state());
     let data_dir = server.keep_data_dir();
-    // The clients are told: their event streams end and requests fail.
+    // The clients are told: they try to resume at once, and when the grace runs out their
+    // event streams end and requests fail.
+    for (who, link) in [("alice", &mut alice_link), ("bob", &mut bob_link)] {
+        let noticed = tokio::time::timeout(
+            Duration::from_secs(5),
+            link.wait_for(|s| *s != LinkState::Connected),
+        )
+        .await;
+        assert!(noticed.is_ok(), "{who} did not notice the crash");
+    }
     for (who, events) in [("alice", &mut alice_events), ("bob", &mut bob_events)] {
-        let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        let ended = tokio::time::timeout(Duration::from_secs(10), async {
             while events.recv().await.is_some() {}
         })
         .await;

@@ -350,3 +350,148 @@ async fn clients_that_did_not_ask_and_servers_that_do_not_resume_end_at_once() {
     assert_eq!(connected["type"], "connected");
     assert!(connected.get("resume").is_none(), "{connected}");
 }
+
+/// A TCP proxy for the signaling connection that can go silent (forwarding nothing either
+/// way, connections left open), as a network that drops everything does.
+struct Blackhole {
+    addr: std::net::SocketAddr,
+    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Blackhole {
+    async fn start(to: std::net::SocketAddr) -> Blackhole {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let silent = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = silent.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(to).await else {
+                    continue;
+                };
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                tokio::spawn(pipe(cr, sw, flag.clone()));
+                tokio::spawn(pipe(sr, cw, flag.clone()));
+            }
+        });
+        Blackhole { addr, silent }
+    }
+
+    /// Stops (or resumes) forwarding, both ways, on every connection.
+    fn set_silent(&self, yes: bool) {
+        self.silent.store(yes, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Copies `from` to `to` until either ends, dropping what comes while `silent`.
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if silent.load(std::sync::atomic::Ordering::Relaxed) {
+            continue; // lost in the network
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_native_client_resumes_after_its_network_went_silent() {
+    use parlor_client::{LinkState, PublishOptions, Session};
+    let server = grace();
+    let (sid, tokens) = server
+        .session_with_tokens(&[Role::Publisher, Role::Publisher])
+        .await;
+    let proxy = Blackhole::start(
+        server
+            .ws_url()
+            .trim_start_matches("ws://")
+            .split('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap(),
+    )
+    .await;
+    let (ann, mut ann_events) =
+        Session::connect(&format!("http://{}", proxy.addr), &sid, &tokens[0])
+            .await
+            .unwrap();
+    let (bob, mut bob_events) = server.connect(&sid, &tokens[1]).await;
+    let ann_id = ann.connection_id().to_owned();
+    let publisher = common::publish_connected(
+        &ann,
+        PublishOptions {
+            has_audio: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut link = ann.link_state();
+    assert_eq!(*link.borrow(), LinkState::Connected);
+
+    // The network goes silent: the client notices (no frame for 5 s) and tries to resume.
+    proxy.set_silent(true);
+    let t0 = Instant::now();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        link.wait_for(|s| *s == LinkState::Reconnecting),
+    )
+    .await
+    .expect("the client notices the silence")
+    .unwrap();
+    eprintln!("noticed after {:?}", t0.elapsed());
+    // Meanwhile Bob signals Ann, and Ann signals Bob (it waits for the link).
+    bob.signal(Some(&ann_id), "chat", "while you were away")
+        .await
+        .unwrap();
+    let ann2 = ann.clone();
+    let sending = tokio::spawn(async move { ann2.signal(None, "chat", "back").await });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    proxy.set_silent(false);
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        link.wait_for(|s| *s == LinkState::Connected),
+    )
+    .await
+    .expect("the client resumes")
+    .unwrap();
+    eprintln!("resumed after {:?}", t0.elapsed());
+    sending
+        .await
+        .unwrap()
+        .expect("the signal sent while away is delivered");
+    // Ann gets what she missed; Bob gets what she said; nobody saw her leave, and her
+    // stream is still there.
+    common::expect_event(
+        &mut ann_events,
+        5,
+        "the missed signal",
+        |e| matches!(e, ServerMessage::Signal { data, .. } if data == "while you were away"),
+    )
+    .await;
+    common::expect_event(
+        &mut bob_events,
+        5,
+        "the signal sent while away",
+        |e| matches!(e, ServerMessage::Signal { data, .. } if data == "back"),
+    )
+    .await;
+    never_leaves(&mut bob_events, &ann_id, Duration::from_secs(1)).await;
+    let streams = server.sdk().list_streams(&sid).await.unwrap();
+    assert_eq!(streams.len(), 1, "the stream was kept");
+    assert_eq!(streams[0].id, publisher.stream_id());
+    assert_eq!(*link.borrow(), LinkState::Connected);
+}
