@@ -298,12 +298,18 @@ async fn a_simulcast_stream_is_recorded_from_its_top_layer() {
     .unwrap();
     let out = std::process::Command::new("ffprobe")
         .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
-        .args(["stream=width,height", "-of", "csv=p=0"])
+        .args(["stream=width,height:format=duration", "-of", "csv=p=0"])
         .arg(&path)
         .output()
         .expect("ffprobe");
-    let size = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let size = lines.next().unwrap_or_default().to_owned();
     assert_eq!(size, "1280,720", "the recording is the top layer");
+    // Its time is the top layer's alone (each layer's RTP clock and sender reports have a
+    // base of their own): about the 3 s it ran.
+    let duration: f64 = lines.next().unwrap_or_default().trim().parse().unwrap();
+    assert!((1.5..4.5).contains(&duration), "{duration} s recorded of 3");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -325,6 +325,17 @@ impl Worker {
             return;
         };
         let info = report.sender_info;
+        // Of simulcast video, only the recorded layer's reports: each layer's RTP clock has
+        // a base of its own.
+        if kind == MediaKind::Video
+            && p.layers.count > 1
+            && p.layers
+                .tap_layer
+                .and_then(|l| p.layers.ssrcs[usize::from(l)])
+                != Some(info.ssrc)
+        {
+            return;
+        }
         let d = p.taps.sender_report(
             kind,
             *info.ssrc,
