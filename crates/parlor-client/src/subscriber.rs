@@ -165,18 +165,7 @@ impl Subscriber {
         audio: Option<bool>,
         video: Option<bool>,
     ) -> Result<(), ClientError> {
-        let subscription_id = self.subscription_id.clone();
-        self.session
-            .request(|id| ClientMessage::SetSubscription {
-                id,
-                subscription_id,
-                audio,
-                video,
-                preferred_resolution: None,
-                preferred_frame_rate: None,
-            })
-            .await
-            .map(|_| ())
+        self.set_subscription(audio, video, None, None).await
     }
 
     /// Sets the resolution and frame rate it would like (OpenTok's
@@ -187,15 +176,27 @@ impl Subscriber {
         resolution: Option<VideoDimensions>,
         frame_rate: Option<f64>,
     ) -> Result<(), ClientError> {
+        self.set_subscription(None, None, Some(resolution), Some(frame_rate))
+            .await
+    }
+
+    /// `setSubscription`: what is `None` stays as it is.
+    async fn set_subscription(
+        &self,
+        audio: Option<bool>,
+        video: Option<bool>,
+        preferred_resolution: Option<Option<VideoDimensions>>,
+        preferred_frame_rate: Option<Option<f64>>,
+    ) -> Result<(), ClientError> {
         let subscription_id = self.subscription_id.clone();
         self.session
             .request(|id| ClientMessage::SetSubscription {
                 id,
                 subscription_id,
-                audio: None,
-                video: None,
-                preferred_resolution: Some(resolution),
-                preferred_frame_rate: Some(frame_rate),
+                audio,
+                video,
+                preferred_resolution,
+                preferred_frame_rate,
             })
             .await
             .map(|_| ())

@@ -194,6 +194,10 @@ fn check_url_and_client(api_url: &str) -> Result<(String, reqwest::Client), Erro
     }
     let mut builder = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
+        // A kept-alive connection idle this long is not reused: the server closes one idle
+        // for 10 s (`--http-header-timeout`), and a request sent on it just as it closes
+        // fails ("connection closed before message completed").
+        .pool_idle_timeout(Duration::from_secs(5))
         .user_agent(concat!("parlor-sdk-rust/", env!("CARGO_PKG_VERSION")));
     // A private CA (a self-signed server on a LAN): trusted beside the system's roots.
     if let Some(path) = std::env::var_os(CA_FILE_ENV) {
