@@ -45,6 +45,7 @@ mod commands;
 mod direct;
 mod forwarding;
 mod layers;
+use layers::{ConsumerLayer, ProducerLayers};
 mod tcp;
 
 use crate::audio_level::AudioMeter;
@@ -52,7 +53,7 @@ use crate::dtls_keys::{self, KeySlot};
 use crate::forward::SeqRewriter;
 use crate::outbox::{self, Outbox};
 use crate::quality::{self, Direction, Meter};
-use crate::simulcast::{MAX_LAYERS, TimestampRewriter, Vp8Rewriter};
+use crate::simulcast::MAX_LAYERS;
 use crate::srtp::SrtpSender;
 use crate::tap::{TapCodec, TapPacket, TapSet, WallClock, unix_micros};
 use crate::{
@@ -190,59 +191,6 @@ struct Producer {
     audio_meter: AudioMeter,
 }
 
-/// A producer's video layers as the router sees them.
-#[derive(Default)]
-struct ProducerLayers {
-    /// Each layer's SSRC, once a packet of it arrived.
-    ssrcs: [Option<Ssrc>; MAX_LAYERS],
-    /// When each layer's last packet arrived.
-    last_packet: [Option<Instant>; MAX_LAYERS],
-    /// Layers negotiated (the rids of the publisher's `a=simulcast`; 1 without).
-    count: u8,
-    /// The layers sending, a bit each, as of the last [`Worker::update_layers`].
-    available: u8,
-    /// The layers the publisher was last told it needs to send.
-    needed: Option<u8>,
-    /// The layer taps (recorders) get, once chosen ([`ProducerLayers::tap_layer`]).
-    tap_layer: Option<u8>,
-    /// When its first video packet arrived.
-    first_video: Option<Instant>,
-}
-
-impl ProducerLayers {
-    /// The layer taps record, chosen once: the top layer as soon as it sends; if it has not
-    /// sent within [`crate::simulcast::LAYER_IDLE`] of the first video, the highest that
-    /// does. `None` while undecided (taps get no video meanwhile).
-    fn tap_layer(&mut self, now: Instant) -> Option<u8> {
-        if self.tap_layer.is_none() {
-            let top = self.count.max(1) - 1;
-            let sending = self.sending(now);
-            if sending & (1 << top) != 0 {
-                self.tap_layer = Some(top);
-            } else if sending != 0
-                && self.first_video.is_some_and(|t| {
-                    now.saturating_duration_since(t) >= crate::simulcast::LAYER_IDLE
-                })
-            {
-                self.tap_layer = Some(7 - sending.leading_zeros() as u8);
-            }
-        }
-        self.tap_layer
-    }
-
-    /// The layers with a packet in the last [`crate::simulcast::LAYER_IDLE`].
-    fn sending(&self, now: Instant) -> u8 {
-        let mut mask = 0;
-        for (l, last) in self.last_packet.iter().enumerate() {
-            if last.is_some_and(|t| now.saturating_duration_since(t) < crate::simulcast::LAYER_IDLE)
-            {
-                mask |= 1 << l;
-            }
-        }
-        mask
-    }
-}
-
 impl Producer {
     fn remember(&mut self, packet: RtpPacket) {
         let newest = packet.timestamp;
@@ -272,29 +220,6 @@ struct Consumer {
     /// ([`crate::RTX_BUDGET_PER_PACKET`] a packet, up to [`crate::RTX_BUDGET_BURST`]),
     /// spent one per retransmission. A NACK flood cannot make the router send more.
     rtx_budget: f32,
-}
-
-/// A consumer's video layer: the one forwarded, the one to switch to on its next keyframe,
-/// the highest it may take, and what keeps its output one stream across switches.
-struct ConsumerLayer {
-    current: Option<u8>,
-    target: u8,
-    cap: u8,
-    timestamps: TimestampRewriter,
-    /// Set for a simulcast VP8 producer: payload descriptors are rewritten.
-    vp8: Option<Vp8Rewriter>,
-}
-
-impl Default for ConsumerLayer {
-    fn default() -> Self {
-        ConsumerLayer {
-            current: None,
-            target: 0,
-            cap: u8::MAX,
-            timestamps: TimestampRewriter::default(),
-            vp8: None,
-        }
-    }
 }
 
 /// One kind of media on a consumer.
