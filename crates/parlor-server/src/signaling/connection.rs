@@ -644,6 +644,10 @@ async fn run(
         Exit::Writer(None) => (lost, None, None, None),
         Exit::TakenOver(t) => (lost, Some("takenOver"), Some(t), None),
     };
+    // A connection already out of its room (forced out: a kick, a moderator's
+    // forceDisconnect, an expired token) is never suspended, however its socket ended: its
+    // client may close the socket abruptly right after being told.
+    let cause = cause.filter(|_| room.is_member(&me));
     if let (Some(cause), Some(token)) = (cause, resume_token) {
         // Suspend: the requests already read finish (their replies wait in the queue),
         // the writer gives the queue back, and the connection waits for its client.

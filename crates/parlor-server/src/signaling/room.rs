@@ -791,6 +791,11 @@ impl Room {
             .map(|_| ())
     }
 
+    /// Whether `connection_id` is (still) in the room: not gone, not forced out.
+    pub fn is_member(&self, connection_id: &str) -> bool {
+        lock(&self.state).members.contains_key(connection_id)
+    }
+
     pub fn own_subscription(
         &self,
         connection_id: &str,
