@@ -487,6 +487,23 @@ impl From<ConnectionReason> for StreamReason {
     }
 }
 
+/// A step of a subscription's audio-only fallback (`videoQuality`): OpenTok.js's
+/// `videoDisableWarning`, `videoDisableWarningLifted`, `videoDisabled` and `videoEnabled`
+/// (the last two with reason `quality`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum VideoQualityState {
+    /// Even the stream's lowest video layer does not fit the subscriber's downlink: video
+    /// may soon be turned off.
+    Warning,
+    /// The warning is over before video was turned off.
+    WarningLifted,
+    /// Video is off for this subscription (audio goes on) until the downlink recovers.
+    Disabled,
+    /// Video is back, on the lowest layer.
+    Enabled,
+}
+
 /// A message from the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
@@ -646,6 +663,17 @@ pub enum ServerMessage {
         /// `audio` or `video`.
         media: String,
         score: u8,
+    },
+    /// A step of a subscription's audio-only fallback, as the router estimates the
+    /// subscriber's downlink: `warning`, then `warningLifted` or `disabled` (video off,
+    /// audio on), and after `disabled`, `enabled`. Sent only for subscriptions whose client
+    /// sends transport-wide congestion control feedback. The web SDK turns it into
+    /// OpenTok.js's `videoDisableWarning`, `videoDisableWarningLifted`, `videoDisabled`
+    /// and `videoEnabled` (reason `quality`).
+    #[serde(rename_all = "camelCase")]
+    VideoQuality {
+        subscription_id: String,
+        state: VideoQualityState,
     },
     /// A subscription ended without the client asking (its stream went away).
     #[serde(rename_all = "camelCase")]

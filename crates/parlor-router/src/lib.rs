@@ -26,6 +26,7 @@
 //! [str0m]: https://docs.rs/str0m
 
 pub mod audio_level;
+pub mod bwe;
 pub mod dtls_keys;
 pub mod forward;
 pub mod ice_tcp;
@@ -135,6 +136,27 @@ pub enum RouterEvent {
     /// Sent for producers with more than one layer, when it changes; the publisher may
     /// pause the others (dynacast).
     LayersNeeded { id: TransportId, layers: u8 },
+    /// A consumer's estimated downlink no longer carries even its producer's lowest video
+    /// layer, or carries it again: OpenTok's audio-only fallback, step by step (see
+    /// [`VideoQualityState`]). Sent only for consumers whose client sends transport-wide
+    /// congestion control feedback.
+    VideoQuality {
+        id: TransportId,
+        state: VideoQualityState,
+    },
+}
+
+/// A step of a consumer's audio-only fallback ([`RouterEvent::VideoQuality`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoQualityState {
+    /// The lowest layer does not fit the downlink: video may soon be turned off.
+    Warning,
+    /// The warning is over before video was turned off.
+    WarningLifted,
+    /// Video is off for this consumer (audio goes on) until the downlink recovers.
+    Disabled,
+    /// Video is back, on the lowest layer.
+    Enabled,
 }
 
 /// Which side of the router a transport is.
@@ -165,10 +187,10 @@ pub const RTX_BUDGET_BURST: f32 = 100.0;
 /// credentials): ICE-lite, RTP mode (packets are forwarded, not reassembled), Opus, VP8 and
 /// H.264. Public so benchmarks measure exactly what the worker runs.
 ///
-/// Consumers do not negotiate transport-wide congestion control: the router does no
-/// downlink bandwidth estimation yet, and with it negotiated every subscriber would send
-/// ~20 feedback packets a second (and the transport keep a 1000-packet send record) for
-/// nothing. Producers keep it: publishers' own estimators live on the router's feedback.
+/// str0m does not negotiate transport-wide congestion control on consumers: the worker
+/// adds it to their answers itself and numbers the packets of its direct send path
+/// ([`bwe`]), so str0m's own occasional packets carry no competing numbers. Producers keep
+/// str0m's: publishers' own estimators live on the router's feedback.
 pub fn transport_config(kind: TransportKind) -> str0m::RtcConfig {
     transport_config_preferring(kind, false)
 }
@@ -230,6 +252,8 @@ pub struct RouterStats {
     /// Retransmissions asked for but not sent: the consumer's budget was spent
     /// ([`RTX_BUDGET_PER_PACKET`]), e.g. a NACK flood.
     pub retransmissions_refused: u64,
+    /// Padding packets sent to probe consumers' downlinks ([`bwe`]).
+    pub padding_sent: u64,
     pub keyframe_requests: u64,
     pub transports_failed: u64,
     /// Datagrams sent, and the `sendmmsg` calls that sent them.

@@ -34,7 +34,7 @@ use str0m::change::SdpOffer;
 use str0m::format::{Codec, PayloadParams};
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt, SenderFeedback};
 use str0m::net::{Protocol, Receive, TcpType};
-use str0m::rtp::rtcp::{Nack, Rtcp};
+use str0m::rtp::rtcp::{Nack, Rtcp, Twcc};
 use str0m::rtp::{
     Extension, ExtensionValues, RawPacket, RtpHeader, RtpPacket, RtpWrite, SeqNo, Ssrc, StreamTx,
 };
@@ -43,6 +43,8 @@ use tokio::sync::mpsc::UnboundedSender;
 
 mod commands;
 mod direct;
+mod downlink;
+use downlink::Downlink;
 mod forwarding;
 mod layers;
 use layers::{ConsumerLayer, ProducerLayers};
@@ -112,6 +114,8 @@ pub(crate) struct Worker {
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Keyframes to ask producers for: (producer, layer).
     keyframe_wanted: Vec<(usize, u8)>,
+    /// Consumers whose downlink probe is padding their flow (`worker/downlink.rs`).
+    probing: Vec<usize>,
     /// Producers whose layers or consumers' layer caps changed: their consumers' layers and
     /// the layers their publishers must send are worked out again (`worker/layers.rs`).
     layers_dirty: Vec<usize>,
@@ -220,6 +224,9 @@ struct Consumer {
     /// ([`crate::RTX_BUDGET_PER_PACKET`] a packet, up to [`crate::RTX_BUDGET_BURST`]),
     /// spent one per retransmission. A NACK flood cannot make the router send more.
     rtx_budget: f32,
+    /// Its downlink estimate, when its client sends transport-wide congestion control
+    /// feedback (boxed: most of it is cold).
+    downlink: Option<Box<Downlink>>,
 }
 
 /// One kind of media on a consumer.
@@ -241,6 +248,8 @@ struct Track {
     /// Packets and bytes forwarded on this track (both send paths), for quality samples.
     sent_packets: u64,
     sent_bytes: u64,
+    /// The transport-wide sequence number extension's ID negotiated for this track.
+    twcc_id: Option<u8>,
 }
 
 /// A consumer track's send stream as the direct path writes it.
@@ -254,6 +263,8 @@ struct DirectTrack {
     mid_id: Option<u8>,
     audio_level_id: Option<u8>,
     orientation_id: Option<u8>,
+    /// Transport-wide sequence number (the consumer has a [`Downlink`]).
+    twcc_id: Option<u8>,
 }
 
 impl Track {
@@ -270,6 +281,7 @@ impl Track {
             last_via_rtc: None,
             sent_packets: 0,
             sent_bytes: 0,
+            twcc_id: None,
         }
     }
 }
@@ -356,6 +368,7 @@ impl Worker {
                 timers: BinaryHeap::new(),
                 keyframe_wanted: Vec::new(),
                 layers_dirty: Vec::new(),
+                probing: Vec::new(),
                 closing: Vec::new(),
                 pending: Vec::with_capacity(MAX_PENDING),
                 buf: vec![0; 2048],
@@ -389,6 +402,9 @@ impl Worker {
             if self.audio_level_interval.is_some() {
                 next = next.min(self.next_audio_levels);
             }
+            if !self.probing.is_empty() {
+                next = next.min(now + downlink::PADDING_TICK);
+            }
             let timeout = next.saturating_duration_since(now);
             if let Err(e) = self.poll.poll(&mut events, Some(timeout))
                 && e.kind() != ErrorKind::Interrupted
@@ -421,6 +437,9 @@ impl Worker {
             }
             self.read_socket();
             self.run_timers();
+            if !self.probing.is_empty() {
+                self.send_padding();
+            }
             self.flush_layer_changes();
             self.flush_keyframe_requests();
             // Whatever a drain above queued outside reading and timers (normally nothing).
@@ -588,13 +607,14 @@ impl Worker {
             }
         }
         self.tcp_housekeeping(now);
-        // Layers that stopped (or started) sending.
-        for (key, t) in &self.transports {
-            if let Role::Producer(p) = &t.role
-                && p.layers.sending(now) != p.layers.available
-                && !self.layers_dirty.contains(&key)
-            {
-                self.layers_dirty.push(key);
+        // Layers that stopped (or started) sending; the bitrates of each.
+        for (key, t) in &mut self.transports {
+            if let Role::Producer(p) = &mut t.role {
+                p.layers.meter(now);
+                if p.layers.sending(now) != p.layers.available && !self.layers_dirty.contains(&key)
+                {
+                    self.layers_dirty.push(key);
+                }
             }
         }
     }
@@ -689,11 +709,11 @@ impl Worker {
                     self.enqueue(key, packet);
                 }
             }
-            Event::RawPacket(raw) => {
-                if let RawPacket::RtcpRx(Rtcp::Nack(nack)) = *raw {
-                    self.retransmit(key, &nack);
-                }
-            }
+            Event::RawPacket(raw) => match *raw {
+                RawPacket::RtcpRx(Rtcp::Nack(nack)) => self.retransmit(key, &nack),
+                RawPacket::RtcpRx(Rtcp::Twcc(twcc)) => self.on_transport_feedback(key, twcc),
+                _ => {}
+            },
             Event::SenderFeedback(report) => {
                 if let Role::Producer(p) = &t.role
                     && !p.taps.is_empty()

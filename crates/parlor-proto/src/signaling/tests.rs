@@ -86,6 +86,27 @@ fn server_messages_are_camel_case() {
 }
 
 #[test]
+fn video_quality_wire_shape() {
+    for (state, wire) in [
+        (VideoQualityState::Warning, "warning"),
+        (VideoQualityState::WarningLifted, "warningLifted"),
+        (VideoQualityState::Disabled, "disabled"),
+        (VideoQualityState::Enabled, "enabled"),
+    ] {
+        let m = ServerMessage::VideoQuality {
+            subscription_id: "sub1".into(),
+            state,
+        };
+        let json = serde_json::to_value(&m).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "videoQuality", "subscriptionId": "sub1", "state": wire})
+        );
+        assert_eq!(serde_json::from_value::<ServerMessage>(json).unwrap(), m);
+    }
+}
+
+#[test]
 fn connected_carries_ice_servers_only_when_there_are_some() {
     let connected = |ice_servers| ServerMessage::Connected {
         version: 1,

@@ -179,7 +179,7 @@ impl Worker {
                 .map(|a| a.to_sdp_string())
                 .map_err(|e| e.to_string())
         }));
-        let answer = match answered {
+        let mut answer = match answered {
             Ok(Ok(answer)) => answer,
             Ok(Err(e)) => return Err(RouterError::Sdp(e)),
             Err(_) => {
@@ -187,6 +187,12 @@ impl Worker {
                 return Err(RouterError::Sdp("the offer made the transport fail".into()));
             }
         };
+        // Transport-wide congestion control stays negotiated as it was.
+        if let Role::Consumer(c) = &t.role
+            && c.downlink.is_some()
+        {
+            answer = crate::sdp::add_transport_cc(&answer, [c.audio.twcc_id, c.video.twcc_id]);
+        }
         if let Some(ufrag) = crate::sdp::ice_ufrag(&answer)
             && ufrag != t.ufrag
         {
@@ -208,6 +214,12 @@ impl Worker {
             return Err(RouterError::Duplicate(id.to_string()));
         }
         let prefers_h264 = consumer_of.is_none() && crate::sdp::prefers_h264(&offer);
+        // Consumers whose client offers transport-wide congestion control get it: the
+        // router estimates their downlink from its feedback (`worker/downlink.rs`).
+        let twcc_ids = match consumer_of {
+            Some(_) => crate::sdp::transport_cc_ids(&offer),
+            None => [None, None],
+        };
         let offer = SdpOffer::from_sdp_string(&offer)
             .map_err(|e| RouterError::Sdp(crate::sdp::describe(&e)))?;
         let ufrag = random_string(16);
@@ -243,7 +255,7 @@ impl Worker {
                 .map_err(|e| e.to_string())?;
             Ok::<_, String>((rtc, keys, answer.to_sdp_string()))
         }));
-        let (rtc, keys, answer) = match built {
+        let (rtc, keys, mut answer) = match built {
             Ok(Ok(ok)) => ok,
             Ok(Err(e)) => return Err(RouterError::Sdp(e)),
             Err(_) => {
@@ -265,15 +277,24 @@ impl Worker {
                 taps: TapSet::default(),
                 audio_meter: AudioMeter::default(),
             }),
-            Some((producer, media)) => Role::Consumer(Consumer {
-                producer,
-                audio: Track::new(media.audio),
-                video: Track::new(media.video),
-                layer: ConsumerLayer::default(),
-                keys,
-                srtp: None,
-                rtx_budget: crate::RTX_BUDGET_BURST,
-            }),
+            Some((producer, media)) => {
+                let (mut audio, mut video) = (Track::new(media.audio), Track::new(media.video));
+                let downlink = (twcc_ids != [None, None]).then(|| {
+                    answer = crate::sdp::add_transport_cc(&answer, twcc_ids);
+                    [audio.twcc_id, video.twcc_id] = twcc_ids;
+                    Box::new(Downlink::new(now))
+                });
+                Role::Consumer(Consumer {
+                    producer,
+                    audio,
+                    video,
+                    layer: ConsumerLayer::default(),
+                    keys,
+                    srtp: None,
+                    rtx_budget: crate::RTX_BUDGET_BURST,
+                    downlink,
+                })
+            }
         };
         let key = self.transports.insert(Transport {
             id: id.clone(),
@@ -316,6 +337,7 @@ impl Worker {
         }
         self.keyframe_wanted.retain(|&(k, _)| k != key);
         self.layers_dirty.retain(|&k| k != key);
+        self.probing.retain(|&k| k != key);
         self.pending.retain(|p| p.producer != key);
         self.tcp_forget(key);
         if let Some(reason) = reason {

@@ -74,6 +74,7 @@ impl Worker {
                 let index = d.rtx_seq;
                 d.rtx_seq += 1;
                 let timestamp = c.layer.timestamps.peek(packet.header.timestamp);
+                let twcc = twcc_number(&c.downlink, d);
                 write_header(
                     &mut buf,
                     d,
@@ -82,6 +83,7 @@ impl Worker {
                     index as u16,
                     timestamp,
                     &packet.header,
+                    twcc,
                 );
                 // The payload is the original sequence number, then the original payload
                 // (as it was sent: a simulcast VP8 descriptor rewritten).
@@ -93,6 +95,9 @@ impl Worker {
                     vp8.apply(&mut payload[2..]);
                 }
                 if srtp.protect(&mut buf, payload, rtx_ssrc, index).is_ok() {
+                    if let (Some(dl), Some(_)) = (c.downlink.as_mut(), twcc) {
+                        dl.log.commit(Instant::now(), buf.len(), false);
+                    }
                     self.outbox.push(to, buf);
                     self.stats.retransmissions += 1;
                 }
@@ -118,12 +123,21 @@ pub(super) fn direct_track<'a>(rtc: &mut Rtc, track: &'a mut Track) -> Option<&'
             mid_id: id(Extension::RtpMid),
             audio_level_id: id(Extension::AudioLevel),
             orientation_id: id(Extension::VideoOrientation),
+            twcc_id: track.twcc_id,
         });
     }
     track.direct.as_mut()
 }
 
+/// The transport-wide sequence number (extension ID and the number's low 16 bits) a
+/// consumer's next packet on track `d` carries, if it has a [`Downlink`]. The packet is
+/// then committed to the downlink's log once sent.
+pub(super) fn twcc_number(downlink: &Option<Box<Downlink>>, d: &DirectTrack) -> Option<(u8, u16)> {
+    Some((d.twcc_id?, downlink.as_ref()?.log.next_seq() as u16))
+}
+
 /// Writes an RTP header (RFC 3550) with one-byte header extensions (RFC 8285).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn write_header(
     buf: &mut Vec<u8>,
     d: &DirectTrack,
@@ -132,6 +146,7 @@ pub(super) fn write_header(
     seq: u16,
     timestamp: u32,
     header: &RtpHeader,
+    twcc: Option<(u8, u16)>,
 ) {
     let ev = &header.ext_vals;
     buf.extend_from_slice(&[0x90, (u8::from(header.marker) << 7) | *pt]);
@@ -158,6 +173,10 @@ pub(super) fn write_header(
     if let (Some(id), Some(o)) = (d.orientation_id, ev.video_orientation) {
         buf.extend_from_slice(&[id << 4, o as u8]);
     }
+    if let Some((id, seq)) = twcc {
+        buf.push((id << 4) | 1);
+        buf.extend_from_slice(&seq.to_be_bytes());
+    }
     while (buf.len() - ext_start) % 4 != 0 {
         buf.push(0);
     }
@@ -179,6 +198,7 @@ pub(super) fn send_direct(
     out: &Prepared,
     header: &RtpHeader,
     payload: &[u8],
+    twcc: Option<(u8, u16)>,
 ) -> Result<(), String> {
     write_header(
         buf,
@@ -188,6 +208,7 @@ pub(super) fn send_direct(
         out.seq as u16,
         out.timestamp,
         header,
+        twcc,
     );
     srtp.protect(buf, payload, d.ssrc, out.seq)
         .map_err(|e| format!("SRTP: {e}"))
@@ -227,6 +248,7 @@ mod tests {
             mid_id: Some(4),
             audio_level_id: Some(1),
             orientation_id: None,
+            twcc_id: None,
         };
         let mut header = RtpHeader {
             marker: true,
@@ -244,6 +266,7 @@ mod tests {
             0x1234,
             header.timestamp,
             &header,
+            None,
         );
         let fixed = [
             0x90,
@@ -277,8 +300,22 @@ mod tests {
             1,
             0,
             &RtpHeader::default(),
+            None,
         );
         assert_eq!(buf.len(), 12);
         assert_eq!(buf[0], 0x80);
+        // A transport-wide sequence number: one byte of ID and length, two of number.
+        let mut buf = Vec::new();
+        write_header(
+            &mut buf,
+            &bare,
+            bare.ssrc,
+            Pt::from(96),
+            1,
+            0,
+            &RtpHeader::default(),
+            Some((3, 0xabcd)),
+        );
+        assert_eq!(&buf[12..], &[0xbe, 0xde, 0, 1, 0x31, 0xab, 0xcd, 0]);
     }
 }

@@ -2,7 +2,7 @@
 //! every consumer (and tap) that wants them, grouped per consumer; keyframe requests.
 //! The direct send path's own pieces are in [`super::direct`].
 
-use super::direct::{direct_track, send_direct};
+use super::direct::{direct_track, send_direct, twcc_number};
 use super::*;
 
 impl Worker {
@@ -78,8 +78,11 @@ impl Worker {
                 return;
             };
             let is_video = kind == MediaKind::Video;
+            // What each packet costs a consumer's downlink: payload, header and SRTP tag.
+            let wire = (p.packet.payload.len() + crate::bwe::PACKET_OVERHEAD) as u32;
             if is_video {
                 producer.layers.last_packet[usize::from(layer)] = Some(p.packet.timestamp);
+                producer.layers.bytes[usize::from(layer)] += wire;
                 producer
                     .layers
                     .first_video
@@ -95,10 +98,13 @@ impl Worker {
                 }
             } else if !producer.audio_enabled {
                 continue;
-            } else if let (Some(level), Some(_)) =
-                (header.ext_vals.audio_level, self.audio_level_interval)
-            {
-                producer.audio_meter.packet(level);
+            } else {
+                producer.layers.audio_bytes += wire;
+                if let (Some(level), Some(_)) =
+                    (header.ext_vals.audio_level, self.audio_level_interval)
+                {
+                    producer.audio_meter.packet(level);
+                }
             }
             media[i] = Some(Media {
                 is_video,
@@ -160,6 +166,7 @@ impl Worker {
             let srtp = &mut c.srtp;
             let rtx_budget = &mut c.rtx_budget;
             let consumer_layer = &mut c.layer;
+            let downlink = &mut c.downlink;
             let vp8_payload = &mut self.vp8_payload;
             // The direct path needs the keys and the address str0m sends to.
             let direct_to = ct.send_to.filter(|_| srtp.is_some());
@@ -209,7 +216,11 @@ impl Worker {
                             }
                             _ => &p.packet.payload[..],
                         };
-                        send_direct(srtp, d, &mut buf, &out, &p.packet.header, payload)?;
+                        let twcc = twcc_number(downlink, d);
+                        send_direct(srtp, d, &mut buf, &out, &p.packet.header, payload, twcc)?;
+                        if let (Some(dl), Some(_)) = (downlink.as_mut(), twcc) {
+                            dl.log.commit(now, buf.len(), false);
+                        }
                         track.sent_bytes += buf.len() as u64;
                         track.sent_packets += 1;
                         outbox.push(to, buf);
@@ -546,6 +557,9 @@ pub(super) fn prepare(
     let mut timestamp = packet.header.timestamp;
     let mut rewrite_vp8 = false;
     if let Some((state, packet_layer, simulcast)) = layer {
+        if state.quality_off {
+            return Err(Skip::NotForTrack);
+        }
         if state.current != Some(packet_layer) {
             if packet_layer != state.target {
                 return Err(Skip::NotForTrack);

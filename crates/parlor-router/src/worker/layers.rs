@@ -2,10 +2,14 @@
 //! of a consumer's ([`ConsumerLayer`]); which layer each consumer of a producer targets, and
 //! which layers the producer's publisher needs to send ([`RouterEvent::LayersNeeded`]). Worked out again
 //! for a producer when its layers start or stop sending, a consumer comes or goes, or a
-//! consumer's cap or video changes; the rules are [`crate::simulcast`]'s pure functions.
+//! consumer's cap, downlink or video changes; the rules are [`crate::simulcast`]'s pure functions.
 
 use super::*;
 use crate::simulcast::{TimestampRewriter, Vp8Rewriter, choose_layer, needed_layers};
+
+/// A layer whose last packet is this recent is sending now (even the lowest layer sends a
+/// frame every 67 ms at 15 fps).
+const LIVE: Duration = Duration::from_millis(250);
 
 /// A producer's video layers as the router sees them.
 #[derive(Default)]
@@ -24,6 +28,16 @@ pub(super) struct ProducerLayers {
     pub(super) tap_layer: Option<u8>,
     /// When its first video packet arrived.
     pub(super) first_video: Option<Instant>,
+    /// Bytes on the wire per layer, and of audio, since the last [`ProducerLayers::meter`].
+    pub(super) bytes: [u32; MAX_LAYERS],
+    pub(super) audio_bytes: u32,
+    /// Each layer's bitrate (bits per second, smoothed; 0 until it sent) and the audio's:
+    /// what a consumer's downlink must carry for it.
+    pub(super) rates: [u64; MAX_LAYERS],
+    pub(super) audio_rate: u64,
+    metered_at: Option<Instant>,
+    /// The layers sending at the last metering (a bit each).
+    metered_live: u8,
 }
 
 impl ProducerLayers {
@@ -47,6 +61,62 @@ impl ProducerLayers {
         self.tap_layer
     }
 
+    /// Turns the bytes counted since the last call into bitrates (once a second, from
+    /// housekeeping). Only layers that sent through the whole window are measured: a
+    /// window a layer paused or resumed in would understate it, and a paused layer keeps
+    /// its last rate (what resuming it costs).
+    pub(super) fn meter(&mut self, now: Instant) {
+        let mut live = 0u8;
+        for (l, last) in self.last_packet.iter().enumerate() {
+            if last.is_some_and(|t| now.saturating_duration_since(t) < LIVE) {
+                live |= 1 << l;
+            }
+        }
+        let whole = live & self.metered_live;
+        self.metered_live = live;
+        let Some(since) = self.metered_at.replace(now) else {
+            self.bytes = [0; MAX_LAYERS];
+            self.audio_bytes = 0;
+            return;
+        };
+        let secs = now.saturating_duration_since(since).as_secs_f64();
+        if secs < 0.1 {
+            return;
+        }
+        let rate = |bytes: u32| (f64::from(bytes) * 8.0 / secs) as u64;
+        let smooth = |old: u64, new: u64| if old == 0 { new } else { (old * 2 + new) / 3 };
+        for (l, bytes) in self.bytes.iter_mut().enumerate() {
+            if *bytes > 0 && whole & (1 << l) != 0 {
+                self.rates[l] = smooth(self.rates[l], rate(*bytes));
+            }
+            *bytes = 0;
+        }
+        self.audio_rate = if self.audio_bytes > 0 {
+            smooth(self.audio_rate, rate(self.audio_bytes))
+        } else {
+            0
+        };
+        self.audio_bytes = 0;
+    }
+
+    /// Each negotiated layer's bitrate, lowest first. A layer never seen counts as three
+    /// times the one below it (the usual simulcast ladder), the lowest as 150 kbps; a layer
+    /// never as less than one and a half times the one below (a paused layer's last rate
+    /// may be from its encoder's ramp-up).
+    pub(super) fn layer_rates(&self) -> ([u64; MAX_LAYERS], usize) {
+        let count = usize::from(self.count.max(1)).min(MAX_LAYERS);
+        let mut rates = self.rates;
+        for l in 0..count {
+            rates[l] = match (rates[l], l) {
+                (0, 0) => 150_000,
+                (0, _) => rates[l - 1] * 3,
+                (r, 0) => r,
+                (r, _) => r.max(rates[l - 1] * 3 / 2),
+            };
+        }
+        (rates, count)
+    }
+
     /// The layers with a packet in the last [`crate::simulcast::LAYER_IDLE`].
     pub(super) fn sending(&self, now: Instant) -> u8 {
         let mut mask = 0;
@@ -66,6 +136,8 @@ pub(super) struct ConsumerLayer {
     pub(super) current: Option<u8>,
     pub(super) target: u8,
     pub(super) cap: u8,
+    /// Video is off for the downlink's sake (the audio-only fallback).
+    pub(super) quality_off: bool,
     pub(super) timestamps: TimestampRewriter,
     /// Set for a simulcast VP8 producer: payload descriptors are rewritten.
     pub(super) vp8: Option<Vp8Rewriter>,
@@ -77,6 +149,7 @@ impl Default for ConsumerLayer {
             current: None,
             target: 0,
             cap: u8::MAX,
+            quality_off: false,
             timestamps: TimestampRewriter::default(),
             vp8: None,
         }
@@ -118,11 +191,16 @@ impl Worker {
             else {
                 continue;
             };
-            if !c.video.wanted {
+            if !c.video.wanted || c.layer.quality_off {
                 continue;
             }
-            caps.push(c.layer.cap);
-            if let Some(target) = choose_layer(available, c.layer.cap)
+            // The lower of the subscriber's cap and its downlink's.
+            let cap = c
+                .layer
+                .cap
+                .min(c.downlink.as_ref().map_or(u8::MAX, |d| d.cap));
+            caps.push(cap);
+            if let Some(target) = choose_layer(available, cap)
                 && target != c.layer.target
             {
                 c.layer.target = target;

@@ -944,6 +944,10 @@ async fn subscribe(args: SubscribeArgs) -> Result<(), Failure> {
                         json!({"event": "qualityScore", "subscriptionId": subscription_id, "media": media, "score": score}),
                         || format!("quality score of subscription {subscription_id} ({media}): {score} of 5"),
                     ),
+                    ServerMessage::VideoQuality { subscription_id, state } => out.event(
+                        json!({"event": "videoQuality", "subscriptionId": subscription_id, "state": to_json(&state)}),
+                        || format!("video of subscription {subscription_id}: {}", wire_name(&state)),
+                    ),
                     ServerMessage::Disconnected { reason, detail } => {
                         out.event(
                             with_detail(json!({"event": "sessionDisconnected", "reason": to_json(&reason)}), &detail),

@@ -129,6 +129,15 @@ pub enum What {
         resent: u64,
         heard: u64,
     },
+    /// A step of a subscription's audio-only fallback (`videoQuality`: the router found
+    /// its downlink too narrow for the lowest video layer, or wide enough again).
+    VideoQuality {
+        subscription_id: String,
+        stream_id: String,
+        connection_id: String,
+        /// `warning`, `warningLifted`, `disabled` or `enabled`.
+        state: String,
+    },
     /// A window of media quality (kept in its own table, not the timeline).
     Quality(Quality),
 }
@@ -180,6 +189,7 @@ impl What {
             What::ArchiveStopped { .. } => "archiveStopped",
             What::ConnectionLost { .. } => "connectionLost",
             What::ConnectionResumed { .. } => "connectionResumed",
+            What::VideoQuality { .. } => "videoQuality",
             What::Quality(_) => "quality",
         }
     }
@@ -204,4 +214,5 @@ pub const KINDS: &[&str] = &[
     "archiveStopped",
     "connectionLost",
     "connectionResumed",
+    "videoQuality",
 ];

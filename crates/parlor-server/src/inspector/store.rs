@@ -427,6 +427,18 @@ fn apply<'a>(tx: &Transaction<'_>, r: &'a Record) -> Result<Option<EventColumns<
             None,
             Some(json!({ "awayMs": away_ms, "resent": resent, "heard": heard })),
         ),
+        What::VideoQuality {
+            subscription_id,
+            stream_id,
+            connection_id,
+            state,
+        } => (
+            Some(connection_id.as_str()),
+            Some(stream_id.as_str()),
+            Some(subscription_id.as_str()),
+            None,
+            Some(json!({ "state": state })),
+        ),
     }))
 }
 

@@ -9,7 +9,7 @@
 //!
 //! The media router reports transports connecting and closing; [`Signaling::run_router_events`]
 //! turns those into `streamCreated`, `streamDestroyed` (mediaStopped) and subscription
-//! events.
+//! events (`subscriptionConnected`, `qualityScore`, `videoQuality`).
 
 pub mod connection;
 pub mod outbox;
@@ -382,9 +382,9 @@ impl Signaling {
             let id = match &event {
                 RouterEvent::Connected { id } | RouterEvent::Closed { id, .. } => id.clone(),
                 RouterEvent::Quality(sample) => sample.id.clone(),
-                RouterEvent::AudioLevel { id, .. } | RouterEvent::LayersNeeded { id, .. } => {
-                    id.clone()
-                }
+                RouterEvent::AudioLevel { id, .. }
+                | RouterEvent::LayersNeeded { id, .. }
+                | RouterEvent::VideoQuality { id, .. } => id.clone(),
             };
             let owner = lock(&self.transports).get(&id).cloned();
             match (event, owner) {
@@ -418,8 +418,17 @@ impl Signaling {
                 (RouterEvent::LayersNeeded { layers, .. }, Some(TransportOwner::Stream(room))) => {
                     room.layers_needed(&id, layers)
                 }
+                (
+                    RouterEvent::VideoQuality { state, .. },
+                    Some(TransportOwner::Subscription(room)),
+                ) => room.video_quality(&id, state),
                 (_, None)
-                | (RouterEvent::AudioLevel { .. } | RouterEvent::LayersNeeded { .. }, _) => {}
+                | (
+                    RouterEvent::AudioLevel { .. }
+                    | RouterEvent::LayersNeeded { .. }
+                    | RouterEvent::VideoQuality { .. },
+                    _,
+                ) => {}
             }
         }
     }

@@ -1,7 +1,9 @@
 //! Simulcast layers in a room: the layers each stream was published with, the highest
 //! layer each subscription's preferences (OpenTok's `setPreferredResolution` and
-//! `setPreferredFrameRate`) come to — which the router is told — and telling publishers
-//! how many layers their subscribers need (`layersNeeded`, from the router).
+//! `setPreferredFrameRate`) come to — which the router is told — telling publishers
+//! how many layers their subscribers need (`layersNeeded`, from the router), and telling
+//! subscribers when even the lowest layer does not fit their downlink (`videoQuality`:
+//! the router's audio-only fallback).
 
 use parlor_proto::signaling::{MAX_SIMULCAST_LAYERS, SimulcastLayer};
 
@@ -91,6 +93,41 @@ impl Room {
                 },
             );
         }
+    }
+
+    /// Tells a subscriber a step of its subscription's audio-only fallback (the router
+    /// decided it from its downlink estimate), and records it in the history.
+    pub(in crate::signaling) fn video_quality(
+        &self,
+        subscription_id: &str,
+        state: parlor_router::VideoQualityState,
+    ) {
+        use parlor_proto::signaling::VideoQualityState as Wire;
+        use parlor_router::VideoQualityState as Router;
+        let state = match state {
+            Router::Warning => Wire::Warning,
+            Router::WarningLifted => Wire::WarningLifted,
+            Router::Disabled => Wire::Disabled,
+            Router::Enabled => Wire::Enabled,
+        };
+        let room = lock(&self.state);
+        let Some(sub) = room.subscriptions.get(subscription_id) else {
+            return;
+        };
+        tracing::debug!(subscription = subscription_id, ?state, "video quality");
+        room.send(
+            &sub.connection_id,
+            &ServerMessage::VideoQuality {
+                subscription_id: subscription_id.to_owned(),
+                state,
+            },
+        );
+        self.record(What::VideoQuality {
+            subscription_id: subscription_id.to_owned(),
+            stream_id: sub.stream_id.clone(),
+            connection_id: sub.connection_id.clone(),
+            state: crate::wire_name(&state),
+        });
     }
 }
 

@@ -1,0 +1,270 @@
+//! Downlink bandwidth estimation on the direct send path; the rules are [`crate::bwe`]'s.
+//!
+//! A consumer whose client negotiated transport-wide congestion control has a
+//! [`Downlink`]: every packet the worker sends it directly carries a transport-wide
+//! sequence number ([`super::direct::twcc_number`]) and is logged. The client's feedback
+//! (raw RTCP, [`Worker::on_transport_feedback`]) feeds the estimator; the estimate caps the
+//! consumer's simulcast layer, padding probes prove room for the next layer up
+//! ([`Worker::send_padding`]), and when not even the lowest layer fits, video goes off and
+//! comes back (the audio-only fallback, [`RouterEvent::VideoQuality`]).
+
+use super::direct::write_header;
+use super::*;
+use crate::VideoQualityState;
+use crate::bwe::{self, Change, Estimator, Fallback, PacketResult, SentLog};
+
+/// How often a probe's padding goes out.
+pub(super) const PADDING_TICK: Duration = Duration::from_millis(5);
+/// One padding packet's payload: all padding (RFC 3550 §5.1: its last byte counts it).
+const PADDING: [u8; 255] = {
+    let mut p = [0u8; 255];
+    p[254] = 255;
+    p
+};
+
+/// A consumer transport's downlink: what it was sent, what that says, what follows.
+pub(super) struct Downlink {
+    pub(super) log: SentLog,
+    estimator: Estimator,
+    fallback: Fallback,
+    /// The highest layer the estimate allows (`u8::MAX`: no limit).
+    pub(super) cap: u8,
+    /// The origin the client's receive times are placed from.
+    time_zero: Instant,
+    padding: Option<Padding>,
+}
+
+/// A probe's padding: sent on the video's retransmission stream, which the client counts
+/// in its feedback and then drops.
+struct Padding {
+    start: Instant,
+    /// Bits per second of padding on top of the media.
+    rate: u64,
+    sent: u64,
+}
+
+impl Downlink {
+    pub(super) fn new(now: Instant) -> Self {
+        Downlink {
+            log: SentLog::default(),
+            estimator: Estimator::default(),
+            fallback: Fallback::default(),
+            cap: u8::MAX,
+            time_zero: now,
+            padding: None,
+        }
+    }
+}
+
+impl Worker {
+    /// Takes a consumer's transport-wide congestion control feedback.
+    pub(super) fn on_transport_feedback(&mut self, key: usize, twcc: Twcc) {
+        let now = Instant::now();
+        let Some(Transport {
+            role: Role::Consumer(c),
+            ..
+        }) = self.transports.get_mut(key)
+        else {
+            return;
+        };
+        let Some(dl) = c.downlink.as_deref_mut() else {
+            return;
+        };
+        let Some(last) = dl.log.last_seq() else {
+            return;
+        };
+        let (log, estimator, time_zero) = (&dl.log, &mut dl.estimator, dl.time_zero);
+        // A report names at most what the log holds; a malformed one is dropped whole.
+        let read = catch_unwind(AssertUnwindSafe(|| {
+            for (seq, _, received) in twcc.into_iter(time_zero, last.into()).take(bwe::SENT_LOG) {
+                if let Some(sent) = log.get(*seq) {
+                    estimator.on_result(PacketResult { sent, received }, now);
+                }
+            }
+        }));
+        if read.is_err() {
+            self.stats.datagrams_dropped += 1;
+            return;
+        }
+        let change = dl.estimator.end_feedback(now);
+        self.adapt(key, change, now);
+    }
+
+    /// Applies a consumer's estimate: its layer cap, its audio-only fallback, its probes.
+    fn adapt(&mut self, key: usize, change: Option<Change>, now: Instant) {
+        let Some(Transport {
+            role: Role::Consumer(c),
+            ..
+        }) = self.transports.get(key)
+        else {
+            return;
+        };
+        let pkey = c.producer;
+        let Some(Transport {
+            role: Role::Producer(p),
+            ..
+        }) = self.transports.get(pkey)
+        else {
+            return;
+        };
+        let (rates, count) = p.layers.layer_rates();
+        let audio_rate = p.layers.audio_rate;
+        let Some(Transport {
+            role: Role::Consumer(c),
+            id,
+            ..
+        }) = self.transports.get_mut(key)
+        else {
+            return;
+        };
+        let Some(dl) = c.downlink.as_deref_mut() else {
+            return;
+        };
+        let Some(estimate) = dl.estimator.estimate() else {
+            return; // nothing has limited this consumer yet
+        };
+        let rates = &rates[..count];
+        let audio = if c.audio.wanted { audio_rate } else { 0 };
+        let fit = bwe::fit_layer(rates, audio, estimate).unwrap_or(0);
+        let cap = match change {
+            Some(Change::Down(_)) => fit,
+            Some(Change::Up(_)) if dl.cap != u8::MAX => dl.cap.max(fit),
+            _ => dl.cap,
+        };
+        let mut dirty = cap != dl.cap;
+        if dirty || change.is_some() {
+            let signals = dl.estimator.signals(now);
+            tracing::debug!(%id, ?change, estimate, cap, ?rates, audio, ?signals, "downlink");
+        }
+        tracing::trace!(%id, signals = ?dl.estimator.signals(now), "downlink feedback");
+        dl.cap = cap;
+        let mut step = None;
+        if c.video.wanted {
+            // The lowest layer fits if the link delivered it while congested (the estimate
+            // is a share of what it delivered).
+            let lowest = rates[0] + audio;
+            let fits = lowest as f64 <= estimate as f64 / bwe::BACKOFF;
+            step = dl.fallback.update(fits, now);
+            match step {
+                Some(VideoQualityState::Disabled) => {
+                    c.layer.quality_off = true;
+                    c.layer.current = None;
+                    dirty = true;
+                }
+                Some(VideoQualityState::Enabled) => {
+                    c.layer.quality_off = false;
+                    c.layer.current = None;
+                    dirty = true;
+                }
+                _ => {}
+            }
+            // Probe for the next layer up, or for the lowest while video is off.
+            let want = c.layer.cap.min(count as u8 - 1);
+            let need = if dl.fallback.disabled() {
+                Some(lowest)
+            } else if cap < want {
+                Some(rates[usize::from(cap) + 1] + audio)
+            } else {
+                None
+            };
+            if let Some(need) = need
+                && dl.estimator.should_probe(need, now)
+            {
+                let target = dl.estimator.start_probe(need, now);
+                let recent = Duration::from_millis(500);
+                let media = dl.log.bytes_since(now - recent) * 8 * 2;
+                tracing::debug!(%id, target, media, "downlink probe");
+                dl.padding = Some(Padding {
+                    start: now,
+                    rate: target.saturating_sub(media),
+                    sent: 0,
+                });
+                if !self.probing.contains(&key) {
+                    self.probing.push(key);
+                }
+            }
+        }
+        if let Some(state) = step {
+            tracing::debug!(%id, ?state, estimate, "video quality");
+            let _ = self.events.send(RouterEvent::VideoQuality {
+                id: id.clone(),
+                state,
+            });
+        }
+        if dirty && !self.layers_dirty.contains(&pkey) {
+            self.layers_dirty.push(pkey);
+        }
+    }
+
+    /// Sends the padding due on every probing consumer.
+    pub(super) fn send_padding(&mut self) {
+        let now = Instant::now();
+        let mut i = 0;
+        while i < self.probing.len() {
+            if self.pad(self.probing[i], now) {
+                i += 1;
+            } else {
+                self.probing.swap_remove(i);
+            }
+        }
+    }
+
+    /// Sends consumer `key`'s probe padding due by `now`; whether its probe goes on.
+    fn pad(&mut self, key: usize, now: Instant) -> bool {
+        let Some(Transport {
+            role: Role::Consumer(c),
+            send_to: Some(to),
+            ..
+        }) = self.transports.get_mut(key)
+        else {
+            return false;
+        };
+        let to = *to;
+        let (Some(dl), Some(srtp), Some(d)) = (
+            c.downlink.as_deref_mut(),
+            c.srtp.as_mut(),
+            c.video.direct.as_mut(),
+        ) else {
+            return false;
+        };
+        let (Some(padding), Some(_)) = (dl.padding.as_mut(), dl.estimator.probe_end(now)) else {
+            dl.padding = None;
+            return false;
+        };
+        let (Some(rtx_ssrc), Some((_, _, Some(rtx_pt))), Some(twcc_id)) =
+            (d.rtx_ssrc, c.video.pt_map, d.twcc_id)
+        else {
+            dl.padding = None;
+            return false;
+        };
+        let elapsed = now.saturating_duration_since(padding.start).as_secs_f64();
+        let due = (padding.rate as f64 / 8.0 * elapsed) as u64;
+        while padding.sent + PADDING.len() as u64 <= due {
+            let mut buf = self.outbox.buffer();
+            let index = d.rtx_seq;
+            d.rtx_seq += 1;
+            let twcc = Some((twcc_id, dl.log.next_seq() as u16));
+            let header = RtpHeader::default();
+            write_header(
+                &mut buf,
+                d,
+                rtx_ssrc,
+                rtx_pt,
+                index as u16,
+                0,
+                &header,
+                twcc,
+            );
+            buf[0] |= 0x20; // P: the payload is padding
+            if srtp.protect(&mut buf, &PADDING, rtx_ssrc, index).is_err() {
+                dl.padding = None;
+                return false;
+            }
+            dl.log.commit(now, buf.len(), true);
+            padding.sent += buf.len() as u64;
+            self.stats.padding_sent += 1;
+            self.outbox.push(to, buf);
+        }
+        true
+    }
+}
