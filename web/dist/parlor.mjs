@@ -2096,6 +2096,8 @@ var Subscriber = class extends EventEmitter {
     super();
     this.upstream = /* @__PURE__ */ new Map();
     this.mediaStream = new MediaStream();
+    /** The router turned this subscription's video off: its downlink is too narrow (`videoQuality`). */
+    this.qualityOff = false;
     this.destroyed = false;
     this.audioBlocked = false;
     this.resubscribes = 0;
@@ -2283,6 +2285,20 @@ var Subscriber = class extends EventEmitter {
     this.qualityScore = { ...this.qualityScore, [key]: score };
     this.emit("qualityScoreChanged", { qualityScore: { ...this.qualityScore } });
   }
+  /**
+   * @internal The router's audio-only fallback (OpenTok.js's reason `quality`): a warning,
+   * its lifting, or this subscription's video turned off or back on. Shown like the
+   * publisher turning video off; subscribeToVideo is unchanged.
+   */
+  _onVideoQuality(state) {
+    if (state === "warning") this.emit("videoDisableWarning", {});
+    else if (state === "warningLifted") this.emit("videoDisableWarningLifted", {});
+    else if (state === "disabled" !== this.qualityOff) {
+      this.qualityOff = state === "disabled";
+      this.widget?.setAudioOnly(!(this.videoOn && this.stream.hasVideo && !this.qualityOff));
+      if (this.videoOn && this.stream.hasVideo) this.emit(this.qualityOff ? "videoDisabled" : "videoEnabled", { reason: "quality" });
+    }
+  }
   /** @internal The server ended the subscription (its stream went, or its media failed). */
   _onEnded() {
     this.closePeer();
@@ -2312,7 +2328,7 @@ var Subscriber = class extends EventEmitter {
   /** @internal The stream changed a property. */
   _onStreamPropertyChanged(property, newValue) {
     if (property === "hasVideo") {
-      this.widget?.setAudioOnly(!(newValue && this.videoOn));
+      this.widget?.setAudioOnly(!(newValue && this.videoOn && !this.qualityOff));
       if (this.videoOn) this.emit(newValue ? "videoEnabled" : "videoDisabled", { reason: "publishVideo" });
     }
     if (property === "hasAudio") this.session._stateChanged("streamPropertyChanged");
@@ -2351,6 +2367,7 @@ var Subscriber = class extends EventEmitter {
   // ----- private -----
   async connect() {
     const session = this.session;
+    if (this.qualityOff) this._onVideoQuality("enabled");
     const pc = new RTCPeerConnection(await session._rtcConfiguration());
     this.pc = pc;
     this.mediaStream = new MediaStream();
@@ -2508,7 +2525,7 @@ var Subscriber = class extends EventEmitter {
     const on = !!value;
     if (on === this.videoOn) return;
     this.videoOn = on;
-    this.widget?.setAudioOnly(!(on && this.stream.hasVideo));
+    this.widget?.setAudioOnly(!(on && this.stream.hasVideo && !this.qualityOff));
     this.applyRelayedVideo();
     if (this.stream.hasVideo) this.emit(on ? "videoEnabled" : "videoDisabled", { reason: "subscribeToVideo" });
     await this.sendSubscription({ video: on });
@@ -2994,6 +3011,9 @@ var Session = class extends EventEmitter {
         break;
       case "qualityScore":
         this.subscriptions.get(msg.subscriptionId)?._onQualityScore(msg.media, msg.score);
+        break;
+      case "videoQuality":
+        this.subscriptions.get(msg.subscriptionId)?._onVideoQuality(msg.state);
         break;
       case "subscriptionEnded": {
         const sub = this.subscriptions.get(msg.subscriptionId);

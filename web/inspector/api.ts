@@ -145,6 +145,7 @@ export const KINDS = [
   'archiveStopped',
   'connectionLost',
   'connectionResumed',
+  'videoQuality',
 ];
 
 export const FAILURE_KINDS = ['connectionFailed', 'publishFailed', 'subscribeFailed'];

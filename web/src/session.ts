@@ -586,6 +586,9 @@ export class Session extends EventEmitter<SessionEventMap> {
       case 'qualityScore':
         this.subscriptions.get(msg.subscriptionId)?._onQualityScore(msg.media, msg.score);
         break;
+      case 'videoQuality':
+        this.subscriptions.get(msg.subscriptionId)?._onVideoQuality(msg.state);
+        break;
       case 'subscriptionEnded': {
         const sub = this.subscriptions.get(msg.subscriptionId);
         const publisher = this.publishers.get(msg.streamId);

@@ -10,7 +10,7 @@ import type { Dimensions, Stream } from './model';
 import { snapshot } from './publisher';
 import type { Session } from './session';
 import { type SubscriberStats, audioLevelOf, subscriberStats } from './stats';
-import type { P2pSignalMessage, WireStatsReport } from './protocol';
+import type { P2pSignalMessage, VideoQualityState, WireStatsReport } from './protocol';
 import { PeerLink } from './p2p';
 import { type UpstreamMemory, upstreamReports } from './upstream-stats';
 import { type Callback, complete, deferred, type Deferred, uniqueId, withTimeout } from './util';
@@ -81,6 +81,8 @@ export class Subscriber extends EventEmitter<SubscriberEventMap> {
   private mediaStream = new MediaStream();
   private audioOn: boolean;
   private videoOn: boolean;
+  /** The router turned this subscription's video off: its downlink is too narrow (`videoQuality`). */
+  private qualityOff = false;
   private volume: number;
   private destroyed = false;
   private audioBlocked = false;
@@ -301,6 +303,21 @@ export class Subscriber extends EventEmitter<SubscriberEventMap> {
     this.emit('qualityScoreChanged', { qualityScore: { ...this.qualityScore } });
   }
 
+  /**
+   * @internal The router's audio-only fallback (OpenTok.js's reason `quality`): a warning,
+   * its lifting, or this subscription's video turned off or back on. Shown like the
+   * publisher turning video off; subscribeToVideo is unchanged.
+   */
+  _onVideoQuality(state: VideoQualityState): void {
+    if (state === 'warning') this.emit('videoDisableWarning', {});
+    else if (state === 'warningLifted') this.emit('videoDisableWarningLifted', {});
+    else if ((state === 'disabled') !== this.qualityOff) {
+      this.qualityOff = state === 'disabled';
+      this.widget?.setAudioOnly(!(this.videoOn && this.stream.hasVideo && !this.qualityOff));
+      if (this.videoOn && this.stream.hasVideo) this.emit(this.qualityOff ? 'videoDisabled' : 'videoEnabled', { reason: 'quality' });
+    }
+  }
+
   /** @internal The server ended the subscription (its stream went, or its media failed). */
   _onEnded(): void {
     this.closePeer();
@@ -332,7 +349,7 @@ export class Subscriber extends EventEmitter<SubscriberEventMap> {
   /** @internal The stream changed a property. */
   _onStreamPropertyChanged(property: string, newValue: unknown): void {
     if (property === 'hasVideo') {
-      this.widget?.setAudioOnly(!(newValue && this.videoOn));
+      this.widget?.setAudioOnly(!(newValue && this.videoOn && !this.qualityOff));
       if (this.videoOn) this.emit(newValue ? 'videoEnabled' : 'videoDisabled', { reason: 'publishVideo' });
     }
     if (property === 'hasAudio') this.session._stateChanged('streamPropertyChanged');
@@ -377,6 +394,8 @@ export class Subscriber extends EventEmitter<SubscriberEventMap> {
 
   private async connect(): Promise<void> {
     const session = this.session;
+    // A new subscription (resubscribing) starts with video: undo an old one's fallback.
+    if (this.qualityOff) this._onVideoQuality('enabled');
     const pc = new RTCPeerConnection(await session._rtcConfiguration());
     this.pc = pc;
     this.mediaStream = new MediaStream();
@@ -545,7 +564,7 @@ export class Subscriber extends EventEmitter<SubscriberEventMap> {
     const on = !!value;
     if (on === this.videoOn) return;
     this.videoOn = on;
-    this.widget?.setAudioOnly(!(on && this.stream.hasVideo));
+    this.widget?.setAudioOnly(!(on && this.stream.hasVideo && !this.qualityOff));
     this.applyRelayedVideo();
     if (this.stream.hasVideo) this.emit(on ? 'videoEnabled' : 'videoDisabled', { reason: 'subscribeToVideo' });
     await this.sendSubscription({ video: on });

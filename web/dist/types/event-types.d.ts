@@ -164,15 +164,25 @@ export interface SubscriberEventMap {
     mediaStreamAvailable: SubscriberEvent<{
         mediaStream: MediaStream;
     }>;
-    /** reason: `publishVideo` (the publisher) or `subscribeToVideo` (this subscriber). */
+    /**
+     * reason: `publishVideo` (the publisher), `subscribeToVideo` (this subscriber) or
+     * `quality` (this subscriber's downlink cannot carry even the stream's lowest video layer:
+     * the server turned video off, audio goes on, and the subscriber shows audio-only).
+     */
     videoDisabled: SubscriberEvent<{
         reason: string;
     }>;
+    /** reason: as videoDisabled's; `quality`: the downlink recovered and video is back. */
     videoEnabled: SubscriberEvent<{
         reason: string;
     }>;
-    /** Reserved: no quality-based video disabling yet. */
+    /**
+     * This subscriber's downlink cannot carry even the stream's lowest video layer: video may
+     * soon be turned off (videoDisabled, reason `quality`). Sent only where the browser gives
+     * the server congestion-control feedback (Chromium, Firefox); never in relayed sessions.
+     */
     videoDisableWarning: SubscriberEvent;
+    /** The downlink recovered before video was turned off. */
     videoDisableWarningLifted: SubscriberEvent;
     audioLevelUpdated: SubscriberEvent<{
         audioLevel: number;

@@ -189,6 +189,12 @@ export type EventMessage = {
     subscriptionId: string;
     media: 'audio' | 'video';
     score: number;
+}
+/** The router's audio-only fallback for a subscription whose downlink is too narrow. */
+ | {
+    type: 'videoQuality';
+    subscriptionId: string;
+    state: VideoQualityState;
 } | {
     type: 'subscriptionEnded';
     subscriptionId: string;
@@ -198,6 +204,12 @@ export type EventMessage = {
     reason: ConnectionReason;
     detail?: DisconnectDetail | string;
 };
+/**
+ * A step of a subscription's audio-only fallback: `warning` (even the lowest video layer
+ * does not fit the downlink), then `warningLifted` or `disabled` (video off, audio on), and
+ * after `disabled`, `enabled`.
+ */
+export type VideoQualityState = 'warning' | 'warningLifted' | 'disabled' | 'enabled';
 /** Relayed sessions: the other party's offer, answer or candidate. */
 export interface P2pSignalMessage {
     type: 'p2pSignal';

@@ -57,6 +57,8 @@ export declare class Subscriber extends EventEmitter<SubscriberEventMap> {
     private mediaStream;
     private audioOn;
     private videoOn;
+    /** The router turned this subscription's video off: its downlink is too narrow (`videoQuality`). */
+    private qualityOff;
     private volume;
     private destroyed;
     private audioBlocked;
