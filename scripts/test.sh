@@ -162,7 +162,7 @@ if [ -z "${PARLOR_SKIP_FUZZ:-}" ]; then
   # take most of an hour to build with AddressSanitizer on this machine: the smoke run
   # builds them unoptimised and without a sanitizer, so they cannot rot and each runs a
   # little; scripts/fuzz.sh runs them properly (RELIABILITY.md has the figures).
-  for target in sdp_offer rest_params signaling_sequence router_datagram; do
+  for target in sdp_offer rest_params signaling_sequence router_datagram transport_feedback; do
     (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --dev --sanitizer none "$target" -- \
       -max_total_time="${PARLOR_FUZZ_SECS:-20}" -print_final_stats=0 2>&1 | tail -n 3)
   done

@@ -27,15 +27,18 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use str0m::rtp::rtcp::Twcc;
+
 use crate::VideoQualityState;
 
 /// What a forwarded packet adds to its payload on the wire: the RTP header with its
 /// extensions (~24 bytes) and the SRTP tag (16).
 pub const PACKET_OVERHEAD: usize = 40;
 
-/// Sent packets remembered for feedback: ~2.7 s of a 6 Mbps downlink (feedback comes every
-/// 50–100 ms; later reports are for packets long given up).
-pub const SENT_LOG: usize = 2048;
+/// Sent packets remembered for feedback: 1.7 s at 300 packets a second (a 2.5 Mbps layer
+/// with its audio). Feedback comes every 50–100 ms; a report on a packet older than that
+/// is ignored. 16 bytes a packet: 8 KiB per consumer.
+pub const SENT_LOG: usize = 512;
 /// Loss above this share of the last half second's packets is congestion.
 pub const LOSS_CONGESTED: f32 = 0.1;
 /// A queue this deep that did not drain in a second is congestion.
@@ -62,13 +65,13 @@ const QUEUE_WINDOW: Duration = Duration::from_secs(1);
 const SETTLE: Duration = Duration::from_secs(1);
 /// The window the base (queue-free) one-way delay is the minimum of.
 const BASE_WINDOW: Duration = Duration::from_secs(30);
-/// Feedback entries kept for the windows (bounded whatever a client reports).
-const MAX_SAMPLES: usize = 4096;
+/// Feedback reports kept for the windows (bounded however often a client reports).
+const MAX_BATCHES: usize = 64;
 /// How long the lowest layer must fit no more before video is turned off.
 pub const DISABLE_AFTER: Duration = Duration::from_secs(4);
 
 /// One sent packet, as remembered for its feedback.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sent {
     /// Its extended transport-wide sequence number.
     pub seq: u64,
@@ -79,23 +82,40 @@ pub struct Sent {
     pub probe: bool,
 }
 
+/// A [`SentLog`] entry, packed.
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    /// The low 32 bits of the sequence number (0: empty; numbers start at [`FIRST_SEQ`]).
+    seq: u32,
+    size: u16,
+    probe: bool,
+    /// Microseconds after the log's origin.
+    at_us: u64,
+}
+
+/// The first transport-wide sequence number (wire value 0). Not 0 or 1: a report about
+/// numbers "before" the first must extend to numbers below it, not wrap around to 2^64
+/// (str0m's report iterator would overflow).
+const FIRST_SEQ: u64 = 1 << 16;
+
 /// The packets sent on a transport, by transport-wide sequence number: a ring, written per
 /// packet without allocating.
 pub struct SentLog {
-    entries: Box<[Option<Sent>]>,
+    slots: Box<[Slot]>,
+    zero: Instant,
     next: u64,
 }
 
-impl Default for SentLog {
-    fn default() -> Self {
+impl SentLog {
+    /// An empty log; `zero` is a time no packet is sent before.
+    pub fn new(zero: Instant) -> Self {
         SentLog {
-            entries: vec![None; SENT_LOG].into_boxed_slice(),
-            next: 1,
+            slots: vec![Slot::default(); SENT_LOG].into_boxed_slice(),
+            zero,
+            next: FIRST_SEQ,
         }
     }
-}
 
-impl SentLog {
     /// The sequence number the next packet carries (its low 16 bits go on the wire).
     pub fn next_seq(&self) -> u64 {
         self.next
@@ -103,31 +123,37 @@ impl SentLog {
 
     /// The last number given out, if any.
     pub fn last_seq(&self) -> Option<u64> {
-        (self.next > 1).then(|| self.next - 1)
+        (self.next > FIRST_SEQ).then(|| self.next - 1)
     }
 
     /// Records the packet numbered [`SentLog::next_seq`] as sent.
     pub fn commit(&mut self, at: Instant, size: usize, probe: bool) {
         let seq = self.next;
-        self.entries[seq as usize % SENT_LOG] = Some(Sent {
-            seq,
-            at,
+        self.slots[seq as usize % SENT_LOG] = Slot {
+            seq: seq as u32,
             size: size.min(usize::from(u16::MAX)) as u16,
             probe,
-        });
+            at_us: at.saturating_duration_since(self.zero).as_micros() as u64,
+        };
         self.next += 1;
     }
 
     /// The packet numbered `seq`, while remembered.
     pub fn get(&self, seq: u64) -> Option<Sent> {
-        self.entries[seq as usize % SENT_LOG].filter(|s| s.seq == seq)
+        let slot = self.slots[seq as usize % SENT_LOG];
+        (slot.seq != 0 && slot.seq == seq as u32 && seq < self.next).then(|| Sent {
+            seq,
+            at: self.zero + Duration::from_micros(slot.at_us),
+            size: slot.size,
+            probe: slot.probe,
+        })
     }
 
     /// Bytes sent since `since` (walking back from the newest; not for the per-packet path).
     pub fn bytes_since(&self, since: Instant) -> u64 {
         let mut total = 0;
         let mut seq = self.next;
-        while seq > 1 && self.next - seq < SENT_LOG as u64 {
+        while seq > FIRST_SEQ && self.next - seq < SENT_LOG as u64 {
             seq -= 1;
             match self.get(seq) {
                 Some(s) if s.at >= since => total += u64::from(s.size),
@@ -176,6 +202,7 @@ struct Probe {
     lost: u32,
     received: u32,
     first_recv: Option<Instant>,
+    first_size: u16,
     last_recv: Option<Instant>,
     /// The deepest queue a probe packet saw.
     max_queue: Duration,
@@ -183,16 +210,32 @@ struct Probe {
     covered: bool,
 }
 
+/// What one feedback report said, summed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Batch {
+    /// When it was taken (`None` while it is being summed).
+    at: Option<Instant>,
+    received: u32,
+    lost: u32,
+    /// Bytes of the packets that arrived.
+    bytes: u64,
+    /// Its packets' first and last arrival (client clock), and the first one's size.
+    first_recv: Option<Instant>,
+    last_recv: Option<Instant>,
+    first_size: u16,
+    /// Its smallest one-way delay (µs, offset unknown).
+    min_owd: Option<i64>,
+}
+
 /// The downlink estimate of one consumer transport.
 pub struct Estimator {
-    /// Packets that arrived: (client receive time, size), the last [`WINDOW`].
-    acked: VecDeque<(Instant, u16)>,
-    /// Results by feedback time: (when reported, lost), the last [`WINDOW`].
-    outcomes: VecDeque<(Instant, bool)>,
-    /// One-way delays (µs, offset unknown) by feedback time, the last [`QUEUE_WINDOW`].
-    delays: VecDeque<(Instant, i64)>,
-    /// Per-second minima of the one-way delay, the last [`BASE_WINDOW`].
+    /// The report being read.
+    current: Batch,
+    /// The reports of the last [`QUEUE_WINDOW`], oldest first.
+    batches: VecDeque<Batch>,
+    /// Per-second minima of the one-way delay, the last [`BASE_WINDOW`], and their minimum.
     base: VecDeque<(Instant, i64)>,
+    base_min: Option<i64>,
     /// Bits per second; `None` until the first congestion (nothing limits the consumer).
     estimate: Option<u64>,
     last_decrease: Option<Instant>,
@@ -206,10 +249,10 @@ pub struct Estimator {
 impl Default for Estimator {
     fn default() -> Self {
         Estimator {
-            acked: VecDeque::new(),
-            outcomes: VecDeque::new(),
-            delays: VecDeque::new(),
+            current: Batch::default(),
+            batches: VecDeque::new(),
             base: VecDeque::new(),
+            base_min: None,
             estimate: None,
             last_decrease: None,
             calm_since: None,
@@ -236,20 +279,28 @@ impl Estimator {
 
     /// Takes one packet's result from a feedback report received at `now`.
     pub fn on_result(&mut self, r: PacketResult, now: Instant) {
-        push_bounded(&mut self.outcomes, (now, r.received.is_none()));
+        let b = &mut self.current;
         let queue = if let Some(recv) = r.received {
-            push_bounded(&mut self.acked, (recv, r.sent.size));
+            b.received += 1;
+            b.bytes += u64::from(r.sent.size);
+            if b.first_recv.is_none_or(|f| recv < f) {
+                b.first_recv = Some(recv);
+                b.first_size = r.sent.size;
+            }
+            b.last_recv = Some(b.last_recv.map_or(recv, |l| l.max(recv)));
             let owd = signed_micros(recv, r.sent.at);
-            push_bounded(&mut self.delays, (now, owd));
+            b.min_owd = Some(b.min_owd.map_or(owd, |m| m.min(owd)));
             match self.base.back_mut() {
                 Some((t, min)) if now.saturating_duration_since(*t) < Duration::from_secs(1) => {
                     *min = (*min).min(owd)
                 }
-                _ => push_bounded(&mut self.base, (now, owd)),
+                _ => self.base.push_back((now, owd)),
             }
-            let base = self.base.iter().map(|b| b.1).min().unwrap_or(owd);
+            let base = self.base_min.map_or(owd, |m| m.min(owd));
+            self.base_min = Some(base);
             Some(Duration::from_micros((owd - base).max(0) as u64))
         } else {
+            b.lost += 1;
             None
         };
         if let Some(p) = &mut self.probe
@@ -260,7 +311,10 @@ impl Estimator {
             } else if let (Some(recv), Some(queue)) = (r.received, queue) {
                 p.received += 1;
                 p.acked_bytes += u64::from(r.sent.size);
-                p.first_recv = Some(p.first_recv.map_or(recv, |f| f.min(recv)));
+                if p.first_recv.is_none_or(|f| recv < f) {
+                    p.first_recv = Some(recv);
+                    p.first_size = r.sent.size;
+                }
                 p.last_recv = Some(p.last_recv.map_or(recv, |l| l.max(recv)));
                 p.max_queue = p.max_queue.max(queue);
             } else {
@@ -269,25 +323,30 @@ impl Estimator {
         }
     }
 
-    /// The rate the link delivered over the last [`WINDOW`] of arrivals (bits per second;
-    /// `None` under half a window).
-    pub fn delivered(&self) -> Option<u64> {
-        let last = self.acked.back()?.0;
-        let from = last.checked_sub(WINDOW)?;
+    /// The reports taken in the last `window` before `now`, newest first.
+    fn recent(&self, now: Instant, window: Duration) -> impl Iterator<Item = &Batch> {
+        self.batches.iter().rev().take_while(move |b| {
+            b.at.is_some_and(|t| now.saturating_duration_since(t) <= window)
+        })
+    }
+
+    /// The rate the link delivered, as the reports of the last [`WINDOW`] before `now` tell
+    /// it (bits per second; `None` if their packets arrived over less than half a window).
+    pub fn delivered(&self, now: Instant) -> Option<u64> {
         // The bytes that arrived after the first packet, over the time since it arrived.
-        let mut bytes = 0u64;
-        let mut first = None;
-        for &(t, size) in self.acked.iter().rev() {
-            if t < from {
-                break;
+        let (mut bytes, mut first, mut last) = (0u64, None::<(Instant, u16)>, None::<Instant>);
+        for b in self.recent(now, WINDOW) {
+            bytes += b.bytes;
+            if let (Some(f), Some(l)) = (b.first_recv, b.last_recv) {
+                if first.is_none_or(|(x, _)| f < x) {
+                    first = Some((f, b.first_size));
+                }
+                last = Some(last.map_or(l, |x| x.max(l)));
             }
-            if let Some((_, s)) = first {
-                bytes += u64::from(s);
-            }
-            first = Some((t, size));
         }
-        let span = last.saturating_duration_since(first?.0);
-        // Too short a span says little (one burst).
+        let (first, first_size) = first?;
+        let bytes = bytes - u64::from(first_size);
+        let span = last?.saturating_duration_since(first);
         (span >= WINDOW / 2).then(|| (bytes as f64 * 8.0 / span.as_secs_f64()) as u64)
     }
 
@@ -295,27 +354,22 @@ impl Estimator {
     /// least ten), and the queue the least delayed packet of the last [`QUEUE_WINDOW`] still
     /// met (once that window is half full).
     pub fn signals(&self, now: Instant) -> Signals {
-        let recent = |t: &Instant| now.saturating_duration_since(*t) <= WINDOW;
-        let recent_delay = |t: &Instant| now.saturating_duration_since(*t) <= QUEUE_WINDOW;
-        let (total, lost) = self
-            .outcomes
-            .iter()
-            .filter(|o| recent(&o.0))
-            .fold((0u32, 0u32), |(n, l), o| (n + 1, l + u32::from(o.1)));
+        let (received, lost) = self
+            .recent(now, WINDOW)
+            .fold((0, 0), |(r, l), b| (r + b.received, l + b.lost));
+        let total = received + lost;
         let loss = (total >= 10).then(|| lost as f32 / total as f32);
-        let base = self.base.iter().map(|b| b.1).min();
         let min_recent = self
-            .delays
-            .iter()
-            .filter(|d| recent_delay(&d.0))
-            .map(|d| d.1)
+            .recent(now, QUEUE_WINDOW)
+            .filter_map(|b| b.min_owd)
             .min();
         // Only a full window of delays can say the queue never drained.
         let full = self
-            .delays
+            .batches
             .front()
-            .is_some_and(|d| now.saturating_duration_since(d.0) >= QUEUE_WINDOW / 2);
-        let queue = match (base, min_recent) {
+            .and_then(|b| b.at)
+            .is_some_and(|t| now.saturating_duration_since(t) >= QUEUE_WINDOW / 2);
+        let queue = match (self.base_min, min_recent) {
             (Some(base), Some(m)) if full => Some(Duration::from_micros((m - base).max(0) as u64)),
             _ => None,
         };
@@ -332,6 +386,16 @@ impl Estimator {
     /// Ends a feedback report: judges congestion and a probe, and says how the estimate
     /// changed.
     pub fn end_feedback(&mut self, now: Instant) -> Option<Change> {
+        let batch = std::mem::take(&mut self.current);
+        if batch.received + batch.lost > 0 {
+            if self.batches.len() >= MAX_BATCHES {
+                self.batches.pop_front();
+            }
+            self.batches.push_back(Batch {
+                at: Some(now),
+                ..batch
+            });
+        }
         self.trim(now);
         let congested = self.congested(now);
         if let Some(change) = self.judge_probe(now) {
@@ -350,7 +414,7 @@ impl Estimator {
             {
                 return None;
             }
-            let delivered = self.delivered()?;
+            let delivered = self.delivered(now)?;
             let down = (delivered as f64 * BACKOFF) as u64;
             if self.estimate.is_none_or(|e| down < e) {
                 self.estimate = Some(down);
@@ -360,7 +424,7 @@ impl Estimator {
             return None;
         }
         let calm_since = *self.calm_since.get_or_insert(now);
-        if let (Some(e), Some(delivered)) = (self.estimate, self.delivered())
+        if let (Some(e), Some(delivered)) = (self.estimate, self.delivered(now))
             && now.saturating_duration_since(calm_since) >= SETTLE
             && delivered > e
         {
@@ -386,7 +450,8 @@ impl Estimator {
         self.probe = None;
         let delivered = match (p.first_recv, p.last_recv) {
             (Some(f), Some(l)) if l > f => {
-                Some((p.acked_bytes as f64 * 8.0 / (l - f).as_secs_f64()) as u64)
+                let bytes = p.acked_bytes - u64::from(p.first_size);
+                Some((bytes as f64 * 8.0 / (l - f).as_secs_f64()) as u64)
             }
             _ => None,
         };
@@ -435,6 +500,7 @@ impl Estimator {
             lost: 0,
             received: 0,
             first_recv: None,
+            first_size: 0,
             last_recv: None,
             max_queue: Duration::ZERO,
             covered: false,
@@ -449,32 +515,49 @@ impl Estimator {
 
     fn trim(&mut self, now: Instant) {
         let old = |t: Instant, w: Duration| now.saturating_duration_since(t) > w;
-        while self.outcomes.front().is_some_and(|o| old(o.0, WINDOW)) {
-            self.outcomes.pop_front();
+        while self
+            .batches
+            .front()
+            .is_some_and(|b| b.at.is_none_or(|t| old(t, QUEUE_WINDOW)))
+        {
+            self.batches.pop_front();
         }
-        while self.delays.front().is_some_and(|d| old(d.0, QUEUE_WINDOW)) {
-            self.delays.pop_front();
-        }
-        while self.base.front().is_some_and(|b| old(b.0, BASE_WINDOW)) {
-            self.base.pop_front();
-        }
-        if let Some(&(last, _)) = self.acked.back() {
-            while self
-                .acked
-                .front()
-                .is_some_and(|a| last.saturating_duration_since(a.0) > WINDOW)
-            {
-                self.acked.pop_front();
+        if self.base.front().is_some_and(|b| old(b.0, BASE_WINDOW)) {
+            while self.base.front().is_some_and(|b| old(b.0, BASE_WINDOW)) {
+                self.base.pop_front();
             }
+            self.base_min = self.base.iter().map(|b| b.1).min();
         }
     }
 }
 
-fn push_bounded<T>(q: &mut VecDeque<T>, v: T) {
-    if q.len() >= MAX_SAMPLES {
-        q.pop_front();
+/// Reads a client's feedback report into `estimator`: each packet of `log` it reports on
+/// (at most [`SENT_LOG`] statuses are read; packets no longer in the log are skipped).
+/// `time_zero` places the client's receive times (any fixed instant: only their
+/// differences count). Returns how many logged packets it reported on. Then
+/// [`Estimator::end_feedback`].
+///
+/// str0m's report iterator panics on a report whose deltas do not match its statuses
+/// (its parser lets some through, and a client can send them): callers guard it
+/// (the worker stops estimating that consumer's downlink).
+pub fn read_feedback(
+    log: &SentLog,
+    estimator: &mut Estimator,
+    time_zero: Instant,
+    twcc: Twcc,
+    now: Instant,
+) -> usize {
+    let Some(last) = log.last_seq() else {
+        return 0;
+    };
+    let mut n = 0;
+    for (seq, _, received) in twcc.into_iter(time_zero, last.into()).take(SENT_LOG) {
+        if let Some(sent) = log.get(*seq) {
+            estimator.on_result(PacketResult { sent, received }, now);
+            n += 1;
+        }
     }
-    q.push_back(v);
+    n
 }
 
 /// The highest layer whose bitrate (`layer_rates`, lowest first), with `audio`'s, fits

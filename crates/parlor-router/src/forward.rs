@@ -58,9 +58,29 @@ impl SeqRewriter {
     }
 }
 
+/// The extended sequence number nearest `last` whose low 16 bits are `seq`.
+pub fn extend_seq(last: u64, seq: u16) -> u64 {
+    let candidate = (last & !0xffff) | u64::from(seq);
+    if candidate > last + 0x8000 && candidate >= 0x10000 {
+        candidate - 0x10000
+    } else if candidate + 0x8000 < last {
+        candidate + 0x10000
+    } else {
+        candidate
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nacked_number_extends_to_the_nearest_sent() {
+        assert_eq!(extend_seq(100, 98), 98);
+        assert_eq!(extend_seq(0x1_0005, 0xfffe), 0xfffe, "just before a wrap");
+        assert_eq!(extend_seq(0xfffe, 3), 0x1_0003, "just after a wrap");
+        assert_eq!(extend_seq(5, 0xfff0), 0xfff0, "no number below zero");
+    }
 
     #[test]
     fn starts_low_and_stays_contiguous_across_producer_wrap() {

@@ -94,7 +94,11 @@ fn run(
 #[test]
 fn too_much_for_the_link_is_congestion_and_the_estimate_drops_to_what_it_carries() {
     let start = Instant::now();
-    let (mut link, mut e, mut log) = (Link::new(300_000), Estimator::default(), SentLog::default());
+    let (mut link, mut e, mut log) = (
+        Link::new(300_000),
+        Estimator::default(),
+        SentLog::new(start),
+    );
     let changes = run(&mut link, &mut e, &mut log, start, 5, |_| 1_500_000, 0);
     let (at, first) = changes[0];
     assert!(at < Duration::from_secs(2), "congestion seen after {at:?}");
@@ -110,7 +114,11 @@ fn too_much_for_the_link_is_congestion_and_the_estimate_drops_to_what_it_carries
 #[test]
 fn a_flow_that_fits_with_keyframe_bursts_is_not_congestion() {
     let start = Instant::now();
-    let (mut link, mut e, mut log) = (Link::new(300_000), Estimator::default(), SentLog::default());
+    let (mut link, mut e, mut log) = (
+        Link::new(300_000),
+        Estimator::default(),
+        SentLog::new(start),
+    );
     // 190 kbps with a 12 kB burst every 3 s: the queue builds to ~320 ms and drains.
     let changes = run(&mut link, &mut e, &mut log, start, 20, |_| 190_000, 12_000);
     assert!(
@@ -130,8 +138,11 @@ fn a_probe_proves_room_for_the_next_layer_only_where_there_is() {
         (260_000, 280_000, false),
     ] {
         let start = Instant::now();
-        let (mut link, mut e, mut log) =
-            (Link::new(300_000), Estimator::default(), SentLog::default());
+        let (mut link, mut e, mut log) = (
+            Link::new(300_000),
+            Estimator::default(),
+            SentLog::new(start),
+        );
         // Congest once to get an estimate, then send what it allows while the link
         // widens (or not).
         run(&mut link, &mut e, &mut log, start, 3, |_| 1_500_000, 0);
@@ -217,16 +228,40 @@ fn the_fallback_warns_then_turns_video_off_and_back_on() {
 #[test]
 fn the_sent_log_wraps_and_forgets() {
     let t = Instant::now();
-    let mut log = SentLog::default();
+    let mut log = SentLog::new(t);
     assert_eq!(log.last_seq(), None);
+    let first = log.next_seq();
+    assert_eq!(first as u16, 0, "the first packet carries 0");
     for i in 0..SENT_LOG as u64 + 10 {
-        log.commit(t + Duration::from_millis(i), 100, false);
+        log.commit(t + Duration::from_millis(i), 100, i == 3);
     }
     let last = log.last_seq().unwrap();
-    assert_eq!(last, SENT_LOG as u64 + 10);
-    assert_eq!(log.get(last).unwrap().size, 100);
-    assert!(log.get(5).is_none(), "overwritten");
+    assert_eq!(last, first + SENT_LOG as u64 + 9);
+    let newest = log.get(last).unwrap();
+    assert_eq!((newest.size, newest.probe), (100, false));
+    assert!(log.get(first + 5).is_none(), "overwritten");
+    assert!(log.get(first + 3 + SENT_LOG as u64).is_some(), "kept");
     assert!(log.get(last + 1).is_none(), "not sent yet");
+    assert!(log.get(0).is_none() && log.get(1).is_none(), "never sent");
     let since = t + Duration::from_millis(SENT_LOG as u64);
     assert_eq!(log.bytes_since(since), 10 * 100);
+}
+
+#[test]
+fn a_report_from_before_the_first_packet_reads_nothing() {
+    // A report whose base sequence number is "behind" the first packet sent (wire 0): in
+    // the log's numbering that is below its first number, not a wrap to 2^64.
+    let t = Instant::now();
+    let mut log = SentLog::new(t);
+    for i in 0..10 {
+        log.commit(t + Duration::from_millis(i), 1200, false);
+    }
+    // Base 0xff00, 200 statuses of "received, small delta" (a run), 200 deltas.
+    let mut report = vec![0, 0, 0, 1, 0, 0, 0, 2, 0xff, 0x00, 0, 200, 0, 0, 1, 0];
+    report.extend_from_slice(&(0x2000u16 | 200).to_be_bytes());
+    report.extend(std::iter::repeat_n(4u8, 200));
+    let twcc = str0m::rtp::rtcp::Twcc::try_from(&report[..]).unwrap();
+    let mut e = Estimator::default();
+    let read = read_feedback(&log, &mut e, t, twcc, t + Duration::from_millis(50));
+    assert_eq!(read, 0);
 }

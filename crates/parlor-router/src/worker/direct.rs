@@ -4,6 +4,7 @@
 
 use super::forwarding::{Prepared, with_send_stream};
 use super::*;
+use crate::forward::extend_seq;
 
 impl Worker {
     /// Answers a consumer's NACK on the direct path: each lost packet still in the
@@ -214,29 +215,9 @@ pub(super) fn send_direct(
         .map_err(|e| format!("SRTP: {e}"))
 }
 
-/// The extended sequence number nearest `last` whose low 16 bits are `seq`.
-pub(super) fn extend_seq(last: u64, seq: u16) -> u64 {
-    let candidate = (last & !0xffff) | u64::from(seq);
-    if candidate > last + 0x8000 && candidate >= 0x10000 {
-        candidate - 0x10000
-    } else if candidate + 0x8000 < last {
-        candidate + 0x10000
-    } else {
-        candidate
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_nacked_number_extends_to_the_nearest_sent() {
-        assert_eq!(extend_seq(100, 98), 98);
-        assert_eq!(extend_seq(0x1_0005, 0xfffe), 0xfffe, "just before a wrap");
-        assert_eq!(extend_seq(0xfffe, 3), 0x1_0003, "just after a wrap");
-        assert_eq!(extend_seq(5, 0xfff0), 0xfff0, "no number below zero");
-    }
 
     #[test]
     fn the_header_carries_mid_audio_level_and_nothing_else() {

@@ -11,7 +11,7 @@
 use super::direct::write_header;
 use super::*;
 use crate::VideoQualityState;
-use crate::bwe::{self, Change, Estimator, Fallback, PacketResult, SentLog};
+use crate::bwe::{self, Change, Estimator, Fallback, SentLog};
 
 /// How often a probe's padding goes out.
 pub(super) const PADDING_TICK: Duration = Duration::from_millis(5);
@@ -46,7 +46,7 @@ struct Padding {
 impl Downlink {
     pub(super) fn new(now: Instant) -> Self {
         Downlink {
-            log: SentLog::default(),
+            log: SentLog::new(now),
             estimator: Estimator::default(),
             fallback: Fallback::default(),
             cap: u8::MAX,
@@ -70,24 +70,45 @@ impl Worker {
         let Some(dl) = c.downlink.as_deref_mut() else {
             return;
         };
-        let Some(last) = dl.log.last_seq() else {
-            return;
-        };
         let (log, estimator, time_zero) = (&dl.log, &mut dl.estimator, dl.time_zero);
-        // A report names at most what the log holds; a malformed one is dropped whole.
         let read = catch_unwind(AssertUnwindSafe(|| {
-            for (seq, _, received) in twcc.into_iter(time_zero, last.into()).take(bwe::SENT_LOG) {
-                if let Some(sent) = log.get(*seq) {
-                    estimator.on_result(PacketResult { sent, received }, now);
-                }
-            }
+            bwe::read_feedback(log, estimator, time_zero, twcc, now)
         }));
         if read.is_err() {
-            self.stats.datagrams_dropped += 1;
-            return;
+            return self.stop_estimating(key);
         }
         let change = dl.estimator.end_feedback(now);
         self.adapt(key, change, now);
+    }
+
+    /// Stops estimating consumer `key`'s downlink: its client sent a report str0m's reader
+    /// could not walk (a well-behaved client never does), and its feedback is not read
+    /// again. Its layer is no longer capped, and video it had lost comes back.
+    fn stop_estimating(&mut self, key: usize) {
+        self.stats.datagrams_dropped += 1;
+        let Some(Transport {
+            role: Role::Consumer(c),
+            id,
+            ..
+        }) = self.transports.get_mut(key)
+        else {
+            return;
+        };
+        tracing::debug!(%id, "malformed transport feedback: downlink no longer estimated");
+        c.downlink = None;
+        if c.layer.quality_off {
+            c.layer.quality_off = false;
+            c.layer.current = None;
+            let _ = self.events.send(RouterEvent::VideoQuality {
+                id: id.clone(),
+                state: VideoQualityState::Enabled,
+            });
+        }
+        let pkey = c.producer;
+        self.probing.retain(|&k| k != key);
+        if !self.layers_dirty.contains(&pkey) {
+            self.layers_dirty.push(pkey);
+        }
     }
 
     /// Applies a consumer's estimate: its layer cap, its audio-only fallback, its probes.
