@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createSession, expectLiveVideos, join, openTestPage, useEnvironment, waitInPage } from './lib/harness.mjs';
+import { waitForInbound } from './lib/inbound.mjs';
 
 const env = useEnvironment();
 
@@ -63,6 +64,44 @@ test('H.264 from Chromium is forwarded and decoded by other Chromiums', { timeou
   assert.equal(both[a.streamId].codec.toUpperCase(), 'H264', JSON.stringify(both));
 
   for (const p of [ann, bob, carl]) await p.context().close();
+});
+
+test('H.264 simulcast: the router switches a subscriber between H.264 layers on their keyframes', { timeout: 120000 }, async () => {
+  const sid = await createSession(env.server);
+  const ann = await openTestPage(env);
+  const bob = await openTestPage(env);
+  const a = await join(ann, sid, { publisherProps: { preferredVideoCodecs: ['h264'], resolution: '1280x720', frameRate: 30 } });
+  assert.ok(a.streamId, JSON.stringify(a));
+  await join(bob, sid, { publish: false });
+  await expectLiveVideos(bob, 1);
+  // Three H.264 layers leave the publisher.
+  const encodings = () => ann.evaluate(async () => {
+    const out = {};
+    for (const { rtcStatsReport } of await T.publishers[0].getRtcStatsReport()) {
+      for (const s of rtcStatsReport.values()) {
+        if (s.type === 'outbound-rtp' && s.kind === 'video' && s.framesEncoded > 0 && s.codecId) {
+          out[s.rid] = rtcStatsReport.get(s.codecId).mimeType.toLowerCase();
+        }
+      }
+    }
+    return out;
+  });
+  let rids = {};
+  for (let i = 0; i < 100 && Object.keys(rids).length < 3; i++) {
+    rids = await encodings();
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.deepEqual(rids, { q: 'video/h264', h: 'video/h264', f: 'video/h264' });
+  // Bob is switched down, up one, and back to the top, each time on a keyframe of the new
+  // layer (an H.264 one starts at its SPS), and keeps decoding H.264.
+  for (const [prefer, width] of [[{ width: 320, height: 180 }, 320], [{ width: 640, height: 360 }, 640], [null, 1280]]) {
+    await bob.evaluate((r) => [...T.subscribers.values()][0].setPreferredResolution(r), prefer);
+    const { stats } = await waitForInbound(bob, `${width}-wide H.264`, (s) => s.width === width, 20000, 250);
+    await waitForInbound(bob, `${width}-wide frames decoded`, (s) => s.width === width && s.framesDecoded > stats.framesDecoded + 30, 10000, 250);
+    const got = (await decoded(bob))[a.streamId];
+    assert.equal(got.codec.toUpperCase(), 'H264', JSON.stringify(got));
+  }
+  for (const p of [ann, bob]) await p.context().close();
 });
 
 test('preferredVideoCodecs ignores codecs the router does not forward', { timeout: 60000 }, async () => {

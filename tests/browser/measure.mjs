@@ -8,21 +8,10 @@
 //
 //   node tests/browser/measure.mjs [--runs 25]        (needs target/debug/parlor, Chromium)
 import { API_KEY, createSession, launchBrowser, openPage, startPageServer, startServer, token } from './lib/harness.mjs';
+import { summary } from './lib/percentiles.mjs';
 
 const i = process.argv.indexOf('--runs');
 const RUNS = i > 0 ? Number(process.argv[i + 1]) : 25;
-
-function percentile(sorted, p) {
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
-}
-
-function summary(name, values) {
-  const s = [...values].sort((a, b) => a - b);
-  const mean = s.reduce((a, b) => a + b, 0) / s.length;
-  const f = (v) => v.toFixed(1).padStart(7);
-  return `${name.padEnd(34)} n=${s.length}  p50 ${f(percentile(s, 50))} ms  p95 ${f(percentile(s, 95))} ms  min ${f(s[0])}  max ${f(s.at(-1))}  mean ${f(mean)}`;
-}
 
 const server = await startServer();
 const pages = await startPageServer(server);

@@ -6,30 +6,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { createSession, join, openTestPage, useEnvironment, waitInPage } from './lib/harness.mjs';
+import { inboundStats as inbound, waitForInbound } from './lib/inbound.mjs';
 
 const env = useEnvironment();
-
-/** The subscriber's inbound video: its size, frames decoded, freezes. */
-async function inbound(page) {
-  return page.evaluate(async () => {
-    const sub = [...T.subscribers.values()][0];
-    if (!sub) return null;
-    const report = await sub.getRtcStatsReport();
-    for (const s of report.values()) {
-      if (s.type === 'inbound-rtp' && s.kind === 'video') {
-        return {
-          width: s.frameWidth ?? 0,
-          height: s.frameHeight ?? 0,
-          framesDecoded: s.framesDecoded ?? 0,
-          freezeCount: s.freezeCount ?? 0,
-          totalFreezesDuration: s.totalFreezesDuration ?? 0,
-          keyFramesDecoded: s.keyFramesDecoded ?? 0,
-        };
-      }
-    }
-    return null;
-  });
-}
 
 /** The publisher's outbound video per rid: whether it is active, its size and bytes sent. */
 async function outbound(page) {
@@ -50,14 +29,7 @@ async function outbound(page) {
 
 /** Waits until the subscriber receives `width` wide video; returns its stats then. */
 async function expectWidth(page, width, timeout = 20000) {
-  const deadline = Date.now() + timeout;
-  let last;
-  while (Date.now() < deadline) {
-    last = await inbound(page);
-    if (last?.width === width) return last;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  assert.fail(`the subscriber did not get ${width}-wide video in ${timeout} ms: ${JSON.stringify(last)}`);
+  return (await waitForInbound(page, `${width}-wide video`, (s) => s.width === width, timeout, 250)).stats;
 }
 
 /** Waits until the publisher's rids are active as `want` ({q: true, h: false, ...}). */

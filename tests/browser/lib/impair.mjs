@@ -11,7 +11,9 @@
 // this kernel has no sch_netem; tbf and nftables are built in. Needs root.
 //
 // A firewalled host (`firewalledHost`) is made the same way, with a firewall instead of
-// impairments: only TCP to the ports it is given reaches this machine (the TURN tests).
+// impairments: only TCP to the ports it is given reaches this machine (the TURN tests). A
+// shaped host (`shapedHost`) has its *downlink* capped at will, at runtime: a tbf queue on
+// this machine's end of the pair, which everything sent to the namespace leaves through.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -83,7 +85,7 @@ function makeHost(name, net, setup) {
   const chromium = path.join(dir, `chromium-${name}`);
   writeFileSync(chromium, `#!/bin/sh\nexec ip netns exec ${ns} ${CHROMIUM} "$@"\n`);
   chmodSync(chromium, 0o755);
-  return { ns, hostIp, nsIp, chromium, inNs, close };
+  return { ns, outer, hostIp, nsIp, chromium, inNs, close };
 }
 
 /**
@@ -150,4 +152,51 @@ export function outageHost() {
     for (const chain of ['in', 'out']) host.inNs('nft', ['flush', 'chain', 'netdev', 'outage', chain]);
   };
   return { ...host, down, up };
+}
+
+/** Shaped hosts alive, for their subnets (`10.<216 + n>.…`: two must not share one). */
+const shapedNets = new Set();
+
+/**
+ * A host whose downlink (this machine → the namespace: everything its Chromium receives,
+ * media included) can be capped and uncapped while it runs, as a congested last mile is:
+ * `limitDownlink(kbps)` puts (or changes) a tbf queue on this machine's end of the pair —
+ * a burst of 20 ms at that rate (at least 3000 bytes), and up to 300 ms of queue before it
+ * drops, like a real bottleneck; `liftDownlink()` removes it. The uplink is never shaped.
+ * Starts uncapped. `name` names the namespace; its first letter must differ from other
+ * hosts' alive at once (`impair`, `fence`, `drop` are taken). Returns the same fields as
+ * `impairedHost`, and `limitDownlink`, `liftDownlink` and `downlinkDropped()` (packets the
+ * queue dropped since the downlink was limited; 0 while it is not).
+ */
+export function shapedHost(name = 'shape') {
+  let n = 0;
+  while (shapedNets.has(n)) n += 1;
+  const host = makeHost(name, 216 + n, () => {});
+  shapedNets.add(n);
+  const { outer } = host;
+  let limited = false;
+  const limitDownlink = (kbps) => {
+    if (!(kbps > 0)) throw new Error(`limitDownlink: a rate in kbit/s, not ${kbps}`);
+    const burst = Math.max(3000, Math.round(((kbps * 1000) / 8) * 0.02));
+    try {
+      run('tc', ['qdisc', 'replace', 'dev', outer, 'root', 'tbf', 'rate', `${kbps}kbit`, 'burst', String(burst), 'latency', '300ms']);
+    } catch (e) {
+      throw new Error(`cannot limit the downlink: ${e.stderr?.toString() || e.message}`);
+    }
+    limited = true;
+  };
+  const liftDownlink = () => {
+    if (!limited) return;
+    run('tc', ['qdisc', 'del', 'dev', outer, 'root']);
+    limited = false;
+  };
+  const downlinkDropped = () => {
+    const out = execFileSync('tc', ['-s', 'qdisc', 'show', 'dev', outer]).toString();
+    return limited ? Number(/dropped (\d+)/.exec(out)?.[1] ?? 0) : 0;
+  };
+  const close = () => {
+    host.close();
+    shapedNets.delete(n);
+  };
+  return { ...host, close, limitDownlink, liftDownlink, downlinkDropped };
 }
