@@ -180,6 +180,17 @@ pub struct Signals {
     /// The standing queue: the least one-way delay over the smallest of the last
     /// [`BASE_WINDOW`] (`None` before a window's worth).
     pub queue: Option<Duration>,
+    /// The rate the link delivered, in bits per second (`None` if the packets arrived over
+    /// less than half a window).
+    pub delivered: Option<u64>,
+}
+
+impl Signals {
+    /// Heavy loss, or a queue that did not drain once.
+    pub fn congested(&self) -> bool {
+        self.loss.is_some_and(|l| l > LOSS_CONGESTED)
+            || self.queue.is_some_and(|q| q > QUEUE_CONGESTED)
+    }
 }
 
 /// A change of the estimate.
@@ -323,19 +334,30 @@ impl Estimator {
         }
     }
 
-    /// The reports taken in the last `window` before `now`, newest first.
-    fn recent(&self, now: Instant, window: Duration) -> impl Iterator<Item = &Batch> {
-        self.batches.iter().rev().take_while(move |b| {
-            b.at.is_some_and(|t| now.saturating_duration_since(t) <= window)
-        })
-    }
-
-    /// The rate the link delivered, as the reports of the last [`WINDOW`] before `now` tell
-    /// it (bits per second; `None` if their packets arrived over less than half a window).
-    pub fn delivered(&self, now: Instant) -> Option<u64> {
-        // The bytes that arrived after the first packet, over the time since it arrived.
+    /// What the reports of the last [`QUEUE_WINDOW`] before `now` say, in one pass over
+    /// them (newest first): loss and the delivered rate over the last [`WINDOW`], the
+    /// standing queue over the whole window.
+    pub fn signals(&self, now: Instant) -> Signals {
+        let (mut received, mut lost) = (0, 0);
+        // Delivered: the bytes that arrived after the first packet, over the time since it
+        // arrived.
         let (mut bytes, mut first, mut last) = (0u64, None::<(Instant, u16)>, None::<Instant>);
-        for b in self.recent(now, WINDOW) {
+        let mut min_owd = None::<i64>;
+        for b in self.batches.iter().rev() {
+            let Some(age) = b.at.map(|t| now.saturating_duration_since(t)) else {
+                continue;
+            };
+            if age > QUEUE_WINDOW {
+                break;
+            }
+            if let Some(m) = b.min_owd {
+                min_owd = Some(min_owd.map_or(m, |x| x.min(m)));
+            }
+            if age > WINDOW {
+                continue;
+            }
+            received += b.received;
+            lost += b.lost;
             bytes += b.bytes;
             if let (Some(f), Some(l)) = (b.first_recv, b.last_recv) {
                 if first.is_none_or(|(x, _)| f < x) {
@@ -344,43 +366,32 @@ impl Estimator {
                 last = Some(last.map_or(l, |x| x.max(l)));
             }
         }
-        let (first, first_size) = first?;
-        let bytes = bytes - u64::from(first_size);
-        let span = last?.saturating_duration_since(first);
-        (span >= WINDOW / 2).then(|| (bytes as f64 * 8.0 / span.as_secs_f64()) as u64)
-    }
-
-    /// What the last feedback says: the share of packets lost in the last [`WINDOW`] (of at
-    /// least ten), and the queue the least delayed packet of the last [`QUEUE_WINDOW`] still
-    /// met (once that window is half full).
-    pub fn signals(&self, now: Instant) -> Signals {
-        let (received, lost) = self
-            .recent(now, WINDOW)
-            .fold((0, 0), |(r, l), b| (r + b.received, l + b.lost));
         let total = received + lost;
         let loss = (total >= 10).then(|| lost as f32 / total as f32);
-        let min_recent = self
-            .recent(now, QUEUE_WINDOW)
-            .filter_map(|b| b.min_owd)
-            .min();
-        // Only a full window of delays can say the queue never drained.
+        // Only a half-full window of delays can say the queue never drained.
         let full = self
             .batches
             .front()
             .and_then(|b| b.at)
             .is_some_and(|t| now.saturating_duration_since(t) >= QUEUE_WINDOW / 2);
-        let queue = match (self.base_min, min_recent) {
+        let queue = match (self.base_min, min_owd) {
             (Some(base), Some(m)) if full => Some(Duration::from_micros((m - base).max(0) as u64)),
             _ => None,
         };
-        Signals { loss, queue }
-    }
-
-    /// Whether the last feedback shows congestion: heavy loss, or a queue that did not
-    /// drain once.
-    pub fn congested(&self, now: Instant) -> bool {
-        let s = self.signals(now);
-        s.loss.is_some_and(|l| l > LOSS_CONGESTED) || s.queue.is_some_and(|q| q > QUEUE_CONGESTED)
+        let delivered = match (first, last) {
+            (Some((first, first_size)), Some(last)) => {
+                let span = last.saturating_duration_since(first);
+                let bytes = bytes - u64::from(first_size);
+                // Too short a span says little (one burst).
+                (span >= WINDOW / 2).then(|| (bytes as f64 * 8.0 / span.as_secs_f64()) as u64)
+            }
+            _ => None,
+        };
+        Signals {
+            loss,
+            queue,
+            delivered,
+        }
     }
 
     /// Ends a feedback report: judges congestion and a probe, and says how the estimate
@@ -397,7 +408,8 @@ impl Estimator {
             });
         }
         self.trim(now);
-        let congested = self.congested(now);
+        let signals = self.signals(now);
+        let congested = signals.congested();
         if let Some(change) = self.judge_probe(now) {
             return Some(change);
         }
@@ -414,7 +426,7 @@ impl Estimator {
             {
                 return None;
             }
-            let delivered = self.delivered(now)?;
+            let delivered = signals.delivered?;
             let down = (delivered as f64 * BACKOFF) as u64;
             if self.estimate.is_none_or(|e| down < e) {
                 self.estimate = Some(down);
@@ -424,7 +436,7 @@ impl Estimator {
             return None;
         }
         let calm_since = *self.calm_since.get_or_insert(now);
-        if let (Some(e), Some(delivered)) = (self.estimate, self.delivered(now))
+        if let (Some(e), Some(delivered)) = (self.estimate, signals.delivered)
             && now.saturating_duration_since(calm_since) >= SETTLE
             && delivered > e
         {

@@ -252,7 +252,9 @@ pub struct RouterStats {
     /// Retransmissions asked for but not sent: the consumer's budget was spent
     /// ([`RTX_BUDGET_PER_PACKET`]), e.g. a NACK flood.
     pub retransmissions_refused: u64,
-    /// Padding packets sent to probe consumers' downlinks ([`bwe`]).
+    /// Transport-wide congestion control reports read from consumers ([`bwe`]), and the
+    /// padding packets sent to probe their downlinks.
+    pub transport_feedback: u64,
     pub padding_sent: u64,
     pub keyframe_requests: u64,
     pub transports_failed: u64,

@@ -56,7 +56,7 @@ use crate::forward::SeqRewriter;
 use crate::outbox::{self, Outbox};
 use crate::quality::{self, Direction, Meter};
 use crate::simulcast::MAX_LAYERS;
-use crate::srtp::SrtpSender;
+use crate::srtp::{SrtcpReceiver, SrtpSender};
 use crate::tap::{TapCodec, TapPacket, TapSet, WallClock, unix_micros};
 use crate::{
     CloseReason, Command, ConsumerMedia, RouterConfig, RouterError, RouterEvent, RouterStats,
@@ -496,6 +496,14 @@ impl Worker {
                 None => return self.drop_datagram(),
             }
         };
+        // A subscriber's congestion control feedback is most of what subscribers send:
+        // read here, without str0m (`worker/downlink.rs`).
+        if !learn
+            && downlink::is_lone_transport_feedback(data)
+            && self.read_transport_feedback(key, data)
+        {
+            return;
+        }
         let Ok(receive) = Receive::new(Protocol::Udp, source, self.advertised, data) else {
             return self.drop_datagram();
         };
@@ -676,13 +684,13 @@ impl Worker {
                     .send(RouterEvent::Connected { id: t.id.clone() });
                 if let Role::Consumer(c) = &mut t.role {
                     if let Some(keys) = c.keys.take() {
-                        let provider = dtls_keys::provider();
-                        c.srtp = SrtpSender::new(
-                            provider.srtp_provider,
-                            &keys.material,
-                            keys.profile,
-                            keys.active,
-                        );
+                        let provider = dtls_keys::provider().srtp_provider;
+                        let (material, profile, active) =
+                            (&keys.material, keys.profile, keys.active);
+                        c.srtp = SrtpSender::new(provider, material, profile, active);
+                        if let Some(dl) = c.downlink.as_deref_mut() {
+                            dl.srtcp = SrtcpReceiver::new(provider, material, profile, active);
+                        }
                     }
                     tracing::debug!(id = %t.id, direct = c.srtp.is_some(), "consumer send path");
                     if c.video.wanted {
@@ -711,7 +719,10 @@ impl Worker {
             }
             Event::RawPacket(raw) => match *raw {
                 RawPacket::RtcpRx(Rtcp::Nack(nack)) => self.retransmit(key, &nack),
-                RawPacket::RtcpRx(Rtcp::Twcc(twcc)) => self.on_transport_feedback(key, twcc),
+                RawPacket::RtcpRx(Rtcp::Twcc(twcc)) => {
+                    self.stats.transport_feedback += 1;
+                    self.on_transport_feedback(key, twcc)
+                }
                 _ => {}
             },
             Event::SenderFeedback(report) => {

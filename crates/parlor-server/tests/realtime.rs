@@ -747,6 +747,12 @@ async fn lost_packets_are_repaired_by_nack_and_rtx() {
         router["retransmissions"].as_u64().unwrap() > 0,
         "no retransmission: {stats}"
     );
+    // The subscriber's transport-wide congestion control feedback on what it was sent was
+    // read (its downlink estimate).
+    assert!(
+        router["transportFeedback"].as_u64().unwrap() > 10,
+        "no feedback read: {stats}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,6 +12,7 @@ use super::direct::write_header;
 use super::*;
 use crate::VideoQualityState;
 use crate::bwe::{self, Change, Estimator, Fallback, SentLog};
+use crate::srtp::SrtcpReceiver;
 
 /// How often a probe's padding goes out.
 pub(super) const PADDING_TICK: Duration = Duration::from_millis(5);
@@ -32,6 +33,11 @@ pub(super) struct Downlink {
     /// The origin the client's receive times are placed from.
     time_zero: Instant,
     padding: Option<Padding>,
+    /// Reads the client's SRTCP feedback before str0m does (set once DTLS gives the keys,
+    /// on the direct path only).
+    pub(super) srtcp: Option<SrtcpReceiver>,
+    /// Scratch for an unprotected report.
+    plain: Vec<u8>,
 }
 
 /// A probe's padding: sent on the video's retransmission stream, which the client counts
@@ -52,11 +58,53 @@ impl Downlink {
             cap: u8::MAX,
             time_zero: now,
             padding: None,
+            srtcp: None,
+            plain: Vec::new(),
         }
     }
 }
 
+/// Whether a datagram is, by its clear RTCP header, one lone transport-wide congestion
+/// control report (version 2, padded or not, RTPFB, FMT 15) in SRTCP with an AEAD tag: how
+/// browsers and str0m send them (never stapled to other reports).
+pub(super) fn is_lone_transport_feedback(data: &[u8]) -> bool {
+    if data.len() < 4 || data[0] & 0xdf != 0x8f || data[1] != 205 {
+        return false;
+    }
+    let len = (usize::from(u16::from_be_bytes([data[2], data[3]])) + 1) * 4;
+    data.len() == len + crate::srtp::TAG_LEN + 4
+}
+
 impl Worker {
+    /// Reads a consumer's SRTCP datagram itself if it is a lone transport-wide congestion
+    /// control report it can unprotect; whether it did (otherwise str0m gets it).
+    pub(super) fn read_transport_feedback(&mut self, key: usize, data: &[u8]) -> bool {
+        let Some(Transport {
+            role: Role::Consumer(c),
+            ..
+        }) = self.transports.get_mut(key)
+        else {
+            return false;
+        };
+        let Some(dl) = c.downlink.as_deref_mut() else {
+            return false;
+        };
+        let Some(srtcp) = dl.srtcp.as_mut() else {
+            return false;
+        };
+        let mut plain = std::mem::take(&mut dl.plain);
+        let twcc = srtcp
+            .unprotect(data, &mut plain)
+            .and_then(|()| Twcc::try_from(plain.get(4..)?).ok());
+        dl.plain = plain;
+        let Some(twcc) = twcc else {
+            return false;
+        };
+        self.stats.transport_feedback += 1;
+        self.on_transport_feedback(key, twcc);
+        true
+    }
+
     /// Takes a consumer's transport-wide congestion control feedback.
     pub(super) fn on_transport_feedback(&mut self, key: usize, twcc: Twcc) {
         let now = Instant::now();
@@ -120,6 +168,12 @@ impl Worker {
         else {
             return;
         };
+        if c.downlink
+            .as_ref()
+            .is_none_or(|dl| dl.estimator.estimate().is_none())
+        {
+            return; // nothing has limited this consumer yet
+        }
         let pkey = c.producer;
         let Some(Transport {
             role: Role::Producer(p),

@@ -173,6 +173,18 @@ pub async fn get(State(state): State<AppState>, _auth: MetricsAuth) -> Result<Re
     );
     counter(
         &mut reg,
+        "transport_feedback",
+        "Transport-wide congestion control reports read from subscribers (downlink estimation)",
+        r.transport_feedback,
+    );
+    counter(
+        &mut reg,
+        "padding_sent",
+        "Padding packets sent to probe subscribers' downlinks",
+        r.padding_sent,
+    );
+    counter(
+        &mut reg,
         "keyframe_requests",
         "Keyframe requests (PLI) sent to publishers",
         r.keyframe_requests,

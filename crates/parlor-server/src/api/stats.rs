@@ -32,6 +32,8 @@ pub async fn get(
             "rtpForwardedDirect": r.rtp_forwarded_direct,
             "retransmissions": r.retransmissions,
             "retransmissionsRefused": r.retransmissions_refused,
+            "transportFeedback": r.transport_feedback,
+            "paddingSent": r.padding_sent,
             "keyframeRequests": r.keyframe_requests,
             "transportsFailed": r.transports_failed,
             "datagramsSent": r.datagrams_sent,
