@@ -332,7 +332,8 @@ async fn quality_windows_show_a_lossy_subscriber_and_score_it_lower() {
         .unwrap();
     wait_subscribed(&mut good).await;
     // A subscriber on a very bad link: 40 % of what reaches it is lost, retransmissions
-    // included.
+    // included. Its feedback tells the router so, and the router soon turns its video off
+    // (the audio-only fallback: not even the only layer gets through).
     let mut bad = lossy
         .subscribe(
             &stream_id,
@@ -378,7 +379,8 @@ async fn quality_windows_show_a_lossy_subscriber_and_score_it_lower() {
                 .filter(|w| w["loss"].is_number() && w["mos"].is_number())
                 .count()
         };
-        if [&gv, &bv, &ga, &ba].iter().any(|s| reported(s) < 4) {
+        // The lossy video has a few windows before it is turned off.
+        if [&gv, &ga, &ba].iter().any(|s| reported(s) < 4) || reported(&bv) < 2 {
             continue;
         }
         assert_eq!(publisher_side["side"], "publisher");
@@ -419,6 +421,31 @@ async fn quality_windows_show_a_lossy_subscriber_and_score_it_lower() {
         );
         assert!(ba["score"].as_u64().unwrap() <= 3, "{ba}");
         assert_eq!(ga["score"], 4, "{ga}");
+        // The history shows the lossy subscription warned, then its video turned off; the
+        // clean one's never.
+        let events = events_until(&server, &sid, |e| {
+            e.iter()
+                .filter(|e| e["kind"] == "videoQuality" && e["detail"]["state"] == "disabled")
+                .count()
+                > 0
+        })
+        .await;
+        let steps: Vec<(&str, &str)> = events
+            .iter()
+            .filter(|e| e["kind"] == "videoQuality")
+            .map(|e| {
+                (
+                    e["connectionId"].as_str().unwrap(),
+                    e["detail"]["state"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        let lossy_id = lossy.connection_id();
+        assert_eq!(
+            steps,
+            [(lossy_id, "warning"), (lossy_id, "disabled")],
+            "{events:?}"
+        );
         sender.abort();
         return;
     }
