@@ -202,6 +202,50 @@ pub enum Change {
     Up(u64),
 }
 
+/// Packets that arrived, summed: what a delivered rate is worked out from.
+#[derive(Debug, Clone, Copy, Default)]
+struct Arrivals {
+    received: u32,
+    bytes: u64,
+    /// The first arrival (client clock) and its packet's size, and the last arrival.
+    first: Option<(Instant, u16)>,
+    last: Option<Instant>,
+}
+
+impl Arrivals {
+    fn add(&mut self, at: Instant, size: u16) {
+        self.received += 1;
+        self.bytes += u64::from(size);
+        if self.first.is_none_or(|(f, _)| at < f) {
+            self.first = Some((at, size));
+        }
+        self.last = Some(self.last.map_or(at, |l| l.max(at)));
+    }
+
+    fn merge(&mut self, other: &Arrivals) {
+        self.received += other.received;
+        self.bytes += other.bytes;
+        if let Some((at, size)) = other.first
+            && self.first.is_none_or(|(f, _)| at < f)
+        {
+            self.first = Some((at, size));
+        }
+        if let Some(l) = other.last {
+            self.last = Some(self.last.map_or(l, |x| x.max(l)));
+        }
+    }
+
+    /// Bits per second: the bytes that arrived after the first packet, over the time since
+    /// it arrived; `None` over less than `min_span` (or none at all).
+    fn rate(&self, min_span: Duration) -> Option<u64> {
+        let ((first, first_size), last) = (self.first?, self.last?);
+        let span = last.saturating_duration_since(first);
+        let bytes = self.bytes - u64::from(first_size);
+        (span >= min_span && !span.is_zero())
+            .then(|| (bytes as f64 * 8.0 / span.as_secs_f64()) as u64)
+    }
+}
+
 /// A probe in flight or being judged.
 #[derive(Debug, Clone, Copy)]
 struct Probe {
@@ -209,12 +253,9 @@ struct Probe {
     end: Instant,
     /// The total rate it aims at (bits per second).
     target: u64,
-    acked_bytes: u64,
+    /// Its packets that arrived, and those lost.
+    arrived: Arrivals,
     lost: u32,
-    received: u32,
-    first_recv: Option<Instant>,
-    first_size: u16,
-    last_recv: Option<Instant>,
     /// The deepest queue a probe packet saw.
     max_queue: Duration,
     /// Feedback reached a packet sent after its end.
@@ -226,14 +267,9 @@ struct Probe {
 struct Batch {
     /// When it was taken (`None` while it is being summed).
     at: Option<Instant>,
-    received: u32,
+    /// Its packets that arrived, and those lost.
+    arrived: Arrivals,
     lost: u32,
-    /// Bytes of the packets that arrived.
-    bytes: u64,
-    /// Its packets' first and last arrival (client clock), and the first one's size.
-    first_recv: Option<Instant>,
-    last_recv: Option<Instant>,
-    first_size: u16,
     /// Its smallest one-way delay (µs, offset unknown).
     min_owd: Option<i64>,
 }
@@ -292,13 +328,7 @@ impl Estimator {
     pub fn on_result(&mut self, r: PacketResult, now: Instant) {
         let b = &mut self.current;
         let queue = if let Some(recv) = r.received {
-            b.received += 1;
-            b.bytes += u64::from(r.sent.size);
-            if b.first_recv.is_none_or(|f| recv < f) {
-                b.first_recv = Some(recv);
-                b.first_size = r.sent.size;
-            }
-            b.last_recv = Some(b.last_recv.map_or(recv, |l| l.max(recv)));
+            b.arrived.add(recv, r.sent.size);
             let owd = signed_micros(recv, r.sent.at);
             b.min_owd = Some(b.min_owd.map_or(owd, |m| m.min(owd)));
             match self.base.back_mut() {
@@ -320,13 +350,7 @@ impl Estimator {
             if r.sent.at >= p.end {
                 p.covered = true;
             } else if let (Some(recv), Some(queue)) = (r.received, queue) {
-                p.received += 1;
-                p.acked_bytes += u64::from(r.sent.size);
-                if p.first_recv.is_none_or(|f| recv < f) {
-                    p.first_recv = Some(recv);
-                    p.first_size = r.sent.size;
-                }
-                p.last_recv = Some(p.last_recv.map_or(recv, |l| l.max(recv)));
+                p.arrived.add(recv, r.sent.size);
                 p.max_queue = p.max_queue.max(queue);
             } else {
                 p.lost += 1;
@@ -338,10 +362,7 @@ impl Estimator {
     /// them (newest first): loss and the delivered rate over the last [`WINDOW`], the
     /// standing queue over the whole window.
     pub fn signals(&self, now: Instant) -> Signals {
-        let (mut received, mut lost) = (0, 0);
-        // Delivered: the bytes that arrived after the first packet, over the time since it
-        // arrived.
-        let (mut bytes, mut first, mut last) = (0u64, None::<(Instant, u16)>, None::<Instant>);
+        let (mut arrived, mut lost) = (Arrivals::default(), 0);
         let mut min_owd = None::<i64>;
         for b in self.batches.iter().rev() {
             let Some(age) = b.at.map(|t| now.saturating_duration_since(t)) else {
@@ -356,17 +377,10 @@ impl Estimator {
             if age > WINDOW {
                 continue;
             }
-            received += b.received;
+            arrived.merge(&b.arrived);
             lost += b.lost;
-            bytes += b.bytes;
-            if let (Some(f), Some(l)) = (b.first_recv, b.last_recv) {
-                if first.is_none_or(|(x, _)| f < x) {
-                    first = Some((f, b.first_size));
-                }
-                last = Some(last.map_or(l, |x| x.max(l)));
-            }
         }
-        let total = received + lost;
+        let total = arrived.received + lost;
         let loss = (total >= 10).then(|| lost as f32 / total as f32);
         // Only a half-full window of delays can say the queue never drained.
         let full = self
@@ -378,15 +392,8 @@ impl Estimator {
             (Some(base), Some(m)) if full => Some(Duration::from_micros((m - base).max(0) as u64)),
             _ => None,
         };
-        let delivered = match (first, last) {
-            (Some((first, first_size)), Some(last)) => {
-                let span = last.saturating_duration_since(first);
-                let bytes = bytes - u64::from(first_size);
-                // Too short a span says little (one burst).
-                (span >= WINDOW / 2).then(|| (bytes as f64 * 8.0 / span.as_secs_f64()) as u64)
-            }
-            _ => None,
-        };
+        // Too short a span says little (one burst).
+        let delivered = arrived.rate(WINDOW / 2);
         Signals {
             loss,
             queue,
@@ -398,7 +405,7 @@ impl Estimator {
     /// changed.
     pub fn end_feedback(&mut self, now: Instant) -> Option<Change> {
         let batch = std::mem::take(&mut self.current);
-        if batch.received + batch.lost > 0 {
+        if batch.arrived.received + batch.lost > 0 {
             if self.batches.len() >= MAX_BATCHES {
                 self.batches.pop_front();
             }
@@ -460,14 +467,8 @@ impl Estimator {
             return None;
         }
         self.probe = None;
-        let delivered = match (p.first_recv, p.last_recv) {
-            (Some(f), Some(l)) if l > f => {
-                let bytes = p.acked_bytes - u64::from(p.first_size);
-                Some((bytes as f64 * 8.0 / (l - f).as_secs_f64()) as u64)
-            }
-            _ => None,
-        };
-        let total = p.received + p.lost;
+        let delivered = p.arrived.rate(Duration::ZERO);
+        let total = p.arrived.received + p.lost;
         // The link must have delivered what the probe is for (its headroom aside).
         let need = p.target as f64 / PROBE_HEADROOM;
         let passed = !failing
@@ -508,12 +509,8 @@ impl Estimator {
             start: now,
             end: now + PROBE_DURATION,
             target,
-            acked_bytes: 0,
+            arrived: Arrivals::default(),
             lost: 0,
-            received: 0,
-            first_recv: None,
-            first_size: 0,
-            last_recv: None,
             max_queue: Duration::ZERO,
             covered: false,
         });
