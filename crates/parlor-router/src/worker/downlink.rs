@@ -246,8 +246,9 @@ impl Worker {
                 && dl.estimator.should_probe(need, now)
             {
                 let target = dl.estimator.start_probe(need, now);
-                let recent = Duration::from_millis(500);
-                let media = dl.log.bytes_since(now - recent) * 8 * 2;
+                // What the media alone sends (its last half second), padded up to the target.
+                let half = now.checked_sub(Duration::from_millis(500)).unwrap_or(now);
+                let media = dl.log.bytes_since(half) * 8 * 2;
                 tracing::debug!(%id, target, media, "downlink probe");
                 dl.padding = Some(Padding {
                     start: now,

@@ -82,7 +82,8 @@ impl Worker {
             let wire = (p.packet.payload.len() + crate::bwe::PACKET_OVERHEAD) as u32;
             if is_video {
                 producer.layers.last_packet[usize::from(layer)] = Some(p.packet.timestamp);
-                producer.layers.bytes[usize::from(layer)] += wire;
+                let bytes = &mut producer.layers.bytes[usize::from(layer)];
+                *bytes = bytes.saturating_add(wire);
                 producer
                     .layers
                     .first_video
@@ -99,7 +100,7 @@ impl Worker {
             } else if !producer.audio_enabled {
                 continue;
             } else {
-                producer.layers.audio_bytes += wire;
+                producer.layers.audio_bytes = producer.layers.audio_bytes.saturating_add(wire);
                 if let (Some(level), Some(_)) =
                     (header.ext_vals.audio_level, self.audio_level_interval)
                 {
