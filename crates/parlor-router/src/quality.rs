@@ -72,6 +72,61 @@ pub(crate) struct Report {
     pub rtt: Option<Duration>,
 }
 
+/// A simulcast producer's video arrives as one stream per layer, and str0m reports each
+/// (one ingress event per rid, in one round): summed here into the one window the
+/// publisher's side is scored by. Without it, each layer's counters were taken for the
+/// next window of the same stream, and most windows were thrown away as going backwards.
+#[derive(Debug, Default)]
+pub(crate) struct LayerSum {
+    pending: [Option<(Counters, Report)>; crate::simulcast::MAX_LAYERS],
+}
+
+impl LayerSum {
+    /// Adds layer `layer`'s counters and report; once each of the `count` layers has one
+    /// (or a layer reports again first), returns their sum: bytes, packets, NACKs and PLIs
+    /// added up, the worst loss and jitter, a round-trip time.
+    pub(crate) fn add(
+        &mut self,
+        layer: usize,
+        count: usize,
+        counters: Counters,
+        report: Report,
+    ) -> Option<(Counters, Report)> {
+        let layer = layer.min(self.pending.len() - 1);
+        let mut out = None;
+        if self.pending[layer].is_some() {
+            out = self.take();
+        }
+        self.pending[layer] = Some((counters, report));
+        if out.is_none() && self.pending.iter().take(count).all(Option::is_some) {
+            out = self.take();
+        }
+        out
+    }
+
+    fn take(&mut self) -> Option<(Counters, Report)> {
+        let mut sum: Option<(Counters, Report)> = None;
+        for (c, r) in self.pending.iter_mut().filter_map(Option::take) {
+            let Some((s, rep)) = &mut sum else {
+                sum = Some((c, r));
+                continue;
+            };
+            s.at = s.at.max(c.at);
+            s.bytes += c.bytes;
+            s.packets += c.packets;
+            s.nacks += c.nacks;
+            s.plis += c.plis;
+            rep.loss = match (rep.loss, r.loss) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            rep.jitter = rep.jitter.max(r.jitter);
+            rep.rtt = rep.rtt.or(r.rtt);
+        }
+        sum
+    }
+}
+
 /// A producer's media line as str0m reports it: what the router received, and its own
 /// receiver report.
 pub(crate) fn ingress(s: &MediaIngressStats) -> (Counters, Report) {
@@ -192,6 +247,26 @@ impl Meter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_simulcast_round_is_summed_once_every_layer_reported() {
+        let t = Instant::now();
+        let report = |loss| Report {
+            loss: Some(loss),
+            jitter: Some(90),
+            rtt: None,
+        };
+        let mut sum = LayerSum::default();
+        assert_eq!(sum.add(0, 3, counters(t, 100, 1), report(0.0)), None);
+        assert_eq!(sum.add(1, 3, counters(t, 300, 3), report(0.1)), None);
+        let (c, r) = sum.add(2, 3, counters(t, 600, 6), report(0.0)).unwrap();
+        assert_eq!((c.bytes, c.packets, c.nacks), (1000, 10, 0));
+        assert_eq!(r.loss, Some(0.1), "the worst layer's loss");
+        // A layer reporting twice before the others closes the round it was in.
+        assert_eq!(sum.add(0, 3, counters(t, 200, 2), report(0.0)), None);
+        let (c, _) = sum.add(0, 3, counters(t, 250, 3), report(0.0)).unwrap();
+        assert_eq!(c.bytes, 200);
+    }
 
     fn counters(at: Instant, bytes: u64, packets: u64) -> Counters {
         Counters {

@@ -193,6 +193,8 @@ struct Producer {
     taps: TapSet,
     /// Its audio levels, window by window.
     audio_meter: AudioMeter,
+    /// Its simulcast layers' quality reports, summed per round.
+    ingress_layers: quality::LayerSum,
 }
 
 impl Producer {
@@ -739,13 +741,27 @@ impl Worker {
                 }
             }
             Event::MediaIngressStats(s) => {
-                let Role::Producer(p) = &t.role else {
+                let Role::Producer(p) = &mut t.role else {
                     return;
                 };
                 let Some(&(_, kind)) = p.mids.iter().find(|(mid, _)| *mid == s.mid) else {
                     return;
                 };
-                let (counters, report) = quality::ingress(&s);
+                let (mut counters, mut report) = quality::ingress(&s);
+                // Simulcast video: one report per layer, summed into one window.
+                if let (Some(rid), MediaKind::Video, true) = (s.rid, kind, p.layers.count > 1) {
+                    let layer = match t.rtc.media(s.mid).map(|m| m.rids_rx()) {
+                        Some(str0m::media::Rids::Specific(rids)) => {
+                            rids.iter().position(|r| *r == rid).unwrap_or(0)
+                        }
+                        _ => 0,
+                    };
+                    let count = usize::from(p.layers.count);
+                    match p.ingress_layers.add(layer, count, counters, report) {
+                        Some(sum) => (counters, report) = sum,
+                        None => return,
+                    }
+                }
                 self.quality(key, kind, Direction::Ingress, counters, report);
             }
             Event::MediaEgressStats(s) => {

@@ -276,6 +276,7 @@ impl Worker {
                 history: VecDeque::new(),
                 taps: TapSet::default(),
                 audio_meter: AudioMeter::default(),
+                ingress_layers: quality::LayerSum::default(),
             }),
             Some((producer, media)) => {
                 let (mut audio, mut video) = (Track::new(media.audio), Track::new(media.video));
