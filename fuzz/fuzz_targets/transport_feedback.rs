@@ -8,9 +8,9 @@
 //! estimating that consumer.)
 //!
 //! An input is three setup bytes (send interval, packets per report, packet size), then a
-//! byte per packet sent: bit 7 set, lost; else it arrives `bits 1–6` ms after it was sent;
-//! bit 0 marks probe padding. Checked: nothing panics; a report is read for at most the
-//! log's length; a probe, once started, pads for its duration and aims above its need.
+//! byte per packet sent: bit 7 set, lost; else it arrives `bits 1–6` ms after it was sent.
+//! Checked: nothing panics; a report is read for at most the log's length; a probe, once
+//! started, pads for its duration and aims above its need.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -81,7 +81,6 @@ fuzz_target!(|data: &[u8]| {
             log.commit(
                 start + Duration::from_micros(sent_us),
                 60 + usize::from(size) * 5,
-                p & 1 == 1,
             );
             arrivals.push((p & 0x80 == 0).then(|| sent_us + u64::from(p >> 1) * 1000));
             now = now.max(start + Duration::from_micros(sent_us));

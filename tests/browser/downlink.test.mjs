@@ -34,7 +34,6 @@ after(async () => {
   await env.browser?.close();
   await env.pages?.close();
   const exit = await env.server?.stop();
-  if (process.env.DUMP_LOG) (await import('node:fs')).writeFileSync(process.env.DUMP_LOG, env.server?.stderr ?? '');
   env.link?.close();
   if (exit && exit.code !== 0) throw new Error(`parlor serve exited with ${JSON.stringify(exit)}:\n${env.server.stderr}`);
 });

@@ -68,6 +68,5 @@ try {
   await browser.close();
   await pages.close();
   await server.stop();
-  if (process.env.DUMP_LOG) (await import('node:fs')).writeFileSync(process.env.DUMP_LOG, server.stderr ?? '');
   link.close();
 }

@@ -78,8 +78,6 @@ pub struct Sent {
     pub at: Instant,
     /// Bytes on the wire (the UDP payload).
     pub size: u16,
-    /// Padding sent to probe.
-    pub probe: bool,
 }
 
 /// A [`SentLog`] entry, packed.
@@ -88,7 +86,6 @@ struct Slot {
     /// The low 32 bits of the sequence number (0: empty; numbers start at [`FIRST_SEQ`]).
     seq: u32,
     size: u16,
-    probe: bool,
     /// Microseconds after the log's origin.
     at_us: u64,
 }
@@ -127,12 +124,11 @@ impl SentLog {
     }
 
     /// Records the packet numbered [`SentLog::next_seq`] as sent.
-    pub fn commit(&mut self, at: Instant, size: usize, probe: bool) {
+    pub fn commit(&mut self, at: Instant, size: usize) {
         let seq = self.next;
         self.slots[seq as usize % SENT_LOG] = Slot {
             seq: seq as u32,
             size: size.min(usize::from(u16::MAX)) as u16,
-            probe,
             at_us: at.saturating_duration_since(self.zero).as_micros() as u64,
         };
         self.next += 1;
@@ -145,7 +141,6 @@ impl SentLog {
             seq,
             at: self.zero + Duration::from_micros(slot.at_us),
             size: slot.size,
-            probe: slot.probe,
         })
     }
 

@@ -22,9 +22,9 @@ impl Link {
         }
     }
 
-    fn send(&mut self, log: &mut SentLog, at: Instant, size: usize, probe: bool) {
+    fn send(&mut self, log: &mut SentLog, at: Instant, size: usize) {
         let seq = log.next_seq();
-        log.commit(at, size, probe);
+        log.commit(at, size);
         let sent = log.get(seq).unwrap();
         let start = self.busy_until.map_or(at, |b| b.max(at));
         let arrival = if start - at > self.queue_limit {
@@ -71,12 +71,12 @@ fn run(
     while t < start + Duration::from_secs(secs) {
         owed += rate_bps(t) as f64 / 8.0 * step.as_secs_f64();
         while owed >= 1200.0 {
-            link.send(log, t, 1200, false);
+            link.send(log, t, 1200);
             owed -= 1200.0;
         }
         if burst > 0 && t >= next_burst {
             for _ in 0..burst / 1200 {
-                link.send(log, t, 1200, false);
+                link.send(log, t, 1200);
             }
             next_burst = t + Duration::from_secs(3);
         }
@@ -233,12 +233,12 @@ fn the_sent_log_wraps_and_forgets() {
     let first = log.next_seq();
     assert_eq!(first as u16, 0, "the first packet carries 0");
     for i in 0..SENT_LOG as u64 + 10 {
-        log.commit(t + Duration::from_millis(i), 100, i == 3);
+        log.commit(t + Duration::from_millis(i), 100);
     }
     let last = log.last_seq().unwrap();
     assert_eq!(last, first + SENT_LOG as u64 + 9);
     let newest = log.get(last).unwrap();
-    assert_eq!((newest.size, newest.probe), (100, false));
+    assert_eq!(newest.size, 100);
     assert!(log.get(first + 5).is_none(), "overwritten");
     assert!(log.get(first + 3 + SENT_LOG as u64).is_some(), "kept");
     assert!(log.get(last + 1).is_none(), "not sent yet");
@@ -254,7 +254,7 @@ fn a_report_from_before_the_first_packet_reads_nothing() {
     let t = Instant::now();
     let mut log = SentLog::new(t);
     for i in 0..10 {
-        log.commit(t + Duration::from_millis(i), 1200, false);
+        log.commit(t + Duration::from_millis(i), 1200);
     }
     // Base 0xff00, 200 statuses of "received, small delta" (a run), 200 deltas.
     let mut report = vec![0, 0, 0, 1, 0, 0, 0, 2, 0xff, 0x00, 0, 200, 0, 0, 1, 0];

@@ -97,7 +97,7 @@ impl Worker {
                 }
                 if srtp.protect(&mut buf, payload, rtx_ssrc, index).is_ok() {
                     if let (Some(dl), Some(_)) = (c.downlink.as_mut(), twcc) {
-                        dl.log.commit(Instant::now(), buf.len(), false);
+                        dl.log.commit(Instant::now(), buf.len());
                     }
                     self.outbox.push(to, buf);
                     self.stats.retransmissions += 1;

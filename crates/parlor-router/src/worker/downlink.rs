@@ -336,7 +336,7 @@ impl Worker {
                 dl.padding = None;
                 return false;
             }
-            dl.log.commit(now, buf.len(), true);
+            dl.log.commit(now, buf.len());
             padding.sent += buf.len() as u64;
             self.stats.padding_sent += 1;
             self.outbox.push(to, buf);

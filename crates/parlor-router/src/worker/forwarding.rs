@@ -220,7 +220,7 @@ impl Worker {
                         let twcc = twcc_number(downlink, d);
                         send_direct(srtp, d, &mut buf, &out, &p.packet.header, payload, twcc)?;
                         if let (Some(dl), Some(_)) = (downlink.as_mut(), twcc) {
-                            dl.log.commit(now, buf.len(), false);
+                            dl.log.commit(now, buf.len());
                         }
                         track.sent_bytes += buf.len() as u64;
                         track.sent_packets += 1;
